@@ -1,0 +1,35 @@
+"""The Litestar application: `create_app()` wires controllers, auth and error handling."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from backend.api.auth import provide_principal
+from backend.api.controllers.auth import AuthController
+from backend.api.controllers.documents import DocumentController
+from backend.api.controllers.health import HealthController
+from backend.api.controllers.search import SearchController
+from backend.api.errors import EXCEPTION_HANDLERS
+from core.db import async_engine
+from core.logging import configure_logging
+from core.settings import get_settings
+
+
+async def _dispose() -> None:
+    await async_engine().dispose()
+
+
+def create_app() -> Litestar:
+    settings = get_settings()
+    configure_logging()
+    return Litestar(
+        route_handlers=[HealthController, AuthController, DocumentController, SearchController],
+        dependencies={"principal": Provide(provide_principal)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),
+        request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
+        on_shutdown=[_dispose],
+        debug=False,
+    )

@@ -1,0 +1,30 @@
+"""POST /api/v1/auth/login: email + password for a signed, expiring token."""
+
+from __future__ import annotations
+
+import asyncio
+
+from litestar import Controller, post
+from litestar.params import JSONBody
+
+from backend.api.schemas import LoginRequest, LoginResponse
+from core.db import anonymous_session
+from core.security import issue_token
+from core.settings import get_settings
+from core.tenancy import FIND_LOGIN, check_login
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/login", status_code=200, summary="Log in with email and password")
+    async def login(self, data: JSONBody[LoginRequest]) -> LoginResponse:
+        async with anonymous_session() as session:
+            row = (await session.execute(FIND_LOGIN, {"e": data.email.strip().lower()})).first()
+        # argon2 is deliberately slow; keep it off the event loop.
+        principal = await asyncio.to_thread(check_login, row, data.password)
+        assert principal.user_id is not None
+        ttl = get_settings().token_ttl_seconds
+        token = issue_token(principal.tenant_id, principal.user_id, principal.role, ttl)
+        return LoginResponse(token, "bearer", ttl, principal.tenant_id, principal.role)

@@ -1,0 +1,62 @@
+"""One place that turns errors into RFC 9457 problem responses; never leaks a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from core.errors import KefuError, RateLimited
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
+            **extra: object) -> Response[dict[str, object]]:
+    body: dict[str, object] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def kefu_error(request: Request, exc: KefuError) -> Response[dict[str, object]]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return problem(exc.status_code, exc.title, exc.detail, headers)
+
+
+def validation_error(request: Request, exc: ValidationException) -> Response[dict[str, object]]:
+    return problem(400, "Invalid request", str(exc.detail), errors=exc.extra or [])
+
+
+def http_error(request: Request, exc: HTTPException) -> Response[dict[str, object]]:
+    return problem(exc.status_code, exc.__class__.__name__.replace("Exception", "") or "Error",
+                   str(exc.detail), exc.headers)
+
+
+def integrity_error(request: Request, exc: IntegrityError) -> Response[dict[str, object]]:
+    log.warning("integrity error: %s", exc.orig)
+    return problem(409, "Conflict", "The request conflicts with a concurrent change; retry it.")
+
+
+def database_down(request: Request, exc: OperationalError) -> Response[dict[str, object]]:
+    log.error("database unavailable: %s", exc.orig)
+    return problem(503, "Service unavailable", "The database is unreachable; retry shortly.",
+                   {"Retry-After": "5"})
+
+
+def unexpected(request: Request, exc: Exception) -> Response[dict[str, object]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "Something went wrong on our side.")
+
+
+EXCEPTION_HANDLERS = {
+    KefuError: kefu_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    IntegrityError: integrity_error,
+    OperationalError: database_down,
+    Exception: unexpected,
+}

@@ -1,0 +1,147 @@
+"""The `kefu` command line: run the services, manage tenants, ingest knowledge, run the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+from core.errors import KefuError
+
+
+def _fail(exc: KefuError) -> None:
+    raise click.ClickException(exc.detail)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Kefu (客服): multi-tenant AI customer service.
+
+    Every command honours KEFU_DATA_DIR (default ./.kefu), where the embedded PostgreSQL and
+    Redis keep their data when KEFU_DATABASE_URL / KEFU_REDIS_URL are not set.
+    """
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from core.migrations import upgrade
+
+    upgrade(revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def tenant() -> None:
+    """Tenant administration."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--admin-email", required=True, help="Email of the tenant's first (owner) user.")
+@click.option("--admin-password", required=True, help="Password of that user (8+ characters).")
+@click.option("--origin", "origins", multiple=True, help="Allowed widget origin (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def tenant_create(name: str, admin_email: str, admin_password: str, origins: tuple[str, ...],
+                  as_json: bool) -> None:
+    """Create tenant NAME with an owner user; prints its id, an admin API key and a widget key."""
+    from core.tenancy import create_tenant
+
+    try:
+        created = create_tenant(name, admin_email, admin_password, origins=list(origins))
+    except KefuError as exc:
+        _fail(exc)
+        return
+    result = {
+        "tenant_id": str(created.tenant_id),
+        "name": created.name,
+        "admin_user_id": str(created.admin_user_id),
+        "admin_email": created.admin_email,
+        "admin_api_key": created.admin_api_key,
+        "widget_key": created.widget_key,
+    }
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:14} {value}")
+        click.echo("The API key is shown once; store it now.")
+
+
+def _resolve_tenant(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        pass
+    from sqlalchemy import text
+
+    from core.db import owner_engine
+
+    with owner_engine().connect() as conn:
+        rows = conn.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": value}).all()
+    if len(rows) != 1:
+        raise click.ClickException(f"No single tenant named {value!r}; pass the tenant id instead.")
+    return uuid.UUID(str(rows[0].id))
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@click.option("--wait/--no-wait", default=True, help="Wait until every document is ready or failed.")
+@click.option("--inline", is_flag=True, help="Process in this process instead of a running worker.")
+@click.option("--timeout", default=3600, show_default=True, help="Seconds to wait for the worker.")
+def ingest(path: Path, tenant_ref: str, wait: bool, inline: bool, timeout: int) -> None:
+    """Upload a file, or every supported file in a folder, to a tenant's knowledge."""
+    from backend.ingest_cli import ingest_paths
+
+    ingest_paths(path, _resolve_tenant(tenant_ref), wait=wait, inline=inline, timeout=timeout)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Uvicorn worker processes.")
+def api(host: str, port: int, workers: int) -> None:
+    """Run the HTTP/WebSocket API (Litestar on uvicorn)."""
+    import uvicorn
+
+    uvicorn.run("backend.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+@main.command()
+@click.option("--processes", default=1, show_default=True)
+@click.option("--threads", default=2, show_default=True)
+@click.option("--queues", default="", help="Comma-separated queues (default: all).")
+def worker(processes: int, threads: int, queues: str) -> None:
+    """Run a Dramatiq worker for the ingest, chat, analytics and maintenance queues."""
+    args = [sys.executable, "-m", "dramatiq", "knowledge.tasks", "--processes", str(processes),
+            "--threads", str(threads)]
+    if queues:
+        args += ["--queues", *queues.split(",")]
+    os.execv(sys.executable, args)
+
+
+@main.command()
+@click.option("--api-port", default=8000, show_default=True)
+@click.option("--dash-port", default=8050, show_default=True, help="Admin app port (the Dash app is not built yet).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(api_port: int, dash_port: int, host: str) -> None:
+    """Start everything on embedded defaults, seed a demo tenant, print URLs and keys; Ctrl-C stops."""
+    from backend.demo import run_demo
+
+    run_demo(host=host, api_port=api_port, dash_port=dash_port)
+
+
+if __name__ == "__main__":
+    main()

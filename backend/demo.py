@@ -1,0 +1,121 @@
+"""`kefu demo`: the whole product on embedded defaults in one command.
+
+Starts (or reuses) the embedded PostgreSQL and Redis under KEFU_DATA_DIR, migrates, seeds a demo
+tenant with a bilingual FAQ, then runs the API and a worker as child processes until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import click
+
+from core.settings import get_settings
+
+DEMO_DIR = Path(__file__).parent / "demo_data"
+DEMO_EMAIL = "owner@demo.kefu.local"
+DEMO_PASSWORD = "demo-password"  # a local demo only; printed on start
+
+
+def _seed() -> dict[str, str]:
+    """Create the demo tenant once; its keys are kept in KEFU_DATA_DIR/demo.json."""
+    from core.tenancy import create_tenant
+
+    settings = get_settings()
+    state_file = settings.data_dir / "demo.json"
+    if state_file.exists():
+        return dict(json.loads(state_file.read_text()))
+    created = create_tenant("Lotus Tea House 莲花茶舍", DEMO_EMAIL, DEMO_PASSWORD,
+                            origins=["http://127.0.0.1:8000", "http://localhost:8000"])
+    state = {"tenant_id": str(created.tenant_id), "admin_api_key": created.admin_api_key,
+             "widget_key": created.widget_key, "admin_email": DEMO_EMAIL, "admin_password": DEMO_PASSWORD}
+    state_file.write_text(json.dumps(state, indent=2))
+    state_file.chmod(0o600)
+    return state
+
+
+def _upload_demo_faq(tenant_id: str) -> None:
+    import uuid
+
+    from backend.ingest_cli import upload_file
+    from knowledge.tasks import ingest_document
+
+    for file in sorted(DEMO_DIR.iterdir()):
+        document_id, action = upload_file(uuid.UUID(tenant_id), file)
+        if action != "unchanged":
+            ingest_document.send(tenant_id, str(document_id))
+
+
+def _wait_http(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
+    from core import embedded
+    from core.db import owner_url
+    from core.migrations import upgrade
+    from core.redis import redis_url
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"data directory: {settings.data_dir.resolve()}")
+    env = dict(os.environ)
+    env["KEFU_DATABASE_URL"] = owner_url().render_as_string(hide_password=False).replace(
+        "postgresql+psycopg", "postgresql")
+    env["KEFU_REDIS_URL"] = redis_url()
+    env["KEFU_DATA_DIR"] = str(settings.data_dir.resolve())
+    upgrade()
+    state = _seed()
+
+    kefu = [sys.executable, "-m", "backend.cli"]
+    children = [
+        subprocess.Popen([*kefu, "api", "--host", host, "--port", str(api_port)], env=env),
+        subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2"], env=env),
+    ]
+    try:
+        _upload_demo_faq(state["tenant_id"])
+        base = f"http://{host}:{api_port}"
+        if not _wait_http(f"{base}/ready", 60):
+            raise click.ClickException("the API did not become ready; see the log above")
+        click.echo(
+            "\nKefu demo is running\n"
+            f"  API            {base}   (OpenAPI: {base}/schema)\n"
+            f"  tenant         {state['tenant_id']}  Lotus Tea House 莲花茶舍\n"
+            f"  admin login    {state['admin_email']} / {state['admin_password']}\n"
+            f"  admin API key  {state['admin_api_key']}\n"
+            f"  widget key     {state['widget_key']}\n"
+            f"  admin app      port {dash_port} reserved (the Dash app arrives with the admin issue)\n"
+            f"  try: curl -s {base}/api/v1/search -H 'Authorization: Bearer {state['admin_api_key']}' "
+            "-H 'Content-Type: application/json' -d '{\"query\": \"退货政策\", \"top_k\": 3}'\n"
+            "Press Ctrl-C to stop."
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        click.echo("a service exited; stopping the demo", err=True)
+    except KeyboardInterrupt:
+        click.echo("\nstopping…")
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        embedded.shutdown()

@@ -1,0 +1,63 @@
+"""The Dramatiq broker, configured before any actor module is imported.
+
+Actor modules (`knowledge.tasks`, later `backend.chat.tasks`, `analytics.tasks`) import this
+module first, so the broker they register on (`dramatiq.get_broker()`) is always Kefu's. Tests call
+`use_stub_broker()` before importing actor modules to run actors in-process with `dramatiq.Worker`.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from core.redis import redis_url
+
+QUEUES = ("ingest", "chat", "analytics", "maintenance")
+
+
+def _middleware() -> list[dramatiq.Middleware]:
+    return [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(min_backoff=1_000, max_backoff=60_000, max_retries=3),
+        CurrentMessage(),
+    ]
+
+
+def _install(broker: dramatiq.Broker) -> dramatiq.Broker:
+    for queue in QUEUES:
+        broker.declare_queue(queue)
+    broker.kefu = True  # type: ignore[attr-defined]
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def use_stub_broker() -> StubBroker:
+    """Install an in-memory broker (tests); call before importing actor modules."""
+    broker = StubBroker(middleware=_middleware())
+    _install(broker)
+    return broker
+
+
+def setup_broker() -> dramatiq.Broker:
+    """Install Kefu's Redis broker once per process (keeping a stub a test installed)."""
+    current = dramatiq.broker.global_broker
+    if current is not None and getattr(current, "kefu", False):
+        return current
+    return _install(RedisBroker(url=redis_url(), middleware=_middleware(), namespace="kefu"))
+
+
+setup_broker()

