@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # exact scan over the tenant's rows is both faster and has perfect recall.
     tenant_hnsw_threshold: int = 20_000
     search_candidates: int = 50
-    lexical_weight: float = 0.3
+    lexical_weight: float = 0.05
 
     # Workers
     ingest_time_limit_ms: int = 30 * 60 * 1000

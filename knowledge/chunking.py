@@ -40,12 +40,17 @@ def chunk_text(text: str, max_chars: int, overlap: int) -> list[str]:
     overlap = max(0, min(overlap, max_chars - 1))
     chunks: list[str] = []
     current: list[_Sentence] = []
+    size = 0
     for unit in _units(text, max_chars):
-        if current and _length(current + unit) > max_chars:
+        unit_size = _length(unit)
+        if current and size + _gap(current, unit) + unit_size > max_chars:
             chunks.append(_render(current))
             current = _overlap_tail(current, overlap)
-            while current and _length(current + unit) > max_chars:
+            size = _length(current)
+            while current and size + _gap(current, unit) + unit_size > max_chars:
                 current = current[1:]
+                size = _length(current)
+        size += _gap(current, unit) + unit_size
         current.extend(unit)
     if current:
         chunks.append(_render(current))
@@ -127,6 +132,11 @@ def _render(sentences: list[_Sentence]) -> str:
         parts.append(_joiner(previous.text, sentence))
         parts.append(sentence.text)
     return "".join(parts)
+
+
+def _gap(chunk: list[_Sentence], unit: list[_Sentence]) -> int:
+    """Length of the separator between a chunk and the unit appended to it."""
+    return len(_joiner(chunk[-1].text, unit[0])) if chunk else 0
 
 
 def _length(sentences: list[_Sentence]) -> int:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import jieba  # type: ignore[import-untyped]
     from opencc_purepy import OpenCC
 
-__all__ = ["normalize", "query_tokens", "tokens", "tsquery_literal", "tsvector_literal"]
+__all__ = ["normalize", "query_terms", "query_tokens", "term_tsquery", "tokens", "tsquery_literal", "tsvector_literal"]
 
 # PostgreSQL tsvector limits: positions are 14 bits (larger ones are clamped by the
 # server anyway), at most 256 positions per lexeme are kept, and all lexemes of a
@@ -60,6 +60,7 @@ _RUN_RE = re.compile(rf"([{_CJK}]+)|(\d+(?:\.\d+)+)|([^\W_{_CJK}]+)")
 _APOSTROPHE_RE = re.compile(r"(?<=[a-z])['\u2019](?=[a-z])")
 _ASCII_ALPHA_RE = re.compile(r"[a-z]+")
 
+# A word list reads better as text than as a 120-item literal.
 _EN_STOPWORDS = frozenset(
     """
     a about after all also am an and any are as at be because been before being but by can
@@ -68,7 +69,7 @@ _EN_STOPWORDS = frozenset(
     once only or other our ours out over own please same she should so some such than that
     the their theirs them then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your yours
-    """.split()
+    """.split()  # noqa: SIM905
 )
 _ZH_STOPWORDS = frozenset(
     """
@@ -76,7 +77,7 @@ _ZH_STOPWORDS = frozenset(
     这 那 这个 那个 这些 那些 这里 那里 这儿 那儿 在 和 与 及 或 而 也 都 就 着 过 把 被 让 给
     对 从 向 于 之 其 该 个 地 得 请 请问 一下 怎么 怎样 怎么样 如何 什么 为什么 哪 哪里 哪儿
     哪个 可以 能 能否 是否 有 没有 有没有 会 要 想 又 很
-    """.split()
+    """.split()  # noqa: SIM905
 )
 
 
@@ -234,14 +235,22 @@ def tsvector_literal(text: str) -> str:
         position = min(index, _MAX_POSITION)
         if len(kept) < _MAX_POSITIONS_PER_LEXEME and (not kept or kept[-1] != position):
             kept.append(position)
-    return " ".join(
-        f"{_quote(lexeme)}:{','.join(map(str, kept))}" for lexeme, kept in positions.items()
-    )
+    return " ".join(f"{_quote(lexeme)}:{','.join(map(str, kept))}" for lexeme, kept in positions.items())
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct query tokens actually searched for (capped at 256)."""
+    return query_tokens(text)[:_MAX_QUERY_TERMS]
+
+
+def term_tsquery(term: str) -> str:
+    """A ``tsquery`` literal matching one term (for document-frequency counts)."""
+    return _quote(term)
 
 
 def tsquery_literal(text: str) -> str | None:
     """A PostgreSQL ``tsquery`` literal OR-ing the query's tokens, or None when it has none."""
-    terms = query_tokens(text)[:_MAX_QUERY_TERMS]
+    terms = query_terms(text)
     if not terms:
         return None
     return " | ".join(_quote(term) for term in terms)
@@ -317,9 +326,9 @@ def _stretch_tokens(words: list[str], out: list[str]) -> None:
             long_words[offset] = word
         offset += len(word)
     for i in range(len(text) - 1):
-        word = long_words.get(i)
-        if word is not None:
-            out.append(word)
+        long_word = long_words.get(i)
+        if long_word is not None:
+            out.append(long_word)
         bigram = text[i : i + 2]
         if bigram not in _ZH_STOPWORDS:
             out.append(bigram)

@@ -1,7 +1,9 @@
 """Hybrid retrieval: dense (pgvector cosine) + lexical (our zh/en tsvector), fused by weight.
 
-One SQL statement gathers candidates from both rankings for one tenant, then Python fuses them:
-`score = dense_similarity + lexical_weight * (lexical_rank / best_lexical_rank)`. A weighted sum
+One SQL statement gathers candidates from both rankings for one tenant (dense top-n by cosine,
+lexical top-n by `ts_rank_cd`), then Python fuses them:
+`score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)`,
+with BM25-style IDF from the tenant's own document frequencies. A weighted sum
 keeps a strong dense ranking in charge and lets exact keyword matches (order numbers, product
 names, Chinese terms) lift the right entry; plain reciprocal-rank fusion lets a weak lexical
 ranking drag good dense results down (docs/retrieval.md has the measurements).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from core.errors import ValidationFailed
 from core.settings import get_settings
 from knowledge import vector_index
 from knowledge.embedding import get_embedder, vector_literal
-from knowledge.lexical import tsquery_literal
+from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 50
@@ -47,7 +50,7 @@ class Hit:
 
 
 def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
-    tenant = f"'{uuid.UUID(str(tenant_id))}'::uuid"
+    tenant = _tenant_literal(tenant_id)
     # `+ 0` hides the operator from the planner: for small tenants an exact scan over the
     # tenant's rows beats any approximate index, and is exact.
     order = "embedding <=> CAST(CAST(:q AS text) AS vector)"
@@ -55,13 +58,17 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
     lexical = (
         f"""
         , lex AS (
-            SELECT id, ts_rank_cd(lexical, query, 1) AS rank
-            FROM chunks, CAST(CAST(:tsq AS text) AS tsquery) AS query
+            SELECT id FROM chunks, CAST(CAST(:tsq AS text) AS tsquery) AS query
             WHERE tenant_id = {tenant} AND lexical @@ query
-            ORDER BY rank DESC LIMIT :n
+            ORDER BY ts_rank_cd(lexical, query, 1) DESC LIMIT :n
         )"""
         if with_lexical
-        else ", lex AS (SELECT NULL::bigint AS id, NULL::real AS rank WHERE false)"
+        else ", lex AS (SELECT NULL::bigint AS id WHERE false)"
+    )
+    matched = (
+        "ARRAY(SELECT unnest(tsvector_to_array(c.lexical)) INTERSECT SELECT unnest(CAST(:terms AS text[])))"
+        if with_lexical
+        else "ARRAY[]::text[]"
     )
     return f"""
         WITH dense AS (
@@ -70,18 +77,45 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
         cand AS (SELECT id FROM dense UNION SELECT id FROM lex)
         SELECT c.id, c.document_id, c.source_ref, c.text, c.metadata,
                1 - (c.embedding <=> CAST(CAST(:q AS text) AS vector)) AS dense,
-               COALESCE(lex.rank, 0) AS lexical
-        FROM cand JOIN chunks c ON c.id = cand.id LEFT JOIN lex ON lex.id = cand.id
+               {matched} AS matched
+        FROM cand JOIN chunks c ON c.id = cand.id
         WHERE c.tenant_id = {tenant}
     """
 
 
-def fuse(rows: list[Any], top_k: int, lexical_weight: float) -> list[Hit]:
-    best_lexical = max((float(r.lexical) for r in rows), default=0.0) or 1.0
+def _tenant_literal(tenant_id: uuid.UUID) -> str:
+    return f"'{uuid.UUID(str(tenant_id))}'::uuid"
+
+
+# Document frequencies of the query's terms within the tenant, counted up to a cap so a
+# very common term in a huge tenant costs a bounded amount; the cap barely moves its IDF.
+_DF_CAP = 10_000
+_N_CAP = 200_000
+
+
+def _stats_sql(tenant_id: uuid.UUID) -> str:
+    tenant = _tenant_literal(tenant_id)
+    return f"""
+        SELECT (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE tenant_id = {tenant} LIMIT {_N_CAP}) s) AS n,
+               ARRAY(SELECT (SELECT count(*) FROM (SELECT 1 FROM chunks
+                                                 WHERE tenant_id = {tenant} AND lexical @@ CAST(u.q AS tsquery)
+                                                 LIMIT {_DF_CAP}) s)
+                     FROM unnest(CAST(:term_queries AS text[])) WITH ORDINALITY AS u(q, i) ORDER BY u.i) AS df
+    """
+
+
+def idf_weights(terms: list[str], n: int, df: list[int]) -> dict[str, float]:
+    """BM25's IDF per term; terms that occur nowhere carry no weight (they cannot match)."""
+    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in zip(terms, df, strict=True) if d > 0}
+
+
+def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float]) -> list[Hit]:
+    """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has."""
+    total = sum(idf.values()) or 1.0
     hits = []
     for r in rows:
         dense = float(r.dense)
-        lexical = float(r.lexical) / best_lexical
+        lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
         metadata = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata or "{}")
         hits.append(
             Hit(r.id, r.document_id, r.source_ref, r.text, dense + lexical_weight * lexical, dense, lexical,
@@ -127,20 +161,21 @@ class _QueryVectors:
 query_vectors = _QueryVectors()
 
 
-def _params(query: str, vector: np.ndarray, top_k: int) -> tuple[dict[str, Any], bool]:
+def _params(query: str, vector: np.ndarray, top_k: int) -> tuple[dict[str, Any], list[str]]:
     settings = get_settings()
-    tsq = tsquery_literal(query)
+    terms = query_terms(query)
     params: dict[str, Any] = {"q": vector_literal(vector), "n": max(settings.search_candidates, top_k)}
-    if tsq:
-        params["tsq"] = tsq
-    return params, tsq is not None
+    if terms:
+        params["tsq"] = tsquery_literal(query)
+        params["terms"] = terms
+    return params, terms
 
 
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop)."""
     query = validate(query, top_k)
     vector = await asyncio.to_thread(query_vectors.get, query)
-    params, with_lexical = _params(query, vector, top_k)
+    params, terms = _params(query, vector, top_k)
     async with tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
         if indexed is None:
@@ -149,15 +184,20 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit
             vector_index.remember(tenant_id, indexed)
         if indexed:
             await session.execute(text("SET LOCAL hnsw.ef_search = 100"))
-        rows = (await session.execute(text(_sql(tenant_id, indexed, with_lexical)), params)).all()
-    return fuse(list(rows), top_k, get_settings().lexical_weight)
+        rows = (await session.execute(text(_sql(tenant_id, indexed, bool(terms))), params)).all()
+        idf: dict[str, float] = {}
+        if terms:
+            stats = (await session.execute(text(_stats_sql(tenant_id)),
+                                           {"term_queries": [term_tsquery(t) for t in terms]})).one()
+            idf = idf_weights(terms, int(stats.n), list(stats.df))
+    return fuse(list(rows), top_k, get_settings().lexical_weight, idf)
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
     """The same retrieval for workers, the CLI, evaluation runs and Dash."""
     query = validate(query, top_k)
     vector = query_vectors.get(query)
-    params, with_lexical = _params(query, vector, top_k)
+    params, terms = _params(query, vector, top_k)
     with sync_tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
         if indexed is None:
@@ -165,5 +205,10 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
             vector_index.remember(tenant_id, indexed)
         if indexed:
             session.execute(text("SET LOCAL hnsw.ef_search = 100"))
-        rows = session.execute(text(_sql(tenant_id, indexed, with_lexical)), params).all()
-    return fuse(list(rows), top_k, get_settings().lexical_weight)
+        rows = session.execute(text(_sql(tenant_id, indexed, bool(terms))), params).all()
+        idf: dict[str, float] = {}
+        if terms:
+            stats = session.execute(text(_stats_sql(tenant_id)),
+                                    {"term_queries": [term_tsquery(t) for t in terms]}).one()
+            idf = idf_weights(terms, int(stats.n), list(stats.df))
+    return fuse(list(rows), top_k, get_settings().lexical_weight, idf)

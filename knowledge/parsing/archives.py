@@ -41,4 +41,6 @@ def check_zip(data: bytes, kind: str) -> None:
 
 def damaged(kind: str, exc: Exception) -> DocumentParseError:
     """The error for an archive a library could not read."""
-    return DocumentParseError(f"The {kind} file is damaged or not a {kind} file: {exc}.")
+    # Said letter by letter: "an XLSX", "a DOCX".
+    article = "an" if kind[:1] in "AEFHILMNORSX" else "a"
+    return DocumentParseError(f"The {kind} file is damaged or not {article} {kind} file: {exc}.")

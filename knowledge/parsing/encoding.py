@@ -20,9 +20,20 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+
+
 def decode_text(data: bytes) -> str:
     """Decode bytes to NFC text without NULs; never raises, falls back to replacement chars."""
     return clean_text(_decode(data))
+
+
+def looks_like_text(data: bytes) -> bool:
+    """True if the start of `data` decodes to text with few control characters (NULs included)."""
+    sample = _decode(data[:8192])
+    if not sample.strip("\x00 \t\r\n"):
+        return False
+    controls = sum(1 for char in sample if char < " " and char not in "\t\n\r\f")
+    return controls + sample.count("\ufffd") <= 0.05 * len(sample)
 
 
 def _decode(data: bytes) -> str:

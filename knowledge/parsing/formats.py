@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from core.errors import UnsupportedFormat
-from knowledge.parsing.encoding import decode_text
+from knowledge.parsing.encoding import decode_text, looks_like_text
 from knowledge.parsing.filenames import file_extension
 
 SUPPORTED_EXTENSIONS: dict[str, str] = {
@@ -45,14 +45,13 @@ _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PK\x05\x06", "a ZIP archive"),
     (_PDF_MAGIC, "a PDF file"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office (.doc/.xls) file"),
-    (b"MZ", "a Windows program"),
     (b"\x7fELF", "a program"),
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF8", "a GIF image"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!", "a RAR archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
 )
 _OLD_OFFICE_HINTS = {".xls": " Save it as .xlsx first.", ".doc": " Save it as .docx first."}
 _TEXT_FORMATS = frozenset({"csv", "markdown", "html", "text", "json"})
@@ -96,6 +95,9 @@ def _binary_kind(data: bytes) -> str | None:
     for magic, kind in _BINARY_MAGIC:
         if data.startswith(magic):
             return kind
+    # "MZ" alone could start a sentence; an executable's header has NULs right after it.
+    if data.startswith(b"MZ") and b"\x00" in data[2:64]:
+        return "a Windows program"
     return None
 
 
@@ -105,19 +107,11 @@ def _format_without_extension(data: bytes, content_type: str | None) -> str:
         return by_type
     if data.startswith(_PDF_MAGIC):
         return "pdf"
-    if _binary_kind(data) is None and _looks_like_text(data):
+    if _binary_kind(data) is None and looks_like_text(data):
         return _sniff_text(decode_text(data[:65536]), data)
     raise UnsupportedFormat(
         f"Unsupported file type (the file name has no extension). Upload one of: {SUPPORTED_LIST}."
     )
-
-
-def _looks_like_text(data: bytes) -> bool:
-    sample = decode_text(data[:8192])
-    if not sample.strip():
-        return False
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
-    return controls + sample.count("\ufffd") <= 0.05 * len(sample)
 
 
 def _sniff_text(head: str, data: bytes) -> str:

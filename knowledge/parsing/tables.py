@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator, Sequence
 from itertools import chain, islice
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 
 from core.errors import DocumentParseError
 from knowledge.parsing.archives import check_zip, damaged

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 
 from knowledge.chunking import chunk_text, split_paragraphs, split_sentences
 
 ENGLISH = (
-    "Returns are accepted within 30 days. Items must be unused! Do you need a receipt? "
-    "Yes, always keep it."
+    "Returns are accepted within 30 days. Items must be unused! Do you need a receipt? Yes, always keep it."
 )
 CHINESE = "我们支持七天无理由退货。请保持商品完好！运费由谁承担？质量问题由我们承担；其他情况由买家承担。"
 
@@ -139,7 +139,7 @@ def test_overlap_repeats_trailing_sentences_in_the_next_chunk() -> None:
     chunks = chunk_text(" ".join(sentences), 100, 30)
 
     assert len(chunks) > 2
-    for previous, current in zip(chunks, chunks[1:], strict=False):
+    for previous, current in pairwise(chunks):
         assert _overlap(previous, current) == split_sentences(previous)[-1]
 
 
@@ -155,7 +155,7 @@ def test_chinese_overlap_carries_whole_sentences_up_to_the_overlap() -> None:
     chunks = chunk_text(CHINESE * 3, 50, 15)
 
     assert len(chunks) > 2
-    for previous, current in zip(chunks, chunks[1:], strict=False):
+    for previous, current in pairwise(chunks):
         carried = _overlap(previous, current)
         assert 0 < len(carried) <= 15
         assert carried[-1] in "。！？；"

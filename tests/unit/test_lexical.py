@@ -137,7 +137,9 @@ def test_tokens_of_normalized_text_are_the_same() -> None:
     assert tokens(normalize(text)) == tokens(text)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀🎉", "\x00", "\x00\x00abc\x00", "。。！？……", "!!!???", "—·•"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "😀🎉", "\x00", "\x00\x00abc\x00", "。。！？……", "!!!???", "—·•"]
+)
 def test_inputs_without_words_give_no_tokens_and_empty_literals(text: str) -> None:
     expected = ["abc"] if "abc" in text else []
 
@@ -303,11 +305,11 @@ def test_tokenising_10000_short_faq_passages_takes_under_two_seconds() -> None:
 
 def _faq_passages(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    zh = (
+    zh = (  # noqa: SIM905
         "如何 申请 退货 退款 订单 物流 快递 运费 发票 信用卡 还款 会员 积分 优惠券 账号 密码 "
         "修改 地址 取消 门市 營業 時間 退貨 運費 帳號 配送 海外 关税 发货 签收 包裹 我的 请问 吗"
     ).split()
-    en = "how do i request a refund for my order shipping tracking invoice password delivery".split()
+    en = "how do i request a refund for my order shipping tracking invoice password delivery".split()  # noqa: SIM905
     passages = []
     for _ in range(count):
         parts = []

@@ -1,0 +1,52 @@
+# Kefu developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval bench-ingest bench-filtered clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Kefu with its dev tools
+
+demo: $(STAMP) ## Run everything on embedded defaults (PostgreSQL, Redis, API, worker) with a demo tenant
+	$(BIN)/kefu demo
+
+test: $(STAMP) ## Set up and run the whole test suite (real PostgreSQL+pgvector, real Redis)
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+test-fast: $(STAMP) ## Unit tests only
+	$(BIN)/pytest -q tests/unit
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff formatting and fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lint-imports: $(STAMP) ## Check the import direction between packages
+	$(BIN)/lint-imports
+
+bench-retrieval: $(STAMP) ## Retrieval quality on ../shared/datasets through the real API and worker
+	$(BIN)/python bench/eval_retrieval.py
+
+bench-ingest: $(STAMP) ## Ingestion throughput vs the raw embedder
+	$(BIN)/python bench/ingest.py
+
+bench-filtered: $(STAMP) ## Tenant-filtered vector search recall and latency in a large table
+	$(BIN)/python bench/filtered_search.py
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) .kefu .pytest_cache
