@@ -71,6 +71,10 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     from core.migrations import upgrade
     from core.redis import redis_url
 
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` and service managers stop it like Ctrl-C
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"data directory: {settings.data_dir.resolve()}")

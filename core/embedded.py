@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,36 @@ _redis_servers: dict[Path, Any] = {}
 
 def ensure_postgres(pg_dir: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL in `pg_dir`; return its superuser URL."""
-    import pgserver  # heavy import, only when embedded mode is used
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR as root
+        import pgserver  # heavy import, only when embedded mode is used
 
     pg_dir = pg_dir.resolve()
     with _lock:
         server = _pg_servers.get(pg_dir)
         if server is None:
             pg_dir.mkdir(parents=True, exist_ok=True)
+            _forget_dead_handles(pg_dir / ".handle_pids.json")
             server = pgserver.get_server(pg_dir, cleanup_mode="stop")
             _pg_servers[pg_dir] = server
     uri: str = server.get_uri()
     return uri
+
+
+def _forget_dead_handles(path: Path) -> None:
+    """pgserver stops the server when its last user exits; a user killed with SIGKILL stays on
+    its list forever and would keep the server running, so drop processes that are gone."""
+    import json
+
+    import psutil
+
+    if not path.exists():
+        return
+    try:
+        pids = json.loads(path.read_text())
+        path.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
+    except (OSError, ValueError):
+        log.warning("could not read %s; leaving it as is", path)
 
 
 def ensure_redis(redis_dir: Path) -> str:

@@ -1,0 +1,69 @@
+"""Real processes: `kefu api` and `kefu worker` talking through the real Redis broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def service_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def kefu(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "backend.cli", *args], env=service_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def services(database) -> Iterator[str]:
+    """Start one API and one worker process; yield the API base URL."""
+    port = free_port()
+    env = service_env()
+    api = subprocess.Popen([sys.executable, "-m", "backend.cli", "api", "--port", str(port)], env=env, cwd=ROOT)
+    worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--threads", "2"], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert api.poll() is None and worker.poll() is None, "a service process exited"
+            assert time.monotonic() < deadline, "API did not become ready"
+            time.sleep(0.3)
+        yield base
+    finally:
+        _stop(api)
+        _stop(worker)
