@@ -39,7 +39,8 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
         if _retries_left() <= 0:
             indexing.mark_failed(
                 tenant, document, None,
-                f"Processing failed after several attempts ({type(exc).__name__}: {str(exc)[:300]}). "
+                # The type only: details (paths, SQL) go to the log, not to the tenant.
+                f"Processing failed after several attempts ({type(exc).__name__}). "
                 "Upload the file again or contact support if it keeps failing.",
             )
             log.exception("ingest failed permanently", extra={"document_id": document_id})

@@ -20,6 +20,8 @@ os.environ.update(
         "KEFU_EMBEDDER": "hash",
         "KEFU_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024),
         "KEFU_TENANT_HNSW_THRESHOLD": "1000000",
+        # One retry keeps the "fails after retrying" test short; production default is 3.
+        "KEFU_INGEST_MAX_RETRIES": "1",
     }
 )
 for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL", "KEFU_REDIS_URL"):

@@ -188,3 +188,19 @@ async def test_other_tenants_documents_are_404(client, tenant, other_tenant, stu
     hits = (await client.post("/api/v1/search", headers=other_tenant.admin,
                               json={"query": "return policy", "top_k": 10})).json()["hits"]
     assert hits == []
+
+
+async def test_unexpected_errors_are_retried_then_recorded_as_failed(client, tenant, stub_worker) -> None:
+    from knowledge import documents
+    from knowledge.blobstore import get_blob_store
+    from knowledge.tasks import ingest_document
+
+    prepared = documents.prepare_upload(tenant.id, "faq.csv", qa_csv(FAQ))
+    with sync_tenant_session(tenant.id) as session:
+        document_id = documents.record_upload(session, tenant.id, prepared).document.id
+    get_blob_store().delete(prepared.blob_key)  # the original vanished: not the user's fault, worth a retry
+    ingest_document.send(str(tenant.id), str(document_id))
+    stub_worker()
+    document = await status_of(client, tenant, str(document_id))
+    assert document["status"] == "failed"
+    assert "after several attempts" in document["error"] and "FileNotFoundError" in document["error"]
