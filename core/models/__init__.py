@@ -1,19 +1,30 @@
 """All ORM models; importing this package registers every table on `Base.metadata`."""
 
 from core.models.base import TENANT_TABLES, Base
+from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document
+from core.models.records import HttpTool, Record, RecordCollection
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
     "DOCUMENT_STATUSES",
     "EMBEDDING_DIM",
+    "MESSAGE_ROLES",
     "ROLES",
     "TENANT_TABLES",
     "ApiKey",
     "Base",
     "Chunk",
+    "Conversation",
     "Document",
+    "Feedback",
+    "Handoff",
+    "HttpTool",
+    "Message",
+    "Record",
+    "RecordCollection",
     "Tenant",
+    "UsageDaily",
     "User",
     "WidgetKey",
 ]

@@ -41,4 +41,8 @@ class TenantOwned:
 
 
 # Tables with row-level security; the migration that creates a table adds its policy.
-TENANT_TABLES: tuple[str, ...] = ("users", "api_keys", "widget_keys", "documents", "chunks")
+TENANT_TABLES: tuple[str, ...] = (
+    "users", "api_keys", "widget_keys", "documents", "chunks",
+    "conversations", "messages", "feedback", "handoffs", "usage_daily",
+    "record_collections", "records", "http_tools",
+)

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
 from core.migrations import alembic_config
+from core.models import TENANT_TABLES
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +43,9 @@ def test_upgrade_check_downgrade_upgrade(scratch_database) -> None:
         extensions = set(conn.scalars(text("SELECT extname FROM pg_extension")))
         rls = dict(conn.execute(text(
             "SELECT relname, relrowsecurity AND relforcerowsecurity FROM pg_class "
-            "WHERE relname IN ('tenants','users','api_keys','widget_keys','documents','chunks')")).all())
+            "WHERE relkind = 'r' AND relname = ANY(:names)"), {"names": ["tenants", *TENANT_TABLES]}).all())
     assert {"vector", "pg_trgm"} <= extensions
-    assert rls == dict.fromkeys(("tenants", "users", "api_keys", "widget_keys", "documents", "chunks"), True)
+    assert rls == dict.fromkeys(("tenants", *TENANT_TABLES), True)
     _run(scratch_database, command.downgrade, "base")
     with scratch_database.connect() as conn:
         assert conn.scalar(text("SELECT to_regclass('chunks')")) is None

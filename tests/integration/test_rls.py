@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from core.db import sync_anonymous_session, sync_engine, sync_tenant_session
+from core.models import TENANT_TABLES
 from tests.factories import TenantCtx, qa_csv
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,7 @@ async def test_raw_sql_without_a_where_clause_sees_only_the_current_tenant(
 async def test_no_tenant_set_means_no_rows(client, tenant, stub_worker) -> None:
     await _ingest(client, tenant, stub_worker)
     with sync_anonymous_session() as session:
-        for table in ("tenants", "users", "api_keys", "widget_keys", "documents", "chunks"):
+        for table in ("tenants", *TENANT_TABLES):
             assert session.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
 
 
