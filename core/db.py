@@ -9,7 +9,9 @@ SQL and pandas. Every transaction of a tenant session starts with `app.tenant_id
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
@@ -62,13 +64,24 @@ def owner_engine() -> Engine:
     return create_engine(owner_url(), pool_size=2, pool_pre_ping=True)
 
 
-@lru_cache
+_async_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
 def async_engine() -> AsyncEngine:
-    """Engine for the API (asyncpg), connected as the app role."""
-    settings = get_settings()
-    return create_async_engine(
-        _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True
-    )
+    """Engine for async code (asyncpg), connected as the app role.
+
+    asyncpg connections belong to one event loop, so there is one engine per loop: the API has
+    one loop per process, a worker thread running async chat code has its own.
+    """
+    loop = asyncio.get_running_loop()
+    engine = _async_engines.get(loop)
+    if engine is None:
+        settings = get_settings()
+        engine = create_async_engine(
+            _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True
+        )
+        _async_engines[loop] = engine
+    return engine
 
 
 def dispose_engines() -> None:
@@ -77,7 +90,7 @@ def dispose_engines() -> None:
         if factory.cache_info().currsize:
             factory().dispose()
         factory.cache_clear()
-    async_engine.cache_clear()
+    _async_engines.clear()
 
 
 def _set_tenant_on_begin(session: Session, transaction: Any, connection: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from functools import lru_cache
 
 import redis
@@ -25,6 +27,14 @@ def sync_redis() -> redis.Redis:
     return redis.Redis.from_url(redis_url(), socket_timeout=5, socket_connect_timeout=2)
 
 
-@lru_cache
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
 def async_redis() -> aioredis.Redis:
-    return aioredis.Redis.from_url(redis_url(), socket_timeout=5, socket_connect_timeout=2)
+    """An asyncio client for the running event loop (redis-py connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = aioredis.Redis.from_url(redis_url(), socket_timeout=5,
+                                                                socket_connect_timeout=2)
+    return client

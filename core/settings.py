@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     search_candidates: int = 50
     lexical_weight: float = 0.05
 
+    # Chat
+    llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 30.0
+    llm_max_retries: int = 3
+    chat_max_message_chars: int = 2000
+    chat_max_tool_rounds: int = 4
+    http_tools_allow_private: bool = False  # SSRF guard: tenant HTTP tools may not reach private IPs
+
     # Workers
     ingest_time_limit_ms: int = 30 * 60 * 1000
     ingest_max_retries: int = 3

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from core.db import sync_tenant_session
+from core.versions import bump_tenant_version
 from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
@@ -149,6 +150,7 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
         now = datetime.now(UTC)
         document.updated_at = now
         document.processed_at = now
+    bump_tenant_version(tenant_id)  # cached answers may now be wrong
     log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                         "chunks": len(rows)})
     return IngestOutcome("ready", chunk_count=len(rows))

@@ -50,6 +50,8 @@ from core.broker import use_stub_broker  # noqa: E402
 
 STUB_BROKER = use_stub_broker()
 
+pytest_plugins = ["tests.support.fake_openai"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def database() -> object:

@@ -8,16 +8,21 @@ from litestar.openapi import OpenAPIConfig
 
 from backend.api.auth import provide_principal
 from backend.api.controllers.auth import AuthController
+from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
 from backend.api.controllers.search import SearchController
+from backend.api.controllers.settings import BotSettingsController
 from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.widget_auth import provide_widget
+from backend.chat.events import relay
 from core.db import async_engine
 from core.logging import configure_logging
 from core.settings import get_settings
 
 
 async def _dispose() -> None:
+    await relay.close()
     await async_engine().dispose()
 
 
@@ -25,8 +30,9 @@ def create_app() -> Litestar:
     settings = get_settings()
     configure_logging()
     return Litestar(
-        route_handlers=[HealthController, AuthController, DocumentController, SearchController],
-        dependencies={"principal": Provide(provide_principal)},
+        route_handlers=[HealthController, AuthController, DocumentController, SearchController,
+                        BotSettingsController, ChatController, chat_socket],
+        dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,

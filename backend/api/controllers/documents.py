@@ -14,6 +14,7 @@ from backend.api.schemas import DocumentOut, DocumentPage, DocumentUpload, Uploa
 from core.db import tenant_session
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.models import DOCUMENT_STATUSES
+from core.versions import abump_tenant_version
 from knowledge import documents
 from knowledge.tasks import ingest_document
 
@@ -75,4 +76,5 @@ class DocumentController(Controller):
     async def delete_document(self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID]) -> None:
         async with tenant_session(principal.tenant_id) as session:
             blob_key = await session.run_sync(documents.delete_document, principal.tenant_id, document_id)
+        await abump_tenant_version(principal.tenant_id)
         await asyncio.to_thread(documents.remove_blob, blob_key)

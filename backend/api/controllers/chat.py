@@ -1,0 +1,181 @@
+"""Customer chat over HTTP and WebSocket, authenticated by the public widget key.
+
+Three ways in, one engine: request/response, streamed over a WebSocket, or queued to the `chat`
+worker (202 at once; the answer arrives over pub/sub on any replica's socket, or by polling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Response, WebSocket, get, post, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.api.widget_auth import CurrentWidget, resolve_widget
+from backend.chat import conversations, engine, events
+from backend.chat.tasks import answer_message, frame
+from core.errors import KefuError, ServiceUnavailable, ValidationFailed
+
+
+@dataclass
+class ChatIn:
+    message: str
+    conversation_id: uuid.UUID | None = None
+    visitor_id: str | None = None
+
+
+@dataclass
+class FeedbackIn:
+    rating: int
+    visitor_id: str
+    comment: str | None = None
+
+
+@dataclass
+class CsatIn:
+    score: int
+    visitor_id: str
+
+
+@dataclass
+class HandoffIn:
+    visitor_id: str
+    reason: str | None = None
+
+
+async def _enqueue(tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    try:
+        await asyncio.to_thread(answer_message.send, str(tenant_id), str(message_id))
+    except Exception as exc:
+        raise ServiceUnavailable("The answer queue is unreachable; send the message again shortly.") from exc
+
+
+class ChatController(Controller):
+    path = "/api/v1/chat"
+    tags = ["chat"]
+
+    @post("/", status_code=200, summary="Ask a question (answer in the response, or 202 with mode=queued)")
+    async def chat(self, widget: CurrentWidget, data: JSONBody[ChatIn],
+                   mode: Annotated[str, QueryParameter(required=False)] = "sync") -> Response[dict[str, Any]]:
+        if mode not in ("sync", "queued"):
+            raise ValidationFailed("mode must be 'sync' or 'queued'.")
+        visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
+        if mode == "queued":
+            turn = await engine.accept(widget.tenant_id, data.message, visitor_id=visitor_id,
+                                       conversation_id=data.conversation_id, queued=True)
+            await _enqueue(widget.tenant_id, turn.message_id)
+            return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
+                             "status": "pending", "visitor_id": visitor_id}, status_code=202)
+        result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
+                                     conversation_id=data.conversation_id)
+        return Response({**result.public(), "visitor_id": visitor_id,
+                         "suggest_handoff": result.fallback_reason == "low_confidence"})
+
+    @get("/messages/{message_id:uuid}", summary="A message and, for a question, its answer")
+    async def get_message(self, widget: CurrentWidget, message_id: FromPath[uuid.UUID],
+                          visitor_id: Annotated[str, QueryParameter()]) -> dict[str, Any]:
+        return await conversations.message_status(widget.tenant_id, message_id,
+                                                  conversations.check_visitor_id(visitor_id))
+
+    @get("/conversations/{conversation_id:uuid}/messages", summary="The conversation so far")
+    async def get_history(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
+                          visitor_id: Annotated[str, QueryParameter()]) -> dict[str, Any]:
+        return await conversations.history(widget.tenant_id, conversation_id,
+                                           conversations.check_visitor_id(visitor_id))
+
+    @post("/messages/{message_id:uuid}/feedback", status_code=200, summary="Thumbs up (1) or down (-1)")
+    async def feedback(self, widget: CurrentWidget, message_id: FromPath[uuid.UUID],
+                       data: JSONBody[FeedbackIn]) -> dict[str, str]:
+        await conversations.rate_message(widget.tenant_id, message_id, conversations.check_visitor_id(data.visitor_id),
+                                         data.rating, data.comment)
+        return {"status": "recorded"}
+
+    @post("/conversations/{conversation_id:uuid}/csat", status_code=200, summary="Satisfaction score 1-5")
+    async def csat(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
+                   data: JSONBody[CsatIn]) -> dict[str, str]:
+        await conversations.rate_conversation(widget.tenant_id, conversation_id,
+                                              conversations.check_visitor_id(data.visitor_id), data.score)
+        return {"status": "recorded"}
+
+    @post("/conversations/{conversation_id:uuid}/handoff", status_code=200, summary="Ask for a human")
+    async def handoff(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
+                      data: JSONBody[HandoffIn]) -> dict[str, str]:
+        await conversations.request_human(widget.tenant_id, conversation_id,
+                                          conversations.check_visitor_id(data.visitor_id), data.reason)
+        return {"status": "handed_off"}
+
+
+@websocket("/api/v1/chat/ws")
+async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Client frames: {"type": "message", "message", "conversation_id"?, "visitor_id"?, "mode"?: "stream"|"queued"}.
+
+    Server frames: {"type": "delta", "text"}…, then {"type": "final", conversation_id, message_id, answer,
+    citations, confidence, handoff}; {"type": "accepted", message_id} for queued messages;
+    {"type": "error", "status", "detail"} for a refused message (the socket stays open).
+    """
+    try:
+        widget = await resolve_widget(socket)
+    except KefuError as exc:
+        await socket.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.detail[:120])
+        return
+    await socket.accept()
+    subscriptions: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+    forwarder: set[asyncio.Task[None]] = set()
+
+    async def relay_to_socket(queue: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            await socket.send_json(await queue.get())
+
+    try:
+        while True:
+            incoming = await socket.receive_json()
+            try:
+                await _handle_frame(socket, widget, incoming, subscriptions, forwarder, relay_to_socket)
+            except KefuError as exc:
+                await socket.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        for task in forwarder:
+            task.cancel()
+        for conversation_id, queue in subscriptions.items():
+            with contextlib.suppress(Exception):
+                await events.relay.unsubscribe(conversation_id, queue)
+
+
+async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming: Any,
+                        subscriptions: dict[str, asyncio.Queue[dict[str, Any]]], forwarder: set[asyncio.Task[None]],
+                        relay_to_socket: Any) -> None:
+    if not isinstance(incoming, dict) or incoming.get("type", "message") != "message":
+        raise ValidationFailed('Send {"type": "message", "message": "..."}.')
+    visitor_id = conversations.check_visitor_id(incoming.get("visitor_id") or conversations.new_visitor_id())
+    raw_conversation = incoming.get("conversation_id")
+    try:
+        conversation_id = uuid.UUID(str(raw_conversation)) if raw_conversation else None
+    except ValueError as exc:
+        raise ValidationFailed("conversation_id must be a UUID.") from exc
+    mode = incoming.get("mode", "stream")
+    if mode not in ("stream", "queued"):
+        raise ValidationFailed("mode must be 'stream' or 'queued'.")
+    turn = await engine.accept(widget.tenant_id, str(incoming.get("message") or ""), visitor_id=visitor_id,
+                               conversation_id=conversation_id, queued=mode == "queued")
+    if mode == "queued":
+        key = str(turn.conversation_id)
+        if key not in subscriptions:
+            queue = await events.relay.subscribe(turn.conversation_id)
+            subscriptions[key] = queue
+            forwarder.add(asyncio.create_task(relay_to_socket(queue)))
+        await _enqueue(widget.tenant_id, turn.message_id)
+        await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),
+                                "conversation_id": key, "visitor_id": visitor_id})
+        return
+    async for event in engine.run(turn, stream=True):
+        if event.kind == "delta":
+            await socket.send_json({"type": "delta", "text": event.text})
+        elif event.result is not None:
+            await socket.send_json({**frame(event.result, turn.message_id), "visitor_id": visitor_id})

@@ -1,0 +1,77 @@
+"""Tenant-defined HTTP tools the chat model may call: create, list (secrets hidden), delete."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody
+
+from backend.api.auth import CurrentPrincipal, requires
+from backend.chat import http_tools
+from core.db import tenant_session
+from core.versions import abump_tenant_version
+
+
+@dataclass
+class HttpToolIn:
+    name: str
+    description: str
+    url_template: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    method: str = "GET"
+    timeout_seconds: float = 5.0
+    secret_header_name: str | None = None
+    secret_header_value: str | None = None
+    enabled: bool = True
+
+
+@dataclass
+class HttpToolOut:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    url_template: str
+    method: str
+    timeout_seconds: float
+    secret_header_name: str | None
+    has_secret: bool
+    enabled: bool
+    created_at: datetime
+
+
+@dataclass
+class HttpToolList:
+    items: list[HttpToolOut]
+
+
+class ToolController(Controller):
+    path = "/api/v1/tools"
+    tags = ("tools",)
+
+    @post("/", status_code=201, guards=[requires("admin")], summary="Define an HTTP tool")
+    async def create_tool(self, principal: CurrentPrincipal, data: JSONBody[HttpToolIn]) -> HttpToolOut:
+        async with tenant_session(principal.tenant_id) as session:
+            # The view is built inside run_sync: created_at is a server default loaded on access.
+            view = await session.run_sync(
+                lambda s: http_tools.tool_view(
+                    http_tools.create_http_tool(s, principal.tenant_id, asdict(data))
+                )
+            )
+        result = HttpToolOut(**view)
+        await abump_tenant_version(principal.tenant_id)  # the model's tool list changed
+        return result
+
+    @get("/", guards=[requires("analyst")], summary="List HTTP tools (secret values are never shown)")
+    async def list_tools(self, principal: CurrentPrincipal) -> HttpToolList:
+        async with tenant_session(principal.tenant_id) as session:
+            views = await session.run_sync(http_tools.list_http_tools, principal.tenant_id)
+        return HttpToolList([HttpToolOut(**view) for view in views])
+
+    @delete("/{name:str}", status_code=204, guards=[requires("admin")], summary="Delete an HTTP tool")
+    async def delete_tool(self, principal: CurrentPrincipal, name: FromPath[str]) -> None:
+        async with tenant_session(principal.tenant_id) as session:
+            await session.run_sync(http_tools.delete_http_tool, principal.tenant_id, name)
+        await abump_tenant_version(principal.tenant_id)

@@ -1,0 +1,62 @@
+"""Widget keys: public, mapped to a tenant, accepted only from the tenant's allowed origins."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+
+from core.db import anonymous_session
+from core.errors import NotAuthenticated, PermissionDenied
+from core.tenancy import RESOLVE_WIDGET_KEY
+
+# Short-lived cache: a revoked key stops working within this many seconds.
+_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, Widget | None]] = {}
+
+
+@dataclass(frozen=True)
+class Widget:
+    tenant_id: uuid.UUID
+    key_id: uuid.UUID
+    allowed_origins: tuple[str, ...]
+
+
+def origin_allowed(widget: Widget, origin: str | None) -> bool:
+    """No list = any origin (development); a browser request must come from a listed origin."""
+    if not widget.allowed_origins or origin is None:
+        return True
+    return origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in widget.allowed_origins}
+
+
+async def resolve_widget(connection: ASGIConnection[Any, Any, Any, Any]) -> Widget:
+    key = connection.headers.get("x-widget-key") or connection.query_params.get("key") or ""
+    if not key:
+        raise NotAuthenticated("Send the widget key in the X-Widget-Key header.")
+    now = time.monotonic()
+    cached = _cache.get(key)
+    if cached and now - cached[0] < _CACHE_SECONDS:
+        widget = cached[1]
+    else:
+        async with anonymous_session() as session:
+            row = (await session.execute(RESOLVE_WIDGET_KEY, {"k": key})).first()
+        widget = Widget(row.tenant_id, row.key_id, tuple(row.allowed_origins or ())) if row else None
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key] = (now, widget)
+    if widget is None:
+        raise NotAuthenticated("The widget key is invalid or has been revoked.")
+    if not origin_allowed(widget, connection.headers.get("origin")):
+        raise PermissionDenied("This site is not allowed to use this widget key; add its origin in the settings.")
+    return widget
+
+
+async def provide_widget(request: ASGIConnection[Any, Any, Any, Any]) -> Widget:
+    return await resolve_widget(request)
+
+
+CurrentWidget = NamedDependency[Widget]

@@ -1,0 +1,266 @@
+"""The chat engine: one customer message in, one grounded answer out (streamed or not).
+
+Flow: limits → store the customer turn → (cached answer?) → retrieve knowledge (follow-ups are
+rewritten with the previous question) → confidence gate → provider with tools in a bounded loop →
+store the answer, usage and any hand-off → cache it. Framework-free: the API (HTTP, WebSocket)
+and the `chat` worker actor drive the same `run()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.db import tenant_session
+from core.errors import ValidationFailed
+from core.settings import get_settings
+from knowledge.lexical import query_tokens
+from knowledge.retrieval import Hit, retrieve
+
+from backend.chat import memory, store
+from backend.chat.bot_settings import BotSettings, load_bot_settings
+from backend.chat.confidence import confidence
+from backend.chat.language import reply_language
+from backend.chat.limits import check_rate_limits, tokens_used_this_month
+from backend.chat.prompts import phrase, system_prompt
+from backend.chat.providers.local import GREETING, HUMAN, RECORD_KEY, THANKS, LocalProvider, compose_from_passages
+from backend.chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
+from backend.chat.types import (
+    ChatResult,
+    Citation,
+    CompletionRequest,
+    Provider,
+    ProviderError,
+    TextDelta,
+    ToolCallRecord,
+    ToolCallRequest,
+    Usage,
+)
+
+log = logging.getLogger(__name__)
+FOLLOW_UP = re.compile(r"^(and|also|what about|how about|but|then|so)\b|\b(it|that|this|they|those|them)\b|"
+                       r"^(那|还有|另外|那么|它|这个|那个)|(呢|吗)[？?]?$", re.IGNORECASE)
+CITE_WINDOW = 0.03
+
+
+@dataclass
+class ChatEvent:
+    kind: str  # "delta" or "final"
+    text: str = ""
+    result: ChatResult | None = None
+
+
+@dataclass
+class _Run:
+    turn: store.Turn
+    settings: BotSettings
+    language: str
+    started: float = field(default_factory=time.perf_counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str | None = None
+    provider_name: str = "local"
+
+
+def validate_message(text: str) -> str:
+    text = (text or "").strip()
+    limit = get_settings().chat_max_message_chars
+    if not text:
+        raise ValidationFailed("message must not be empty.")
+    if len(text) > limit:
+        raise ValidationFailed(f"message is too long ({len(text)} characters; the limit is {limit}).")
+    return text
+
+
+async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
+    async with tenant_session(tenant_id) as session:
+        return await load_bot_settings(session, tenant_id)
+
+
+async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                 channel: str = "widget", queued: bool = False) -> store.Turn:
+    """Check limits and store the customer's message; the answer comes from `run()`."""
+    text = validate_message(message)
+    settings = await settings_for(tenant_id)
+    await check_rate_limits(tenant_id, visitor_id, settings.rate_limit_per_minute,
+                            settings.visitor_rate_limit_per_minute, reply_language(settings.language, text))
+    return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
+                                  status="pending" if queued else "answered")
+
+
+def _wants_model(settings: BotSettings) -> bool:
+    return bool(get_settings().llm_api_key) and settings.provider in ("openai", "auto")
+
+
+def _provider(settings: BotSettings, over_quota: bool) -> Provider:
+    if _wants_model(settings) and not over_quota:
+        from backend.chat.providers.openai_provider import build_openai_provider
+
+        return build_openai_provider(get_settings())
+    return LocalProvider()
+
+
+def _retrieval_query(text: str, turns: list[dict[str, str]]) -> str:
+    previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), None)
+    if previous and (FOLLOW_UP.search(text) or len(query_tokens(text)) <= 3):
+        return f"{previous} {text}"
+    return text
+
+
+def _citations(hits: list[Hit]) -> list[Citation]:
+    if not hits:
+        return []
+    top = hits[0].dense
+    return [Citation(h.document_id, h.chunk_id, h.source_ref) for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+
+
+def _passages(hits: list[Hit]) -> list[dict[str, Any]]:
+    return [hit_result(h) for h in hits]
+
+
+async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEvent]:
+    """Answer a stored customer turn; yields text deltas (if `stream`) and one final event."""
+    settings = await settings_for(turn.tenant_id)
+    state = _Run(turn, settings, reply_language(settings.language, turn.text))
+    cache_key = await memory.answer_cache_key(turn.tenant_id, state.language, turn.text) if turn.is_first else None
+    cached = await memory.cached_answer(cache_key)
+    if cached is not None:
+        result = ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
+                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"])
+                             for c in cached["citations"]],
+                            cached["confidence"], False, cached["answered"], state.language,
+                            fallback_reason=cached.get("fallback_reason"))
+        state.provider_name = "cache"
+        if stream:
+            yield ChatEvent("delta", result.answer)
+        yield ChatEvent("final", result=await _finish(state, result))
+        return
+
+    turns = [] if turn.is_first else await memory.recent_turns(turn.tenant_id, turn.conversation_id)
+    turns = [t for t in turns if t["content"] != turn.text or t["role"] != "user"][-8:]
+    hits = await retrieve(turn.tenant_id, _retrieval_query(turn.text, turns), 5)
+    score = confidence(hits)
+    ctx = await load_tool_context(turn.tenant_id, turn.conversation_id)
+    ctx.hits = list(hits)
+    # Courtesies and tool intents are not knowledge questions: never gate them on retrieval.
+    bypass_gate = bool(HUMAN.search(turn.text) or (ctx.collections and RECORD_KEY.search(turn.text))
+                       or GREETING.match(turn.text) or THANKS.match(turn.text))
+
+    if score < settings.confidence_threshold and not bypass_gate:
+        result = ChatResult(turn.conversation_id, uuid.uuid4(), phrase(state.language, "dont_know"), [], score,
+                            False, False, state.language, fallback_reason="low_confidence")
+        if stream:
+            yield ChatEvent("delta", result.answer)
+        final = await _finish(state, result)
+        await memory.store_answer(cache_key, _cacheable(final))
+        yield ChatEvent("final", result=final)
+        return
+
+    over_quota = await tokens_used_this_month(turn.tenant_id) >= settings.monthly_token_quota
+    provider = _provider(settings, over_quota)
+    state.provider_name = provider.name
+    text_parts: list[str] = []
+    tool_calls: list[ToolCallRecord] = []
+    # Over quota, a tenant that would use a model is served by the local responder instead.
+    fallback_reason = "quota" if over_quota and _wants_model(settings) else None
+    try:
+        async for event in _tool_loop(provider, state, ctx, turns, tool_calls):
+            if isinstance(event, TextDelta):
+                text_parts.append(event.text)
+                if stream:
+                    yield ChatEvent("delta", event.text)
+    except ProviderError as exc:
+        log.warning("provider failed; grounded fallback", extra={"tenant_id": str(turn.tenant_id),
+                                                                 "error": str(exc)})
+        fallback_reason = "provider_error"
+        fallback = _grounded_fallback(ctx.hits, score, settings, state.language)
+        if stream:
+            yield ChatEvent("delta", ("\n" if text_parts else "") + fallback)
+        text_parts = [fallback]
+    answer = "".join(text_parts).strip() or phrase(state.language, "dont_know")
+    handoff = ctx.handoff_reason is not None
+    answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
+    result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, _citations(ctx.hits) if answered else [],
+                        score, handoff, answered, state.language, tool_calls, fallback_reason)
+    final = await _finish(state, result)
+    if not tool_calls and answered:
+        await memory.store_answer(cache_key, _cacheable(final))
+    yield ChatEvent("final", result=final)
+
+
+async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, str]],
+                     tool_calls: list[ToolCallRecord]) -> AsyncIterator[TextDelta]:
+    app = get_settings()
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": system_prompt(state.settings.persona, state.language, _passages(ctx.hits))},
+        *turns,
+        {"role": "user", "content": state.turn.text},
+    ]
+    specs = tool_specs(ctx)
+    for _ in range(app.chat_max_tool_rounds):
+        request = CompletionRequest(messages, specs, state.settings.model or app.llm_model,
+                                    state.settings.temperature, state.settings.max_tokens,
+                                    app.llm_timeout_seconds, state.language, _passages(ctx.hits))
+        calls: list[ToolCallRequest] = []
+        async for event in provider.complete(request):
+            if isinstance(event, TextDelta):
+                yield event
+            elif isinstance(event, ToolCallRequest):
+                calls.append(event)
+            elif isinstance(event, Usage):
+                state.prompt_tokens += event.prompt_tokens
+                state.completion_tokens += event.completion_tokens
+                state.model = event.model
+        if not calls:
+            return
+        messages.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
+            for c in calls]})
+        for call in calls:
+            record = await run_tool(ctx, call.name, call.arguments)
+            tool_calls.append(record)
+            messages.append({"role": "tool", "tool_call_id": call.id,
+                             "content": json.dumps(record.result, ensure_ascii=False, default=str)[:8000]})
+    # Out of rounds: answer from what was retrieved rather than loop forever.
+    yield TextDelta(compose_from_passages(state.turn.text, _passages(ctx.hits), state.language))
+
+
+def _grounded_fallback(hits: list[Hit], score: float, settings: BotSettings, language: str) -> str:
+    if hits and score >= settings.confidence_threshold:
+        best = compose_from_passages("", _passages(hits), language)
+        return f"{phrase(language, 'error')}\n{best}"
+    return phrase(language, "error_nothing")
+
+
+async def _finish(state: _Run, result: ChatResult) -> ChatResult:
+    latency_ms = int((time.perf_counter() - state.started) * 1000)
+    result.customer_message_id = state.turn.message_id
+    result.message_id = await store.save_reply(
+        state.turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
+        prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens)
+    await memory.remember_turns(state.turn.conversation_id, state.turn.text, result.answer)
+    return result
+
+
+def _cacheable(result: ChatResult) -> dict[str, Any]:
+    return {"answer": result.answer, "citations": [c.as_dict() for c in result.citations],
+            "confidence": result.confidence, "answered": result.answered, "fallback_reason": result.fallback_reason}
+
+
+async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
+                 channel: str = "widget") -> ChatResult:
+    """Accept and answer in one call (the HTTP request/response path)."""
+    turn = await accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id, channel=channel)
+    final: ChatResult | None = None
+    async for event in run(turn, stream=False):
+        if event.kind == "final":
+            final = event.result
+    assert final is not None
+    return final

@@ -1,0 +1,63 @@
+"""Rate limits (Redis, fixed one-minute windows) and the monthly token quota (database).
+
+If Redis is unreachable, rate limits fail open: customers keep getting answers, and cost stays
+bounded because the token quota is enforced from the database, and a tenant over quota is served
+by the local responder (no model tokens) instead of being refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+
+import redis
+from sqlalchemy import func, select
+
+from core.db import tenant_session
+from core.errors import RateLimited
+from core.models import UsageDaily
+from core.redis import async_redis
+
+log = logging.getLogger(__name__)
+_quota_cache: dict[uuid.UUID, tuple[float, int]] = {}
+_QUOTA_CACHE_SECONDS = 15.0
+
+
+async def check_rate_limits(tenant_id: uuid.UUID, visitor_id: str, per_tenant: int, per_visitor: int,
+                            language: str = "en") -> None:
+    window = int(time.time() // 60)
+    retry_after = 60 - int(time.time() % 60)
+    tenant_key = f"kefu:rl:t:{tenant_id}:{window}"
+    visitor_key = f"kefu:rl:v:{tenant_id}:{visitor_id}:{window}"
+    try:
+        pipe = async_redis().pipeline()
+        pipe.incr(tenant_key)
+        pipe.expire(tenant_key, 120)
+        pipe.incr(visitor_key)
+        pipe.expire(visitor_key, 120)
+        tenant_count, _, visitor_count, _ = await pipe.execute()
+    except redis.RedisError:
+        log.warning("redis unavailable; rate limits not enforced", extra={"tenant_id": str(tenant_id)})
+        return
+    if visitor_count > per_visitor:
+        raise RateLimited(
+            "您发送消息太频繁了，请稍后再试。" if language == "zh" else
+            "You are sending messages too quickly; please wait a moment and try again.",
+            retry_after=retry_after)
+    if tenant_count > per_tenant:
+        raise RateLimited("This service is busy right now; please try again shortly.", retry_after=retry_after)
+
+
+async def tokens_used_this_month(tenant_id: uuid.UUID) -> int:
+    cached = _quota_cache.get(tenant_id)
+    if cached and time.monotonic() - cached[0] < _QUOTA_CACHE_SECONDS:
+        return cached[1]
+    first_day = datetime.now(UTC).date().replace(day=1)
+    async with tenant_session(tenant_id) as session:
+        used = await session.scalar(
+            select(func.coalesce(func.sum(UsageDaily.prompt_tokens + UsageDaily.completion_tokens), 0))
+            .where(UsageDaily.tenant_id == tenant_id, UsageDaily.day >= first_day))
+    _quota_cache[tenant_id] = (time.monotonic(), int(used or 0))
+    return int(used or 0)

@@ -1,0 +1,119 @@
+"""Persistence of conversations and messages for the chat engine (one short transaction each)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+
+from core.db import tenant_session
+from core.errors import NotFound
+from core.models import Conversation, Handoff, Message, UsageDaily
+
+from backend.chat.types import ChatResult
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A customer message accepted into a conversation, waiting for its answer."""
+
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    visitor_id: str
+    text: str
+    is_first: bool
+
+
+async def start_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str,
+                     *, channel: str, status: str) -> Turn:
+    """Store the customer's message, creating the conversation if needed."""
+    now = datetime.now(UTC)
+    async with tenant_session(tenant_id) as session:
+        if conversation_id is not None:
+            conversation = (await session.execute(
+                select(Conversation).where(Conversation.id == conversation_id).with_for_update())).scalar()
+            if conversation is None or conversation.visitor_id != visitor_id:
+                raise NotFound(f"No conversation {conversation_id} for this visitor.")
+            is_first = conversation.message_count == 0
+        else:
+            conversation = Conversation(id=uuid.uuid4(), tenant_id=tenant_id, visitor_id=visitor_id, channel=channel,
+                                        started_at=now, last_message_at=now, message_count=0)
+            session.add(conversation)
+            is_first = True
+        message = Message(id=uuid.uuid4(), tenant_id=tenant_id, conversation_id=conversation.id, role="customer",
+                          status=status, text=text, created_at=now)
+        session.add(message)
+        conversation.message_count += 1
+        conversation.last_message_at = now
+        conversation.ended_at = None
+    return Turn(tenant_id, conversation.id, message.id, visitor_id, text, is_first)
+
+
+async def load_turn(tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Turn, uuid.UUID | None]:
+    """A stored customer message and the id of its answer, if it has one (queued path)."""
+    async with tenant_session(tenant_id) as session:
+        row = (await session.execute(
+            select(Message, Conversation.visitor_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.id == message_id, Message.role == "customer"))).first()
+        if row is None:
+            raise NotFound(f"No customer message {message_id}.")
+        message, visitor_id = row
+        reply = await session.scalar(select(Message.id).where(Message.reply_to == message_id))
+        earlier = await session.scalar(select(Message.id).where(
+            Message.conversation_id == message.conversation_id, Message.created_at < message.created_at).limit(1))
+    return Turn(tenant_id, message.conversation_id, message.id, visitor_id, message.text, earlier is None), reply
+
+
+async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: str | None, latency_ms: int,
+                     prompt_tokens: int, completion_tokens: int) -> uuid.UUID:
+    """Store the answer (once: a second save for the same question returns the first answer's id)."""
+    reply_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    try:
+        async with tenant_session(turn.tenant_id) as session:
+            session.add(Message(
+                id=reply_id, tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reply_to=turn.message_id,
+                role="assistant", status="answered", text=result.answer, language=result.language,
+                citations=[c.as_dict() for c in result.citations], confidence=result.confidence,
+                answered=result.answered, handoff=result.handoff, fallback_reason=result.fallback_reason,
+                tool_calls=[t.as_dict() for t in result.tool_calls], provider=provider, model=model,
+                latency_ms=latency_ms, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                created_at=now))
+            await session.flush()
+            await session.execute(update(Message).where(Message.id == turn.message_id)
+                                  .values(status="answered", language=result.language))
+            values: dict[str, object] = {"message_count": Conversation.message_count + 1, "last_message_at": now,
+                                         "language": result.language}
+            if result.handoff:
+                reason = next((str(t.arguments.get("reason")) for t in result.tool_calls
+                               if t.name == "request_human"), "customer asked for a person")
+                values.update(handoff=True, handoff_reason=reason, handoff_at=now)
+                session.add(Handoff(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reason=reason,
+                                    source="bot"))
+            await session.execute(update(Conversation).where(Conversation.id == turn.conversation_id).values(**values))
+            await session.execute(
+                insert(UsageDaily).values(tenant_id=turn.tenant_id, day=now.date(), requests=1,
+                                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+                .on_conflict_do_update(index_elements=["tenant_id", "day"], set_={
+                    "requests": UsageDaily.requests + 1,
+                    "prompt_tokens": UsageDaily.prompt_tokens + prompt_tokens,
+                    "completion_tokens": UsageDaily.completion_tokens + completion_tokens}))
+    except IntegrityError:
+        async with tenant_session(turn.tenant_id) as session:
+            existing = await session.scalar(select(Message.id).where(Message.reply_to == turn.message_id))
+        if existing is None:
+            raise
+        return existing
+    return reply_id
+
+
+async def mark_failed(turn: Turn, error: str) -> None:
+    async with tenant_session(turn.tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == turn.message_id)
+                              .values(status="failed", error=error[:2000]))

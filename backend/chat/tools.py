@@ -1,0 +1,135 @@
+"""The bot's function tools. Every tool is scoped to the conversation's tenant.
+
+Tools return JSON-able results (errors as {"error": ...}, never exceptions), which are stored with
+the message and fed back to the model.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.db import tenant_session
+from core.settings import get_settings
+from knowledge.retrieval import Hit, retrieve
+
+from backend.chat.types import ToolCallRecord, ToolSpec
+
+SEARCH_KNOWLEDGE = "search_knowledge"
+LOOKUP_RECORD = "lookup_record"
+CALL_HTTP_TOOL = "call_http_tool"
+REQUEST_HUMAN = "request_human"
+
+
+@dataclass
+class ToolContext:
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    hits: list[Hit] = field(default_factory=list)  # knowledge the answer may cite
+    handoff_reason: str | None = None
+    collections: list[str] = field(default_factory=list)
+    http_tools: dict[str, str] = field(default_factory=dict)  # name -> description
+
+
+async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> ToolContext:
+    """What this tenant's tools can reach: its record collections and HTTP tools."""
+    from backend.chat.http_tools import list_http_tools
+    from knowledge.records import list_collections
+
+    async with tenant_session(tenant_id) as session:
+        collections = await session.run_sync(lambda s: list_collections(s, tenant_id))
+        http_tools = await session.run_sync(lambda s: list_http_tools(s, tenant_id))
+    return ToolContext(
+        tenant_id, conversation_id,
+        collections=[c.name for c in collections],
+        http_tools={t.name: t.description for t in http_tools if t.enabled},
+    )
+
+
+def tool_specs(ctx: ToolContext) -> list[ToolSpec]:
+    specs = [
+        ToolSpec(SEARCH_KNOWLEDGE, "Search this business's knowledge base (FAQ, policies, guides).",
+                 {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
+        ToolSpec(REQUEST_HUMAN, "Hand the conversation to a human agent when the customer asks for a person "
+                 "or the question cannot be answered.",
+                 {"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]}),
+    ]
+    if ctx.collections:
+        specs.append(ToolSpec(
+            LOOKUP_RECORD, "Look up one of the business's records (for example an order) by its key.",
+            {"type": "object", "properties": {
+                "collection": {"type": "string", "enum": ctx.collections},
+                "key": {"type": "string", "description": "e.g. the order number"}},
+             "required": ["collection", "key"]}))
+    if ctx.http_tools:
+        described = "; ".join(f"{name}: {text}" for name, text in ctx.http_tools.items())
+        specs.append(ToolSpec(
+            CALL_HTTP_TOOL, f"Call one of the business's HTTP functions. Available: {described}",
+            {"type": "object", "properties": {
+                "name": {"type": "string", "enum": list(ctx.http_tools)},
+                "args": {"type": "object"}},
+             "required": ["name", "args"]}))
+    return specs
+
+
+def hit_result(hit: Hit) -> dict[str, Any]:
+    return {"text": hit.text, "source_ref": hit.source_ref, "chunk_id": hit.chunk_id,
+            "document_id": str(hit.document_id), "score": round(hit.score, 4), "metadata": hit.metadata}
+
+
+async def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> ToolCallRecord:
+    started = time.perf_counter()
+    error: str | None = None
+    try:
+        result = await _dispatch(ctx, name, arguments)
+    except Exception as exc:  # a tool failure is reported to the model, never to the customer as a 500
+        result, error = {"error": f"{name} failed"}, f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(result, dict) and "error" in result and error is None:
+        error = str(result["error"])
+    return ToolCallRecord(name, arguments, result, int((time.perf_counter() - started) * 1000), error)
+
+
+async def _dispatch(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> Any:
+    if name == SEARCH_KNOWLEDGE:
+        query = str(arguments.get("query") or "").strip()[:2000]
+        if not query:
+            return {"error": "query is required"}
+        hits = await retrieve(ctx.tenant_id, query, 5)
+        known = {h.chunk_id for h in ctx.hits}
+        ctx.hits.extend(h for h in hits if h.chunk_id not in known)
+        return {"results": [hit_result(h) for h in hits]}
+    if name == LOOKUP_RECORD:
+        return await _lookup(ctx, str(arguments.get("collection") or ""), str(arguments.get("key") or ""))
+    if name == REQUEST_HUMAN:
+        ctx.handoff_reason = str(arguments.get("reason") or "customer asked for a person")[:500]
+        return {"status": "handed_off"}
+    if name == CALL_HTTP_TOOL:
+        return await _call_http(ctx, str(arguments.get("name") or ""), arguments.get("args") or {})
+    return {"error": f"unknown tool {name!r}"}
+
+
+async def _lookup(ctx: ToolContext, collection: str, key: str) -> dict[str, Any]:
+    from knowledge.records import lookup_record
+
+    if collection not in ctx.collections:
+        return {"error": f"unknown collection {collection!r}; available: {', '.join(ctx.collections) or 'none'}"}
+    if not key.strip():
+        return {"error": "key is required"}
+    async with tenant_session(ctx.tenant_id) as session:
+        record = await session.run_sync(lambda s: lookup_record(s, ctx.tenant_id, collection, key))
+    return {"found": record is not None, "collection": collection, "key": key, "record": record}
+
+
+async def _call_http(ctx: ToolContext, name: str, args: Any) -> dict[str, Any]:
+    from backend.chat.http_tools import call_http_tool, get_http_tool_by_name
+
+    if name not in ctx.http_tools:
+        return {"error": f"unknown HTTP tool {name!r}"}
+    if not isinstance(args, dict):
+        return {"error": "args must be an object"}
+    async with tenant_session(ctx.tenant_id) as session:
+        tool = await session.run_sync(lambda s: get_http_tool_by_name(s, ctx.tenant_id, name))
+    allow_private = bool(getattr(get_settings(), "http_tools_allow_private", False))
+    return await call_http_tool(tool, args, allow_private=allow_private)

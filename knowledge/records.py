@@ -1,0 +1,325 @@
+"""The tenant's structured data (orders, bookings…): import CSV/JSON collections, look records up.
+
+A collection is replaced as a whole on every import: the file is parsed and checked completely
+*before* any database work (`parse_records`), then the old rows are deleted and the new ones bulk
+inserted in the caller's transaction (`store_records`), so bad input never leaves a half-replaced
+collection. Functions take a tenant-scoped synchronous `Session` first, like `knowledge.documents`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from core.errors import EmptyUpload, NotFound, PayloadTooLarge, UnsupportedFormat, ValidationFailed
+from core.models import Record, RecordCollection
+from core.settings import get_settings
+from knowledge.parsing.encoding import decode_text, looks_like_text
+from knowledge.parsing.filenames import file_extension
+from knowledge.parsing.formats import detect_format
+
+COLLECTION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
+MAX_ROWS = 200_000
+MAX_COLUMNS = 500
+MAX_COLUMN_NAME_CHARS = 200
+# A btree index entry must fit in a third of a page; keys this long are never real identifiers.
+MAX_KEY_CHARS = 1000
+INSERT_BATCH = 5000
+_DELIMITERS = (",", ";", "\t", "|")
+_JSON_LIST_KEYS = ("items", "data", "records")
+# One statement and one parameter per batch: ~20x faster than executemany of single-row INSERTs,
+# and COPY is not an option because row-level security refuses COPY FROM.
+_INSERT_BATCH = text(
+    "INSERT INTO records (tenant_id, collection_id, key, data) "
+    "SELECT :tenant_id, :collection_id, r.k, r.d "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(k text, d jsonb)"
+)
+_SPREADSHEET_HINT = {".xlsx": " Save the sheet as CSV first.", ".xls": " Save the sheet as CSV first."}
+
+
+@dataclass(frozen=True)
+class ParsedRecords:
+    """A checked import: column names in file order and one row per distinct key (last one wins)."""
+
+    key_column: str
+    columns: list[str]
+    rows: dict[str, dict[str, Any]]
+
+
+def check_collection_name(name: str) -> str:
+    """Return `name` if it is a valid collection name, else raise `ValidationFailed` with the rule."""
+    if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
+        raise ValidationFailed(
+            f"Invalid collection name {name!r}: use 1-64 characters of lower-case letters, digits, "
+            "'_' or '-', not starting with '-'."
+        )
+    return name
+
+
+def import_records(
+    session: Session, tenant_id: uuid.UUID, collection: str, filename: str, data: bytes, key_column: str
+) -> RecordCollection:
+    """Parse a CSV/JSON file and replace the collection's rows with it, atomically."""
+    check_collection_name(collection)
+    return store_records(session, tenant_id, collection, parse_records(filename, data, key_column))
+
+
+def parse_records(filename: str, data: bytes, key_column: str) -> ParsedRecords:
+    """Read and check a whole CSV or JSON upload without touching the database."""
+    if not data:
+        raise EmptyUpload("The file is empty (0 bytes). Choose a file with content and upload it again.")
+    limit = get_settings().max_upload_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"The file is {len(data)} bytes; the limit is {limit} bytes.", extra={"limit_bytes": limit}
+        )
+    key_column = (key_column or "").strip()
+    if not key_column:
+        raise ValidationFailed("key_column is required: name the column that identifies a record.")
+    fmt = _detect_format(filename, data)
+    text = decode_text(data)
+    columns, items = _read_json(text) if fmt == "json" else _read_csv(text, key_column)
+    key_column = _resolve_key_column(columns, key_column)
+    rows: dict[str, dict[str, Any]] = {}
+    for count, item in enumerate(items, start=1):
+        if count > MAX_ROWS:
+            raise PayloadTooLarge(f"The file has more than {MAX_ROWS:,} rows; the limit is {MAX_ROWS:,}.")
+        key = _key_text(item.get(key_column))
+        if not key:
+            continue
+        if len(key) > MAX_KEY_CHARS:
+            raise ValidationFailed(f"Row {count}: the key is longer than {MAX_KEY_CHARS} characters.")
+        rows.pop(key, None)  # a later duplicate wins and takes the later position
+        rows[key] = item
+    if not rows:
+        raise EmptyUpload(f"No rows have a value in the key column '{key_column}'.")
+    return ParsedRecords(key_column, columns, rows)
+
+
+def store_records(
+    session: Session, tenant_id: uuid.UUID, collection: str, parsed: ParsedRecords
+) -> RecordCollection:
+    """Replace the collection's rows with `parsed` in the session's transaction; creates it if new."""
+    check_collection_name(collection)
+    # ON CONFLICT makes two concurrent first imports of one name converge instead of failing.
+    session.execute(
+        pg_insert(RecordCollection)
+        .values(id=uuid.uuid4(), tenant_id=tenant_id, name=collection, key_column=parsed.key_column)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
+    )
+    target = session.scalars(
+        select(RecordCollection)
+        .where(RecordCollection.tenant_id == tenant_id, RecordCollection.name == collection)
+        .with_for_update()
+    ).one()
+    session.execute(delete(Record).where(Record.tenant_id == tenant_id, Record.collection_id == target.id))
+    rows = iter(parsed.rows.items())
+    while batch := list(islice(rows, INSERT_BATCH)):
+        payload = json.dumps([{"k": key, "d": data} for key, data in batch], ensure_ascii=False)
+        session.execute(_INSERT_BATCH, {"tenant_id": tenant_id, "collection_id": target.id, "rows": payload})
+    target.key_column = parsed.key_column
+    target.columns = list(parsed.columns)
+    target.row_count = len(parsed.rows)
+    target.updated_at = datetime.now(UTC)
+    session.flush()
+    return target
+
+
+def lookup_record(session: Session, tenant_id: uuid.UUID, collection: str, key: str) -> dict[str, Any] | None:
+    """The record whose key equals `key` (trimmed), else a case-insensitive match, else None."""
+    name = str(collection or "").strip().lower()
+    wanted = _key_text(key)
+    if not wanted or len(wanted) > MAX_KEY_CHARS or not COLLECTION_NAME.fullmatch(name):
+        return None
+    query = (
+        select(Record.data)
+        .join(RecordCollection, RecordCollection.id == Record.collection_id)
+        .where(
+            RecordCollection.tenant_id == tenant_id,
+            RecordCollection.name == name,
+            Record.tenant_id == tenant_id,
+        )
+    )
+    found = session.scalars(query.where(Record.key == wanted).limit(1)).first()
+    if found is None:
+        found = session.scalars(
+            query.where(func.lower(Record.key) == func.lower(wanted)).order_by(Record.id).limit(1)
+        ).first()
+    return found
+
+
+def list_collections(session: Session, tenant_id: uuid.UUID) -> list[RecordCollection]:
+    """The tenant's collections, by name."""
+    return list(
+        session.scalars(
+            select(RecordCollection)
+            .where(RecordCollection.tenant_id == tenant_id)
+            .order_by(RecordCollection.name)
+        )
+    )
+
+
+def delete_collection(session: Session, tenant_id: uuid.UUID, collection: str) -> None:
+    """Delete a collection and (by cascade) its records; `NotFound` if the tenant has none by that name."""
+    deleted = session.execute(
+        delete(RecordCollection)
+        .where(RecordCollection.tenant_id == tenant_id, RecordCollection.name == collection)
+        .returning(RecordCollection.id)
+    ).first()
+    if deleted is None:
+        raise NotFound(f"No record collection '{collection}' in this tenant.")
+
+
+def _detect_format(filename: str, data: bytes) -> str:
+    ext = file_extension(filename or "")
+    if ext and ext not in (".csv", ".tsv", ".txt", ".json"):
+        raise UnsupportedFormat(
+            f"Unsupported file type '{ext}' for records. Upload a CSV or JSON file."
+            + _SPREADSHEET_HINT.get(ext, "")
+        )
+    # The shared detector refuses binary containers (ZIP, PDF, images...) by their magic bytes.
+    detect_format("records.csv" if ext == ".tsv" else filename, data)
+    if not looks_like_text(data):
+        raise UnsupportedFormat("The file is not text. Upload records as a CSV or JSON file.")
+    if ext:
+        return "json" if ext == ".json" else "csv"
+    head = decode_text(data[:1024]).lstrip()
+    return "json" if head.startswith(("[", "{")) else "csv"
+
+
+def _read_csv(text: str, key_column: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    delimiter = _sniff_delimiter(text, key_column)
+    reader = _iter_csv(text, delimiter)
+    header = next((row for row in reader if any(cell.strip() for cell in row)), None)
+    if header is None:
+        raise EmptyUpload("The CSV file has no header row.")
+    columns = _column_names(header)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                # Cells beyond the header have no name and are dropped; short rows get "".
+                cells = [cell.strip() for cell in row[: len(columns)]]
+                yield dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
+
+    return columns, rows()
+
+
+def _sniff_delimiter(text: str, key_column: str) -> str:
+    """The delimiter whose header contains the key column, else the one splitting it most."""
+    heads: dict[str, list[str]] = {}
+    for delimiter in _DELIMITERS:
+        try:
+            rows = list(islice(_iter_csv(text, delimiter), 20))
+        except ValidationFailed:
+            continue
+        header = next((row for row in rows if any(cell.strip() for cell in row)), [])
+        if key_column.casefold() in (cell.strip().casefold() for cell in header):
+            return delimiter
+        heads[delimiter] = header
+    return max(heads, key=lambda d: len(heads[d]), default=",")
+
+
+def _iter_csv(text: str, delimiter: str) -> Iterator[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValidationFailed(f"The CSV file could not be read at line {reader.line_num}: {exc}.") from exc
+
+
+def _read_json(text: str) -> tuple[list[str], Iterable[dict[str, Any]]]:
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(
+            f"The JSON file could not be read: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ValidationFailed(f"The JSON file could not be read: {exc}.") from exc
+    items = document if isinstance(document, list) else None
+    if isinstance(document, dict):
+        items = next((document[k] for k in _JSON_LIST_KEYS if isinstance(document.get(k), list)), None)
+    if items is None:
+        raise ValidationFailed(
+            'JSON records must be a list of objects, or an object with an "items", "data" or "records" list.'
+        )
+    columns: dict[str, None] = {}
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ValidationFailed(f"JSON item {index} is not an object; every record must be an object.")
+        row = {_without_nul(name): _json_value(value) for name, value in item.items()}
+        columns.update(dict.fromkeys(row))
+        rows.append(row)
+    return _column_names(list(columns), dedupe=False), rows
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (PostgreSQL cannot store it)")
+
+
+def _json_value(value: Any) -> Any:
+    """Strings lose NUL characters (PostgreSQL text and jsonb reject them); nested values are kept."""
+    if isinstance(value, str):
+        return _without_nul(value)
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _json_value(v) for k, v in value.items()}
+    return value
+
+
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def _column_names(header: list[str], *, dedupe: bool = True) -> list[str]:
+    if len(header) > MAX_COLUMNS:
+        raise ValidationFailed(f"The file has {len(header)} columns; the limit is {MAX_COLUMNS}.")
+    names: list[str] = []
+    for index, cell in enumerate(header, start=1):
+        # JSON keys are used as they are (rows are keyed by them); CSV headers are tidied.
+        name = cell if not dedupe else (cell.strip() or f"column_{index}")
+        if len(name) > MAX_COLUMN_NAME_CHARS:
+            raise ValidationFailed(
+                f"Column {index}'s name is longer than {MAX_COLUMN_NAME_CHARS} characters."
+            )
+        base, suffix = name, 2
+        while dedupe and name in names:  # spreadsheets allow repeated headers; keep every column
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        names.append(name)
+    return names
+
+
+def _resolve_key_column(columns: list[str], key_column: str) -> str:
+    if key_column in columns:
+        return key_column
+    folded = [c for c in columns if c.casefold() == key_column.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    shown = ", ".join(columns[:50]) + (", ..." if len(columns) > 50 else "")
+    raise ValidationFailed(f"key column '{key_column}' not found; columns are: {shown}")
+
+
+def _key_text(value: Any) -> str:
+    """The lookup key for a cell or argument: trimmed text; objects, lists and nulls are no key."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # exports often turn the id 10023 into 10023.0
+    return str(value).strip()
