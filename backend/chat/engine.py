@@ -98,12 +98,23 @@ def _wants_model(settings: BotSettings) -> bool:
     return bool(get_settings().llm_api_key) and settings.provider in ("openai", "auto")
 
 
+_providers: dict[tuple[Any, ...], Provider] = {}
+
+
 def _provider(settings: BotSettings, over_quota: bool) -> Provider:
+    """The model provider for this tenant; one client per configuration, reused across messages."""
     if _wants_model(settings) and not over_quota:
         from backend.chat.providers.openai_provider import build_openai_provider
 
-        return build_openai_provider(get_settings())
-    return LocalProvider()
+        app = get_settings()
+        key = (app.llm_api_key, app.llm_base_url, app.llm_model, app.llm_timeout_seconds, app.llm_max_retries)
+        if key not in _providers:
+            _providers[key] = build_openai_provider(app)
+        return _providers[key]
+    return _LOCAL
+
+
+_LOCAL = LocalProvider()
 
 
 def _retrieval_query(text: str, turns: list[dict[str, str]]) -> str:

@@ -32,8 +32,8 @@ PHRASES: dict[str, dict[str, str]] = {
 }
 
 
-def phrase(language: str, key: str, **values: Any) -> str:
-    return PHRASES.get(language, PHRASES["en"])[key].format(**values)
+def phrase(language: str, name: str, **values: Any) -> str:
+    return PHRASES.get(language, PHRASES["en"])[name].format(**values)
 
 
 SYSTEM_TEMPLATE = """{persona}

@@ -23,8 +23,8 @@ from backend.chat.types import CompletionRequest, ProviderEvent, TextDelta, Tool
 GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗)[\s!！.。?？,，]*$",
                       re.IGNORECASE)
 THANKS = re.compile(r"^\s*(thanks|thank you|thx|ok thanks|谢谢|多谢|感谢|谢了)[\s\w!！.。,，]*$", re.IGNORECASE)
-HUMAN = re.compile(r"\b(human|agent|real person|representative|operator|talk to (a )?person)\b|人工|真人|转人工|客服人员",
-                   re.IGNORECASE)
+HUMAN = re.compile(r"\b(human|agent|real person|representative|operator|talk to (a )?person|manager|supervisor)\b"
+                   r"|人工|真人|转人工|客服人员|经理|投诉", re.IGNORECASE)
 RECORD_KEY = re.compile(r"(?:#|no\.?|number|编号|单号|号码|号)?\s*([A-Za-z]{0,4}-?\d{4,})")
 SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]?")
 

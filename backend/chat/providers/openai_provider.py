@@ -324,11 +324,10 @@ def estimate_tokens(text: str) -> int:
 
 def build_openai_provider(settings: Settings) -> OpenAIProvider:
     """The provider configured by `KEFU_LLM_*` settings."""
-    # getattr defaults until these fields exist in core.settings.
     return OpenAIProvider(
-        api_key=getattr(settings, "llm_api_key", None),
-        base_url=getattr(settings, "llm_base_url", None),
-        model=getattr(settings, "llm_model", "gpt-4o-mini"),
-        timeout=float(getattr(settings, "llm_timeout_seconds", 30.0)),
-        max_retries=int(getattr(settings, "llm_max_retries", 3)),
+        api_key=settings.llm_api_key,
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
     )
