@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -279,6 +280,8 @@ def _json_value(value: Any) -> Any:
         return [_json_value(v) for v in value]
     if isinstance(value, dict):
         return {_without_nul(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):  # 1e999 parses to inf
+        raise ValidationFailed("The JSON file has a number too large to store.")
     return value
 
 

@@ -11,8 +11,10 @@ from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
+from backend.api.controllers.tools import ToolController
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.widget_auth import provide_widget
 from backend.chat.events import relay
@@ -31,7 +33,7 @@ def create_app() -> Litestar:
     configure_logging()
     return Litestar(
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
-                        BotSettingsController, ChatController, chat_socket],
+                        BotSettingsController, ChatController, chat_socket, RecordController, ToolController],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),

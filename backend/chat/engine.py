@@ -17,19 +17,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.db import tenant_session
-from core.errors import ValidationFailed
-from core.settings import get_settings
-from knowledge.lexical import query_tokens
-from knowledge.retrieval import Hit, retrieve
-
 from backend.chat import memory, store
 from backend.chat.bot_settings import BotSettings, load_bot_settings
 from backend.chat.confidence import confidence
 from backend.chat.language import reply_language
 from backend.chat.limits import check_rate_limits, tokens_used_this_month
 from backend.chat.prompts import phrase, system_prompt
-from backend.chat.providers.local import GREETING, HUMAN, RECORD_KEY, THANKS, LocalProvider, compose_from_passages
+from backend.chat.providers.local import (
+    GREETING,
+    HUMAN,
+    RECORD_KEY,
+    THANKS,
+    LocalProvider,
+    compose_from_passages,
+)
 from backend.chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
 from backend.chat.types import (
     ChatResult,
@@ -42,6 +43,11 @@ from backend.chat.types import (
     ToolCallRequest,
     Usage,
 )
+from core.db import tenant_session
+from core.errors import ValidationFailed
+from core.settings import get_settings
+from knowledge.lexical import query_tokens
+from knowledge.retrieval import Hit, retrieve
 
 log = logging.getLogger(__name__)
 FOLLOW_UP = re.compile(r"^(and|also|what about|how about|but|then|so)\b|\b(it|that|this|they|those|them)\b|"

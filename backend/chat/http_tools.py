@@ -248,7 +248,7 @@ def _check_url_template(template: Any, properties: Mapping[str, Any]) -> str:
 
 def private_destinations_allowed() -> bool:
     """The operator's switch for tools on private networks (off by default)."""
-    return bool(getattr(get_settings(), "http_tools_allow_private", False))
+    return get_settings().http_tools_allow_private
 
 
 def validate_arguments(

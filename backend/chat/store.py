@@ -10,11 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
+from backend.chat.types import ChatResult
 from core.db import tenant_session
 from core.errors import NotFound
 from core.models import Conversation, Handoff, Message, UsageDaily
-
-from backend.chat.types import ChatResult
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,16 @@ the message and fed back to the model.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.chat.types import ToolCallRecord, ToolSpec
 from core.db import tenant_session
 from core.settings import get_settings
 from knowledge.retrieval import Hit, retrieve
-
-from backend.chat.types import ToolCallRecord, ToolSpec
 
 SEARCH_KNOWLEDGE = "search_knowledge"
 LOOKUP_RECORD = "lookup_record"
@@ -40,11 +40,13 @@ async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID) ->
 
     async with tenant_session(tenant_id) as session:
         collections = await session.run_sync(lambda s: list_collections(s, tenant_id))
-        http_tools = await session.run_sync(lambda s: list_http_tools(s, tenant_id))
+        http_tools = await session.run_sync(lambda s: list_http_tools(s, tenant_id, enabled_only=True))
     return ToolContext(
         tenant_id, conversation_id,
         collections=[c.name for c in collections],
-        http_tools={t.name: t.description for t in http_tools if t.enabled},
+        # The model sees each tool's parameters too, so it need not guess argument names.
+        http_tools={t["name"]: f"{t['description']} (args: {json.dumps(t['parameters'].get('properties', {}))})"
+                    for t in http_tools},
     )
 
 
@@ -131,5 +133,6 @@ async def _call_http(ctx: ToolContext, name: str, args: Any) -> dict[str, Any]:
         return {"error": "args must be an object"}
     async with tenant_session(ctx.tenant_id) as session:
         tool = await session.run_sync(lambda s: get_http_tool_by_name(s, ctx.tenant_id, name))
-    allow_private = bool(getattr(get_settings(), "http_tools_allow_private", False))
-    return await call_http_tool(tool, args, allow_private=allow_private)
+    if tool is None:
+        return {"error": f"HTTP tool {name!r} no longer exists"}
+    return await call_http_tool(tool, args, allow_private=get_settings().http_tools_allow_private)

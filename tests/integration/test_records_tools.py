@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,9 +14,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from backend.api.app import create_app
-from backend.api.controllers.records import RecordController
-from backend.api.controllers.tools import ToolController
 from backend.chat.http_tools import MAX_RESPONSE_BYTES, call_http_tool, get_http_tool_by_name
 from core.db import sync_tenant_session
 from core.models import HttpTool, Record
@@ -28,18 +25,6 @@ ORDERS = (
     "order_id,status,eta\nA-10023,shipped,2025-05-02\nA-10024,pending,\n,ignored,\nA-10023,delivered,today\n"
 )
 ORDERS_GBK = "订单号,状态,收件人\n10023,已发货,张三\n10024,待发货,李四\n".encode("gbk")
-
-
-@pytest.fixture(scope="module")
-async def client() -> AsyncIterator[AsyncTestClient]:
-    """The real app; registers the two controllers itself until backend/api/app.py does."""
-    app = create_app()
-    paths = {route.path for route in app.routes}
-    for controller in (RecordController, ToolController):
-        if not any(path.startswith(controller.path) for path in paths):
-            app.register(controller)
-    async with AsyncTestClient(app=app) as test_client:
-        yield test_client
 
 
 async def upload(

@@ -14,11 +14,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from knowledge.lexical import query_tokens
-
 from backend.chat.prompts import phrase
 from backend.chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
 from backend.chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
+from knowledge.lexical import query_tokens
 
 GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗)[\s!！.。?？,，]*$",
                       re.IGNORECASE)
