@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,7 +28,11 @@ class RecordCollection(TenantOwned, Base):
 
 class Record(TenantOwned, Base):
     __tablename__ = "records"
-    __table_args__ = (Index("uq_records_collection_key", "collection_id", "key", unique=True),)
+    __table_args__ = (
+        Index("uq_records_collection_key", "collection_id", "key", unique=True),
+        # Keys are looked up case-insensitively when the exact match misses ("a-10023" vs "A-10023").
+        Index("ix_records_collection_lower_key", "collection_id", text("lower(key)")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     collection_id: Mapped[uuid.UUID] = mapped_column(
