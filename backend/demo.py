@@ -106,6 +106,8 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
             f"  admin app      port {dash_port} reserved (the Dash app arrives with the admin issue)\n"
             f"  try: curl -s {base}/api/v1/search -H 'Authorization: Bearer {state['admin_api_key']}' "
             "-H 'Content-Type: application/json' -d '{\"query\": \"退货政策\", \"top_k\": 3}'\n"
+            f"  chat: curl -s {base}/api/v1/chat -H 'X-Widget-Key: {state['widget_key']}' "
+            "-H 'Content-Type: application/json' -d '{\"message\": \"退货政策是什么？\"}'\n"
             "Press Ctrl-C to stop."
         )
         while all(child.poll() is None for child in children):
