@@ -5,10 +5,10 @@ from __future__ import annotations
 from logging.config import fileConfig
 from typing import Any
 
-from alembic import context
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import create_engine, pool
 
+from alembic import context
 from core.db import owner_url
 from core.models import Base
 

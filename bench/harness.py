@@ -2,8 +2,10 @@
 
 `topology()` is a context manager: in a fresh temporary KEFU_DATA_DIR (or one given) it starts
 the embedded PostgreSQL in this process (`core.db.owner_url()`), points everything at a Redis
-database (flushed first), runs `kefu db upgrade`, starts N `kefu api` and M `kefu worker`
-subprocesses, waits for `/ready`, and on exit stops them (SIGINT, then kill) and the database.
+database (default db 14, emptied first, and held for the run: a second run on the same database
+waits, since Dramatiq queue names are fixed and two topologies would take each other's messages),
+runs `kefu db upgrade`, starts N `kefu api` and M `kefu worker` subprocesses, waits for `/ready`,
+and on exit stops them (SIGINT, then kill) and the database.
 `KefuClient` is a small httpx client for upload / wait-until-ready / search.
 
 The environment of this process is updated too (and the settings cache cleared), so in-process
@@ -21,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 KEFU = [sys.executable, "-m", "backend.cli"]
 BENCH_REDIS = "redis://127.0.0.1:6379/14"
+# Dramatiq's queue names are fixed, so two topologies on one Redis database would take each
+# other's messages: a run holds this key for its lifetime and a second run waits for it.
+LOCK_KEY = "kefu-bench:lock"
 
 
 def free_port() -> int:
@@ -129,18 +135,14 @@ class KefuClient:
     """The admin API of one tenant through one API process."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 120) -> None:
-        self.http = httpx.Client(
-            base_url=base_url, timeout=timeout, headers={"Authorization": f"Bearer {api_key}"}
-        )
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, headers={"Authorization": f"Bearer {api_key}"})
 
     def upload(self, filename: str, data: bytes, content_type: str = "text/csv") -> uuid.UUID:
         response = self.http.post("/api/v1/documents", files={"file": (filename, data, content_type)})
         response.raise_for_status()
         return uuid.UUID(response.json()["id"])
 
-    def wait_document(
-        self, document_id: uuid.UUID, timeout: float = 3600, poll: float = 0.2
-    ) -> dict[str, Any]:
+    def wait_document(self, document_id: uuid.UUID, timeout: float = 3600, poll: float = 0.2) -> dict[str, Any]:
         """Poll GET /api/v1/documents/{id} until ready or failed; returns the last body."""
         deadline = time.monotonic() + timeout
         while True:
@@ -162,6 +164,35 @@ class KefuClient:
         response.raise_for_status()
         hits: list[dict[str, Any]] = response.json()["hits"]
         return hits
+
+
+@contextmanager
+def exclusive_redis_db(url: str) -> Iterator[None]:
+    """Hold the bench database (waiting while another run holds it) and empty it of other keys."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if not client.set(LOCK_KEY, token, nx=True, ex=30):
+        print(f"waiting: another bench run holds {url} ({client.get(LOCK_KEY)!r})", file=sys.stderr, flush=True)
+        while not client.set(LOCK_KEY, token, nx=True, ex=30):
+            time.sleep(2)
+    for key in client.scan_iter(count=1000):
+        if key != LOCK_KEY.encode():
+            client.delete(key)
+    done = threading.Event()
+
+    def keep() -> None:
+        while not done.wait(10):
+            client.expire(LOCK_KEY, 30)
+
+    threading.Thread(target=keep, daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
+        if client.get(LOCK_KEY) == token.encode():
+            client.delete(LOCK_KEY)
 
 
 def _export(env: dict[str, str]) -> None:
@@ -198,42 +229,36 @@ def topology(
     }
     _export(base)
 
-    import redis
-
     from core import embedded
     from core.db import dispose_engines, owner_url
 
-    redis.Redis.from_url(redis_url).flushdb()
-    url = owner_url().render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
-    env = {**os.environ, **base, "KEFU_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-    _export({"KEFU_DATABASE_URL": url})
-    topo = Topology(data_dir, env)
-    try:
-        subprocess.run([*KEFU, "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
-        topo.start_workers(workers, worker_threads)
-        topo.start_apis(apis, api_env)
-        yield topo
-    finally:
-        stop_all(topo.apis + topo.workers)
-        dispose_engines()
-        embedded.shutdown()
-        if temporary:
-            shutil.rmtree(data_dir, ignore_errors=True)
+    with exclusive_redis_db(redis_url):
+        url = owner_url().render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
+        env = {**os.environ, **base, "KEFU_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        _export({"KEFU_DATABASE_URL": url})
+        topo = Topology(data_dir, env)
+        try:
+            subprocess.run([*KEFU, "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
+            topo.start_workers(workers, worker_threads)
+            topo.start_apis(apis, api_env)
+            yield topo
+        finally:
+            stop_all(topo.apis + topo.workers)
+            dispose_engines()
+            embedded.shutdown()
+            if temporary:
+                shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--apis", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--embedder", default="hash", help="hash is enough for a smoke test")
     parser.add_argument("--data-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
     args = parser.parse_args()
     started = time.perf_counter()
-    with topology(
-        apis=args.apis, workers=args.workers, embedder=args.embedder, data_dir=args.data_dir
-    ) as topo:
+    with topology(apis=args.apis, workers=args.workers, embedder=args.embedder, data_dir=args.data_dir) as topo:
         print(f"up in {time.perf_counter() - started:.1f}s: {topo.api_urls}, data in {topo.data_dir}")
         tenant = topo.create_tenant("Harness smoke test")
         client = topo.client(tenant)

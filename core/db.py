@@ -24,6 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings, get_settings
 
+# Drivers prepare repeated statements; a generic plan cannot see which tenant (and so which
+# partial vector index, or how few rows) a query is for. Planning these queries is cheap.
+PLAN_CACHE_MODE = "force_custom_plan"
 _SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 
 
@@ -55,7 +58,8 @@ def _async(url: URL) -> URL:
 def sync_engine() -> Engine:
     """Engine for workers, pandas and Dash (psycopg), connected as the app role."""
     settings = get_settings()
-    return create_engine(app_url(settings), pool_size=settings.db_pool_size, pool_pre_ping=True)
+    return create_engine(app_url(settings), pool_size=settings.db_pool_size, pool_pre_ping=True,
+                         connect_args={"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"})
 
 
 @lru_cache
@@ -78,7 +82,8 @@ def async_engine() -> AsyncEngine:
     if engine is None:
         settings = get_settings()
         engine = create_async_engine(
-            _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True
+            _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True,
+            connect_args={"server_settings": {"plan_cache_mode": PLAN_CACHE_MODE}},
         )
         _async_engines[loop] = engine
     return engine
@@ -108,9 +113,8 @@ event.listen(Session, "after_begin", _set_tenant_on_begin)
 async def tenant_session(tenant_id: uuid.UUID | str) -> AsyncIterator[AsyncSession]:
     """An async session whose every transaction sees only `tenant_id`'s rows; commits on exit."""
     session = _AsyncSessionMaker(bind=async_engine(), info={"tenant_id": str(tenant_id)})
-    async with session:
-        async with session.begin():
-            yield session
+    async with session, session.begin():
+        yield session
 
 
 @asynccontextmanager
@@ -123,9 +127,8 @@ async def anonymous_session() -> AsyncIterator[AsyncSession]:
 @contextmanager
 def sync_tenant_session(tenant_id: uuid.UUID | str) -> Iterator[Session]:
     """The synchronous twin of `tenant_session`, for workers, pandas and Dash."""
-    with _SyncSessionMaker(bind=sync_engine(), info={"tenant_id": str(tenant_id)}) as session:
-        with session.begin():
-            yield session
+    with _SyncSessionMaker(bind=sync_engine(), info={"tenant_id": str(tenant_id)}) as session, session.begin():
+        yield session
 
 
 @contextmanager

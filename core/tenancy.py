@@ -67,7 +67,9 @@ def _email_taken(email: str) -> bool:
         return bool(session.scalar(text("SELECT kefu_email_taken(:e)"), {"e": email}))
 
 
-def create_tenant(name: str, admin_email: str, admin_password: str, *, origins: list[str] | None = None) -> CreatedTenant:
+def create_tenant(
+    name: str, admin_email: str, admin_password: str, *, origins: list[str] | None = None
+) -> CreatedTenant:
     """Create a tenant with its owner, an owner API key and a widget key (one transaction)."""
     name = name.strip()
     if not name or len(name) > 200:

@@ -21,10 +21,10 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from core.db import sync_tenant_session
-from core.versions import bump_tenant_version
 from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
+from core.versions import bump_tenant_version
 from knowledge.blobstore import get_blob_store
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import tsvector_literal

@@ -11,10 +11,10 @@ SECURITY DEFINER resolver functions below.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
+from alembic import op
 from core.settings import get_settings
 
 revision: str = "0001"

@@ -55,8 +55,8 @@ def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSetti
             low, high = _LIMITS[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise ValidationFailed(f"{name} must be a number between {low:g} and {high:g}.")
-        elif name in ("persona", "greeting", "model"):
-            if value is not None and (not isinstance(value, str) or len(value) > 4000):
+        elif name in ("persona", "greeting", "model") and value is not None and (
+                not isinstance(value, str) or len(value) > 4000):
                 raise ValidationFailed(f"{name} must be text of at most 4000 characters.")
         if name == "persona" and not (value or "").strip():
             raise ValidationFailed("persona must not be empty.")

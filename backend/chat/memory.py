@@ -8,6 +8,7 @@ knowledge or settings change), the reply language and the normalised question.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -83,7 +84,5 @@ async def cached_answer(key: str | None) -> dict[str, Any] | None:
 async def store_answer(key: str | None, payload: dict[str, Any]) -> None:
     if key is None:
         return
-    try:
+    with contextlib.suppress(redis.RedisError):  # an uncached answer is only slower
         await async_redis().set(key, json.dumps(payload, ensure_ascii=False), ex=ANSWER_TTL)
-    except redis.RedisError:
-        pass

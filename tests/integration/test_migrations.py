@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
+from alembic import command
 from core.migrations import alembic_config
 from core.models import TENANT_TABLES
 

@@ -17,7 +17,7 @@ class _EmbeddingsServer(BaseHTTPRequestHandler):
     calls: list[dict] = []
     fail_first = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append(body)
         if type(self).fail_first > 0:

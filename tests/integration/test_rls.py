@@ -48,15 +48,13 @@ async def test_no_tenant_set_means_no_rows(client, tenant, stub_worker) -> None:
 
 async def test_writing_a_row_for_another_tenant_is_rejected(client, tenant, other_tenant, stub_worker) -> None:
     await _ingest(client, tenant, stub_worker)
-    with pytest.raises(ProgrammingError, match="row-level security"):
-        with sync_tenant_session(tenant.id) as session:
-            session.execute(
-                text("UPDATE documents SET tenant_id = :other"), {"other": other_tenant.id})
-    with pytest.raises(ProgrammingError, match="row-level security"):
-        with sync_tenant_session(tenant.id) as session:
-            session.execute(text(
-                "INSERT INTO widget_keys (id, tenant_id, key) VALUES (gen_random_uuid(), :other, 'kefu_wk_x')"),
-                {"other": other_tenant.id})
+    with pytest.raises(ProgrammingError, match="row-level security"), sync_tenant_session(tenant.id) as session:
+        session.execute(
+            text("UPDATE documents SET tenant_id = :other"), {"other": other_tenant.id})
+    with pytest.raises(ProgrammingError, match="row-level security"), sync_tenant_session(tenant.id) as session:
+        session.execute(text(
+            "INSERT INTO widget_keys (id, tenant_id, key) VALUES (gen_random_uuid(), :other, 'kefu_wk_x')"),
+            {"other": other_tenant.id})
 
 
 async def test_other_tenant_cannot_delete_through_raw_sql(client, tenant, other_tenant, stub_worker) -> None:

