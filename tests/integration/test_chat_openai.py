@@ -126,3 +126,16 @@ async def test_tool_loop_is_bounded(client, store, llm) -> None:
     body = await ask(client, store, "How long does delivery take?")
     assert len(llm.requests) == get_settings().chat_max_tool_rounds
     assert "working days" in body["answer"]
+
+
+async def test_tenant_over_its_token_quota_is_served_by_the_local_responder(client, store, llm) -> None:
+    update = await client.put("/api/v1/settings/bot", headers=store.admin, json={"monthly_token_quota": 0})
+    assert update.status_code == 200
+    from backend.chat import limits
+
+    limits._quota_cache.clear()
+    body = await ask(client, store, "What is your return policy?")
+    assert body["answer"] == "Unopened items within 14 days."
+    message = stored(store, body["message_id"])
+    assert (message.provider, message.fallback_reason) == ("local", "quota")
+    assert llm.requests == []
