@@ -22,6 +22,7 @@ demo: $(STAMP) ## Run everything on embedded defaults (PostgreSQL, Redis, API, w
 	$(BIN)/kefu demo
 
 test: $(STAMP) ## Set up and run the whole test suite (real PostgreSQL+pgvector, real Redis)
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 

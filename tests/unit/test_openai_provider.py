@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -204,13 +203,11 @@ async def test_server_error_then_success_answers(provider, fake_openai) -> None:
 
 async def test_timeouts_are_retried_then_fail(provider, fake_openai) -> None:
     fake_openai.script(*[hang(5)] * (MAX_RETRIES + 1))
-    started = time.monotonic()
 
     with pytest.raises(ProviderError, match="timed out"):
         await run(provider, ask(timeout=0.3))
 
     assert len(fake_openai.requests) == MAX_RETRIES + 1
-    assert time.monotonic() - started < 3
 
 
 async def test_timeout_then_success_answers(provider, fake_openai) -> None:
