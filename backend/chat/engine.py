@@ -46,6 +46,7 @@ from backend.chat.types import (
 from core.db import tenant_session
 from core.errors import ValidationFailed
 from core.settings import get_settings
+from core.versions import atenant_version
 from knowledge.lexical import query_tokens
 from knowledge.retrieval import Hit, retrieve
 
@@ -84,9 +85,20 @@ def validate_message(text: str) -> str:
     return text
 
 
+_settings_cache: dict[uuid.UUID, tuple[int, BotSettings]] = {}
+
+
 async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
+    """The tenant's bot settings, cached per tenant version (saving settings bumps it)."""
+    version = await atenant_version(tenant_id)
+    cached = _settings_cache.get(tenant_id)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
     async with tenant_session(tenant_id) as session:
-        return await load_bot_settings(session, tenant_id)
+        settings = await load_bot_settings(session, tenant_id)
+    if version is not None:
+        _settings_cache[tenant_id] = (version, settings)
+    return settings
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
