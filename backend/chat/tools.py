@@ -15,6 +15,7 @@ from typing import Any
 from backend.chat.types import ToolCallRecord, ToolSpec
 from core.db import tenant_session
 from core.settings import get_settings
+from core.versions import atenant_version
 from knowledge.retrieval import Hit, retrieve
 
 SEARCH_KNOWLEDGE = "search_knowledge"
@@ -33,21 +34,31 @@ class ToolContext:
     http_tools: dict[str, str] = field(default_factory=dict)  # name -> description
 
 
+_reach_cache: dict[uuid.UUID, tuple[int, list[str], dict[str, str]]] = {}
+
+
 async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> ToolContext:
-    """What this tenant's tools can reach: its record collections and HTTP tools."""
+    """What this tenant's tools can reach: its record collections and HTTP tools.
+
+    Cached per tenant version: importing records or changing tools bumps it.
+    """
     from backend.chat.http_tools import list_http_tools
     from knowledge.records import list_collections
 
+    version = await atenant_version(tenant_id)
+    cached = _reach_cache.get(tenant_id)
+    if version is not None and cached is not None and cached[0] == version:
+        return ToolContext(tenant_id, conversation_id, collections=list(cached[1]), http_tools=dict(cached[2]))
     async with tenant_session(tenant_id) as session:
         collections = await session.run_sync(lambda s: list_collections(s, tenant_id))
         http_tools = await session.run_sync(lambda s: list_http_tools(s, tenant_id, enabled_only=True))
-    return ToolContext(
-        tenant_id, conversation_id,
-        collections=[c.name for c in collections],
-        # The model sees each tool's parameters too, so it need not guess argument names.
-        http_tools={t["name"]: f"{t['description']} (args: {json.dumps(t['parameters'].get('properties', {}))})"
-                    for t in http_tools},
-    )
+    names = [c.name for c in collections]
+    # The model sees each tool's parameters too, so it need not guess argument names.
+    described = {t["name"]: f"{t['description']} (args: {json.dumps(t['parameters'].get('properties', {}))})"
+                 for t in http_tools}
+    if version is not None:
+        _reach_cache[tenant_id] = (version, names, described)
+    return ToolContext(tenant_id, conversation_id, collections=list(names), http_tools=dict(described))
 
 
 def tool_specs(ctx: ToolContext) -> list[ToolSpec]:
