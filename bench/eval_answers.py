@@ -80,8 +80,13 @@ def load_bot(datasets: Path, bot: str, limit: int | None) -> Bot:
         label = row["label"]
         seen[label] += 1
         topic = label.replace("_", " ").lower()
-        writer.writerow([f"{label}:{seen[label]}", row["sentence"],
-                         f"[{label}] Thanks for asking about {topic}. Here is what our team says about {topic}."])
+        writer.writerow(
+            [
+                f"{label}:{seen[label]}",
+                row["sentence"],
+                f"[{label}] Thanks for asking about {topic}. Here is what our team says about {topic}.",
+            ]
+        )
     return Bot(bot, out.getvalue().encode(), [r["sentence"] for r in test], [r["label"] for r in test], len(train))
 
 
@@ -105,8 +110,14 @@ def classify(query: str, status: int, body: dict[str, Any] | None) -> Reply:
     label = match.group(1) if match else None
     if label is None and body.get("citations"):
         label = str(body["citations"][0]["source_ref"]).rsplit(":", 1)[0]
-    return Reply(status, answered, label if answered else None, float(body.get("confidence") or 0.0),
-                 _bypass(query), text_label_missing=answered and match is None)
+    return Reply(
+        status,
+        answered,
+        label if answered else None,
+        float(body.get("confidence") or 0.0),
+        _bypass(query),
+        text_label_missing=answered and match is None,
+    )
 
 
 async def _ask_all(url: str, widget_key: str, queries: list[str], concurrency: int) -> list[Reply]:
@@ -118,8 +129,9 @@ async def _ask_all(url: str, widget_key: str, queries: list[str], concurrency: i
             async with semaphore:
                 for attempt in range(3):
                     try:
-                        response = await client.post("/api/v1/chat", json={
-                            "message": query, "visitor_id": f"eval-{uuid.uuid4().hex}"})
+                        response = await client.post(
+                            "/api/v1/chat", json={"message": query, "visitor_id": f"eval-{uuid.uuid4().hex}"}
+                        )
                         break
                     except httpx.TransportError:
                         if attempt == 2:
@@ -134,28 +146,33 @@ async def _ask_all(url: str, widget_key: str, queries: list[str], concurrency: i
 
 def run_live(topo: Topology, bot: Bot, concurrency: int) -> tuple[list[Reply], float]:
     started = time.perf_counter()
-    replies = asyncio.run(_ask_all(topo.api_urls[bot.client_index % len(topo.api_urls)], bot.widget_key,
-                                   bot.queries, concurrency))
+    replies = asyncio.run(
+        _ask_all(topo.api_urls[bot.client_index % len(topo.api_urls)], bot.widget_key, bot.queries, concurrency)
+    )
     return replies, len(bot.queries) / (time.perf_counter() - started)
 
 
 def set_threshold(topo: Topology, bot: Bot, threshold: float) -> None:
     assert bot.tenant is not None
-    topo.client(bot.tenant).http.put("/api/v1/settings/bot",
-                                     json={"confidence_threshold": threshold}).raise_for_status()
+    topo.client(bot.tenant).http.put(
+        "/api/v1/settings/bot", json={"confidence_threshold": threshold}
+    ).raise_for_status()
 
 
 # ---------------------------------------------------------------- scoring
 
+
 def score(labels: list[str], answered: list[bool], predicted: list[str | None]) -> dict[str, float]:
     inscope = [i for i, label in enumerate(labels) if label != OOS]
     oos = [i for i, label in enumerate(labels) if label == OOS]
-    correct = [(answered[i] and predicted[i] == labels[i]) if labels[i] != OOS else not answered[i]
-               for i in range(len(labels))]
+    correct = [
+        (answered[i] and predicted[i] == labels[i]) if labels[i] != OOS else not answered[i] for i in range(len(labels))
+    ]
     return {
         "answer_rate": float(np.mean([answered[i] for i in inscope])) if inscope else float("nan"),
         "right_label": float(np.mean([answered[i] and predicted[i] == labels[i] for i in inscope]))
-        if inscope else float("nan"),
+        if inscope
+        else float("nan"),
         "handoff_rate": float(np.mean([not answered[i] for i in oos])) if oos else float("nan"),
         "accuracy": float(np.mean(correct)) if correct else float("nan"),
     }
@@ -178,9 +195,11 @@ def best_threshold(bot: Bot) -> tuple[float, float]:
 
 
 def line(title: str, figures: dict[str, float], extra: str = "") -> str:
-    return (f"  {title:<46} in-scope answer rate {figures['answer_rate']:.3f} (right label "
-            f"{figures['right_label']:.3f}) | out-of-scope hand-off rate {figures['handoff_rate']:.3f} | "
-            f"accuracy all rows {figures['accuracy']:.3f}{extra}")
+    return (
+        f"  {title:<46} in-scope answer rate {figures['answer_rate']:.3f} (right label "
+        f"{figures['right_label']:.3f}) | out-of-scope hand-off rate {figures['handoff_rate']:.3f} | "
+        f"accuracy all rows {figures['accuracy']:.3f}{extra}"
+    )
 
 
 def errors_of(replies: list[Reply]) -> str:
@@ -190,14 +209,19 @@ def errors_of(replies: list[Reply]) -> str:
 
 # ---------------------------------------------------------------- main
 
+
 def setup(topo: Topology, bots: list[Bot]) -> None:
     from core.tenancy import create_tenant
 
     for index, bot in enumerate(bots):
-        created = create_tenant(f"HINT3 {bot.name}", f"owner-{uuid.uuid4().hex[:10]}@bench.kefu.local",
-                                "bench-password")
-        bot.tenant, bot.widget_key, bot.client_index = Tenant(created.tenant_id, created.admin_api_key), \
-            created.widget_key, index
+        created = create_tenant(
+            f"HINT3 {bot.name}", f"owner-{uuid.uuid4().hex[:10]}@bench.kefu.local", "bench-password"
+        )
+        bot.tenant, bot.widget_key, bot.client_index = (
+            Tenant(created.tenant_id, created.admin_api_key),
+            created.widget_key,
+            index,
+        )
     ids = [topo.client(bot.tenant).upload(f"hint3_{bot.name}.csv", bot.csv_data) for bot in bots if bot.tenant]
     for bot, document_id in zip(bots, ids, strict=True):
         assert bot.tenant is not None
@@ -205,11 +229,15 @@ def setup(topo: Topology, bots: list[Bot]) -> None:
         body = client.wait_document(document_id, timeout=1800)
         if body["status"] != "ready":
             raise RuntimeError(f"{bot.name} failed to ingest: {body['error']}")
-        client.http.put("/api/v1/settings/bot", json={"rate_limit_per_minute": 100000,
-                                                      "visitor_rate_limit_per_minute": 10000}).raise_for_status()
+        client.http.put(
+            "/api/v1/settings/bot", json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 10000}
+        ).raise_for_status()
         in_scope = sum(label != OOS for label in bot.labels)
-        print(f"{bot.name}: {bot.train_rows} train rows -> {body['chunk_count']} chunks; test queries "
-              f"{len(bot.queries)} (in-scope {in_scope}, out-of-scope {len(bot.queries) - in_scope})", flush=True)
+        print(
+            f"{bot.name}: {bot.train_rows} train rows -> {body['chunk_count']} chunks; test queries "
+            f"{len(bot.queries)} (in-scope {in_scope}, out-of-scope {len(bot.queries) - in_scope})",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -218,8 +246,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="first N test queries of each bot (quick run)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--apis", type=int, default=1)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11",
-                        help="flushed at start; not db 14, which other harness runs use")
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/11",
+        help="flushed at start; not db 14, which other harness runs use",
+    )
     args = parser.parse_args()
 
     bots = [load_bot(args.datasets, name, args.limit) for name in BOTS]
@@ -240,9 +271,16 @@ def main() -> None:
             replies, rate = run_live(topo, bot, args.concurrency)
             live[bot.name] = replies
             missing = sum(r.text_label_missing for r in replies)
-            print(line(bot.name, score_replies(bot, replies),
-                       errors_of(replies) + f" | {rate:.1f} q/s" + (f" | {missing} answered without [LABEL]"
-                                                                  if missing else "")), flush=True)
+            print(
+                line(
+                    bot.name,
+                    score_replies(bot, replies),
+                    errors_of(replies)
+                    + f" | {rate:.1f} q/s"
+                    + (f" | {missing} answered without [LABEL]" if missing else ""),
+                ),
+                flush=True,
+            )
 
         print("\n== per-query confidence (one live pass at threshold 0), thresholds applied offline ==")
         for bot in bots:
@@ -255,10 +293,13 @@ def main() -> None:
             agree = sum(p == r.answered for p, r in zip(predicted, live[bot.name], strict=True))
             threshold, accuracy = best_threshold(bot)
             top1 = np.mean([r.label == label for r, label in zip(bot.zero, bot.labels, strict=True) if label != OOS])
-            print(f"  {bot.name}: confidence AUROC in-scope vs out-of-scope {auroc(inscope, oos):.3f}; "
-                  f"in-scope top label right {top1:.3f}; offline at {default_threshold:g} agrees with the live "
-                  f"answer/hand-off on {agree}/{len(bot.zero)} rows; best threshold on itself "
-                  f"{threshold:.2f} (accuracy {accuracy:.3f}, in-sample)", flush=True)
+            print(
+                f"  {bot.name}: confidence AUROC in-scope vs out-of-scope {auroc(inscope, oos):.3f}; "
+                f"in-scope top label right {top1:.3f}; offline at {default_threshold:g} agrees with the live "
+                f"answer/hand-off on {agree}/{len(bot.zero)} rows; best threshold on itself "
+                f"{threshold:.2f} (accuracy {accuracy:.3f}, in-sample)",
+                flush=True,
+            )
 
         print("\n== threshold chosen on the other bot, applied through the API ==")
         for chosen_on, applied_to in ((bots[0], bots[1]), (bots[1], bots[0])):
@@ -266,10 +307,15 @@ def main() -> None:
             set_threshold(topo, applied_to, threshold)
             replies, rate = run_live(topo, applied_to, args.concurrency)
             set_threshold(topo, applied_to, default_threshold)
-            print(line(f"{applied_to.name} @ {threshold:.2f} (chosen on {chosen_on.name})",
-                       score_replies(applied_to, replies),
-                       errors_of(replies) + f" | offline predicted accuracy "
-                       f"{offline(applied_to, threshold)['accuracy']:.3f}"), flush=True)
+            print(
+                line(
+                    f"{applied_to.name} @ {threshold:.2f} (chosen on {chosen_on.name})",
+                    score_replies(applied_to, replies),
+                    errors_of(replies) + f" | offline predicted accuracy "
+                    f"{offline(applied_to, threshold)['accuracy']:.3f}",
+                ),
+                flush=True,
+            )
         print(f"\ntotal {time.perf_counter() - started:.1f}s")
 
 
