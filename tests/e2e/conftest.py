@@ -45,6 +45,20 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def wait_ready(base: str, *processes: subprocess.Popen, timeout: float = 60) -> None:
+    """Poll `/ready` until it answers 200; fail if a process exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert all(p.poll() is None for p in processes), "a service process exited"
+        assert time.monotonic() < deadline, "API did not become ready"
+        time.sleep(0.3)
+
+
 @pytest.fixture(scope="module")
 def services(database) -> Iterator[str]:
     """Start one API and one worker process; yield the API base URL."""
@@ -54,16 +68,7 @@ def services(database) -> Iterator[str]:
     worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--threads", "2"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert api.poll() is None and worker.poll() is None, "a service process exited"
-            assert time.monotonic() < deadline, "API did not become ready"
-            time.sleep(0.3)
+        wait_ready(base, api, worker)
         yield base
     finally:
         _stop(api)

