@@ -1,7 +1,7 @@
 """Headless Chromium for the widget and Dash page tests.
 
 Playwright drives Debian's Chromium (`/usr/bin/chromium`, installed by `.ci/run`); no browser is
-downloaded. Screenshots are written to `KEFU_ARTIFACTS_DIR` (default `./artifacts/`) so CI and
+downloaded. Screenshots are written to `KEFU_ARTIFACTS_DIR` (default `./test-artifacts/`) so CI and
 reviewers can look at them.
 """
 
@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
-    path = Path(os.environ.get("KEFU_ARTIFACTS_DIR", "artifacts"))
+    path = Path(os.environ.get("KEFU_ARTIFACTS_DIR", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
