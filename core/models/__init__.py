@@ -1,5 +1,12 @@
 """All ORM models; importing this package registers every table on `Base.metadata`."""
 
+from core.models.analytics import (
+    ConversationScore,
+    DailyRollup,
+    KnowledgeGapQuestion,
+    KnowledgeGapTopic,
+    ModelRun,
+)
 from core.models.base import TENANT_TABLES, Base
 from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document
@@ -16,11 +23,16 @@ __all__ = [
     "Base",
     "Chunk",
     "Conversation",
+    "ConversationScore",
+    "DailyRollup",
     "Document",
     "Feedback",
     "Handoff",
     "HttpTool",
+    "KnowledgeGapQuestion",
+    "KnowledgeGapTopic",
     "Message",
+    "ModelRun",
     "Record",
     "RecordCollection",
     "Tenant",

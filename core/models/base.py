@@ -45,4 +45,5 @@ TENANT_TABLES: tuple[str, ...] = (
     "users", "api_keys", "widget_keys", "documents", "chunks",
     "conversations", "messages", "feedback", "handoffs", "usage_daily",
     "record_collections", "records", "http_tools",
+    "analytics_daily", "model_runs", "conversation_scores", "knowledge_gap_topics", "knowledge_gap_questions",
 )
