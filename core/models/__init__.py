@@ -9,6 +9,7 @@ from core.models.analytics import (
 )
 from core.models.base import TENANT_TABLES, Base
 from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
+from core.models.evaluation import EvaluationFailure, EvaluationRun
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document
 from core.models.records import HttpTool, Record, RecordCollection
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
@@ -26,6 +27,8 @@ __all__ = [
     "ConversationScore",
     "DailyRollup",
     "Document",
+    "EvaluationFailure",
+    "EvaluationRun",
     "Feedback",
     "Handoff",
     "HttpTool",
