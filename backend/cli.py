@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -123,13 +122,14 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--processes", default=1, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--queues", default="", help="Comma-separated queues (default: all).")
-def worker(processes: int, threads: int, queues: str) -> None:
-    """Run a Dramatiq worker for the ingest, chat, analytics and maintenance queues."""
-    args = [sys.executable, "-m", "dramatiq", "knowledge.tasks", "backend.chat.tasks", "--processes", str(processes),
-            "--threads", str(threads)]
-    if queues:
-        args += ["--queues", *queues.split(",")]
-    os.execv(sys.executable, args)
+@click.option("--metrics-host", default="0.0.0.0", show_default=True)  # noqa: S104 - scraped on the service network
+@click.option("--metrics-port", default=9191, show_default=True,
+              help="Serve Prometheus metrics of all worker processes here (0: off).")
+def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics_port: int) -> None:
+    """Run Dramatiq workers for the ingest, chat, analytics and maintenance queues."""
+    from backend.worker_runner import run_worker
+
+    sys.exit(run_worker(processes, threads, [q for q in queues.split(",") if q], metrics_host, metrics_port))
 
 
 @main.command()

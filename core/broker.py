@@ -7,6 +7,8 @@ module first, so the broker they register on (`dramatiq.get_broker()`) is always
 
 from __future__ import annotations
 
+import time
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -20,9 +22,37 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from core import metrics
+from core.logging import reset_log_context, use_json_logs
 from core.redis import redis_url
 
 QUEUES = ("ingest", "chat", "analytics", "maintenance")
+
+
+class Observability(dramatiq.Middleware):
+    """Actor durations and failures as metrics; each message's log lines carry its actor and id."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        use_json_logs()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        reset_log_context(actor=message.actor_name, message_id=message.message_id)
+        self._started[message.message_id] = time.perf_counter()
+
+    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *,
+                              result: object = None, exception: BaseException | None = None) -> None:
+        started = self._started.pop(message.message_id, None)
+        if started is not None:
+            outcome = "error" if exception is not None else "ok"
+            metrics.ACTOR_SECONDS.labels(message.actor_name, outcome).observe(time.perf_counter() - started)
+        if exception is not None:
+            metrics.ACTOR_FAILURES.labels(message.actor_name).inc()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        self._started.pop(message.message_id, None)
 
 
 def _middleware() -> list[dramatiq.Middleware]:
@@ -34,6 +64,7 @@ def _middleware() -> list[dramatiq.Middleware]:
         Pipelines(),
         Retries(min_backoff=1_000, max_backoff=60_000, max_retries=3),
         CurrentMessage(),
+        Observability(),
     ]
 
 

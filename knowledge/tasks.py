@@ -9,6 +9,8 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 import core.broker  # noqa: F401 - installs Kefu's broker before the actors below register
+from core import metrics
+from core.logging import bind_log_context
 from core.settings import get_settings
 from knowledge import indexing, vector_index
 
@@ -33,6 +35,7 @@ def _retries_left() -> int:
 def ingest_document(tenant_id: str, document_id: str) -> None:
     """Parse, embed and index a document (safe to run twice)."""
     tenant, document = uuid.UUID(tenant_id), uuid.UUID(document_id)
+    bind_log_context(tenant_id=tenant_id, document_id=document_id)
     try:
         outcome = indexing.ingest(tenant, document)
     except Exception as exc:
@@ -43,9 +46,13 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
                 f"Processing failed after several attempts ({type(exc).__name__}). "
                 "Upload the file again or contact support if it keeps failing.",
             )
-            log.exception("ingest failed permanently", extra={"document_id": document_id})
+            log.exception("ingest failed permanently")
+            metrics.INGESTED_DOCUMENTS.labels("failed").inc()
             return
         raise
+    metrics.INGESTED_DOCUMENTS.labels(outcome.status).inc()
+    if outcome.status == "ready":
+        metrics.INGESTED_CHUNKS.inc(outcome.chunk_count)
     if outcome.status == "ready" and vector_index.chunk_count(tenant) >= _settings.tenant_hnsw_threshold:
         build_tenant_vector_index.send(tenant_id)
 

@@ -16,6 +16,7 @@ from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
 from backend.api.controllers.tools import ToolController
 from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.observability import MetricsController, prometheus, request_context_middleware
 from backend.api.widget_auth import provide_widget
 from backend.chat.events import relay
 from core.db import async_engine
@@ -33,7 +34,9 @@ def create_app() -> Litestar:
     configure_logging()
     return Litestar(
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
-                        BotSettingsController, ChatController, chat_socket, RecordController, ToolController],
+                        BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
+                        MetricsController],
+        middleware=[request_context_middleware, prometheus.middleware],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core.db import anonymous_session, tenant_session
 from core.errors import NotAuthenticated, PermissionDenied
+from core.logging import bind_log_context
 from core.models import User
 from core.security import API_KEY_PREFIX, TOKEN_PREFIX, digest_key, read_token, role_allows
 from core.tenancy import RESOLVE_API_KEY, Principal
@@ -47,6 +48,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     else:
         raise NotAuthenticated("Unrecognised credential; use an admin API key or a login token.")
     connection.scope.setdefault("state", {})["principal"] = principal
+    bind_log_context(tenant_id=principal.tenant_id)
     return principal
 
 

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 
 from core.db import anonymous_session
 from core.errors import NotAuthenticated, PermissionDenied
+from core.logging import bind_log_context
 from core.tenancy import RESOLVE_WIDGET_KEY
 
 # Short-lived cache: a revoked key stops working within this many seconds.
@@ -52,6 +53,7 @@ async def resolve_widget(connection: ASGIConnection[Any, Any, Any, Any]) -> Widg
         raise NotAuthenticated("The widget key is invalid or has been revoked.")
     if not origin_allowed(widget, connection.headers.get("origin")):
         raise PermissionDenied("This site is not allowed to use this widget key; add its origin in the settings.")
+    bind_log_context(tenant_id=widget.tenant_id)
     return widget
 
 

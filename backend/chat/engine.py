@@ -43,8 +43,10 @@ from backend.chat.types import (
     ToolCallRequest,
     Usage,
 )
+from core import metrics
 from core.db import tenant_session
 from core.errors import ValidationFailed
+from core.logging import bind_log_context
 from core.settings import get_settings
 from core.versions import atenant_version
 from knowledge.lexical import query_tokens
@@ -155,6 +157,7 @@ def _passages(hits: list[Hit]) -> list[dict[str, Any]]:
 
 async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEvent]:
     """Answer a stored customer turn; yields text deltas (if `stream`) and one final event."""
+    bind_log_context(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id)
     settings = await settings_for(turn.tenant_id)
     state = _Run(turn, settings, reply_language(settings.language, turn.text))
     cache_key = await memory.answer_cache_key(turn.tenant_id, state.language, turn.text) if turn.is_first else None
@@ -173,7 +176,8 @@ async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEve
 
     turns = [] if turn.is_first else await memory.recent_turns(turn.tenant_id, turn.conversation_id)
     turns = [t for t in turns if t["content"] != turn.text or t["role"] != "user"][-8:]
-    hits = await retrieve(turn.tenant_id, _retrieval_query(turn.text, turns), 5)
+    with metrics.RETRIEVAL_SECONDS.time():
+        hits = await retrieve(turn.tenant_id, _retrieval_query(turn.text, turns), 5)
     score = confidence(hits)
     ctx = await load_tool_context(turn.tenant_id, turn.conversation_id)
     ctx.hits = list(hits)
@@ -198,13 +202,16 @@ async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEve
     tool_calls: list[ToolCallRecord] = []
     # Over quota, a tenant that would use a model is served by the local responder instead.
     fallback_reason = "quota" if over_quota and _wants_model(settings) else None
+    llm_started = time.perf_counter()
     try:
         async for event in _tool_loop(provider, state, ctx, turns, tool_calls):
             if isinstance(event, TextDelta):
                 text_parts.append(event.text)
                 if stream:
                     yield ChatEvent("delta", event.text)
+        metrics.LLM_SECONDS.labels(provider.name, "ok").observe(time.perf_counter() - llm_started)
     except ProviderError as exc:
+        metrics.LLM_SECONDS.labels(provider.name, "error").observe(time.perf_counter() - llm_started)
         log.warning("provider failed; grounded fallback", extra={"tenant_id": str(turn.tenant_id),
                                                                  "error": str(exc)})
         fallback_reason = "provider_error"
@@ -275,6 +282,12 @@ async def _finish(state: _Run, result: ChatResult) -> ChatResult:
         state.turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
         prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens)
     await memory.remember_turns(state.turn.conversation_id, state.turn.text, result.answer)
+    outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
+    metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
+    metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)
+    if state.prompt_tokens or state.completion_tokens:
+        metrics.LLM_TOKENS.labels(state.provider_name, "prompt").inc(state.prompt_tokens)
+        metrics.LLM_TOKENS.labels(state.provider_name, "completion").inc(state.completion_tokens)
     return result
 
 

@@ -59,13 +59,18 @@ def wait_ready(base: str, *processes: subprocess.Popen, timeout: float = 60) -> 
         time.sleep(0.3)
 
 
+WORKER_METRICS_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def services(database) -> Iterator[str]:
     """Start one API and one worker process; yield the API base URL."""
     port = free_port()
     env = service_env()
     api = subprocess.Popen([sys.executable, "-m", "backend.cli", "api", "--port", str(port)], env=env, cwd=ROOT)
-    worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--threads", "2"], env=env, cwd=ROOT)
+    worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--threads", "2",
+                               "--metrics-host", "127.0.0.1", "--metrics-port", str(WORKER_METRICS_PORT)],
+                              env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, api, worker)

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, kefu
+from tests.e2e.conftest import ROOT, WORKER_METRICS_PORT, kefu
 from tests.factories import qa_csv
 
 pytestmark = pytest.mark.e2e
@@ -77,3 +77,21 @@ def test_health_ready_and_openapi(services) -> None:
     assert ready["checks"] == {"database": "ok", "migrations": "ok", "redis": "ok"}
     schema = httpx.get(f"{services}/schema/openapi.json").json()
     assert "/api/v1/documents" in schema["paths"] and "/api/v1/search" in schema["paths"]
+
+
+def test_worker_processes_report_actor_metrics(services, created_tenant) -> None:
+    headers = {"Authorization": f"Bearer {created_tenant['admin_api_key']}"}
+    upload = httpx.post(f"{services}/api/v1/documents", headers=headers, timeout=30,
+                        files={"file": ("metrics.csv", qa_csv([("m1", "Do you gift wrap?", "Yes, for free.")]))})
+    assert wait_ready(services, headers, upload.json()["id"])["status"] == "ready"
+    # Merged from Dramatiq's forked worker processes by the `kefu worker` parent.
+    body = httpx.get(f"http://127.0.0.1:{WORKER_METRICS_PORT}/metrics", timeout=10).text
+    ok_runs = [line for line in body.splitlines()
+               if line.startswith("kefu_actor_duration_seconds_count") and 'actor="ingest_document"' in line
+               and 'outcome="ok"' in line]
+    assert ok_runs and float(ok_runs[0].rsplit(" ", 1)[1]) >= 1, body
+    assert any(line.startswith("kefu_ingested_chunks_total") and float(line.rsplit(" ", 1)[1]) >= 1
+               for line in body.splitlines())
+    assert 'kefu_queue_messages{queue="ingest"' in body
+    api_metrics = httpx.get(f"{services}/metrics", timeout=10)
+    assert api_metrics.status_code == 200 and "kefu_requests_total" in api_metrics.text

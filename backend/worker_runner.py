@@ -1,0 +1,73 @@
+"""`kefu worker`: run Dramatiq's worker processes and serve their merged Prometheus metrics.
+
+Dramatiq forks its own worker processes; each records metrics into files under a private
+`PROMETHEUS_MULTIPROC_DIR`, and this parent process serves them all on one port together with the
+queue depths. Signals are forwarded, so Ctrl-C and SIGTERM shut the workers down gracefully.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+log = logging.getLogger(__name__)
+
+ACTOR_MODULES = ("knowledge.tasks", "backend.chat.tasks")
+
+
+def _serve_metrics(directory: str, host: str, port: int) -> None:
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    from core.metrics import QueueDepthCollector
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    registry.register(QueueDepthCollector())
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:  # e.g. a second worker on the same host: run on, just without metrics
+        log.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if this runner dies, even by SIGKILL (Linux), so no orphans."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def run_worker(processes: int, threads: int, queues: list[str], metrics_host: str, metrics_port: int) -> int:
+    """Start the Dramatiq worker processes; returns their exit code."""
+    from core.logging import configure_logging
+
+    configure_logging()
+    args = [sys.executable, "-m", "dramatiq", *ACTOR_MODULES, "--processes", str(processes),
+            "--threads", str(threads)]
+    if queues:
+        args += ["--queues", *queues]
+    env = dict(os.environ)
+    directory = None
+    if metrics_port:
+        directory = tempfile.mkdtemp(prefix="kefu-worker-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by prometheus_client in the children
+        _serve_metrics(directory, metrics_host, metrics_port)
+    child = subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    try:
+        return child.wait()
+    finally:
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)

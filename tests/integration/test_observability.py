@@ -1,0 +1,75 @@
+"""/metrics exposes request, chat and queue figures; every response and log line carries a request id."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+
+from core.logging import JsonFormatter
+from tests.factories import qa_csv
+
+pytestmark = pytest.mark.integration
+
+
+def _sample(body: str, name: str, **labels: str) -> float:
+    """The value of one sample line in Prometheus text format (0 if absent)."""
+    total = 0.0
+    for line in body.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_metrics_count_requests_by_route_template_and_chat_outcomes(client, tenant, stub_worker):
+    upload = await client.post("/api/v1/documents", headers=tenant.admin,
+                               files={"file": ("faq.csv", qa_csv([("1", "How long is shipping?", "Three days.")]),
+                                               "text/csv")})
+    stub_worker()
+    before = (await client.get("/metrics")).text
+    document = await client.get(f"/api/v1/documents/{upload.json()['id']}", headers=tenant.admin)
+    assert document.json()["status"] == "ready", document.text
+    answered = await client.post("/api/v1/chat", headers={"X-Widget-Key": tenant.created.widget_key}, json={"message": "How long is shipping?"})
+    assert answered.status_code == 200 and answered.json()["answer"]
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    body = response.text
+    # Grouped by template, so one series covers every document id.
+    route = "/api/v1/documents/{document_id}"
+    assert _sample(body, "kefu_requests_total", path=route) == _sample(before, "kefu_requests_total", path=route) + 1
+    assert str(upload.json()["id"]) not in body
+    outcome = "answered" if answered.json()["citations"] else "low_confidence"
+    assert _sample(body, "kefu_chat_answers_total", outcome=outcome) == \
+        _sample(before, "kefu_chat_answers_total", outcome=outcome) + 1
+    assert _sample(body, "kefu_retrieval_seconds_count") >= 1
+    assert _sample(body, "kefu_ingested_chunks_total") >= 1
+    assert _sample(body, "kefu_actor_duration_seconds_count", actor="ingest_document", outcome="ok") >= 1
+    for queue in ("ingest", "chat", "analytics", "maintenance"):
+        assert re.search(rf'kefu_queue_messages\{{queue="{queue}",scope="cluster",state="waiting"\}} \d', body)
+
+
+async def test_request_id_is_echoed_and_generated(client):
+    given = await client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = await client.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+
+
+async def test_log_lines_carry_request_and_tenant_ids(client, tenant, caplog):
+    caplog.set_level(logging.INFO)
+    response = await client.post("/api/v1/chat", headers={"X-Widget-Key": tenant.created.widget_key, "X-Request-ID": "req-log-1"},
+                                 json={"message": "hello"})
+    assert response.status_code == 200
+    formatter = JsonFormatter()
+    ours = [json.loads(formatter.format(r)) for r in caplog.records]
+    # The context is attached when the line is written; format() reads it from the record's context.
+    access = [line for line in ours if line["logger"] == "kefu.access" and line.get("request_id") == "req-log-1"]
+    assert access, ours
+    assert access[0]["tenant_id"] == str(tenant.id)
+    assert access[0]["status"] == 200 and access[0]["path"] == "/api/v1/chat"
+    assert access[0]["conversation_id"] == response.json()["conversation_id"]
