@@ -15,9 +15,12 @@ from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
 from backend.api.controllers.tools import ToolController
+from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
+from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
+from backend.api.widget_cors import widget_cors
 from backend.chat.events import relay
 from core.db import async_engine
 from core.logging import configure_logging
@@ -35,8 +38,8 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
-                        MetricsController],
-        middleware=[request_context_middleware, prometheus.middleware],
+                        MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install],
+        middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),

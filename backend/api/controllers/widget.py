@@ -1,0 +1,133 @@
+"""The embeddable widget: its script, what it asks the API at start-up, and the demo shop page.
+
+`GET /widget/kefu.js` is the one file a tenant's site loads. It is served gzipped when the browser
+accepts it, with an ETag and a short cache lifetime (the URL carries no version, so browsers
+revalidate every few minutes and pick up a new release without the tenant changing their tag).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath, QueryParameter
+from sqlalchemy import select
+
+from backend.api.auth import CurrentPrincipal, requires
+from backend.api.widget_auth import CurrentWidget
+from backend.api.widget_sources import conversation_sources
+from backend.chat.conversations import check_visitor_id
+from backend.chat.engine import settings_for
+from core.db import tenant_session
+from core.errors import NotFound, ValidationFailed
+from core.models import WidgetKey
+from core.settings import get_settings
+
+WIDGET_DIR = Path(__file__).resolve().parents[3] / "widget"
+SCRIPT = WIDGET_DIR / "kefu.js"
+SHOP_PAGE = WIDGET_DIR / "demo" / "shop.html"
+CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+WIDGET_KEY = re.compile(r"^[A-Za-z0-9_-]{8,100}$")
+
+
+@dataclass(frozen=True)
+class _Served:
+    mtime_ns: int
+    plain: bytes
+    gzipped: bytes
+    etag: str
+
+
+_served: _Served | None = None
+
+
+def widget_script() -> _Served:
+    """The script and its gzip form, re-read only when the file changes (edits show up without a restart)."""
+    global _served
+    try:
+        mtime_ns = SCRIPT.stat().st_mtime_ns
+    except FileNotFoundError as exc:
+        raise NotFound("The widget script is not installed (widget/kefu.js is missing).") from exc
+    if _served is None or _served.mtime_ns != mtime_ns:
+        plain = SCRIPT.read_bytes()
+        _served = _Served(mtime_ns, plain, gzip.compress(plain, 9, mtime=0),
+                          '"' + hashlib.sha256(plain).hexdigest()[:32] + '"')
+    return _served
+
+
+def embed_snippet(base_url: str, widget_key: str) -> str:
+    return f'<script src="{base_url}/widget/kefu.js" data-key="{widget_key}" async></script>'
+
+
+@get("/widget/kefu.js", summary="The widget script (one tag on the tenant's site)", include_in_schema=False,
+     sync_to_thread=False)
+def serve_widget_script(request: Request[Any, Any, Any]) -> Response[bytes]:
+    served = widget_script()
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": served.etag, "Vary": "Accept-Encoding",
+               "X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "cross-origin"}
+    media_type = "text/javascript; charset=utf-8"
+    if served.etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers, media_type=media_type)
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        return Response(served.gzipped, headers={**headers, "Content-Encoding": "gzip"}, media_type=media_type)
+    return Response(served.plain, headers=headers, media_type=media_type)
+
+
+@get("/demo/shop", summary="A sample shop page with the widget installed", include_in_schema=False,
+     sync_to_thread=False)
+def demo_shop(request: Request[Any, Any, Any], key: Annotated[str, QueryParameter()],
+              lang: Annotated[str, QueryParameter(required=False)] = "") -> Response[str]:
+    """Off in production: it exists so a newcomer running `kefu demo` sees the widget working."""
+    if get_settings().env == "production":
+        raise NotFound("The demo shop is available only outside production.")
+    if not WIDGET_KEY.match(key):
+        raise ValidationFailed("key must be a widget key (letters, digits, '_' or '-').")
+    if lang not in ("", "zh", "en"):
+        raise ValidationFailed("lang must be 'zh' or 'en' (or left out to follow the browser).")
+    base = str(request.base_url).rstrip("/")
+    tag = f'<script src="{html.escape(base)}/widget/kefu.js" data-key="{html.escape(key)}"'
+    tag += f' data-lang="{lang}"' if lang else ""
+    tag += ' data-title="Lotus Tea House · 莲花茶舍" async></script>'
+    page = SHOP_PAGE.read_text(encoding="utf-8").replace("<!--KEFU_WIDGET-->", tag)
+    return Response(page, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+class WidgetController(Controller):
+    """What the widget asks besides chatting: its configuration and the sources of its answers."""
+
+    path = "/api/v1/widget"
+    tags = ["widget"]
+
+    @get("/config", summary="Greeting and language for the widget (also checks key and origin)")
+    async def config(self, widget: CurrentWidget) -> dict[str, Any]:
+        settings = await settings_for(widget.tenant_id)
+        return {"greeting": settings.greeting, "language": settings.language}
+
+    @get("/conversations/{conversation_id:uuid}/sources", summary="Passages cited by the conversation's answers")
+    async def sources(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
+                      visitor_id: Annotated[str, QueryParameter()],
+                      message_id: Annotated[uuid.UUID | None, QueryParameter(required=False)] = None,
+                      ) -> dict[str, Any]:
+        found = await conversation_sources(widget.tenant_id, conversation_id, check_visitor_id(visitor_id), message_id)
+        return {"conversation_id": str(conversation_id), "sources": found}
+
+
+@get("/api/v1/settings/widget", guards=[requires("analyst")], tags=["settings"],
+     summary="The tag to paste on the tenant's site, per widget key, with its allowed origins")
+async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrincipal) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    async with tenant_session(principal.tenant_id) as session:
+        keys = (await session.scalars(select(WidgetKey).where(WidgetKey.revoked_at.is_(None))
+                                      .order_by(WidgetKey.created_at))).all()
+        return {"script_url": f"{base}/widget/kefu.js",
+                "options": ["data-color", "data-position", "data-title", "data-greeting", "data-lang"],
+                "keys": [{"widget_key": k.key, "allowed_origins": list(k.allowed_origins),
+                          "snippet": embed_snippet(base, k.key)} for k in keys]}

@@ -1,0 +1,560 @@
+/*! Kefu chat widget — https://github.com/kefu · one script tag, no dependencies, no third-party requests.
+ *
+ * <script src="https://HOST/widget/kefu.js" data-key="WIDGET_KEY" async></script>
+ * Options: data-color (any CSS colour), data-position (right|left), data-title, data-greeting,
+ * data-lang (zh|en; default: the browser's language), data-api (API origin; default: this script's).
+ *
+ * Everything lives in a Shadow DOM so the page's CSS cannot reach it. Text from the model or the
+ * knowledge base is only ever placed with textContent (a tiny markdown subset is turned into DOM
+ * nodes, never into HTML strings), so markup in an answer is shown, not run.
+ */
+(() => {
+  'use strict';
+
+  const tag = document.currentScript || document.querySelector('script[data-key][src*="kefu.js"]');
+  if (!tag || window.__kefuWidget) return;
+  window.__kefuWidget = true;
+
+  const opt = tag.dataset;
+  const KEY = opt.key || '';
+  const API = (opt.api || new URL(tag.src, location.href).origin).replace(/\/+$/, '');
+
+  // ---- UI strings -----------------------------------------------------------------------------
+  const STRINGS = {
+    en: {
+      title: 'Customer service', open: 'Open chat', close: 'Close chat', greeting: 'Hi! How can we help you today?',
+      placeholder: 'Type your question…', input: 'Your message', send: 'Send', typing: 'The assistant is typing',
+      sources: 'Sources', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
+      human: 'Talk to a human', humanAsked: 'Human requested', humanMessage: "I'd like to talk to a human, please.",
+      humanDone: 'A colleague has been notified and will get back to you as soon as possible.',
+      end: 'End chat', csatQuestion: 'How would you rate this conversation?', csatGroup: 'Rate from 1 (poor) to 5 (excellent)',
+      csatStar: '{n} of 5', csatThanks: 'Thank you for rating this conversation {n} of 5.', newChat: 'New conversation started.',
+      unreachable: "We can't reach the service right now. Please check your connection and try again in a moment.",
+      rateLimited: "You're sending messages too quickly. Please wait a moment and try again.",
+      rateLimitedFor: "You're sending messages too quickly. Please wait {n} seconds and try again.",
+      refused: 'This chat is not available on this website (the site is not on the allowed list).',
+      badKey: 'This chat is not set up correctly (invalid widget key).', notSent: 'Not sent',
+      interrupted: 'The connection was interrupted; the answer may be incomplete.', error: 'Something went wrong: {d}',
+      messages: 'Conversation', poweredBy: 'Kefu',
+    },
+    zh: {
+      title: '在线客服', open: '打开客服对话', close: '关闭对话', greeting: '您好！请问有什么可以帮您？',
+      placeholder: '请输入您的问题…', input: '您的消息', send: '发送', typing: '客服正在输入',
+      sources: '参考来源', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
+      human: '转人工客服', humanAsked: '已请求人工', humanMessage: '我想转人工客服。',
+      humanDone: '已通知人工客服，我们会尽快与您联系。',
+      end: '结束对话', csatQuestion: '您对本次服务满意吗？', csatGroup: '请评分：1（很差）到 5（很好）',
+      csatStar: '{n} 分（满分 5 分）', csatThanks: '感谢您的评分：{n} / 5。', newChat: '已开始新的对话。',
+      unreachable: '暂时无法连接客服服务，请检查网络后稍后再试。',
+      rateLimited: '您发送消息太频繁了，请稍后再试。', rateLimitedFor: '您发送消息太频繁了，请 {n} 秒后再试。',
+      refused: '此网站未获授权使用该客服窗口。', badKey: '客服窗口配置有误（无效的密钥）。', notSent: '未发送',
+      interrupted: '连接中断，回答可能不完整。', error: '出错了：{d}', messages: '对话记录', poweredBy: 'Kefu',
+    },
+  };
+  const wanted = (opt.lang || navigator.language || 'en').toLowerCase();
+  const LANG = wanted.startsWith('zh') ? 'zh' : 'en';
+  const t = (name, vars) => String(STRINGS[LANG][name]).replace(/\{(\w)\}/g, (_, v) => (vars && v in vars ? vars[v] : ''));
+
+  // ---- browser storage (may be unavailable: private mode, sandboxed frames) --------------------
+  const prefix = `kefu:${KEY}:`;
+  const stored = {
+    get(name, session) { try { return (session ? sessionStorage : localStorage).getItem(prefix + name); } catch { return null; } },
+    set(name, value, session) { try { (session ? sessionStorage : localStorage).setItem(prefix + name, value); } catch { /* not kept */ } },
+    drop(name) { try { localStorage.removeItem(prefix + name); } catch { /* nothing kept */ } },
+  };
+  const newVisitorId = () => 'v_' + Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const state = {
+    visitorId: stored.get('visitor') || newVisitorId(),
+    conversationId: stored.get('conversation'),
+    ended: false, handedOff: false, busy: false, loaded: false, blocked: false,
+    wsBroken: !('WebSocket' in window),
+    rated: JSON.parse(stored.get('rated') || '{}'),
+  };
+  stored.set('visitor', state.visitorId);
+
+  // ---- DOM building (textContent only) ---------------------------------------------------------
+  function h(name, attrs, ...children) {
+    const node = document.createElement(name);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === false || v == null) continue;
+      if (k === 'text') node.textContent = v;
+      else if (k === 'class') node.className = v;
+      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const child of children.flat()) if (child != null) node.append(child);
+    return node;
+  }
+  const ICONS = {
+    chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z',
+    close: 'M6 6l12 12M18 6L6 18',
+    send: 'M3 20l18-8L3 4v6l12 2-12 2z',
+    up: 'M7 11v9H4v-9zm2 9h8.3a2 2 0 0 0 2-1.6l1.3-6A2 2 0 0 0 18.6 10H14l.7-3.6A1.7 1.7 0 0 0 13 4.4L9 10z',
+    person: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0z',
+  };
+  function icon(name, flip) {
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    if (flip) svg.style.transform = 'rotate(180deg)';
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', ICONS[name]);
+    if (name === 'close') { path.setAttribute('stroke', 'currentColor'); path.setAttribute('stroke-width', '2.2'); path.setAttribute('fill', 'none'); }
+    else path.setAttribute('fill', 'currentColor');
+    svg.append(path);
+    return svg;
+  }
+
+  // ---- safe markdown: paragraphs, line breaks, lists, **bold**, *italic*, `code`, links -----------
+  const INLINE = /(\*\*[^*\n]+\*\*|`[^`\n]+`|\[[^\]\n]+\]\([^)\s]+\)|https?:\/\/[^\s<>()"'，。]+|\*[^*\s][^*\n]*\*)/;
+  function safeHref(href) {
+    try {
+      const url = new URL(href, location.href);
+      return ['http:', 'https:', 'mailto:'].includes(url.protocol) ? url.href : null;
+    } catch { return null; }
+  }
+  function link(label, href) {
+    const safe = safeHref(href);
+    return safe ? h('a', { href: safe, target: '_blank', rel: 'noopener noreferrer nofollow', text: label }) : document.createTextNode(label);
+  }
+  function inline(text) {
+    const out = [];
+    for (const part of text.split(INLINE)) {
+      if (!part) continue;
+      let m;
+      if (part.startsWith('**') && part.endsWith('**') && part.length > 4) out.push(h('strong', { text: part.slice(2, -2) }));
+      else if (part.startsWith('`') && part.endsWith('`') && part.length > 2) out.push(h('code', { text: part.slice(1, -1) }));
+      else if ((m = /^\[([^\]]+)\]\(([^)\s]+)\)$/.exec(part))) out.push(link(m[1], m[2]));
+      else if (/^https?:\/\//.test(part)) out.push(link(part, part));
+      else if (part.startsWith('*') && part.endsWith('*') && part.length > 2) out.push(h('em', { text: part.slice(1, -1) }));
+      else out.push(document.createTextNode(part));
+    }
+    return out;
+  }
+  function markdown(text) {
+    const frag = document.createDocumentFragment();
+    for (const block of String(text).trim().split(/\n\s*\n/)) {
+      const lines = block.split('\n').filter((l) => l.trim());
+      if (!lines.length) continue;
+      const bullets = lines.every((l) => /^\s*[-*•]\s+/.test(l));
+      const numbers = lines.every((l) => /^\s*\d+[.)、]\s*/.test(l));
+      if (bullets || numbers) {
+        frag.append(h(numbers ? 'ol' : 'ul', null,
+          lines.map((l) => h('li', null, inline(l.replace(bullets ? /^\s*[-*•]\s+/ : /^\s*\d+[.)、]\s*/, ''))))));
+      } else {
+        frag.append(h('p', null, lines.flatMap((l, i) => (i ? [h('br'), ...inline(l)] : inline(l)))));
+      }
+    }
+    return frag;
+  }
+
+  // ---- talking to the API ---------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, detail, retryAfter) { super(detail || `HTTP ${status}`); this.status = status; this.detail = detail; this.retryAfter = retryAfter; }
+  }
+  async function call(method, path, body) {
+    let response;
+    try {
+      response = await fetch(API + path, {
+        method, mode: 'cors', credentials: 'omit', cache: 'no-store',
+        headers: body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' } : { 'X-Widget-Key': KEY },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch {
+      throw new ApiError(0, '');
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ApiError(response.status, data.detail, response.headers.get('Retry-After'));
+    return data;
+  }
+  function problemText(err) {
+    if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) return t('unreachable');
+    if (err.status === 429) return err.retryAfter ? t('rateLimitedFor', { n: err.retryAfter }) : t('rateLimited');
+    if (err.status === 403) return t('refused');
+    if (err.status === 401) return t('badKey');
+    return t('error', { d: err.detail || err.status });
+  }
+  const visitorQuery = () => `visitor_id=${encodeURIComponent(state.visitorId)}`;
+
+  // The WebSocket streams answers; when it cannot be opened (proxy, firewall, refused) the widget
+  // answers over plain HTTP instead and stays on HTTP for the rest of the page view.
+  let socket = null;
+  let connecting = null;
+  let pending = null;
+  function openSocket() {
+    if (state.wsBroken) return Promise.reject(new Error('websocket unavailable'));
+    if (socket && socket.readyState === WebSocket.OPEN) return Promise.resolve(socket);
+    if (connecting) return connecting;
+    connecting = new Promise((resolve, reject) => {
+      let ws;
+      try { ws = new WebSocket(`${API.replace(/^http/, 'ws')}/api/v1/chat/ws?key=${encodeURIComponent(KEY)}`); } catch (e) { reject(e); return; }
+      const timer = setTimeout(() => { ws.close(); reject(new Error('websocket timeout')); }, 5000);
+      ws.onopen = () => { clearTimeout(timer); socket = ws; resolve(ws); };
+      ws.onmessage = (event) => onFrame(event.data);
+      ws.onclose = () => {
+        clearTimeout(timer);
+        if (socket === ws) socket = null;
+        reject(new Error('websocket closed'));
+        if (pending) pending.fail(Object.assign(new Error('websocket lost'), { lost: true }));
+      };
+    });
+    connecting.catch(() => {}).finally(() => { connecting = null; });
+    return connecting;
+  }
+  function onFrame(raw) {
+    let frame;
+    try { frame = JSON.parse(raw); } catch { return; }
+    if (!pending) return;
+    if (frame.type === 'delta') pending.delta(String(frame.text || ''));
+    else if (frame.type === 'final') pending.done(frame);
+    else if (frame.type === 'error') pending.fail(new ApiError(frame.status || 500, frame.detail));
+  }
+  async function askOverSocket(text, onDelta) {
+    const ws = await openSocket();
+    return new Promise((resolve, reject) => {
+      let chunks = 0;
+      pending = {
+        delta(piece) { chunks += 1; onDelta(piece); },
+        done(frame) { pending = null; resolve({ ...frame, transport: 'ws', chunks }); },
+        fail(err) { pending = null; reject(Object.assign(err, { afterData: chunks > 0 })); },
+      };
+      ws.send(JSON.stringify({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined }));
+    });
+  }
+  async function askOverHttp(text) {
+    const body = await call('POST', '/api/v1/chat', { message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined });
+    return { ...body, transport: 'http', chunks: 0 };
+  }
+
+  // ---- the widget's DOM -----------------------------------------------------------------------
+  const host = h('kefu-chat', { 'data-kefu': '' });
+  const shadow = host.attachShadow({ mode: 'open' });
+  const side = opt.position === 'left' ? 'left' : 'right';
+  const color = opt.color && CSS.supports('color', opt.color) ? opt.color : '#2f6f4f';
+  const title = opt.title || t('title');
+  shadow.append(h('style', { text: STYLE() }));
+
+  const launcher = h('button', { class: 'launcher', type: 'button', 'aria-label': t('open'), 'aria-expanded': 'false', 'aria-controls': 'kefu-panel', onclick: () => toggle(true) }, icon('chat'));
+  const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t('messages'), tabindex: '0' });
+  const banner = h('div', { class: 'banner', role: 'alert', hidden: true });
+  const input = h('textarea', { rows: '1', placeholder: t('placeholder'), 'aria-label': t('input'), maxlength: '2000', enterkeyhint: 'send' });
+  const sendButton = h('button', { class: 'send', type: 'submit', 'aria-label': t('send') }, icon('send'));
+  const humanButton = h('button', { class: 'tool human', type: 'button', onclick: () => requestHuman() }, icon('person'), h('span', { text: t('human') }));
+  const endButton = h('button', { class: 'tool end', type: 'button', onclick: () => endConversation() }, h('span', { text: t('end') }));
+  const closeButton = h('button', { class: 'icon close', type: 'button', 'aria-label': t('close'), onclick: () => toggle(false) }, icon('close'));
+  const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, input, sendButton);
+  const panel = h('div', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'kefu-title', hidden: true },
+    h('div', { class: 'head' }, h('h2', { id: 'kefu-title', text: title }), closeButton),
+    h('div', { class: 'tools' }, humanButton, endButton),
+    log, banner, form,
+    h('div', { class: 'foot', text: t('poweredBy') }));
+  const root = h('div', { class: `root ${side}`, lang: LANG === 'zh' ? 'zh-CN' : 'en' }, panel, launcher);
+  root.style.setProperty('--kefu-color', color);
+  shadow.append(root);
+
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+  });
+  input.addEventListener('input', () => { input.style.height = 'auto'; input.style.height = `${Math.min(input.scrollHeight, 120)}px`; });
+  root.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !panel.hidden) { e.stopPropagation(); toggle(false); }
+  });
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  function showBanner(text) { banner.textContent = text; banner.hidden = !text; }
+  function systemNote(text) { log.append(h('div', { class: 'note', text })); scrollDown(); }
+  function refreshTools() {
+    humanButton.disabled = state.handedOff || state.blocked;
+    humanButton.querySelector('span').textContent = state.handedOff ? t('humanAsked') : t('human');
+    humanButton.setAttribute('aria-pressed', state.handedOff ? 'true' : 'false');
+    endButton.disabled = !state.conversationId || state.ended || state.blocked;
+    input.disabled = sendButton.disabled = state.blocked;
+  }
+
+  function customerMessage(text) {
+    const node = h('div', { class: 'msg customer' }, h('div', { class: 'bubble', text }));
+    log.append(node);
+    scrollDown();
+    return node;
+  }
+  function botMessage(text, { id, greeting } = {}) {
+    const bubble = h('div', { class: 'bubble' });
+    if (text) bubble.append(markdown(text));
+    const node = h('div', { class: greeting ? 'msg bot greeting' : 'msg bot' }, bubble);
+    if (id) finishBotMessage(node, { message_id: id });
+    log.append(node);
+    scrollDown();
+    return node;
+  }
+  function finishBotMessage(node, answer) {
+    node.dataset.messageId = answer.message_id;
+    if (answer.transport) node.dataset.transport = answer.transport;
+    if (answer.chunks != null) node.dataset.chunks = String(answer.chunks);
+    if (node.querySelector('.rate')) return;
+    const rate = (value) => async () => {
+      try {
+        await call('POST', `/api/v1/chat/messages/${answer.message_id}/feedback`, { rating: value, visitor_id: state.visitorId });
+        state.rated[answer.message_id] = value;
+        stored.set('rated', JSON.stringify(state.rated));
+        markRating();
+        thanks.textContent = t('thanksFeedback');
+      } catch (err) { showBanner(problemText(err)); }
+    };
+    const up = h('button', { type: 'button', class: 'icon rate up', 'aria-label': t('helpful'), title: t('helpful'), onclick: rate(1) }, icon('up'));
+    const down = h('button', { type: 'button', class: 'icon rate down', 'aria-label': t('notHelpful'), title: t('notHelpful'), onclick: rate(-1) }, icon('up', true));
+    const thanks = h('span', { class: 'thanks', role: 'status' });
+    const markRating = () => {
+      up.setAttribute('aria-pressed', String(state.rated[answer.message_id] === 1));
+      down.setAttribute('aria-pressed', String(state.rated[answer.message_id] === -1));
+    };
+    markRating();
+    node.append(h('div', { class: 'actions' }, up, down, thanks));
+  }
+  function showSources(node, sources) {
+    if (!sources || !sources.length || node.querySelector('.sources')) return;
+    const items = sources.map((s) => h('li', null,
+      s.url ? link(s.title, s.url) : h('span', { class: 'source-title', text: s.title }),
+      h('span', { class: 'snippet', text: s.snippet })));
+    node.querySelector('.bubble').after(h('div', { class: 'sources' }, h('div', { class: 'label', text: t('sources') }), h('ol', null, items)));
+  }
+  async function loadSources(messageId) {
+    if (!state.conversationId) return;
+    const only = messageId ? `&message_id=${messageId}` : '';
+    try {
+      const body = await call('GET', `/api/v1/widget/conversations/${state.conversationId}/sources?${visitorQuery()}${only}`);
+      for (const [id, sources] of Object.entries(body.sources || {})) {
+        const node = log.querySelector(`.msg[data-message-id="${CSS.escape(id)}"]`);
+        if (node) showSources(node, sources);
+      }
+    } catch { /* sources are a nicety: the answer itself is already shown */ }
+  }
+
+  const typing = h('div', { class: 'typing', role: 'status', 'aria-label': t('typing') }, h('i'), h('i'), h('i'));
+  function setTyping(on) { if (on) { log.append(typing); scrollDown(); } else typing.remove(); }
+
+  // ---- conversation flow ----------------------------------------------------------------------
+  function remember(answer) {
+    if (answer.visitor_id && answer.visitor_id !== state.visitorId) { state.visitorId = answer.visitor_id; stored.set('visitor', state.visitorId); }
+    if (answer.conversation_id && answer.conversation_id !== state.conversationId) {
+      state.conversationId = answer.conversation_id;
+      stored.set('conversation', state.conversationId);
+    }
+  }
+  function startNewConversation() {
+    state.conversationId = null; state.ended = false; state.handedOff = false;
+    stored.drop('conversation');
+    log.replaceChildren();
+    systemNote(t('newChat'));
+    greet();
+  }
+
+  async function submit(textOverride) {
+    const text = (textOverride || input.value).trim();
+    if (!text || state.busy || state.blocked) return;
+    if (state.ended) startNewConversation();
+    state.busy = true;
+    if (!textOverride) { input.value = ''; input.style.height = 'auto'; }
+    showBanner('');
+    const mine = customerMessage(text);
+    setTyping(true);
+    let node = null;
+    const onDelta = (piece) => {
+      if (!node) { setTyping(false); node = botMessage(''); node.querySelector('.bubble').append(h('p', { class: 'streaming' })); }
+      node.querySelector('.streaming').textContent += piece;
+      scrollDown();
+    };
+    try {
+      let answer;
+      try {
+        answer = await askOverSocket(text, onDelta);
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        if (err.afterData) { showBanner(t('interrupted')); state.wsBroken = true; return; }
+        state.wsBroken = true;
+        answer = await askOverHttp(text);
+      }
+      setTyping(false);
+      remember(answer);
+      if (!node) node = botMessage('');
+      const bubble = node.querySelector('.bubble');
+      bubble.replaceChildren(markdown(answer.answer));
+      finishBotMessage(node, answer);
+      if (answer.handoff) { state.handedOff = true; }
+      if ((answer.citations || []).length) loadSources(answer.message_id);
+    } catch (err) {
+      setTyping(false);
+      if (node) node.remove();
+      mine.classList.add('failed');
+      mine.append(h('span', { class: 'failed-label', text: t('notSent') }));
+      showBanner(problemText(err));
+      if (err.status === 403 || err.status === 401) { state.blocked = true; }
+    } finally {
+      state.busy = false;
+      setTyping(false);
+      refreshTools();
+    }
+  }
+
+  async function requestHuman() {
+    if (state.handedOff || state.blocked) return;
+    if (!state.conversationId || state.ended) { await submit(t('humanMessage')); return; }
+    try {
+      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, { visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' });
+      state.handedOff = true;
+      systemNote(t('humanDone'));
+    } catch (err) { showBanner(problemText(err)); }
+    refreshTools();
+  }
+
+  function endConversation() {
+    if (!state.conversationId || state.ended) return;
+    state.ended = true;
+    refreshTools();
+    const stars = [1, 2, 3, 4, 5].map((n) => h('button', { type: 'button', class: 'star', 'aria-label': t('csatStar', { n }), text: String(n), onclick: () => rateConversation(n, card) }));
+    const card = h('div', { class: 'csat' }, h('p', { id: 'kefu-csat-q', text: t('csatQuestion') }),
+      h('div', { role: 'group', 'aria-labelledby': 'kefu-csat-q', 'aria-description': t('csatGroup'), class: 'stars' }, stars));
+    log.append(card);
+    scrollDown();
+    stars[0].focus();
+  }
+  async function rateConversation(score, card) {
+    try {
+      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/csat`, { score, visitor_id: state.visitorId });
+      card.replaceChildren(h('p', { role: 'status', text: t('csatThanks', { n: score }) }));
+      input.focus();
+    } catch (err) { showBanner(problemText(err)); }
+  }
+
+  function greet() { botMessage(state.greeting || t('greeting'), { greeting: true }); }
+
+  // First open: check the key and origin (config), then re-fetch the stored conversation.
+  async function load() {
+    if (state.loaded) return;
+    state.loaded = true;
+    const config = call('GET', '/api/v1/widget/config').then((c) => { if (!opt.greeting && c.greeting) state.greeting = c.greeting; }, (err) => err);
+    state.greeting = opt.greeting || null;
+    const failure = await config;
+    if (failure instanceof Error) {
+      showBanner(problemText(failure));
+      if (failure.status === 401 || failure.status === 403) { state.blocked = true; refreshTools(); return; }
+      state.loaded = false; // unreachable: try again next time the panel opens
+    }
+    log.replaceChildren();
+    greet();
+    if (state.conversationId) await loadHistory();
+    refreshTools();
+  }
+  async function loadHistory() {
+    let history;
+    try {
+      history = await call('GET', `/api/v1/chat/conversations/${state.conversationId}/messages?${visitorQuery()}`);
+    } catch (err) {
+      if (err.status === 404) { state.conversationId = null; stored.drop('conversation'); } else showBanner(problemText(err));
+      return;
+    }
+    state.handedOff = !!history.handoff;
+    state.ended = history.csat != null;
+    for (const m of history.messages || []) {
+      if (m.role === 'customer') customerMessage(m.text);
+      else if (m.role === 'assistant') botMessage(m.text, { id: m.id });
+    }
+    if (state.ended) systemNote(t('csatThanks', { n: history.csat }));
+    if ((history.messages || []).some((m) => (m.citations || []).length)) loadSources();
+  }
+
+  function toggle(open) {
+    panel.hidden = !open;
+    root.classList.toggle('open', open);
+    launcher.setAttribute('aria-expanded', String(open));
+    stored.set('open', open ? '1' : '0', true);
+    if (open) {
+      load();
+      setTimeout(() => (state.blocked ? closeButton : input).focus(), 0);
+    } else {
+      launcher.focus();
+    }
+  }
+
+  function mount() {
+    document.body.append(host);
+    refreshTools();
+    if (stored.get('open', true) === '1') toggle(true);
+  }
+  if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
+
+  function STYLE() {
+    return `
+:host { all: initial; }
+.root { --kefu-color: #2f6f4f; position: fixed; bottom: 20px; z-index: 2147483000; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; color: #1f2328; letter-spacing: normal; text-align: left; }
+.root.right { right: 20px; } .root.left { left: 20px; }
+*, *::before, *::after { box-sizing: border-box; }
+[hidden] { display: none !important; }
+button { font: inherit; color: inherit; cursor: pointer; border: 0; background: none; margin: 0; padding: 0; line-height: 1.2; }
+button:disabled { cursor: default; opacity: .55; }
+button:focus-visible, a:focus-visible, .log:focus-visible { outline: 3px solid #1a73e8; outline-offset: 2px; }
+textarea:focus { outline: none; border-color: var(--kefu-color); box-shadow: 0 0 0 2px color-mix(in srgb, var(--kefu-color) 25%, transparent); }
+svg { width: 20px; height: 20px; display: block; }
+.launcher { width: 58px; height: 58px; border-radius: 50%; background: var(--kefu-color); color: #fff; display: grid; place-items: center; box-shadow: 0 6px 20px rgba(0,0,0,.25); margin-left: auto; }
+.left .launcher { margin-left: 0; }
+.launcher svg { width: 28px; height: 28px; }
+.panel { position: absolute; bottom: 72px; width: 370px; height: min(600px, calc(100vh - 110px)); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.28); display: flex; flex-direction: column; overflow: hidden; }
+.right .panel { right: 0; } .left .panel { left: 0; }
+.head { background: var(--kefu-color); color: #fff; display: flex; align-items: center; gap: 8px; padding: 12px 12px 12px 16px; }
+.head h2 { font-size: 16px; font-weight: 600; margin: 0; flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.icon { display: inline-grid; place-items: center; width: 32px; height: 32px; border-radius: 8px; }
+.head .icon:hover { background: rgba(255,255,255,.18); }
+.tools { display: flex; gap: 8px; padding: 8px 12px; border-bottom: 1px solid #eceff1; background: #fafbfc; }
+.tool { display: inline-flex; align-items: center; gap: 6px; padding: 6px 10px; border: 1px solid #d0d7de; border-radius: 16px; background: #fff; font-size: 13px; }
+.tool svg { width: 16px; height: 16px; }
+.tool:not(:disabled):hover { border-color: var(--kefu-color); }
+.log { flex: 1; overflow-y: auto; padding: 14px 12px; display: flex; flex-direction: column; gap: 10px; background: #f6f8fa; }
+.msg { display: flex; flex-direction: column; max-width: 86%; }
+.msg.customer { align-self: flex-end; align-items: flex-end; }
+.bubble { padding: 9px 12px; border-radius: 14px; overflow-wrap: anywhere; white-space: normal; }
+.customer .bubble { background: var(--kefu-color); color: #fff; border-bottom-right-radius: 4px; white-space: pre-wrap; }
+.bot .bubble { background: #fff; border: 1px solid #e3e7eb; border-bottom-left-radius: 4px; }
+.bubble p { margin: 0; } .bubble p + p, .bubble p + ul, .bubble p + ol, .bubble ul + p, .bubble ol + p { margin-top: 8px; }
+.bubble ul, .bubble ol { margin: 0; padding-left: 20px; }
+.bubble code { font-family: ui-monospace, Menlo, Consolas, monospace; background: #eef1f4; padding: 0 4px; border-radius: 4px; }
+.bubble a, .sources a { color: #0b5cad; }
+.failed .bubble { opacity: .6; } .failed-label { font-size: 12px; color: #b42318; margin-top: 2px; }
+.sources { margin-top: 6px; padding: 8px 10px; border-left: 3px solid var(--kefu-color); background: #fff; border-radius: 6px; font-size: 12.5px; }
+.sources .label { font-weight: 600; color: #57606a; margin-bottom: 2px; }
+.sources ol { margin: 0; padding-left: 18px; }
+.sources li + li { margin-top: 4px; }
+.source-title, .sources a { font-weight: 600; display: block; }
+.snippet { display: block; color: #57606a; }
+.actions { display: flex; align-items: center; gap: 2px; margin-top: 2px; color: #57606a; }
+.actions .icon { width: 30px; height: 30px; }
+.actions svg { width: 16px; height: 16px; }
+.rate:hover { background: #e8ebee; }
+.rate[aria-pressed="true"] { color: var(--kefu-color); background: #e6f0ea; }
+.thanks { font-size: 12px; margin-left: 4px; }
+.note { align-self: center; text-align: center; font-size: 12.5px; color: #57606a; padding: 4px 8px; }
+.typing { align-self: flex-start; display: flex; gap: 4px; padding: 12px 14px; background: #fff; border: 1px solid #e3e7eb; border-radius: 14px; }
+.typing i { width: 7px; height: 7px; border-radius: 50%; background: #8c959f; animation: kefu-blink 1.2s infinite ease-in-out; }
+.typing i:nth-child(2) { animation-delay: .2s; } .typing i:nth-child(3) { animation-delay: .4s; }
+@keyframes kefu-blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }
+@media (prefers-reduced-motion: reduce) { .typing i { animation: none; opacity: .6; } }
+.csat { align-self: stretch; background: #fff; border: 1px solid #e3e7eb; border-radius: 12px; padding: 10px 12px; text-align: center; }
+.csat p { margin: 0 0 8px; }
+.stars { display: flex; justify-content: center; gap: 6px; }
+.star { width: 40px; height: 40px; border-radius: 50%; border: 1px solid #d0d7de; background: #fff; font-weight: 600; }
+.star:hover, .star:focus-visible { background: var(--kefu-color); color: #fff; }
+.banner { padding: 8px 12px; background: #fff4e5; color: #7a3e00; border-top: 1px solid #f5d9b0; font-size: 13px; }
+.composer { display: flex; align-items: flex-end; gap: 8px; padding: 10px 12px; border-top: 1px solid #eceff1; background: #fff; }
+textarea { flex: 1; resize: none; font: inherit; color: inherit; border: 1px solid #d0d7de; border-radius: 10px; padding: 8px 10px; max-height: 120px; min-height: 38px; background: #fff; margin: 0; }
+.send { width: 38px; height: 38px; border-radius: 50%; background: var(--kefu-color); color: #fff; display: grid; place-items: center; flex: none; }
+.foot { text-align: center; font-size: 11px; color: #8c959f; padding: 0 0 6px; background: #fff; }
+@media (max-width: 480px) {
+  .root { bottom: 12px; } .root.right { right: 12px; } .root.left { left: 12px; }
+  .root.open { inset: 0; }
+  .root.open .launcher { display: none; }
+  .panel { position: fixed; inset: 0; width: 100%; height: 100%; border-radius: 0; }
+  .msg { max-width: 92%; }
+  textarea { font-size: 16px; }
+}`;
+  }
+})();
