@@ -233,6 +233,41 @@ def test_prometheus_scrapes_every_api_replica() -> None:
     assert api_jobs and all(job.get("metrics_path", "/metrics") == "/metrics" for job in api_jobs)
 
 
+def test_prometheus_scrapes_every_worker_replica_on_the_worker_metrics_port() -> None:
+    from click.testing import CliRunner
+
+    from backend.cli import main
+
+    config = yaml.safe_load(PROMETHEUS_CONF.read_text(encoding="utf-8"))
+    ports = [sd["port"] for job in config["scrape_configs"] for sd in job.get("dns_sd_configs", [])
+             if "worker" in sd["names"]]
+    help_text = CliRunner().invoke(main, ["worker", "--help"]).output
+    assert ports == [9191] and "--metrics-port" in help_text and "9191" in help_text
+
+
+def test_grafana_dashboard_queries_only_metrics_the_services_export() -> None:
+    """Every panel's PromQL names a metric that core.metrics or the API's request middleware defines."""
+
+    from prometheus_client import REGISTRY
+
+    import core.metrics  # noqa: F401 - registers Kefu's metrics
+    from backend.api.observability import prometheus
+
+    known = {sample_family.name for sample_family in REGISTRY.collect()} | {"kefu_queue_messages"}
+    known |= {f"{prometheus.prefix}_requests", f"{prometheus.prefix}_request_duration_seconds"}
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/kefu.yml").read_text(encoding="utf-8"))
+    mounted = {v.split(":")[0] for v in yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]["grafana"]
+               ["volumes"]}
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert "./deploy/grafana/dashboards" in mounted
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/kefu.json").read_text(encoding="utf-8"))
+    assert len(dashboard["panels"]) >= 10
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            names = set(re.findall(r"\b(kefu_[a-z_]+?)(?:_bucket|_total|_count|_sum)?\b", target["expr"]))
+            assert names and names <= known, (panel["title"], names - known)
+
+
 # ---- (c) the Dockerfile ----------------------------------------------------------------------
 
 
