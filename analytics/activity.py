@@ -1,0 +1,139 @@
+"""Activity reports for the overview page: headline figures, daily trend, peak hours.
+
+Counts come from the daily rollups (`analytics.rollups`); only what cannot be summed across days
+is computed from the base tables: distinct visitors and latency percentiles (the latter from the
+covering index on bot replies).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from analytics.period import Period
+
+OVERVIEW_COLUMNS = ["conversations", "messages", "visitors", "dau_avg", "wau", "answer_rate", "thumbs_up_rate",
+                    "csat_avg", "handoff_rate", "resolution_rate", "latency_p50_ms", "latency_p95_ms", "tokens",
+                    "est_cost_usd"]
+TREND_COLUMNS = ["day", "conversations", "messages", "visitors", "answer_rate", "thumbs_up_rate", "csat_avg",
+                 "handoff_rate", "predicted_satisfaction"]
+
+_TOTALS_SQL = text("""
+SELECT coalesce(sum(conversations), 0) AS conversations, coalesce(sum(messages), 0) AS messages,
+       coalesce(sum(visitors), 0) AS visitor_days, coalesce(sum(replies), 0) AS replies,
+       coalesce(sum(answered), 0) AS answered, coalesce(sum(thumbs_up), 0) AS thumbs_up,
+       coalesce(sum(thumbs_down), 0) AS thumbs_down, coalesce(sum(csat_sum), 0) AS csat_sum,
+       coalesce(sum(csat_count), 0) AS csat_count, coalesce(sum(handoffs), 0) AS handoffs,
+       coalesce(sum(resolved), 0) AS resolved,
+       coalesce(sum(prompt_tokens + completion_tokens), 0) AS tokens,
+       coalesce(sum(est_cost_usd), 0) AS est_cost_usd
+FROM analytics_daily WHERE tenant_id = :tenant_id AND day BETWEEN :start AND :end
+""")
+
+_VISITORS_SQL = text("""
+SELECT count(DISTINCT visitor_id) FROM conversations
+WHERE tenant_id = :tenant_id AND started_at >= :lo AND started_at < :hi
+""")
+
+LATENCY_SQL = text("""
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
+FROM messages
+WHERE tenant_id = :tenant_id AND role = 'assistant' AND created_at >= :lo AND created_at < :hi
+  AND latency_ms IS NOT NULL
+""")
+
+_TREND_SQL = text("""
+SELECT day, conversations, messages, visitors, replies, answered, thumbs_up, thumbs_down, csat_sum, csat_count,
+       handoffs
+FROM analytics_daily WHERE tenant_id = :tenant_id AND day BETWEEN :start AND :end
+""")
+
+_PREDICTED_SQL = text("""
+SELECT (c.started_at AT TIME ZONE 'UTC')::date AS day, avg(s.predicted_satisfaction) AS predicted_satisfaction
+FROM conversation_scores s JOIN conversations c ON c.id = s.conversation_id
+WHERE c.tenant_id = :tenant_id AND c.started_at >= :lo AND c.started_at < :hi
+GROUP BY 1
+""")
+
+_PEAK_SQL = text("""
+SELECT (extract(isodow FROM d.day) - 1)::int AS weekday, h - 1 AS hour, sum(d.messages_by_hour[h]) AS messages
+FROM analytics_daily d CROSS JOIN generate_series(1, 24) AS h
+WHERE d.tenant_id = :tenant_id AND d.day BETWEEN :start AND :end
+GROUP BY 1, 2
+""")
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return float(numerator) / float(denominator) if denominator else None
+
+
+def period_params(tenant_id: uuid.UUID | str, period: Period) -> dict[str, object]:
+    return {"tenant_id": str(tenant_id), "start": period.start, "end": period.end,
+            "lo": period.start_ts, "hi": period.end_ts}
+
+
+def overview(session: Session, tenant_id: uuid.UUID | str, period: Period) -> pd.DataFrame:
+    """One row of headline figures for the period (rates are None when nothing was there to count).
+
+    `dau_avg` averages daily unique visitors over every day of the period; `wau` counts unique
+    visitors in the period's last seven days.
+    """
+    params = period_params(tenant_id, period)
+    totals = session.execute(_TOTALS_SQL, params).mappings().one()
+    visitors = session.scalar(_VISITORS_SQL, params) or 0
+    week = Period(max(period.start, period.end - timedelta(days=6)), period.end)
+    wau = session.scalar(_VISITORS_SQL, period_params(tenant_id, week)) or 0
+    p50, p95 = session.execute(LATENCY_SQL, params).one()
+    row = {
+        "conversations": int(totals["conversations"]),
+        "messages": int(totals["messages"]),
+        "visitors": int(visitors),
+        "dau_avg": float(totals["visitor_days"]) / period.days,
+        "wau": int(wau),
+        "answer_rate": ratio(totals["answered"], totals["replies"]),
+        "thumbs_up_rate": ratio(totals["thumbs_up"], totals["thumbs_up"] + totals["thumbs_down"]),
+        "csat_avg": ratio(totals["csat_sum"], totals["csat_count"]),
+        "handoff_rate": ratio(totals["handoffs"], totals["conversations"]),
+        "resolution_rate": ratio(totals["resolved"], totals["conversations"]),
+        "latency_p50_ms": float(p50) if p50 is not None else None,
+        "latency_p95_ms": float(p95) if p95 is not None else None,
+        "tokens": int(totals["tokens"]),
+        "est_cost_usd": float(totals["est_cost_usd"]),
+    }
+    return pd.DataFrame([row], columns=OVERVIEW_COLUMNS)
+
+
+def daily_trend(session: Session, tenant_id: uuid.UUID | str, period: Period) -> pd.DataFrame:
+    """One row per day of the period (days without activity included, with zero counts)."""
+    params = period_params(tenant_id, period)
+    rows = {r["day"]: r for r in session.execute(_TREND_SQL, params).mappings()}
+    predicted = {r.day: r.predicted_satisfaction for r in session.execute(_PREDICTED_SQL, params)}
+    out = []
+    for day in period.each_day():
+        r = rows.get(day)
+        score = predicted.get(day)
+        out.append({
+            "day": day,
+            "conversations": int(r["conversations"]) if r else 0,
+            "messages": int(r["messages"]) if r else 0,
+            "visitors": int(r["visitors"]) if r else 0,
+            "answer_rate": ratio(r["answered"], r["replies"]) if r else None,
+            "thumbs_up_rate": ratio(r["thumbs_up"], r["thumbs_up"] + r["thumbs_down"]) if r else None,
+            "csat_avg": ratio(r["csat_sum"], r["csat_count"]) if r else None,
+            "handoff_rate": ratio(r["handoffs"], r["conversations"]) if r else None,
+            "predicted_satisfaction": float(score) if score is not None else None,
+        })
+    return pd.DataFrame(out, columns=TREND_COLUMNS)
+
+
+def peak_hours(session: Session, tenant_id: uuid.UUID | str, period: Period) -> pd.DataFrame:
+    """Messages per weekday (0 = Monday) and UTC hour: all 7 × 24 cells, zeros included."""
+    counts = {(r.weekday, r.hour): int(r.messages)
+              for r in session.execute(_PEAK_SQL, period_params(tenant_id, period))}
+    cells = [{"weekday": w, "hour": h, "messages": counts.get((w, h), 0)} for w in range(7) for h in range(24)]
+    return pd.DataFrame(cells, columns=["weekday", "hour", "messages"])
