@@ -7,7 +7,7 @@ import logging
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from core.errors import KefuError, RateLimited
 
@@ -41,6 +41,14 @@ def integrity_error(request: Request, exc: IntegrityError) -> Response[dict[str,
     return problem(409, "Conflict", "The request conflicts with a concurrent change; retry it.")
 
 
+def data_error(request: Request, exc: DataError) -> Response[dict[str, object]]:
+    # A value the database cannot hold (out of range, or text with NUL) is the caller's to fix;
+    # the transaction has rolled back, so nothing was half-stored.
+    log.warning("data error: %s", exc.orig)
+    return problem(422, "Invalid input", "A value is out of range or contains a character that cannot be stored "
+                   "(such as NUL, \\u0000); check the input.")
+
+
 def database_down(request: Request, exc: OperationalError) -> Response[dict[str, object]]:
     log.error("database unavailable: %s", exc.orig)
     return problem(503, "Service unavailable", "The database is unreachable; retry shortly.",
@@ -57,6 +65,7 @@ EXCEPTION_HANDLERS = {
     ValidationException: validation_error,
     HTTPException: http_error,
     IntegrityError: integrity_error,
+    DataError: data_error,
     OperationalError: database_down,
     Exception: unexpected,
 }
