@@ -1,0 +1,181 @@
+"""Evaluation runs: score a tenant's labelled question set against its own knowledge, and keep it.
+
+The same retrieval and the same calibrated confidence the chat engine uses, so a run says what the
+bot would do: top-1 accuracy and MRR of retrieval, the answer rate at the tenant's confidence
+threshold, the hand-off rate on questions marked out of scope, and every failure with what came
+back instead. The Dash "Accuracy" page and `kefu eval retrieval` both go through here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.bot_settings import from_stored
+from core.db import sync_tenant_session
+from core.errors import NotFound, ValidationFailed
+from core.models import EvaluationFailure, EvaluationRun, Tenant
+from core.settings import get_settings
+from knowledge.confidence import confidence
+from knowledge.evaluation_set import LabelledQuestion, parse_question_set
+from knowledge.retrieval import Hit, retrieve_sync
+
+TOP_K = 10
+_TEXT_CHARS = 500
+
+RUN_COLUMNS = ["run_id", "name", "created_at", "questions", "in_scope", "top1", "mrr", "recall_at_5",
+               "answer_rate", "handoff_rate", "accuracy", "threshold", "failures"]
+FAILURE_COLUMNS = ["row", "question", "expected", "kind", "top_ref", "top_text", "rank", "confidence"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What retrieval and the confidence gate did with one labelled question."""
+
+    item: LabelledQuestion
+    hits: list[Hit]
+    rank: int | None  # 1-based rank of the first right entry in the top 10
+    confidence: float
+    answered: bool
+
+    @property
+    def correct(self) -> bool:
+        if self.item.in_scope:
+            return self.answered and self.rank == 1
+        return not self.answered
+
+    @property
+    def failure_kind(self) -> str | None:
+        if self.item.in_scope:
+            if self.rank != 1:
+                return "wrong_top1"
+            return None if self.answered else "not_answered"
+        return "answered_out_of_scope" if self.answered else None
+
+
+def is_right(hit: Hit, expected: frozenset[str]) -> bool:
+    """A hit answers the question if its entry id (source_ref) or its category is expected."""
+    return hit.source_ref in expected or str(hit.metadata.get("category") or "") in expected
+
+
+def evaluate(tenant_id: uuid.UUID, items: list[LabelledQuestion], threshold: float) -> list[Outcome]:
+    """Run every question through the product's retrieval and confidence (no database writes)."""
+    outcomes = []
+    for item in items:
+        hits = retrieve_sync(tenant_id, item.question, TOP_K)
+        rank = next((i for i, hit in enumerate(hits, start=1) if is_right(hit, item.expected)), None)
+        score = confidence(hits)
+        outcomes.append(Outcome(item, hits, rank, score, bool(hits) and score >= threshold))
+    return outcomes
+
+
+def summarise(outcomes: list[Outcome]) -> dict[str, float | int | None]:
+    """Top-1, MRR@10 and recall@5 over in-scope questions; answer and hand-off rates; accuracy."""
+    in_scope = [o for o in outcomes if o.item.in_scope]
+    out_scope = [o for o in outcomes if not o.item.in_scope]
+
+    def mean(values: list[float]) -> float | None:
+        return sum(values) / len(values) if values else None
+
+    return {
+        "questions": len(outcomes),
+        "in_scope": len(in_scope),
+        "top1": mean([float(o.rank == 1) for o in in_scope]),
+        "mrr": mean([1.0 / o.rank if o.rank else 0.0 for o in in_scope]),
+        "recall_at_5": mean([float(o.rank is not None and o.rank <= 5) for o in in_scope]),
+        "answer_rate": mean([float(o.answered) for o in in_scope]),
+        "handoff_rate": mean([float(not o.answered) for o in out_scope]),
+        "accuracy": mean([float(o.correct) for o in outcomes]) or 0.0,
+        "failures": sum(o.failure_kind is not None for o in outcomes),
+    }
+
+
+def tenant_threshold(tenant_id: uuid.UUID) -> float:
+    """The confidence threshold the tenant's bot answers at (its bot settings)."""
+    with sync_tenant_session(tenant_id) as session:
+        stored = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
+    return from_stored((stored or {}).get("bot")).confidence_threshold
+
+
+def run_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None = None,
+                   threshold: float | None = None) -> uuid.UUID:
+    """Score a labelled question set (CSV) and store the run with its failures; returns the run id.
+
+    Retrieval runs outside any transaction; the run and all its failures are written in one
+    transaction at the end, so a failed run leaves nothing behind.
+    """
+    items = parse_question_set(csv_bytes)
+    if threshold is None:
+        threshold = tenant_threshold(tenant_id)
+    elif not 0.0 <= threshold <= 1.0:
+        raise ValidationFailed("threshold must be between 0 and 1.")
+    name = (name or "").strip() or f"{len(items)} questions"
+    if len(name) > 200:
+        raise ValidationFailed("The run name is longer than 200 characters.")
+    started = time.perf_counter()
+    outcomes = evaluate(tenant_id, items, threshold)
+    summary = summarise(outcomes)
+    settings = get_settings()
+    metrics: dict[str, Any] = {
+        "embedder": settings.embedder, "lexical_weight": settings.lexical_weight,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    run_id = uuid.uuid4()
+    with sync_tenant_session(tenant_id) as session:
+        session.add(EvaluationRun(id=run_id, tenant_id=tenant_id, name=name, threshold=threshold,
+                                  metrics=metrics, **summary))
+        session.flush()
+        session.add_all(_failure_rows(tenant_id, run_id, outcomes))
+    return run_id
+
+
+def _failure_rows(tenant_id: uuid.UUID, run_id: uuid.UUID, outcomes: list[Outcome]) -> list[EvaluationFailure]:
+    rows = []
+    for o in outcomes:
+        kind = o.failure_kind
+        if kind is None:
+            continue
+        top = o.hits[0] if o.hits else None
+        rows.append(EvaluationFailure(
+            tenant_id=tenant_id, run_id=run_id, row=o.item.row, question=o.item.question,
+            expected=" | ".join(sorted(o.item.expected)), kind=kind,
+            top_ref=top.source_ref if top else None, top_text=top.text[:_TEXT_CHARS] if top else None,
+            rank=o.rank, confidence=o.confidence,
+        ))
+    return rows
+
+
+def list_runs(session: Session, tenant_id: uuid.UUID) -> pd.DataFrame:
+    """The tenant's evaluation runs, newest first."""
+    runs = session.scalars(
+        select(EvaluationRun).where(EvaluationRun.tenant_id == tenant_id).order_by(EvaluationRun.created_at.desc())
+    ).all()
+    return pd.DataFrame(
+        [[r.id, r.name, r.created_at, r.questions, r.in_scope, r.top1, r.mrr, r.recall_at_5, r.answer_rate,
+          r.handoff_rate, r.accuracy, r.threshold, r.failures] for r in runs],
+        columns=RUN_COLUMNS,
+    )
+
+
+def run_failures(session: Session, tenant_id: uuid.UUID, run_id: uuid.UUID) -> pd.DataFrame:
+    """The questions one run got wrong, in file order; NotFound for another tenant's or no run."""
+    exists = session.scalar(
+        select(EvaluationRun.id).where(EvaluationRun.tenant_id == tenant_id, EvaluationRun.id == run_id)
+    )
+    if exists is None:
+        raise NotFound(f"No evaluation run {run_id} in this tenant.")
+    failures = session.scalars(
+        select(EvaluationFailure)
+        .where(EvaluationFailure.tenant_id == tenant_id, EvaluationFailure.run_id == run_id)
+        .order_by(EvaluationFailure.row)
+    ).all()
+    return pd.DataFrame(
+        [[f.row, f.question, f.expected, f.kind, f.top_ref, f.top_text, f.rank, f.confidence] for f in failures],
+        columns=FAILURE_COLUMNS,
+    )

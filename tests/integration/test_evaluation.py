@@ -1,0 +1,96 @@
+"""Evaluation runs: a labelled question set scored with the product's retrieval, stored per tenant."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import sync_tenant_session
+from core.errors import NotFound, PayloadTooLarge, ValidationFailed
+from core.models import EvaluationFailure, EvaluationRun
+from knowledge import evaluation
+from knowledge.evaluation_set import MAX_BYTES
+from tests.factories import TenantCtx, qa_csv
+
+pytestmark = pytest.mark.integration
+
+# The real embedder: the confidence scale is calibrated for it.
+FAQ = qa_csv([
+    ("RET-1", "How do I return an item?", "Send it back within 30 days for a full refund."),
+    ("SHIP-1", "How long does shipping take?", "Parcels arrive in 3 to 5 working days."),
+    ("PAY-1", "Which payment methods do you accept?", "Visa, Mastercard, Alipay and WeChat Pay."),
+])
+QUESTIONS = (
+    b"question,expected\n"
+    b"How do I return an item?,RET-1\n"
+    b"How long does shipping take?,SHIP-1 | SHIP-2\n"
+    b"Which payment methods do you accept?,RET-1\n"  # labelled wrongly on purpose: one failure
+    b"zebra quantum violin,\n"  # out of scope: the bot should not answer
+)
+
+
+@pytest.fixture
+async def faq_tenant(client, tenant: TenantCtx, stub_worker, real_embedder) -> TenantCtx:
+    response = await client.post("/api/v1/documents", headers=tenant.admin, files={"file": ("faq.csv", FAQ)})
+    assert response.status_code == 202, response.text
+    stub_worker()
+    return tenant
+
+
+def test_a_run_stores_its_metrics_and_failures(faq_tenant) -> None:
+    run_id = evaluation.run_evaluation(faq_tenant.id, QUESTIONS, name="smoke", threshold=0.5)
+    with sync_tenant_session(faq_tenant.id) as session:
+        runs = evaluation.list_runs(session, faq_tenant.id)
+        failures = evaluation.run_failures(session, faq_tenant.id, run_id)
+    run = runs.iloc[0]
+    assert (run["run_id"], run["name"], run["questions"], run["in_scope"]) == (run_id, "smoke", 4, 3)
+    assert run["top1"] == pytest.approx(2 / 3)
+    assert run["handoff_rate"] == 1.0
+    assert run["accuracy"] == pytest.approx(3 / 4)
+    assert run["failures"] == 1
+    assert failures[["row", "kind", "expected", "top_ref"]].values.tolist() == [[3, "wrong_top1", "RET-1", "PAY-1"]]
+    assert "Alipay" in failures.iloc[0]["top_text"]
+
+
+def test_the_bot_threshold_decides_what_counts_as_answered(faq_tenant) -> None:
+    strict = evaluation.run_evaluation(faq_tenant.id, QUESTIONS, threshold=1.0)
+    with sync_tenant_session(faq_tenant.id) as session:
+        run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[strict]
+        kinds = evaluation.run_failures(session, faq_tenant.id, strict)["kind"].tolist()
+    assert run["answer_rate"] == 0.0 and run["threshold"] == 1.0
+    assert kinds == ["not_answered", "not_answered", "wrong_top1"]
+
+
+def test_runs_are_private_to_their_tenant(faq_tenant, other_tenant) -> None:
+    run_id = evaluation.run_evaluation(faq_tenant.id, QUESTIONS)
+    with sync_tenant_session(other_tenant.id) as session:
+        assert evaluation.list_runs(session, other_tenant.id).empty
+        assert session.scalar(select(func.count()).select_from(EvaluationFailure)) == 0
+        with pytest.raises(NotFound):
+            evaluation.run_failures(session, other_tenant.id, run_id)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        (b"", ValidationFailed, "empty"),
+        (b"text,label_x\nhello,1\n", ValidationFailed, "expected column"),
+        (b"question,expected\n", ValidationFailed, "no questions"),
+        (b"question,expected\n,RET-1\n", ValidationFailed, "Row 1"),
+        (b"question,expected\n" + b"x" * 2001 + b",RET-1\n", ValidationFailed, "longer than"),
+        (b"q" * (MAX_BYTES + 1), PayloadTooLarge, "limit"),
+    ],
+)
+def test_a_bad_question_set_is_refused_and_nothing_is_stored(faq_tenant, data, error, message) -> None:
+    with pytest.raises(error, match=message):
+        evaluation.run_evaluation(faq_tenant.id, data)
+    with sync_tenant_session(faq_tenant.id) as session:
+        assert session.scalar(select(func.count()).select_from(EvaluationRun)) == 0
+
+
+def test_chinese_headers_and_semicolon_delimiters_are_read(faq_tenant) -> None:
+    data = "问题;期望\nHow long does shipping take?;SHIP-1\n".encode("gb18030")
+    run_id = evaluation.run_evaluation(faq_tenant.id, data)
+    with sync_tenant_session(faq_tenant.id) as session:
+        run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[run_id]
+    assert (run["questions"], run["top1"]) == (1, 1.0)
