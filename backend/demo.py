@@ -41,6 +41,23 @@ def _seed() -> dict[str, str]:
     return state
 
 
+def _allow_demo_origins(tenant_id: str, host: str, api_port: int) -> None:
+    """The demo shop page is served by the API itself, so its origin must be allowed for this port."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from core.db import sync_tenant_session
+    from core.models import WidgetKey
+
+    wanted = {f"http://{name}:{api_port}" for name in ("127.0.0.1", "localhost", host) if name not in ("0.0.0.0", "::")}  # noqa: S104
+    with sync_tenant_session(uuid.UUID(tenant_id)) as session:
+        for key in session.scalars(select(WidgetKey)):
+            missing = sorted(wanted - set(key.allowed_origins))
+            if missing:
+                key.allowed_origins = [*key.allowed_origins, *missing]
+
+
 def _upload_demo_faq(tenant_id: str) -> None:
     import uuid
 
@@ -85,6 +102,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     env["KEFU_DATA_DIR"] = str(settings.data_dir.resolve())
     upgrade()
     state = _seed()
+    _allow_demo_origins(state["tenant_id"], host, api_port)
 
     kefu = [sys.executable, "-m", "backend.cli"]
     children = [
@@ -103,6 +121,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
             f"  admin login    {state['admin_email']} / {state['admin_password']}\n"
             f"  admin API key  {state['admin_api_key']}\n"
             f"  widget key     {state['widget_key']}\n"
+            f"  demo shop      {base}/demo/shop?key={state['widget_key']}   (the chat widget on a sample page)\n"
             f"  admin app      port {dash_port} reserved (the Dash app arrives with the admin issue)\n"
             f"  try: curl -s {base}/api/v1/search -H 'Authorization: Bearer {state['admin_api_key']}' "
             "-H 'Content-Type: application/json' -d '{\"query\": \"退货政策\", \"top_k\": 3}'\n"
