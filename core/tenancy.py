@@ -26,6 +26,7 @@ from core.security import (
     new_widget_key,
     verify_password,
 )
+from core.versions import bump_widget_keys_version
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
@@ -118,6 +119,16 @@ def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) ->
     if key is None:
         raise NotFound(f"No API key {key_id} in this tenant.")
     key.revoked_at = key.revoked_at or datetime.now(UTC)
+
+
+def revoke_widget_key(tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    """Revoke a widget key in its own transaction; every API process refuses it from the next request."""
+    with sync_tenant_session(tenant_id) as session:
+        key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == tenant_id, WidgetKey.id == key_id)).first()
+        if key is None:
+            raise NotFound(f"No widget key {key_id} in this tenant.")
+        key.revoked_at = key.revoked_at or datetime.now(UTC)
+    bump_widget_keys_version()  # after the commit, so no process can re-cache the key as valid
 
 
 RESOLVE_API_KEY = text("SELECT tenant_id, key_id, role FROM kefu_resolve_api_key(:h)")

@@ -43,3 +43,25 @@ async def atenant_version(tenant_id: uuid.UUID | str) -> int | None:
     except redis.RedisError:
         return None
     return int(raw or 0)
+
+
+# Widget keys are cached for a few seconds in every API process; this one counter (bumped after a
+# key is revoked or its origins change) lets each process drop its cache at once. Revocations are
+# rare, so one global counter costs nothing and has no ordering race: readers take it before the
+# database read, writers bump it after their commit.
+_WIDGET_KEYS = "kefu:widget-keys:version"
+
+
+def bump_widget_keys_version() -> None:
+    try:
+        sync_redis().incr(_WIDGET_KEYS)
+    except redis.RedisError:
+        log.warning("could not bump the widget key version; revoked keys work until the cache expires")
+
+
+async def awidget_keys_version() -> int | None:
+    try:
+        raw = await async_redis().get(_WIDGET_KEYS)
+    except redis.RedisError:
+        return None
+    return int(raw or 0)

@@ -14,10 +14,12 @@ from core.db import anonymous_session
 from core.errors import NotAuthenticated, PermissionDenied
 from core.logging import bind_log_context
 from core.tenancy import RESOLVE_WIDGET_KEY
+from core.versions import awidget_keys_version
 
-# Short-lived cache: a revoked key stops working within this many seconds.
+# Short-lived cache, checked against the widget key version (core.versions) on every hit, so a
+# revoked key stops working at once in every process; if Redis is down the cache is bypassed.
 _CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, Widget | None]] = {}
+_cache: dict[str, tuple[float, int, Widget | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,18 @@ async def resolve_widget(connection: ASGIConnection[Any, Any, Any, Any]) -> Widg
     if not key:
         raise NotAuthenticated("Send the widget key in the X-Widget-Key header.")
     now = time.monotonic()
+    version = await awidget_keys_version()  # read before the database, so a later revocation is seen
     cached = _cache.get(key)
-    if cached and now - cached[0] < _CACHE_SECONDS:
-        widget = cached[1]
+    if cached and version is not None and cached[1] == version and now - cached[0] < _CACHE_SECONDS:
+        widget = cached[2]
     else:
         async with anonymous_session() as session:
             row = (await session.execute(RESOLVE_WIDGET_KEY, {"k": key})).first()
         widget = Widget(row.tenant_id, row.key_id, tuple(row.allowed_origins or ())) if row else None
         if len(_cache) > 10_000:
             _cache.clear()
-        _cache[key] = (now, widget)
+        if version is not None:
+            _cache[key] = (now, version, widget)
     if widget is None:
         raise NotAuthenticated("The widget key is invalid or has been revoked.")
     if not origin_allowed(widget, connection.headers.get("origin")):
