@@ -68,8 +68,9 @@
     conversationId: stored.get('conversation'),
     ended: false, handedOff: false, busy: false, loaded: false, blocked: false,
     wsBroken: !('WebSocket' in window),
-    rated: JSON.parse(stored.get('rated') || '{}'),
+    rated: {},
   };
+  try { state.rated = JSON.parse(stored.get('rated') || '{}') || {}; } catch { /* start afresh */ }
   stored.set('visitor', state.visitorId);
 
   // ---- DOM building (textContent only) ---------------------------------------------------------
@@ -311,6 +312,9 @@
     };
     markRating();
     node.append(h('div', { class: 'actions' }, up, down, thanks));
+    if (answer.suggest_handoff && !state.handedOff) {
+      node.append(h('button', { type: 'button', class: 'tool offer', onclick: (e) => { e.currentTarget.remove(); requestHuman(); } }, icon('person'), h('span', { text: t('human') })));
+    }
   }
   function showSources(node, sources) {
     if (!sources || !sources.length || node.querySelector('.sources')) return;
@@ -532,6 +536,7 @@ svg { width: 20px; height: 20px; display: block; }
 .rate:hover { background: #e8ebee; }
 .rate[aria-pressed="true"] { color: var(--kefu-color); background: #e6f0ea; }
 .thanks { font-size: 12px; margin-left: 4px; }
+.offer { align-self: flex-start; margin-top: 4px; }
 .note { align-self: center; text-align: center; font-size: 12.5px; color: #57606a; padding: 4px 8px; }
 .typing { align-self: flex-start; display: flex; gap: 4px; padding: 12px 14px; background: #fff; border: 1px solid #e3e7eb; border-radius: 14px; }
 .typing i { width: 7px; height: 7px; border-radius: 50%; background: #8c959f; animation: kefu-blink 1.2s infinite ease-in-out; }

@@ -151,6 +151,15 @@ def test_talk_to_a_human_records_a_handoff(page: Page, shop: Shop) -> None:
         assert session.scalar(select(Handoff.source).where(Handoff.conversation_id == conversation.id)) == "customer"
 
 
+def test_an_unanswerable_question_offers_a_human(page: Page, shop: Shop) -> None:
+    open_widget(page, shop.demo_page)
+    answer = ask(page, "What is the population of the Mars colonies in 2090?")
+    expect(answer.locator(".bubble")).to_contain_text("don't know")
+    answer.locator(".offer").click()
+    expect(page.locator("kefu-chat .note")).to_contain_text("colleague")
+    assert conversation_of(shop, answer.get_attribute("data-message-id")).handoff is True
+
+
 def test_markup_in_an_faq_answer_is_shown_as_text_and_never_runs(page: Page, shop: Shop) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -172,6 +181,8 @@ def test_widget_on_the_tenants_own_site_talks_to_the_api_across_origins(page: Pa
     expect(answer.locator(".bubble")).to_contain_text("14 days")
     expect(answer.locator(".sources li")).not_to_have_count(0)
     assert answer.get_attribute("data-transport") == "ws"
+    launcher_colour = page.locator("kefu-chat .launcher").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert launcher_colour == "rgb(123, 44, 191)"  # data-color="#7b2cbf" on the tag
 
 
 def test_a_site_that_is_not_allowed_is_refused(page: Page, shop: Shop) -> None:
