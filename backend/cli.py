@@ -106,6 +106,29 @@ def ingest(path: Path, tenant_ref: str, wait: bool, inline: bool, timeout: int) 
     ingest_paths(path, _resolve_tenant(tenant_ref), wait=wait, inline=inline, timeout=timeout)
 
 
+@main.group("eval")
+def eval_group() -> None:
+    """Measure answer quality on labelled data."""
+
+
+@eval_group.command("retrieval")
+@click.option("--faq", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="FAQ file (CSV/XLSX/JSON) to index first; without --tenant it goes into a scratch tenant.")
+@click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with a question column and an expected column (FAQ id(s); empty = out of scope).")
+@click.option("--tenant", "tenant_ref", help="Evaluate this tenant (id or exact name) and store the run.")
+@click.option("--name", help="Name of the stored run (default: the queries file name).")
+@click.option("--threshold", type=float, help="Confidence threshold (default: the tenant's bot setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_retrieval(faq: Path | None, queries: Path, tenant_ref: str | None, name: str | None,
+                   threshold: float | None, as_json: bool) -> None:
+    """Top-1, MRR, recall@5, answer rate and failures of a labelled question set."""
+    from backend.eval_cli import run
+
+    tenant_id = _resolve_tenant(tenant_ref) if tenant_ref else None
+    run(faq, queries, tenant_id, name=name, threshold=threshold, as_json=as_json)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)

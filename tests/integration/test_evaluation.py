@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.db import sync_tenant_session
 from core.errors import NotFound, PayloadTooLarge, ValidationFailed
@@ -94,3 +96,35 @@ def test_chinese_headers_and_semicolon_delimiters_are_read(faq_tenant) -> None:
     with sync_tenant_session(faq_tenant.id) as session:
         run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[run_id]
     assert (run["questions"], run["top1"]) == (1, 1.0)
+
+
+def test_kefu_eval_retrieval_prints_the_figures_and_removes_its_scratch_tenant(tmp_path, real_embedder) -> None:
+    from click.testing import CliRunner
+
+    from backend.cli import main
+    from core.db import owner_engine
+
+    (tmp_path / "faq.csv").write_bytes(FAQ)
+    (tmp_path / "questions.csv").write_bytes(QUESTIONS)
+    with owner_engine().connect() as conn:
+        tenants_before = conn.scalar(text("SELECT count(*) FROM tenants"))
+    result = CliRunner().invoke(main, ["eval", "retrieval", "--faq", str(tmp_path / "faq.csv"),
+                                       "--queries", str(tmp_path / "questions.csv"), "--threshold", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert (figures["questions"], figures["top1"], figures["failures"]) == (4, pytest.approx(2 / 3), 1)
+    with owner_engine().connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM tenants")) == tenants_before
+
+
+def test_kefu_eval_retrieval_explains_a_bad_question_file(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from backend.cli import main
+
+    (tmp_path / "faq.csv").write_bytes(FAQ)
+    (tmp_path / "questions.csv").write_bytes(b"text,label_x\nhello,1\n")
+    result = CliRunner().invoke(main, ["eval", "retrieval", "--faq", str(tmp_path / "faq.csv"),
+                                       "--queries", str(tmp_path / "questions.csv")])
+    assert result.exit_code == 1
+    assert "expected column" in result.output
