@@ -7,6 +7,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from backend.api.auth import provide_principal
+from backend.api.controllers.analytics import AnalyticsController
 from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
@@ -38,7 +39,8 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
-                        MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install],
+                        MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
+                        AnalyticsController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
