@@ -316,11 +316,14 @@
       node.append(h('button', { type: 'button', class: 'tool offer', onclick: (e) => { e.currentTarget.remove(); requestHuman(); } }, icon('person'), h('span', { text: t('human') })));
     }
   }
+  const flat = (text) => String(text || '').replace(/\s+/g, ' ').trim();
   function showSources(node, sources) {
     if (!sources || !sources.length || node.querySelector('.sources')) return;
+    // An FAQ answer quoted verbatim would repeat the bubble: then its question alone is the source.
+    const said = flat(node.querySelector('.bubble').textContent);
     const items = sources.map((s) => h('li', null,
       s.url ? link(s.title, s.url) : h('span', { class: 'source-title', text: s.title }),
-      h('span', { class: 'snippet', text: s.snippet })));
+      said.includes(flat(s.snippet).replace(/…$/, '')) ? null : h('span', { class: 'snippet', text: s.snippet })));
     node.querySelector('.bubble').after(h('div', { class: 'sources' }, h('div', { class: 'label', text: t('sources') }), h('ol', null, items)));
   }
   async function loadSources(messageId) {

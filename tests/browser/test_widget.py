@@ -26,6 +26,7 @@ from tests.factories import qa_csv
 
 pytestmark = pytest.mark.integration
 DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data"
+XSS_QUESTION = "What is the secret tasting code? <img src=x onerror=\"window.__kefuXss = 3\">"
 XSS_ANSWER = ("Use code TEA10 <script>window.__kefuXss = 1; alert('script')</script>"
               "<img src=x onerror=\"window.__kefuXss = 2; alert('img')\"> [claim it](javascript:alert(3)) today.")
 
@@ -57,7 +58,7 @@ def shop(tmp_path_factory) -> Shop:
             created = create_tenant(f"Widget shop {suffix}", f"owner-{suffix}@example.com", "password-123",
                                     origins=[f"http://127.0.0.1:{port}", site])
             faq = tmp_path_factory.mktemp("faq") / "promo_faq.csv"
-            faq.write_bytes(qa_csv([("XSS-1", "What is the secret tasting code?", XSS_ANSWER)]))
+            faq.write_bytes(qa_csv([("XSS-1", XSS_QUESTION, XSS_ANSWER)]))
             for file in [*sorted(DEMO.glob("shop_faq_*.csv")), faq]:
                 document_id, _ = upload_file(created.tenant_id, file)
                 ingest(created.tenant_id, document_id)
@@ -102,6 +103,7 @@ def test_demo_shop_question_streams_an_answer_with_its_source(page: Page, shop: 
     assert answer.get_attribute("data-transport") == "ws"
     assert int(answer.get_attribute("data-chunks") or 0) >= 2  # arrived sentence by sentence
     expect(answer.locator(".sources")).to_contain_text("How long does delivery take?")
+    expect(answer.locator(".sources .snippet")).to_have_count(0)  # the answer is that FAQ row, quoted
     page.screenshot(path=str(artifacts_dir / "widget-desktop.png"))
 
 
@@ -168,7 +170,7 @@ def test_markup_in_an_faq_answer_is_shown_as_text_and_never_runs(page: Page, sho
     bubble = answer.locator(".bubble")
     expect(bubble).to_contain_text("<script>window.__kefuXss = 1;")
     expect(bubble).to_contain_text("<img src=x onerror=")
-    expect(answer.locator(".sources")).to_contain_text("<script>")
+    expect(answer.locator(".sources")).to_contain_text('code? <img src=x onerror="window.__kefuXss = 3">')
     assert answer.locator("script, img, a[href^='javascript']").count() == 0
     page.reload()  # the history path renders the stored text the same way
     expect(page.locator("kefu-chat .msg.bot[data-message-id] .bubble").last).to_contain_text("<img src=x")
