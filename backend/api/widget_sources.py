@@ -37,28 +37,41 @@ def describe(chunk: Chunk, document_title: str) -> dict[str, Any]:
     else:
         heading = meta.get("heading")
         title, body = (f"{document_title} › {heading}" if heading else document_title), chunk.text
-    return {"chunk_id": chunk.id, "document_id": str(chunk.document_id), "source_ref": chunk.source_ref,
-            "title": title, "snippet": _snippet(body), "url": _link(meta)}
+    return {
+        "chunk_id": chunk.id,
+        "document_id": str(chunk.document_id),
+        "source_ref": chunk.source_ref,
+        "title": title,
+        "snippet": _snippet(body),
+        "url": _link(meta),
+    }
 
 
-async def conversation_sources(tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str,
-                               message_id: uuid.UUID | None = None) -> dict[str, list[dict[str, Any]]]:
+async def conversation_sources(
+    tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str, message_id: uuid.UUID | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Map each answer of the conversation (or just `message_id`) to the passages it cites."""
     async with tenant_session(tenant_id) as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None or conversation.visitor_id != visitor_id:
             raise NotFound(f"No conversation {conversation_id} for this visitor.")
         query = select(Message.id, Message.citations).where(
-            Message.conversation_id == conversation_id, Message.role == "assistant")
+            Message.conversation_id == conversation_id, Message.role == "assistant"
+        )
         if message_id is not None:
             query = query.where(Message.id == message_id)
-        cited = {row.id: [c["chunk_id"] for c in row.citations or [] if isinstance(c, dict) and "chunk_id" in c]
-                 for row in await session.execute(query)}
+        cited = {
+            row.id: [c["chunk_id"] for c in row.citations or [] if isinstance(c, dict) and "chunk_id" in c]
+            for row in await session.execute(query)
+        }
         chunk_ids = {cid for ids in cited.values() for cid in ids}
         found: dict[int, dict[str, Any]] = {}
         if chunk_ids:
-            rows = await session.execute(select(Chunk, Document.title).join(Document, Document.id == Chunk.document_id)
-                                         .where(Chunk.id.in_(chunk_ids)))
+            rows = await session.execute(
+                select(Chunk, Document.title)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.id.in_(chunk_ids))
+            )
             found = {chunk.id: describe(chunk, title) for chunk, title in rows}
     # A cited chunk may since have been replaced by a new document version: it is simply left out.
     return {str(mid): [found[c] for c in ids if c in found] for mid, ids in cited.items()}

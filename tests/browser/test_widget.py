@@ -26,9 +26,11 @@ from tests.factories import qa_csv
 
 pytestmark = pytest.mark.integration
 DEMO = Path(__file__).resolve().parents[2] / "backend" / "demo_data"
-XSS_QUESTION = "What is the secret tasting code? <img src=x onerror=\"window.__kefuXss = 3\">"
-XSS_ANSWER = ("Use code TEA10 <script>window.__kefuXss = 1; alert('script')</script>"
-              "<img src=x onerror=\"window.__kefuXss = 2; alert('img')\"> [claim it](javascript:alert(3)) today.")
+XSS_QUESTION = 'What is the secret tasting code? <img src=x onerror="window.__kefuXss = 3">'
+XSS_ANSWER = (
+    "Use code TEA10 <script>window.__kefuXss = 1; alert('script')</script>"
+    "<img src=x onerror=\"window.__kefuXss = 2; alert('img')\"> [claim it](javascript:alert(3)) today."
+)
 
 
 @dataclass
@@ -55,8 +57,12 @@ def shop(tmp_path_factory) -> Shop:
         with tenant_site(pages) as site_port:
             site, foreign = f"http://127.0.0.1:{site_port}", f"http://localhost:{site_port}"
             suffix = uuid.uuid4().hex[:8]
-            created = create_tenant(f"Widget shop {suffix}", f"owner-{suffix}@example.com", "password-123",
-                                    origins=[f"http://127.0.0.1:{port}", site])
+            created = create_tenant(
+                f"Widget shop {suffix}",
+                f"owner-{suffix}@example.com",
+                "password-123",
+                origins=[f"http://127.0.0.1:{port}", site],
+            )
             faq = tmp_path_factory.mktemp("faq") / "promo_faq.csv"
             faq.write_bytes(qa_csv([("XSS-1", XSS_QUESTION, XSS_ANSWER)]))
             for file in [*sorted(DEMO.glob("shop_faq_*.csv")), faq]:
@@ -64,8 +70,9 @@ def shop(tmp_path_factory) -> Shop:
                 ingest(created.tenant_id, document_id)
             with running_api(port) as api:
                 pages["/shop.html"] = site_page(f"{api}/widget/kefu.js", created.widget_key, color="#7b2cbf")
-                pages["/dead-api.html"] = site_page(f"{api}/widget/kefu.js", created.widget_key,
-                                                    api=f"http://127.0.0.1:{free_port()}")
+                pages["/dead-api.html"] = site_page(
+                    f"{api}/widget/kefu.js", created.widget_key, api=f"http://127.0.0.1:{free_port()}"
+                )
                 yield Shop(api, site, foreign, created.tenant_id, created.widget_key, created.admin_api_key)
     get_settings.cache_clear()
 
@@ -194,7 +201,9 @@ def test_a_site_that_is_not_allowed_is_refused(page: Page, shop: Shop) -> None:
     status = page.evaluate(
         """async ([api, key]) => (await fetch(api + '/api/v1/chat', {method: 'POST',
              headers: {'X-Widget-Key': key, 'Content-Type': 'application/json'},
-             body: JSON.stringify({message: 'hello'})})).status""", [shop.api, shop.widget_key])
+             body: JSON.stringify({message: 'hello'})})).status""",
+        [shop.api, shop.widget_key],
+    )
     assert status == 403
 
 
@@ -215,8 +224,11 @@ def test_an_unreachable_service_gets_a_clear_message(page: Page, shop: Shop) -> 
 def test_a_visitor_over_the_rate_limit_is_told_to_wait(page: Page, shop: Shop) -> None:
     suffix = uuid.uuid4().hex[:8]
     busy = create_tenant(f"Busy shop {suffix}", f"busy-{suffix}@example.com", "password-123")
-    response = page.request.put(f"{shop.api}/api/v1/settings/bot", data={"visitor_rate_limit_per_minute": 1},
-                                headers={"Authorization": f"Bearer {busy.admin_api_key}"})
+    response = page.request.put(
+        f"{shop.api}/api/v1/settings/bot",
+        data={"visitor_rate_limit_per_minute": 1},
+        headers={"Authorization": f"Bearer {busy.admin_api_key}"},
+    )
     assert response.status == 200
     open_widget(page, f"{shop.api}/demo/shop?key={busy.widget_key}")
     banner = page.locator("kefu-chat .banner")
@@ -247,8 +259,9 @@ def test_keyboard_opens_and_escape_closes_with_focus_returned(page: Page, shop: 
 
 
 def test_phone_width_in_chinese(browser, shop: Shop, artifacts_dir) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN", is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="zh-CN", is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     try:
         open_widget(page, f"{shop.site}/shop.html")

@@ -45,10 +45,12 @@ def running_api(port: int) -> Iterator[str]:
 
 def site_page(script_src: str, widget_key: str, **data: str) -> bytes:
     attrs = "".join(f' data-{name}="{value}"' for name, value in data.items())
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>A tenant site</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-            f'<body><h1>Welcome to our shop</h1>'
-            f'<script src="{script_src}" data-key="{widget_key}"{attrs} async></script></body></html>').encode()
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>A tenant site</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        f"<body><h1>Welcome to our shop</h1>"
+        f'<script src="{script_src}" data-key="{widget_key}"{attrs} async></script></body></html>'
+    ).encode()
 
 
 @contextmanager

@@ -42,8 +42,11 @@ async def test_script_revalidates_with_its_etag_and_is_plain_without_gzip(client
 
 
 async def test_preflight_is_answered_for_widget_routes_only(client, tenant: TenantCtx) -> None:
-    asked = {"Origin": SHOP_SITE, "Access-Control-Request-Method": "POST",
-             "Access-Control-Request-Headers": "content-type,x-widget-key"}
+    asked = {
+        "Origin": SHOP_SITE,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-widget-key",
+    }
     chat = await client.options("/api/v1/chat", headers=asked)
     assert chat.status_code == 204
     assert chat.headers["access-control-allow-origin"] == SHOP_SITE
@@ -56,7 +59,9 @@ async def test_allowed_origin_is_served_and_other_origins_get_a_readable_403(cli
     key = {"X-Widget-Key": shop_with_origins.widget_key}
     allowed = await client.get("/api/v1/widget/config", headers={**key, "Origin": SHOP_SITE})
     assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == SHOP_SITE
-    refused = await client.post("/api/v1/chat", json={"message": "hi"}, headers={**key, "Origin": "https://evil.example"})
+    refused = await client.post(
+        "/api/v1/chat", json={"message": "hi"}, headers={**key, "Origin": "https://evil.example"}
+    )
     assert refused.status_code == 403 and "not allowed" in refused.json()["detail"]
     assert refused.headers["access-control-allow-origin"] == "https://evil.example"  # so the widget can show why
 
@@ -68,16 +73,24 @@ async def test_config_carries_the_tenants_greeting(client, tenant: TenantCtx) ->
     assert config.json() == {"greeting": "Welcome to the shop!", "language": "auto"}
 
 
-async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(client, tenant, other_tenant, stub_worker) -> None:
-    upload = await client.post("/api/v1/documents", headers=tenant.admin, files={"file": (
-        "faq.csv", qa_csv([("F-1", "Do you sell matcha?", "Yes, ceremonial grade matcha in 30 g tins.")]))})
+async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(
+    client, tenant, other_tenant, stub_worker
+) -> None:
+    upload = await client.post(
+        "/api/v1/documents",
+        headers=tenant.admin,
+        files={
+            "file": ("faq.csv", qa_csv([("F-1", "Do you sell matcha?", "Yes, ceremonial grade matcha in 30 g tins.")]))
+        },
+    )
     assert upload.status_code == 202
     stub_worker()
     # The test embedder is not calibrated for the confidence gate; answer whatever is retrieved.
     await client.put("/api/v1/settings/bot", headers=tenant.admin, json={"confidence_threshold": 0})
     key = {"X-Widget-Key": tenant.created.widget_key}
-    answer = (await client.post("/api/v1/chat", headers=key,
-                                json={"message": "Do you sell matcha?", "visitor_id": "v-src"})).json()
+    answer = (
+        await client.post("/api/v1/chat", headers=key, json={"message": "Do you sell matcha?", "visitor_id": "v-src"})
+    ).json()
     assert answer["citations"]
     url = f"/api/v1/widget/conversations/{answer['conversation_id']}/sources"
     found = (await client.get(url, headers=key, params={"visitor_id": "v-src"})).json()

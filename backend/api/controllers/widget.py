@@ -57,8 +57,9 @@ def widget_script() -> _Served:
         raise NotFound("The widget script is not installed (widget/kefu.js is missing).") from exc
     if _served is None or _served.mtime_ns != mtime_ns:
         plain = SCRIPT.read_bytes()
-        _served = _Served(mtime_ns, plain, gzip.compress(plain, 9, mtime=0),
-                          '"' + hashlib.sha256(plain).hexdigest()[:32] + '"')
+        _served = _Served(
+            mtime_ns, plain, gzip.compress(plain, 9, mtime=0), '"' + hashlib.sha256(plain).hexdigest()[:32] + '"'
+        )
     return _served
 
 
@@ -66,12 +67,21 @@ def embed_snippet(base_url: str, widget_key: str) -> str:
     return f'<script src="{base_url}/widget/kefu.js" data-key="{widget_key}" async></script>'
 
 
-@get("/widget/kefu.js", summary="The widget script (one tag on the tenant's site)", include_in_schema=False,
-     sync_to_thread=False)
+@get(
+    "/widget/kefu.js",
+    summary="The widget script (one tag on the tenant's site)",
+    include_in_schema=False,
+    sync_to_thread=False,
+)
 def serve_widget_script(request: Request[Any, Any, Any]) -> Response[bytes]:
     served = widget_script()
-    headers = {"Cache-Control": CACHE_CONTROL, "ETag": served.etag, "Vary": "Accept-Encoding",
-               "X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "cross-origin"}
+    headers = {
+        "Cache-Control": CACHE_CONTROL,
+        "ETag": served.etag,
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
     media_type = "text/javascript; charset=utf-8"
     if served.etag in request.headers.get("if-none-match", ""):
         return Response(b"", status_code=304, headers=headers, media_type=media_type)
@@ -80,10 +90,14 @@ def serve_widget_script(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(served.plain, headers=headers, media_type=media_type)
 
 
-@get("/demo/shop", summary="A sample shop page with the widget installed", include_in_schema=False,
-     sync_to_thread=False)
-def demo_shop(request: Request[Any, Any, Any], key: Annotated[str, QueryParameter()],
-              lang: Annotated[str, QueryParameter(required=False)] = "") -> Response[str]:
+@get(
+    "/demo/shop", summary="A sample shop page with the widget installed", include_in_schema=False, sync_to_thread=False
+)
+def demo_shop(
+    request: Request[Any, Any, Any],
+    key: Annotated[str, QueryParameter()],
+    lang: Annotated[str, QueryParameter(required=False)] = "",
+) -> Response[str]:
     """Off in production: it exists so a newcomer running `kefu demo` sees the widget working."""
     if get_settings().env == "production":
         raise NotFound("The demo shop is available only outside production.")
@@ -96,8 +110,11 @@ def demo_shop(request: Request[Any, Any, Any], key: Annotated[str, QueryParamete
     tag += f' data-lang="{lang}"' if lang else ""
     tag += ' data-title="Lotus Tea House · 莲花茶舍" async></script>'
     page = SHOP_PAGE.read_text(encoding="utf-8").replace("<!--KEFU_WIDGET-->", tag)
-    return Response(page, media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        page,
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 class WidgetController(Controller):
@@ -112,22 +129,36 @@ class WidgetController(Controller):
         return {"greeting": settings.greeting, "language": settings.language}
 
     @get("/conversations/{conversation_id:uuid}/sources", summary="Passages cited by the conversation's answers")
-    async def sources(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
-                      visitor_id: Annotated[str, QueryParameter()],
-                      message_id: Annotated[uuid.UUID | None, QueryParameter(required=False)] = None,
-                      ) -> dict[str, Any]:
+    async def sources(
+        self,
+        widget: CurrentWidget,
+        conversation_id: FromPath[uuid.UUID],
+        visitor_id: Annotated[str, QueryParameter()],
+        message_id: Annotated[uuid.UUID | None, QueryParameter(required=False)] = None,
+    ) -> dict[str, Any]:
         found = await conversation_sources(widget.tenant_id, conversation_id, check_visitor_id(visitor_id), message_id)
         return {"conversation_id": str(conversation_id), "sources": found}
 
 
-@get("/api/v1/settings/widget", guards=[requires("analyst")], tags=["settings"],
-     summary="The tag to paste on the tenant's site, per widget key, with its allowed origins")
+@get(
+    "/api/v1/settings/widget",
+    guards=[requires("analyst")],
+    tags=["settings"],
+    summary="The tag to paste on the tenant's site, per widget key, with its allowed origins",
+)
 async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrincipal) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
     async with tenant_session(principal.tenant_id) as session:
-        keys = (await session.scalars(select(WidgetKey).where(WidgetKey.revoked_at.is_(None))
-                                      .order_by(WidgetKey.created_at))).all()
-        return {"script_url": f"{base}/widget/kefu.js",
-                "options": ["data-color", "data-position", "data-title", "data-greeting", "data-lang"],
-                "keys": [{"widget_key": k.key, "allowed_origins": list(k.allowed_origins),
-                          "snippet": embed_snippet(base, k.key)} for k in keys]}
+        keys = (
+            await session.scalars(
+                select(WidgetKey).where(WidgetKey.revoked_at.is_(None)).order_by(WidgetKey.created_at)
+            )
+        ).all()
+        return {
+            "script_url": f"{base}/widget/kefu.js",
+            "options": ["data-color", "data-position", "data-title", "data-greeting", "data-lang"],
+            "keys": [
+                {"widget_key": k.key, "allowed_origins": list(k.allowed_origins), "snippet": embed_snippet(base, k.key)}
+                for k in keys
+            ],
+        }
