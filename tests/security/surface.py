@@ -1,0 +1,193 @@
+"""The API's attack surface, read from the Litestar app itself, and how to aim each route at a tenant.
+
+`api_routes(app)` lists every route the app serves, so a route added later shows up here without
+anyone remembering to add it. The coverage test then fails until the new route has a `Probe`
+(how to call it with another tenant's ids) or is listed in `PUBLIC` or `EXPLICIT` on purpose.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+from litestar.routes import HTTPRoute, WebSocketRoute
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # an HTTP method, or "WS"
+    path: str  # the template as the app declares it, e.g. /api/v1/documents/{document_id:uuid}
+    handler: Any
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def guarded(self) -> bool:
+        return bool(self.handler.resolve_guards())
+
+    def takes(self, name: str) -> bool:
+        return name in inspect.signature(self.handler.fn).parameters
+
+    @property
+    def audience(self) -> str:
+        """'admin' (bearer credential), 'widget' (widget key) or 'public' (nothing)."""
+        if self.guarded or self.takes("principal"):
+            return "admin"
+        return "widget" if self.takes("widget") else "public"
+
+    @property
+    def path_params(self) -> list[str]:
+        return PARAM.findall(self.path)
+
+    def url(self, values: dict[str, str]) -> str:
+        return PARAM.sub(lambda m: values[m.group(1)], self.path)
+
+
+def api_routes(app: Litestar) -> list[Route]:
+    """Every (method, path) the app serves, without the automatic OPTIONS and HEAD handlers."""
+    found: list[Route] = []
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            found.append(Route("WS", route.path, route.route_handler))
+        elif isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
+                    found.append(Route(method, route.path, handler))
+    return found
+
+
+@dataclass
+class Seeded:
+    """One tenant's credentials and a row of every kind, each text carrying the tenant's marker."""
+
+    tenant_id: uuid.UUID
+    admin: dict[str, str]
+    analyst: dict[str, str]  # an analyst API key
+    analyst_token: dict[str, str]  # an analyst user's login token
+    widget_key: str
+    marker: str  # in the tenant's names (files, collections, tools); attack probes reuse these names
+    secret: str  # only inside the tenant's content (FAQ, records, persona, chat); never sent by a probe
+    document_id: str = ""
+    collection: str = ""  # a collection only this tenant has
+    record_key: str = ""
+    tool_name: str = ""
+    visitor_id: str = ""
+    conversation_id: str = ""
+    question_id: str = ""
+    answer_id: str = ""
+
+    @property
+    def widget(self) -> dict[str, str]:
+        return {"X-Widget-Key": self.widget_key}
+
+    def path_values(self) -> dict[str, str]:
+        return {"document_id": self.document_id, "conversation_id": self.conversation_id,
+                "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
+                "name": self.tool_name}
+
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in another tenant's responses."""
+        return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
+                self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key]
+
+
+Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to call a route as the attacker, aimed at the victim's data.
+
+    `query` and `body` are built from (attacker, victim). `foreign` is the status expected when the
+    request names the victim's object in its path or body (404: it does not exist for the attacker),
+    or None when the route only ever works in the caller's own namespace. `lists_own` says that, called with the
+    attacker's own ids, the response shows the attacker's own rows (so "B is absent" means something).
+    """
+
+    query: Body = field(default=lambda a, v: {})
+    body: Body = field(default=lambda a, v: {})
+    foreign: int | None = 404
+    lists_own: bool = False
+    read_only: bool = False  # a POST that changes nothing (search): analysts may call it
+
+
+def faq_csv(secret: str) -> bytes:
+    return (f"id,question,answer\n{secret}-1,What is the {secret} refund policy?,"
+            f"Refunds for {secret} take 14 days.\n").encode()
+
+
+PROBES: dict[tuple[str, str], Probe] = {
+    ("GET", "/api/v1/documents"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/documents"): Probe(
+        body=lambda a, v: {"files": {"file": (f"{v.marker}.csv", faq_csv(a.marker + "-new"), "text/csv")}},
+        foreign=None),
+    ("GET", "/api/v1/documents/{document_id:uuid}"): Probe(lists_own=True),
+    ("DELETE", "/api/v1/documents/{document_id:uuid}"): Probe(),
+    ("POST", "/api/v1/search"): Probe(body=lambda a, v: {"json": {"query": "refund policy"}},
+                                      foreign=None, read_only=True),
+    ("GET", "/api/v1/settings/bot"): Probe(foreign=None, lists_own=True),
+    ("PUT", "/api/v1/settings/bot"): Probe(body=lambda a, v: {"json": {"persona": f"persona of {a.marker}"}},
+                                           foreign=None),
+    ("GET", "/api/v1/settings/widget"): Probe(foreign=None, lists_own=True),
+    ("GET", "/api/v1/records"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/records/{collection:str}"): Probe(
+        body=lambda a, v: {"files": {"file": ("rows.csv", f"order_id,status\n{a.marker}-9,new\n".encode())},
+                           "data": {"key_column": "order_id"}},
+        foreign=None),
+    ("DELETE", "/api/v1/records/{collection:str}"): Probe(),
+    ("GET", "/api/v1/records/{collection:str}/{key:str}"): Probe(lists_own=True),
+    ("GET", "/api/v1/tools"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/tools"): Probe(body=lambda a, v: {"json": {
+        "name": v.tool_name, "description": "tool of the attacker",
+        "url_template": "https://shop.example.com/orders/{order_id}",
+        "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}}, foreign=None),
+    ("DELETE", "/api/v1/tools/{name:str}"): Probe(),
+    ("POST", "/api/v1/chat"): Probe(body=lambda a, v: {"json": {
+        "message": "What is the refund policy?", "conversation_id": v.conversation_id,
+        "visitor_id": v.visitor_id}}),
+    ("GET", "/api/v1/chat/messages/{message_id:uuid}"): Probe(query=lambda a, v: {"visitor_id": v.visitor_id},
+                                                              lists_own=True),
+    ("GET", "/api/v1/chat/conversations/{conversation_id:uuid}/messages"): Probe(
+        query=lambda a, v: {"visitor_id": v.visitor_id}, lists_own=True),
+    ("POST", "/api/v1/chat/messages/{message_id:uuid}/feedback"): Probe(
+        body=lambda a, v: {"json": {"rating": -1, "visitor_id": v.visitor_id, "comment": "x"}}),
+    ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/csat"): Probe(
+        body=lambda a, v: {"json": {"score": 1, "visitor_id": v.visitor_id}}),
+    ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/handoff"): Probe(
+        body=lambda a, v: {"json": {"visitor_id": v.visitor_id, "reason": "x"}}),
+    ("GET", "/api/v1/widget/config"): Probe(foreign=None),
+    ("GET", "/api/v1/widget/conversations/{conversation_id:uuid}/sources"): Probe(
+        query=lambda a, v: {"visitor_id": v.visitor_id, "message_id": v.answer_id}, lists_own=True),
+    ("GET", "/api/v1/analytics/export"): Probe(query=lambda a, v: {"dataset": "messages", "format": "csv"},
+                                               foreign=None, lists_own=True),
+}
+
+# Routes meant to need no credential, and why.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/health"): "liveness probe",
+    ("GET", "/ready"): "readiness probe",
+    ("GET", "/metrics"): "Prometheus scrape; labels never carry tenant ids",
+    ("POST", "/api/v1/auth/login"): "how a credential is obtained (rate-limited)",
+    ("GET", "/widget/kefu.js"): "the public widget script",
+    ("GET", "/demo/shop"): "demo page, off in production",
+}
+PUBLIC_PREFIXES = ("/schema",)  # OpenAPI document and its viewers
+
+# Routes whose tenant isolation is tested by a dedicated test rather than a probe.
+EXPLICIT: dict[tuple[str, str], str] = {
+    ("WS", "/api/v1/chat/ws"): "tests/security/test_cross_tenant.py::test_socket_cannot_join_another_tenants_conversation",
+}
+
+
+def is_public(route: Route) -> bool:
+    return route.key in PUBLIC or route.path.startswith(PUBLIC_PREFIXES)

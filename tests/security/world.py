@@ -1,0 +1,112 @@
+"""Two tenants with a row of every kind, created through the public API, and a snapshot of a tenant's data."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import dramatiq
+from sqlalchemy import select
+
+from core.db import sync_tenant_session
+from core.models import (
+    Chunk,
+    Conversation,
+    Document,
+    Feedback,
+    Handoff,
+    HttpTool,
+    Message,
+    Record,
+    RecordCollection,
+    Tenant,
+)
+from core.tenancy import add_user
+from tests.factories import make_tenant
+from tests.security.surface import Seeded, faq_csv
+
+
+def run_queued_work() -> None:
+    """Process everything queued on the stub broker (ingestion) in this process, then stop."""
+    broker = dramatiq.get_broker()
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        for queue in list(broker.queues):
+            broker.join(queue, fail_fast=True)
+        worker.join()
+    finally:
+        worker.stop()
+
+
+async def seed(client: Any, name: str) -> Seeded:
+    """A tenant with a ready document, records, a tool, bot settings and a rated conversation."""
+    ctx = make_tenant(name)
+    marker = f"mk{uuid.uuid4().hex[:10]}"
+    email = f"analyst-{marker}@example.com"
+    with sync_tenant_session(ctx.id) as session:
+        add_user(session, ctx.id, email, "password-123", "analyst")
+    login = await client.post("/api/v1/auth/login", json={"email": email, "password": "password-123"})
+    assert login.status_code == 200, login.text
+    token = {"Authorization": f"Bearer {login.json()['token']}"}
+    secret = f"sc{uuid.uuid4().hex[:10]}"
+    tenant = Seeded(ctx.id, ctx.admin, ctx.analyst, token, ctx.created.widget_key, marker, secret)
+
+    upload = await client.post("/api/v1/documents", headers=tenant.admin,
+                               files={"file": (f"{marker}.csv", faq_csv(secret), "text/csv")})
+    assert upload.status_code == 202, upload.text
+    tenant.document_id = upload.json()["id"]
+    run_queued_work()
+
+    tenant.collection, tenant.record_key = f"orders_{marker}", f"{marker}-1"
+    for collection in ("orders", tenant.collection):
+        rows = f"order_id,status\n{marker}-1,shipped to {secret}\n".encode()
+        imported = await client.post(f"/api/v1/records/{collection}", headers=tenant.admin,
+                                     files={"file": ("orders.csv", rows)}, data={"key_column": "order_id"})
+        assert imported.status_code == 200, imported.text
+
+    tenant.tool_name = f"track_{marker}"
+    tool = await client.post("/api/v1/tools", headers=tenant.admin, json={
+        "name": tenant.tool_name, "description": f"Track a {secret} parcel",
+        "url_template": "https://shop.example.com/track/{code}",
+        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}}})
+    assert tool.status_code == 201, tool.text
+    settings = await client.put("/api/v1/settings/bot", headers=tenant.admin,
+                                json={"persona": f"You are the assistant of {secret}."})
+    assert settings.status_code == 200, settings.text
+
+    tenant.visitor_id = f"visitor-{marker}"
+    chat = await client.post("/api/v1/chat", headers=tenant.widget, json={
+        "message": f"What is the {secret} refund policy?", "visitor_id": tenant.visitor_id})
+    assert chat.status_code == 200, chat.text
+    tenant.conversation_id, tenant.answer_id = chat.json()["conversation_id"], chat.json()["message_id"]
+    with sync_tenant_session(tenant.tenant_id) as session:
+        tenant.question_id = str(session.scalar(select(Message.id).where(Message.role == "customer")))
+    rated = await client.post(f"/api/v1/chat/messages/{tenant.answer_id}/feedback", headers=tenant.widget,
+                              json={"rating": 1, "visitor_id": tenant.visitor_id})
+    assert rated.status_code == 200, rated.text
+    return tenant
+
+
+def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
+    """Everything of a tenant an attack could change, read in the tenant's own session."""
+
+    def rows(session, *columns) -> list[tuple]:
+        return sorted(tuple(str(v) for v in row) for row in session.execute(select(*columns)))
+
+    with sync_tenant_session(tenant_id) as session:
+        return {
+            "tenant": sorted(str(v) for v in session.execute(select(Tenant.settings).where(Tenant.id == tenant_id))),
+            "documents": rows(session, Document.id, Document.status, Document.version,
+                              Document.chunk_count, Document.content_hash),
+            "chunks": rows(session, Chunk.id, Chunk.text),
+            "collections": rows(session, RecordCollection.name, RecordCollection.row_count,
+                                RecordCollection.updated_at),
+            "records": rows(session, Record.key, Record.data),
+            "tools": rows(session, HttpTool.name, HttpTool.description, HttpTool.enabled),
+            "conversations": rows(session, Conversation.id, Conversation.csat,
+                                  Conversation.handoff, Conversation.resolved),
+            "messages": rows(session, Message.id, Message.role, Message.text),
+            "feedback": rows(session, Feedback.message_id, Feedback.rating, Feedback.comment),
+            "handoffs": rows(session, Handoff.conversation_id),
+        }
