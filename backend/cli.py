@@ -156,8 +156,19 @@ def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True)
+def dash(host: str, port: int) -> None:
+    """Run the Dash admin app (sign in with a tenant user's email and password)."""
+    # Its own process and package (nothing imports dash_app), like the worker.
+    import os
+
+    os.execv(sys.executable, [sys.executable, "-m", "dash_app", "--host", host, "--port", str(port)])
+
+
+@main.command()
 @click.option("--api-port", default=8000, show_default=True)
-@click.option("--dash-port", default=8050, show_default=True, help="Admin app port (the Dash app is not built yet).")
+@click.option("--dash-port", default=8050, show_default=True, help="Admin app (Dash) port.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 def demo(api_port: int, dash_port: int, host: str) -> None:
     """Start everything on embedded defaults, seed a demo tenant, print URLs and keys; Ctrl-C stops."""

@@ -1,7 +1,7 @@
 """`kefu demo`: the whole product on embedded defaults in one command.
 
 Starts (or reuses) the embedded PostgreSQL and Redis under KEFU_DATA_DIR, migrates, seeds a demo
-tenant with a bilingual FAQ, then runs the API and a worker as child processes until Ctrl-C.
+tenant with a bilingual FAQ, then runs the API, a worker and the Dash admin app as child processes until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -105,15 +105,20 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     _allow_demo_origins(state["tenant_id"], host, api_port)
 
     kefu = [sys.executable, "-m", "backend.cli"]
+    env["KEFU_PUBLIC_API_URL"] = f"http://{host}:{api_port}"  # the widget tag the admin app shows
     children = [
         subprocess.Popen([*kefu, "api", "--host", host, "--port", str(api_port)], env=env),
         subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2"], env=env),
+        subprocess.Popen([*kefu, "dash", "--host", host, "--port", str(dash_port)], env=env),
     ]
     try:
         _upload_demo_faq(state["tenant_id"])
         base = f"http://{host}:{api_port}"
         if not _wait_http(f"{base}/ready", 60):
             raise click.ClickException("the API did not become ready; see the log above")
+        admin = f"http://{host}:{dash_port}"
+        if not _wait_http(f"{admin}/healthz", 60):
+            raise click.ClickException("the admin app did not start; see the log above")
         click.echo(
             "\nKefu demo is running\n"
             f"  API            {base}   (OpenAPI: {base}/schema)\n"
@@ -122,7 +127,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
             f"  admin API key  {state['admin_api_key']}\n"
             f"  widget key     {state['widget_key']}\n"
             f"  demo shop      {base}/demo/shop?key={state['widget_key']}   (the chat widget on a sample page)\n"
-            f"  admin app      port {dash_port} reserved (the Dash app arrives with the admin issue)\n"
+            f"  admin app      {admin}/   (sign in with the admin login above)\n"
             f"  try: curl -s {base}/api/v1/search -H 'Authorization: Bearer {state['admin_api_key']}' "
             "-H 'Content-Type: application/json' -d '{\"query\": \"退货政策\", \"top_k\": 3}'\n"
             f"  chat: curl -s {base}/api/v1/chat -H 'X-Widget-Key: {state['widget_key']}' "

@@ -19,7 +19,7 @@ import math
 import redis
 
 from core.errors import RateLimited
-from core.redis import async_redis
+from core.redis import async_redis, sync_redis
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,11 @@ async def begin_login_attempt(email: str, address: str) -> None:
     except redis.RedisError:
         log.warning("redis unavailable; login attempts are not being limited")
         return
-    if attempts > settings.login_max_failures:
+    _refuse_if_locked(attempts, ttl)
+
+
+def _refuse_if_locked(attempts: int, ttl: int) -> None:
+    if attempts > get_settings().login_max_failures:
         minutes = max(1, math.ceil(ttl / 60))
         raise RateLimited(
             f"Too many failed logins for this account from your address; try again in {minutes} minute"
@@ -58,5 +62,30 @@ async def login_succeeded(email: str, address: str) -> None:
     """Forget the failed attempts of this account and address."""
     try:
         await async_redis().delete(_key(email, address))
+    except redis.RedisError:
+        log.warning("redis unavailable; could not clear failed login attempts")
+
+
+def begin_login_attempt_sync(email: str, address: str) -> None:
+    """The same count and lockout for synchronous callers (the Dash admin app's sign-in form)."""
+    settings = get_settings()
+    key = _key(email, address)
+    try:
+        pipe = sync_redis().pipeline()
+        pipe.incr(key)
+        pipe.ttl(key)
+        attempts, ttl = pipe.execute()
+        if ttl < 0:
+            sync_redis().expire(key, settings.login_lockout_seconds)
+            ttl = settings.login_lockout_seconds
+    except redis.RedisError:
+        log.warning("redis unavailable; login attempts are not being limited")
+        return
+    _refuse_if_locked(attempts, ttl)
+
+
+def login_succeeded_sync(email: str, address: str) -> None:
+    try:
+        sync_redis().delete(_key(email, address))
     except redis.RedisError:
         log.warning("redis unavailable; could not clear failed login attempts")

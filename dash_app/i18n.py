@@ -1,0 +1,80 @@
+"""The admin app's words in English and Simplified Chinese; the language switch stores the choice in the session."""
+
+from __future__ import annotations
+
+import flask
+
+LANGUAGES = ("en", "zh")
+
+_ZH: dict[str, str] = {
+    "Overview": "概览",
+    "Conversations": "对话",
+    "Knowledge": "知识库",
+    "Accuracy": "准确率",
+    "Satisfaction": "满意度",
+    "Knowledge gaps": "知识缺口",
+    "Export": "导出",
+    "Status": "运行状态",
+    "Settings": "设置",
+    "Sign out": "退出",
+    "Sign in": "登录",
+    "Email": "邮箱",
+    "Password": "密码",
+    "Period": "时间段",
+    "Conversations_kpi": "对话数",
+    "Messages": "消息数",
+    "Visitors": "访客数",
+    "Avg daily visitors": "日均访客",
+    "Weekly visitors": "周访客",
+    "Answer rate": "回答率",
+    "Thumbs-up rate": "点赞率",
+    "CSAT": "满意度评分",
+    "Hand-off rate": "转人工率",
+    "Resolution rate": "解决率",
+    "Latency p50": "延迟 p50",
+    "Latency p95": "延迟 p95",
+    "Tokens": "令牌数",
+    "Estimated cost": "估算成本",
+    "Search": "搜索",
+    "Rating": "评价",
+    "Any": "全部",
+    "Handed off": "已转人工",
+    "Unanswered": "未回答",
+    "Upload": "上传",
+    "Delete": "删除",
+    "Save": "保存",
+    "Add": "添加",
+    "Question": "问题",
+    "Answer": "答案",
+    "Try a question": "试问一个问题",
+    "Ask": "提问",
+    "Documents": "文档",
+    "Manual FAQ entries": "手动 FAQ 条目",
+    "Retrain now": "立即重新训练",
+    "Add FAQ entry": "添加 FAQ 条目",
+    "Download": "下载",
+    "Dataset": "数据集",
+    "Format": "格式",
+    "No data for this period yet.": "该时间段暂无数据。",
+    "Only admins can change this.": "只有管理员可以修改。",
+    "Bot": "机器人",
+    "Widget": "小部件",
+    "API keys": "API 密钥",
+    "Users": "用户",
+    "HTTP tools": "HTTP 工具",
+}
+
+
+def language() -> str:
+    """The signed-in browser's language (English outside a request)."""
+    if not flask.has_request_context():
+        return "en"
+    chosen = flask.session.get("lang")
+    return chosen if chosen in LANGUAGES else "en"
+
+
+def t(text: str) -> str:
+    """`text` in the current language; keys ending in `_kpi` disambiguate words used twice."""
+    if language() == "zh":
+        return _ZH.get(text, text.removesuffix("_kpi"))
+    return text.removesuffix("_kpi")

@@ -1,0 +1,184 @@
+"""Knowledge: upload documents and watch them index, list and delete them, try a question.
+
+Uploads go through the same services as the API (`knowledge.documents`, then the `ingest`
+actor); the list refreshes itself while anything is queued or processing. The manual FAQ editor
+is in `knowledge_faq`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import pandas as pd
+from dash import Input, Output, State, dcc, html, no_update
+
+from core.db import sync_tenant_session
+from core.errors import ServiceUnavailable, ValidationFailed
+from core.versions import bump_tenant_version
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.i18n import t
+from dash_app.pages import knowledge_faq
+from knowledge import documents
+from knowledge.retrieval import retrieve_sync
+
+DOCUMENT_COLUMNS = ["title", "filename", "status", "chunk_count", "version", "error", "updated_at", "id"]
+PENDING = ("queued", "processing")
+
+
+def document_rows(user: SignedInUser) -> list[dict[str, Any]]:
+    """The tenant's documents, newest first (up to 500)."""
+    with sync_tenant_session(user.tenant_id) as session:
+        rows, _ = documents.list_documents(session, user.tenant_id, limit=500)
+        return [{"id": str(d.id), "title": d.title, "filename": d.filename, "status": d.status,
+                 "chunk_count": d.chunk_count, "version": d.version, "error": d.error or "",
+                 "updated_at": d.updated_at.strftime("%Y-%m-%d %H:%M:%S")} for d in rows]
+
+
+def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list[str]:
+    """Store each file and queue it for indexing; returns one line per file."""
+    auth.require(user, "admin")
+    from knowledge.tasks import ingest_document
+
+    if not files:
+        raise ValidationFailed("Choose at least one file to upload.")
+    lines = []
+    for name, data in files:
+        prepared = documents.prepare_upload(user.tenant_id, name, data)
+        with sync_tenant_session(user.tenant_id) as session:
+            result = documents.record_upload(session, user.tenant_id, prepared)
+            document_id, action = result.document.id, result.action
+        if result.needs_ingest:
+            try:
+                ingest_document.send(str(user.tenant_id), str(document_id))
+            except Exception as exc:
+                raise ServiceUnavailable(
+                    f"{name} is stored but the work queue is unreachable; upload it again shortly.") from exc
+        lines.append(f"{prepared.filename}: {action.replace('_', ' ')}")
+    return lines
+
+
+def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
+    """Delete documents (and their chunks) of the user's tenant; another tenant's id is 'not found'."""
+    auth.require(user, "admin")
+    ids = [as_uuid(value, "document id") for value in document_ids]
+    if not ids:
+        raise ValidationFailed("Select the documents to delete first.")
+    blob_keys = []
+    with sync_tenant_session(user.tenant_id) as session:
+        for document_id in ids:
+            blob_keys.append(documents.delete_document(session, user.tenant_id, document_id))
+    bump_tenant_version(user.tenant_id)  # cached answers may quote the deleted text
+    for key in blob_keys:
+        documents.remove_blob(key)
+    return len(ids)
+
+
+def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
+    """What retrieval finds for a question: the best FAQ answer (or passage) and every hit with its score."""
+    hits = retrieve_sync(user.tenant_id, question, top_k)
+    best = hits[0] if hits else None
+    if best is None:
+        answer = ""
+    elif best.metadata.get("kind") == "faq":
+        answer = str(best.metadata.get("answer", ""))
+    else:
+        answer = best.text
+    return {"answer": answer, "hits": [
+        {"rank": i + 1, "score": round(h.score, 4), "dense": round(h.dense, 4), "lexical": round(h.lexical, 4),
+         "source_ref": h.source_ref or "", "document_id": str(h.document_id), "text": h.text}
+        for i, h in enumerate(hits)]}
+
+
+def layout(user: SignedInUser) -> html.Div:
+    admin = user.can("admin")
+    upload = dcc.Upload(
+        id="kn-upload", multiple=True, disabled=not admin, className="upload",
+        children=html.Div([t("Upload"), " — CSV, XLSX, JSON, Markdown, HTML, TXT, PDF, DOCX"]),
+    )
+    return html.Div([
+        html.H2(t("Knowledge")),
+        section("Documents",
+                upload if admin else notice(t("Only admins can change this.")),
+                dcc.Loading(html.Div(id="kn-upload-result")),
+                documents_table(document_rows(user)),
+                html.Button(t("Delete"), id="kn-delete", className="danger", disabled=not admin),
+                html.Div(id="kn-delete-result"),
+                dcc.Interval(id="kn-interval", interval=1500),
+                dcc.Store(id="kn-refresh", data=0)),
+        knowledge_faq.layout(user),
+        section("Try a question",
+                html.Div([dcc.Input(id="kn-question", type="text", className="grow", debounce=False,
+                                    placeholder="退货政策是什么？ / What is your return policy?"),
+                          html.Button(t("Ask"), id="kn-ask")], className="row"),
+                dcc.Loading(html.Div(id="kn-answer"))),
+    ])
+
+
+def documents_table(rows: list[dict[str, Any]]) -> Any:
+    """The documents table; rows carry their id, so a selection survives a refresh."""
+    frame = pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
+    return table(frame, "kn-table", columns=DOCUMENT_COLUMNS[:-1], row_selectable="multi", keep=["id"])
+
+
+def register(app: Any) -> None:
+    @app.callback(Output("kn-table", "data"), Output("kn-interval", "disabled"),
+                  Input("kn-interval", "n_intervals"), Input("kn-refresh", "data"))
+    def refresh_documents(_: Any, __: Any) -> tuple[Any, bool]:
+        rows = document_rows(auth.current_user())
+        return records(pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)), not any(r["status"] in PENDING for r in rows)
+
+    @app.callback(Output("kn-upload-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
+                  Input("kn-upload", "contents"), State("kn-upload", "filename"), State("kn-refresh", "data"),
+                  prevent_initial_call=True)
+    def upload(contents: list[str] | None, names: list[str] | None, counter: int) -> tuple[Any, Any]:
+        user = auth.current_user()
+        lines, error = attempt(lambda: upload_documents(user, _decode(contents or [], names or [])))
+        if error is not None:
+            return error, no_update
+        return notice("; ".join(lines or []), "success"), (counter or 0) + 1
+
+    @app.callback(Output("kn-delete-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
+                  Input("kn-delete", "n_clicks"), State("kn-table", "selected_row_ids"),
+                  State("kn-refresh", "data"), prevent_initial_call=True)
+    def delete(_: int, ids: list[str] | None, counter: int) -> tuple[Any, Any]:
+        user = auth.current_user()
+        count, error = attempt(lambda: delete_documents(user, ids or []))
+        if error is not None:
+            return error, no_update
+        return notice(f"Deleted {count} document(s).", "success"), (counter or 0) + 1
+
+    @app.callback(Output("kn-answer", "children"), Input("kn-ask", "n_clicks"), Input("kn-question", "n_submit"),
+                  State("kn-question", "value"), prevent_initial_call=True)
+    def ask(_: Any, __: Any, question: str | None) -> Any:
+        user = auth.current_user()
+        result, error = attempt(lambda: try_question(user, question or ""))
+        if error is not None:
+            return error
+        return _render_answer(result or {"answer": "", "hits": []})
+
+    knowledge_faq.register(app)
+
+
+def _render_answer(result: dict[str, Any]) -> Any:
+    if not result["hits"]:
+        return notice("Nothing in the knowledge base matches yet.")
+    return html.Div([
+        html.Div([html.Strong("Answer: "), html.Span(result["answer"], id="kn-best-answer")], className="answer"),
+        table(pd.DataFrame(result["hits"]), "kn-hits",
+              columns=["rank", "score", "dense", "lexical", "source_ref", "text"], page_size=10),
+    ])
+
+
+def _decode(contents: list[str], names: list[str]) -> list[tuple[str, bytes]]:
+    files = []
+    for content, name in zip(contents, names, strict=False):
+        _, _, encoded = (content or "").partition("base64,")
+        try:
+            files.append((name, base64.b64decode(encoded, validate=True)))
+        except (binascii.Error, ValueError):
+            raise ValidationFailed(f"{name} did not arrive intact; upload it again.") from None
+    return files

@@ -1,0 +1,90 @@
+"""The manual FAQ editor on the Knowledge page: add, edit and delete entries (`knowledge.curation`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from core.db import sync_tenant_session
+from core.errors import ValidationFailed
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import attempt, notice, records, section, table
+from dash_app.i18n import t
+from knowledge import curation
+
+FAQ_COLUMNS = ["id", "question", "answer"]
+
+
+def faq_rows(user: SignedInUser) -> list[dict[str, Any]]:
+    with sync_tenant_session(user.tenant_id) as session:
+        return [{"id": e.id, "question": e.question, "answer": e.answer}
+                for e in curation.list_faq_entries(session, user.tenant_id)]
+
+
+def save_faq_entry(user: SignedInUser, entry_id: str | None, question: str, answer: str) -> curation.FaqChange:
+    """Add a new entry (no id) or replace an existing one; either way it is re-indexed."""
+    auth.require(user, "admin")
+    if entry_id:
+        return curation.update_faq_entry(user.tenant_id, entry_id, question, answer)
+    return curation.add_faq_entry(user.tenant_id, question, answer)
+
+
+def delete_faq_entry(user: SignedInUser, entry_id: str | None) -> curation.FaqChange:
+    auth.require(user, "admin")
+    if not entry_id:
+        raise ValidationFailed("Select the FAQ entry to delete first.")
+    return curation.delete_faq_entry(user.tenant_id, entry_id)
+
+
+def layout(user: SignedInUser) -> html.Section:
+    admin = user.can("admin")
+    editor = html.Div([
+        dcc.Input(id="faq-id", type="hidden", value=""),
+        html.Label(t("Question"), htmlFor="faq-question"),
+        dcc.Input(id="faq-question", type="text", className="wide", disabled=not admin),
+        html.Label(t("Answer"), htmlFor="faq-answer"),
+        dcc.Textarea(id="faq-answer", className="wide", disabled=not admin),
+        html.Div([html.Button(t("Add"), id="faq-add", disabled=not admin),
+                  html.Button(t("Save"), id="faq-save", disabled=not admin),
+                  html.Button(t("Delete"), id="faq-delete", className="danger", disabled=not admin)],
+                 className="row"),
+        html.Div(id="faq-result"),
+    ], className="editor")
+    return section("Manual FAQ entries",
+                   html.P("Entries typed here are indexed like an uploaded FAQ; pick a row to edit it.",
+                          className="muted"),
+                   table(pd.DataFrame(faq_rows(user), columns=FAQ_COLUMNS), "faq-table", row_selectable="single"),
+                   editor if admin else notice(t("Only admins can change this.")))
+
+
+def register(app: Any) -> None:
+    @app.callback(Output("faq-id", "value"), Output("faq-question", "value"), Output("faq-answer", "value"),
+                  Input("faq-table", "selected_rows"), State("faq-table", "data"), prevent_initial_call=True)
+    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str]:
+        if not selected or not data or selected[0] >= len(data):
+            return "", "", ""
+        row = data[selected[0]]
+        return row["id"], row["question"], row["answer"]
+
+    @app.callback(Output("faq-result", "children"), Output("faq-table", "data"),
+                  Output("faq-table", "selected_rows"), Output("kn-refresh", "data", allow_duplicate=True),
+                  Input("faq-add", "n_clicks"), Input("faq-save", "n_clicks"), Input("faq-delete", "n_clicks"),
+                  State("faq-id", "value"), State("faq-question", "value"), State("faq-answer", "value"),
+                  State("kn-refresh", "data"), prevent_initial_call=True)
+    def change(_: Any, __: Any, ___: Any, entry_id: str, question: str, answer: str, counter: int) -> tuple:
+        user = auth.current_user()
+        button = ctx.triggered_id
+        if button == "faq-delete":
+            _, error = attempt(lambda: delete_faq_entry(user, entry_id))
+            done = "Deleted the entry; the change is being indexed."
+        else:
+            target = entry_id if button == "faq-save" else None
+            _, error = attempt(lambda: save_faq_entry(user, target, question or "", answer or ""))
+            done = "Saved; the entry is being indexed and answers will use it in a moment."
+        if error is not None:
+            return error, no_update, no_update, no_update
+        rows = records(pd.DataFrame(faq_rows(user), columns=FAQ_COLUMNS))
+        return notice(done, "success"), rows, [], (counter or 0) + 1

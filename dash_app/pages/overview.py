@@ -1,0 +1,106 @@
+"""Overview: the headline figures of a period, daily trends and the peak-hour heatmap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+
+from analytics import reports
+from analytics.period import Period
+from core.db import sync_tenant_session
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import attempt, empty_figure, kpi, period_of, styled
+from dash_app.i18n import t
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+KPIS: list[tuple[str, str, str]] = [
+    ("conversations", "Conversations_kpi", "{:,.0f}"),
+    ("messages", "Messages", "{:,.0f}"),
+    ("visitors", "Visitors", "{:,.0f}"),
+    ("dau_avg", "Avg daily visitors", "{:,.1f}"),
+    ("wau", "Weekly visitors", "{:,.0f}"),
+    ("answer_rate", "Answer rate", "{:.0%}"),
+    ("thumbs_up_rate", "Thumbs-up rate", "{:.0%}"),
+    ("csat_avg", "CSAT", "{:.2f} / 5"),
+    ("handoff_rate", "Hand-off rate", "{:.0%}"),
+    ("resolution_rate", "Resolution rate", "{:.0%}"),
+    ("latency_p50_ms", "Latency p50", "{:,.0f} ms"),
+    ("latency_p95_ms", "Latency p95", "{:,.0f} ms"),
+    ("tokens", "Tokens", "{:,.0f}"),
+    ("est_cost_usd", "Estimated cost", "${:,.2f}"),
+]
+
+
+def overview_data(user: SignedInUser, period: Period) -> dict[str, Any]:
+    """Headline figures, the daily trend and messages by weekday and hour, for the user's tenant."""
+    with sync_tenant_session(user.tenant_id) as session:
+        headline = reports.overview(session, user.tenant_id, period)
+        trend = reports.daily_trend(session, user.tenant_id, period)
+        peaks = reports.peak_hours(session, user.tenant_id, period)
+    figures = headline.iloc[0].to_dict() if len(headline) else {}
+    return {"kpis": figures, "trend": trend, "peaks": peaks}
+
+
+def figures(data: dict[str, Any]) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Volume trend, quality-rate trend, and the weekday × hour heatmap."""
+    trend: pd.DataFrame = data["trend"]
+    if trend.empty or not trend[["conversations", "messages"]].to_numpy().any():
+        blank = empty_figure(t("No data for this period yet."))
+        return blank, blank, blank
+    volume = go.Figure([
+        go.Bar(x=trend["day"], y=trend["conversations"], name=t("Conversations_kpi")),
+        go.Scatter(x=trend["day"], y=trend["messages"], name=t("Messages"), mode="lines+markers", yaxis="y2"),
+    ])
+    volume.update_layout(title=t("Conversations") + " / " + t("Messages"),
+                         yaxis={"rangemode": "tozero"},
+                         yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"})
+    rates = go.Figure([
+        go.Scatter(x=trend["day"], y=trend[col], name=t(label), mode="lines+markers", connectgaps=False)
+        for col, label in [("answer_rate", "Answer rate"), ("thumbs_up_rate", "Thumbs-up rate"),
+                           ("handoff_rate", "Hand-off rate"), ("predicted_satisfaction", "Satisfaction")]
+        if col in trend
+    ])
+    rates.update_layout(title=t("Answer rate") + " · " + t("Thumbs-up rate") + " · " + t("Hand-off rate"),
+                        yaxis={"tickformat": ".0%", "range": [0, 1.05]})
+    return styled(volume), styled(rates), styled(heatmap(data["peaks"]), 320)
+
+
+def heatmap(peaks: pd.DataFrame) -> go.Figure:
+    grid = [[0] * 24 for _ in range(7)]
+    for row in peaks.itertuples(index=False):
+        grid[int(row.weekday)][int(row.hour)] += int(row.messages)
+    figure = go.Figure(go.Heatmap(z=grid, x=list(range(24)), y=WEEKDAYS, colorscale="Blues",
+                                  hovertemplate="%{y} %{x}:00 UTC — %{z} messages<extra></extra>"))
+    figure.update_layout(title="Messages by weekday and hour (UTC)", yaxis={"autorange": "reversed"},
+                         xaxis={"dtick": 2})
+    return figure
+
+
+def layout(user: SignedInUser) -> html.Div:
+    graph = {"displaylogo": False, "responsive": True}
+    return html.Div([
+        html.H2(t("Overview")),
+        html.Div(id="ov-error"),
+        dcc.Loading(html.Div(id="ov-kpis", className="kpis")),
+        html.Div([dcc.Graph(id="ov-volume", config=graph), dcc.Graph(id="ov-rates", config=graph)],
+                 className="grid2"),
+        dcc.Graph(id="ov-heatmap", config=graph),
+    ])
+
+
+def register(app: Any) -> None:
+    @app.callback(Output("ov-kpis", "children"), Output("ov-volume", "figure"), Output("ov-rates", "figure"),
+                  Output("ov-heatmap", "figure"), Output("ov-error", "children"),
+                  Input("period", "start_date"), Input("period", "end_date"))
+    def show(start: str | None, end: str | None) -> tuple[Any, ...]:
+        user = auth.current_user()
+        data, error = attempt(lambda: overview_data(user, period_of(start, end)))
+        if error is not None or data is None:
+            blank = empty_figure("")
+            return [], blank, blank, blank, error
+        cards = [kpi(label, data["kpis"].get(key), fmt) for key, label, fmt in KPIS]
+        return (cards, *figures(data), None)

@@ -1,0 +1,95 @@
+"""Satisfaction: the tenant's satisfaction model (status, cross-validated AUC, drivers), predicted trend, retrain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+
+from analytics import reports
+from analytics.period import Period
+from core.db import sync_tenant_session
+from core.errors import ServiceUnavailable
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import attempt, empty_figure, kpi, notice, period_of, section, styled
+from dash_app.i18n import t
+
+
+def satisfaction_data(user: SignedInUser, period: Period) -> dict[str, Any]:
+    with sync_tenant_session(user.tenant_id) as session:
+        summary = reports.satisfaction_summary(session, user.tenant_id)
+        trend = reports.daily_trend(session, user.tenant_id, period)
+    return {"summary": summary, "trend": trend[["day", "predicted_satisfaction", "thumbs_up_rate"]]}
+
+
+def request_retrain(user: SignedInUser) -> None:
+    """Queue training of the tenant's model on the analytics queue (admin)."""
+    auth.require(user, "admin")
+    from analytics.tasks import train_satisfaction
+
+    try:
+        train_satisfaction.send(str(user.tenant_id))
+    except Exception as exc:
+        raise ServiceUnavailable("The work queue is unreachable; try again shortly.") from exc
+
+
+def trend_figure(trend: pd.DataFrame) -> go.Figure:
+    if trend.empty or trend["predicted_satisfaction"].isna().all():
+        return empty_figure("No scored conversations in this period yet.")
+    figure = go.Figure([
+        go.Scatter(x=trend["day"], y=trend["predicted_satisfaction"], name="Predicted satisfaction",
+                   mode="lines+markers"),
+        go.Scatter(x=trend["day"], y=trend["thumbs_up_rate"], name=t("Thumbs-up rate"), mode="markers"),
+    ])
+    figure.update_layout(title="Predicted satisfaction by day", yaxis={"tickformat": ".0%", "range": [0, 1.05]})
+    return styled(figure)
+
+
+def drivers_figure(drivers: list[dict[str, Any]]) -> go.Figure:
+    if not drivers:
+        return empty_figure("Drivers appear once the model is trained on this tenant's feedback.")
+    frame = pd.DataFrame(drivers).sort_values("weight")
+    figure = go.Figure(go.Bar(x=frame["weight"], y=frame["feature"], orientation="h",
+                              marker_color=["#c62828" if w < 0 else "#2e7d32" for w in frame["weight"]]))
+    figure.update_layout(title="Strongest drivers (positive = more satisfied)")
+    return styled(figure, 360)
+
+
+def layout(user: SignedInUser) -> html.Div:
+    admin = user.can("admin")
+    return html.Div([
+        html.H2(t("Satisfaction")),
+        section("Model", html.Div(id="sat-model", className="kpis"),
+                html.Button(t("Retrain now"), id="sat-retrain", disabled=not admin),
+                html.Div(id="sat-retrain-result"),
+                html.P("With too few labelled conversations the documented default model is used; it is replaced "
+                       "once enough thumbs and CSAT ratings exist.", className="muted")),
+        html.Div([dcc.Graph(id="sat-trend", config={"displaylogo": False}),
+                  dcc.Graph(id="sat-drivers", config={"displaylogo": False})], className="grid2"),
+    ])
+
+
+def register(app: Any) -> None:
+    @app.callback(Output("sat-model", "children"), Output("sat-trend", "figure"), Output("sat-drivers", "figure"),
+                  Input("period", "start_date"), Input("period", "end_date"))
+    def show(start: str | None, end: str | None) -> tuple[Any, go.Figure, go.Figure]:
+        user = auth.current_user()
+        data, error = attempt(lambda: satisfaction_data(user, period_of(start, end)))
+        if error is not None or data is None:
+            return error, empty_figure(""), empty_figure("")
+        summary = data["summary"]
+        trained = summary.get("trained_at")
+        cards = [kpi("Model", summary.get("status"), "{}"), kpi("Labelled conversations", summary.get("n_labels")),
+                 kpi("Cross-validated AUC", summary.get("cv_auc"), "{:.3f}"),
+                 kpi("Trained", str(trained)[:16] if trained else None, "{}")]
+        return cards, trend_figure(data["trend"]), drivers_figure(summary.get("drivers") or [])
+
+    @app.callback(Output("sat-retrain-result", "children"), Input("sat-retrain", "n_clicks"),
+                  prevent_initial_call=True)
+    def retrain(_: Any) -> Any:
+        user = auth.current_user()
+        _, error = attempt(lambda: request_retrain(user))
+        return error or notice("Training queued; the figures update when the worker finishes.", "success")

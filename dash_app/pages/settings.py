@@ -1,0 +1,152 @@
+"""Settings: the bot (persona, greeting, threshold, model), the widget snippet and its allowed origins.
+
+API keys and users are in `settings_access`, HTTP tools in `settings_tools`; this module lays the
+page out. Saving anything that changes answers bumps the tenant version so cached answers go.
+"""
+
+from __future__ import annotations
+
+import html as html_text
+import re
+from typing import Any
+
+from dash import Input, Output, State, dcc, html
+from sqlalchemy import select
+
+from core.bot_settings import LANGUAGES, PROVIDERS, BotSettings, read_bot_settings, write_bot_settings
+from core.db import sync_tenant_session
+from core.errors import NotFound, ValidationFailed
+from core.models import WidgetKey
+from core.settings import get_settings
+from core.versions import bump_tenant_version
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import attempt, notice, section
+from dash_app.i18n import t
+from dash_app.pages import settings_access, settings_tools
+
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+MAX_ORIGINS = 50
+
+
+def bot_settings(user: SignedInUser) -> BotSettings:
+    with sync_tenant_session(user.tenant_id) as session:
+        return read_bot_settings(session, user.tenant_id)
+
+
+def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSettings:
+    """Validate and store bot settings (admin); refused values leave everything as it was."""
+    auth.require(user, "admin")
+    changes = {k: (v.strip() or None if isinstance(v, str) and k in ("greeting", "model") else v)
+               for k, v in changes.items()}
+    with sync_tenant_session(user.tenant_id) as session:
+        updated = write_bot_settings(session, user.tenant_id, changes)
+    bump_tenant_version(user.tenant_id)
+    return updated
+
+
+def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
+    """Each active widget key with the tag to paste on the tenant's site and its allowed origins."""
+    base = get_settings().public_api_url.rstrip("/")
+    with sync_tenant_session(user.tenant_id) as session:
+        keys = session.scalars(select(WidgetKey).where(WidgetKey.revoked_at.is_(None))
+                               .order_by(WidgetKey.created_at)).all()
+        return [{"id": str(k.id), "key": k.key, "origins": list(k.allowed_origins),
+                 "snippet": f'<script src="{html_text.escape(base)}/widget/kefu.js" '
+                            f'data-key="{html_text.escape(k.key)}" async></script>'} for k in keys]
+
+
+def save_allowed_origins(user: SignedInUser, key_id: str, text: str) -> list[str]:
+    """Replace a widget key's allowed origins (one per line, like https://shop.example.com)."""
+    auth.require(user, "admin")
+    origins = list(dict.fromkeys(line.strip().rstrip("/").lower() for line in (text or "").splitlines()
+                                 if line.strip()))
+    bad = [o for o in origins if not ORIGIN.match(o)]
+    if bad:
+        raise ValidationFailed(f"Not an origin: {', '.join(bad)}. Write scheme://host[:port], e.g. https://shop.example.com.")
+    if len(origins) > MAX_ORIGINS:
+        raise ValidationFailed(f"At most {MAX_ORIGINS} origins per widget key.")
+    with sync_tenant_session(user.tenant_id) as session:
+        key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == user.tenant_id,
+                                                      WidgetKey.id == _uuid(key_id))).first()
+        if key is None:
+            raise NotFound("No such widget key in this tenant.")
+        key.allowed_origins = origins
+    return origins
+
+
+def _uuid(value: str) -> Any:
+    from dash_app.components import as_uuid
+
+    return as_uuid(value, "widget key id")
+
+
+def layout(user: SignedInUser) -> html.Div:
+    admin = user.can("admin")
+    bot = bot_settings(user)
+    widgets = widget_install(user)
+    bot_form = html.Div([
+        html.Label("Persona", htmlFor="set-persona"),
+        dcc.Textarea(id="set-persona", value=bot.persona, className="wide", disabled=not admin),
+        html.Label("Greeting", htmlFor="set-greeting"),
+        dcc.Input(id="set-greeting", value=bot.greeting or "", className="wide", disabled=not admin),
+        html.Div([
+            html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=list(LANGUAGES),
+                                                           value=bot.language, clearable=False, disabled=not admin)]),
+            html.Div([html.Label("Confidence threshold"),
+                      dcc.Input(id="set-threshold", type="number", min=0, max=1, step=0.05,
+                                value=bot.confidence_threshold, disabled=not admin)]),
+            html.Div([html.Label("Provider"), dcc.Dropdown(id="set-provider", options=list(PROVIDERS),
+                                                           value=bot.provider, clearable=False, disabled=not admin)]),
+            html.Div([html.Label("Model"), dcc.Input(id="set-model", value=bot.model or "", disabled=not admin)]),
+        ], className="row"),
+        html.Button(t("Save"), id="set-save-bot", disabled=not admin),
+        html.Div(id="set-bot-result"),
+    ])
+    widget_children: list[Any] = []
+    for widget in widgets:
+        widget_children += [
+            html.Pre(widget["snippet"], className="snippet", id=f"snippet-{widget['id']}"),
+            html.Label("Allowed origins (one per line; empty = any site, for development)"),
+            dcc.Textarea(id={"type": "set-origins", "key": widget["id"]}, value="\n".join(widget["origins"]),
+                         className="wide", disabled=not admin),
+        ]
+    widget_children += [html.Button(t("Save"), id="set-save-origins", disabled=not admin or not widgets),
+                        html.Div(id="set-origins-result")]
+    return html.Div([
+        html.H2(t("Settings")),
+        section("Bot", bot_form),
+        section("Widget", *widget_children),
+        settings_access.layout(user),
+        settings_tools.layout(user),
+    ])
+
+
+def register(app: Any) -> None:
+    from dash import ALL
+
+    @app.callback(Output("set-bot-result", "children"), Input("set-save-bot", "n_clicks"),
+                  State("set-persona", "value"), State("set-greeting", "value"), State("set-language", "value"),
+                  State("set-threshold", "value"), State("set-provider", "value"), State("set-model", "value"),
+                  prevent_initial_call=True)
+    def save_bot(_: Any, persona: str, greeting: str, language: str, threshold: float | None, provider: str,
+                 model: str) -> Any:
+        user = auth.current_user()
+        changes = {"persona": persona or "", "greeting": greeting or "", "language": language,
+                   "confidence_threshold": threshold, "provider": provider, "model": model or ""}
+        _, error = attempt(lambda: save_bot_settings(user, changes))
+        return error or notice("Saved. New answers use these settings.", "success")
+
+    @app.callback(Output("set-origins-result", "children"), Input("set-save-origins", "n_clicks"),
+                  State({"type": "set-origins", "key": ALL}, "value"),
+                  State({"type": "set-origins", "key": ALL}, "id"), prevent_initial_call=True)
+    def save_origins(_: Any, values: list[str], ids: list[dict[str, str]]) -> Any:
+        user = auth.current_user()
+        for value, ident in zip(values, ids, strict=False):
+            _, error = attempt(lambda v=value, i=ident: save_allowed_origins(user, i["key"], v))
+            if error is not None:
+                return error
+        return notice("Saved the allowed origins.", "success")
+
+    settings_access.register(app)
+    settings_tools.register(app)

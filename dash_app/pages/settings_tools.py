@@ -1,0 +1,88 @@
+"""Settings → HTTP tools: define one from a JSON spec, list them (secrets never shown), delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from core import http_tools
+from core.db import sync_tenant_session
+from core.errors import ValidationFailed
+from core.versions import bump_tenant_version
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import attempt, notice, records, section, table
+
+TOOL_COLUMNS = ["name", "method", "url_template", "description", "has_secret", "enabled"]
+EXAMPLE = json.dumps({
+    "name": "order_status",
+    "description": "Look up the shipping status of an order by its number.",
+    "url_template": "https://shop.example.com/api/orders/{order_id}",
+    "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+    "method": "GET",
+}, indent=2)
+
+
+def tool_rows(user: SignedInUser) -> list[dict[str, Any]]:
+    with sync_tenant_session(user.tenant_id) as session:
+        return [{k: v for k, v in view.items() if k in TOOL_COLUMNS}
+                for view in http_tools.list_http_tools(session, user.tenant_id)]
+
+
+def create_tool(user: SignedInUser, spec_text: str) -> str:
+    """Define a tool from its JSON spec (validated like the API's POST /api/v1/tools)."""
+    auth.require(user, "admin")
+    try:
+        spec = json.loads(spec_text or "")
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"The tool spec is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+    if not isinstance(spec, dict):
+        raise ValidationFailed("The tool spec must be a JSON object like the example.")
+    with sync_tenant_session(user.tenant_id) as session:
+        name = http_tools.create_http_tool(session, user.tenant_id, spec).name
+    bump_tenant_version(user.tenant_id)  # the model's tool list changed
+    return name
+
+
+def delete_tool(user: SignedInUser, name: str | None) -> None:
+    auth.require(user, "admin")
+    if not name:
+        raise ValidationFailed("Select the tool to delete first.")
+    with sync_tenant_session(user.tenant_id) as session:
+        http_tools.delete_http_tool(session, user.tenant_id, name)
+    bump_tenant_version(user.tenant_id)
+
+
+def layout(user: SignedInUser) -> html.Section:
+    admin = user.can("admin")
+    return section(
+        "HTTP tools",
+        html.P("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).",
+               className="muted"),
+        table(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS), "tools-table", row_selectable="single"),
+        dcc.Textarea(id="tools-spec", value=EXAMPLE, className="wide code", disabled=not admin),
+        html.Div([html.Button("Add tool", id="tools-add", disabled=not admin),
+                  html.Button("Delete selected", id="tools-delete", className="danger", disabled=not admin)],
+                 className="row"),
+        html.Div(id="tools-result"),
+    )
+
+
+def register(app: Any) -> None:
+    @app.callback(Output("tools-result", "children"), Output("tools-table", "data"),
+                  Input("tools-add", "n_clicks"), Input("tools-delete", "n_clicks"),
+                  State("tools-spec", "value"), State("tools-table", "selected_rows"), State("tools-table", "data"),
+                  prevent_initial_call=True)
+    def change(_: Any, __: Any, spec: str, selected: list[int] | None, data: list[dict[str, Any]] | None):
+        user = auth.current_user()
+        if ctx.triggered_id == "tools-add":
+            _, error = attempt(lambda: create_tool(user, spec))
+        else:
+            name = data[selected[0]]["name"] if selected and data and selected[0] < len(data) else None
+            _, error = attempt(lambda: delete_tool(user, name))
+        if error is not None:
+            return error, no_update
+        return notice("Done.", "success"), records(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS))

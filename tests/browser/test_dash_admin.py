@@ -1,0 +1,113 @@
+"""The admin app in headless Chromium: sign in, overview charts with data, upload a document until it is
+ready, download an export and read it back with pandas. Screenshots go to the artifacts directory.
+
+The Dash app runs for real on Werkzeug in a thread of this process, against the embedded test
+database; uploads are indexed by the in-process Dramatiq worker of the `stub_worker` fixture.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from analytics import rollups
+from core.db import sync_tenant_session
+from dash_app.app import create_app
+from tests.factories import TenantCtx, make_tenant, qa_csv
+from tests.support.analytics_seed import add_conversation, question, reply
+
+pytestmark = pytest.mark.integration
+PASSWORD = "password-123"
+
+
+@pytest.fixture(scope="module")
+def admin_url() -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def shop() -> TenantCtx:
+    """A tenant with a week of conversations ending yesterday, so the default period (last 30 days) has data."""
+    ctx = make_tenant("Lotus")
+    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for days_ago in range(1, 8):
+        for n in range(days_ago % 3 + 1):
+            start = today - timedelta(days=days_ago, hours=n * 3 + 1)
+            add_conversation(ctx.id, f"visitor-{days_ago}-{n}", start, csat=4 if n else None, messages=[
+                question("退货政策是什么？" if n % 2 else "How long does delivery take?", start),
+                reply("30天内免费退货。", start + timedelta(seconds=1), latency_ms=300 + 50 * n,
+                      answered=n != 2, rating=1 if n == 0 else None),
+            ])
+    with sync_tenant_session(ctx.id) as session:
+        rollups.refresh(session, ctx.id, full=True, today=date.today())
+    return ctx
+
+
+def sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    expect(page.locator("#who")).to_contain_text(email)
+
+
+def test_sign_in_and_overview_charts_show_the_seeded_week(page: Page, admin_url, shop, artifacts_dir):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    sign_in(page, admin_url, shop.created.admin_email)
+    kpis = page.locator("#ov-kpis")
+    expect(kpis).to_contain_text("Conversations", timeout=30_000)
+    expect(kpis.locator(".kpi-value").first).to_have_text("14")  # 1+2+3 ... conversations over seven days
+    expect(page.locator("#ov-volume .main-svg").first).to_be_visible()
+    expect(page.locator("#ov-volume .bars path").first).to_be_attached()
+    expect(page.locator("#ov-heatmap .hm, #ov-heatmap .heatmaplayer image").first).to_be_attached()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(artifacts_dir / "dash-overview.png"), full_page=True)
+    assert all(url.startswith(admin_url) for url in requested), [u for u in requested if not u.startswith(admin_url)]
+    assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+def test_upload_a_document_and_see_it_become_ready(page: Page, admin_url, shop, stub_worker, artifacts_dir,
+                                                   tmp_path):
+    faq = tmp_path / "tea_faq.csv"
+    faq.write_bytes(qa_csv([("t1", "Which tea is best for sleep?", "Chamomile or a light oolong."),
+                            ("t2", "怎么泡绿茶？", "80度水，泡两分钟。")]))
+    sign_in(page, admin_url, shop.created.admin_email)
+    page.click("#nav-knowledge")
+    page.locator("#kn-upload input[type=file]").set_input_files(str(faq))
+    expect(page.locator("#kn-upload-result")).to_contain_text("tea_faq.csv: created")
+    row = page.locator("#kn-table tr", has_text="tea_faq.csv")
+    expect(row).to_contain_text("ready", timeout=30_000)
+    expect(row).to_contain_text("2")
+    page.fill("#kn-question", "怎么泡绿茶")
+    page.click("#kn-ask")
+    expect(page.locator("#kn-best-answer")).to_have_text("80度水，泡两分钟。")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts_dir / "dash-knowledge.png"), full_page=True)
+
+
+def test_analyst_downloads_an_export_and_pandas_reads_it(page: Page, admin_url, shop, tmp_path):
+    analyst = f"analyst-{shop.created.name.split()[-1]}@example.com"
+    sign_in(page, admin_url, analyst)
+    page.click("#nav-export")
+    page.locator("#ex-format").get_by_text("parquet").click()
+    with page.expect_download() as info:
+        page.click("#ex-download-button")
+    download = info.value
+    assert download.suggested_filename.endswith(".parquet")
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    frame = pd.read_parquet(io.BytesIO(path.read_bytes()))
+    assert len(frame) == 14 and frame["visitor_id"].str.startswith("visitor-").all()

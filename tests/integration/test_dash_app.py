@@ -1,0 +1,124 @@
+"""The admin app over HTTP (Flask test client): sign-in, the session, and callbacks checking roles server-side."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from core.db import sync_tenant_session
+from core.models import Document, User
+from dash_app.app import create_app
+from dash_app.pages import knowledge
+from tests.factories import qa_csv
+from tests.support.dash_users import owner_of
+
+PASSWORD = "password-123"
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def call(client, app, trigger: str, value: Any, state: dict[str, Any] | None = None) -> Any:
+    """Fire the callback that `trigger` ("id.prop") feeds, as the browser would; returns its response JSON."""
+    dependencies = client.get("/_dash-dependencies").get_json()
+    spec = next(d for d in dependencies if any(f"{i['id']}.{i['property']}" == trigger for i in d["inputs"]))
+    state = state or {}
+    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1].split("@")[0]}
+               for part in spec["output"].strip(".").split("...")]
+    payload = {
+        "output": spec["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": [{"id": i["id"], "property": i["property"],
+                    "value": value if f"{i['id']}.{i['property']}" == trigger else None} for i in spec["inputs"]],
+        "state": [{"id": s["id"], "property": s["property"], "value": state.get(f"{s['id']}.{s['property']}")}
+                  for s in spec["state"]],
+        "changedPropIds": [trigger],
+    }
+    response = client.post("/_dash-update-component", json=payload)
+    assert response.status_code in (200, 204), response.data
+    return response.get_json()
+
+
+def test_signed_out_pages_redirect_and_data_endpoints_refuse(client):
+    assert client.get("/").headers["Location"].endswith("/login")
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/_dash-update-component", json={}).status_code == 401
+    assert client.get("/export/file?dataset=messages&format=csv").status_code == 401
+
+
+def test_wrong_password_is_refused_with_one_message(client, tenant):
+    response = sign_in(client, tenant.created.admin_email, "wrong-password")
+    assert b"Wrong email or password." in response.data
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_sign_in_shows_the_tenant_and_role_and_sign_out_ends_it(client, tenant):
+    assert sign_in(client, tenant.created.admin_email).headers["Location"] == "/"
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    shown = json.dumps(layout.get_json(), ensure_ascii=False)
+    assert tenant.created.name in shown and f"{tenant.created.admin_email} · owner" in shown
+    client.get("/logout")
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_deactivated_user_loses_access_at_once(client, tenant):
+    email = f"analyst-{tenant.created.name.split()[-1]}@example.com"
+    sign_in(client, email)
+    assert client.get("/_dash-layout").status_code == 200
+    with sync_tenant_session(tenant.id) as session:
+        session.execute(update(User).where(User.email == email).values(is_active=False))
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_analyst_delete_callback_returns_an_error_and_changes_nothing(app, client, tenant, stub_worker):
+    knowledge.upload_documents(owner_of(tenant), [("faq.csv", qa_csv([("1", "Q?", "A.")]))])
+    stub_worker()
+    document_id = knowledge.document_rows(owner_of(tenant))[0]["id"]
+    sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
+    result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selected_row_ids": [document_id]})
+    assert "needs the admin role" in str(result)
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalars(select(Document.id)).all() == [uuid.UUID(document_id)]
+
+
+def test_owner_cannot_delete_another_tenants_document_through_the_callback(app, client, tenant, other_tenant,
+                                                                            stub_worker):
+    knowledge.upload_documents(owner_of(other_tenant), [("faq.csv", qa_csv([("1", "Q?", "A.")]))])
+    stub_worker()
+    their_id = knowledge.document_rows(owner_of(other_tenant))[0]["id"]
+    sign_in(client, tenant.created.admin_email)
+    result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selected_row_ids": [their_id]})
+    assert f"No document {their_id}" in str(result)
+    with sync_tenant_session(other_tenant.id) as session:
+        assert session.scalars(select(Document.id)).all() == [uuid.UUID(their_id)]
+
+
+def test_every_page_renders_for_an_analyst(app, client, tenant):
+    sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
+    for path in ("/", "/conversations", "/knowledge", "/accuracy", "/satisfaction", "/gaps", "/export", "/status",
+                 "/settings"):
+        result = call(client, app, "url.pathname", path)
+        assert result["response"]["page"]["children"], path
+
+
+def test_repeated_wrong_passwords_lock_the_sign_in_form(client, tenant):
+    for _ in range(5):
+        assert sign_in(client, tenant.created.admin_email, "wrong-password").status_code == 401
+    locked = sign_in(client, tenant.created.admin_email)
+    assert locked.status_code == 429 and b"Too many failed logins" in locked.data
+    assert client.get("/_dash-layout").status_code == 401

@@ -1,0 +1,113 @@
+"""Settings page functions: bot settings, widget origins, API keys, users, HTTP tools — roles and tenant isolation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from core.db import sync_tenant_session
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.models import ApiKey, HttpTool, User, WidgetKey
+from core.security import digest_key
+from dash_app.auth import load_user
+from dash_app.pages import settings, settings_access, settings_tools
+from tests.support.dash_users import analyst_of, owner_of
+
+TOOL = {"name": "order_status", "description": "Order status by number.",
+        "url_template": "https://shop.example.com/orders/{order_id}",
+        "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}
+
+
+def test_bot_settings_saved_by_admin_refused_for_analyst_and_bad_values(tenant):
+    owner, analyst = owner_of(tenant), analyst_of(tenant)
+    saved = settings.save_bot_settings(owner, {"persona": "You are Lotus's tea expert.", "greeting": "Hi!",
+                                               "confidence_threshold": 0.6})
+    assert (saved.persona, saved.greeting, saved.confidence_threshold) == ("You are Lotus's tea expert.", "Hi!", 0.6)
+    with pytest.raises(PermissionDenied):
+        settings.save_bot_settings(analyst, {"persona": "hacked"})
+    with pytest.raises(ValidationFailed, match="confidence_threshold"):
+        settings.save_bot_settings(owner, {"confidence_threshold": 7})
+    current = settings.bot_settings(analyst)
+    assert (current.persona, current.confidence_threshold) == ("You are Lotus's tea expert.", 0.6)
+
+
+def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
+    owner = owner_of(tenant)
+    [widget] = settings.widget_install(owner)
+    assert widget["snippet"] == (f'<script src="http://127.0.0.1:8000/widget/kefu.js" '
+                                 f'data-key="{tenant.created.widget_key}" async></script>')
+    assert settings.save_allowed_origins(owner, widget["id"], "https://Shop.example.com/\nhttp://localhost:3000") == [
+        "https://shop.example.com", "http://localhost:3000"]
+    with pytest.raises(ValidationFailed, match="Not an origin"):
+        settings.save_allowed_origins(owner, widget["id"], "javascript:alert(1)")
+    with pytest.raises(PermissionDenied):
+        settings.save_allowed_origins(analyst_of(tenant), widget["id"], "https://evil.example")
+    [theirs] = settings.widget_install(owner_of(other_tenant))
+    with pytest.raises(NotFound):
+        settings.save_allowed_origins(owner, theirs["id"], "https://evil.example")
+    with sync_tenant_session(other_tenant.id) as session:
+        assert session.scalars(select(WidgetKey.allowed_origins)).one() == []
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalars(select(WidgetKey.allowed_origins)).one() == ["https://shop.example.com",
+                                                                            "http://localhost:3000"]
+
+
+def test_api_keys_created_once_and_revoked_only_in_own_tenant(tenant, other_tenant):
+    owner = owner_of(tenant)
+    secret = settings_access.new_api_key(owner, "CRM sync", "analyst")
+    with sync_tenant_session(tenant.id) as session:
+        key = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest_key(secret))).one()
+        assert (key.name, key.role, key.revoked_at) == ("CRM sync", "analyst", None)
+    rows = settings_access.api_key_rows(owner)
+    assert all(secret not in json.dumps(row) for row in rows)
+    their_key = settings_access.api_key_rows(owner_of(other_tenant))[0]["id"]
+    with pytest.raises(NotFound):
+        settings_access.revoke_api_keys(owner, [their_key])
+    with pytest.raises(PermissionDenied):
+        settings_access.revoke_api_keys(analyst_of(tenant), [str(key.id)])
+    with sync_tenant_session(other_tenant.id) as session:
+        assert session.scalars(select(ApiKey.revoked_at)).all() == [None, None]
+    assert settings_access.revoke_api_keys(owner, [str(key.id)]) == 1
+    with sync_tenant_session(tenant.id) as session:
+        assert session.get(ApiKey, key.id).revoked_at is not None
+
+
+def test_an_admin_cannot_grant_owner_and_nobody_changes_themselves(tenant):
+    owner = owner_of(tenant)
+    settings_access.invite_user(owner, "admin2@example.com", "password-123", "admin")
+    admin = next(r for r in settings_access.user_rows(owner) if r["email"] == "admin2@example.com")
+    admin_user = load_user(tenant.id, uuid.UUID(admin["id"]))
+    with pytest.raises(PermissionDenied):
+        settings_access.new_api_key(admin_user, "escalate", "owner")
+    with pytest.raises(PermissionDenied):
+        settings_access.invite_user(admin_user, "owner2@example.com", "password-123", "owner")
+    with pytest.raises(PermissionDenied):
+        settings_access.change_user(admin_user, str(owner.user_id), active=False)
+    with pytest.raises(ValidationFailed, match="your own"):
+        settings_access.change_user(owner, str(owner.user_id), role="analyst")
+    settings_access.change_user(owner, admin["id"], active=False)
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalars(select(User.is_active).where(User.email == "admin2@example.com")).one() is False
+        assert session.scalars(select(User.role).where(User.id == owner.user_id)).one() == "owner"
+
+
+def test_http_tools_created_listed_without_secret_and_deleted_per_tenant(tenant, other_tenant):
+    owner = owner_of(tenant)
+    spec = {**TOOL, "secret_header_name": "X-Api-Key", "secret_header_value": "s3cret"}
+    assert settings_tools.create_tool(owner, json.dumps(spec)) == "order_status"
+    [row] = settings_tools.tool_rows(owner)
+    assert row["has_secret"] is True and "s3cret" not in json.dumps(row, default=str)
+    assert settings_tools.tool_rows(owner_of(other_tenant)) == []
+    with pytest.raises(ValidationFailed, match="not valid JSON"):
+        settings_tools.create_tool(owner, "{not json")
+    with pytest.raises(PermissionDenied):
+        settings_tools.delete_tool(analyst_of(tenant), "order_status")
+    with pytest.raises(NotFound):
+        settings_tools.delete_tool(owner_of(other_tenant), "order_status")
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalars(select(HttpTool.name)).all() == ["order_status"]
+    settings_tools.delete_tool(owner, "order_status")
+    assert settings_tools.tool_rows(owner) == []
