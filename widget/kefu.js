@@ -66,7 +66,7 @@
   const state = {
     visitorId: stored.get('visitor') || newVisitorId(),
     conversationId: stored.get('conversation'),
-    ended: false, handedOff: false, busy: false, loaded: false, blocked: false,
+    ended: false, handedOff: false, busy: false, blocked: false,
     wsBroken: !('WebSocket' in window),
     rated: {},
   };
@@ -360,9 +360,11 @@
   async function submit(textOverride) {
     const text = (textOverride || input.value).trim();
     if (!text || state.busy || state.blocked) return;
-    if (state.ended) startNewConversation();
     state.busy = true;
     if (!textOverride) { input.value = ''; input.style.height = 'auto'; }
+    await load();
+    if (state.blocked) { state.busy = false; if (!textOverride) input.value = text; return; }
+    if (state.ended) startNewConversation();
     showBanner('');
     const mine = customerMessage(text);
     setTyping(true);
@@ -405,7 +407,8 @@
   }
 
   async function requestHuman() {
-    if (state.handedOff || state.blocked) return;
+    await load();
+    if (state.handedOff || state.blocked || state.busy) return;
     if (!state.conversationId || state.ended) { await submit(t('humanMessage')); return; }
     try {
       await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, { visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' });
@@ -436,22 +439,25 @@
 
   function greet() { botMessage(state.greeting || t('greeting'), { greeting: true }); }
 
-  // First open: check the key and origin (config), then re-fetch the stored conversation.
-  async function load() {
-    if (state.loaded) return;
-    state.loaded = true;
-    const config = call('GET', '/api/v1/widget/config').then((c) => { if (!opt.greeting && c.greeting) state.greeting = c.greeting; }, (err) => err);
-    state.greeting = opt.greeting || null;
-    const failure = await config;
-    if (failure instanceof Error) {
-      showBanner(problemText(failure));
-      if (failure.status === 401 || failure.status === 403) { state.blocked = true; refreshTools(); return; }
-      state.loaded = false; // unreachable: try again next time the panel opens
-    }
+  // First open: check the key and origin (config), then re-fetch the stored conversation. Anything
+  // the customer does meanwhile waits for this, so history never lands after (or wipes) new messages.
+  let loading = null;
+  function load() {
+    if (!loading) loading = loadOnce().then((done) => { if (!done) loading = null; });
+    return loading;
+  }
+  async function loadOnce() {
+    const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
+    state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
     log.replaceChildren();
+    if (config instanceof Error) {
+      showBanner(problemText(config));
+      if (config.status === 401 || config.status === 403) { state.blocked = true; refreshTools(); return true; }
+    }
     greet();
     if (state.conversationId) await loadHistory();
     refreshTools();
+    return !(config instanceof Error); // unreachable: try again on the next open or message
   }
   async function loadHistory() {
     let history;

@@ -112,6 +112,7 @@ def test_demo_shop_question_streams_an_answer_with_its_source(page: Page, shop: 
     expect(answer.locator(".sources")).to_contain_text("How long does delivery take?")
     expect(answer.locator(".sources .snippet")).to_have_count(0)  # the answer is that FAQ row, quoted
     page.screenshot(path=str(artifacts_dir / "widget-desktop.png"))
+    assert page.console_errors == []  # type: ignore[attr-defined]
 
 
 def test_page_styles_do_not_reach_the_widget(page: Page, shop: Shop) -> None:
@@ -158,6 +159,16 @@ def test_talk_to_a_human_records_a_handoff(page: Page, shop: Shop) -> None:
     assert conversation.handoff is True
     with sync_tenant_session(shop.tenant_id) as session:
         assert session.scalar(select(Handoff.source).where(Handoff.conversation_id == conversation.id)) == "customer"
+
+
+def test_talk_to_a_human_before_any_question_asks_through_the_chat(page: Page, shop: Shop) -> None:
+    open_widget(page, shop.demo_page)
+    page.locator("kefu-chat .tool.human").click()
+    answer = page.locator("kefu-chat .msg.bot[data-message-id]")
+    expect(answer).to_have_count(1)
+    expect(page.locator("kefu-chat .msg.customer")).to_have_text(["I'd like to talk to a human, please."])
+    expect(page.locator("kefu-chat .tool.human")).to_be_disabled()
+    assert conversation_of(shop, answer.get_attribute("data-message-id")).handoff is True
 
 
 def test_an_unanswerable_question_offers_a_human(page: Page, shop: Shop) -> None:
