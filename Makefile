@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval bench-ingest bench-filtered clean
+.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval bench-ingest bench-filtered fuzz clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench-ingest: $(STAMP) ## Ingestion throughput vs the raw embedder
 
 bench-filtered: $(STAMP) ## Tenant-filtered vector search recall and latency in a large table
 	$(BIN)/python bench/filtered_search.py
+
+fuzz: $(STAMP) ## Long schemathesis run over every API operation (make test runs a short one)
+	$(BIN)/python bench/fuzz_api.py --examples 200
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) .kefu .pytest_cache

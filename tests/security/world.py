@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -39,8 +40,11 @@ def run_queued_work() -> None:
         worker.stop()
 
 
-async def seed(client: Any, name: str) -> Seeded:
-    """A tenant with a ready document, records, a tool, bot settings and a rated conversation."""
+async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queued_work) -> Seeded:
+    """A tenant with a document, records, a tool, bot settings and a rated conversation.
+
+    `ingest` processes the queued document; against separate worker processes pass a no-op.
+    """
     ctx = make_tenant(name)
     marker = f"mk{uuid.uuid4().hex[:10]}"
     email = f"analyst-{marker}@example.com"
@@ -56,7 +60,7 @@ async def seed(client: Any, name: str) -> Seeded:
                                files={"file": (f"{marker}.csv", faq_csv(secret), "text/csv")})
     assert upload.status_code == 202, upload.text
     tenant.document_id = upload.json()["id"]
-    run_queued_work()
+    ingest()
 
     tenant.collection, tenant.record_key = f"orders_{marker}", f"{marker}-1"
     for collection in ("orders", tenant.collection):
