@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import KefuError, PayloadTooLarge
 from core.settings import get_settings
 
 MAX_JSON_DEPTH = 32
@@ -54,6 +55,21 @@ def check_json_body(body: bytes) -> None:
                       f"The JSON nests arrays or objects more than {MAX_JSON_DEPTH} levels deep; flatten it.")
     if b"u0000" in body.lower() and _ESCAPED_NUL.search(body):
         raise Refused(400, "Invalid character", "Text may not contain the NUL character (\\u0000); remove it.")
+
+
+def read_socket_frame(raw: str | bytes) -> Any:
+    """Decode a WebSocket text frame by the same rules as a JSON body; `KefuError` (400/413) otherwise."""
+    data = raw.encode("utf-8", errors="surrogatepass") if isinstance(raw, str) else raw
+    limit = get_settings().max_json_body_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(_too_large(limit).detail)
+    try:
+        check_json_body(data)
+        return json.loads(data)
+    except Refused as refused:
+        raise KefuError(refused.detail) from refused
+    except ValueError as exc:
+        raise KefuError('The frame is not valid JSON; send {"type": "message", "message": "..."}.') from exc
 
 
 def _is_json_like(content_type: str) -> bool:

@@ -211,3 +211,21 @@ async def test_zip_bomb_records_import_is_refused(client, shop) -> None:
     assert response.status_code in (413, 415, 422)
     assert (await client.get("/api/v1/records", headers=shop.admin)).json()["items"] == []
 
+
+
+@pytest.mark.parametrize("frame", ["this is not json", '{"type": "message", "message": ' + "[" * 5000 + "]" * 5000 + "}",
+                                   '{"type": "message", "message": "\\u0000"}'])
+def test_a_bad_socket_frame_gets_an_error_frame_and_the_socket_stays_open(live_api, shop, frame) -> None:
+    async def scenario() -> tuple[dict, dict]:
+        url = live_api.replace("http://", "ws://") + f"/api/v1/chat/ws?key={shop.created.widget_key}"
+        async with websockets.connect(url) as socket:
+            await socket.send(frame)
+            refused = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            await socket.send(json.dumps({"type": "message", "message": "hello"}))
+            while (answer := json.loads(await asyncio.wait_for(socket.recv(), 60)))["type"] == "delta":
+                pass
+            return refused, answer
+
+    refused, answer = asyncio.run(scenario())
+    assert refused["type"] == "error" and refused["status"] == 400 and refused["detail"]
+    assert answer["type"] == "final"

@@ -16,6 +16,7 @@ from litestar import Controller, Response, WebSocket, get, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
 from backend.chat import conversations, engine, events
 from backend.chat.tasks import answer_message, frame
@@ -133,8 +134,9 @@ async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
 
     try:
         while True:
-            incoming = await socket.receive_json()
+            raw = await socket.receive_data(mode="text")
             try:
+                incoming = read_socket_frame(raw)  # a bad frame gets an error frame, not a closed socket
                 await _handle_frame(socket, widget, incoming, subscriptions, forwarder, relay_to_socket)
             except KefuError as exc:
                 await socket.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
