@@ -1,10 +1,10 @@
-"""`python -m dash_app --host H --port P`: the admin app on a threaded WSGI server (`kefu dash` runs this)."""
+"""`python -m dash_app --host H --port P`: the admin app on Waitress, a production WSGI server (`kefu dash`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from werkzeug.serving import run_simple
+from waitress import serve
 
 from dash_app.wsgi import create_server
 
@@ -13,10 +13,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="kefu dash", description="Kefu admin app (Dash)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8050)
+    parser.add_argument("--threads", type=int, default=8, help="Requests served at once.")
     args = parser.parse_args()
     server = create_server()
     print(f"admin app on http://{args.host}:{args.port}/", flush=True)
-    run_simple(args.host, args.port, server, threaded=True, use_reloader=False)
+    # Uploads arrive base64-encoded inside Dash's JSON, so allow a little over twice the upload limit.
+    serve(server, host=args.host, port=args.port, threads=args.threads, ident="kefu-admin",
+          max_request_body_size=server.config["MAX_CONTENT_LENGTH"] + 1024 * 1024)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dash_app.i18n import t
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+FONT = "system-ui, -apple-system, 'Segoe UI', 'PingFang SC', 'Microsoft YaHei', sans-serif"
 
 
 def notice(message: str, kind: str = "info") -> html.Div:
@@ -59,7 +60,7 @@ def table(frame: pd.DataFrame, table_id: str, *, columns: Sequence[str] | None =
         id=table_id, data=rows, columns=[{"name": c.replace("_", " "), "id": c} for c in columns],
         page_size=page_size, sort_action="native", row_selectable=row_selectable,
         style_table={"overflowX": "auto"}, style_cell={"textAlign": "left", "maxWidth": "420px", "whiteSpace": "normal",
-                                                        "fontSize": "13px", "fontFamily": "inherit"},
+                                                        "fontSize": "13px", "fontFamily": FONT},
         style_header={"fontWeight": "600"},
     )
 
@@ -76,7 +77,7 @@ def _cell(value: Any) -> Any:
 
 def empty_figure(message: str) -> go.Figure:
     figure = go.Figure()
-    figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=260,
+    figure.update_layout(template="plotly_white", xaxis={"visible": False}, yaxis={"visible": False}, height=260,
                          annotations=[{"text": message, "showarrow": False, "font": {"size": 14}}],
                          margin={"l": 20, "r": 20, "t": 20, "b": 20})
     return figure

@@ -70,7 +70,7 @@ def failures(user: SignedInUser, run_id: str) -> pd.DataFrame:
 
 
 def _runs_table(frame: pd.DataFrame) -> Any:
-    frame = frame.assign(id=frame["id"].astype(str)) if len(frame) else frame.assign(id=[])
+    frame = frame.assign(id=frame["run_id"].astype(str))
     return table(frame, "acc-runs", columns=[c for c in RUN_SHOWN if c in frame], row_selectable="single",
                  keep=["id"])
 
@@ -107,7 +107,7 @@ def register(app: Any) -> None:
         user = auth.current_user()
         _, error = attempt(lambda: start_evaluation(user, filename or "questions.csv", contents or "", name))
         runs = evaluation_runs(user)
-        rows = records(runs.assign(id=runs["id"].astype(str))) if len(runs) else []
+        rows = records(runs.assign(id=runs["run_id"].astype(str))[[*RUN_SHOWN, "id"]])
         return error or notice("Evaluation finished; the new run is at the top.", "success"), rows
 
     @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selected_row_ids"),

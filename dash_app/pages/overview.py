@@ -61,7 +61,7 @@ def figures(data: dict[str, Any]) -> tuple[go.Figure, go.Figure, go.Figure]:
     rates = go.Figure([
         go.Scatter(x=trend["day"], y=trend[col], name=t(label), mode="lines+markers", connectgaps=False)
         for col, label in [("answer_rate", "Answer rate"), ("thumbs_up_rate", "Thumbs-up rate"),
-                           ("handoff_rate", "Hand-off rate"), ("predicted_satisfaction", "Satisfaction")]
+                           ("handoff_rate", "Hand-off rate"), ("predicted_satisfaction", "Satisfaction_kpi")]
         if col in trend
     ])
     rates.update_layout(title=t("Answer rate") + " · " + t("Thumbs-up rate") + " · " + t("Hand-off rate"),

@@ -1,0 +1,62 @@
+"""Accuracy page: live accuracy from feedback, evaluation runs uploaded by an admin, failures per tenant."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+
+import pytest
+
+from analytics import rollups
+from analytics.period import Period
+from core.db import sync_tenant_session
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from dash_app.pages import accuracy, knowledge
+from tests.factories import qa_csv
+from tests.support.analytics_seed import seed_history
+from tests.support.dash_users import analyst_of, owner_of
+
+FAQ = qa_csv([("RET-1", "How do I return an item?", "Send it back within 30 days for a full refund."),
+              ("SHIP-1", "How long does shipping take?", "Parcels arrive in 3 to 5 working days.")])
+QUESTIONS = (b"question,expected\nHow do I return an item?,RET-1\n"
+             b"How long does shipping take?,RET-1\n")  # labelled wrongly on purpose: one failure
+
+
+def upload(csv: bytes) -> str:
+    return "data:text/csv;base64," + base64.b64encode(csv).decode()
+
+
+def test_live_accuracy_counts_thumbs_per_day(tenant):
+    seed_history(tenant.id)
+    with sync_tenant_session(tenant.id) as session:
+        rollups.refresh(session, tenant.id, today=date(2026, 3, 6))
+    frame = accuracy.live_accuracy(analyst_of(tenant), Period(date(2026, 3, 2), date(2026, 3, 4)))
+    assert list(zip(frame["thumbs_up"], frame["thumbs_down"], strict=True)) == [(1, 1), (0, 0), (1, 0)]
+    figure = accuracy.accuracy_figure(frame)
+    assert [trace.name for trace in figure.data][:2] == ["👍", "👎"]
+
+
+def test_evaluation_run_stored_with_failures_for_admins_only(tenant, other_tenant, stub_worker):
+    owner = owner_of(tenant)
+    knowledge.upload_documents(owner, [("faq.csv", FAQ)])
+    stub_worker()
+    with pytest.raises(PermissionDenied):
+        accuracy.start_evaluation(analyst_of(tenant), "set.csv", upload(QUESTIONS), None)
+    assert accuracy.evaluation_runs(owner).empty
+    run_id = accuracy.start_evaluation(owner, "set.csv", upload(QUESTIONS), "before the edit")
+    runs = accuracy.evaluation_runs(analyst_of(tenant))
+    assert list(runs["name"]) == ["before the edit"] and int(runs.iloc[0]["questions"]) == 2
+    failures = accuracy.failures(analyst_of(tenant), run_id)
+    assert int(runs.iloc[0]["failures"]) == len(failures)
+    assert "How long does shipping take?" in list(failures["question"])  # the mislabelled row
+    assert accuracy.evaluation_runs(owner_of(other_tenant)).empty
+    with pytest.raises(NotFound):
+        accuracy.failures(owner_of(other_tenant), run_id)
+    rendered = accuracy._runs_table(runs)
+    assert rendered.data[0]["id"] == run_id
+
+
+def test_a_broken_upload_is_refused_with_a_message(tenant):
+    with pytest.raises(ValidationFailed, match="did not arrive intact"):
+        accuracy.start_evaluation(owner_of(tenant), "set.csv", "data:text/csv;base64,@@@", None)
+    assert accuracy.evaluation_runs(owner_of(tenant)).empty
