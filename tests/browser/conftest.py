@@ -31,9 +31,13 @@ def artifacts_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One Chromium per test session (each test opens its own context)."""
+    """One Chromium per test module (each test opens its own context).
+
+    Not per session: Playwright's sync API keeps an asyncio loop running in the main thread while
+    it is open, and pytest-asyncio cannot run the async tests collected after tests/browser/.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (.ci/run does)")
     from playwright.sync_api import sync_playwright
