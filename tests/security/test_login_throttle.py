@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from core import login_throttle
 from core.settings import get_settings
@@ -83,7 +85,7 @@ async def test_unknown_accounts_are_limited_the_same_way(attacker) -> None:
 
 
 async def test_redis_down_fails_open_without_crashing(attacker, owner, monkeypatch) -> None:
-    dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    dead = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     monkeypatch.setattr(login_throttle, "async_redis", lambda: dead)
     email = owner.created.admin_email
     allowed = get_settings().login_max_failures
