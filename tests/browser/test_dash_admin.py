@@ -15,10 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from analytics import rollups
 from core.db import sync_tenant_session
+from core.models import KnowledgeGapQuestion, KnowledgeGapTopic, Message
 from dash_app.app import create_app
 from tests.factories import TenantCtx, make_tenant, qa_csv
 from tests.support.analytics_seed import add_conversation, question, reply
@@ -51,7 +53,21 @@ def shop() -> TenantCtx:
                 reply("30天内免费退货。", start + timedelta(seconds=1), latency_ms=300 + 50 * n,
                       answered=n != 2, rating=1 if n == 0 else None),
             ])
+    mars = add_conversation(ctx.id, "visitor-mars", today - timedelta(hours=2), messages=[
+        question("Do you ship to Mars?", today - timedelta(hours=2)),
+        reply("I don't know; a colleague will help.", today - timedelta(hours=2) + timedelta(seconds=1),
+              latency_ms=500, answered=False, rating=-1,
+              tool_calls=[{"name": "request_human", "arguments": {"reason": "unknown destination"}}]),
+    ])
     with sync_tenant_session(ctx.id) as session:
+        asked = session.scalars(select(Message).where(Message.conversation_id == mars,
+                                                      Message.role == "customer")).one()
+        topic = KnowledgeGapTopic(tenant_id=ctx.id, clustered_at=today, rank=0, label="shipping to Mars", count=1,
+                                  examples=["Do you ship to Mars?"])
+        session.add(topic)
+        session.flush()
+        session.add(KnowledgeGapQuestion(tenant_id=ctx.id, topic_id=topic.id, message_id=asked.id,
+                                         asked_at=asked.created_at, text=asked.text))
         rollups.refresh(session, ctx.id, full=True, today=date.today())
     return ctx
 
@@ -70,7 +86,7 @@ def test_sign_in_and_overview_charts_show_the_seeded_week(page: Page, admin_url,
     sign_in(page, admin_url, shop.created.admin_email)
     kpis = page.locator("#ov-kpis")
     expect(kpis).to_contain_text("Conversations", timeout=WAIT)
-    expect(kpis.locator(".kpi-value").first).to_have_text("14", timeout=WAIT)  # 2+3+1+2+3+1+2 over seven days
+    expect(kpis.locator(".kpi-value").first).to_have_text("15", timeout=WAIT)  # 2+3+1+2+3+1+2 over a week, and today's
     expect(page.locator("#ov-volume .main-svg").first).to_be_visible(timeout=WAIT)
     expect(page.locator("#ov-volume .bars path").first).to_be_attached(timeout=WAIT)
     expect(page.locator("#ov-heatmap .hm, #ov-heatmap .heatmaplayer image").first).to_be_attached(timeout=WAIT)
@@ -111,4 +127,34 @@ def test_analyst_downloads_an_export_and_pandas_reads_it(page: Page, admin_url, 
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     frame = pd.read_parquet(io.BytesIO(path.read_bytes()))
-    assert len(frame) == 14 and frame["visitor_id"].str.startswith("visitor-").all()
+    assert len(frame) == 15 and frame["visitor_id"].str.startswith("visitor-").all()
+
+
+def test_read_a_transcript_with_its_tool_call(page: Page, admin_url, shop):
+    sign_in(page, admin_url, shop.created.admin_email)
+    page.click("#nav-conversations")
+    page.locator("#cv-flags").get_by_text("Handed off").click()  # none were handed off
+    expect(page.locator("#cv-list")).to_contain_text("No conversations match", timeout=WAIT)
+    page.locator("#cv-flags").get_by_text("Handed off").click()
+    page.fill("#cv-search", "Mars")
+    page.press("#cv-search", "Enter")
+    row = page.locator("#cv-table tr", has_text="Do you ship to Mars?")
+    expect(row).to_have_count(1, timeout=WAIT)
+    row.locator("input[type=radio]").check()
+    transcript = page.locator("#cv-transcript-messages")
+    expect(transcript).to_contain_text("I don't know; a colleague will help.", timeout=WAIT)
+    transcript.get_by_text("1 tool call(s)").click()
+    expect(transcript).to_contain_text("request_human", timeout=WAIT)
+
+
+def test_answer_a_knowledge_gap_with_one_click(page: Page, admin_url, shop, stub_worker):
+    sign_in(page, admin_url, shop.created.admin_email)
+    page.click("#nav-gaps")
+    card = page.locator(".gap", has_text="shipping to Mars")
+    expect(card).to_contain_text("1 questions", timeout=WAIT)
+    card.locator("textarea").fill("Not yet — we ship within China and to Europe.")
+    card.get_by_role("button", name="Add FAQ entry").click()
+    expect(page.locator("#gap-result")).to_contain_text("Added the FAQ entry", timeout=WAIT)
+    page.click("#nav-knowledge")
+    expect(page.locator("#faq-table")).to_contain_text("Do you ship to Mars?", timeout=WAIT)
+    expect(page.locator("#kn-table tr", has_text="kefu-manual-faq.json")).to_contain_text("ready", timeout=WAIT)

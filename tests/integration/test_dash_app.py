@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from typing import Any
@@ -122,3 +123,23 @@ def test_repeated_wrong_passwords_lock_the_sign_in_form(client, tenant):
     locked = sign_in(client, tenant.created.admin_email)
     assert locked.status_code == 429 and b"Too many failed logins" in locked.data
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_streamed_export_link_serves_only_the_signed_in_tenant(client, tenant, other_tenant):
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from tests.support.analytics_seed import add_conversation, question
+
+    now = datetime.now(UTC)
+    mine = add_conversation(tenant.id, "mine", now, messages=[question("mine?", now)])
+    add_conversation(other_tenant.id, "theirs", now, messages=[question("theirs?", now)])
+    sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
+    today = now.date().isoformat()
+    response = client.get(f"/export/file?dataset=conversations&format=csv&start={today}&end={today}")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    frame = pd.read_csv(io.BytesIO(response.data))
+    assert list(frame["conversation_id"].astype(str)) == [str(mine)]
+    refused = client.get("/export/file?dataset=users&format=csv")
+    assert refused.status_code == 422 and b"dataset must be one of" in refused.data
