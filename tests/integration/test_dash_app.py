@@ -143,3 +143,24 @@ def test_streamed_export_link_serves_only_the_signed_in_tenant(client, tenant, o
     assert list(frame["conversation_id"].astype(str)) == [str(mine)]
     refused = client.get("/export/file?dataset=users&format=csv")
     assert refused.status_code == 422 and b"dataset must be one of" in refused.data
+
+
+def test_production_refuses_the_development_secret(monkeypatch):
+    from pydantic import ValidationError
+
+    from core.settings import get_settings
+
+    monkeypatch.setenv("KEFU_ENV", "production")
+    monkeypatch.setenv("KEFU_APP_DB_PASSWORD", "a-real-password")
+    monkeypatch.delenv("KEFU_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValidationError, match="KEFU_SECRET_KEY"):
+            create_app()
+        monkeypatch.setenv("KEFU_SECRET_KEY", "x" * 40)
+        get_settings.cache_clear()
+        production = create_app().server
+        assert production.secret_key == "x" * 40 and production.config["SESSION_COOKIE_SECURE"] is True
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
