@@ -1,7 +1,13 @@
-"""What each export dataset contains: one SQL query and a typed column list per dataset.
+"""What each export dataset contains: typed columns (name, kind, SQL expression) over one source.
 
-Values are cast in SQL to plain text/number/time types (ids and JSON as text) so rows stream
-straight into CSV, Parquet and XLSX writers without per-value Python conversion.
+The same column list renders three ways, so each format gets the cheapest path:
+- `python`: values as the driver returns them (XLSX, written row by row);
+- `text`: everything rendered by PostgreSQL for `COPY … (FORMAT csv)` — ISO-8601 UTC timestamps,
+  booleans as true/false — the CSV export is PostgreSQL's own output, streamed;
+- `arrow`: like `text` but timestamps as epoch microseconds, which pyarrow's CSV reader turns
+  into columns without per-value Python work (the Parquet export).
+CSV and XLSX rows are in time order. Parquet rows are in storage order: sorting a million wide rows
+would spill to disk and double the export time, and Parquet readers sort on load anyway.
 """
 
 from __future__ import annotations
@@ -9,87 +15,101 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Column kinds: str, int, float, bool, ts (timestamp with time zone, UTC), date
-Column = tuple[str, str]
+KINDS = ("str", "int", "float", "bool", "ts", "date")
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    columns: tuple[Column, ...]
-    sql: str  # binds :tenant_id, :lo, :hi (period timestamps), :start, :end (period days)
+    columns: tuple[tuple[str, str, str], ...]  # (name, kind, SQL expression)
+    source: str  # FROM … WHERE …; binds :tenant_id, :lo, :hi (timestamps), :start, :end (days)
+    order: str  # ORDER BY expressions (time, then id)
     count_sql: str
 
     @property
     def names(self) -> list[str]:
-        return [name for name, _ in self.columns]
+        return [name for name, _, _ in self.columns]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [kind for _, kind, _ in self.columns]
+
+    def select(self, style: str = "python", *, ordered: bool = True) -> str:
+        """The query; unordered skips a sort of every row (the Parquet export: readers sort on load)."""
+        columns = ", ".join(f'{_render(expr, kind, style)} AS "{name}"' for name, kind, expr in self.columns)
+        return f"SELECT {columns} {self.source}" + (f" ORDER BY {self.order}" if ordered else "")
+
+
+def _render(expr: str, kind: str, style: str) -> str:
+    if style == "python":
+        return expr
+    if kind == "ts":
+        if style == "arrow":
+            return f"(extract(epoch FROM {expr}) * 1000000)::bigint"
+        return f"((to_json(({expr}) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z')"
+    if kind in ("bool", "date"):
+        return f"({expr})::text"
+    return expr
 
 
 CONVERSATIONS = Dataset(
     "conversations",
-    (("conversation_id", "str"), ("started_at", "ts"), ("last_message_at", "ts"), ("ended_at", "ts"),
-     ("visitor_id", "str"), ("channel", "str"), ("language", "str"), ("messages", "int"),
-     ("handed_off", "bool"), ("handoff_reason", "str"), ("resolved", "bool"), ("csat", "int"),
-     ("predicted_satisfaction", "float")),
-    """
-    SELECT c.id::text, c.started_at, c.last_message_at, c.ended_at, c.visitor_id, c.channel, c.language,
-           c.message_count, c.handoff, c.handoff_reason, c.resolved, c.csat::int, s.predicted_satisfaction
-    FROM conversations c LEFT JOIN conversation_scores s ON s.conversation_id = c.id
-    WHERE c.tenant_id = :tenant_id AND c.started_at >= :lo AND c.started_at < :hi
-    ORDER BY c.started_at, c.id
-    """,
+    (("conversation_id", "str", "c.id::text"), ("started_at", "ts", "c.started_at"),
+     ("last_message_at", "ts", "c.last_message_at"), ("ended_at", "ts", "c.ended_at"),
+     ("visitor_id", "str", "c.visitor_id"), ("channel", "str", "c.channel"), ("language", "str", "c.language"),
+     ("messages", "int", "c.message_count"), ("handed_off", "bool", "c.handoff"),
+     ("handoff_reason", "str", "c.handoff_reason"), ("resolved", "bool", "c.resolved"),
+     ("csat", "int", "c.csat::int"), ("predicted_satisfaction", "float", "s.predicted_satisfaction")),
+    """FROM conversations c LEFT JOIN conversation_scores s ON s.conversation_id = c.id
+    WHERE c.tenant_id = :tenant_id AND c.started_at >= :lo AND c.started_at < :hi""",
+    "c.started_at, c.id",
     "SELECT count(*) FROM conversations WHERE tenant_id = :tenant_id AND started_at >= :lo AND started_at < :hi",
 )
 
 MESSAGES = Dataset(
     "messages",
-    (("message_id", "str"), ("conversation_id", "str"), ("created_at", "ts"), ("role", "str"), ("status", "str"),
-     ("text", "str"), ("language", "str"), ("confidence", "float"), ("answered", "bool"), ("handoff", "bool"),
-     ("fallback_reason", "str"), ("provider", "str"), ("model", "str"), ("latency_ms", "int"),
-     ("prompt_tokens", "int"), ("completion_tokens", "int"), ("citations", "str"), ("tool_calls", "str"),
-     ("rating", "int")),
-    """
-    SELECT m.id::text, m.conversation_id::text, m.created_at, m.role, m.status, m.text, m.language, m.confidence,
-           m.answered, m.handoff, m.fallback_reason, m.provider, m.model, m.latency_ms, m.prompt_tokens,
-           m.completion_tokens, m.citations::text, m.tool_calls::text, f.rating::int
-    FROM messages m LEFT JOIN feedback f ON f.message_id = m.id
-    WHERE m.tenant_id = :tenant_id AND m.created_at >= :lo AND m.created_at < :hi
-    ORDER BY m.created_at, m.id
-    """,
+    (("message_id", "str", "m.id::text"), ("conversation_id", "str", "m.conversation_id::text"),
+     ("created_at", "ts", "m.created_at"), ("role", "str", "m.role"), ("status", "str", "m.status"),
+     ("text", "str", "m.text"), ("language", "str", "m.language"), ("confidence", "float", "m.confidence"),
+     ("answered", "bool", "m.answered"), ("handoff", "bool", "m.handoff"),
+     ("fallback_reason", "str", "m.fallback_reason"), ("provider", "str", "m.provider"), ("model", "str", "m.model"),
+     ("latency_ms", "int", "m.latency_ms"), ("prompt_tokens", "int", "m.prompt_tokens"),
+     ("completion_tokens", "int", "m.completion_tokens"), ("citations", "str", "m.citations::text"),
+     ("tool_calls", "str", "m.tool_calls::text"), ("rating", "int", "f.rating::int")),
+    """FROM messages m LEFT JOIN feedback f ON f.message_id = m.id
+    WHERE m.tenant_id = :tenant_id AND m.created_at >= :lo AND m.created_at < :hi""",
+    "m.created_at, m.id",
     "SELECT count(*) FROM messages WHERE tenant_id = :tenant_id AND created_at >= :lo AND created_at < :hi",
 )
 
 FEEDBACK = Dataset(
     "feedback",
-    (("feedback_id", "str"), ("message_id", "str"), ("conversation_id", "str"), ("created_at", "ts"),
-     ("rating", "int"), ("comment", "str"), ("question", "str"), ("answer", "str")),
-    """
-    SELECT f.id::text, f.message_id::text, f.conversation_id::text, f.created_at, f.rating::int, f.comment,
-           q.text, m.text
-    FROM feedback f JOIN messages m ON m.id = f.message_id LEFT JOIN messages q ON q.id = m.reply_to
-    WHERE f.tenant_id = :tenant_id AND f.created_at >= :lo AND f.created_at < :hi
-    ORDER BY f.created_at, f.id
-    """,
+    (("feedback_id", "str", "f.id::text"), ("message_id", "str", "f.message_id::text"),
+     ("conversation_id", "str", "f.conversation_id::text"), ("created_at", "ts", "f.created_at"),
+     ("rating", "int", "f.rating::int"), ("comment", "str", "f.comment"), ("question", "str", "q.text"),
+     ("answer", "str", "m.text")),
+    """FROM feedback f JOIN messages m ON m.id = f.message_id LEFT JOIN messages q ON q.id = m.reply_to
+    WHERE f.tenant_id = :tenant_id AND f.created_at >= :lo AND f.created_at < :hi""",
+    "f.created_at, f.id",
     "SELECT count(*) FROM feedback WHERE tenant_id = :tenant_id AND created_at >= :lo AND created_at < :hi",
 )
 
+_DAILY_COUNTS = ("conversations", "visitors", "messages", "customer_messages", "replies", "answered", "fallbacks",
+                 "failed")
 DAILY = Dataset(
     "daily",
-    (("day", "date"), ("conversations", "int"), ("visitors", "int"), ("messages", "int"),
-     ("customer_messages", "int"), ("replies", "int"), ("answered", "int"), ("fallbacks", "int"),
-     ("failed", "int"), ("answer_rate", "float"), ("handoffs", "int"), ("resolved", "int"),
-     ("thumbs_up", "int"), ("thumbs_down", "int"), ("csat_avg", "float"), ("prompt_tokens", "int"),
-     ("completion_tokens", "int"), ("est_cost_usd", "float")),
-    """
-    SELECT d::date, coalesce(a.conversations, 0), coalesce(a.visitors, 0), coalesce(a.messages, 0),
-           coalesce(a.customer_messages, 0), coalesce(a.replies, 0), coalesce(a.answered, 0),
-           coalesce(a.fallbacks, 0), coalesce(a.failed, 0), a.answered::float8 / nullif(a.replies, 0),
-           coalesce(a.handoffs, 0), coalesce(a.resolved, 0), coalesce(a.thumbs_up, 0),
-           coalesce(a.thumbs_down, 0), a.csat_sum::float8 / nullif(a.csat_count, 0),
-           coalesce(a.prompt_tokens, 0), coalesce(a.completion_tokens, 0), coalesce(a.est_cost_usd, 0)
-    FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS d
-    LEFT JOIN analytics_daily a ON a.tenant_id = :tenant_id AND a.day = d::date
-    ORDER BY 1
-    """,
+    (("day", "date", "d::date"),
+     *((name, "int", f"coalesce(a.{name}, 0)") for name in _DAILY_COUNTS),
+     ("answer_rate", "float", "a.answered::float8 / nullif(a.replies, 0)"),
+     ("handoffs", "int", "coalesce(a.handoffs, 0)"), ("resolved", "int", "coalesce(a.resolved, 0)"),
+     ("thumbs_up", "int", "coalesce(a.thumbs_up, 0)"), ("thumbs_down", "int", "coalesce(a.thumbs_down, 0)"),
+     ("csat_avg", "float", "a.csat_sum::float8 / nullif(a.csat_count, 0)"),
+     ("prompt_tokens", "int", "coalesce(a.prompt_tokens, 0)"),
+     ("completion_tokens", "int", "coalesce(a.completion_tokens, 0)"),
+     ("est_cost_usd", "float", "coalesce(a.est_cost_usd, 0)")),
+    """FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS d
+    LEFT JOIN analytics_daily a ON a.tenant_id = :tenant_id AND a.day = d::date""",
+    "1",
     "SELECT CAST(:end AS date) - CAST(:start AS date) + 1",
 )
 

@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from analytics import exports, rollups
+from analytics import export_writers, exports, rollups
 from analytics.period import Period
 from core.db import sync_tenant_session
 from core.errors import ValidationFailed
@@ -66,17 +66,19 @@ def test_conversations_feedback_and_daily(tenant, seeded, fmt):
     assert daily.answer_rate.iloc[0] == pytest.approx(2 / 3) and pd.isna(daily.answer_rate.iloc[1])
 
 
-def test_csv_streams_in_batches(tenant, seeded, monkeypatch):
-    monkeypatch.setattr(exports, "BATCH_ROWS", 2)
+def test_csv_streams_in_chunks(tenant, seeded, monkeypatch):
+    monkeypatch.setattr(export_writers, "CHUNK_BYTES", 1)  # pass on every block COPY sends
     chunks = list(exports.iter_export(tenant.id, "messages", "csv", PERIOD))
-    assert len(chunks) >= 5  # 9 rows, 2 per batch
+    assert len(chunks) >= 5
     assert len(pd.read_csv(io.BytesIO(b"".join(chunks)))) == 9
+    written = b"".join(chunks).decode()
+    assert "2026-03-02T09:00:00Z" in written and ",true," in written  # ISO-8601 UTC, plain booleans
 
 
 def test_parquet_writes_a_row_group_per_batch(tenant, seeded, monkeypatch):
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(exports, "BATCH_ROWS", 4)
+    monkeypatch.setattr(export_writers, "ROW_GROUP_ROWS", 4)
     data = b"".join(exports.iter_export(tenant.id, "messages", "parquet", PERIOD))
     assert pq.ParquetFile(io.BytesIO(data)).metadata.num_row_groups == 3
 
