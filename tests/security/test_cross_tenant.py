@@ -138,3 +138,13 @@ def test_socket_cannot_join_another_tenants_conversation(live_api, world) -> Non
     frames = asyncio.run(scenario())
     assert [(f["type"], f["status"]) for f in frames] == [("error", 404), ("error", 404)]
     assert snapshot(victim.tenant_id) == before
+
+
+@pytest.mark.parametrize("dataset", ["conversations", "messages", "feedback", "daily"])
+async def test_every_export_dataset_holds_only_the_callers_rows(client, world, dataset) -> None:
+    attacker, victim = world
+    route_for(("GET", "/api/v1/analytics/export"))
+    response = await client.get("/api/v1/analytics/export", headers=attacker.analyst,
+                                params={"dataset": dataset, "format": "csv"})
+    assert response.status_code == 200, response.text
+    assert not leaked(body_text(response), victim, sent=f"{victim.collection} {victim.tool_name}")
