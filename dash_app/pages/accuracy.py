@@ -78,7 +78,9 @@ def _runs_table(frame: pd.DataFrame) -> Any:
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     uploader = dcc.Upload(id="acc-upload", className="upload", disabled=not admin,
-                          children=html.Div("Upload a labelled set (CSV: question, expected_id or expected_answer)"))
+                          children=html.Div("Upload a labelled set: CSV with columns question, expected "
+                                                   "(the FAQ id that should answer; ids separated by |; "
+                                                   "empty = the bot should not answer)"))
     return html.Div([
         html.H2(t("Accuracy")),
         section("Live accuracy", dcc.Loading(dcc.Graph(id="acc-live", config={"displaylogo": False}))),

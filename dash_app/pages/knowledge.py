@@ -15,7 +15,7 @@ import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
 from core.db import sync_tenant_session
-from core.errors import ServiceUnavailable, ValidationFailed
+from core.errors import KefuError, ServiceUnavailable, ValidationFailed
 from core.versions import bump_tenant_version
 from dash_app import auth
 from dash_app.auth import SignedInUser
@@ -45,9 +45,13 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
 
     if not files:
         raise ValidationFailed("Choose at least one file to upload.")
-    lines = []
+    lines, refused = [], []
     for name, data in files:
-        prepared = documents.prepare_upload(user.tenant_id, name, data)
+        try:
+            prepared = documents.prepare_upload(user.tenant_id, name, data)
+        except KefuError as exc:  # one bad file does not stop the others
+            refused.append(f"{name}: {exc.detail}")
+            continue
         with sync_tenant_session(user.tenant_id) as session:
             result = documents.record_upload(session, user.tenant_id, prepared)
             document_id, action = result.document.id, result.action
@@ -58,7 +62,9 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
                 raise ServiceUnavailable(
                     f"{name} is stored but the work queue is unreachable; upload it again shortly.") from exc
         lines.append(f"{prepared.filename}: {action.replace('_', ' ')}")
-    return lines
+    if refused and not lines:
+        raise ValidationFailed(" ".join(refused))
+    return lines + [f"refused {line}" for line in refused]
 
 
 def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
@@ -139,7 +145,9 @@ def register(app: Any) -> None:
         lines, error = attempt(lambda: upload_documents(user, _decode(contents or [], names or [])))
         if error is not None:
             return error, no_update
-        return notice("; ".join(lines or []), "success"), (counter or 0) + 1
+        lines = lines or []
+        kind = "error" if any(line.startswith("refused ") for line in lines) else "success"
+        return notice("; ".join(lines), kind), (counter or 0) + 1
 
     @app.callback(Output("kn-delete-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
                   Input("kn-delete", "n_clicks"), State("kn-table", "selected_row_ids"),

@@ -131,3 +131,10 @@ def test_analyst_cannot_change_faq_entries_and_other_tenants_entries_are_not_fou
     with pytest.raises(ValidationFailed, match="both a question and an answer"):
         knowledge_faq.save_faq_entry(owner_of(tenant), None, "  ", "A.")
     assert _documents(tenant.id) == []
+
+
+def test_one_bad_file_in_a_batch_does_not_stop_the_others(tenant, stub_worker):
+    lines = knowledge.upload_documents(owner_of(tenant), [("faq.csv", FAQ), ("virus.exe", b"MZ\x90\x00")])
+    assert lines[0] == "faq.csv: created" and lines[1].startswith("refused virus.exe: ")
+    stub_worker()
+    assert [d.filename for d in _documents(tenant.id)] == ["faq.csv"]
