@@ -1,0 +1,194 @@
+"""Knowledge gaps: group unanswered and low-rated customer questions into topics.
+
+Each question becomes a TF-IDF vector of its content terms — Latin words without stopwords
+(lightly stemmed) and Chinese characters and character bigrams without question words —
+so "How do I reset my password?" and "forgot password, how to reset it" share "password"
+and "reset", and "怎么修改密码" and "密码忘了怎么办" share "密码". Callers with sentence
+embeddings can pass those instead. Vectors are clustered with spherical k-means (KMeans on
+unit vectors, reduced with truncated SVD for large sets); the number of topics is the k in
+2..max_topics with the best cosine silhouette. A topic is labelled by its medoid question (a
+real question reads better than a bag of n-grams, in any language) and lists up to five
+questions nearest its centre. Everything uses a fixed random_state: the same questions
+always give the same topics.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
+
+from core.errors import ValidationFailed
+
+__all__ = ["InvalidQuestions", "Topic", "cluster_questions", "question_terms"]
+
+MAX_EXAMPLES = 5
+_LABEL_CHARS = 80
+_SVD_ABOVE = 200  # questions; below this the sparse vectors are clustered directly
+_SVD_COMPONENTS = 100
+_SILHOUETTE_SAMPLE = 2000
+
+
+class InvalidQuestions(ValidationFailed, ValueError):
+    """Questions or embeddings that cannot be clustered; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A group of similar questions: medoid question as label, how many, examples, input positions."""
+
+    label: str
+    count: int
+    examples: list[str] = field(default_factory=list)
+    member_indices: list[int] = field(default_factory=list)
+
+
+_CJK_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Words that every question has; written for this module (no third-party lists).
+_EN_STOP = frozenset(
+    """a an the and or but if of to in on at by for from with about into as is are was were be been am
+    do does did doing done i me my mine we our you your it its this that these those there here he she
+    they them his her their what which who whom when where why how can could would should will shall
+    may might must not no yes please hi hello thanks thank any some get got have has had just also so
+    than then too very there's what's i'm im can't cant don't dont doesn't doesnt isn't isnt""".split()  # noqa: SIM905
+)
+_ZH_STOP = ("请问", "怎么办", "怎么样", "怎么", "怎样", "如何", "什么", "为什么", "能不能", "可不可以", "可以", "是否",
+            "有没有", "一下", "我的", "我们", "你们", "您好", "你好", "谢谢", "吗", "呢", "吧", "啊", "呀", "了", "的",
+            "我", "你", "您", "是", "在", "要", "想", "能", "会", "有", "么", "下", "个")
+_ZH_STOP_RE = re.compile("|".join(sorted(_ZH_STOP, key=len, reverse=True)))
+
+
+def _stem(word: str) -> str:
+    """Crude suffix stripping: 'shipping', 'shipped', 'ships' → 'ship'; enough to match paraphrases."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
+                stem = stem[:-1]  # doubled consonant: shipp → ship (but keep "install", "dress")
+            return stem
+    return word
+
+
+def question_terms(question: str) -> list[str]:
+    """Content terms of a question: stemmed Latin words, Chinese characters and bigrams."""
+    text = unicodedata.normalize("NFKC", question).casefold().replace("\u2019", "'")
+    terms = []
+    for word in re.findall(r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+(?:'[a-z]+)?", text):
+        if word not in _EN_STOP and not word.isdigit():
+            terms.append(_stem(word))
+    for run in _CJK_RUN.findall(text):
+        for piece in _ZH_STOP_RE.split(run):
+            terms.extend(piece)
+            terms.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+    return terms
+
+
+def _check_embeddings(embeddings: object, n: int) -> np.ndarray:
+    try:
+        matrix = np.asarray(embeddings, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuestions("embeddings must be a numeric (questions, dim) array") from exc
+    if matrix.ndim != 2 or matrix.shape[0] != n:
+        raise InvalidQuestions(f"got {n} questions but {matrix.shape[0] if matrix.ndim else 0} embeddings; "
+                               "give one (dim,) row per question")
+    if not np.isfinite(matrix).all():
+        raise InvalidQuestions("embeddings must be finite numbers (no NaN or infinity)")
+    return matrix
+
+
+def _vectors(texts: list[str], embeddings: np.ndarray | None) -> np.ndarray | sparse.csr_matrix:
+    if embeddings is not None:
+        return normalize(embeddings)
+    try:
+        matrix = TfidfVectorizer(analyzer=question_terms, sublinear_tf=True).fit_transform(texts)
+    except ValueError:  # only stopwords and punctuation everywhere
+        return np.zeros((len(texts), 1))
+    if len(texts) > _SVD_ABOVE and matrix.shape[1] > _SVD_COMPONENTS:
+        return normalize(TruncatedSVD(_SVD_COMPONENTS, random_state=0).fit_transform(matrix))
+    return matrix
+
+
+def _choose_clustering(vectors: np.ndarray | sparse.csr_matrix, weights: np.ndarray, max_topics: int) -> np.ndarray:
+    """KMeans labels for the k in 2..max_topics with the best cosine silhouette (at least 2 per topic on average)."""
+    n = vectors.shape[0]
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, min(max_topics, max(2, n // 2)) + 1):
+        labels = KMeans(k, n_init=3, random_state=0).fit_predict(vectors, sample_weight=weights)
+        if len(set(labels)) < 2:
+            continue
+        score = float(silhouette_score(vectors, labels, metric="cosine", sample_size=min(n, _SILHOUETTE_SAMPLE),
+                                       random_state=0))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, labels)
+    return best[1] if best is not None else np.zeros(n, dtype=int)
+
+
+def cluster_questions(questions: Sequence[str], *, max_topics: int = 20, embeddings: object = None) -> list[Topic]:
+    """Group questions into at most ``max_topics`` topics, largest first.
+
+    Blank questions are skipped (their indices appear in no topic); repeated questions are
+    clustered once and counted each time. ``embeddings`` is an optional (n, dim) array aligned
+    with ``questions``, used instead of TF-IDF terms.
+    """
+    if isinstance(questions, (str, bytes)) or not isinstance(questions, Sequence):
+        raise InvalidQuestions("questions must be a list of strings")
+    bad = next((i for i, q in enumerate(questions) if not isinstance(q, str)), None)
+    if bad is not None:
+        raise InvalidQuestions(f"question {bad} must be a string, got {type(questions[bad]).__name__}")
+    if isinstance(max_topics, bool) or not isinstance(max_topics, int) or max_topics < 1:
+        raise InvalidQuestions("max_topics must be a whole number of at least 1")
+    matrix = None if embeddings is None else _check_embeddings(embeddings, len(questions))
+    kept = [i for i, q in enumerate(questions) if q.strip()]
+    if not kept:
+        return []
+    texts = [questions[i].strip() for i in kept]
+    position: dict[str, int] = {}
+    first_rows: list[int] = []
+    for i, text in zip(kept, texts, strict=True):
+        if text not in position:
+            position[text] = len(position)
+            first_rows.append(i)
+    distinct = list(position)
+    of_kept = np.array([position[t] for t in texts])
+    weights = np.bincount(of_kept, minlength=len(distinct)).astype(np.float64)
+    # One BLAS/OpenMP thread: these matrices are small, and thread pools spinning for cores that
+    # other workers are using made clustering 20x slower on a busy 2-core machine.
+    with threadpool_limits(limits=1):
+        vectors = _vectors(distinct, None if matrix is None else matrix[first_rows])
+        # Questions with no content terms ("hello?") have no direction to cluster by: one topic of their own.
+        blank = np.asarray(abs(vectors).sum(axis=1)).ravel() == 0
+        assignment = np.full(len(distinct), -1)
+        rest = np.flatnonzero(~blank)
+        room = max_topics - int(blank.any())
+        if len(rest) >= 3 and room > 1:
+            assignment[rest] = _choose_clustering(vectors[rest], weights[rest], room)
+        else:
+            assignment[rest] = 0
+        if room < 1:
+            assignment[:] = 0
+    topics = []
+    for cluster in np.unique(assignment):
+        members = np.flatnonzero(assignment == cluster)
+        indices = sorted(kept[j] for j in np.flatnonzero(assignment[of_kept] == cluster))
+        topics.append(_topic(distinct, vectors, members, weights, indices))
+    return sorted(topics, key=lambda t: (-t.count, t.label))
+
+
+def _topic(distinct: list[str], vectors: np.ndarray | sparse.csr_matrix, members: np.ndarray, weights: np.ndarray,
+           indices: list[int]) -> Topic:
+    rows = vectors[members]
+    centre = np.asarray(rows.T @ weights[members]).ravel()
+    closeness = np.asarray(rows @ centre).ravel()
+    examples = [distinct[j] for j in members[np.argsort(-closeness, kind="stable")][:MAX_EXAMPLES]]
+    label = examples[0] if len(examples[0]) <= _LABEL_CHARS else examples[0][: _LABEL_CHARS - 1] + "…"
+    return Topic(label=label, count=len(indices), examples=examples, member_indices=indices)
