@@ -129,6 +129,29 @@ def eval_retrieval(faq: Path | None, queries: Path, tenant_ref: str | None, name
     run(faq, queries, tenant_id, name=name, threshold=threshold, as_json=as_json)
 
 
+@eval_group.command("satisfaction")
+@click.option("--train", "train_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL of labelled dialogues: {"turns": [{"role", "text"}], "satisfied": true|false} per line.')
+@click.option("--test", "test_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL in the same format, scored by the model trained on --train.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_satisfaction(train_path: Path, test_path: Path, as_json: bool) -> None:
+    """Train the satisfaction model on --train and print its ROC-AUC on --test."""
+    from analytics.satisfaction_data import evaluate_files
+
+    try:
+        result = evaluate_files(train_path, test_path)
+    except KefuError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"train    {result['train_dialogues']} dialogues, {result['train_satisfied']} satisfied")
+    click.echo(f"test     {result['test_dialogues']} dialogues, {result['test_satisfied']} satisfied")
+    click.echo(f"ROC-AUC  {result['roc_auc']:.4f}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
