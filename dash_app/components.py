@@ -61,7 +61,7 @@ def table(frame: pd.DataFrame, table_id: str, *, columns: Sequence[str] | None =
         page_size=page_size, sort_action="native", row_selectable=row_selectable,
         style_table={"overflowX": "auto"}, style_cell={"textAlign": "left", "maxWidth": "420px", "whiteSpace": "normal",
                                                         "fontSize": "13px", "fontFamily": FONT},
-        style_header={"fontWeight": "600"},
+        style_header={"fontWeight": "600", "fontFamily": FONT},
     )
 
 
