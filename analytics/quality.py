@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from analytics.activity import LATENCY_SQL, period_params, ratio
+from analytics.activity import latency_percentiles, period_params, ratio
 from analytics.period import Period
 
 ACCURACY_COLUMNS = ["day", "thumbs_up", "thumbs_down", "up_rate", "answered", "fallbacks"]
@@ -85,13 +85,13 @@ def service_status(session: Session, tenant_id: uuid.UUID | str, period: Period)
     and how many jobs wait on each work queue (shared by all tenants)."""
     params = period_params(tenant_id, period)
     rates = session.execute(_RATES_SQL, params).mappings().one()
-    p50, p95 = session.execute(LATENCY_SQL, params).one()
+    p50, p95 = latency_percentiles(session, params)
     documents = {r.status: int(r.n) for r in session.execute(_DOCUMENTS_SQL, params)}
     return {
         "error_rate": ratio(rates["failed"], rates["questions"]),
         "fallback_rate": ratio(rates["fallbacks"], rates["replies"]),
-        "llm_latency_p50_ms": float(p50) if p50 is not None else None,
-        "llm_latency_p95_ms": float(p95) if p95 is not None else None,
+        "llm_latency_p50_ms": p50,
+        "llm_latency_p95_ms": p95,
         "documents_queued": documents.get("queued", 0),
         "documents_processing": documents.get("processing", 0),
         "documents_failed": documents.get("failed", 0),

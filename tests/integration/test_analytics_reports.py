@@ -172,3 +172,23 @@ def test_satisfaction_summary_defaults_without_a_model(tenant):
     with sync_tenant_session(tenant.id) as session:
         summary = reports.satisfaction_summary(session, tenant.id)
     assert summary == {"status": "default", "trained_at": None, "n_labels": 0, "cv_auc": None, "drivers": []}
+
+
+def test_latency_percentiles_match_postgres_percentile_cont(tenant, seeded):
+    from sqlalchemy import text
+
+    from analytics.activity import latency_percentiles, period_params
+
+    when = at(3, 12)
+    add_conversation(tenant.id, "v9", when, messages=[
+        m for i, ms in enumerate([250, 250, 250, 975, 975, 3100, 40, 40, 40, 40, 1200])
+        for m in (question(f"q{i}", when), reply(f"a{i}", when, latency_ms=ms))
+    ])
+    fractions = (0.0, 0.1, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0)
+    with sync_tenant_session(tenant.id) as session:
+        ours = latency_percentiles(session, period_params(tenant.id, PERIOD), fractions)
+        theirs = session.execute(text(
+            "SELECT percentile_cont(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY latency_ms) FROM messages "
+            "WHERE role = 'assistant' AND created_at >= :lo AND created_at < :hi AND latency_ms IS NOT NULL"),
+            {"f": list(fractions), "lo": PERIOD.start_ts, "hi": PERIOD.end_ts}).scalar()
+    assert ours == pytest.approx(theirs)
