@@ -25,6 +25,7 @@ from dramatiq.middleware import (
 from core import metrics
 from core.logging import reset_log_context, use_json_logs
 from core.redis import redis_url
+from core.settings import get_settings
 
 QUEUES = ("ingest", "chat", "analytics", "maintenance")
 
@@ -88,7 +89,10 @@ def setup_broker() -> dramatiq.Broker:
     current = dramatiq.broker.global_broker
     if current is not None and getattr(current, "kefu", False):
         return current
-    return _install(RedisBroker(url=redis_url(), middleware=_middleware(), namespace="kefu"))
+    settings = get_settings()
+    return _install(RedisBroker(url=redis_url(), middleware=_middleware(), namespace="kefu",
+                                heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+                                maintenance_chance=settings.broker_maintenance_chance))
 
 
 setup_broker()

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import ServiceUnavailable
 from core.settings import Settings, get_settings
 
 # Drivers prepare repeated statements; a generic plan cannot see which tenant (and so which
@@ -54,12 +55,27 @@ def _async(url: URL) -> URL:
     return url.set(drivername="postgresql+asyncpg")
 
 
+def _unavailable_when_unreachable(engine: Engine) -> Engine:
+    """A refused or missing server socket surfaces as a plain OSError from the driver's connect;
+    turn it into ServiceUnavailable (503, "retry shortly") rather than an unexplained 500."""
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:
+            raise ServiceUnavailable("The database is unreachable; retry shortly.") from exc
+
+    return engine
+
+
 @lru_cache
 def sync_engine() -> Engine:
     """Engine for workers, pandas and Dash (psycopg), connected as the app role."""
     settings = get_settings()
-    return create_engine(app_url(settings), pool_size=settings.db_pool_size, pool_pre_ping=True,
-                         connect_args={"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"})
+    return _unavailable_when_unreachable(create_engine(
+        app_url(settings), pool_size=settings.db_pool_size, pool_pre_ping=True,
+        connect_args={"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"}))
 
 
 @lru_cache
@@ -85,6 +101,7 @@ def async_engine() -> AsyncEngine:
             _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True,
             connect_args={"server_settings": {"plan_cache_mode": PLAN_CACHE_MODE}},
         )
+        _unavailable_when_unreachable(engine.sync_engine)
         _async_engines[loop] = engine
     return engine
 

@@ -30,8 +30,8 @@ def service_env() -> dict[str, str]:
     return env
 
 
-def kefu(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "backend.cli", *args], env=service_env(), cwd=ROOT,
+def kefu(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "backend.cli", *args], env=env or service_env(), cwd=ROOT,
                           capture_output=True, text=True, timeout=300, **kwargs)
 
 

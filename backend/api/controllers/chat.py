@@ -18,7 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
-from backend.chat import conversations, engine, events
+from backend.chat import conversations, engine, events, store
 from backend.chat.tasks import answer_message, frame
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
 
@@ -49,10 +49,12 @@ class HandoffIn:
     reason: str | None = None
 
 
-async def _enqueue(tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+async def _enqueue(turn: store.Turn) -> None:
+    """Queue the answer; if the queue is unreachable the stored question is marked failed, not left pending."""
     try:
-        await asyncio.to_thread(answer_message.send, str(tenant_id), str(message_id))
+        await asyncio.to_thread(answer_message.send, str(turn.tenant_id), str(turn.message_id))
     except Exception as exc:
+        await store.mark_failed(turn, "The answer queue was unreachable; the customer was asked to send it again.")
         raise ServiceUnavailable("The answer queue is unreachable; send the message again shortly.") from exc
 
 
@@ -69,7 +71,7 @@ class ChatController(Controller):
         if mode == "queued":
             turn = await engine.accept(widget.tenant_id, data.message, visitor_id=visitor_id,
                                        conversation_id=data.conversation_id, queued=True)
-            await _enqueue(widget.tenant_id, turn.message_id)
+            await _enqueue(turn)
             return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                              "status": "pending", "visitor_id": visitor_id}, status_code=202)
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
@@ -172,7 +174,7 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
             queue = await events.relay.subscribe(turn.conversation_id)
             subscriptions[key] = queue
             forwarder.add(asyncio.create_task(relay_to_socket(queue)))
-        await _enqueue(widget.tenant_id, turn.message_id)
+        await _enqueue(turn)
         await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),
                                 "conversation_id": key, "visitor_id": visitor_id})
         return
