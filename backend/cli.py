@@ -152,6 +152,66 @@ def eval_satisfaction(train_path: Path, test_path: Path, as_json: bool) -> None:
     click.echo(f"ROC-AUC  {result['roc_auc']:.4f}")
 
 
+@main.command("export")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@click.option("--dataset", required=True, help="conversations, messages, feedback or daily.")
+@click.option("--format", "fmt", default="csv", show_default=True, help="csv, parquet or xlsx.")
+@click.option("--start", default=None, help="First day, YYYY-MM-DD (default: 30 days ago).")
+@click.option("--end", default=None, help="Last day, YYYY-MM-DD (default: today, UTC).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def export(tenant_ref: str, dataset: str, fmt: str, start: str | None, end: str | None, output: Path) -> None:
+    """Export a tenant's conversations, messages, feedback or daily metrics (CSV, Parquet, XLSX)."""
+    from backend import analytics_cli
+
+    try:
+        analytics_cli.export(_resolve_tenant(tenant_ref), dataset, fmt, start, end, output)
+    except KefuError as exc:
+        _fail(exc)
+
+
+@main.group("analytics")
+def analytics_group() -> None:
+    """Analytics jobs, run in this process (the worker runs them on a schedule)."""
+
+
+@analytics_group.command("refresh")
+@click.option("--tenant", "tenant_ref", default=None, help="Tenant id or name (default: every tenant).")
+@click.option("--full", is_flag=True, help="Recompute every day, not just the changed ones.")
+def analytics_refresh(tenant_ref: str | None, full: bool) -> None:
+    """Bring the daily rollups up to date."""
+    from analytics.tenants import all_tenant_ids
+    from backend import analytics_cli
+
+    analytics_cli.refresh([_resolve_tenant(tenant_ref)] if tenant_ref else all_tenant_ids(), full)
+
+
+@analytics_group.command("train")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+def analytics_train(tenant_ref: str) -> None:
+    """Train the tenant's satisfaction model and score its conversations."""
+    from backend import analytics_cli
+
+    analytics_cli.train(_resolve_tenant(tenant_ref))
+
+
+@analytics_group.command("gaps")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+def analytics_gaps(tenant_ref: str) -> None:
+    """Cluster the tenant's unanswered and low-rated questions into knowledge-gap topics."""
+    from backend import analytics_cli
+
+    analytics_cli.gaps(_resolve_tenant(tenant_ref))
+
+
+@analytics_group.command("schedule")
+@click.option("--once", is_flag=True, help="Enqueue what is due and exit (for cron).")
+def analytics_schedule(once: bool) -> None:
+    """Enqueue analytics jobs when due (`kefu worker` already does this in the background)."""
+    from backend import analytics_cli
+
+    analytics_cli.schedule(once)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)

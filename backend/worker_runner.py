@@ -17,7 +17,7 @@ import tempfile
 
 log = logging.getLogger(__name__)
 
-ACTOR_MODULES = ("knowledge.tasks", "backend.chat.tasks")
+ACTOR_MODULES = ("knowledge.tasks", "backend.chat.tasks", "analytics.tasks")
 
 
 def _serve_metrics(directory: str, host: str, port: int) -> None:
@@ -59,6 +59,10 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
         env["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by prometheus_client in the children
         _serve_metrics(directory, metrics_host, metrics_port)
     child = subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
+    # Periodic analytics jobs; a Redis key per job keeps replicas from enqueueing twice.
+    from analytics.schedule import start_in_background
+
+    start_in_background()
 
     def forward(signum: int, _frame: object) -> None:
         if child.poll() is None:

@@ -1,0 +1,57 @@
+"""Dramatiq actors of the `analytics` queue. They take ids, re-read the database, and are idempotent:
+rollups are upserts of recomputed days, a training run replaces scores, a gap refresh swaps batches."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import dramatiq
+
+import core.broker  # noqa: F401 - installs Kefu's broker before the actors below register
+from analytics import rollups
+from analytics.tenants import all_tenant_ids
+from core.db import sync_tenant_session
+
+log = logging.getLogger(__name__)
+_HOUR_MS = 60 * 60 * 1000
+
+
+@dramatiq.actor(queue_name="analytics", max_retries=3, time_limit=_HOUR_MS)
+def refresh_rollups(tenant_id: str | None = None, full: bool = False) -> None:
+    """Bring a tenant's daily rollups up to date; with no tenant, enqueue one refresh per tenant."""
+    if tenant_id is None:
+        for tenant in all_tenant_ids():
+            refresh_rollups.send(str(tenant), full)
+        return
+    tenant = uuid.UUID(tenant_id)
+    with sync_tenant_session(tenant) as session:
+        days = rollups.refresh(session, tenant, full=full)
+    log.info("rollups refreshed", extra={"tenant_id": tenant_id, "days": len(days)})
+
+
+@dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=2 * _HOUR_MS)
+def train_satisfaction(tenant_id: str) -> None:
+    """Train the tenant's satisfaction model on its labelled conversations and score every conversation."""
+    from analytics.training import train_and_score  # scikit-learn loads only where it is used
+
+    run = train_and_score(uuid.UUID(tenant_id))
+    log.info("satisfaction model stored", extra={"tenant_id": tenant_id, "status": run.status,
+                                                 "n_labels": run.n_labels, "cv_auc": run.cv_auc})
+
+
+@dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=_HOUR_MS)
+def refresh_knowledge_gaps(tenant_id: str) -> None:
+    """Cluster the tenant's recent unanswered and low-rated questions into topics."""
+    from analytics.gap_topics import refresh_topics
+
+    topics = refresh_topics(uuid.UUID(tenant_id))
+    log.info("knowledge gaps clustered", extra={"tenant_id": tenant_id, "topics": topics})
+
+
+@dramatiq.actor(queue_name="analytics", max_retries=0, time_limit=10 * 60 * 1000)
+def for_every_tenant(actor_name: str) -> None:
+    """Fan a per-tenant analytics job out to every tenant (used by the schedule)."""
+    actor = {"train_satisfaction": train_satisfaction, "refresh_knowledge_gaps": refresh_knowledge_gaps}[actor_name]
+    for tenant in all_tenant_ids():
+        actor.send(str(tenant))
