@@ -1,4 +1,4 @@
-"""Two APIs and two workers as real processes on a private Redis, then faults (issue 7): a worker
+"""Two APIs, two workers and the Dash admin app as real processes on a private Redis, then faults (issue 7): a worker
 SIGKILLed mid-ingestion, Redis restarted under chat load, PostgreSQL restarted, the LLM failing.
 After each, every accepted message is answered or explicitly failed, nothing lost or duplicated."""
 
@@ -51,6 +51,7 @@ def cluster(database, redis_server, llm) -> Topology:
         topology.start_api()
         topology.start_worker()
         topology.start_worker()
+        topology.start_dash()
         yield topology
     finally:
         topology.stop()
@@ -278,6 +279,12 @@ def test_postgres_restarted_ready_reflects_it_and_pools_reconnect(cluster, shop)
         answer = httpx.post(f"{api.url}/api/v1/chat", headers=shop["widget"], timeout=20,
                             json={"message": "How long does shipping take?", "visitor_id": "pg-back"})
         assert answer.status_code == 200 and "three working days" in answer.json()["answer"]
+    # The admin app's pool reconnects too: sign in and stream an export of the tenant's messages.
+    with httpx.Client(base_url=cluster.dash.url, timeout=60) as dash:
+        signed_in = dash.post("/login", data={"email": "faultshop@faults.example", "password": "password-123"})
+        assert signed_in.status_code == 302 and signed_in.headers["location"].endswith("/")
+        export = dash.get("/export/file", params={"dataset": "messages", "format": "csv"})
+        assert export.status_code == 200 and "How long does shipping take?" in export.text
     upload = httpx.post(f"{cluster.apis[1].url}/api/v1/documents", headers=shop["admin"], timeout=30,
                         files={"file": ("after-pg.csv", qa_csv([("P1", "Do you ship abroad?", "Yes, to 30 countries.")]))})
     assert _wait_documents(cluster, shop, [upload.json()["id"]])[0]["chunk_count"] == 1

@@ -84,6 +84,7 @@ class Topology:
     env: dict[str, str]
     apis: list[Service] = field(default_factory=list)
     workers: list[Service] = field(default_factory=list)
+    dash: Service | None = None
 
     def start_api(self) -> Service:
         port = free_port()
@@ -111,8 +112,25 @@ class Topology:
         self.workers.append(service)
         return service
 
+    def start_dash(self) -> Service:
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "-m", "backend.cli", "dash", "--port", str(port)],
+                                   env=self.env, cwd=ROOT, start_new_session=True)
+        service = Service(process, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{service.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "Dash did not start"
+            time.sleep(0.3)
+        self.dash = service
+        return service
+
     def stop(self) -> None:
-        for service in [*self.apis, *self.workers]:
+        for service in [*self.apis, *self.workers, *([self.dash] if self.dash else [])]:
             service.stop()
 
 
