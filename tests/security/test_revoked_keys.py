@@ -110,3 +110,27 @@ async def test_a_downgraded_user_loses_write_access_at_once(client, shop) -> Non
     refused = await client.put("/api/v1/settings/bot", json={"persona": "v2"}, headers=token)
     assert refused.status_code == 403
     assert (await client.get("/api/v1/settings/bot", headers=token)).json()["persona"] == "v1"
+
+
+def test_an_open_socket_stops_answering_once_its_key_is_revoked(live_api, shop) -> None:
+    import asyncio
+    import json
+
+    import websockets
+
+    async def ask(socket) -> dict:
+        await socket.send(json.dumps({"type": "message", "message": "hello"}))
+        while (frame := json.loads(await asyncio.wait_for(socket.recv(), 60)))["type"] == "delta":
+            pass
+        return frame
+
+    async def scenario() -> tuple[dict, dict]:
+        url = live_api.replace("http://", "ws://") + f"/api/v1/chat/ws?key={shop.created.widget_key}"
+        async with websockets.connect(url) as socket:
+            before = await ask(socket)
+            await asyncio.to_thread(revoke_widget_key, shop.id, widget_key_id(shop))
+            return before, await ask(socket)
+
+    before, after = asyncio.run(scenario())
+    assert before["type"] == "final"
+    assert after["type"] == "error" and after["status"] == 401 and "revoked" in after["detail"]

@@ -139,6 +139,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
             raw = await socket.receive_data(mode="text")
             try:
                 incoming = read_socket_frame(raw)  # a bad frame gets an error frame, not a closed socket
+                widget = await resolve_widget(socket)  # a key revoked mid-conversation stops at once
                 await _handle_frame(socket, widget, incoming, subscriptions, forwarder, relay_to_socket)
             except KefuError as exc:
                 await socket.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
