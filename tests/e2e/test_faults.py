@@ -180,6 +180,15 @@ def test_worker_killed_mid_ingestion_the_other_finishes_with_exact_chunks(cluste
     cluster.start_worker()
 
 
+OUTAGE_FAQ = qa_csv([("O1", "Is there a loyalty card?", "Yes, every tenth tea is free.")])
+
+
+def refused_id(tenant: dict, filename: str, cluster: Topology) -> str:
+    listing = httpx.get(f"{cluster.apis[0].url}/api/v1/documents", headers=tenant["admin"],
+                        params={"limit": 500}, timeout=10).json()
+    return next(d["id"] for d in listing["items"] if d["filename"] == filename)
+
+
 def _chat_load(cluster: Topology, tenant: dict, stop: threading.Event, results: list) -> None:
     n = 0
     with httpx.Client(timeout=20) as client:
@@ -230,12 +239,21 @@ def test_redis_restarted_under_chat_load_nothing_accepted_is_lost(cluster, shop,
     try:
         time.sleep(2)
         redis_server.stop()
-        time.sleep(2)  # requests keep coming while Redis is down
+        time.sleep(1)  # requests keep coming while Redis is down
+        refused = httpx.post(f"{cluster.apis[0].url}/api/v1/documents", headers=shop["admin"], timeout=30,
+                             files={"file": ("during-outage.csv", OUTAGE_FAQ)})
+        time.sleep(1)
         redis_server.start()
         time.sleep(3)
     finally:
         stop.set()
         load.join(60)
+    # An upload during the outage is refused and marked failed, so sending it again requeues it.
+    assert refused.status_code == 503 and "upload it again" in refused.json()["detail"]
+    again = httpx.post(f"{cluster.apis[1].url}/api/v1/documents", headers=shop["admin"], timeout=30,
+                       files={"file": ("during-outage.csv", OUTAGE_FAQ)})
+    assert again.status_code == 202 and again.json()["id"] == refused_id(shop, "during-outage.csv", cluster)
+    assert _wait_documents(cluster, shop, [again.json()["id"]])[0]["chunk_count"] == 1
     statuses = Counter(status for _, status, _, _ in results)
     assert set(statuses) <= {200, 202, 503}, statuses  # never a 500, never a dead API
     assert statuses[200] > 0 and statuses[202] > 0

@@ -15,7 +15,7 @@ from core.db import tenant_session
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.models import DOCUMENT_STATUSES
 from core.versions import abump_tenant_version
-from knowledge import documents
+from knowledge import documents, indexing
 from knowledge.tasks import ingest_document
 
 
@@ -44,6 +44,9 @@ class DocumentController(Controller):
             try:
                 await asyncio.to_thread(ingest_document.send, str(principal.tenant_id), str(document.id))
             except Exception as exc:
+                # Failed, not queued forever: uploading the same file again requeues a failed document.
+                await asyncio.to_thread(indexing.mark_failed, principal.tenant_id, document.id, document.version,
+                                        "The work queue was unreachable when this was uploaded; upload it again.")
                 raise ServiceUnavailable(
                     "The document is stored but the work queue is unreachable; upload it again shortly."
                 ) from exc
