@@ -4,8 +4,8 @@ The same column list renders three ways, so each format gets the cheapest path:
 - `python`: values as the driver returns them (XLSX, written row by row);
 - `text`: everything rendered by PostgreSQL for `COPY … (FORMAT csv)` — ISO-8601 UTC timestamps,
   booleans as true/false — the CSV export is PostgreSQL's own output, streamed;
-- `arrow`: like `text` but timestamps as epoch microseconds, which pyarrow's CSV reader turns
-  into columns without per-value Python work (the Parquet export).
+- `arrow`: like `text` but timestamps in PostgreSQL's plain UTC form, which pyarrow's CSV reader
+  parses natively into typed columns without per-value Python work (the Parquet export).
 CSV and XLSX rows are in time order. Parquet rows are in storage order: sorting a million wide rows
 would spill to disk and double the export time, and Parquet readers sort on load anyway.
 """
@@ -44,8 +44,8 @@ def _render(expr: str, kind: str, style: str) -> str:
     if style == "python":
         return expr
     if kind == "ts":
-        if style == "arrow":
-            return f"(extract(epoch FROM {expr}) * 1000000)::bigint"
+        if style == "arrow":  # PostgreSQL's own text form in UTC ("2026-03-02 09:00:00.5+00"): no per-row math
+            return expr
         return f"((to_json(({expr}) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z')"
     if kind in ("bool", "date"):
         return f"({expr})::text"

@@ -2,7 +2,7 @@
 
 - CSV is PostgreSQL's own `COPY (query) TO STDOUT (FORMAT csv, HEADER)` output, passed on in
   chunks of `CHUNK_BYTES` — no per-value work in Python at all.
-- Parquet reads that same COPY stream (without header, timestamps as epoch microseconds) with
+- Parquet reads that same COPY stream (without header, timestamps in plain UTC form) with
   pyarrow's streaming CSV reader into typed Arrow batches, and writes a row group every
   `ROW_GROUP_ROWS` rows; written bytes leave after every row group.
 - XLSX uses openpyxl's write-only mode over a server-side cursor (rows go to a temporary file, then
@@ -47,6 +47,8 @@ def _copy_blocks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, An
     statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv{', HEADER' if header else ''})"
     with sync_tenant_session(tenant_id) as session:
         raw = session.connection().connection.driver_connection  # tenant already set on this transaction
+        with raw.cursor() as cursor:
+            cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")  # timestamps leave as UTC
         with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
             # COPY hands over one row at a time: pass on ~CHUNK_BYTES at once, not a million tiny blocks.
             pending: list[bytes] = []
@@ -138,8 +140,7 @@ def parquet_chunks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, 
 def _arrow_batches(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, Any],
                    schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     source = _BlockReader(_copy_blocks(tenant_id, spec, params, style="arrow", header=False))
-    read_types = {name: pa.int64() if kind == "ts" else ARROW_TYPES[kind]
-                  for name, kind in zip(spec.names, spec.kinds, strict=True)}
+    read_types = {name: ARROW_TYPES[kind] for name, kind in zip(spec.names, spec.kinds, strict=True)}
     try:
         reader = pacsv.open_csv(
             io.BufferedReader(source, buffer_size=_FILE_CHUNK),
@@ -153,10 +154,7 @@ def _arrow_batches(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, 
         if source.bytes_read == 0:  # no rows at all: a file with the schema and no row groups
             return
         raise
-    for batch in reader:
-        columns = [column.cast(field.type) if field.type != column.type else column
-                   for column, field in zip(batch.columns, schema, strict=True)]
-        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+    yield from reader
 
 
 def xlsx_chunks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, Any]) -> Iterator[bytes]:
