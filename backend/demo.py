@@ -119,6 +119,12 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
         admin = f"http://{host}:{dash_port}"
         if not _wait_http(f"{admin}/healthz", 60):
             raise click.ClickException("the admin app did not start; see the log above")
+        if not state.get("history_seeded"):  # a first day of conversations for the admin app's reports
+            from backend.demo_history import seed_history
+
+            if seed_history(base, state["tenant_id"], state["widget_key"]):
+                state["history_seeded"] = "yes"
+                (settings.data_dir / "demo.json").write_text(json.dumps(state, indent=2))
         click.echo(
             "\nKefu demo is running\n"
             f"  API            {base}   (OpenAPI: {base}/schema)\n"
