@@ -95,10 +95,14 @@ class Seeded:
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name}
 
+    def names(self) -> str:
+        """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
+        return f"{self.collection} {self.tool_name} {self.record_key}"
+
     def secrets(self) -> list[str]:
         """Strings that must never appear in another tenant's responses."""
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
-                self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key]
+                self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -121,15 +125,15 @@ class Probe:
     read_only: bool = False  # a POST that changes nothing (search): analysts may call it
 
 
-def faq_csv(secret: str) -> bytes:
-    return (f"id,question,answer\n{secret}-1,What is the {secret} refund policy?,"
+def faq_csv(marker: str, secret: str) -> bytes:
+    return (f"id,question,answer\n{marker}-1,What is the {marker} refund policy?,"
             f"Refunds for {secret} take 14 days.\n").encode()
 
 
 PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/documents"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/documents"): Probe(
-        body=lambda a, v: {"files": {"file": (f"{v.marker}.csv", faq_csv(a.marker + "-new"), "text/csv")}},
+        body=lambda a, v: {"files": {"file": (f"{v.marker}.csv", faq_csv(a.marker + "-new", a.secret), "text/csv")}},
         foreign=None),
     ("GET", "/api/v1/documents/{document_id:uuid}"): Probe(lists_own=True),
     ("DELETE", "/api/v1/documents/{document_id:uuid}"): Probe(),

@@ -98,13 +98,13 @@ async def test_own_reads_show_own_rows_and_never_the_other_tenants(client, world
                 attacker.widget_key, attacker.record_key]
     assert any(e in text for e in evidence), f"{key} showed none of the caller's own rows: {text[:300]}"
     # The attack probes deliberately created the attacker's own rows under the victim's names.
-    assert not leaked(text, victim, sent=f"{victim.collection} {victim.tool_name}")
+    assert not leaked(text, victim, sent=victim.names())
 
 
 async def test_search_for_the_victims_words_finds_only_own_knowledge(client, world) -> None:
     attacker, victim = world
     response = await client.post("/api/v1/search", headers=attacker.admin,
-                                 json={"query": f"{victim.secret} refund policy", "top_k": 50})
+                                 json={"query": f"{victim.marker} refund policy", "top_k": 50})
     assert response.status_code == 200
     documents = {hit["document_id"] for hit in response.json()["hits"]}
     assert documents <= {attacker.document_id}
@@ -113,7 +113,7 @@ async def test_search_for_the_victims_words_finds_only_own_knowledge(client, wor
 async def test_chat_about_the_victims_knowledge_answers_from_own_knowledge_only(client, world) -> None:
     attacker, victim = world
     response = await client.post("/api/v1/chat", headers=attacker.widget,
-                                 json={"message": f"What is the {victim.secret} refund policy?"})
+                                 json={"message": f"What is the {victim.marker} refund policy?"})
     assert response.status_code == 200
     body = response.json()
     assert victim.secret not in body["answer"]
@@ -147,4 +147,23 @@ async def test_every_export_dataset_holds_only_the_callers_rows(client, world, d
     response = await client.get("/api/v1/analytics/export", headers=attacker.analyst,
                                 params={"dataset": dataset, "format": "csv"})
     assert response.status_code == 200, response.text
-    assert not leaked(body_text(response), victim, sent=f"{victim.collection} {victim.tool_name}")
+    assert not leaked(body_text(response), victim, sent=victim.names())
+
+
+async def test_a_same_named_collection_only_holds_the_callers_records(client, world) -> None:
+    attacker, victim = world
+    response = await client.get(f"/api/v1/records/orders/{victim.record_key}", headers=attacker.admin)
+    assert response.status_code == 404
+    own = await client.get(f"/api/v1/records/orders/{attacker.record_key}", headers=attacker.admin)
+    assert own.status_code == 200 and attacker.secret in own.text
+
+
+async def test_the_order_lookup_tool_cannot_reach_the_victims_records(client, world) -> None:
+    attacker, victim = world
+    own = await client.post("/api/v1/chat", headers=attacker.widget,
+                            json={"message": f"Where is my order {attacker.record_key}?"})
+    assert attacker.secret in own.json()["answer"]  # the tool does look records up
+    for message in (f"Where is my order {victim.record_key}?", f"订单 {victim.record_key} 到哪了？"):
+        response = await client.post("/api/v1/chat", headers=attacker.widget, json={"message": message})
+        assert response.status_code == 200, response.text
+        assert not leaked(response.text, victim, sent=message)

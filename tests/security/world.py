@@ -57,14 +57,15 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
     tenant = Seeded(ctx.id, ctx.admin, ctx.analyst, token, ctx.created.widget_key, marker, secret)
 
     upload = await client.post("/api/v1/documents", headers=tenant.admin,
-                               files={"file": (f"{marker}.csv", faq_csv(secret), "text/csv")})
+                               files={"file": (f"{marker}.csv", faq_csv(marker, secret), "text/csv")})
     assert upload.status_code == 202, upload.text
     tenant.document_id = upload.json()["id"]
     ingest()
 
-    tenant.collection, tenant.record_key = f"orders_{marker}", f"{marker}-1"
+    # A key shaped like an order number, so the chat's record lookup recognises it.
+    tenant.collection, tenant.record_key = f"orders_{marker}", f"ZQ-{uuid.uuid4().int % 10**8:08d}"
     for collection in ("orders", tenant.collection):
-        rows = f"order_id,status\n{marker}-1,shipped to {secret}\n".encode()
+        rows = f"order_id,status\n{tenant.record_key},shipped to {secret}\n".encode()
         imported = await client.post(f"/api/v1/records/{collection}", headers=tenant.admin,
                                      files={"file": ("orders.csv", rows)}, data={"key_column": "order_id"})
         assert imported.status_code == 200, imported.text
@@ -81,7 +82,7 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
 
     tenant.visitor_id = f"visitor-{marker}"
     chat = await client.post("/api/v1/chat", headers=tenant.widget, json={
-        "message": f"What is the {secret} refund policy?", "visitor_id": tenant.visitor_id})
+        "message": f"What is the {marker} refund policy?", "visitor_id": tenant.visitor_id})
     assert chat.status_code == 200, chat.text
     tenant.conversation_id, tenant.answer_id = chat.json()["conversation_id"], chat.json()["message_id"]
     with sync_tenant_session(tenant.tenant_id) as session:
