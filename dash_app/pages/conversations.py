@@ -74,7 +74,8 @@ def register(app: Any) -> None:
             return error
         if frame.empty:
             return notice("No conversations match.")
-        frame = frame.assign(id=frame["conversation_id"].astype(str))
+        frame = frame.assign(id=frame["conversation_id"].astype(str),
+                             predicted_satisfaction=frame["predicted_satisfaction"].map(_percent))
         return table(frame, "cv-table", columns=LIST_COLUMNS, row_selectable="single", keep=["id"])
 
     @app.callback(Output("cv-transcript", "children"), Input("cv-table", "selected_row_ids"),
@@ -99,6 +100,8 @@ def render_transcript(messages: pd.DataFrame | None) -> html.Div:
             details.append(html.Details([html.Summary(f"{len(m['tool_calls'])} tool call(s)"),
                                          html.Pre(json.dumps(m["tool_calls"], ensure_ascii=False, indent=1,
                                                              default=str))]))
+        if m.get("latency_ms") is not None and not pd.isna(m["latency_ms"]):
+            m["latency_ms"] = int(m["latency_ms"])
         facts = [f"{k}: {_fmt(m.get(k))}" for k in ("confidence", "answered", "latency_ms", "rating")
                  if m.get(k) is not None and not (isinstance(m.get(k), float) and pd.isna(m.get(k)))]
         bubbles.append(html.Div([
@@ -113,3 +116,7 @@ def render_transcript(messages: pd.DataFrame | None) -> html.Div:
 
 def _fmt(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _percent(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f"{float(value):.0%}"

@@ -84,7 +84,7 @@ def register(app: Any) -> None:
         trained = summary.get("trained_at")
         cards = [kpi("Model", summary.get("status"), "{}"), kpi("Labelled conversations", summary.get("n_labels")),
                  kpi("Cross-validated AUC", summary.get("cv_auc"), "{:.3f}"),
-                 kpi("Trained", str(trained)[:16] if trained else None, "{}")]
+                 kpi("Trained", str(trained)[:10] if trained else None, "{}")]
         return cards, trend_figure(data["trend"]), drivers_figure(summary.get("drivers") or [])
 
     @app.callback(Output("sat-retrain-result", "children"), Input("sat-retrain", "n_clicks"),
