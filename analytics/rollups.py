@@ -48,7 +48,7 @@ msg AS (
                       / 1000.0 END) AS est_cost_usd,
         ARRAY[{_HOURS}] AS messages_by_hour
     FROM messages m LEFT JOIN prices p ON p.model = m.model
-    WHERE (m.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+    WHERE m.tenant_id = CAST(:tenant_id AS uuid) AND (m.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
       AND m.created_at >= :lo AND m.created_at < :hi
     GROUP BY 1
 ),
@@ -57,7 +57,7 @@ fb AS (
         count(*) FILTER (WHERE f.rating = 1) AS thumbs_up,
         count(*) FILTER (WHERE f.rating = -1) AS thumbs_down
     FROM feedback f JOIN messages m ON m.id = f.message_id
-    WHERE (m.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+    WHERE m.tenant_id = CAST(:tenant_id AS uuid) AND (m.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
       AND m.created_at >= :lo AND m.created_at < :hi
     GROUP BY 1
 ),
@@ -73,7 +73,7 @@ conv AS (
         coalesce(sum(c.csat), 0) AS csat_sum,
         count(c.csat) AS csat_count
     FROM conversations c
-    WHERE (c.started_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+    WHERE c.tenant_id = CAST(:tenant_id AS uuid) AND (c.started_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
       AND c.started_at >= :lo AND c.started_at < :hi
     GROUP BY 1
 )
@@ -104,18 +104,20 @@ ON CONFLICT (tenant_id, day) DO UPDATE SET
 
 # Days whose figures may have changed since `since` (the previous refresh).
 _CHANGED_DAYS_SQL = """
-SELECT (created_at AT TIME ZONE 'UTC')::date FROM messages WHERE created_at >= :since
+SELECT (created_at AT TIME ZONE 'UTC')::date FROM messages WHERE tenant_id = :tenant_id AND created_at >= :since
 UNION
 SELECT (m.created_at AT TIME ZONE 'UTC')::date
-    FROM feedback f JOIN messages m ON m.id = f.message_id WHERE f.created_at >= :since
+    FROM feedback f JOIN messages m ON m.id = f.message_id WHERE f.tenant_id = :tenant_id AND f.created_at >= :since
 UNION
 SELECT (started_at AT TIME ZONE 'UTC')::date FROM conversations
-    WHERE greatest(last_message_at, handoff_at, ended_at) >= :since
+    WHERE tenant_id = :tenant_id AND greatest(last_message_at, handoff_at, ended_at) >= :since
 """
 
 _FIRST_DAY_SQL = """
-SELECT least((SELECT min(started_at) FROM conversations), (SELECT min(created_at) FROM messages))
+SELECT least((SELECT min(started_at) FROM conversations WHERE tenant_id = :tenant_id),
+             (SELECT min(created_at) FROM messages WHERE tenant_id = :tenant_id))
 """
+_WATERMARK_SQL = "SELECT max(refreshed_at) FROM analytics_daily WHERE tenant_id = :tenant_id"
 
 # Rows written by transactions that began before the previous refresh but committed after it carry
 # timestamps just before the watermark; look back a little further than the watermark itself.
@@ -127,7 +129,7 @@ def refresh(session: Session, tenant_id: uuid.UUID | str, *, full: bool = False,
     """Recompute the tenant's changed days (or every day with `full`); returns the days written."""
     now = datetime.now(UTC)
     today = today or now.date()
-    days = _days_to_refresh(session, today, full=full)
+    days = _days_to_refresh(session, str(tenant_id), today, full=full)
     if not days:
         return []
     lo = datetime.combine(min(days), datetime.min.time(), tzinfo=UTC)
@@ -139,16 +141,17 @@ def refresh(session: Session, tenant_id: uuid.UUID | str, *, full: bool = False,
     return days
 
 
-def _days_to_refresh(session: Session, today: date, *, full: bool) -> list[date]:
-    watermark = None if full else session.scalar(text("SELECT max(refreshed_at) FROM analytics_daily"))
+def _days_to_refresh(session: Session, tenant_id: str, today: date, *, full: bool) -> list[date]:
+    tenant = {"tenant_id": tenant_id}
+    watermark = None if full else session.scalar(text(_WATERMARK_SQL), tenant)
     if watermark is None:
-        first = session.scalar(text(_FIRST_DAY_SQL))
+        first = session.scalar(text(_FIRST_DAY_SQL), tenant)
         if first is None:
             return []
         start = min(first.astimezone(UTC).date(), today)
         return [start + timedelta(days=i) for i in range((today - start).days + 1)]
     lookback = get_settings().analytics_rollup_lookback_days
     days = {today - timedelta(days=i) for i in range(lookback)}
-    changed = session.scalars(text(_CHANGED_DAYS_SQL), {"since": watermark - _COMMIT_SLACK})
+    changed = session.scalars(text(_CHANGED_DAYS_SQL), {**tenant, "since": watermark - _COMMIT_SLACK})
     days.update(day for day in changed if day is not None)
     return sorted(days)
