@@ -22,7 +22,7 @@ from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
 from dash_app.pages import knowledge_faq
-from knowledge import documents
+from knowledge import documents, indexing
 from knowledge.retrieval import retrieve_sync
 
 DOCUMENT_COLUMNS = ["title", "filename", "status", "chunk_count", "version", "error", "updated_at", "id"]
@@ -54,11 +54,14 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
             continue
         with sync_tenant_session(user.tenant_id) as session:
             result = documents.record_upload(session, user.tenant_id, prepared)
-            document_id, action = result.document.id, result.action
+            document_id, action, version = result.document.id, result.action, result.document.version
         if result.needs_ingest:
             try:
                 ingest_document.send(str(user.tenant_id), str(document_id))
             except Exception as exc:
+                # Failed, not queued forever: uploading the same file again requeues a failed document.
+                indexing.mark_failed(user.tenant_id, document_id, version,
+                                     "The work queue was unreachable when this was uploaded; upload it again.")
                 raise ServiceUnavailable(
                     f"{name} is stored but the work queue is unreachable; upload it again shortly.") from exc
         lines.append(f"{prepared.filename}: {action.replace('_', ' ')}")
