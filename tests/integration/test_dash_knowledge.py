@@ -138,3 +138,17 @@ def test_one_bad_file_in_a_batch_does_not_stop_the_others(tenant, stub_worker):
     assert lines[0] == "faq.csv: created" and lines[1].startswith("refused virus.exe: ")
     stub_worker()
     assert [d.filename for d in _documents(tenant.id)] == ["faq.csv"]
+
+
+def test_unreachable_queue_marks_the_upload_failed_so_it_can_be_retried(tenant, monkeypatch):
+    from core.errors import ServiceUnavailable
+    from knowledge.tasks import ingest_document
+
+    def queue_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(ingest_document, "send", queue_down)
+    with pytest.raises(ServiceUnavailable, match="work queue is unreachable"):
+        knowledge.upload_documents(owner_of(tenant), [("faq.csv", FAQ)])
+    [document] = _documents(tenant.id)
+    assert document.status == "failed" and "upload it again" in document.error
