@@ -31,7 +31,7 @@ from analytics.export_queries import Dataset
 from core.db import sync_tenant_session
 
 CHUNK_BYTES = 256 * 1024
-ROW_GROUP_ROWS = 100_000
+ROW_GROUP_ROWS = 50_000
 XLSX_BATCH_ROWS = 5_000
 _FILE_CHUNK = 1024 * 1024
 _BIND = re.compile(r"(?<![:\w]):([a-z_]+)")
@@ -144,7 +144,7 @@ def _arrow_batches(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, 
     try:
         reader = pacsv.open_csv(
             io.BufferedReader(source, buffer_size=_FILE_CHUNK),
-            read_options=pacsv.ReadOptions(column_names=spec.names, block_size=8 * 1024 * 1024),
+            read_options=pacsv.ReadOptions(column_names=spec.names, block_size=2 * 1024 * 1024),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=read_types, true_values=["true"], false_values=["false"], null_values=[""],
