@@ -143,7 +143,7 @@ def test_every_dependency_names_a_condition(services: Services) -> None:
                 assert not services[target].get("profiles"), f"{name} depends on profile-only {target}"
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", "api"])
+@pytest.mark.parametrize("name", ["postgres", "redis", "api", "dash"])
 def test_core_services_have_healthchecks(services: Services, name: str) -> None:
     assert not services[name]["healthcheck"].get("disable", False)
     assert _healthcheck_command(services[name])
@@ -154,6 +154,7 @@ def test_healthchecks_probe_the_right_thing(services: Services) -> None:
     assert "redis-cli ping" in _healthcheck_command(services["redis"])
     api_check = _healthcheck_command(services["api"])
     assert "urllib" in api_check and "http://127.0.0.1:8000/ready" in api_check
+    assert "http://127.0.0.1:8050/healthz" in _healthcheck_command(services["dash"])
 
 
 def test_app_services_wait_for_healthy_stores_and_finished_migration(services: Services) -> None:
