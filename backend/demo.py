@@ -108,7 +108,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     env["KEFU_PUBLIC_API_URL"] = f"http://{host}:{api_port}"  # the widget tag the admin app shows
     children = [
         subprocess.Popen([*kefu, "api", "--host", host, "--port", str(api_port)], env=env),
-        subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2"], env=env),
+        subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2", "--metrics-host", host], env=env),
         subprocess.Popen([*kefu, "dash", "--host", host, "--port", str(dash_port)], env=env),
     ]
     try:
