@@ -107,9 +107,12 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     kefu = [sys.executable, "-m", "backend.cli"]
     env["KEFU_PUBLIC_API_URL"] = f"http://{host}:{api_port}"  # the widget tag the admin app shows
     children = [
-        subprocess.Popen([*kefu, "api", "--host", host, "--port", str(api_port)], env=env),
-        subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2", "--metrics-host", host], env=env),
-        subprocess.Popen([*kefu, "dash", "--host", host, "--port", str(dash_port)], env=env),
+        # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child
+        # with SIGTERM (a clean shutdown, without the tracebacks SIGINT leaves in uvicorn and Waitress).
+        subprocess.Popen([*kefu, "api", "--host", host, "--port", str(api_port)], env=env, start_new_session=True),
+        subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2", "--metrics-host", host], env=env,
+                         start_new_session=True),
+        subprocess.Popen([*kefu, "dash", "--host", host, "--port", str(dash_port)], env=env, start_new_session=True),
     ]
     try:
         _upload_demo_faq(state["tenant_id"])
@@ -148,7 +151,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     finally:
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.send_signal(signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=15)
