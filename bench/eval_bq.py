@@ -3,8 +3,9 @@
 Each pair (sentence1, sentence2) is scored the way retrieval scores a customer question against a
 stored FAQ question: sentence2 is the stored question (its vector mixed from the question embedded
 as a query and as a passage, like `knowledge.indexing.with_question_vectors`), sentence1 the query;
-score = cosine + KEFU_LEXICAL_WEIGHT x (IDF-weighted share of the query's terms in sentence2), with
-our jieba + bigram tokens and IDF over all dev sentences (`knowledge.lexical`, `knowledge.retrieval`).
+score = cosine + KEFU_LEXICAL_WEIGHT x (IDF-weighted share of the query's terms in sentence2)
++ KEFU_QUESTION_OVERLAP_WEIGHT x (word/character Jaccard of the two questions, `knowledge.overlap`),
+with our jieba + bigram tokens and IDF over all dev sentences (`knowledge.lexical`, `knowledge.retrieval`).
 Prints pair ROC-AUC on dev_pairs.csv and top-1 within dev_rerank_groups.jsonl for the product
 scorer and its parts (passage-only cosine = the bare embedder, query-query cosine, lexical only).
 No database is needed: this is the scoring function itself, on the configured embedder.
@@ -35,6 +36,7 @@ from core.settings import get_settings
 from knowledge.embedding import get_embedder
 from knowledge.indexing import QUESTION_SHARE
 from knowledge.lexical import query_terms, tokens
+from knowledge.overlap import question_overlap
 
 
 def embed(texts: list[str], kind: str, cache: Path | None) -> np.ndarray:
@@ -87,14 +89,21 @@ def main() -> None:
     stored /= np.linalg.norm(stored, axis=1, keepdims=True)
     lexical = LexicalShare(sentences)
     weight = get_settings().lexical_weight
+    overlap_weight = get_settings().question_overlap_weight
 
     scorers = {
         "passage cosine (bare embedder)": lambda a, b: float(as_query[index[a]] @ as_passage[index[b]]),
         "query-query cosine": lambda a, b: float(as_query[index[a]] @ as_query[index[b]]),
         "stored-question cosine": lambda a, b: float(as_query[index[a]] @ stored[index[b]]),
         "lexical share only": lexical,
-        f"product scorer (w={weight:g})": lambda a, b: float(as_query[index[a]] @ stored[index[b]])
+        "question overlap only": question_overlap,
+        f"cosine + lexical (w={weight:g})": lambda a, b: float(as_query[index[a]] @ stored[index[b]])
         + weight * lexical(a, b),
+        f"product scorer (w={weight:g}, overlap {overlap_weight:g})": lambda a, b: float(
+            as_query[index[a]] @ stored[index[b]]
+        )
+        + weight * lexical(a, b)
+        + overlap_weight * question_overlap(a, b),
     }
     labels = [int(p["label"]) for p in pairs]
     print(f"bq_corpus_zh dev: {len(pairs)} pairs ({sum(labels)} positive), {len(groups)} rerank groups")
@@ -103,7 +112,7 @@ def main() -> None:
         top1 = np.mean([
             max(g["candidates"], key=lambda c: score(g["anchor"], c["text"]))["label"] == 1 for g in groups
         ])
-        print(f"  {name:<34} pair ROC-AUC {auc:.3f}   group top-1 {top1:.3f}", flush=True)
+        print(f"  {name:<44} pair ROC-AUC {auc:.3f}   group top-1 {top1:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -68,8 +68,9 @@ class Settings(BaseSettings):
     # A tenant gets its own partial HNSW index once it holds this many chunks; below it an
     # exact scan over the tenant's rows is both faster and has perfect recall.
     tenant_hnsw_threshold: int = 20_000
-    search_candidates: int = 50
+    search_candidates: int = 100  # per ranking (dense, lexical); docs/retrieval.md
     lexical_weight: float = 0.03
+    question_overlap_weight: float = 0.08  # knowledge.overlap
 
     # Chat
     llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder

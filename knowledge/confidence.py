@@ -1,11 +1,12 @@
 """A calibrated confidence in [0, 1]: how likely the top hit is the right answer, the same scale for every tenant.
 
-The input is the top hit's retrieval score (cosine + weighted lexical share, after answer groups
-vote, see `knowledge.retrieval` and `knowledge.rerank`), which for multilingual-e5 lies roughly
-in 0.80-1.0. A logistic curve maps it to the probability that the top answer is right. Its centre
-and slope were fitted (logistic regression, score -> top answer right) on one real support bot
-(HINT3 sofmattress: 397 user questions, 42 % out of scope) and checked on another one it never
-saw (curekart); docs/retrieval.md has the figures. The bot's threshold (default 0.5) acts on it.
+The input is the top hit's retrieval score (cosine + weighted lexical share + weighted question
+overlap, after answer groups vote, see `knowledge.retrieval` and `knowledge.rerank`), which for
+multilingual-e5 lies roughly in 0.80-1.0. A logistic curve maps it to the probability that the
+top answer is right. Its centre and slope were fitted (logistic regression, score -> top answer
+right) on one real support bot (HINT3 sofmattress: 397 user questions, 42 % out of scope) and
+checked on another one it never saw (curekart); docs/retrieval.md has the figures. The bot's
+threshold (default 0.5) acts on it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import math
 
 from knowledge.retrieval import Hit
 
-CENTRE = 0.905
-SCALE = 0.023
+CENTRE = 0.923
+SCALE = 0.024
 
 
 def confidence(hits: list[Hit]) -> float:

@@ -52,7 +52,7 @@ _CJK = (
     "\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\u3130-\u318f\u1100-\u11ff"
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003134f"
 )
-_HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 # One match per run: a CJK run, a decimal/version number (kept whole: "9.9", "1.2.3"),
 # or a Latin/number word (word characters that are neither CJK nor "_").
 _RUN_RE = re.compile(rf"([{_CJK}]+)|(\d+(?:\.\d+)+)|([^\W_{_CJK}]+)")
@@ -162,7 +162,7 @@ def normalize(text: str) -> str:
     NFKC also turns full-width letters, digits and punctuation into half-width ones.
     """
     text = _fold(text)
-    if _HAN_RE.search(text) is None:
+    if HAN_RE.search(text) is None:
         return text
     return _convert_in_slices(_engines().to_simplified, text)
 
@@ -300,7 +300,7 @@ def _run_tokens(run: str) -> tuple[str, ...]:
     """
     out: list[str] = []
     stretch: list[str] = []
-    if _HAN_RE.search(run) is not None:
+    if HAN_RE.search(run) is not None:
         run = _convert_in_slices(_engines().to_simplified, run)
     for word in (*_segment(run), ""):
         if word and word not in _ZH_STOPWORDS:

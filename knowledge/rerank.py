@@ -7,6 +7,10 @@ becomes `(1 - GROUP_SHARE) * own + GROUP_SHARE * mean(best GROUP_SIZE scores of 
 (places a group cannot fill from the candidates count at the weakest candidate's score);
 an answer stored once keeps its score unchanged (the mean of one is itself), so ordinary FAQs
 with distinct answers rank exactly as before. docs/retrieval.md has the measurements.
+
+Then `questions_first` orders the list so each stored question shows up once before any second
+answer to it: a question stored with several answers (a forum thread, alternative replies) should
+not fill the whole result list and push every other question out of sight.
 """
 
 from __future__ import annotations
@@ -50,3 +54,19 @@ def by_answer_group(hits: list[Hit]) -> list[Hit]:
         rescored.append(hit)
     rescored.sort(key=lambda h: (-h.score, h.chunk_id))
     return rescored
+
+
+def questions_first(hits: list[Hit]) -> list[Hit]:
+    """The best hit of each stored question first (in score order), then the further answers."""
+    seen: set[str] = set()
+    first, later = [], []
+    for hit in hits:
+        question = hit.metadata.get("question")
+        if question is None:
+            first.append(hit)
+        elif str(question) in seen:
+            later.append(hit)
+        else:
+            seen.add(str(question))
+            first.append(hit)
+    return first + later

@@ -2,7 +2,8 @@
 
 One SQL statement gathers candidates from both rankings for one tenant (dense top-n by cosine,
 lexical top-n by `ts_rank_cd`), then Python fuses them:
-`score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)`,
+`score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)
++ overlap_weight * (word/character Jaccard of the query and a FAQ hit's stored question)`,
 with BM25-style IDF from the tenant's own document frequencies. A weighted sum
 keeps a strong dense ranking in charge and lets exact keyword matches (order numbers, product
 names, Chinese terms) lift the right entry; plain reciprocal-rank fusion lets a weak lexical
@@ -32,7 +33,8 @@ from core.settings import get_settings
 from knowledge import vector_index
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
-from knowledge.rerank import by_answer_group
+from knowledge.overlap import question_overlap
+from knowledge.rerank import by_answer_group, questions_first
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 50
@@ -48,6 +50,7 @@ class Hit:
     dense: float
     lexical: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    overlap: float = 0.0
 
 
 def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
@@ -110,20 +113,22 @@ def idf_weights(terms: list[str], n: int, df: list[int]) -> dict[str, float]:
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in zip(terms, df, strict=True) if d > 0}
 
 
-def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float]) -> list[Hit]:
-    """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has,
-    then answer groups re-ranked together (`knowledge.rerank`)."""
+def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float], query: str = "",
+         overlap_weight: float = 0.0) -> list[Hit]:
+    """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has plus
+    the overlap of the query with a FAQ hit's stored question; then answer groups re-ranked together
+    and each stored question shown once before its further answers (`knowledge.rerank`)."""
     total = sum(idf.values()) or 1.0
     hits = []
     for r in rows:
         dense = float(r.dense)
         lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
         metadata = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata or "{}")
-        hits.append(
-            Hit(r.id, r.document_id, r.source_ref, r.text, dense + lexical_weight * lexical, dense, lexical,
-                metadata)
-        )
-    return by_answer_group(hits)[:top_k]
+        question = metadata.get("question")
+        overlap = question_overlap(query, str(question)) if overlap_weight and question else 0.0
+        score = dense + lexical_weight * lexical + overlap_weight * overlap
+        hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap))
+    return questions_first(by_answer_group(hits))[:top_k]
 
 
 def validate(query: str, top_k: int) -> str:
@@ -191,7 +196,8 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit
             stats = (await session.execute(text(_stats_sql(tenant_id)),
                                            {"term_queries": [term_tsquery(t) for t in terms]})).one()
             idf = idf_weights(terms, int(stats.n), list(stats.df))
-    return fuse(list(rows), top_k, get_settings().lexical_weight, idf)
+    settings = get_settings()
+    return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight)
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
@@ -212,4 +218,5 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
             stats = session.execute(text(_stats_sql(tenant_id)),
                                     {"term_queries": [term_tsquery(t) for t in terms]}).one()
             idf = idf_weights(terms, int(stats.n), list(stats.df))
-    return fuse(list(rows), top_k, get_settings().lexical_weight, idf)
+    settings = get_settings()
+    return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight)
