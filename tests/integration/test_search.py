@@ -64,3 +64,23 @@ async def test_bad_search_requests_get_a_clear_4xx(client, tenant, body, status)
     response = await client.post("/api/v1/search", headers=tenant.admin, json=body)
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+async def test_a_question_stored_with_several_answers_does_not_crowd_out_the_others(
+    client, tenant: TenantCtx, stub_worker, real_embedder
+) -> None:
+    faq = (
+        "id,question,answer\n"
+        "A1,How do I strike through text in Markdown?,Use ~~two tildes~~ around the words.\n"
+        "A2,How do I strike through text in Markdown?,Some renderers accept the <del> HTML tag.\n"
+        "A3,How do I strike through text in Markdown?,Use the <s> tag where HTML is allowed.\n"
+        "B1,How do I underline text in Markdown?,Markdown has no underline; use the <ins> tag.\n"
+    )
+    response = await client.post("/api/v1/documents", headers=tenant.admin,
+                                 files={"file": ("markdown.csv", faq.encode())})
+    assert response.status_code == 202, response.text
+    stub_worker()
+    hits = await search(client, tenant, "cross out words in markdown", top_k=3)
+    assert hits[0]["source_ref"].startswith("A")
+    assert hits[1]["source_ref"] == "B1"  # the other question before the same question's second answer
+    assert hits[2]["source_ref"].startswith("A")

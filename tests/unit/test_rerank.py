@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from knowledge.rerank import GROUP_SHARE, GROUP_SIZE, by_answer_group
+from knowledge.rerank import GROUP_SHARE, GROUP_SIZE, by_answer_group, questions_first
 from knowledge.retrieval import Hit
 
 DOC = uuid.uuid4()
@@ -41,3 +41,21 @@ def test_missing_phrasings_count_at_the_weakest_candidate() -> None:
 
 def test_no_hits_give_no_hits() -> None:
     assert by_answer_group([]) == []
+
+
+def faq(chunk_id: int, score: float, question: str) -> Hit:
+    metadata = {"kind": "faq", "question": question, "answer": f"answer {chunk_id}"}
+    return Hit(chunk_id, DOC, str(chunk_id), f"text {chunk_id}", score, score, 0.0, metadata)
+
+
+def test_each_stored_question_is_shown_once_before_its_further_answers() -> None:
+    hits = [faq(1, 0.95, "strikethrough?"), faq(2, 0.94, "strikethrough?"), faq(3, 0.93, "strikethrough?"),
+            faq(4, 0.92, "paste plain text?"), hit(5, 0.91, None)]
+    ranked = questions_first(hits)
+    assert [h.chunk_id for h in ranked] == [1, 4, 5, 2, 3]
+    assert [h.score for h in ranked[:3]] == [0.95, 0.92, 0.91]  # order changes, scores do not
+
+
+def test_distinct_questions_keep_their_order() -> None:
+    hits = [faq(1, 0.9, "a"), faq(2, 0.8, "b"), hit(3, 0.7, None)]
+    assert questions_first(hits) == hits
