@@ -124,6 +124,7 @@ def run_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None =
     settings = get_settings()
     metrics: dict[str, Any] = {
         "embedder": settings.embedder, "lexical_weight": settings.lexical_weight,
+        "question_overlap_weight": settings.question_overlap_weight, "search_candidates": settings.search_candidates,
         "seconds": round(time.perf_counter() - started, 3),
     }
     run_id = uuid.uuid4()
