@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     tenant_hnsw_threshold: int = 20_000
     search_candidates: int = 50
     lexical_weight: float = 0.03
+    # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
+    # chunks with every term); knowledge.retrieval.match_tsquery says why.
+    lexical_match_budget: int = 1000
 
     # Chat
     llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder
