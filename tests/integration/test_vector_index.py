@@ -98,8 +98,14 @@ async def test_a_large_tenant_searches_its_own_gin_with_the_same_hits_as_the_exa
         assert "ix_chunks_lexical_t_" not in _lexical_plan(other_tenant.id, "code42")
 
         for query in queries:
+            # The partial GIN only changes how lexical matches are found: with the dense half
+            # exact, the hits are the ones from before the indexes existed.
+            assert _refs(tenant.id, query, exact=True) == exact[query], query
+            # The HNSW half is approximate (ef_search 100; on the test embedder's near-random
+            # vectors its recall varies), so its recall is bench/retrieval_scale.py's job; here: a
+            # full top 5 of this tenant only.
             found = _refs(tenant.id, query, exact=False)
-            assert found == exact[query], query
+            assert len(found) == 5, query
             assert all(ref != "s1" for ref in found)  # tenant-scoped: nothing of the other tenant
         assert [h.source_ref for h in retrieval.retrieve_sync(other_tenant.id, "topic3", top_k=5)] == ["s1"]
     finally:
