@@ -18,13 +18,13 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 target_metadata = Base.metadata
 
-# Per-tenant partial vector indexes are created at run time by knowledge.vector_index,
+# Per-tenant partial HNSW and GIN indexes are created at run time by knowledge.vector_index,
 # not by migrations, so the drift check must not report them.
-DYNAMIC_INDEX_PREFIX = "ix_chunks_hnsw_t_"
+DYNAMIC_INDEX_PREFIXES = ("ix_chunks_hnsw_t_", "ix_chunks_lexical_t_")
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    return not (type_ == "index" and name is not None and name.startswith(DYNAMIC_INDEX_PREFIX))
+    return not (type_ == "index" and name is not None and name.startswith(DYNAMIC_INDEX_PREFIXES))
 
 
 def run_migrations_offline() -> None:

@@ -16,6 +16,8 @@ maintenance actor does in production). Then, for small / medium / large tenants:
     python bench/retrieval_scale.py                                   # 1,000,000 chunks, 1,000 tenants
     python bench/retrieval_scale.py --chunks 100000 --tenants 200 --hnsw-threshold 5000
     python bench/retrieval_scale.py --skip-naive                      # product only (no global index build)
+    python bench/retrieval_scale.py --data-dir /tmp/scale-1m --load-only   # load once (~40 min at 1M) …
+    python bench/retrieval_scale.py --data-dir /tmp/scale-1m               # … then measure as often as needed
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import argparse
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from filtered_search import TenantData, literal, naive_query, unit_vectors, zipf_sizes
-from harness import topology
+from harness import BENCH_REDIS, topology
 from sqlalchemy import text
 
 TOP, VOCABULARY = 5, 4000
@@ -64,7 +67,18 @@ class Tenant(TenantData):
     texts: list[str] | None = None
 
 
-def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: Corpus) -> list[Tenant]:
+def loaded_tenants() -> dict[str, uuid.UUID]:
+    """Synthetic tenants already in the database (a kept --data-dir), by name."""
+    from core.db import owner_engine
+
+    with owner_engine().connect() as conn:
+        rows = conn.execute(text("SELECT name, id FROM tenants WHERE name LIKE 'synthetic tenant %'")).all()
+    return {name: tenant_id for name, tenant_id in rows}
+
+
+def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: Corpus,
+         existing: dict[str, uuid.UUID]) -> list[Tenant]:
+    """Insert the tenants, or only regenerate their data (same seed, same draws) when `existing`."""
     from core.db import sync_tenant_session
     from core.models import Document
     from core.models import Tenant as TenantRow
@@ -74,6 +88,9 @@ def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: 
     for number, size in enumerate(sizes):
         tenant_id, document_id = uuid.uuid4(), uuid.uuid4()
         vectors, texts = unit_vectors(rng, basis, size), corpus.texts(rng, size)
+        if existing:
+            tenants.append(Tenant(existing[f"synthetic tenant {number}"], vectors, texts=texts))
+            continue
         with sync_tenant_session(tenant_id) as session:
             session.add(TenantRow(id=tenant_id, name=f"synthetic tenant {number}", settings={}))
             session.flush()
@@ -163,10 +180,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30, help="queries per tenant (3 tenants per class)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the global-HNSW comparison")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path,
+                        help="keep the database here; a later run with the same sizes and seed reuses the loaded "
+                             "data (migrations and tenant indexes are brought up to date, nothing re-inserted)")
+    parser.add_argument("--load-only", action="store_true", help="stop after loading and indexing")
+    parser.add_argument("--redis-url", default=BENCH_REDIS, help="the Redis database this run holds")
     args = parser.parse_args()
     extra = {"KEFU_TENANT_HNSW_THRESHOLD": str(args.hnsw_threshold)} if args.hnsw_threshold else {}
 
-    with topology(apis=0, workers=0, embedder="hash", extra_env=extra) as topo:
+    with topology(apis=0, workers=0, embedder="hash", extra_env=extra, data_dir=args.data_dir,
+                  redis_url=args.redis_url) as topo:
         from core.db import owner_engine
         from core.settings import get_settings
         from knowledge.vector_index import ensure_tenant_index
@@ -176,9 +199,13 @@ def main() -> None:
         basis = rng.standard_normal((32, 384)) / np.sqrt(32)
         sizes = zipf_sizes(args.chunks, args.tenants, args.zipf, args.min_size)
         started = time.perf_counter()
-        tenants = load(sizes, rng, basis, Corpus.make(rng))
+        existing = loaded_tenants()
+        if existing and len(existing) != len(sizes):
+            raise SystemExit(f"{topo.data_dir} holds {len(existing)} synthetic tenants, not {len(sizes)}")
+        tenants = load(sizes, rng, basis, Corpus.make(rng), existing)
         print(f"{sum(sizes):,} chunks over {len(sizes)} tenants (largest {sizes[0]:,}, smallest {sizes[-1]:,}) "
-              f"loaded in {time.perf_counter() - started:.0f}s; data in {topo.data_dir}", flush=True)
+              f"{'regenerated (kept data)' if existing else 'loaded'} in {time.perf_counter() - started:.0f}s; "
+              f"data in {topo.data_dir}", flush=True)
         started = time.perf_counter()
         for tenant, size in zip(tenants, sizes, strict=True):
             if size >= threshold:
@@ -188,6 +215,10 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f}s", flush=True)
         with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE chunks"))
+        if args.load_only:
+            if not args.skip_naive:
+                print(f"naive table and global HNSW ready in {build_naive():.0f}s", flush=True)
+            return
 
         middle = len(tenants) // 2
         groups = {"large": tenants[:3], "medium": tenants[middle - 1:middle + 2], "small": tenants[-3:]}
@@ -198,22 +229,31 @@ def main() -> None:
         print("  (* = tenant has its partial HNSW index)")
         if args.skip_naive:
             return
-        started = time.perf_counter()
-        with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("SET maintenance_work_mem = '2GB'"))
-            conn.execute(text("CREATE TABLE chunks_naive AS SELECT tenant_id, ordinal, embedding FROM chunks"))
-            conn.execute(text("CREATE INDEX ON chunks_naive USING hnsw (embedding vector_cosine_ops)"))
-            conn.execute(text("ANALYZE chunks_naive"))
-        print(f"\nnaive: one global HNSW + WHERE tenant_id (built in {time.perf_counter() - started:.0f}s), "
+        print(f"\nnaive: one global HNSW + WHERE tenant_id (built in {build_naive():.0f}s), "
               "recall@5 vs exact dense:")
         for iterative in (False, True):
             label = "iterative relaxed, ef 200" if iterative else "plain"
             for name, group in groups.items():
                 print(f"  {label:26s} {name:6s}: {measure_naive(naive_query(iterative), group, rng, args.queries)}",
                       flush=True)
-        with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("DROP TABLE chunks_naive"))
+        if args.data_dir is None:
+            with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("DROP TABLE chunks_naive"))
 
+
+def build_naive() -> float:
+    """A copy of the table with one global HNSW (kept with --data-dir); seconds it took (0 if kept)."""
+    from core.db import owner_engine
+
+    started = time.perf_counter()
+    with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if conn.scalar(text("SELECT to_regclass('chunks_naive') IS NOT NULL")):
+            return 0.0
+        conn.execute(text("SET maintenance_work_mem = '2GB'"))
+        conn.execute(text("CREATE TABLE chunks_naive AS SELECT tenant_id, ordinal, embedding FROM chunks"))
+        conn.execute(text("CREATE INDEX ON chunks_naive USING hnsw (embedding vector_cosine_ops)"))
+        conn.execute(text("ANALYZE chunks_naive"))
+    return time.perf_counter() - started
 
 if __name__ == "__main__":
     main()

@@ -37,6 +37,14 @@ async def abump_tenant_version(tenant_id: uuid.UUID | str) -> None:
         log.warning("could not bump tenant version", extra={"tenant_id": str(tenant_id)})
 
 
+def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
+    try:
+        raw = sync_redis().get(_key(tenant_id))
+    except redis.RedisError:
+        return None
+    return int(raw or 0)
+
+
 async def atenant_version(tenant_id: uuid.UUID | str) -> int | None:
     try:
         raw = await async_redis().get(_key(tenant_id))

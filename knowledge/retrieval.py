@@ -4,20 +4,24 @@ One SQL statement gathers candidates from both rankings for one tenant (dense to
 lexical top-n by `ts_rank_cd`), then Python fuses them:
 `score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)
 + overlap_weight * (word/character Jaccard of the query and a FAQ hit's stored question)`,
-with BM25-style IDF from the tenant's own document frequencies. A weighted sum
+with BM25-style IDF from the tenant's own document frequencies (counted by a second statement
+only for terms `knowledge.term_stats` has not cached at the tenant's knowledge version). A weighted sum
 keeps a strong dense ranking in charge and lets exact keyword matches (order numbers, product
 names, Chinese terms) lift the right entry; plain reciprocal-rank fusion lets a weak lexical
 ranking drag good dense results down (docs/retrieval.md has the measurements).
 
 The tenant id is inlined as a literal (it is a UUID we parsed, never user text) so PostgreSQL can
-match a tenant's partial HNSW index even for prepared statements; RLS applies in any case.
+match a tenant's partial HNSW index (`knowledge.vector_index`) even for prepared statements; RLS
+applies in any case. Lexical matching goes through `kefu_lexical_candidates` and
+`kefu_term_frequencies` (migration 0006): `@@` is not leakproof, so under RLS PostgreSQL would
+never use a GIN index for it; those functions run as the owner, scoped to the transaction's tenant,
+and use the tenant's partial GIN or the global one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -30,11 +34,13 @@ from sqlalchemy import text
 from core.db import sync_tenant_session, tenant_session
 from core.errors import ValidationFailed
 from core.settings import get_settings
+from core.versions import atenant_version, tenant_version
 from knowledge import vector_index
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 from knowledge.overlap import question_overlap
 from knowledge.rerank import by_answer_group, questions_first
+from knowledge.term_stats import Known, idf_weights, stats_sql, term_stats
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 50
@@ -60,11 +66,10 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
     order = "embedding <=> CAST(CAST(:q AS text) AS vector)"
     dense_order = order if indexed else f"({order}) + 0"
     lexical = (
-        f"""
+        """
         , lex AS (
-            SELECT id FROM chunks, CAST(CAST(:tsq AS text) AS tsquery) AS query
-            WHERE tenant_id = {tenant} AND lexical @@ query
-            ORDER BY ts_rank_cd(lexical, query, 1) DESC LIMIT :n
+            SELECT id FROM kefu_lexical_candidates(CAST(CAST(:match_tsq AS text) AS tsquery),
+                                                   CAST(CAST(:tsq AS text) AS tsquery), CAST(:n AS integer))
         )"""
         if with_lexical
         else ", lex AS (SELECT NULL::bigint AS id WHERE false)"
@@ -89,28 +94,6 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
 
 def _tenant_literal(tenant_id: uuid.UUID) -> str:
     return f"'{uuid.UUID(str(tenant_id))}'::uuid"
-
-
-# Document frequencies of the query's terms within the tenant, counted up to a cap so a
-# very common term in a huge tenant costs a bounded amount; the cap barely moves its IDF.
-_DF_CAP = 10_000
-_N_CAP = 200_000
-
-
-def _stats_sql(tenant_id: uuid.UUID) -> str:
-    tenant = _tenant_literal(tenant_id)
-    return f"""
-        SELECT (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE tenant_id = {tenant} LIMIT {_N_CAP}) s) AS n,
-               ARRAY(SELECT (SELECT count(*) FROM (SELECT 1 FROM chunks
-                                                 WHERE tenant_id = {tenant} AND lexical @@ CAST(u.q AS tsquery)
-                                                 LIMIT {_DF_CAP}) s)
-                     FROM unnest(CAST(:term_queries AS text[])) WITH ORDINALITY AS u(q, i) ORDER BY u.i) AS df
-    """
-
-
-def idf_weights(terms: list[str], n: int, df: list[int]) -> dict[str, float]:
-    """BM25's IDF per term; terms that occur nowhere carry no weight (they cannot match)."""
-    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in zip(terms, df, strict=True) if d > 0}
 
 
 def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float], query: str = "",
@@ -177,11 +160,67 @@ def _params(query: str, vector: np.ndarray, top_k: int) -> tuple[dict[str, Any],
     return params, terms
 
 
+def match_tsquery(terms: list[str], df: dict[str, int], budget: int) -> str | None:
+    """The tsquery that picks lexical candidates: any query term, unless that matches too many rows.
+
+    Ranking every chunk that shares a common word with the query costs a heap visit per row (10k+
+    rows in a large tenant). Fusion weights a term by its IDF, so a row that shares only common
+    words gets almost no lexical lift; the candidates that matter contain a rarer term, or all of
+    them. So: the rarest terms whose frequencies add up to `budget` rows, OR'ed, plus the rows
+    that have every term. Below the budget this is the plain OR of the terms (terms that occur
+    nowhere are left out: they match nothing). None when nothing can match.
+    """
+    present = sorted((t for t in terms if df.get(t, 0) > 0), key=lambda t: df[t])
+    if not present:
+        return None
+    chosen, total = [], 0
+    for term in present:
+        total += df[term]
+        if total > budget:
+            break
+        chosen.append(term)
+    parts = [term_tsquery(t) for t in chosen]
+    if len(chosen) < len(present):
+        parts.append("(" + " & ".join(term_tsquery(t) for t in present) + ")")
+    return " | ".join(parts)
+
+
+def _stats_params(known: Known) -> dict[str, Any]:
+    return {"term_queries": [term_tsquery(t) for t in known.missing], "with_n": known.n is None}
+
+
+def _needs_counting(terms: list[str], known: Known) -> bool:
+    return bool(terms) and (known.n is None or bool(known.missing))
+
+
+def _frequencies(
+    tenant_id: uuid.UUID, version: int | None, known: Known, counted: Any
+) -> tuple[int, dict[str, int]]:
+    """Chunk count and term frequencies from the cache and the fresh count (which is cached)."""
+    n, df = known.n, dict(known.df)
+    if counted is not None:
+        fresh = dict(zip(known.missing, (int(d) for d in counted.df), strict=True))
+        n = int(counted.n) if counted.n is not None else n
+        df.update(fresh)
+        term_stats.store(tenant_id, version, int(counted.n) if counted.n is not None else None, fresh)
+    return int(n or 0), df
+
+
+def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]) -> bool:
+    """Add the candidate tsquery to `params`; False when the lexical half has nothing to find."""
+    if not terms:
+        return False
+    params["match_tsq"] = match_tsquery(terms, df, get_settings().lexical_match_budget)
+    return params["match_tsq"] is not None
+
+
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop)."""
     query = validate(query, top_k)
     vector = await asyncio.to_thread(query_vectors.get, query)
     params, terms = _params(query, vector, top_k)
+    version = await atenant_version(tenant_id) if terms else None
+    known = term_stats.lookup(tenant_id, version, terms)
     async with tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
         if indexed is None:
@@ -190,12 +229,13 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit
             vector_index.remember(tenant_id, indexed)
         if indexed:
             await session.execute(text("SET LOCAL hnsw.ef_search = 100"))
-        rows = (await session.execute(text(_sql(tenant_id, indexed, bool(terms))), params)).all()
-        idf: dict[str, float] = {}
-        if terms:
-            stats = (await session.execute(text(_stats_sql(tenant_id)),
-                                           {"term_queries": [term_tsquery(t) for t in terms]})).one()
-            idf = idf_weights(terms, int(stats.n), list(stats.df))
+        counted = None
+        if _needs_counting(terms, known):
+            counted = (await session.execute(text(stats_sql(_tenant_literal(tenant_id))), _stats_params(known))).one()
+        n, df = _frequencies(tenant_id, version, known, counted)
+        with_lexical = _lexical_params(params, terms, df)
+        rows = (await session.execute(text(_sql(tenant_id, indexed, with_lexical)), params)).all()
+    idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
     settings = get_settings()
     return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight)
 
@@ -205,6 +245,8 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
     query = validate(query, top_k)
     vector = query_vectors.get(query)
     params, terms = _params(query, vector, top_k)
+    version = tenant_version(tenant_id) if terms else None
+    known = term_stats.lookup(tenant_id, version, terms)
     with sync_tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
         if indexed is None:
@@ -212,11 +254,12 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
             vector_index.remember(tenant_id, indexed)
         if indexed:
             session.execute(text("SET LOCAL hnsw.ef_search = 100"))
-        rows = session.execute(text(_sql(tenant_id, indexed, bool(terms))), params).all()
-        idf: dict[str, float] = {}
-        if terms:
-            stats = session.execute(text(_stats_sql(tenant_id)),
-                                    {"term_queries": [term_tsquery(t) for t in terms]}).one()
-            idf = idf_weights(terms, int(stats.n), list(stats.df))
+        counted = None
+        if _needs_counting(terms, known):
+            counted = session.execute(text(stats_sql(_tenant_literal(tenant_id))), _stats_params(known)).one()
+        n, df = _frequencies(tenant_id, version, known, counted)
+        with_lexical = _lexical_params(params, terms, df)
+        rows = session.execute(text(_sql(tenant_id, indexed, with_lexical)), params).all()
+    idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
     settings = get_settings()
     return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight)

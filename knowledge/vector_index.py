@@ -1,10 +1,16 @@
-"""Per-tenant partial HNSW indexes, created automatically as a tenant grows.
+"""Per-tenant partial indexes (HNSW for the dense half, GIN for the lexical half), built as a tenant grows.
 
 Below `tenant_hnsw_threshold` chunks, an exact scan of the tenant's rows (btree on tenant_id) is
-fast and has perfect recall. Above it, the tenant gets `CREATE INDEX CONCURRENTLY … USING hnsw
-(embedding vector_cosine_ops) WHERE tenant_id = '<id>'`, which the planner uses only for that
-tenant's queries. A single global HNSW index filtered by tenant would drop most of a small
-tenant's rows, so there is none (measurements in docs/retrieval.md).
+fast and has perfect recall, and the global GIN on `lexical` finds its keyword matches. Above it,
+the tenant gets two indexes built CONCURRENTLY with `WHERE tenant_id = '<id>'`, which the planner
+uses only for that tenant's queries (retrieval inlines the tenant id as a literal):
+
+- `USING hnsw (embedding vector_cosine_ops)`: a single global HNSW index filtered by tenant would
+  drop most of a small tenant's rows, so there is none;
+- `USING gin (lexical)`: the global GIN holds every tenant's postings, so a large tenant's lexical
+  query otherwise ANDs a million-row posting list with its tenant_id bitmap on every search.
+
+Measurements in docs/retrieval.md.
 """
 
 from __future__ import annotations
@@ -19,12 +25,18 @@ from core.models import Chunk
 from core.settings import get_settings
 
 INDEX_PREFIX = "ix_chunks_hnsw_t_"
+LEXICAL_INDEX_PREFIX = "ix_chunks_lexical_t_"
 _cache: dict[uuid.UUID, tuple[float, bool]] = {}
 _CACHE_SECONDS = 30.0
 
 
 def index_name(tenant_id: uuid.UUID) -> str:
+    """The tenant's partial HNSW index (its presence switches retrieval to the indexed dense path)."""
     return INDEX_PREFIX + tenant_id.hex
+
+
+def lexical_index_name(tenant_id: uuid.UUID) -> str:
+    return LEXICAL_INDEX_PREFIX + tenant_id.hex
 
 
 def chunk_count(tenant_id: uuid.UUID) -> int:
@@ -33,31 +45,37 @@ def chunk_count(tenant_id: uuid.UUID) -> int:
 
 
 def ensure_tenant_index(tenant_id: uuid.UUID, *, force: bool = False) -> bool:
-    """Build the tenant's partial HNSW index if it is large enough; True if one exists after."""
+    """Build the tenant's partial HNSW and GIN indexes if it is large enough; True if they exist after."""
     if not force and chunk_count(tenant_id) < get_settings().tenant_hnsw_threshold:
         return has_index_uncached(tenant_id)
-    name = index_name(tenant_id)
-    # CONCURRENTLY cannot run in a transaction block and does not block writers.
+    tenant = f"'{uuid.UUID(str(tenant_id))}'::uuid"
+    # The GIN first: it takes seconds, the HNSW minutes, and retrieval switches paths on the HNSW.
+    _create(lexical_index_name(tenant_id), f"USING gin (lexical) WHERE tenant_id = {tenant}")
+    _create(
+        index_name(tenant_id),
+        f"USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE tenant_id = {tenant}",
+    )
+    _cache[tenant_id] = (time.monotonic(), True)
+    return True
+
+
+def _create(name: str, definition: str) -> None:
+    # CONCURRENTLY cannot run in a transaction block and does not block writers. A build that
+    # failed half-way leaves an invalid index behind, which IF NOT EXISTS would keep forever.
     with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         invalid = conn.scalar(
             text("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)"), {"n": name}
         )
         if invalid:
             conn.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'))
-        conn.execute(
-            text(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON chunks '
-                f"USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
-                f"WHERE tenant_id = '{tenant_id}'::uuid"
-            )
-        )
-    _cache[tenant_id] = (time.monotonic(), True)
-    return True
+        conn.execute(text(f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON chunks {definition}'))
 
 
 def drop_tenant_index(tenant_id: uuid.UUID) -> None:
+    """Drop both of the tenant's partial indexes (retrieval falls back to the exact scan and global GIN)."""
     with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{index_name(tenant_id)}"'))
+        for name in (index_name(tenant_id), lexical_index_name(tenant_id)):
+            conn.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'))
     _cache.pop(tenant_id, None)
 
 

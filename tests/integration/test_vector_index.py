@@ -1,12 +1,13 @@
-"""Large tenants get their own partial HNSW index; small tenants keep exact, full-recall search."""
+"""Large tenants get their own partial HNSW and GIN indexes; small tenants keep exact, full-recall search."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
-from core.db import sync_tenant_session
+from core.db import owner_engine, sync_tenant_session
 from knowledge import retrieval, vector_index
+from knowledge.lexical import tsquery_literal
 from tests.factories import qa_csv
 
 pytestmark = pytest.mark.integration
@@ -20,13 +21,31 @@ async def _ingest(client, tenant, rows, stub_worker) -> None:
 
 def _plan(tenant_id, indexed: bool) -> str:
     sql = retrieval._sql(tenant_id, indexed, with_lexical=False)
+    params = {"q": "[" + ",".join(["0.05"] * 384) + "]", "n": 5}
     with sync_tenant_session(tenant_id) as session:
         # A 400-row tenant is cheap to scan, so make the planner show whether the index is usable.
         session.execute(text("SET LOCAL enable_seqscan = off"))
         session.execute(text("SET LOCAL enable_sort = off"))
-        vector = "[" + ",".join(["0.05"] * 384) + "]"
-        rows = session.execute(text("EXPLAIN " + sql), {"q": vector, "n": 5}).scalars().all()
+        rows = session.execute(text("EXPLAIN " + sql), params).scalars().all()
     return "\n".join(rows)
+
+
+def _lexical_plan(tenant_id, query: str) -> str:
+    """The plan of the statement `kefu_lexical_candidates` runs (as the owner, so GIN is usable)."""
+    with owner_engine().connect() as conn:
+        rows = conn.execute(text(
+            f"EXPLAIN SELECT c.id FROM chunks c WHERE c.tenant_id = '{tenant_id}'::uuid AND c.lexical @@ "
+            "CAST(:q AS tsquery) ORDER BY ts_rank_cd(c.lexical, CAST(:q AS tsquery), 1) DESC LIMIT 50"),
+            {"q": tsquery_literal(query)}).scalars().all()
+    return "\n".join(rows)
+
+
+def _refs(tenant_id, query: str, *, exact: bool) -> list[str | None]:
+    if exact:
+        vector_index.remember(tenant_id, False)  # the exact `+ 0` dense scan, whatever indexes exist
+    else:
+        vector_index.remember(tenant_id, vector_index.has_index_uncached(tenant_id))
+    return [hit.source_ref for hit in retrieval.retrieve_sync(tenant_id, query, top_k=5)]
 
 
 async def test_partial_index_serves_its_tenant_and_small_tenants_get_full_top_k(
@@ -54,3 +73,57 @@ async def test_partial_index_serves_its_tenant_and_small_tenants_get_full_top_k(
 async def test_small_tenants_do_not_get_an_index(client, tenant, stub_worker) -> None:
     await _ingest(client, tenant, [("1", "q", "a")], stub_worker)
     assert vector_index.ensure_tenant_index(tenant.id) is False
+
+
+async def test_a_large_tenant_searches_its_own_gin_with_the_same_hits_as_the_exact_path(
+        client, tenant, other_tenant, stub_worker) -> None:
+    rows = [(str(i), f"question {i} about topic{i % 13}, shipping{i % 7}, code{i}", f"answer {i}") for i in range(3000)]
+    await _ingest(client, tenant, rows, stub_worker)
+    await _ingest(client, other_tenant, [("s1", "topic3 for the small tenant", "a")], stub_worker)
+    with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE chunks"))  # the planner's row estimates, as autovacuum keeps them
+    queries = ["topic3 shipping2", "question 42 about topic3 code42", "shipping5 answer 17", "code7 code8"]
+    exact = {q: _refs(tenant.id, q, exact=True) for q in queries}
+    try:
+        assert vector_index.ensure_tenant_index(tenant.id, force=True)
+        names = (vector_index.index_name(tenant.id), vector_index.lexical_index_name(tenant.id))
+        with sync_tenant_session(tenant.id) as session:
+            present = session.scalars(text("SELECT indexname FROM pg_indexes WHERE indexname IN :names")
+                                      .bindparams(bindparam("names", expanding=True)), {"names": list(names)}).all()
+        assert sorted(present) == sorted(names)
+
+        # A selective term, so that an index beats reading the 3,000 rows of the tenant.
+        plan = _lexical_plan(tenant.id, "code42")
+        assert vector_index.lexical_index_name(tenant.id) in plan, plan
+        assert "ix_chunks_lexical_t_" not in _lexical_plan(other_tenant.id, "code42")
+
+        for query in queries:
+            # The partial GIN only changes how lexical matches are found: with the dense half
+            # exact, the hits are the ones from before the indexes existed.
+            assert _refs(tenant.id, query, exact=True) == exact[query], query
+            # The HNSW half is approximate (ef_search 100; on the test embedder's near-random
+            # vectors its recall varies), so its recall is bench/retrieval_scale.py's job; here: a
+            # full top 5 of this tenant only.
+            found = _refs(tenant.id, query, exact=False)
+            assert len(found) == 5, query
+            assert all(ref != "s1" for ref in found)  # tenant-scoped: nothing of the other tenant
+        assert [h.source_ref for h in retrieval.retrieve_sync(other_tenant.id, "topic3", top_k=5)] == ["s1"]
+    finally:
+        vector_index.drop_tenant_index(tenant.id)
+    assert not vector_index.has_index_uncached(tenant.id)
+    assert "ix_chunks_lexical_t_" not in _lexical_plan(tenant.id, "code42")
+
+
+async def test_the_lexical_functions_see_only_the_tenant_of_the_transaction(
+        client, tenant, other_tenant, stub_worker) -> None:
+    await _ingest(client, tenant, [("1", "refund", "a"), ("2", "refund window", "b")], stub_worker)
+    await _ingest(client, other_tenant, [("x", "window", "c")], stub_worker)
+    match = "CAST(:q AS tsquery)"
+    candidates = text(f"SELECT id FROM kefu_lexical_candidates({match}, {match}, 10)")
+    frequencies = text("SELECT kefu_term_frequencies(ARRAY[CAST('refund' AS tsquery), CAST('window' AS tsquery)], 100)")
+    with sync_tenant_session(tenant.id) as session:
+        assert len(session.execute(candidates, {"q": "'refund' | 'window'"}).all()) == 2
+        assert session.scalar(frequencies) == [2, 1]
+    with sync_tenant_session(other_tenant.id) as session:
+        assert session.execute(candidates, {"q": "'refund'"}).all() == []
+        assert session.scalar(frequencies) == [0, 1]
