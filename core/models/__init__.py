@@ -17,8 +17,8 @@ from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
     "DOCUMENT_STATUSES",
-    "EVALUATION_STATUSES",
     "EMBEDDING_DIM",
+    "EVALUATION_STATUSES",
     "MESSAGE_ROLES",
     "ROLES",
     "TENANT_TABLES",
