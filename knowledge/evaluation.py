@@ -4,24 +4,30 @@ The same retrieval and the same calibrated confidence the chat engine uses, so a
 bot would do: top-1 accuracy and MRR of retrieval, the answer rate at the tenant's confidence
 threshold, the hand-off rate on questions marked out of scope, and every failure with what came
 back instead. The Dash "Accuracy" page and `kefu eval retrieval` both go through here.
+
+The Dash page queues a run (`queue_evaluation`) and a worker scores it (`score_run`, run by the
+`score_evaluation_run` actor): queued → running → done | failed, with the error on the run.
+`kefu eval retrieval` scores in the foreground (`run_evaluation`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.bot_settings import from_stored
 from core.db import sync_tenant_session
-from core.errors import NotFound, ValidationFailed
+from core.errors import KefuError, NotFound, ServiceUnavailable, ValidationFailed
 from core.models import EvaluationFailure, EvaluationRun, Tenant
 from core.settings import get_settings
+from knowledge.blobstore import get_blob_store
 from knowledge.confidence import confidence
 from knowledge.evaluation_set import LabelledQuestion, parse_question_set
 from knowledge.retrieval import Hit, retrieve_sync
@@ -29,8 +35,8 @@ from knowledge.retrieval import Hit, retrieve_sync
 TOP_K = 10
 _TEXT_CHARS = 500
 
-RUN_COLUMNS = ["run_id", "name", "created_at", "questions", "in_scope", "top1", "mrr", "recall_at_5",
-               "answer_rate", "handoff_rate", "accuracy", "threshold", "failures"]
+RUN_COLUMNS = ["run_id", "name", "status", "error", "created_at", "finished_at", "questions", "in_scope", "top1",
+               "mrr", "recall_at_5", "answer_rate", "handoff_rate", "accuracy", "threshold", "failures"]
 FAILURE_COLUMNS = ["row", "question", "expected", "kind", "top_ref", "top_text", "rank", "confidence"]
 
 
@@ -105,12 +111,90 @@ def tenant_threshold(tenant_id: uuid.UUID) -> float:
 
 def run_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None = None,
                    threshold: float | None = None) -> uuid.UUID:
-    """Score a labelled question set (CSV) and store the run with its failures; returns the run id.
+    """Score a labelled question set (CSV) now and store the run with its failures; returns the run id.
 
-    Retrieval runs outside any transaction; the run and all its failures are written in one
-    transaction at the end, so a failed run leaves nothing behind.
+    Used by `kefu eval retrieval`. Retrieval runs outside any transaction; the run and all its
+    failures are written in one transaction at the end, so a failed run leaves nothing behind.
     """
     items = parse_question_set(csv_bytes)
+    threshold, name = _checked(tenant_id, items, name, threshold)
+    run = EvaluationRun(id=uuid.uuid4(), tenant_id=tenant_id, name=name, threshold=threshold, status="running")
+    started = time.perf_counter()
+    outcomes = evaluate(tenant_id, items, threshold)
+    with sync_tenant_session(tenant_id) as session:
+        session.add(run)
+        session.flush()
+        _store_results(session, run, outcomes, time.perf_counter() - started)
+    return run.id
+
+
+def queue_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None = None,
+                     threshold: float | None = None) -> uuid.UUID:
+    """Check a labelled set, keep it and a `queued` run, and send it to a worker; returns the run id.
+
+    The file is checked here, so a malformed set is refused at once with what to fix; the worker
+    (`knowledge.tasks.score_evaluation_run`) does the scoring.
+    """
+    items = parse_question_set(csv_bytes)
+    threshold, name = _checked(tenant_id, items, name, threshold)
+    blob_key = f"tenants/{tenant_id}/evaluations/{hashlib.sha256(csv_bytes).hexdigest()}.csv"
+    get_blob_store().put(blob_key, csv_bytes)  # content-addressed: the same set is stored once
+    run_id = uuid.uuid4()
+    with sync_tenant_session(tenant_id) as session:
+        session.add(EvaluationRun(id=run_id, tenant_id=tenant_id, name=name, threshold=threshold,
+                                  status="queued", input_blob_key=blob_key, questions=len(items)))
+    from knowledge.tasks import score_evaluation_run  # the broker is only needed when queueing
+
+    try:
+        score_evaluation_run.send(str(tenant_id), str(run_id))
+    except Exception as exc:
+        fail_run(tenant_id, run_id, "The work queue was unreachable; upload the question set again.")
+        raise ServiceUnavailable("The work queue is unreachable; upload the question set again shortly.") from exc
+    return run_id
+
+
+def score_run(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
+    """Score a queued run (the worker's job); idempotent: a finished run is left alone.
+
+    A redelivered message finds the run `running` and scores it again, replacing any failures of
+    the earlier attempt in the same transaction that stores the scores.
+    """
+    with sync_tenant_session(tenant_id) as session:
+        run = session.get(EvaluationRun, run_id, with_for_update=True)
+        if run is None or run.status in ("done", "failed"):
+            return "skipped"
+        if run.input_blob_key is None:
+            run.status, run.error = "failed", "The question set of this run was not kept; upload it again."
+            return "failed"
+        run.status, run.started_at, run.error = "running", datetime.now(UTC), None
+        blob_key, threshold = run.input_blob_key, run.threshold
+    try:
+        items = parse_question_set(get_blob_store().get(blob_key))
+    except KefuError as exc:
+        fail_run(tenant_id, run_id, exc.detail)
+        return "failed"
+    started = time.perf_counter()
+    outcomes = evaluate(tenant_id, items, threshold)
+    with sync_tenant_session(tenant_id) as session:
+        run = session.get(EvaluationRun, run_id, with_for_update=True)
+        if run is None or run.status != "running":
+            return "skipped"  # deleted or finished by another delivery meanwhile
+        session.execute(delete(EvaluationFailure).where(EvaluationFailure.run_id == run_id))
+        _store_results(session, run, outcomes, time.perf_counter() - started)
+    return "done"
+
+
+def fail_run(tenant_id: uuid.UUID, run_id: uuid.UUID, message: str) -> None:
+    """Mark a run failed with a message a person can act on (a finished run stays as it is)."""
+    with sync_tenant_session(tenant_id) as session:
+        run = session.get(EvaluationRun, run_id, with_for_update=True)
+        if run is None or run.status == "done":
+            return
+        run.status, run.error, run.finished_at = "failed", message[:2000], datetime.now(UTC)
+
+
+def _checked(tenant_id: uuid.UUID, items: list[LabelledQuestion], name: str | None,
+             threshold: float | None) -> tuple[float, str]:
     if threshold is None:
         threshold = tenant_threshold(tenant_id)
     elif not 0.0 <= threshold <= 1.0:
@@ -118,22 +202,19 @@ def run_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None =
     name = (name or "").strip() or f"{len(items)} questions"
     if len(name) > 200:
         raise ValidationFailed("The run name is longer than 200 characters.")
-    started = time.perf_counter()
-    outcomes = evaluate(tenant_id, items, threshold)
-    summary = summarise(outcomes)
+    return threshold, name
+
+
+def _store_results(session: Session, run: EvaluationRun, outcomes: list[Outcome], seconds: float) -> None:
     settings = get_settings()
-    metrics: dict[str, Any] = {
-        "embedder": settings.embedder, "lexical_weight": settings.lexical_weight,
-        "question_overlap_weight": settings.question_overlap_weight, "search_candidates": settings.search_candidates,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    run_id = uuid.uuid4()
-    with sync_tenant_session(tenant_id) as session:
-        session.add(EvaluationRun(id=run_id, tenant_id=tenant_id, name=name, threshold=threshold,
-                                  metrics=metrics, **summary))
-        session.flush()
-        session.add_all(_failure_rows(tenant_id, run_id, outcomes))
-    return run_id
+    summary = summarise(outcomes)
+    for key, value in summary.items():
+        setattr(run, key, value)
+    run.metrics = {"embedder": settings.embedder, "lexical_weight": settings.lexical_weight,
+                   "question_overlap_weight": settings.question_overlap_weight,
+                   "search_candidates": settings.search_candidates, "seconds": round(seconds, 3)}
+    run.status, run.error, run.finished_at = "done", None, datetime.now(UTC)
+    session.add_all(_failure_rows(run.tenant_id, run.id, outcomes))
 
 
 def _failure_rows(tenant_id: uuid.UUID, run_id: uuid.UUID, outcomes: list[Outcome]) -> list[EvaluationFailure]:
@@ -158,8 +239,8 @@ def list_runs(session: Session, tenant_id: uuid.UUID) -> pd.DataFrame:
         select(EvaluationRun).where(EvaluationRun.tenant_id == tenant_id).order_by(EvaluationRun.created_at.desc())
     ).all()
     return pd.DataFrame(
-        [[r.id, r.name, r.created_at, r.questions, r.in_scope, r.top1, r.mrr, r.recall_at_5, r.answer_rate,
-          r.handoff_rate, r.accuracy, r.threshold, r.failures] for r in runs],
+        [[r.id, r.name, r.status, r.error, r.created_at, r.finished_at, r.questions, r.in_scope, r.top1, r.mrr,
+          r.recall_at_5, r.answer_rate, r.handoff_rate, r.accuracy, r.threshold, r.failures] for r in runs],
         columns=RUN_COLUMNS,
     )
 

@@ -6,6 +6,10 @@ Steps (no network or model call inside an open transaction):
 3. swap: one transaction replaces the document's chunks and marks it `ready`, but only if the
    version is still the one we built. So a redelivered message never duplicates chunks, a newer
    upload that arrived meanwhile wins, and searches see the old chunks or the new, never a mix.
+
+Admins' edits of uploaded FAQ rows (`knowledge.faq_overrides`) are applied between parsing and
+embedding, so every version of a file is indexed with them; an edit saved while this ran is
+reported back (`IngestOutcome.stale_rows`) and re-applied row by row.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,6 +30,7 @@ from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
 from core.versions import bump_tenant_version
+from knowledge import faq_overrides
 from knowledge.blobstore import get_blob_store
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import tsvector_literal
@@ -52,6 +57,7 @@ class IngestOutcome:
     status: str  # "ready", "failed", "skipped"
     chunk_count: int = 0
     detail: str = ""
+    stale_rows: list[str] = field(default_factory=list)  # FAQ rows edited while this ran
 
 
 def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str] | None:
@@ -127,8 +133,15 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> np.nd
     return mixed
 
 
-def _swap(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]]) -> None:
+def _swap(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]],
+          ordinals: list[int]) -> None:
     session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    insert_chunks(session, tenant_id, document_id, rows, ordinals)
+
+
+def insert_chunks(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]],
+                  ordinals: list[int]) -> None:
+    """Insert built rows as chunks; `ordinals` are their positions in the parsed file."""
     for start in range(0, len(rows), INSERT_BATCH):
         part = rows[start : start + INSERT_BATCH]
         session.execute(
@@ -136,7 +149,7 @@ def _swap(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: 
             {
                 "tenant_id": tenant_id,
                 "document_id": document_id,
-                "ordinals": list(range(start, start + len(part))),
+                "ordinals": ordinals[start : start + len(part)],
                 "texts": [r["text"] for r in part],
                 "refs": [r["ref"] for r in part],
                 "metas": [r["meta"] for r in part],
@@ -163,13 +176,16 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
         mark_failed(tenant_id, document_id, version, message)
         return IngestOutcome("failed", detail=message)
 
-    rows = build_rows(passages)
+    overrides = faq_overrides.load_overrides(tenant_id, document_id)
+    indexed, ordinals = faq_overrides.apply_overrides(passages, overrides)
+    rows = build_rows(indexed)
 
     with sync_tenant_session(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or document.version != version:
             return IngestOutcome("skipped", detail="superseded by a newer version or deleted")
-        _swap(session, tenant_id, document_id, rows)
+        _swap(session, tenant_id, document_id, rows, ordinals)
+        stale = faq_overrides.record_file_rows(session, tenant_id, document_id, passages, overrides)
         document.status = "ready"
         document.error = None
         document.chunk_count = len(rows)
@@ -180,4 +196,4 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     bump_tenant_version(tenant_id)  # cached answers may now be wrong
     log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                         "chunks": len(rows)})
-    return IngestOutcome("ready", chunk_count=len(rows))
+    return IngestOutcome("ready", chunk_count=len(rows), stale_rows=stale)

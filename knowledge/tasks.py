@@ -12,7 +12,7 @@ import core.broker  # noqa: F401 - installs Kefu's broker before the actors belo
 from core import metrics
 from core.logging import bind_log_context
 from core.settings import get_settings
-from knowledge import indexing, vector_index
+from knowledge import evaluation, indexing, row_indexing, vector_index
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
@@ -50,6 +50,8 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
             metrics.INGESTED_DOCUMENTS.labels("failed").inc()
             return
         raise
+    for source_ref in outcome.stale_rows:  # FAQ rows an admin changed while this ran
+        reindex_faq_row.send(tenant_id, document_id, source_ref)
     metrics.INGESTED_DOCUMENTS.labels(outcome.status).inc()
     if outcome.status == "ready":
         metrics.INGESTED_CHUNKS.inc(outcome.chunk_count)
@@ -61,3 +63,37 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
 def build_tenant_vector_index(tenant_id: str) -> None:
     """Give a large tenant its own partial HNSW index (no-op when it exists or is too small)."""
     vector_index.ensure_tenant_index(uuid.UUID(tenant_id))
+
+
+@dramatiq.actor(queue_name="ingest", max_retries=_settings.ingest_max_retries, time_limit=10 * 60 * 1000,
+                min_backoff=1_000, max_backoff=30_000)
+def reindex_faq_row(tenant_id: str, document_id: str, source_ref: str) -> None:
+    """Re-embed one uploaded FAQ row after an admin edited, disabled or reverted it (safe to run twice)."""
+    bind_log_context(tenant_id=tenant_id, document_id=document_id)
+    result = row_indexing.reindex_row(uuid.UUID(tenant_id), uuid.UUID(document_id), source_ref)
+    log.info("faq row job finished", extra={"source_ref": source_ref, "result": result})
+
+
+# On the analytics queue: a run measures accuracy and may take minutes, so it never waits behind
+# (or delays) uploads being indexed.
+_EVALUATION_RETRIES = 2
+
+
+@dramatiq.actor(queue_name="analytics", max_retries=_EVALUATION_RETRIES, time_limit=60 * 60 * 1000)
+def score_evaluation_run(tenant_id: str, run_id: str) -> None:
+    """Score a queued evaluation run; the run row says queued, running, done or failed."""
+    tenant, run = uuid.UUID(tenant_id), uuid.UUID(run_id)
+    bind_log_context(tenant_id=tenant_id, run_id=run_id)
+    try:
+        result = evaluation.score_run(tenant, run)
+    except Exception as exc:
+        message = CurrentMessage.get_current_message()
+        retries = int(message.options.get("retries", 0)) if message is not None else _EVALUATION_RETRIES
+        if retries >= _EVALUATION_RETRIES:
+            # The type only: details (paths, SQL) go to the log, not to the tenant.
+            evaluation.fail_run(tenant, run, f"Scoring failed after several attempts ({type(exc).__name__}). "
+                                             "Upload the question set again or contact support if it keeps failing.")
+            log.exception("evaluation run failed permanently")
+            return
+        raise
+    log.info("evaluation run finished", extra={"result": result})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from litestar.datastructures import UploadFile
 
@@ -66,6 +67,43 @@ class DocumentPage:
     total: int
     limit: int
     offset: int
+
+
+@dataclass
+class FaqRowOut:
+    """One row of an uploaded FAQ as answers use it; `file_*` is the uploaded file's own text."""
+
+    source_ref: str
+    question: str
+    answer: str
+    state: str  # file | edited | disabled
+    file_question: str | None
+    file_answer: str | None
+    file_changed: bool
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> FaqRowOut:
+        return cls(row.source_ref, row.question, row.answer, row.state, row.file_question, row.file_answer,
+                   row.file_changed, row.updated_at)
+
+
+@dataclass
+class FaqRowPage:
+    items: list[FaqRowOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass
+class FaqRowChange:
+    """Edit a row (question and answer together) and/or disable or enable it; kept across re-uploads."""
+
+    source_ref: str
+    question: str | None = None
+    answer: str | None = None
+    disabled: bool | None = None
 
 
 @dataclass

@@ -9,7 +9,8 @@ from core.models.analytics import (
 )
 from core.models.base import TENANT_TABLES, Base
 from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
-from core.models.evaluation import EvaluationFailure, EvaluationRun
+from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
+from core.models.faq_override import FaqOverride
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document
 from core.models.records import HttpTool, Record, RecordCollection
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
@@ -17,6 +18,7 @@ from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 __all__ = [
     "DOCUMENT_STATUSES",
     "EMBEDDING_DIM",
+    "EVALUATION_STATUSES",
     "MESSAGE_ROLES",
     "ROLES",
     "TENANT_TABLES",
@@ -29,6 +31,7 @@ __all__ = [
     "Document",
     "EvaluationFailure",
     "EvaluationRun",
+    "FaqOverride",
     "Feedback",
     "Handoff",
     "HttpTool",

@@ -1,8 +1,9 @@
 """Accuracy: live accuracy from customers' thumbs, and evaluation runs on a labelled question set.
 
-An admin uploads a CSV (question, expected FAQ id or expected answer); `knowledge.evaluation`
-scores retrieval and stores the run with its failures, so runs before and after a knowledge change
-can be compared side by side.
+An admin uploads a CSV (question, expected FAQ id or expected answer); the file is checked at once
+and queued, a worker (`knowledge.tasks.score_evaluation_run`) scores retrieval and stores the run
+with its failures, so runs before and after a knowledge change can be compared side by side. The
+runs table polls while a run is queued or running and shows done runs' scores or failed runs' errors.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 
 from analytics import reports
 from analytics.period import Period
@@ -25,7 +26,9 @@ from dash_app.components import as_uuid, attempt, empty_figure, notice, records,
 from dash_app.i18n import t
 from knowledge import evaluation
 
-RUN_SHOWN = ["name", "created_at", "questions", "top1", "mrr", "recall_at_5", "answer_rate", "accuracy", "failures"]
+RUN_SHOWN = ["name", "status", "created_at", "questions", "top1", "mrr", "recall_at_5", "answer_rate", "accuracy",
+             "failures", "error"]
+PENDING = ("queued", "running")
 
 
 def live_accuracy(user: SignedInUser, period: Period) -> pd.DataFrame:
@@ -54,14 +57,38 @@ def evaluation_runs(user: SignedInUser) -> pd.DataFrame:
 
 
 def start_evaluation(user: SignedInUser, filename: str, contents: str, name: str | None) -> str:
-    """Score an uploaded labelled set now and store the run (admin; the set exercises retrieval)."""
+    """Check an uploaded labelled set and queue its run for a worker (admin); returns the run id."""
     auth.require(user, "admin")
     _, _, encoded = (contents or "").partition("base64,")
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ValidationFailed(f"{filename} did not arrive intact; upload it again.") from None
-    return str(evaluation.run_evaluation(user.tenant_id, data, name=name or filename))
+    return str(evaluation.queue_evaluation(user.tenant_id, data, name=name or filename))
+
+
+def run_status(runs: pd.DataFrame) -> Any:
+    """A line about the newest run: still queued or running, finished with its scores, or failed and why."""
+    if runs.empty:
+        return None
+    run = runs.iloc[0]
+    name, status = run["name"], run["status"]
+    if status == "queued":
+        return notice(f"“{name}” is queued; it starts when a worker is free.")
+    if status == "running":
+        return notice(f"“{name}” is running…")
+    if status == "failed":
+        return notice(f"“{name}” failed: {run['error'] or 'unknown error'}", "error")
+    return notice(f"“{name}” is done: accuracy {_percent(run['accuracy'])}, top-1 {_percent(run['top1'])}, "
+                  f"{int(run['failures'] or 0)} failure(s). Select it to see them.", "success")
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.0%}"
+
+
+def _run_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    return records(runs.assign(id=runs["run_id"].astype(str))[[*RUN_SHOWN, "id"]])
 
 
 def failures(user: SignedInUser, run_id: str) -> pd.DataFrame:
@@ -77,6 +104,7 @@ def _runs_table(frame: pd.DataFrame) -> Any:
 
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
+    runs = evaluation_runs(user)
     uploader = dcc.Upload(id="acc-upload", className="upload", disabled=not admin,
                           children=html.Div("Upload a labelled set: CSV with columns question, expected "
                                                    "(the FAQ id that should answer; ids separated by |; "
@@ -88,7 +116,10 @@ def layout(user: SignedInUser) -> html.Div:
                 dcc.Input(id="acc-name", placeholder="run name (optional)", disabled=not admin),
                 uploader if admin else notice(t("Only admins can change this.")),
                 dcc.Loading(html.Div(id="acc-result")),
-                html.Div(_runs_table(evaluation_runs(user)), id="acc-runs-box"),
+                html.Div(run_status(runs), id="acc-status"),
+                html.Div(_runs_table(runs), id="acc-runs-box"),
+                dcc.Interval(id="acc-interval", interval=1500, disabled=not runs["status"].isin(PENDING).any()),
+                dcc.Store(id="acc-refresh", data=0),
                 html.H4("Failures of the selected run"),
                 html.Div(id="acc-failures")),
     ])
@@ -103,20 +134,32 @@ def register(app: Any) -> None:
         frame, error = attempt(lambda: live_accuracy(user, period_of(start, end)))
         return accuracy_figure(frame) if frame is not None else empty_figure(str(error.children if error else ""))
 
-    @app.callback(Output("acc-result", "children"), Output("acc-runs", "data"), Input("acc-upload", "contents"),
-                  State("acc-upload", "filename"), State("acc-name", "value"), prevent_initial_call=True)
-    def run(contents: str | None, filename: str | None, name: str | None) -> tuple[Any, Any]:
+    @app.callback(Output("acc-result", "children"), Output("acc-refresh", "data"), Input("acc-upload", "contents"),
+                  State("acc-upload", "filename"), State("acc-name", "value"), State("acc-refresh", "data"),
+                  prevent_initial_call=True)
+    def run(contents: str | None, filename: str | None, name: str | None, counter: int | None) -> tuple[Any, Any]:
         user = auth.current_user()
         _, error = attempt(lambda: start_evaluation(user, filename or "questions.csv", contents or "", name))
-        runs = evaluation_runs(user)
-        rows = records(runs.assign(id=runs["run_id"].astype(str))[[*RUN_SHOWN, "id"]])
-        return error or notice("Evaluation finished; the new run is at the top.", "success"), rows
+        if error is not None:
+            return error, no_update
+        return notice("Queued; the run is scored in the background and appears below.", "success"), (counter or 0) + 1
+
+    @app.callback(Output("acc-runs", "data"), Output("acc-status", "children"), Output("acc-interval", "disabled"),
+                  Input("acc-interval", "n_intervals"), Input("acc-refresh", "data"), prevent_initial_call=True)
+    def refresh_runs(_: Any, __: Any) -> tuple[Any, Any, bool]:
+        runs = evaluation_runs(auth.current_user())
+        return _run_rows(runs), run_status(runs), not runs["status"].isin(PENDING).any()
 
     @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selected_row_ids"),
-                  prevent_initial_call=True)
-    def show_failures(selected: list[str] | None) -> Any:
+                  State("acc-runs", "data"), prevent_initial_call=True)
+    def show_failures(selected: list[str] | None, rows: list[dict[str, Any]] | None) -> Any:
         if not selected:
             return None
+        status = next((r.get("status") for r in rows or [] if r.get("id") == selected[0]), "done")
+        if status in PENDING:
+            return notice("This run has not finished yet.")
+        if status == "failed":
+            return notice("This run failed; see its error above.", "error")
         user = auth.current_user()
         frame, error = attempt(lambda: failures(user, selected[0]))
         if error is not None or frame is None:

@@ -2,7 +2,7 @@
 
 Uploads go through the same services as the API (`knowledge.documents`, then the `ingest`
 actor); the list refreshes itself while anything is queued or processing. The manual FAQ editor
-is in `knowledge_faq`.
+is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
-from dash_app.pages import knowledge_faq
+from dash_app.pages import knowledge_faq, knowledge_rows
 from knowledge import documents, indexing
 from knowledge.retrieval import retrieve_sync
 
@@ -119,6 +119,7 @@ def layout(user: SignedInUser) -> html.Div:
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
         knowledge_faq.layout(user),
+        knowledge_rows.layout(user),
         section("Try a question",
                 html.Div([dcc.Input(id="kn-question", type="text", className="grow", debounce=False,
                                     placeholder="退货政策是什么？ / What is your return policy?"),
@@ -172,6 +173,7 @@ def register(app: Any) -> None:
         return _render_answer(result or {"answer": "", "hits": []})
 
     knowledge_faq.register(app)
+    knowledge_rows.register(app)
 
 
 def _render_answer(result: dict[str, Any]) -> Any:

@@ -158,3 +158,36 @@ def test_answer_a_knowledge_gap_with_one_click(page: Page, admin_url, shop, stub
     page.click("#nav-knowledge")
     expect(page.locator("#faq-table")).to_contain_text("Do you ship to Mars?", timeout=WAIT)
     expect(page.locator("#kn-table tr", has_text="kefu-manual-faq.json")).to_contain_text("ready", timeout=WAIT)
+
+
+def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page, admin_url, shop, stub_worker,
+                                                                       artifacts_dir, tmp_path):
+    from dash_app.pages import knowledge
+    from tests.support.dash_users import owner_of
+
+    knowledge.upload_documents(owner_of(shop), [("rows_faq.csv", qa_csv([
+        ("w1", "Do you sell gift wrapping?", "No."), ("w2", "Is there a loyalty card?", "Ask in store.")]))])
+    sign_in(page, admin_url, shop.created.admin_email)
+    page.click("#nav-knowledge")
+    page.click("#rows-document")
+    page.get_by_text("rows_faq (rows_faq.csv)").click()
+    expect(page.locator("#rows-count")).to_contain_text("2 row(s)", timeout=WAIT)
+    page.locator("#rows-table tr", has_text="gift wrapping").locator("input[type=radio]").check()
+    expect(page.locator("#rows-answer")).to_have_value("No.", timeout=WAIT)
+    page.fill("#rows-answer", "Yes, for 5 yuan per parcel.")
+    page.click("#rows-save")
+    expect(page.locator("#rows-result")).to_contain_text("Saved: row w1", timeout=WAIT)
+    expect(page.locator("#rows-table tr", has_text="gift wrapping")).to_contain_text("edited", timeout=WAIT)
+    page.fill("#kn-question", "Do you sell gift wrapping?")
+    page.click("#kn-ask")
+    expect(page.locator("#kn-best-answer")).to_have_text("Yes, for 5 yuan per parcel.", timeout=WAIT)
+
+    questions = tmp_path / "labelled.csv"
+    questions.write_bytes(b"question,expected\nDo you sell gift wrapping?,w1\nIs there a loyalty card?,w2\n")
+    page.click("#nav-accuracy")
+    page.locator("#acc-upload input[type=file]").set_input_files(str(questions))
+    expect(page.locator("#acc-result")).to_contain_text("Queued", timeout=WAIT)
+    expect(page.locator("#acc-status")).to_contain_text("“labelled.csv” is done", timeout=WAIT)
+    expect(page.locator("#acc-runs tr", has_text="labelled.csv")).to_contain_text("done", timeout=WAIT)
+    page.screenshot(path=str(artifacts_dir / "dash-accuracy.png"), full_page=True)
+    assert page.console_errors == []

@@ -12,6 +12,7 @@ from analytics.period import Period
 from core.db import sync_tenant_session
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dash_app.pages import accuracy, knowledge
+from tests.conftest import STUB_BROKER
 from tests.factories import qa_csv
 from tests.support.analytics_seed import seed_history
 from tests.support.dash_users import analyst_of, owner_of
@@ -44,6 +45,7 @@ def test_evaluation_run_stored_with_failures_for_admins_only(tenant, other_tenan
         accuracy.start_evaluation(analyst_of(tenant), "set.csv", upload(QUESTIONS), None)
     assert accuracy.evaluation_runs(owner).empty
     run_id = accuracy.start_evaluation(owner, "set.csv", upload(QUESTIONS), "before the edit")
+    stub_worker()
     runs = accuracy.evaluation_runs(analyst_of(tenant))
     assert list(runs["name"]) == ["before the edit"] and int(runs.iloc[0]["questions"]) == 2
     failures = accuracy.failures(analyst_of(tenant), run_id)
@@ -60,3 +62,38 @@ def test_a_broken_upload_is_refused_with_a_message(tenant):
     with pytest.raises(ValidationFailed, match="did not arrive intact"):
         accuracy.start_evaluation(owner_of(tenant), "set.csv", "data:text/csv;base64,@@@", None)
     assert accuracy.evaluation_runs(owner_of(tenant)).empty
+
+
+def test_a_run_is_queued_then_scored_by_the_worker_and_the_page_follows_it(tenant, stub_worker):
+    owner = owner_of(tenant)
+    knowledge.upload_documents(owner, [("faq.csv", FAQ)])
+    stub_worker()
+    run_id = accuracy.start_evaluation(owner, "set.csv", upload(QUESTIONS), None)
+    runs = accuracy.evaluation_runs(owner)
+    assert list(runs["status"]) == ["queued"] and list(runs["name"]) == ["set.csv"]
+    assert "queued" in accuracy.run_status(runs).children
+    stub_worker()
+    runs = accuracy.evaluation_runs(owner)
+    assert list(runs["status"]) == ["done"] and int(runs.iloc[0]["questions"]) == 2
+    assert "is done: accuracy" in accuracy.run_status(runs).children
+    assert accuracy._run_rows(runs)[0]["id"] == run_id
+
+
+def test_a_failed_run_shows_why(tenant, monkeypatch):
+    # No worker thread here: the queued message is left alone and flushed, the actor is called directly.
+    from knowledge import evaluation
+    from knowledge.tasks import score_evaluation_run
+
+    owner = owner_of(tenant)
+    run_id = accuracy.start_evaluation(owner, "set.csv", upload(QUESTIONS), "doomed")
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk on fire at /secret/path")
+
+    monkeypatch.setattr(evaluation, "evaluate", broken)
+    score_evaluation_run(str(tenant.id), run_id)  # called directly: its last attempt
+    runs = accuracy.evaluation_runs(owner)
+    assert list(runs["status"]) == ["failed"]
+    message = accuracy.run_status(runs).children
+    assert "Scoring failed after several attempts (RuntimeError)" in message and "/secret" not in message
+    STUB_BROKER.flush_all()

@@ -109,6 +109,25 @@ def test_owner_cannot_delete_another_tenants_document_through_the_callback(app, 
         assert session.scalars(select(Document.id)).all() == [uuid.UUID(their_id)]
 
 
+def test_analyst_cannot_edit_an_uploaded_row_or_queue_an_evaluation_through_callbacks(app, client, tenant,
+                                                                                       stub_worker):
+    from core.models import EvaluationRun, FaqOverride
+
+    knowledge.upload_documents(owner_of(tenant), [("faq.csv", qa_csv([("1", "Q?", "A.")]))])
+    stub_worker()
+    document_id = knowledge.document_rows(owner_of(tenant))[0]["id"]
+    sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
+    result = call(client, app, "rows-save.n_clicks", 1, {"rows-document.value": document_id, "rows-ref.value": "1",
+                                                         "rows-question.value": "Q?", "rows-answer.value": "B."})
+    assert "needs the admin role" in str(result)
+    csv = "data:text/csv;base64,cXVlc3Rpb24sZXhwZWN0ZWQKUT8sMQo="  # question,expected / Q?,1
+    assert "needs the admin role" in str(call(client, app, "acc-upload.contents", csv,
+                                              {"acc-upload.filename": "set.csv"}))
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalars(select(FaqOverride)).all() == []
+        assert session.scalars(select(EvaluationRun)).all() == []
+
+
 def test_every_page_renders_for_an_analyst(app, client, tenant):
     sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
     for path in ("/", "/conversations", "/knowledge", "/accuracy", "/satisfaction", "/gaps", "/export", "/status",

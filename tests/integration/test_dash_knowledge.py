@@ -152,3 +152,29 @@ def test_unreachable_queue_marks_the_upload_failed_so_it_can_be_retried(tenant, 
         knowledge.upload_documents(owner_of(tenant), [("faq.csv", FAQ)])
     [document] = _documents(tenant.id)
     assert document.status == "failed" and "upload it again" in document.error
+
+
+def test_uploaded_rows_are_listed_and_edited_by_admins_only(tenant, other_tenant, stub_worker):
+    from dash_app.pages import knowledge_rows
+
+    owner, analyst = owner_of(tenant), analyst_of(tenant)
+    knowledge.upload_documents(owner, [("faq.csv", FAQ)])
+    stub_worker()
+    [option] = knowledge_rows.qa_documents(analyst)
+    document_id = option["value"]
+    assert knowledge_rows.qa_documents(owner_of(other_tenant)) == []
+    rows, total = knowledge_rows.uploaded_rows(analyst, document_id)
+    assert total == 2 and [(r["source_ref"], r["state"]) for r in rows] == [("r1", "file"), ("r2", "file")]
+    with pytest.raises(PermissionDenied):
+        knowledge_rows.change_row(analyst, document_id, "r1", "edit", "Q?", "A.")
+    with pytest.raises(NotFound):
+        knowledge_rows.change_row(owner_of(other_tenant), document_id, "r1", "disable")
+    with pytest.raises(ValidationFailed, match="Select the row"):
+        knowledge_rows.change_row(owner, document_id, None, "disable")
+    knowledge_rows.change_row(owner, document_id, "r1", "edit", "What is your return policy?", "Free for 90 days.")
+    knowledge_rows.change_row(owner, document_id, "r2", "disable")
+    stub_worker()
+    assert knowledge.try_question(owner, "What is your return policy?")["answer"] == "Free for 90 days."
+    assert [c.source_ref for c in _chunks(tenant.id)] == ["r1"]
+    rows, _ = knowledge_rows.uploaded_rows(analyst, document_id, "return")
+    assert [(r["source_ref"], r["state"], r["answer"]) for r in rows] == [("r1", "edited", "Free for 90 days.")]

@@ -204,3 +204,31 @@ async def test_unexpected_errors_are_retried_then_recorded_as_failed(client, ten
     document = await status_of(client, tenant, str(document_id))
     assert document["status"] == "failed"
     assert "after several attempts" in document["error"] and "FileNotFoundError" in document["error"]
+
+
+async def test_faq_rows_are_listed_edited_disabled_and_reverted_through_the_api(client, tenant, other_tenant,
+                                                                                stub_worker) -> None:
+    document_id = (await upload(client, tenant, "faq.csv", qa_csv(FAQ))).json()["id"]
+    stub_worker()
+    rows_url = f"/api/v1/documents/{document_id}/faq-rows"
+    listed = (await client.get(rows_url, headers=tenant.analyst, params={"search": "return"})).json()
+    assert listed["total"] == 1 and listed["items"][0]["source_ref"] == "A2"
+    edit = {"source_ref": "A2", "question": "What is the return policy?", "answer": "Any item within 30 days."}
+    assert (await client.put(rows_url, headers=tenant.analyst, json=edit)).status_code == 403
+    assert (await client.put(rows_url, headers=other_tenant.admin, json=edit)).status_code == 404
+    response = await client.put(rows_url, headers=tenant.admin, json=edit)
+    assert response.status_code == 202 and response.json()["state"] == "edited"
+    bad = await client.put(rows_url, headers=tenant.admin, json={"source_ref": "A2", "question": "Q?"})
+    assert bad.status_code == 422 and "both a question and an answer" in bad.json()["detail"]
+    assert (await client.put(rows_url, headers=tenant.admin, json={"source_ref": "A1", "disabled": True})
+            ).json()["state"] == "disabled"
+    stub_worker()
+    assert [(c.source_ref, c.text) for c in chunks_of(tenant, document_id)] == [
+        ("A2", "What is the return policy?\nAny item within 30 days."), ("A3", "退货政策是什么？\n未开封商品14天内可退货。")]
+    hits = (await client.post("/api/v1/search", headers=tenant.admin,
+                              json={"query": "return policy", "top_k": 1})).json()["hits"]
+    assert hits[0]["text"] == "What is the return policy?\nAny item within 30 days."
+    assert (await client.delete(rows_url, headers=tenant.admin, params={"source_ref": "A2"})).status_code == 202
+    assert (await client.delete(rows_url, headers=tenant.admin, params={"source_ref": "A2"})).status_code == 404
+    stub_worker()
+    assert chunks_of(tenant, document_id)[0].text == "What is the return policy?\nUnopened items within 14 days."

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.db import sync_tenant_session
-from core.errors import NotFound, PayloadTooLarge, ValidationFailed
+from core.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from core.models import EvaluationFailure, EvaluationRun
 from knowledge import evaluation
 from knowledge.evaluation_set import MAX_BYTES
@@ -128,3 +128,39 @@ def test_kefu_eval_retrieval_explains_a_bad_question_file(tmp_path) -> None:
                                        "--queries", str(tmp_path / "questions.csv")])
     assert result.exit_code == 1
     assert "expected column" in result.output
+
+
+def test_the_worker_scores_a_queued_run_once_and_in_its_own_tenant(faq_tenant: TenantCtx, other_tenant: TenantCtx,
+                                                                    stub_worker):
+    run_id = evaluation.queue_evaluation(faq_tenant.id, QUESTIONS, name="queued")
+    assert evaluation.score_run(other_tenant.id, run_id) == "skipped"  # RLS: not theirs
+    stub_worker()
+    with sync_tenant_session(faq_tenant.id) as session:
+        run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[run_id]
+        assert run["status"] == "done" and run["questions"] == 4 and run["failures"] >= 1
+        failures = len(evaluation.run_failures(session, faq_tenant.id, run_id))
+    assert evaluation.score_run(faq_tenant.id, run_id) == "skipped"  # a redelivered message: already done
+    with sync_tenant_session(faq_tenant.id) as session:
+        assert len(evaluation.run_failures(session, faq_tenant.id, run_id)) == failures
+        session.execute(text("UPDATE evaluation_runs SET status = 'running' WHERE id = :id"), {"id": run_id})
+    assert evaluation.score_run(faq_tenant.id, run_id) == "done"  # redelivered mid-run: scored again, no duplicates
+    with sync_tenant_session(faq_tenant.id) as session:
+        assert len(evaluation.run_failures(session, faq_tenant.id, run_id)) == failures
+
+
+def test_a_bad_set_is_refused_before_queueing_and_an_unreachable_queue_fails_the_run(tenant: TenantCtx,
+                                                                                     monkeypatch):
+    from knowledge.tasks import score_evaluation_run
+
+    with pytest.raises(ValidationFailed):
+        evaluation.queue_evaluation(tenant.id, b"foo,bar\n1,2\n")
+
+    def unreachable(*_: object) -> None:
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(score_evaluation_run, "send", unreachable)
+    with pytest.raises(ServiceUnavailable):
+        evaluation.queue_evaluation(tenant.id, QUESTIONS)
+    with sync_tenant_session(tenant.id) as session:
+        runs = evaluation.list_runs(session, tenant.id)
+    assert list(runs["status"]) == ["failed"] and "unreachable" in runs.iloc[0]["error"]

@@ -137,6 +137,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         foreign=None),
     ("GET", "/api/v1/documents/{document_id:uuid}"): Probe(lists_own=True),
     ("DELETE", "/api/v1/documents/{document_id:uuid}"): Probe(),
+    ("GET", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(lists_own=True),
+    ("PUT", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(body=lambda a, v: {"json": {
+        "source_ref": f"{v.marker}-1", "question": "What is the refund policy?", "answer": f"{a.marker} says no."}}),
+    ("DELETE", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(
+        query=lambda a, v: {"source_ref": f"{v.marker}-1"}),
     ("POST", "/api/v1/search"): Probe(body=lambda a, v: {"json": {"query": "refund policy"}},
                                       foreign=None, read_only=True),
     ("GET", "/api/v1/settings/bot"): Probe(foreign=None, lists_own=True),

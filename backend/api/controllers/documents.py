@@ -1,4 +1,4 @@
-"""Knowledge documents: upload (202, processed by the ingest worker), list, read, delete."""
+"""Knowledge documents: upload (202, processed by the ingest worker), list, read, delete; curate uploaded FAQ rows."""
 
 from __future__ import annotations
 
@@ -6,16 +6,24 @@ import asyncio
 import uuid
 from typing import Annotated
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, MultipartBody, QueryParameter
 
 from backend.api.auth import CurrentPrincipal, requires
-from backend.api.schemas import DocumentOut, DocumentPage, DocumentUpload, UploadAccepted
+from backend.api.schemas import (
+    DocumentOut,
+    DocumentPage,
+    DocumentUpload,
+    FaqRowChange,
+    FaqRowOut,
+    FaqRowPage,
+    UploadAccepted,
+)
 from core.db import tenant_session
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.models import DOCUMENT_STATUSES
 from core.versions import abump_tenant_version
-from knowledge import documents, indexing
+from knowledge import documents, faq_overrides, indexing
 from knowledge.tasks import ingest_document
 
 
@@ -81,3 +89,50 @@ class DocumentController(Controller):
             blob_key = await session.run_sync(documents.delete_document, principal.tenant_id, document_id)
         await abump_tenant_version(principal.tenant_id)
         await asyncio.to_thread(documents.remove_blob, blob_key)
+
+    @get("/{document_id:uuid}/faq-rows", guards=[requires("analyst")], summary="List an uploaded FAQ's rows")
+    async def list_faq_rows(
+        self,
+        principal: CurrentPrincipal,
+        document_id: FromPath[uuid.UUID],
+        search: Annotated[str | None, QueryParameter(required=False, max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=faq_overrides.MAX_PAGE)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> FaqRowPage:
+        async with tenant_session(principal.tenant_id) as session:
+            rows, total = await session.run_sync(
+                lambda s: faq_overrides.list_rows(s, principal.tenant_id, document_id, search=search, limit=limit,
+                                                  offset=offset)
+            )
+        return FaqRowPage([FaqRowOut.of(r) for r in rows], total, limit, offset)
+
+    @put("/{document_id:uuid}/faq-rows", status_code=202, guards=[requires("admin")],
+         summary="Edit, disable or enable one uploaded FAQ row (re-indexed in the background)")
+    async def change_faq_row(
+        self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID], data: FaqRowChange
+    ) -> FaqRowOut:
+        edit = data.question is not None or data.answer is not None
+        if not edit and data.disabled is None:
+            raise ValidationFailed("Send question and answer to edit the row, and/or disabled: true or false.")
+        tenant, user = principal.tenant_id, principal.user_id
+        row = None
+        if edit:
+            row = await asyncio.to_thread(faq_overrides.edit_row, tenant, document_id, data.source_ref,
+                                          data.question or "", data.answer or "", user_id=user)
+        if data.disabled is not None:
+            row = await asyncio.to_thread(faq_overrides.set_disabled, tenant, document_id, data.source_ref,
+                                          data.disabled, user_id=user)
+        assert row is not None
+        return FaqRowOut.of(row)
+
+    @delete("/{document_id:uuid}/faq-rows", status_code=202, guards=[requires("admin")],
+            summary="Revert an uploaded FAQ row to the file's text (drop its edit)")
+    async def revert_faq_row(
+        self,
+        principal: CurrentPrincipal,
+        document_id: FromPath[uuid.UUID],
+        source_ref: Annotated[str, QueryParameter(min_length=1, max_length=500)],
+    ) -> FaqRowOut:
+        row = await asyncio.to_thread(faq_overrides.revert_row, principal.tenant_id, document_id, source_ref,
+                                      user_id=principal.user_id)
+        return FaqRowOut.of(row)

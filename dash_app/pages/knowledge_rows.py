@@ -1,0 +1,151 @@
+"""Uploaded FAQ rows on the Knowledge page: find a row of an uploaded CSV/XLSX/JSON, edit, disable or revert it.
+
+Changes are overrides (`knowledge.faq_overrides`): the file stays as uploaded, the row is re-embedded
+by a worker in a moment, and a re-upload of the file keeps the change; a row whose file text changed
+since it was edited is marked so the admin can keep the edit (save again) or revert to the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from dash import Input, Output, State, ctx, dcc, html, no_update
+from sqlalchemy import select
+
+from core.db import sync_tenant_session
+from core.errors import ValidationFailed
+from core.models import Document
+from dash_app import auth
+from dash_app.auth import SignedInUser
+from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.i18n import t
+from knowledge import faq_overrides
+from knowledge.curation import MANUAL_FAQ_FILENAME
+
+ROW_COLUMNS = ["source_ref", "state", "question", "answer", "note"]
+SHOWN = 200
+Q_AND_A_TYPES = ("csv", "xlsx", "json")
+ACTIONS = {"rows-save": "edit", "rows-disable": "disable", "rows-enable": "enable", "rows-revert": "revert"}
+
+
+def qa_documents(user: SignedInUser) -> list[dict[str, str]]:
+    """Dropdown options: the tenant's uploaded Q&A tables (not the manual FAQ), by title."""
+    with sync_tenant_session(user.tenant_id) as session:
+        found = session.execute(
+            select(Document.id, Document.title, Document.filename)
+            .where(Document.tenant_id == user.tenant_id, Document.source_type.in_(Q_AND_A_TYPES),
+                   Document.filename != MANUAL_FAQ_FILENAME)
+            .order_by(Document.title)).all()
+    return [{"label": f"{title} ({filename})", "value": str(document_id)} for document_id, title, filename in found]
+
+
+def uploaded_rows(user: SignedInUser, document_id: str, search: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The first rows of a document matching the search, as the bot uses them, and how many match."""
+    with sync_tenant_session(user.tenant_id) as session:
+        rows, total = faq_overrides.list_rows(session, user.tenant_id, as_uuid(document_id, "document id"),
+                                              search=search, limit=SHOWN)
+    return [{"source_ref": r.source_ref, "state": r.state, "question": r.question, "answer": r.answer,
+             "note": _note(r)} for r in rows], total
+
+
+def change_row(user: SignedInUser, document_id: str | None, source_ref: str | None, action: str,
+               question: str = "", answer: str = "") -> faq_overrides.FaqRow:
+    """Edit, disable, enable or revert one uploaded row (admin); the row is re-embedded by a worker."""
+    auth.require(user, "admin")
+    if not document_id:
+        raise ValidationFailed("Choose a document first.")
+    if not source_ref:
+        raise ValidationFailed("Select the row to change first.")
+    document = as_uuid(document_id, "document id")
+    if action == "edit":
+        return faq_overrides.edit_row(user.tenant_id, document, source_ref, question, answer, user_id=user.user_id)
+    if action in ("disable", "enable"):
+        return faq_overrides.set_disabled(user.tenant_id, document, source_ref, action == "disable",
+                                          user_id=user.user_id)
+    if action == "revert":
+        return faq_overrides.revert_row(user.tenant_id, document, source_ref, user_id=user.user_id)
+    raise ValidationFailed(f"Unknown action {action!r}.")
+
+
+def _note(row: faq_overrides.FaqRow) -> str:
+    if not row.file_changed:
+        return ""
+    if row.file_question is None:
+        return "The row is no longer in the uploaded file."
+    return f"The uploaded file changed since this edit; it now says: {row.file_question} — {row.file_answer}"
+
+
+def layout(user: SignedInUser) -> html.Section:
+    admin = user.can("admin")
+    editor = html.Div([
+        dcc.Input(id="rows-ref", type="hidden", value=""),
+        html.Label(t("Question"), htmlFor="rows-question"),
+        dcc.Input(id="rows-question", type="text", className="wide"),
+        html.Label(t("Answer"), htmlFor="rows-answer"),
+        dcc.Textarea(id="rows-answer", className="wide"),
+        html.Div([html.Button(t("Save"), id="rows-save"),
+                  html.Button("Disable", id="rows-disable", className="danger"),
+                  html.Button("Enable", id="rows-enable"),
+                  html.Button("Revert to file", id="rows-revert")], className="row"),
+    ], className="editor")
+    return section(
+        "Uploaded FAQ rows",
+        html.P("Fix a row of an uploaded Q&A file: the change reaches answers in a moment and is kept when the "
+               "file is uploaded again (rows whose file text changed since are marked).", className="muted"),
+        html.Div([dcc.Dropdown(id="rows-document", options=qa_documents(user), placeholder="Choose a document",
+                               className="grow"),
+                  dcc.Input(id="rows-search", type="text", placeholder="search id, question or answer",
+                            debounce=True)], className="row"),
+        html.Div(id="rows-count", className="muted"),
+        table(pd.DataFrame(columns=ROW_COLUMNS), "rows-table", row_selectable="single"),
+        editor if admin else notice(t("Only admins can change this.")),
+        html.Div(id="rows-result"),
+        dcc.Store(id="rows-refresh", data=0),
+        section_id="uploaded-rows",
+    )
+
+
+def register(app: Any) -> None:
+    @app.callback(Output("rows-document", "options"), Input("kn-table", "data"), prevent_initial_call=True)
+    def documents_changed(_: Any) -> list[dict[str, str]]:
+        return qa_documents(auth.current_user())  # a new upload becomes choosable once listed
+
+    @app.callback(Output("rows-table", "data"), Output("rows-count", "children"),
+                  Output("rows-table", "selected_rows"),
+                  Input("rows-document", "value"), Input("rows-search", "value"), Input("rows-refresh", "data"),
+                  prevent_initial_call=True)
+    def load(document_id: str | None, search: str | None, _: Any) -> tuple[Any, Any, Any]:
+        if not document_id:
+            return [], "", []
+        user = auth.current_user()
+        result, error = attempt(lambda: uploaded_rows(user, document_id, search))
+        if error is not None or result is None:
+            return [], error, []
+        rows, total = result
+        shown = f"{total:,} row(s)" + (f"; the first {SHOWN} are shown, search to narrow" if total > SHOWN else "")
+        return records(pd.DataFrame(rows, columns=ROW_COLUMNS)), shown, []
+
+    @app.callback(Output("rows-ref", "value"), Output("rows-question", "value"), Output("rows-answer", "value"),
+                  Input("rows-table", "selected_rows"), State("rows-table", "data"), prevent_initial_call=True)
+    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str]:
+        if not selected or not data or selected[0] >= len(data):
+            return "", "", ""
+        row = data[selected[0]]
+        return row["source_ref"], row["question"], row["answer"]
+
+    @app.callback(Output("rows-result", "children"), Output("rows-refresh", "data"),
+                  Input("rows-save", "n_clicks"), Input("rows-disable", "n_clicks"), Input("rows-enable", "n_clicks"),
+                  Input("rows-revert", "n_clicks"), State("rows-document", "value"), State("rows-ref", "value"),
+                  State("rows-question", "value"), State("rows-answer", "value"), State("rows-refresh", "data"),
+                  prevent_initial_call=True)
+    def change(_: Any, __: Any, ___: Any, ____: Any, document_id: str | None, source_ref: str | None,
+               question: str | None, answer: str | None, counter: int | None) -> tuple[Any, Any]:
+        user = auth.current_user()
+        action = ACTIONS.get(str(ctx.triggered_id), "")
+        row, error = attempt(lambda: change_row(user, document_id, source_ref, action, question or "", answer or ""))
+        if error is not None or row is None:
+            return error, no_update
+        done = {"edit": "Saved", "disable": "Disabled", "enable": "Enabled", "revert": "Reverted to the file's text"}
+        return (notice(f"{done[action]}: row {row.source_ref}; answers use it in a moment.", "success"),
+                (counter or 0) + 1)
