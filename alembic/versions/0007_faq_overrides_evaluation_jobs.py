@@ -1,7 +1,7 @@
 """Overrides of uploaded FAQ rows; evaluation runs become background jobs with a status.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-05
 
 Written by hand: row-level security and the app-role grant for `faq_overrides`; existing
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from core.settings import get_settings
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
