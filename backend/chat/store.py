@@ -32,25 +32,28 @@ async def start_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uui
                      *, channel: str, status: str) -> Turn:
     """Store the customer's message, creating the conversation if needed."""
     now = datetime.now(UTC)
+    message_id = uuid.uuid4()
+    # Core statements, not the ORM unit of work: this runs once per customer message.
     async with tenant_session(tenant_id) as session:
         if conversation_id is not None:
-            conversation = (await session.execute(
-                select(Conversation).where(Conversation.id == conversation_id).with_for_update())).scalar()
-            if conversation is None or conversation.visitor_id != visitor_id:
+            row = (await session.execute(
+                select(Conversation.visitor_id, Conversation.message_count)
+                .where(Conversation.id == conversation_id).with_for_update())).first()
+            if row is None or row.visitor_id != visitor_id:
                 raise NotFound(f"No conversation {conversation_id} for this visitor.")
-            is_first = conversation.message_count == 0
+            is_first = row.message_count == 0
+            await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
+                message_count=Conversation.message_count + 1, last_message_at=now, ended_at=None))
         else:
-            conversation = Conversation(id=uuid.uuid4(), tenant_id=tenant_id, visitor_id=visitor_id, channel=channel,
-                                        started_at=now, last_message_at=now, message_count=0)
-            session.add(conversation)
+            conversation_id = uuid.uuid4()
+            await session.execute(insert(Conversation).values(
+                id=conversation_id, tenant_id=tenant_id, visitor_id=visitor_id, channel=channel, started_at=now,
+                last_message_at=now, message_count=1))
             is_first = True
-        message = Message(id=uuid.uuid4(), tenant_id=tenant_id, conversation_id=conversation.id, role="customer",
-                          status=status, text=text, created_at=now)
-        session.add(message)
-        conversation.message_count += 1
-        conversation.last_message_at = now
-        conversation.ended_at = None
-    return Turn(tenant_id, conversation.id, message.id, visitor_id, text, is_first)
+        await session.execute(insert(Message).values(
+            id=message_id, tenant_id=tenant_id, conversation_id=conversation_id, role="customer", status=status,
+            text=text, created_at=now))
+    return Turn(tenant_id, conversation_id, message_id, visitor_id, text, is_first)
 
 
 async def load_turn(tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Turn, uuid.UUID | None]:
@@ -76,7 +79,7 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
     now = datetime.now(UTC)
     try:
         async with tenant_session(turn.tenant_id) as session:
-            session.add(Message(
+            await session.execute(insert(Message).values(
                 id=reply_id, tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reply_to=turn.message_id,
                 role="assistant", status="answered", text=result.answer, language=result.language,
                 citations=[c.as_dict() for c in result.citations], confidence=result.confidence,
@@ -84,7 +87,6 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
                 tool_calls=[t.as_dict() for t in result.tool_calls], provider=provider, model=model,
                 latency_ms=latency_ms, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                 created_at=now))
-            await session.flush()
             await session.execute(update(Message).where(Message.id == turn.message_id)
                                   .values(status="answered", language=result.language))
             values: dict[str, object] = {"message_count": Conversation.message_count + 1, "last_message_at": now,
@@ -96,13 +98,17 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
                 session.add(Handoff(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reason=reason,
                                     source="bot"))
             await session.execute(update(Conversation).where(Conversation.id == turn.conversation_id).values(**values))
-            await session.execute(
-                insert(UsageDaily).values(tenant_id=turn.tenant_id, day=now.date(), requests=1,
-                                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-                .on_conflict_do_update(index_elements=["tenant_id", "day"], set_={
-                    "requests": UsageDaily.requests + 1,
-                    "prompt_tokens": UsageDaily.prompt_tokens + prompt_tokens,
-                    "completion_tokens": UsageDaily.completion_tokens + completion_tokens}))
+            if prompt_tokens or completion_tokens:
+                # Model usage per tenant-day. Answers that cost no tokens (local responder, cache) are
+                # counted from `messages`; upserting this one row on every answer would serialise all
+                # of a tenant's answers on its row lock.
+                await session.execute(
+                    insert(UsageDaily).values(tenant_id=turn.tenant_id, day=now.date(), requests=1,
+                                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+                    .on_conflict_do_update(index_elements=["tenant_id", "day"], set_={
+                        "requests": UsageDaily.requests + 1,
+                        "prompt_tokens": UsageDaily.prompt_tokens + prompt_tokens,
+                        "completion_tokens": UsageDaily.completion_tokens + completion_tokens}))
     except IntegrityError:
         async with tenant_session(turn.tenant_id) as session:
             existing = await session.scalar(select(Message.id).where(Message.reply_to == turn.message_id))
