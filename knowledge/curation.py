@@ -89,16 +89,20 @@ def delete_faq_entry(tenant_id: uuid.UUID, entry_id: str) -> FaqChange:
     return FaqChange(found[-1], change.document_id)
 
 
-def _checked(question: str, answer: str, category: str | None) -> tuple[str, str, str | None]:
+def checked_question_answer(question: str, answer: str, kind: str = "entry") -> tuple[str, str]:
+    """Trimmed question and answer of an FAQ `kind` (manual entry, uploaded row), within the limits."""
     question, answer = (question or "").strip(), (answer or "").strip()
     if not question or not answer:
-        raise ValidationFailed("An FAQ entry needs both a question and an answer.")
+        raise ValidationFailed(f"An FAQ {kind} needs both a question and an answer.")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValidationFailed(f"The question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}.")
     if len(answer) > MAX_ANSWER_CHARS:
         raise ValidationFailed(f"The answer is {len(answer)} characters; the limit is {MAX_ANSWER_CHARS}.")
-    category = (category or "").strip() or None
-    return question, answer, category
+    return question, answer
+
+
+def _checked(question: str, answer: str, category: str | None) -> tuple[str, str, str | None]:
+    return *checked_question_answer(question, answer), (category or "").strip() or None
 
 
 def _require(entries: list[FaqEntry], entry_id: str) -> FaqEntry:

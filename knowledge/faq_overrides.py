@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from core.db import sync_tenant_session
 from core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from core.models import Chunk, Document, FaqOverride
-from knowledge.curation import MANUAL_FAQ_FILENAME, MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
+from knowledge.curation import MANUAL_FAQ_FILENAME, checked_question_answer
 from knowledge.parsing import Passage
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def faq_document(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID)
 def edit_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, question: str, answer: str, *,
              user_id: uuid.UUID | None = None) -> FaqRow:
     """Replace a row's question and answer (kept across re-uploads) and queue its re-embedding."""
-    question, answer = _checked(question, answer)
+    question, answer = checked_question_answer(question, answer, "row")
 
     def change(override: FaqOverride) -> None:
         override.question, override.answer = question, answer
@@ -193,17 +193,6 @@ def _audit(action: str, tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref
     # There is no audit table yet; the override row keeps who changed it last, the log keeps every change.
     log.info("faq row %s", action, extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                           "source_ref": source_ref, "user_id": str(user_id) if user_id else None})
-
-
-def _checked(question: str, answer: str) -> tuple[str, str]:
-    question, answer = (question or "").strip(), (answer or "").strip()
-    if not question or not answer:
-        raise ValidationFailed("An FAQ row needs both a question and an answer.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValidationFailed(f"The question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}.")
-    if len(answer) > MAX_ANSWER_CHARS:
-        raise ValidationFailed(f"The answer is {len(answer)} characters; the limit is {MAX_ANSWER_CHARS}.")
-    return question, answer
 
 
 # --- used by indexing ---------------------------------------------------------------------------

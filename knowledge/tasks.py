@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 _settings = get_settings()
 
 
-def _retries_left() -> int:
+def _retries_left(max_retries: int = _settings.ingest_max_retries) -> int:
+    """Retries the current message still has; 0 outside a worker (no retry to wait for)."""
     message = CurrentMessage.get_current_message()
     if message is None:
         return 0
-    return _settings.ingest_max_retries - int(message.options.get("retries", 0))
+    return max_retries - int(message.options.get("retries", 0))
 
 
 @dramatiq.actor(
@@ -87,9 +88,7 @@ def score_evaluation_run(tenant_id: str, run_id: str) -> None:
     try:
         result = evaluation.score_run(tenant, run)
     except Exception as exc:
-        message = CurrentMessage.get_current_message()
-        retries = int(message.options.get("retries", 0)) if message is not None else _EVALUATION_RETRIES
-        if retries >= _EVALUATION_RETRIES:
+        if _retries_left(_EVALUATION_RETRIES) <= 0:
             # The type only: details (paths, SQL) go to the log, not to the tenant.
             evaluation.fail_run(tenant, run, f"Scoring failed after several attempts ({type(exc).__name__}). "
                                              "Upload the question set again or contact support if it keeps failing.")
