@@ -10,6 +10,7 @@ SQL and pandas. Every transaction of a tenant session starts with `app.tenant_id
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -17,9 +18,9 @@ from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ServiceUnavailable
@@ -29,6 +30,8 @@ from core.settings import Settings, get_settings
 # partial vector index, or how few rows) a query is for. Planning these queries is cheap.
 PLAN_CACHE_MODE = "force_custom_plan"
 _SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
+# A pooled connection idle longer than this is pinged before use (see `_ping_when_idle`).
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def owner_url(settings: Settings | None = None) -> URL:
@@ -69,6 +72,33 @@ def _unavailable_when_unreachable(engine: Engine) -> Engine:
     return engine
 
 
+def _ping_when_idle(engine: Engine) -> Engine:
+    """Ping a pooled connection before use only if it sat idle for a while.
+
+    `pool_pre_ping` costs a round trip (and a server transaction) on every checkout, i.e. on every
+    transaction of the chat path. A connection handed back milliseconds ago is as good as the last
+    statement it ran; one that idled across a database restart is not, so it is pinged and, if dead,
+    replaced before the caller sees it. A connection that dies under load fails its statement, and
+    SQLAlchemy then invalidates the whole pool, so the next checkouts reconnect.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError("stale pooled connection") from error  # the pool reconnects
+
+    return engine
+
+
 @lru_cache
 def sync_engine() -> Engine:
     """Engine for workers, pandas and Dash (psycopg), connected as the app role."""
@@ -98,10 +128,10 @@ def async_engine() -> AsyncEngine:
     if engine is None:
         settings = get_settings()
         engine = create_async_engine(
-            _async(app_url(settings)), pool_size=settings.db_pool_size, pool_pre_ping=True,
+            _async(app_url(settings)), pool_size=settings.db_pool_size,
             connect_args={"server_settings": {"plan_cache_mode": PLAN_CACHE_MODE}},
         )
-        _unavailable_when_unreachable(engine.sync_engine)
+        _ping_when_idle(_unavailable_when_unreachable(engine.sync_engine))
         _async_engines[loop] = engine
     return engine
 
@@ -132,6 +162,17 @@ async def tenant_session(tenant_id: uuid.UUID | str) -> AsyncIterator[AsyncSessi
     session = _AsyncSessionMaker(bind=async_engine(), info={"tenant_id": str(tenant_id)})
     async with session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def tenant_connection(tenant_id: uuid.UUID | str) -> AsyncIterator[AsyncConnection]:
+    """A Core connection in one transaction scoped to `tenant_id` (commits on exit).
+
+    For hot paths that run a few fixed statements: no ORM session or unit of work around them.
+    """
+    async with async_engine().begin() as connection:
+        await connection.execute(_SET_TENANT, {"tenant_id": str(tenant_id)})
+        yield connection
 
 
 @asynccontextmanager

@@ -18,13 +18,14 @@ from core.redis import async_redis, sync_redis
 log = logging.getLogger(__name__)
 
 
-def _key(tenant_id: uuid.UUID | str) -> str:
+def tenant_version_key(tenant_id: uuid.UUID | str) -> str:
+    """The Redis key of the tenant's version (for callers that read it inside their own pipeline)."""
     return f"kefu:tenant:{tenant_id}:version"
 
 
 def bump_tenant_version(tenant_id: uuid.UUID | str) -> None:
     try:
-        sync_redis().incr(_key(tenant_id))
+        sync_redis().incr(tenant_version_key(tenant_id))
     except redis.RedisError:
         # Cached answers expire on their own TTL; log so operators see the window.
         log.warning("could not bump tenant version", extra={"tenant_id": str(tenant_id)})
@@ -32,14 +33,14 @@ def bump_tenant_version(tenant_id: uuid.UUID | str) -> None:
 
 async def abump_tenant_version(tenant_id: uuid.UUID | str) -> None:
     try:
-        await async_redis().incr(_key(tenant_id))
+        await async_redis().incr(tenant_version_key(tenant_id))
     except redis.RedisError:
         log.warning("could not bump tenant version", extra={"tenant_id": str(tenant_id)})
 
 
 def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
     try:
-        raw = sync_redis().get(_key(tenant_id))
+        raw = sync_redis().get(tenant_version_key(tenant_id))
     except redis.RedisError:
         return None
     return int(raw or 0)
@@ -47,7 +48,7 @@ def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
 
 async def atenant_version(tenant_id: uuid.UUID | str) -> int | None:
     try:
-        raw = await async_redis().get(_key(tenant_id))
+        raw = await async_redis().get(tenant_version_key(tenant_id))
     except redis.RedisError:
         return None
     return int(raw or 0)

@@ -1,9 +1,14 @@
 """The chat engine: one customer message in, one grounded answer out (streamed or not).
 
-Flow: limits → store the customer turn → (cached answer?) → retrieve knowledge (follow-ups are
-rewritten with the previous question) → confidence gate → provider with tools in a bounded loop →
-store the answer, usage and any hand-off → cache it. Framework-free: the API (HTTP, WebSocket)
-and the `chat` worker actor drive the same `run()`.
+Flow: limits → (cached answer?) → retrieve knowledge (follow-ups are rewritten with the previous
+question) → confidence gate → provider with tools in a bounded loop → store question and answer,
+usage and any hand-off → remember the turns and cache the answer. Framework-free: the API (HTTP,
+WebSocket) and the `chat` worker actor drive the same `run()`.
+
+While the customer waits (`prepare` + `run`), everything Redis knows for a message (the tenant's
+version, both rate-limit counters, the cached answer, the conversation's owner and recent turns)
+comes back in one pipeline round trip, and the question is stored with its answer in one
+transaction. Queued messages are stored first (`accept`) and answered by the worker.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from backend.chat import memory, store
 from backend.chat.bot_settings import BotSettings, load_bot_settings
 from backend.chat.confidence import confidence
 from backend.chat.language import reply_language
-from backend.chat.limits import check_rate_limits, tokens_used_this_month
+from backend.chat.limits import RateWindow, check_rate_limits, tokens_used_this_month
 from backend.chat.prompts import phrase, system_prompt
 from backend.chat.providers.local import (
     GREETING,
@@ -45,16 +52,22 @@ from backend.chat.types import (
 )
 from core import metrics
 from core.db import tenant_session
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.logging import bind_log_context
+from core.redis import async_redis
 from core.settings import get_settings
-from core.versions import atenant_version
+from core.versions import atenant_version, tenant_version_key
 from knowledge.lexical import query_tokens
 from knowledge.retrieval import Hit, retrieve
 
 log = logging.getLogger(__name__)
+# Messages that only make sense with the previous question. ("吗" only marks a yes/no question,
+# "能开发票吗" stands alone; "呢" asks "and what about …".) Short messages without these markers
+# are tried alone first and with the previous question only if that finds nothing confident.
 FOLLOW_UP = re.compile(r"^(and|also|what about|how about|but|then|so)\b|\b(it|that|this|they|those|them)\b|"
-                       r"^(那|还有|另外|那么|它|这个|那个)|(呢|吗)[？?]?$", re.IGNORECASE)
+                       r"^(那|还有|另外|那么|它|这个|那个)|呢[？?]?$", re.IGNORECASE)
+SHORT_QUERY_TERMS = 3  # tried alone, then with the previous question
+FRAGMENT_TERMS = 2  # "Hong Kong?", "express?": never the question a later fragment continues
 CITE_WINDOW = 0.03
 
 
@@ -63,6 +76,17 @@ class ChatEvent:
     kind: str  # "delta" or "final"
     text: str = ""
     result: ChatResult | None = None
+
+
+@dataclass
+class Prepared:
+    """What `prepare` learned about a message before answering it (see `run`)."""
+
+    settings: BotSettings
+    version: int | None  # the tenant's version; None when Redis is unreachable (no answer cache)
+    cache_key: str | None = None  # the answer-cache key already read (its value is `cached`)
+    cached: dict[str, Any] | None = None
+    turns: list[dict[str, str]] | None = None  # recent turns; None = read them when needed
 
 
 @dataclass
@@ -92,7 +116,11 @@ _settings_cache: dict[uuid.UUID, tuple[int, BotSettings]] = {}
 
 async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
     """The tenant's bot settings, cached per tenant version (saving settings bumps it)."""
-    version = await atenant_version(tenant_id)
+    return await settings_at(tenant_id, await atenant_version(tenant_id))
+
+
+async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
+    """The settings at the tenant's `version`, already read by the caller (None: Redis unreachable)."""
     cached = _settings_cache.get(tenant_id)
     if version is not None and cached is not None and cached[0] == version:
         return cached[1]
@@ -104,14 +132,66 @@ async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                 channel: str = "widget", queued: bool = False) -> store.Turn:
-    """Check limits and store the customer's message; the answer comes from `run()`."""
+                 channel: str = "widget") -> store.Turn:
+    """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
     text = validate_message(message)
     settings = await settings_for(tenant_id)
     await check_rate_limits(tenant_id, visitor_id, settings.rate_limit_per_minute,
                             settings.visitor_rate_limit_per_minute, reply_language(settings.language, text))
     return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
-                                  status="pending" if queued else "answered")
+                                  status="pending")
+
+
+async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                  channel: str = "widget") -> tuple[store.Turn, Prepared]:
+    """Check a message the customer waits for (limits, conversation) without storing anything yet.
+
+    One Redis round trip: the tenant's version, the rate-limit counters, the answer cached for the
+    question (under the version this process last saw; used only if it is still current) and, for
+    a continued conversation, its owner and recent turns. A conversation Redis does not know is
+    checked in the database. The question is stored with its answer by `run()`.
+    """
+    text = validate_message(message)
+    window = RateWindow.now(tenant_id, visitor_id)
+    seen = _settings_cache.get(tenant_id)
+    guess_key = memory.answer_key(tenant_id, seen[0], reply_language(seen[1].language, text), text) if seen else None
+    try:
+        pipe = async_redis().pipeline(transaction=False)
+        pipe.get(tenant_version_key(tenant_id))
+        window.count(pipe)
+        if guess_key is not None:
+            pipe.get(guess_key)
+        if conversation_id is not None:
+            memory.queue_turns_read(pipe, conversation_id)
+        replies = list(await pipe.execute())
+    except redis.RedisError:
+        log.warning("redis unavailable; no rate limits, cache or turns from redis", extra={"tenant_id": str(tenant_id)})
+        replies = None
+    version = int(replies[0] or 0) if replies is not None else None
+    settings = await settings_at(tenant_id, version)
+    language = reply_language(settings.language, text)
+    if replies is not None:
+        window.enforce(replies[1], replies[3], settings.rate_limit_per_minute,
+                       settings.visitor_rate_limit_per_minute, language)
+    rest = replies[5:] if replies is not None else []
+    prepared = Prepared(settings, version)
+    if guess_key is not None:
+        raw = rest.pop(0) if rest else None
+        if seen is not None and seen[0] == version and guess_key == memory.answer_key(tenant_id, version, language,
+                                                                                       text):
+            prepared.cache_key, prepared.cached = guess_key, json.loads(raw) if raw else None
+    if conversation_id is None:
+        return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel), prepared
+    owner, raw_turns = rest if rest else (None, None)
+    if owner is not None and owner == memory.owner_value(tenant_id, visitor_id):
+        prepared.turns = memory.parse_turns(raw_turns or [])
+        is_first = not prepared.turns
+    elif owner is not None:
+        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+    else:
+        is_first = await store.conversation_owner(tenant_id, conversation_id, visitor_id) == 0
+    return store.unstored_turn(tenant_id, visitor_id, conversation_id, text, is_first=is_first,
+                               channel=channel), prepared
 
 
 def _wants_model(settings: BotSettings) -> bool:
@@ -137,11 +217,15 @@ def _provider(settings: BotSettings, over_quota: bool) -> Provider:
 _LOCAL = LocalProvider()
 
 
-def _retrieval_query(text: str, turns: list[dict[str, str]]) -> str:
-    previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), None)
-    if previous and (FOLLOW_UP.search(text) or len(query_tokens(text)) <= 3):
-        return f"{previous} {text}"
-    return text
+def _previous_question(turns: list[dict[str, str]]) -> str | None:
+    """The last question that stood on its own (a chain of fragments continues it), else the last one."""
+    asked = [t["content"] for t in turns if t["role"] == "user"]
+    return next((q for q in reversed(asked) if not FOLLOW_UP.search(q) and len(query_tokens(q)) > FRAGMENT_TERMS),
+                asked[-1] if asked else None)
+
+
+def _is_short(text: str) -> bool:
+    return len(query_tokens(text)) <= SHORT_QUERY_TERMS
 
 
 def _citations(hits: list[Hit]) -> list[Citation]:
@@ -155,14 +239,35 @@ def _passages(hits: list[Hit]) -> list[dict[str, Any]]:
     return [hit_result(h) for h in hits]
 
 
-async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEvent]:
-    """Answer a stored customer turn; yields text deltas (if `stream`) and one final event."""
+async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | None = None) -> AsyncIterator[ChatEvent]:
+    """Answer a customer turn; yields text deltas (if `stream`) and one final event.
+
+    `prepared` comes from `prepare()` (the question is then stored with its answer); without it the
+    turn was stored by `accept()` and the settings, cache and turns are read here.
+    """
     bind_log_context(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id)
-    settings = await settings_for(turn.tenant_id)
+    if prepared is None:
+        version = await atenant_version(turn.tenant_id)
+        prepared = Prepared(await settings_at(turn.tenant_id, version), version)
+    settings = prepared.settings
     state = _Run(turn, settings, reply_language(settings.language, turn.text))
-    cache_key = await memory.answer_cache_key(turn.tenant_id, state.language, turn.text) if turn.is_first else None
-    cached = await memory.cached_answer(cache_key)
-    if cached is not None:
+    if turn.is_first:
+        turns: list[dict[str, str]] = []
+    elif prepared.turns is not None:
+        turns = prepared.turns
+    else:
+        turns = await memory.recent_turns(turn.tenant_id, turn.conversation_id)
+    turns = [t for t in turns if t["content"] != turn.text or t["role"] != "user"][-8:]
+    previous = _previous_question(turns)
+    follow_up = previous is not None and bool(FOLLOW_UP.search(turn.text))
+    # An answer depends on the conversation only through the retrieval query, unless a model
+    # (which reads the turns) writes it: then only a conversation's first question is cached.
+    cacheable = prepared.version is not None and (turn.is_first or (not follow_up and not _wants_model(settings)))
+    cache_key = memory.answer_key(turn.tenant_id, prepared.version, state.language, turn.text) if cacheable else None
+    cached = None
+    if cache_key is not None:
+        cached = prepared.cached if cache_key == prepared.cache_key else await memory.cached_answer(cache_key)
+    if cached is not None and not (previous and cached.get("fallback_reason") == "low_confidence"):
         result = ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
                             [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"])
                              for c in cached["citations"]],
@@ -174,11 +279,15 @@ async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEve
         yield ChatEvent("final", result=await _finish(state, result))
         return
 
-    turns = [] if turn.is_first else await memory.recent_turns(turn.tenant_id, turn.conversation_id)
-    turns = [t for t in turns if t["content"] != turn.text or t["role"] != "user"][-8:]
     with metrics.RETRIEVAL_SECONDS.time():
-        hits = await retrieve(turn.tenant_id, _retrieval_query(turn.text, turns), 5)
+        hits = await retrieve(turn.tenant_id, f"{previous} {turn.text}" if follow_up else turn.text, 5)
     score = confidence(hits)
+    if previous and not follow_up and score < settings.confidence_threshold and _is_short(turn.text):
+        # A short message that finds nothing on its own ("to Hong Kong?") may continue the last question.
+        with metrics.RETRIEVAL_SECONDS.time():
+            joined = await retrieve(turn.tenant_id, f"{previous} {turn.text}", 5)
+        if confidence(joined) > score:
+            hits, score, cache_key = joined, confidence(joined), None
     ctx = await load_tool_context(turn.tenant_id, turn.conversation_id)
     ctx.hits = list(hits)
     # Courtesies and tool intents are not knowledge questions: never gate them on retrieval.
@@ -190,9 +299,7 @@ async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEve
                             False, False, state.language, fallback_reason="low_confidence")
         if stream:
             yield ChatEvent("delta", result.answer)
-        final = await _finish(state, result)
-        await memory.store_answer(cache_key, _cacheable(final))
-        yield ChatEvent("final", result=final)
+        yield ChatEvent("final", result=await _finish(state, result, cache_key))
         return
 
     over_quota = await tokens_used_this_month(turn.tenant_id) >= settings.monthly_token_quota
@@ -224,10 +331,7 @@ async def run(turn: store.Turn, *, stream: bool = True) -> AsyncIterator[ChatEve
     answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, _citations(ctx.hits) if answered else [],
                         score, handoff, answered, state.language, tool_calls, fallback_reason)
-    final = await _finish(state, result)
-    if not tool_calls and answered:
-        await memory.store_answer(cache_key, _cacheable(final))
-    yield ChatEvent("final", result=final)
+    yield ChatEvent("final", result=await _finish(state, result, cache_key if not tool_calls and answered else None))
 
 
 async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, str]],
@@ -275,13 +379,18 @@ def _grounded_fallback(hits: list[Hit], score: float, settings: BotSettings, lan
     return phrase(language, "error_nothing")
 
 
-async def _finish(state: _Run, result: ChatResult) -> ChatResult:
+async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None) -> ChatResult:
+    """Store the answer (with its question, if that is not stored yet), then remember the turns and
+    cache the answer under `cache_key` in one Redis round trip."""
+    turn = state.turn
     latency_ms = int((time.perf_counter() - state.started) * 1000)
-    result.customer_message_id = state.turn.message_id
-    result.message_id = await store.save_reply(
-        state.turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
+    result.customer_message_id = turn.message_id
+    save = store.save_reply if turn.stored else store.save_exchange
+    result.message_id = await save(
+        turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
         prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens)
-    await memory.remember_turns(state.turn.conversation_id, state.turn.text, result.answer)
+    await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
+                                (cache_key, _cacheable(result)) if cache_key is not None else None)
     outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
     metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
     metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)
@@ -298,10 +407,11 @@ def _cacheable(result: ChatResult) -> dict[str, Any]:
 
 async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
                  channel: str = "widget") -> ChatResult:
-    """Accept and answer in one call (the HTTP request/response path)."""
-    turn = await accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id, channel=channel)
+    """Check and answer in one call (the HTTP request/response path)."""
+    turn, prepared = await prepare(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
+                                   channel=channel)
     final: ChatResult | None = None
-    async for event in run(turn, stream=False):
+    async for event in run(turn, stream=False, prepared=prepared):
         if event.kind == "final":
             final = event.result
     assert final is not None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from sqlalchemy import func, select
@@ -25,29 +27,50 @@ _quota_cache: dict[uuid.UUID, tuple[float, int]] = {}
 _QUOTA_CACHE_SECONDS = 15.0
 
 
+@dataclass(frozen=True)
+class RateWindow:
+    """This minute's counter keys for a tenant and one of its visitors."""
+
+    tenant_key: str
+    visitor_key: str
+    retry_after: int
+
+    @classmethod
+    def now(cls, tenant_id: uuid.UUID, visitor_id: str) -> RateWindow:
+        now = time.time()
+        window = int(now // 60)
+        return cls(f"kefu:rl:t:{tenant_id}:{window}", f"kefu:rl:v:{tenant_id}:{visitor_id}:{window}",
+                   60 - int(now % 60))
+
+    def count(self, pipe: Any) -> None:
+        """Queue the counter increments on a pipeline; its results are read by `enforce`."""
+        for key in (self.tenant_key, self.visitor_key):
+            pipe.incr(key)
+            pipe.expire(key, 120)
+
+    def enforce(self, tenant_count: int, visitor_count: int, per_tenant: int, per_visitor: int,
+                language: str = "en") -> None:
+        if visitor_count > per_visitor:
+            raise RateLimited(
+                "您发送消息太频繁了，请稍后再试。" if language == "zh" else
+                "You are sending messages too quickly; please wait a moment and try again.",
+                retry_after=self.retry_after)
+        if tenant_count > per_tenant:
+            raise RateLimited("This service is busy right now; please try again shortly.",
+                              retry_after=self.retry_after)
+
+
 async def check_rate_limits(tenant_id: uuid.UUID, visitor_id: str, per_tenant: int, per_visitor: int,
                             language: str = "en") -> None:
-    window = int(time.time() // 60)
-    retry_after = 60 - int(time.time() % 60)
-    tenant_key = f"kefu:rl:t:{tenant_id}:{window}"
-    visitor_key = f"kefu:rl:v:{tenant_id}:{visitor_id}:{window}"
+    window = RateWindow.now(tenant_id, visitor_id)
     try:
         pipe = async_redis().pipeline()
-        pipe.incr(tenant_key)
-        pipe.expire(tenant_key, 120)
-        pipe.incr(visitor_key)
-        pipe.expire(visitor_key, 120)
+        window.count(pipe)
         tenant_count, _, visitor_count, _ = await pipe.execute()
     except redis.RedisError:
         log.warning("redis unavailable; rate limits not enforced", extra={"tenant_id": str(tenant_id)})
         return
-    if visitor_count > per_visitor:
-        raise RateLimited(
-            "您发送消息太频繁了，请稍后再试。" if language == "zh" else
-            "You are sending messages too quickly; please wait a moment and try again.",
-            retry_after=retry_after)
-    if tenant_count > per_tenant:
-        raise RateLimited("This service is busy right now; please try again shortly.", retry_after=retry_after)
+    window.enforce(tenant_count, visitor_count, per_tenant, per_visitor, language)
 
 
 async def tokens_used_this_month(tenant_id: uuid.UUID) -> int:

@@ -1,14 +1,16 @@
 """Conversation memory and the answer cache, in Redis, with the database as the fallback.
 
 Recent turns are kept in a capped Redis list per conversation so a follow-up costs no database
-read; if Redis is down or the list expired, they are re-read from `messages`. Answers to
-stand-alone questions are cached per tenant, keyed by the tenant's version (bumped whenever its
-knowledge or settings change), the reply language and the normalised question.
+read; if Redis is down or the list expired, they are re-read from `messages`. Beside the list,
+the conversation's owner (tenant and visitor) lets a continued conversation be checked without a
+database read; the database stays the authority (the answer is stored only if the conversation
+is the visitor's). Answers to stand-alone questions are cached per tenant, keyed by the tenant's
+version (bumped whenever its knowledge or settings change), the reply language and the
+normalised question.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -21,7 +23,6 @@ from sqlalchemy import select
 from core.db import tenant_session
 from core.models import Message
 from core.redis import async_redis
-from core.versions import atenant_version
 from knowledge.lexical import normalize
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,30 @@ def _turns_key(conversation_id: uuid.UUID) -> str:
     return f"kefu:conv:{conversation_id}:turns"
 
 
+def owner_key(conversation_id: uuid.UUID) -> str:
+    return f"kefu:conv:{conversation_id}:owner"
+
+
+def owner_value(tenant_id: uuid.UUID, visitor_id: str) -> bytes:
+    return f"{tenant_id}:{visitor_id}".encode()
+
+
+def queue_turns_read(pipe: Any, conversation_id: uuid.UUID) -> None:
+    """Queue the reads of a conversation's owner and recent turns on a pipeline (see `read_turns`)."""
+    pipe.get(owner_key(conversation_id))
+    pipe.lrange(_turns_key(conversation_id), -TURNS_KEPT, -1)
+
+
+def parse_turns(raw: list[bytes]) -> list[dict[str, str]]:
+    return [json.loads(item) for item in raw]
+
+
 async def recent_turns(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[dict[str, str]]:
     """The last turns as [{role: user|assistant, content}], oldest first."""
     try:
         raw = await async_redis().lrange(_turns_key(conversation_id), -TURNS_KEPT, -1)
         if raw:
-            return [json.loads(item) for item in raw]
+            return parse_turns(raw)
     except redis.RedisError:
         log.warning("redis unavailable; reading turns from the database")
     async with tenant_session(tenant_id) as session:
@@ -50,23 +69,26 @@ async def recent_turns(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list
     return [{"role": "user" if r.role == "customer" else "assistant", "content": r.text} for r in reversed(rows)]
 
 
-async def remember_turns(conversation_id: uuid.UUID, question: str, answer: str) -> None:
+async def remember_turns(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID, question: str,
+                         answer: str, cache: tuple[str, dict[str, Any]] | None = None) -> None:
+    """Append the exchange to the conversation's turns, record its owner and, if given, cache the
+    answer under `cache[0]`: one round trip."""
     key = _turns_key(conversation_id)
     try:
-        pipe = async_redis().pipeline()
+        pipe = async_redis().pipeline(transaction=False)
         pipe.rpush(key, json.dumps({"role": "user", "content": question}, ensure_ascii=False),
                    json.dumps({"role": "assistant", "content": answer}, ensure_ascii=False))
         pipe.ltrim(key, -TURNS_KEPT, -1)
         pipe.expire(key, TURNS_TTL)
+        pipe.set(owner_key(conversation_id), owner_value(tenant_id, visitor_id), ex=TURNS_TTL)
+        if cache is not None:
+            pipe.set(cache[0], json.dumps(cache[1], ensure_ascii=False), ex=ANSWER_TTL)
         await pipe.execute()
     except redis.RedisError:
         log.warning("redis unavailable; turns kept in the database only")
 
 
-async def answer_cache_key(tenant_id: uuid.UUID, language: str, question: str) -> str | None:
-    version = await atenant_version(tenant_id)
-    if version is None:
-        return None
+def answer_key(tenant_id: uuid.UUID, version: int, language: str, question: str) -> str:
     digest = hashlib.sha256(normalize(question).strip().encode()).hexdigest()[:32]
     return f"kefu:answer:{tenant_id}:{version}:{language}:{digest}"
 
@@ -79,10 +101,3 @@ async def cached_answer(key: str | None) -> dict[str, Any] | None:
     except redis.RedisError:
         return None
     return json.loads(raw) if raw else None
-
-
-async def store_answer(key: str | None, payload: dict[str, Any]) -> None:
-    if key is None:
-        return
-    with contextlib.suppress(redis.RedisError):  # an uncached answer is only slower
-        await async_redis().set(key, json.dumps(payload, ensure_ascii=False), ex=ANSWER_TTL)

@@ -1,17 +1,24 @@
-"""Persistence of conversations and messages for the chat engine (one short transaction each)."""
+"""Persistence of conversations and messages for the chat engine (one short transaction each).
+
+Answers given while the customer waits (HTTP and WebSocket) are stored with their question in one
+transaction at the end (`save_exchange`): a question is never stored without its answer, and each
+message costs one transaction. Queued questions are stored first (`start_turn`, status `pending`)
+so the worker can pick them up, and their answer joins them later (`save_reply`).
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from backend.chat.types import ChatResult
-from core.db import tenant_session
+from core.db import tenant_connection, tenant_session
 from core.errors import NotFound
 from core.models import Conversation, Handoff, Message, UsageDaily
 
@@ -26,6 +33,30 @@ class Turn:
     visitor_id: str
     text: str
     is_first: bool
+    # False: not stored yet (HTTP/WebSocket path); `save_exchange` stores question and answer together.
+    stored: bool = True
+    new_conversation: bool = False
+    channel: str = "widget"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def unstored_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str, *,
+                  is_first: bool, channel: str) -> Turn:
+    """A question answered while the customer waits: ids now, rows with its answer (`save_exchange`)."""
+    new = conversation_id is None
+    return Turn(tenant_id, uuid.uuid4() if new else conversation_id, uuid.uuid4(), visitor_id, text,
+                is_first or new, stored=False, new_conversation=new, channel=channel)
+
+
+async def conversation_owner(tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str) -> int:
+    """The conversation's message count; NotFound unless it is this tenant's and this visitor's."""
+    async with tenant_connection(tenant_id) as connection:
+        row = (await connection.execute(
+            select(_CONVERSATIONS.c.visitor_id, _CONVERSATIONS.c.message_count)
+            .where(_CONVERSATIONS.c.id == conversation_id))).first()
+    if row is None or row.visitor_id != visitor_id:
+        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+    return int(row.message_count)
 
 
 async def start_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str,
@@ -92,23 +123,13 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
             values: dict[str, object] = {"message_count": Conversation.message_count + 1, "last_message_at": now,
                                          "language": result.language}
             if result.handoff:
-                reason = next((str(t.arguments.get("reason")) for t in result.tool_calls
-                               if t.name == "request_human"), "customer asked for a person")
+                reason = _handoff_reason(result)
                 values.update(handoff=True, handoff_reason=reason, handoff_at=now)
                 session.add(Handoff(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reason=reason,
                                     source="bot"))
             await session.execute(update(Conversation).where(Conversation.id == turn.conversation_id).values(**values))
             if prompt_tokens or completion_tokens:
-                # Model usage per tenant-day. Answers that cost no tokens (local responder, cache) are
-                # counted from `messages`; upserting this one row on every answer would serialise all
-                # of a tenant's answers on its row lock.
-                await session.execute(
-                    insert(UsageDaily).values(tenant_id=turn.tenant_id, day=now.date(), requests=1,
-                                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-                    .on_conflict_do_update(index_elements=["tenant_id", "day"], set_={
-                        "requests": UsageDaily.requests + 1,
-                        "prompt_tokens": UsageDaily.prompt_tokens + prompt_tokens,
-                        "completion_tokens": UsageDaily.completion_tokens + completion_tokens}))
+                await session.execute(_usage_upsert(turn.tenant_id, now, prompt_tokens, completion_tokens))
     except IntegrityError:
         async with tenant_session(turn.tenant_id) as session:
             existing = await session.scalar(select(Message.id).where(Message.reply_to == turn.message_id))
@@ -116,6 +137,78 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
             raise
         return existing
     return reply_id
+
+
+_MESSAGES = Message.__table__
+_CONVERSATIONS = Conversation.__table__
+_INSERT_MESSAGES = insert(_MESSAGES)
+_INSERT_CONVERSATION = insert(_CONVERSATIONS)
+_INSERT_HANDOFF = insert(Handoff.__table__)
+
+
+def _handoff_reason(result: ChatResult) -> str:
+    return next((str(t.arguments.get("reason")) for t in result.tool_calls if t.name == "request_human"),
+                "customer asked for a person")
+
+
+async def save_exchange(turn: Turn, result: ChatResult, *, provider: str, model: str | None, latency_ms: int,
+                        prompt_tokens: int, completion_tokens: int) -> uuid.UUID:
+    """Store an unstored question and its answer in one transaction; returns the answer's id.
+
+    A continued conversation is re-checked here (the update matches only the visitor's own
+    conversation), so an answer is never stored into, or returned from, someone else's.
+    """
+    reply_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    handoff: dict[str, Any] = {}
+    if result.handoff:
+        handoff = {"handoff": True, "handoff_reason": _handoff_reason(result), "handoff_at": now}
+    async with tenant_connection(turn.tenant_id) as connection:
+        if turn.new_conversation:
+            await connection.execute(_INSERT_CONVERSATION, {
+                "id": turn.conversation_id, "tenant_id": turn.tenant_id, "visitor_id": turn.visitor_id,
+                "channel": turn.channel, "language": result.language, "started_at": turn.created_at,
+                "last_message_at": now, "message_count": 2, **handoff})
+        else:
+            updated = await connection.execute(
+                update(_CONVERSATIONS)
+                .where(_CONVERSATIONS.c.id == turn.conversation_id, _CONVERSATIONS.c.visitor_id == turn.visitor_id)
+                .values(message_count=_CONVERSATIONS.c.message_count + 2, last_message_at=now, ended_at=None,
+                        language=result.language, **handoff))
+            if updated.rowcount != 1:
+                raise NotFound(f"No conversation {turn.conversation_id} for this visitor.")
+        common = {"tenant_id": turn.tenant_id, "conversation_id": turn.conversation_id, "status": "answered",
+                  "language": result.language}
+        await connection.execute(_INSERT_MESSAGES, [
+            {**common, "id": turn.message_id, "reply_to": None, "role": "customer", "text": turn.text,
+             "citations": [], "confidence": None, "answered": None, "handoff": False, "fallback_reason": None,
+             "tool_calls": [], "provider": None, "model": None, "latency_ms": None, "prompt_tokens": 0,
+             "completion_tokens": 0, "created_at": turn.created_at},
+            {**common, "id": reply_id, "reply_to": turn.message_id, "role": "assistant", "text": result.answer,
+             "citations": [c.as_dict() for c in result.citations], "confidence": result.confidence,
+             "answered": result.answered, "handoff": result.handoff, "fallback_reason": result.fallback_reason,
+             "tool_calls": [t.as_dict() for t in result.tool_calls], "provider": provider, "model": model,
+             "latency_ms": latency_ms, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+             "created_at": now}])
+        if result.handoff:
+            await connection.execute(_INSERT_HANDOFF, {"tenant_id": turn.tenant_id,
+                                                       "conversation_id": turn.conversation_id,
+                                                       "reason": handoff["handoff_reason"], "source": "bot"})
+        if prompt_tokens or completion_tokens:
+            await connection.execute(_usage_upsert(turn.tenant_id, now, prompt_tokens, completion_tokens))
+    return reply_id
+
+
+def _usage_upsert(tenant_id: uuid.UUID, now: datetime, prompt_tokens: int, completion_tokens: int) -> Any:
+    # Model usage per tenant-day. Answers that cost no tokens (local responder, cache) are counted
+    # from `messages`; upserting this one row on every answer would serialise all of a tenant's
+    # answers on its row lock.
+    return (insert(UsageDaily).values(tenant_id=tenant_id, day=now.date(), requests=1, prompt_tokens=prompt_tokens,
+                                      completion_tokens=completion_tokens)
+            .on_conflict_do_update(index_elements=["tenant_id", "day"], set_={
+                "requests": UsageDaily.requests + 1,
+                "prompt_tokens": UsageDaily.prompt_tokens + prompt_tokens,
+                "completion_tokens": UsageDaily.completion_tokens + completion_tokens}))
 
 
 async def mark_failed(turn: Turn, error: str) -> None:

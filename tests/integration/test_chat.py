@@ -203,3 +203,38 @@ async def test_chat_still_answers_when_redis_is_down(client, shop, monkeypatch) 
     finally:
         monkeypatch.undo()
         core.redis._async_clients.clear()
+
+
+async def test_follow_ups_use_the_previous_question_and_stand_alone_questions_do_not(client, shop) -> None:
+    first = await ask(client, shop, "How long does delivery take?", visitor_id="v-follow")
+    conversation = first["conversation_id"]
+    # An explicit follow-up, and a short fragment that finds nothing on its own, continue the question.
+    for fragment in ("and to Hong Kong?", "Hong Kong?"):
+        body = await ask(client, shop, fragment, visitor_id="v-follow", conversation_id=conversation)
+        assert body["citations"] and body["citations"][0]["source_ref"] == "EN-001", (fragment, body)
+    # A complete question in a running conversation is answered on its own, from the answer cache
+    # when it was asked before (the local responder's answer depends only on the question).
+    await ask(client, shop, "Can I get an invoice?", visitor_id="v-other")
+    invoice = await ask(client, shop, "Can I get an invoice?", visitor_id="v-follow", conversation_id=conversation)
+    assert invoice["citations"][0]["source_ref"] == "EN-007"
+    with sync_tenant_session(shop.id) as session:
+        assert session.get(Message, uuid.UUID(invoice["message_id"])).provider == "cache"
+        stored = session.get(Conversation, uuid.UUID(conversation))
+        assert stored.message_count == 8
+        roles = session.scalars(select(Message.role).where(Message.conversation_id == stored.id)
+                                .order_by(Message.created_at)).all()
+    assert roles == ["customer", "assistant"] * 4
+
+
+async def test_another_visitor_cannot_continue_a_conversation(client, shop) -> None:
+    first = await ask(client, shop, "Is your tea organic?", visitor_id="owner-1")
+    stolen = await client.post("/api/v1/chat", headers=widget(shop),
+                               json={"message": "and the oolong?", "visitor_id": "intruder",
+                                     "conversation_id": first["conversation_id"]})
+    assert stolen.status_code == 404
+    unknown = await client.post("/api/v1/chat", headers=widget(shop),
+                                json={"message": "hello", "visitor_id": "owner-1", "conversation_id": str(uuid.uuid4())})
+    assert unknown.status_code == 404
+    with sync_tenant_session(shop.id) as session:
+        texts = session.scalars(select(Message.text).where(Message.role == "customer")).all()
+    assert texts == ["Is your tea organic?"]  # nothing of the refused messages was stored

@@ -11,7 +11,7 @@ from core.db import sync_tenant_session
 from core.errors import NotFound, ValidationFailed
 from core.models import Chunk, Document, FaqOverride
 from core.redis import sync_redis
-from core.versions import _key as version_key
+from core.versions import tenant_version_key as version_key
 from dash_app.pages import knowledge
 from knowledge import faq_overrides, indexing
 from knowledge.retrieval import retrieve_sync

@@ -70,7 +70,7 @@ class ChatController(Controller):
         visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
         if mode == "queued":
             turn = await engine.accept(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                       conversation_id=data.conversation_id, queued=True)
+                                       conversation_id=data.conversation_id)
             await _enqueue(turn)
             return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                              "status": "pending", "visitor_id": visitor_id}, status_code=202)
@@ -167,20 +167,22 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
     mode = incoming.get("mode", "stream")
     if mode not in ("stream", "queued"):
         raise ValidationFailed("mode must be 'stream' or 'queued'.")
-    turn = await engine.accept(widget.tenant_id, str(incoming.get("message") or ""), visitor_id=visitor_id,
-                               conversation_id=conversation_id, queued=mode == "queued")
-    if mode == "queued":
-        key = str(turn.conversation_id)
-        if key not in subscriptions:
-            queue = await events.relay.subscribe(turn.conversation_id)
-            subscriptions[key] = queue
-            forwarder.add(asyncio.create_task(relay_to_socket(queue)))
-        await _enqueue(turn)
-        await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),
-                                "conversation_id": key, "visitor_id": visitor_id})
+    text = str(incoming.get("message") or "")
+    if mode == "stream":
+        turn, prepared = await engine.prepare(widget.tenant_id, text, visitor_id=visitor_id,
+                                              conversation_id=conversation_id)
+        async for event in engine.run(turn, stream=True, prepared=prepared):
+            if event.kind == "delta":
+                await socket.send_json({"type": "delta", "text": event.text})
+            elif event.result is not None:
+                await socket.send_json({**frame(event.result, turn.message_id), "visitor_id": visitor_id})
         return
-    async for event in engine.run(turn, stream=True):
-        if event.kind == "delta":
-            await socket.send_json({"type": "delta", "text": event.text})
-        elif event.result is not None:
-            await socket.send_json({**frame(event.result, turn.message_id), "visitor_id": visitor_id})
+    turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id)
+    key = str(turn.conversation_id)
+    if key not in subscriptions:
+        queue = await events.relay.subscribe(turn.conversation_id)
+        subscriptions[key] = queue
+        forwarder.add(asyncio.create_task(relay_to_socket(queue)))
+    await _enqueue(turn)
+    await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),
+                            "conversation_id": key, "visitor_id": visitor_id})
