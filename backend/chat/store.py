@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 
 from backend.chat.types import ChatResult
-from core.db import tenant_connection, tenant_session
+from core.db import autocommit_connection, tenant_connection, tenant_session
 from core.errors import NotFound
 from core.models import Conversation, Handoff, Message, UsageDaily
 
@@ -139,11 +139,7 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
     return reply_id
 
 
-_MESSAGES = Message.__table__
 _CONVERSATIONS = Conversation.__table__
-_INSERT_MESSAGES = insert(_MESSAGES)
-_INSERT_CONVERSATION = insert(_CONVERSATIONS)
-_INSERT_HANDOFF = insert(Handoff.__table__)
 
 
 def _handoff_reason(result: ChatResult) -> str:
@@ -151,51 +147,37 @@ def _handoff_reason(result: ChatResult) -> str:
                 "customer asked for a person")
 
 
+_SAVE_EXCHANGE = text(
+    "SELECT kefu_save_exchange(:tenant, :conversation, :new_conversation, :visitor, :channel, :question_id, "
+    ":question, :asked_at, :reply_id, :answer, :answered_at, :language, :citations, :confidence, :answered, "
+    ":handoff_reason, :fallback_reason, :tool_calls, :provider, :model, :latency_ms, :prompt_tokens, "
+    ":completion_tokens)"
+).bindparams(bindparam("citations", type_=JSONB), bindparam("tool_calls", type_=JSONB))
+
+
 async def save_exchange(turn: Turn, result: ChatResult, *, provider: str, model: str | None, latency_ms: int,
                         prompt_tokens: int, completion_tokens: int) -> uuid.UUID:
-    """Store an unstored question and its answer in one transaction; returns the answer's id.
+    """Store an unstored question and its answer (one statement, `kefu_save_exchange` of migration
+    0010); returns the answer's id.
 
-    A continued conversation is re-checked here (the update matches only the visitor's own
-    conversation), so an answer is never stored into, or returned from, someone else's.
+    A continued conversation is re-checked here (it is updated only if it is the visitor's), so an
+    answer is never stored into, or returned from, someone else's conversation.
     """
     reply_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    handoff: dict[str, Any] = {}
-    if result.handoff:
-        handoff = {"handoff": True, "handoff_reason": _handoff_reason(result), "handoff_at": now}
-    async with tenant_connection(turn.tenant_id) as connection:
-        if turn.new_conversation:
-            await connection.execute(_INSERT_CONVERSATION, {
-                "id": turn.conversation_id, "tenant_id": turn.tenant_id, "visitor_id": turn.visitor_id,
-                "channel": turn.channel, "language": result.language, "started_at": turn.created_at,
-                "last_message_at": now, "message_count": 2, **handoff})
-        else:
-            updated = await connection.execute(
-                update(_CONVERSATIONS)
-                .where(_CONVERSATIONS.c.id == turn.conversation_id, _CONVERSATIONS.c.visitor_id == turn.visitor_id)
-                .values(message_count=_CONVERSATIONS.c.message_count + 2, last_message_at=now, ended_at=None,
-                        language=result.language, **handoff))
-            if updated.rowcount != 1:
-                raise NotFound(f"No conversation {turn.conversation_id} for this visitor.")
-        common = {"tenant_id": turn.tenant_id, "conversation_id": turn.conversation_id, "status": "answered",
-                  "language": result.language}
-        await connection.execute(_INSERT_MESSAGES, [
-            {**common, "id": turn.message_id, "reply_to": None, "role": "customer", "text": turn.text,
-             "citations": [], "confidence": None, "answered": None, "handoff": False, "fallback_reason": None,
-             "tool_calls": [], "provider": None, "model": None, "latency_ms": None, "prompt_tokens": 0,
-             "completion_tokens": 0, "created_at": turn.created_at},
-            {**common, "id": reply_id, "reply_to": turn.message_id, "role": "assistant", "text": result.answer,
-             "citations": [c.as_dict() for c in result.citations], "confidence": result.confidence,
-             "answered": result.answered, "handoff": result.handoff, "fallback_reason": result.fallback_reason,
-             "tool_calls": [t.as_dict() for t in result.tool_calls], "provider": provider, "model": model,
-             "latency_ms": latency_ms, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-             "created_at": now}])
-        if result.handoff:
-            await connection.execute(_INSERT_HANDOFF, {"tenant_id": turn.tenant_id,
-                                                       "conversation_id": turn.conversation_id,
-                                                       "reason": handoff["handoff_reason"], "source": "bot"})
-        if prompt_tokens or completion_tokens:
-            await connection.execute(_usage_upsert(turn.tenant_id, now, prompt_tokens, completion_tokens))
+    async with autocommit_connection() as connection:
+        stored = await connection.scalar(_SAVE_EXCHANGE, {
+            "tenant": turn.tenant_id, "conversation": turn.conversation_id,
+            "new_conversation": turn.new_conversation, "visitor": turn.visitor_id, "channel": turn.channel,
+            "question_id": turn.message_id, "question": turn.text, "asked_at": turn.created_at,
+            "reply_id": reply_id, "answer": result.answer, "answered_at": datetime.now(UTC),
+            "language": result.language, "citations": [c.as_dict() for c in result.citations],
+            "confidence": result.confidence, "answered": result.answered,
+            "handoff_reason": _handoff_reason(result) if result.handoff else None,
+            "fallback_reason": result.fallback_reason, "tool_calls": [t.as_dict() for t in result.tool_calls],
+            "provider": provider, "model": model, "latency_ms": latency_ms, "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens})
+    if not stored:
+        raise NotFound(f"No conversation {turn.conversation_id} for this visitor.")
     return reply_id
 
 
