@@ -3,6 +3,7 @@
 Used only when `KEFU_DATABASE_URL` / `KEFU_REDIS_URL` are unset. Both keep their data under
 `KEFU_DATA_DIR`; a second `kefu` process pointed at the same directory reuses the running
 server instead of starting another, so `kefu tenant create` works beside `kefu demo`.
+PostgreSQL's memory settings come from a `kefu.conf` in its data directory (`core.pg_memory`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,35 @@ def ensure_postgres(pg_dir: Path) -> str:
         if server is None:
             pg_dir.mkdir(parents=True, exist_ok=True)
             _forget_dead_handles(pg_dir / ".handle_pids.json")
+            fresh = not (pg_dir / "PG_VERSION").exists()
+            if not fresh:
+                _write_memory_conf(pg_dir)  # read when the server starts (a running one keeps its own)
             server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+            if fresh and _write_memory_conf(pg_dir):
+                _restart(server, pg_dir)  # initdb and the first start happen in one pgserver call
             _pg_servers[pg_dir] = server
     uri: str = server.get_uri()
     return uri
+
+
+def _write_memory_conf(pg_dir: Path) -> bool:
+    import psutil
+
+    from core.pg_memory import memory_settings, write_conf
+    from core.settings import get_settings
+
+    return write_conf(pg_dir, memory_settings(get_settings(), psutil.virtual_memory().total))
+
+
+def _restart(server: Any, pg_dir: Path) -> None:
+    """Restart a server this process just started, so settings that need a restart (shared_buffers) apply."""
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    # pg_ctl restart reuses the start's postgres options (socket directory) from postmaster.opts.
+    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=pg_dir, user=server.system_user)
+    # pgserver stops the server at exit through the postmaster it saw start; point it at the new one.
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(pg_dir)
 
 
 def _forget_dead_handles(path: Path) -> None:

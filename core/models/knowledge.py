@@ -66,3 +66,19 @@ class Chunk(TenantOwned, Base):
     embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
     lexical: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
     created_at: Mapped[datetime] = utcnow_column()
+
+
+class TermFrequency(Base):
+    """How many of a tenant's chunks contain a lexical term (retrieval's IDF weights and match budget).
+
+    Kept by triggers on `chunks` (migration 0011), so every insert and delete path counts. The empty
+    term, which no tsvector can hold, counts the tenant's chunks.
+    """
+
+    __tablename__ = "term_frequencies"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+    df: Mapped[int] = mapped_column(Integer, nullable=False)
