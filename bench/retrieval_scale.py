@@ -3,8 +3,9 @@
 Generates chunks with low-rank 384-dim vectors and text drawn from a shared Zipf vocabulary (so
 the lexical half has real work: common and rare terms, tenants sharing words), over tenants of
 Zipf-skewed sizes, inserted with the product's own tsvector. Tenants past
-KEFU_TENANT_HNSW_THRESHOLD get their partial HNSW index through `knowledge.vector_index` (what the
-maintenance actor does in production). Then, for small / medium / large tenants:
+KEFU_TENANT_LEXICAL_INDEX_THRESHOLD get their partial GIN, past KEFU_TENANT_HNSW_THRESHOLD their
+partial HNSW index too, through `knowledge.vector_index` (what the maintenance actor does in
+production). Then, for small / medium / large tenants:
 
 - product: `knowledge.retrieval.retrieve_sync` itself (dense + lexical candidates, IDF-weighted
   fusion), with each query's vector placed in its query-vector cache so no embedder runs;
@@ -192,7 +193,7 @@ def main() -> None:
                   redis_url=args.redis_url) as topo:
         from core.db import owner_engine
         from core.settings import get_settings
-        from knowledge.vector_index import ensure_tenant_index
+        from knowledge.vector_index import ensure_tenant_index, index_threshold
 
         threshold = get_settings().tenant_hnsw_threshold
         rng = np.random.default_rng(args.seed)
@@ -208,10 +209,10 @@ def main() -> None:
               f"data in {topo.data_dir}", flush=True)
         started = time.perf_counter()
         for tenant, size in zip(tenants, sizes, strict=True):
-            if size >= threshold:
-                ensure_tenant_index(tenant.tenant_id)
-                tenant.indexed = True
-        print(f"partial HNSW for {sum(t.indexed for t in tenants)} tenants ≥ {threshold:,} chunks in "
+            if size >= index_threshold():
+                tenant.indexed = ensure_tenant_index(tenant.tenant_id)
+        print(f"partial GIN for {sum(s >= index_threshold() for s in sizes)} tenants ≥ {index_threshold():,} chunks, "
+              f"partial HNSW for {sum(t.indexed for t in tenants)} tenants ≥ {threshold:,} chunks in "
               f"{time.perf_counter() - started:.0f}s", flush=True)
         with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE chunks"))

@@ -1,0 +1,64 @@
+"""Term frequencies follow every chunk write (triggers, migration 0011) and stay within their tenant."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from core.db import sync_anonymous_session, sync_tenant_session
+from knowledge.lexical import query_terms
+from tests.factories import qa_csv
+
+pytestmark = pytest.mark.integration
+
+
+async def _upload(client, tenant, rows, stub_worker, name: str = "faq.csv") -> dict:
+    response = await client.post("/api/v1/documents", headers=tenant.admin, files={"file": (name, qa_csv(rows))})
+    assert response.status_code == 202
+    stub_worker()
+    return response.json()
+
+
+def _counts(tenant_id) -> dict[str, int]:
+    with sync_tenant_session(tenant_id) as session:
+        return dict(session.execute(text("SELECT term, df FROM term_frequencies WHERE df > 0")).all())
+
+
+def _recounted(tenant_id) -> dict[str, int]:
+    """What the counts must be: every term of the tenant's chunks counted afresh, chunks under ''."""
+    with sync_tenant_session(tenant_id) as session:
+        terms = dict(session.execute(text(
+            "SELECT t, count(*) FROM chunks, unnest(tsvector_to_array(lexical)) AS t GROUP BY t")).all())
+        chunks = session.scalar(text("SELECT count(*) FROM chunks"))
+    return {**terms, "": chunks} if chunks else terms
+
+
+async def test_counts_follow_uploads_replacements_and_deletes(client, tenant, stub_worker) -> None:
+    first = await _upload(client, tenant, [("1", "refund window", "a"), ("2", "refund policy", "b")], stub_worker)
+    await _upload(client, tenant, [("x", "shipping window", "c")], stub_worker, "other.csv")
+    refund, window = query_terms("refund window")
+    assert _counts(tenant.id)[refund] == 2 and _counts(tenant.id)[window] == 2
+    assert _counts(tenant.id) == _recounted(tenant.id)
+
+    await _upload(client, tenant, [("1", "refund", "a")], stub_worker)  # a new version of faq.csv
+    assert _counts(tenant.id)[window] == 1
+    assert _counts(tenant.id) == _recounted(tenant.id)
+
+    response = await client.delete(f"/api/v1/documents/{first['id']}", headers=tenant.admin)
+    assert response.status_code in (200, 204)
+    assert refund not in _counts(tenant.id)
+    assert _counts(tenant.id) == _recounted(tenant.id)
+
+
+async def test_counts_are_per_tenant_and_hidden_without_one(client, tenant, other_tenant, stub_worker) -> None:
+    await _upload(client, tenant, [("1", "refund", "a"), ("2", "refund", "b")], stub_worker)
+    await _upload(client, other_tenant, [("x", "refund", "c")], stub_worker)
+    frequencies = text("SELECT kefu_term_frequencies(ARRAY['', :term])")
+    (refund,) = query_terms("refund")
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalar(frequencies, {"term": refund}) == [2, 2]
+    with sync_tenant_session(other_tenant.id) as session:
+        assert session.scalar(frequencies, {"term": refund}) == [1, 1]
+    with sync_anonymous_session() as session:
+        assert session.scalar(text("SELECT count(*) FROM term_frequencies")) == 0
+        assert session.scalar(frequencies, {"term": refund}) == [0, 0]
