@@ -77,8 +77,11 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
         if with_lexical
         else ", lex AS (SELECT NULL::bigint AS id WHERE false)"
     )
+    # Each query term checked against the chunk's tsvector (a binary search per term), rather than
+    # intersecting every lexeme of the chunk with the terms (a hashed set operation per row).
     matched = (
-        "ARRAY(SELECT unnest(tsvector_to_array(c.lexical)) INTERSECT SELECT unnest(CAST(:terms AS text[])))"
+        "ARRAY(SELECT u.t FROM unnest(CAST(:terms AS text[]), CAST(CAST(:term_tsqs AS text[]) AS tsquery[])) "
+        "AS u(t, q) WHERE c.lexical @@ u.q)"
         if with_lexical
         else "ARRAY[]::text[]"
     )
@@ -219,6 +222,7 @@ def _params(query: str, vector: np.ndarray, top_k: int) -> tuple[dict[str, Any],
     if terms:
         params["tsq"] = tsquery_literal(query)
         params["terms"] = terms
+        params["term_tsqs"] = [term_tsquery(t) for t in terms]
     return params, terms
 
 

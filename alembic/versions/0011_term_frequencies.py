@@ -122,10 +122,13 @@ def upgrade() -> None:
     op.execute(
         f"""
         CREATE FUNCTION kefu_term_frequencies(p_terms text[]) RETURNS integer[]
-        LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
-            SELECT coalesce(array_agg(coalesce(f.df, 0) ORDER BY u.i), ARRAY[]::integer[])
-            FROM unnest(p_terms) WITH ORDINALITY AS u(term, i)
-            LEFT JOIN term_frequencies f ON f.tenant_id = {_TENANT} AND f.term = u.term
+        LANGUAGE plpgsql STABLE SET search_path = public, pg_temp AS $$
+        BEGIN
+            -- plpgsql keeps the statement's plan for the session; a SQL function planned it per call.
+            RETURN (SELECT coalesce(array_agg(coalesce(f.df, 0) ORDER BY u.i), ARRAY[]::integer[])
+                    FROM unnest(p_terms) WITH ORDINALITY AS u(term, i)
+                    LEFT JOIN term_frequencies f ON f.tenant_id = {_TENANT} AND f.term = u.term);
+        END
         $$
         """
     )
