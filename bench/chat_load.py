@@ -710,17 +710,19 @@ def verify_stored(tenant_id: uuid.UUID, prefix: str) -> dict[str, int]:
     return dict(row._mapping)
 
 
-def pg_transactions() -> int:
-    """Committed + rolled-back transactions of the bench database so far (pg_stat_database)."""
+def pg_transactions() -> tuple[int, int]:
+    """Committed + rolled-back transactions and sessions opened in the bench database so far
+    (pg_stat_database): a pool that keeps closing and reopening connections shows in the second."""
     from sqlalchemy import text
 
     from core.db import owner_engine
 
     with owner_engine().connect() as connection:
-        count = connection.execute(
-            text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
-        ).scalar()
-    return int(count or 0)
+        row = connection.execute(
+            text("SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
+                 "WHERE datname = current_database()")
+        ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def embedder_ceiling(count: int = 500, seed: int = 99) -> tuple[float, float]:
@@ -787,7 +789,7 @@ def report(
     cpu: str,
     ceiling: tuple[float, float] | None,
     path: str,
-    transactions: int,
+    transactions: tuple[int, int],
 ) -> None:
     answered = len(stats.latencies)
     rate = answered / elapsed if elapsed else 0.0
@@ -818,8 +820,8 @@ def report(
     )
     if answered:
         print(
-            f"PostgreSQL transactions per answered message {transactions / answered:.1f} "
-            f"(pg_stat_database, includes polls and the worker)"
+            f"PostgreSQL transactions per answered message {transactions[0] / answered:.1f}, sessions opened "
+            f"{transactions[1]} (pg_stat_database, includes polls and the worker)"
         )
     if ceiling is not None:
         ratio = rate / ceiling[0] if ceiling[0] else float("nan")
@@ -940,7 +942,8 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
             )
             cpu = CpuMeter.report(before, meter.snapshot(), len(stats.latencies))
             time.sleep(1.0)  # a reply whose client timed out may still be committing; statistics flush
-            transactions = pg_transactions() - transactions
+            after = pg_transactions()
+            transactions = (after[0] - transactions[0], after[1] - transactions[1])
             stored = verify_stored(tenant.tenant_id, prefix)
             report(mix, stats, elapsed, stored, cpu, ceiling, path, transactions)
             answered = len(stats.latencies)
