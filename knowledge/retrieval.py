@@ -29,6 +29,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from threading import Lock
+from types import EllipsisType
 from typing import Any
 
 import numpy as np
@@ -293,12 +294,18 @@ def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]
     return params["match_tsq"] is not None
 
 
-async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
-    """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop)."""
+async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
+                   version: int | EllipsisType | None = ...) -> list[Hit]:
+    """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop).
+
+    `version`: the tenant's knowledge version if the caller already read it (None: Redis was
+    unreachable); by default it is read here.
+    """
     query = validate(query, top_k)
     vector = await query_vectors.aget(query)
     params, terms = _params(query, vector, top_k)
-    version = await atenant_version(tenant_id) if terms else None
+    if version is ... or not terms:
+        version = await atenant_version(tenant_id) if terms else None
     known = term_stats.lookup(tenant_id, version, terms)
     async with tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
