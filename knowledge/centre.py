@@ -59,8 +59,12 @@ class Centre:
         """The shrunk centre from `mean_sql`'s row; None for a tenant without chunks."""
         if not n or not mean:
             return None
-        vector = np.asarray([float(x) for x in mean.strip("[]").split(",")], dtype=np.float64)
-        vector *= n / (n + PRIOR_CHUNKS)
+        return cls.shrunk(n, np.asarray([float(x) for x in mean.strip("[]").split(",")], dtype=np.float64))
+
+    @classmethod
+    def shrunk(cls, n: int, mean: np.ndarray) -> Centre:
+        """The centre for `n` chunks whose mean vector is `mean`."""
+        vector = np.asarray(mean, dtype=np.float64) * (n / (n + PRIOR_CHUNKS))
         return cls(vector, float(vector @ vector))
 
     def similarity(self, query: np.ndarray, cosine: float, s_mu: float, s_norm: float) -> float:
