@@ -15,8 +15,8 @@ import math
 
 from knowledge.retrieval import Hit
 
-CENTRE = 0.923
-SCALE = 0.024
+CENTRE = 0.411
+SCALE = 0.084
 
 
 def confidence(hits: list[Hit]) -> float:
