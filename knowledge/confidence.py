@@ -1,12 +1,15 @@
 """A calibrated confidence in [0, 1]: how likely the top hit is the right answer, the same scale for every tenant.
 
-The input is the top hit's retrieval score (cosine + weighted lexical share + weighted question
-overlap, after answer groups vote, see `knowledge.retrieval` and `knowledge.rerank`), which for
-multilingual-e5 lies roughly in 0.80-1.0. A logistic curve maps it to the probability that the
-top answer is right. Its centre and slope were fitted (logistic regression, score -> top answer
+The input is the top hit's retrieval score (centred cosine + weighted lexical share + weighted
+question overlap, after answer groups vote, see `knowledge.retrieval`, `knowledge.centre` and
+`knowledge.rerank`). Centring on the tenant's mean vector puts the dense part on a scale that
+means the same for every tenant (a right answer around 0.4-0.8, an unrelated chunk near 0-0.3),
+where raw e5 cosines crowd into 0.80-1.0. A logistic curve maps the score to the probability that
+the top answer is right. Its centre and slope were fitted (logistic regression, score -> top answer
 right) on one real support bot (HINT3 sofmattress: 397 user questions, 42 % out of scope) and
 checked on another one it never saw (curekart); docs/retrieval.md has the figures. The bot's
-threshold (default 0.5) acts on it.
+threshold (default 0.5) acts on it. With `KEFU_CENTRED_SIMILARITY=false` scores are plain cosines
+and this curve does not fit them (the previous one was centre 0.923, slope 0.024).
 """
 
 from __future__ import annotations
