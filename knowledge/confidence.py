@@ -9,7 +9,7 @@ the top answer is right. Its centre and slope were fitted (logistic regression, 
 right) on one real support bot (HINT3 sofmattress: 397 user questions, 42 % out of scope) and
 checked on another one it never saw (curekart); docs/retrieval.md has the figures. The bot's
 threshold (default 0.5) acts on it. With `KEFU_CENTRED_SIMILARITY=false` scores are plain cosines
-and this curve does not fit them (the previous one was centre 0.923, slope 0.024).
+and get the curve fitted on those (centre 0.923, slope 0.024).
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ from knowledge.retrieval import Hit
 
 CENTRE = 0.411
 SCALE = 0.084
+PLAIN_CENTRE = 0.923  # hits scored with the plain cosine (centring switched off)
+PLAIN_SCALE = 0.024
 
 
 def confidence(hits: list[Hit]) -> float:
     """Probability-like confidence that `hits[0]` answers the question; 0 without hits."""
     if not hits:
         return 0.0
-    z = (hits[0].score - CENTRE) / SCALE
+    centre, scale = (CENTRE, SCALE) if hits[0].centred is not None else (PLAIN_CENTRE, PLAIN_SCALE)
+    z = (hits[0].score - centre) / scale
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

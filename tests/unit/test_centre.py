@@ -81,3 +81,15 @@ def test_cached_centres_expire_and_the_least_recent_tenant_is_evicted() -> None:
         cache.store(tenant, 1, None)
     assert cache.lookup(a, 1) == (False, None)
     assert cache.lookup(c, 1) == (True, None)
+
+
+def test_confidence_reads_centred_and_plain_scores_on_their_own_curves() -> None:
+    from knowledge.confidence import confidence
+    from knowledge.retrieval import Hit
+
+    doc = uuid.uuid4()
+    centred = Hit(1, doc, "a", "text", 0.6, 0.9, 0.0, centred=0.6)
+    plain = Hit(1, doc, "a", "text", 0.9, 0.9, 0.0)
+    assert confidence([centred]) > 0.9  # a clear centred match
+    assert confidence([plain]) < 0.5  # a plain cosine of 0.9 is below that curve's centre
+    assert confidence([]) == 0.0
