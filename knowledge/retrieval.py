@@ -29,6 +29,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from threading import Lock
+from types import EllipsisType
 from typing import Any
 
 import numpy as np
@@ -303,13 +304,19 @@ def _fused(rows: Any, top_k: int, terms: list[str], n: int, df: dict[str, int], 
                 centre, vector)
 
 
-async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
-    """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop)."""
+async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
+                   version: int | EllipsisType | None = ...) -> list[Hit]:
+    """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop).
+
+    `version`: the tenant's knowledge version if the caller already read it (None: Redis was
+    unreachable); by default it is read here (term statistics and the centre are cached by it).
+    """
     query = validate(query, top_k)
     vector = await query_vectors.aget(query)
     params, terms = _params(query, vector, top_k)
     centring = get_settings().centred_similarity
-    version = await atenant_version(tenant_id) if terms or centring else None
+    if version is ...:
+        version = await atenant_version(tenant_id) if terms or centring else None
     known = term_stats.lookup(tenant_id, version, terms)
     centre_known, centre = centres.lookup(tenant_id, version) if centring else (True, None)
     async with tenant_session(tenant_id) as session:

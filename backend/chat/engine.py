@@ -280,15 +280,16 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         return
 
     with metrics.RETRIEVAL_SECONDS.time():
-        hits = await retrieve(turn.tenant_id, f"{previous} {turn.text}" if follow_up else turn.text, 5)
+        hits = await retrieve(turn.tenant_id, f"{previous} {turn.text}" if follow_up else turn.text, 5,
+                              version=prepared.version)
     score = confidence(hits)
     if previous and not follow_up and score < settings.confidence_threshold and _is_short(turn.text):
         # A short message that finds nothing on its own ("to Hong Kong?") may continue the last question.
         with metrics.RETRIEVAL_SECONDS.time():
-            joined = await retrieve(turn.tenant_id, f"{previous} {turn.text}", 5)
+            joined = await retrieve(turn.tenant_id, f"{previous} {turn.text}", 5, version=prepared.version)
         if confidence(joined) > score:
             hits, score, cache_key = joined, confidence(joined), None
-    ctx = await load_tool_context(turn.tenant_id, turn.conversation_id)
+    ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=prepared.version)
     ctx.hits = list(hits)
     # Courtesies and tool intents are not knowledge questions: never gate them on retrieval.
     bypass_gate = bool(HUMAN.search(turn.text) or (ctx.collections and RECORD_KEY.search(turn.text))

@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
 from backend.chat.types import ToolCallRecord, ToolSpec
@@ -37,15 +38,18 @@ class ToolContext:
 _reach_cache: dict[uuid.UUID, tuple[int, list[str], dict[str, str]]] = {}
 
 
-async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> ToolContext:
+async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,
+                            version: int | EllipsisType | None = ...) -> ToolContext:
     """What this tenant's tools can reach: its record collections and HTTP tools.
 
-    Cached per tenant version: importing records or changing tools bumps it.
+    Cached per tenant version (importing records or changing tools bumps it); `version` if the
+    caller already read it (None: Redis unreachable), else it is read here.
     """
     from backend.chat.http_tools import list_http_tools
     from knowledge.records import list_collections
 
-    version = await atenant_version(tenant_id)
+    if version is ...:
+        version = await atenant_version(tenant_id)
     cached = _reach_cache.get(tenant_id)
     if version is not None and cached is not None and cached[0] == version:
         return ToolContext(tenant_id, conversation_id, collections=list(cached[1]), http_tools=dict(cached[2]))
