@@ -3,7 +3,9 @@
 Each pair (sentence1, sentence2) is scored the way retrieval scores a customer question against a
 stored FAQ question: sentence2 is the stored question (its vector mixed from the question embedded
 as a query and as a passage, like `knowledge.indexing.with_question_vectors`), sentence1 the query;
-score = cosine + KEFU_LEXICAL_WEIGHT x (IDF-weighted share of the query's terms in sentence2)
+score = centred cosine (around the mean stored vector of all dev sentences, `knowledge.centre`;
+the plain cosine with KEFU_CENTRED_SIMILARITY=false)
++ KEFU_LEXICAL_WEIGHT x (IDF-weighted share of the query's terms in sentence2)
 + KEFU_QUESTION_OVERLAP_WEIGHT x (word/character Jaccard of the two questions, `knowledge.overlap`),
 with our jieba + bigram tokens and IDF over all dev sentences (`knowledge.lexical`, `knowledge.retrieval`).
 Prints pair ROC-AUC on dev_pairs.csv and top-1 within dev_rerank_groups.jsonl for the product
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import DATASETS
 
 from core.settings import get_settings
+from knowledge.centre import Centre
 from knowledge.embedding import get_embedder
 from knowledge.indexing import QUESTION_SHARE
 from knowledge.lexical import query_terms, tokens
@@ -90,18 +93,27 @@ def main() -> None:
     lexical = LexicalShare(sentences)
     weight = get_settings().lexical_weight
     overlap_weight = get_settings().question_overlap_weight
+    # The "tenant" is every dev sentence stored as a FAQ question: centre on their mean vector.
+    centre = Centre.shrunk(len(sentences), stored.mean(axis=0))
+    s_mu = stored @ centre.vector
+
+    def centred(a: str, b: str) -> float:
+        q, s = as_query[index[a]], stored[index[b]]
+        return centre.similarity(q, float(q @ s), float(s_mu[index[b]]), float(np.linalg.norm(s)))
+
+    dense = centred if get_settings().centred_similarity else (
+        lambda a, b: float(as_query[index[a]] @ stored[index[b]]))
+    kind = "centred" if get_settings().centred_similarity else "plain"
 
     scorers = {
         "passage cosine (bare embedder)": lambda a, b: float(as_query[index[a]] @ as_passage[index[b]]),
         "query-query cosine": lambda a, b: float(as_query[index[a]] @ as_query[index[b]]),
         "stored-question cosine": lambda a, b: float(as_query[index[a]] @ stored[index[b]]),
+        "centred stored-question cosine": centred,
         "lexical share only": lexical,
         "question overlap only": question_overlap,
-        f"cosine + lexical (w={weight:g})": lambda a, b: float(as_query[index[a]] @ stored[index[b]])
-        + weight * lexical(a, b),
-        f"product scorer (w={weight:g}, overlap {overlap_weight:g})": lambda a, b: float(
-            as_query[index[a]] @ stored[index[b]]
-        )
+        f"{kind} cosine + lexical (w={weight:g})": lambda a, b: dense(a, b) + weight * lexical(a, b),
+        f"product scorer ({kind}, w={weight:g}, overlap {overlap_weight:g})": lambda a, b: dense(a, b)
         + weight * lexical(a, b)
         + overlap_weight * question_overlap(a, b),
     }

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     search_candidates: int = 100  # per ranking (dense, lexical); docs/retrieval.md
     lexical_weight: float = 0.03
     question_overlap_weight: float = 0.08  # knowledge.overlap
+    # Dense similarity centred on the tenant's mean chunk vector (knowledge.centre); false = plain cosine.
+    centred_similarity: bool = True
     # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
     # chunks with every term); knowledge.retrieval.match_tsquery says why.
     lexical_match_budget: int = 1000

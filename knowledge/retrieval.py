@@ -4,6 +4,8 @@ One SQL statement gathers candidates from both rankings for one tenant (dense to
 lexical top-n by `ts_rank_cd`), then Python fuses them:
 `score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)
 + overlap_weight * (word/character Jaccard of the query and a FAQ hit's stored question)`,
+where dense_similarity is the centred cosine `cos(q - μ, s - μ)` around the tenant's mean chunk
+vector (`knowledge.centre`; the plain cosine with `KEFU_CENTRED_SIMILARITY=false`),
 with BM25-style IDF from the tenant's own document frequencies (looked up in `term_frequencies` by
 a second statement only for terms `knowledge.term_stats` has not cached at the tenant's knowledge
 version). A weighted sum
@@ -40,6 +42,7 @@ from core.errors import ValidationFailed
 from core.settings import get_settings
 from core.versions import atenant_version, tenant_version
 from knowledge import vector_index
+from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 from knowledge.overlap import question_overlap
@@ -61,9 +64,10 @@ class Hit:
     lexical: float
     metadata: dict[str, Any] = field(default_factory=dict)
     overlap: float = 0.0
+    centred: float | None = None  # cos(q - μ, s - μ), the dense part of `score` when centring is on
 
 
-def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
+def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool = False) -> str:
     tenant = _tenant_literal(tenant_id)
     # `+ 0` hides the operator from the planner: for small tenants an exact scan over the
     # tenant's rows beats any approximate index, and is exact.
@@ -86,6 +90,12 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
         if with_lexical
         else "ARRAY[]::text[]"
     )
+    # s·μ and |s| let Python centre the cosine without fetching the vectors (knowledge.centre).
+    centring = (
+        "-(c.embedding <#> CAST(CAST(:mu AS text) AS vector)) AS s_mu, vector_norm(c.embedding) AS s_norm"
+        if centred
+        else "NULL AS s_mu, NULL AS s_norm"
+    )
     return f"""
         WITH dense AS (
             SELECT id FROM chunks WHERE tenant_id = {tenant} ORDER BY {dense_order} LIMIT :n
@@ -93,7 +103,7 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool) -> str:
         cand AS (SELECT id FROM dense UNION SELECT id FROM lex)
         SELECT c.id, c.document_id, c.source_ref, c.text, c.metadata,
                1 - (c.embedding <=> CAST(CAST(:q AS text) AS vector)) AS dense,
-               {matched} AS matched
+               {matched} AS matched, {centring}
         FROM cand JOIN chunks c ON c.id = cand.id
         WHERE c.tenant_id = {tenant}
     """
@@ -104,20 +114,26 @@ def _tenant_literal(tenant_id: uuid.UUID) -> str:
 
 
 def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float], query: str = "",
-         overlap_weight: float = 0.0) -> list[Hit]:
+         overlap_weight: float = 0.0, centre: Centre | None = None, vector: np.ndarray | None = None) -> list[Hit]:
     """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has plus
     the overlap of the query with a FAQ hit's stored question; then answer groups re-ranked together
-    and each stored question shown once before its further answers (`knowledge.rerank`)."""
+    and each stored question shown once before its further answers (`knowledge.rerank`).
+
+    With a `centre` (and the query `vector`) the dense part is the centred cosine."""
     total = sum(idf.values()) or 1.0
     hits = []
     for r in rows:
         dense = float(r.dense)
+        centred = None
+        if centre is not None and vector is not None and getattr(r, "s_mu", None) is not None:
+            centred = centre.similarity(vector, dense, float(r.s_mu), float(r.s_norm))
         lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
         metadata = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata or "{}")
         question = metadata.get("question")
         overlap = question_overlap(query, str(question)) if overlap_weight and question else 0.0
-        score = dense + lexical_weight * lexical + overlap_weight * overlap
-        hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap))
+        score = (dense if centred is None else centred) + lexical_weight * lexical + overlap_weight * overlap
+        hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap,
+                        centred))
     return questions_first(by_answer_group(hits))[:top_k]
 
 
@@ -294,19 +310,34 @@ def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]
     return params["match_tsq"] is not None
 
 
+def _centre_params(params: dict[str, Any], centre: Centre | None) -> None:
+    if centre is not None:
+        params["mu"] = vector_literal(centre.vector)
+
+
+def _fused(rows: Any, top_k: int, terms: list[str], n: int, df: dict[str, int], query: str,
+           centre: Centre | None, vector: np.ndarray) -> list[Hit]:
+    idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
+    settings = get_settings()
+    return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight,
+                centre, vector)
+
+
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
                    version: int | EllipsisType | None = ...) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop).
 
     `version`: the tenant's knowledge version if the caller already read it (None: Redis was
-    unreachable); by default it is read here.
+    unreachable); by default it is read here (term statistics and the centre are cached by it).
     """
     query = validate(query, top_k)
     vector = await query_vectors.aget(query)
     params, terms = _params(query, vector, top_k)
-    if version is ... or not terms:
-        version = await atenant_version(tenant_id) if terms else None
+    centring = get_settings().centred_similarity
+    if version is ...:
+        version = await atenant_version(tenant_id) if terms or centring else None
     known = term_stats.lookup(tenant_id, version, terms)
+    centre_known, centre = centres.lookup(tenant_id, version) if centring else (True, None)
     async with tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
         if indexed is None:
@@ -318,10 +349,13 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
             counted = (await session.execute(text(STATS_SQL), _stats_params(known))).one()
         n, df = _frequencies(tenant_id, version, known, counted)
         with_lexical = _lexical_params(params, terms, df, n)
-        rows = (await session.execute(text(_sql(tenant_id, indexed, with_lexical)), params)).all()
-    idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
-    settings = get_settings()
-    return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight)
+        if not centre_known:
+            row = (await session.execute(text(mean_sql(_tenant_literal(tenant_id))))).one()
+            centre = Centre.from_mean(int(row.n), row.mean)
+            centres.store(tenant_id, version, centre)
+        _centre_params(params, centre)
+        rows = (await session.execute(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params)).all()
+    return _fused(rows, top_k, terms, n, df, query, centre, vector)
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
@@ -329,8 +363,10 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
     query = validate(query, top_k)
     vector = query_vectors.get(query)
     params, terms = _params(query, vector, top_k)
-    version = tenant_version(tenant_id) if terms else None
+    centring = get_settings().centred_similarity
+    version = tenant_version(tenant_id) if terms or centring else None
     known = term_stats.lookup(tenant_id, version, terms)
+    centre_known, centre = centres.lookup(tenant_id, version) if centring else (True, None)
     with sync_tenant_session(tenant_id) as session:
         indexed = vector_index.cached_has_index(tenant_id)
         if indexed is None:
@@ -341,7 +377,10 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
             counted = session.execute(text(STATS_SQL), _stats_params(known)).one()
         n, df = _frequencies(tenant_id, version, known, counted)
         with_lexical = _lexical_params(params, terms, df, n)
-        rows = session.execute(text(_sql(tenant_id, indexed, with_lexical)), params).all()
-    idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
-    settings = get_settings()
-    return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight)
+        if not centre_known:
+            row = session.execute(text(mean_sql(_tenant_literal(tenant_id)))).one()
+            centre = Centre.from_mean(int(row.n), row.mean)
+            centres.store(tenant_id, version, centre)
+        _centre_params(params, centre)
+        rows = session.execute(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params).all()
+    return _fused(rows, top_k, terms, n, df, query, centre, vector)
