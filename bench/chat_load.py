@@ -383,6 +383,9 @@ class LiteResponse:
         return json.loads(self.body)
 
 
+KEEP_IDLE_SECONDS = 4.0
+
+
 class LiteClient:
     """Keep-alive HTTP/1.1 over asyncio streams, one pooled connection per in-flight request.
 
@@ -394,14 +397,16 @@ class LiteClient:
 
     def __init__(self, timeout: float = 120.0) -> None:
         self.timeout = timeout
-        self._idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        # (reader, writer, handed back at): uvicorn closes a keep-alive connection idle for 5 s, so,
+        # like any HTTP client, connections idle longer than KEEP_IDLE or already closed are dropped.
+        self._idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]] = {}
 
     async def __aenter__(self) -> LiteClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         for connections in self._idle.values():
-            for _, writer in connections:
+            for _, writer, _ in connections:
                 writer.close()
         self._idle.clear()
 
@@ -428,7 +433,15 @@ class LiteClient:
         head.extend(f"{k}: {v}" for k, v in (headers or {}).items())
         message = ("\r\n".join(head) + "\r\n\r\n").encode() + body
         pool = self._idle.setdefault((host, port), [])
-        reader, writer = pool.pop() if pool else await asyncio.open_connection(host, port)
+        reader = writer = None
+        while pool:
+            reader, writer, since = pool.pop()
+            if time.monotonic() - since < KEEP_IDLE_SECONDS and not reader.at_eof():
+                break
+            writer.close()
+            reader = writer = None
+        if reader is None or writer is None:
+            reader, writer = await asyncio.open_connection(host, port)
         try:
             writer.write(message)
             status, response_body, keep = await asyncio.wait_for(self._read(reader), self.timeout)
@@ -436,7 +449,7 @@ class LiteClient:
             writer.close()
             raise
         if keep:
-            pool.append((reader, writer))
+            pool.append((reader, writer, time.monotonic()))
         else:
             writer.close()
         return LiteResponse(status, response_body)
@@ -860,6 +873,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--visitors", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of the same load before each measured mix, not counted (0: none)")
     parser.add_argument(
         "--rate",
         type=float,
@@ -927,7 +942,8 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
     """Start a topology, run each mix, print its report; return the headline figures per mix."""
     path = ("WebSocket " if args.ws else "HTTP ") + ("queued" if args.queued else "stream" if args.ws else "sync")
     load = f"open loop at {args.rate:g} msg/s offered" if args.rate else "closed loop"
-    path += f", {args.visitors} visitors, {load}, {args.seconds:g} s, {apis} API process(es), {workers} worker(s)"
+    path += (f", {args.visitors} visitors, {load}, {args.seconds:g} s after {args.warmup:g} s warm-up, "
+             f"{apis} API process(es), {workers} worker(s)")
     summary: dict[str, dict[str, float]] = {}
     started = time.perf_counter()
     with topology(
@@ -950,6 +966,9 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
         for number, mix in enumerate(mixes):
             ceiling = embedder_ceiling() if mix == "distinct" else None
             prefix = f"{mix}-{uuid.uuid4().hex[:8]}"
+            if args.warmup > 0:  # the same load, not counted: steady state, not the first seconds' cold cache
+                asyncio.run(run_mix(targets, mix, args.visitors, args.warmup, f"warmup-{prefix}", ws=args.ws,
+                                    queued=args.queued, seed=args.seed + 100 + number, rate=args.rate))
             time.sleep(1.0)  # backends flush their statistics within a second
             transactions = pg_transactions()
             before = meter.snapshot()
