@@ -45,6 +45,9 @@ ACTOR_SECONDS = Histogram("kefu_actor_duration_seconds", "Dramatiq actor run tim
 ACTOR_FAILURES = Counter("kefu_actor_failures_total", "Dramatiq actor runs that raised.", ["actor"])
 INGESTED_CHUNKS = Counter("kefu_ingested_chunks_total", "Chunks written by ingestion (rate() = chunks/s).")
 INGESTED_DOCUMENTS = Counter("kefu_ingested_documents_total", "Documents finished by ingestion.", ["status"])
+INGEST_STAGE_SECONDS = Histogram("kefu_ingest_stage_seconds", "Seconds per indexed document in each ingestion "
+                                 "stage (claim, parse, tokenise, embed, format, store).", ["stage"],
+                                 buckets=_SLOW)
 
 
 class QueueDepthCollector(Collector):

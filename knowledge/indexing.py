@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.db import sync_tenant_session
 from core.errors import DocumentParseError
 from core.models import Chunk, Document
@@ -50,6 +52,28 @@ _INSERT_CHUNKS = text(
          AS u(o, t, s, m, e, l)
     """
 )
+
+
+class _StageClock:
+    """Seconds per ingestion stage (claim, parse, tokenise, embed, format, store): logged with each
+    indexed document and observed in `kefu_ingest_stage_seconds`, so an operator (and
+    bench/ingest.py) sees where a document's time went."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
+
+    def rounded(self) -> dict[str, float]:
+        return {stage: round(value, 3) for stage, value in self.seconds.items()}
+
+    def observe(self) -> None:
+        for stage, value in self.seconds.items():
+            metrics.INGEST_STAGE_SECONDS.labels(stage).observe(value)
 
 
 @dataclass(frozen=True)
@@ -86,7 +110,8 @@ def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | Non
         document.updated_at = datetime.now(UTC)
 
 
-def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | None = None) -> list[dict[str, str]]:
+def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | None = None,
+               clock: _StageClock | None = None) -> list[dict[str, str]]:
     """Tokenise, then embed in back-to-back batches, then format; returns insert-ready text columns.
 
     The embedder's native thread pool runs fastest when batches follow each other directly, so the
@@ -95,8 +120,10 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
     """
     settings = get_settings()
     embedder = get_embedder()
+    clock = clock or _StageClock()
     lexicals = [tsvector_literal(p.text) for p in passages]
     metas = [json.dumps(p.metadata, ensure_ascii=False) for p in passages]
+    clock.lap("tokenise")
     batches = []
     for start in range(0, len(passages), settings.embed_batch_size):
         batch = passages[start : start + settings.embed_batch_size]
@@ -105,10 +132,13 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
             on_progress(start + len(batch))
     vectors = np.concatenate(batches) if batches else np.zeros((0, embedder.dim), dtype=np.float32)
     vectors = with_question_vectors(passages, vectors)
-    return [
+    clock.lap("embed")
+    rows = [
         {"text": p.text, "ref": p.source_ref, "meta": meta, "embedding": vector_literal(vector), "lexical": lexical}
         for p, meta, lexical, vector in zip(passages, metas, lexicals, vectors, strict=True)
     ]
+    clock.lap("format")
+    return rows
 
 
 def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> np.ndarray:
@@ -161,7 +191,9 @@ def insert_chunks(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID
 
 def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     """Parse, embed and index one document; idempotent. Unexpected errors propagate (retry)."""
+    clock = _StageClock()
     claim = _claim(tenant_id, document_id)
+    clock.lap("claim")
     if claim is None:
         return IngestOutcome("skipped", detail="already indexed or deleted")
     version, blob_key, filename = claim
@@ -178,7 +210,8 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
 
     overrides = faq_overrides.load_overrides(tenant_id, document_id)
     indexed, ordinals = faq_overrides.apply_overrides(passages, overrides)
-    rows = build_rows(indexed)
+    clock.lap("parse")
+    rows = build_rows(indexed, clock=clock)
 
     with sync_tenant_session(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
@@ -193,7 +226,9 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
         now = datetime.now(UTC)
         document.updated_at = now
         document.processed_at = now
+    clock.lap("store")
     bump_tenant_version(tenant_id)  # cached answers may now be wrong
+    clock.observe()
     log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
-                                        "chunks": len(rows)})
+                                        "chunks": len(rows), "seconds": clock.rounded()})
     return IngestOutcome("ready", chunk_count=len(rows), stale_rows=stale)

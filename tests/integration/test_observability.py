@@ -48,9 +48,23 @@ async def test_metrics_count_requests_by_route_template_and_chat_outcomes(client
         _sample(before, "kefu_chat_answers_total", outcome=outcome) + 1
     assert _sample(body, "kefu_retrieval_seconds_count") >= 1
     assert _sample(body, "kefu_ingested_chunks_total") >= 1
+    for stage in ("claim", "parse", "tokenise", "embed", "format", "store"):
+        assert _sample(body, "kefu_ingest_stage_seconds_count", stage=stage) >= 1, stage
     assert _sample(body, "kefu_actor_duration_seconds_count", actor="ingest_document", outcome="ok") >= 1
     for queue in ("ingest", "chat", "analytics", "maintenance"):
         assert re.search(rf'kefu_queue_messages\{{queue="{queue}",scope="cluster",state="waiting"\}} \d', body)
+
+
+async def test_indexed_document_log_line_says_where_the_time_went(client, tenant, stub_worker, caplog):
+    caplog.set_level(logging.INFO, logger="knowledge.indexing")
+    upload = await client.post("/api/v1/documents", headers=tenant.admin,
+                               files={"file": ("stages.csv", qa_csv([("1", "Do you ship abroad?", "Yes.")]), "text/csv")})
+    stub_worker()
+    records = [r for r in caplog.records if r.getMessage() == "document indexed"]
+    line = json.loads(JsonFormatter().format(records[-1]))
+    assert line["document_id"] == upload.json()["id"] and line["chunks"] == 1
+    assert set(line["seconds"]) == {"claim", "parse", "tokenise", "embed", "format", "store"}
+    assert all(value >= 0 for value in line["seconds"].values())
 
 
 async def test_request_id_is_echoed_and_generated(client):
