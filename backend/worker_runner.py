@@ -63,6 +63,10 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
     from analytics.schedule import start_in_background
 
     start_in_background()
+    # Jobs Dramatiq lost (a Redis reconnect or restart) are found in the database and sent again.
+    from backend import recovery
+
+    recovery.start_in_background()
 
     def forward(signum: int, _frame: object) -> None:
         if child.poll() is None:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # (checked during broker maintenance, run on this many of every million broker commands).
     broker_heartbeat_timeout_ms: int = 60_000
     broker_maintenance_chance: int = 1_000
+    # Lost-job recovery (backend/recovery.py): re-send a queued answer or ingestion whose row has
+    # waited this long; give up on (fail) a customer message still pending after the last.
+    recover_chat_after_seconds: float = Field(default=60.0, gt=0)
+    recover_chat_give_up_seconds: float = Field(default=3600.0, gt=0)
+    recover_documents_after_seconds: float = Field(default=900.0, gt=0)
 
     # Analytics (see analytics/cost.py and analytics/rollups.py)
     # Extra or overriding LLM prices, USD per 1k tokens: {"model": [prompt, completion]} as JSON.

@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,6 +59,8 @@ class Message(TenantOwned, Base):
         CheckConstraint("status IN ('pending', 'answered', 'failed')", name="status"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_tenant_created", "tenant_id", "created_at"),
+        # Lost-job recovery scans queued questions across tenants (backend/recovery.py).
+        Index("ix_messages_pending", "created_at", postgresql_where=text("status = 'pending'")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

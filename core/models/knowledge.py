@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,8 @@ class Document(TenantOwned, Base):
         # A document is identified by its file name within a tenant: uploading the same name
         # with new content makes a new version of it.
         Index("uq_documents_tenant_filename", "tenant_id", "filename", unique=True),
+        # Lost-job recovery scans waiting uploads across tenants (backend/recovery.py).
+        Index("ix_documents_queued", "updated_at", postgresql_where=text("status = 'queued'")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 import websockets
 from sqlalchemy import text
 
-from core.db import owner_engine
+from core.db import owner_engine, sync_tenant_session
+from core.models import Conversation, Message
 from core.settings import get_settings
 from tests.e2e.conftest import kefu
 from tests.e2e.topology import EmbeddedPostgres, RedisServer, Topology, actor_runs, topology_env
@@ -275,6 +277,22 @@ def test_redis_restarted_under_chat_load_nothing_accepted_is_lost(cluster, shop,
         pending = connection.scalar(text("SELECT count(*) FROM messages WHERE tenant_id = :t AND status = 'pending'"),
                                     {"t": shop["tenant_id"]})
     assert pending == 0
+
+
+def test_a_question_whose_job_was_lost_is_answered_by_the_workers_recovery_sweep(cluster, shop) -> None:
+    """A stored pending question with no job anywhere (what a Redis fault can leave behind)."""
+    with sync_tenant_session(shop["tenant_id"]) as session:
+        conversation = Conversation(tenant_id=uuid.UUID(shop["tenant_id"]), visitor_id="lost-job", channel="widget")
+        session.add(conversation)
+        session.flush()
+        question = Message(tenant_id=conversation.tenant_id, conversation_id=conversation.id, role="customer",
+                           status="pending", text="How long does shipping take?")
+        session.add(question)
+        session.flush()
+        message_id = str(question.id)
+    # Re-sent after KEFU_RECOVER_CHAT_AFTER_SECONDS (10 here) on a sweep tick (every 15 s).
+    assert _settle_queued(cluster, shop, [(message_id, "lost-job")], timeout=90)["answered"] == 1
+    assert set(_replies_per_question(shop["tenant_id"])) <= {0, 1}
 
 
 def test_postgres_restarted_ready_reflects_it_and_pools_reconnect(cluster, shop) -> None:

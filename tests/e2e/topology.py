@@ -142,6 +142,8 @@ def topology_env(redis_url: str, **extra: str) -> dict[str, str]:
         # A killed worker's messages go back on the queue after 5 s instead of a minute.
         "KEFU_BROKER_HEARTBEAT_TIMEOUT_MS": "5000",
         "KEFU_BROKER_MAINTENANCE_CHANCE": "1000000",
+        # A queued answer whose job was lost in a Redis fault is re-sent after 10 s instead of 60.
+        "KEFU_RECOVER_CHAT_AFTER_SECONDS": "10",
         **extra,
     })
     return env

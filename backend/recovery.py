@@ -1,0 +1,117 @@
+"""Re-send queued work whose Dramatiq message was lost: the database, not the queue, is the truth.
+
+A queued chat message is stored `pending` before its `answer_message` job is sent, and an upload is
+stored `queued` before its `ingest_document` job. Dramatiq can lose the job while the row waits:
+the Redis broker's consumer prefetches message ids into an in-process list (they move to the
+worker's acknowledgement set in Redis) and, when its Redis connection drops, replaces itself and
+drops that list. The ids stay in the acknowledgement set of a worker that is still alive and still
+heartbeating, so broker maintenance never gives them back. A Redis server restarted without its
+data loses every job outright. Both happened in the fault suite (tests/e2e/test_faults.py).
+
+`sweep()` finds such rows and sends their job again:
+
+- a customer message `pending` for longer than `KEFU_RECOVER_CHAT_AFTER_SECONDS` (default 60; a
+  queued answer normally takes well under a second) is sent to `answer_message` again; one still
+  pending after `KEFU_RECOVER_CHAT_GIVE_UP_SECONDS` (default 1 hour: the customer has left) is
+  marked `failed` instead, so no accepted message stays pending for ever;
+- a document `queued` for longer than `KEFU_RECOVER_DOCUMENTS_AFTER_SECONDS` (default 15 minutes,
+  longer than a normal backlog) is sent to `ingest_document` again.
+
+Both actors are idempotent (a reply is unique per question; a document's claim checks its version),
+so a re-sent job whose original was merely slow costs one wasted attempt, never a duplicate. A Redis
+key per row (`SET NX EX`) re-sends each row at most once per period across every worker replica;
+`kefu worker` runs the sweep in a background thread every `TICK_SECONDS`. The scan reads two partial
+indexes (pending messages, queued documents; migration 0012) as the owning role, like the other
+cross-tenant maintenance jobs, and reads only ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from core.db import owner_engine
+from core.redis import sync_redis
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 15
+BATCH = 500  # rows re-sent per kind and sweep; the rest wait for the next tick
+MARK = "kefu:recovery:{kind}:{id}"
+GIVE_UP_ERROR = "No answer was produced in time; the customer was offered to ask again."
+
+_STALE_MESSAGES = text(
+    "SELECT tenant_id::text, id::text FROM messages "
+    "WHERE status = 'pending' AND role = 'customer' "
+    "AND created_at < now() - make_interval(secs => :after) "
+    "AND created_at >= now() - make_interval(secs => :give_up) "
+    "ORDER BY created_at LIMIT :limit")
+_GIVE_UP = text(
+    "UPDATE messages SET status = 'failed', error = :error "
+    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up)")
+_STALE_DOCUMENTS = text(
+    "SELECT tenant_id::text, id::text FROM documents "
+    "WHERE status = 'queued' AND updated_at < now() - make_interval(secs => :after) "
+    "ORDER BY updated_at LIMIT :limit")
+
+
+@dataclass
+class SweepResult:
+    messages: list[str] = field(default_factory=list)  # ids of messages whose answer was re-sent
+    documents: list[str] = field(default_factory=list)  # ids of documents whose ingestion was re-sent
+    gave_up: int = 0  # messages marked failed after waiting too long
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.documents or self.gave_up)
+
+
+def sweep() -> SweepResult:
+    """One pass: re-send lost chat answers and ingestions, give up on messages pending too long."""
+    from backend.chat.tasks import answer_message
+    from knowledge.tasks import ingest_document
+
+    settings = get_settings()
+    with owner_engine().begin() as connection:
+        gave_up = connection.execute(_GIVE_UP, {"error": GIVE_UP_ERROR,
+                                                "give_up": settings.recover_chat_give_up_seconds}).rowcount
+        messages = connection.execute(_STALE_MESSAGES, {
+            "after": settings.recover_chat_after_seconds, "give_up": settings.recover_chat_give_up_seconds,
+            "limit": BATCH}).all()
+        documents = connection.execute(_STALE_DOCUMENTS, {
+            "after": settings.recover_documents_after_seconds, "limit": BATCH}).all()
+    result = SweepResult(gave_up=gave_up)
+    client = sync_redis()
+    for kind, rows, actor, period, sent in (
+            ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
+            ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents)):
+        for tenant_id, row_id in rows:
+            # Sent at most once per period: a job re-sent a moment ago is still on its way.
+            if client.set(MARK.format(kind=kind, id=row_id), "1", nx=True, ex=max(1, int(period))):
+                actor.send(tenant_id, row_id)
+                sent.append(row_id)
+    return result
+
+
+def run_forever(stop: threading.Event | None = None) -> None:
+    """Call `sweep` every TICK_SECONDS until `stop` is set; errors are logged, never fatal."""
+    stop = stop or threading.Event()
+    while not stop.wait(TICK_SECONDS):
+        try:
+            result = sweep()
+            if result:
+                log.warning("lost jobs re-sent", extra={"messages": len(result.messages),
+                                                        "documents": len(result.documents),
+                                                        "gave_up": result.gave_up})
+        except Exception:  # Redis or PostgreSQL down: the next tick tries again
+            log.exception("recovery sweep failed")
+
+
+def start_in_background() -> threading.Event:
+    """Run the sweep in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(stop,), name="lost-job-recovery", daemon=True).start()
+    return stop
