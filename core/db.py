@@ -29,11 +29,16 @@ from core.settings import Settings, get_settings
 # Drivers prepare repeated statements; a generic plan cannot see which tenant (and so which
 # partial vector index, or how few rows) a query is for. Planning these queries is cheap.
 PLAN_CACHE_MODE = "force_custom_plan"
-# Candidates a tenant's partial HNSW index explores per search (pgvector's default is 40; 100 keeps
-# recall@5 near 0.99 at 130k+ chunks, docs/retrieval.md). Sent with the connection's startup
-# parameters, so it costs no statement at all, where `SET LOCAL` cost a round trip per search.
-HNSW_EF_SEARCH = 100
-_SERVER_SETTINGS = {"plan_cache_mode": PLAN_CACHE_MODE, "hnsw.ef_search": str(HNSW_EF_SEARCH)}
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """Session settings sent with each connection's startup packet (no statement per search).
+
+    `hnsw.ef_search` is how many candidates a tenant's partial HNSW index explores
+    (`KEFU_HNSW_EF_SEARCH`); it only matters to tenants that have one."""
+    return {"plan_cache_mode": PLAN_CACHE_MODE, "hnsw.ef_search": str(settings.hnsw_ef_search)}
+
+
 _SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 # A pooled connection idle longer than this is pinged before use (see `_ping_when_idle`).
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -108,10 +113,10 @@ def _ping_when_idle(engine: Engine) -> Engine:
 def sync_engine() -> Engine:
     """Engine for workers, pandas and Dash (psycopg), connected as the app role."""
     settings = get_settings()
-    return _unavailable_when_unreachable(create_engine(
+    options = " ".join(f"-c {name}={value}" for name, value in server_settings(settings).items())
+    return _ping_when_idle(_unavailable_when_unreachable(create_engine(
         app_url(settings), pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
-        connect_args={"options": " ".join(f"-c {name}={value}" for name, value in _SERVER_SETTINGS.items())}))
+        connect_args={"options": options})))
 
 
 @lru_cache
@@ -135,7 +140,7 @@ def async_engine() -> AsyncEngine:
         settings = get_settings()
         engine = create_async_engine(
             _async(app_url(settings)), pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-            connect_args={"server_settings": dict(_SERVER_SETTINGS)},
+            connect_args={"server_settings": server_settings(settings)},
         )
         _ping_when_idle(_unavailable_when_unreachable(engine.sync_engine))
         _async_engines[loop] = engine

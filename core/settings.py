@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # tenant's own rows is cheaper than intersecting the global GIN's postings with them.
     tenant_lexical_index_threshold: int = 2_000
     search_candidates: int = 100  # per ranking (dense, lexical); docs/retrieval.md
+    # Candidates a tenant's partial HNSW index explores per search (pgvector's `hnsw.ef_search`,
+    # sent when a connection opens). Such a tenant's dense and lexical rankings each contribute at
+    # most this many candidates: the search's cost grows with it (docs/retrieval.md, at scale).
+    hnsw_ef_search: int = Field(default=64, ge=10, le=1000)
     lexical_weight: float = 0.03
     question_overlap_weight: float = 0.08  # knowledge.overlap
     # Dense similarity centred on the tenant's mean chunk vector (knowledge.centre); false = plain cosine.
@@ -93,6 +97,10 @@ class Settings(BaseSettings):
     # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
     # chunks with every term); knowledge.retrieval.match_tsquery says why.
     lexical_match_budget: int = 1000
+    # The same budget for a tenant searched through its partial HNSW index (20k+ chunks): each
+    # matched row is read and ranked, and the rows a larger budget adds share only terms that
+    # common in the tenant, which fusion weights least (docs/retrieval.md, at scale).
+    lexical_match_budget_indexed: int = Field(default=250, ge=1)
 
     # Chat
     llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder

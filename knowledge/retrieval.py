@@ -29,6 +29,7 @@ import json
 import uuid
 import weakref
 from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from threading import Lock
 from types import EllipsisType
@@ -232,15 +233,23 @@ class _QueryVectors:
 query_vectors = _QueryVectors()
 
 
-def _params(query: str, vector: np.ndarray, top_k: int) -> tuple[dict[str, Any], list[str]]:
-    settings = get_settings()
+def _params(query: str, vector: np.ndarray) -> tuple[dict[str, Any], list[str]]:
     terms = query_terms(query)
-    params: dict[str, Any] = {"q": vector_literal(vector), "n": max(settings.search_candidates, top_k)}
+    params: dict[str, Any] = {"q": vector_literal(vector)}
     if terms:
         params["tsq"] = tsquery_literal(query)
         params["terms"] = terms
         params["term_tsqs"] = [term_tsquery(t) for t in terms]
     return params, terms
+
+
+def candidates(indexed: bool, top_k: int) -> int:
+    """Candidates per ranking (dense, lexical). A tenant searched through its partial HNSW index gets
+    at most `hnsw_ef_search` of each: the index returns no more than that anyway, and the search's
+    cost (graph nodes visited, matched rows ranked, rows fetched and fused) grows with it."""
+    settings = get_settings()
+    n = min(settings.search_candidates, settings.hnsw_ef_search) if indexed else settings.search_candidates
+    return max(n, top_k)
 
 
 def match_tsquery(terms: list[str], df: dict[str, int], budget: int, n: int) -> str | None:
@@ -302,11 +311,14 @@ def _frequencies(
     return int(n or 0), df
 
 
-def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int], n: int) -> bool:
+def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int], n: int, indexed: bool) -> bool:
     """Add the candidate tsquery to `params`; False when the lexical half has nothing to find."""
     if not terms:
         return False
-    params["match_tsq"] = match_tsquery(terms, df, get_settings().lexical_match_budget, n)
+    settings = get_settings()
+    budget = (min(settings.lexical_match_budget, settings.lexical_match_budget_indexed) if indexed
+              else settings.lexical_match_budget)
+    params["match_tsq"] = match_tsquery(terms, df, budget, n)
     return params["match_tsq"] is not None
 
 
@@ -323,6 +335,48 @@ def _fused(rows: Any, top_k: int, terms: list[str], n: int, df: dict[str, int], 
                 centre, vector)
 
 
+# One search, written once for both drivers: a generator that yields the statements to run
+# (`_Step`) and receives each result, then returns the hits. `retrieve` runs it on an async
+# session, `retrieve_sync` on a sync one; neither repeats the plan.
+@dataclass(frozen=True)
+class _Step:
+    statement: Any
+    params: dict[str, Any] | None = None
+    result: str = "all"  # "all" rows, "one" row or a "scalar"
+
+
+def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, params: dict[str, Any],
+            terms: list[str], version: int | None) -> Generator[_Step, Any, list[Hit]]:
+    known = term_stats.lookup(tenant_id, version, terms)
+    centre_known, centre = centres.lookup(tenant_id, version) if get_settings().centred_similarity else (True, None)
+    indexed = vector_index.cached_has_index(tenant_id)
+    if indexed is None:
+        indexed = bool((yield _Step(vector_index.HAS_INDEX_SQL, {"n": vector_index.index_name(tenant_id)}, "scalar")))
+        vector_index.remember(tenant_id, indexed)
+    params["n"] = candidates(indexed, top_k)
+    counted = None
+    if _needs_counting(terms, known):
+        counted = yield _Step(text(STATS_SQL), _stats_params(known), "one")
+    n, df = _frequencies(tenant_id, version, known, counted)
+    with_lexical = _lexical_params(params, terms, df, n, indexed)
+    if not centre_known:
+        row = yield _Step(text(mean_sql(_tenant_literal(tenant_id))), None, "one")
+        centre = Centre.from_mean(int(row.n), row.mean)
+        centres.store(tenant_id, version, centre)
+    _centre_params(params, centre)
+    rows = yield _Step(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params)
+    return _fused(rows, top_k, terms, n, df, query, centre, vector)
+
+
+def _needs_version(terms: list[str]) -> bool:
+    """Whether the search uses anything cached by knowledge version (term statistics, the centre)."""
+    return get_settings().centred_similarity or bool(terms)
+
+
+def _shaped(result: Any, step: _Step) -> Any:
+    return result.scalar() if step.result == "scalar" else result.one() if step.result == "one" else result.all()
+
+
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
                    version: int | EllipsisType | None = ...) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop).
@@ -332,55 +386,30 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     """
     query = validate(query, top_k)
     vector = await query_vectors.aget(query)
-    params, terms = _params(query, vector, top_k)
-    centring = get_settings().centred_similarity
+    params, terms = _params(query, vector)
     if version is ...:
-        version = await atenant_version(tenant_id) if terms or centring else None
-    known = term_stats.lookup(tenant_id, version, terms)
-    centre_known, centre = centres.lookup(tenant_id, version) if centring else (True, None)
+        version = await atenant_version(tenant_id) if _needs_version(terms) else None
+    search = _search(tenant_id, query, vector, top_k, params, terms, version)
     async with tenant_session(tenant_id) as session:
-        indexed = vector_index.cached_has_index(tenant_id)
-        if indexed is None:
-            indexed = bool(await session.scalar(vector_index.HAS_INDEX_SQL,
-                                                 {"n": vector_index.index_name(tenant_id)}))
-            vector_index.remember(tenant_id, indexed)
-        counted = None
-        if _needs_counting(terms, known):
-            counted = (await session.execute(text(STATS_SQL), _stats_params(known))).one()
-        n, df = _frequencies(tenant_id, version, known, counted)
-        with_lexical = _lexical_params(params, terms, df, n)
-        if not centre_known:
-            row = (await session.execute(text(mean_sql(_tenant_literal(tenant_id))))).one()
-            centre = Centre.from_mean(int(row.n), row.mean)
-            centres.store(tenant_id, version, centre)
-        _centre_params(params, centre)
-        rows = (await session.execute(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params)).all()
-    return _fused(rows, top_k, terms, n, df, query, centre, vector)
+        try:
+            step = next(search)
+            while True:
+                step = search.send(_shaped(await session.execute(step.statement, step.params), step))
+        except StopIteration as done:
+            return done.value
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
     """The same retrieval for workers, the CLI, evaluation runs and Dash."""
     query = validate(query, top_k)
     vector = query_vectors.get(query)
-    params, terms = _params(query, vector, top_k)
-    centring = get_settings().centred_similarity
-    version = tenant_version(tenant_id) if terms or centring else None
-    known = term_stats.lookup(tenant_id, version, terms)
-    centre_known, centre = centres.lookup(tenant_id, version) if centring else (True, None)
+    params, terms = _params(query, vector)
+    version = tenant_version(tenant_id) if _needs_version(terms) else None
+    search = _search(tenant_id, query, vector, top_k, params, terms, version)
     with sync_tenant_session(tenant_id) as session:
-        indexed = vector_index.cached_has_index(tenant_id)
-        if indexed is None:
-            indexed = bool(session.scalar(vector_index.HAS_INDEX_SQL, {"n": vector_index.index_name(tenant_id)}))
-            vector_index.remember(tenant_id, indexed)
-        counted = None
-        if _needs_counting(terms, known):
-            counted = session.execute(text(STATS_SQL), _stats_params(known)).one()
-        n, df = _frequencies(tenant_id, version, known, counted)
-        with_lexical = _lexical_params(params, terms, df, n)
-        if not centre_known:
-            row = session.execute(text(mean_sql(_tenant_literal(tenant_id)))).one()
-            centre = Centre.from_mean(int(row.n), row.mean)
-            centres.store(tenant_id, version, centre)
-        _centre_params(params, centre)
-        rows = session.execute(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params).all()
-    return _fused(rows, top_k, terms, n, df, query, centre, vector)
+        try:
+            step = next(search)
+            while True:
+                step = search.send(_shaped(session.execute(step.statement, step.params), step))
+        except StopIteration as done:
+            return done.value

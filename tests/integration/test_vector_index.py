@@ -127,3 +127,42 @@ async def test_the_lexical_functions_see_only_the_tenant_of_the_transaction(
     with sync_tenant_session(other_tenant.id) as session:
         assert session.execute(candidates, {"q": "'refund'"}).all() == []
         assert session.scalar(frequencies) == [0, 1]
+
+
+async def test_warming_reads_every_row_of_the_tenants_index_once_per_server_start(
+        client, tenant, other_tenant, stub_worker, real_embedder) -> None:
+    # Real vectors: the hash embedder's many tied distances leave parts of an HNSW graph unreachable.
+    topics = ["refund", "delivery", "password", "invoice", "warranty", "discount"]
+    rows = [(str(i), f"How do I handle {topics[i % 6]} case number {i}?", f"Answer {i} for {topics[i % 6]}.")
+            for i in range(300)]
+    await _ingest(client, tenant, rows, stub_worker)
+    await _ingest(client, other_tenant, [("1", "only question", "only answer")], stub_worker)
+    try:
+        assert vector_index.ensure_tenant_index(tenant.id, force=True)
+        # The iterative index scan walks the whole graph: every one of its rows, no other tenant's.
+        assert vector_index.warm_tenant(tenant.id) == 300
+        assert vector_index.warm_tenant(other_tenant.id) == 1  # no index: its rows through the btree
+        assert [t for t, _ in vector_index.tenants_to_warm()] == [tenant.id]
+        assert vector_index.warm_after_restart() == [tenant.id]
+        assert vector_index.warm_after_restart() == []  # once per PostgreSQL start, across workers
+    finally:
+        vector_index.drop_tenant_index(tenant.id)
+    assert vector_index.tenants_to_warm() == []
+
+
+def test_warming_keeps_within_its_share_of_shared_buffers(monkeypatch) -> None:
+    monkeypatch.setattr(vector_index, "WARM_SHARE", 0.0)
+    assert vector_index.tenants_to_warm() == []
+
+
+async def test_an_indexed_tenant_fetches_at_most_ef_search_candidates_per_ranking(
+        client, tenant, stub_worker, monkeypatch) -> None:
+    from core.settings import get_settings
+
+    with sync_tenant_session(tenant.id) as session:
+        assert session.scalar(text("SHOW hnsw.ef_search")) == str(get_settings().hnsw_ef_search)
+    monkeypatch.setattr(get_settings(), "search_candidates", 100)
+    monkeypatch.setattr(get_settings(), "hnsw_ef_search", 40)
+    assert retrieval.candidates(indexed=True, top_k=5) == 40
+    assert retrieval.candidates(indexed=False, top_k=5) == 100
+    assert retrieval.candidates(indexed=True, top_k=50) == 50

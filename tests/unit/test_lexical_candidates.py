@@ -35,3 +35,19 @@ def test_a_single_common_term_is_not_matched_on_its_own() -> None:
 
 def test_nothing_to_match_when_no_term_occurs() -> None:
     assert match_tsquery(["zzz"], {"zzz": 0}, 1000, 100) is None
+
+
+def test_a_tenant_searched_through_its_partial_index_uses_the_smaller_budget(monkeypatch) -> None:
+    from core.settings import get_settings
+    from knowledge.retrieval import _lexical_params
+
+    monkeypatch.setattr(get_settings(), "lexical_match_budget", 1000)
+    monkeypatch.setattr(get_settings(), "lexical_match_budget_indexed", 250)
+    df = {"rare": 100, "mid": 400, "common": 5000}
+    exact: dict = {}
+    indexed: dict = {}
+    assert _lexical_params(exact, ["rare", "mid", "common"], df, 100_000, indexed=False)
+    assert _lexical_params(indexed, ["rare", "mid", "common"], df, 100_000, indexed=True)
+    # Each side ends with the rows expected to hold every term (they fit either budget).
+    assert exact["match_tsq"].split(" | ")[:2] == ["'rare'", "'mid'"]  # 500 rows fit 1,000
+    assert indexed["match_tsq"].split(" | ")[:2] == ["'rare'", "('rare' & 'mid' & 'common')"]  # 400 more: not 250
