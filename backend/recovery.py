@@ -49,14 +49,17 @@ _STALE_MESSAGES = text(
     "WHERE status = 'pending' AND role = 'customer' "
     "AND created_at < now() - make_interval(secs => :after) "
     "AND created_at >= now() - make_interval(secs => :give_up) "
-    "ORDER BY created_at LIMIT :limit")
+    "ORDER BY created_at LIMIT :limit"
+)
 _GIVE_UP = text(
     "UPDATE messages SET status = 'failed', error = :error "
-    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up)")
+    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up)"
+)
 _STALE_DOCUMENTS = text(
     "SELECT tenant_id::text, id::text FROM documents "
     "WHERE status = 'queued' AND updated_at < now() - make_interval(secs => :after) "
-    "ORDER BY updated_at LIMIT :limit")
+    "ORDER BY updated_at LIMIT :limit"
+)
 
 
 @dataclass
@@ -76,18 +79,26 @@ def sweep() -> SweepResult:
 
     settings = get_settings()
     with owner_engine().begin() as connection:
-        gave_up = connection.execute(_GIVE_UP, {"error": GIVE_UP_ERROR,
-                                                "give_up": settings.recover_chat_give_up_seconds}).rowcount
-        messages = connection.execute(_STALE_MESSAGES, {
-            "after": settings.recover_chat_after_seconds, "give_up": settings.recover_chat_give_up_seconds,
-            "limit": BATCH}).all()
-        documents = connection.execute(_STALE_DOCUMENTS, {
-            "after": settings.recover_documents_after_seconds, "limit": BATCH}).all()
+        gave_up = connection.execute(
+            _GIVE_UP, {"error": GIVE_UP_ERROR, "give_up": settings.recover_chat_give_up_seconds}
+        ).rowcount
+        messages = connection.execute(
+            _STALE_MESSAGES,
+            {
+                "after": settings.recover_chat_after_seconds,
+                "give_up": settings.recover_chat_give_up_seconds,
+                "limit": BATCH,
+            },
+        ).all()
+        documents = connection.execute(
+            _STALE_DOCUMENTS, {"after": settings.recover_documents_after_seconds, "limit": BATCH}
+        ).all()
     result = SweepResult(gave_up=gave_up)
     client = sync_redis()
     for kind, rows, actor, period, sent in (
-            ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
-            ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents)):
+        ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
+        ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents),
+    ):
         for tenant_id, row_id in rows:
             # Sent at most once per period: a job re-sent a moment ago is still on its way.
             if client.set(MARK.format(kind=kind, id=row_id), "1", nx=True, ex=max(1, int(period))):
@@ -103,9 +114,14 @@ def run_forever(stop: threading.Event | None = None) -> None:
         try:
             result = sweep()
             if result:
-                log.warning("lost jobs re-sent", extra={"messages": len(result.messages),
-                                                        "documents": len(result.documents),
-                                                        "gave_up": result.gave_up})
+                log.warning(
+                    "lost jobs re-sent",
+                    extra={
+                        "messages": len(result.messages),
+                        "documents": len(result.documents),
+                        "gave_up": result.gave_up,
+                    },
+                )
         except Exception:  # Redis or PostgreSQL down: the next tick tries again
             log.exception("recovery sweep failed")
 

@@ -66,8 +66,9 @@ class Known:
 class TermStatsCache:
     """Per-process LRU of tenants' chunk counts and term frequencies at one knowledge version."""
 
-    def __init__(self, tenants: int = _TENANTS, terms_per_tenant: int = _TERMS_PER_TENANT,
-                 max_age: float = _MAX_AGE_SECONDS) -> None:
+    def __init__(
+        self, tenants: int = _TENANTS, terms_per_tenant: int = _TERMS_PER_TENANT, max_age: float = _MAX_AGE_SECONDS
+    ) -> None:
         self._tenants, self._terms, self._max_age = tenants, terms_per_tenant, max_age
         self._entries: OrderedDict[uuid.UUID, _Entry] = OrderedDict()
         self._lock = Lock()

@@ -38,28 +38,42 @@ def _lost(monkeypatch, actor) -> Iterator[None]:
 
 def _backdate(table: str, column: str, row_id: str, days: float) -> None:
     with owner_engine().begin() as connection:
-        connection.execute(text(f"UPDATE {table} SET {column} = now() - make_interval(secs => :s) WHERE id = :id"),
-                           {"s": days * DAY, "id": row_id})
+        connection.execute(
+            text(f"UPDATE {table} SET {column} = now() - make_interval(secs => :s) WHERE id = :id"),
+            {"s": days * DAY, "id": row_id},
+        )
 
 
 async def _queue(client, tenant: TenantCtx, message: str, visitor: str) -> str:
-    response = await client.post("/api/v1/chat?mode=queued", headers={"X-Widget-Key": tenant.created.widget_key},
-                                 json={"message": message, "visitor_id": visitor})
+    response = await client.post(
+        "/api/v1/chat?mode=queued",
+        headers={"X-Widget-Key": tenant.created.widget_key},
+        json={"message": message, "visitor_id": visitor},
+    )
     assert response.status_code == 202, response.text
     return response.json()["message_id"]
 
 
 async def _status(client, tenant: TenantCtx, message_id: str, visitor: str) -> dict:
-    response = await client.get(f"/api/v1/chat/messages/{message_id}", params={"visitor_id": visitor},
-                                headers={"X-Widget-Key": tenant.created.widget_key})
+    response = await client.get(
+        f"/api/v1/chat/messages/{message_id}",
+        params={"visitor_id": visitor},
+        headers={"X-Widget-Key": tenant.created.widget_key},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def test_a_lost_chat_answer_is_sent_again_once_and_answered(client, tenant, stub_worker, windows,
-                                                             monkeypatch) -> None:
-    upload = await client.post("/api/v1/documents", headers=tenant.admin, files={"file": (
-        "faq.csv", qa_csv([("R1", "How long does a refund take?", "Refunds take five working days.")]))})
+async def test_a_lost_chat_answer_is_sent_again_once_and_answered(
+    client, tenant, stub_worker, windows, monkeypatch
+) -> None:
+    upload = await client.post(
+        "/api/v1/documents",
+        headers=tenant.admin,
+        files={
+            "file": ("faq.csv", qa_csv([("R1", "How long does a refund take?", "Refunds take five working days.")]))
+        },
+    )
     assert upload.status_code == 202
     stub_worker()
     with _lost(monkeypatch, answer_message):  # the question waits as pending; its job is gone
@@ -86,11 +100,20 @@ async def test_a_question_pending_past_the_give_up_time_is_marked_failed(client,
     assert failed["status"] == "failed" and failed.get("reply") is None
 
 
-async def test_a_lost_ingestion_is_sent_again_and_the_document_becomes_ready(client, tenant, stub_worker,
-                                                                            windows, monkeypatch) -> None:
+async def test_a_lost_ingestion_is_sent_again_and_the_document_becomes_ready(
+    client, tenant, stub_worker, windows, monkeypatch
+) -> None:
     with _lost(monkeypatch, ingest_document):
-        upload = await client.post("/api/v1/documents", headers=tenant.admin, files={"file": (
-            "lost.csv", qa_csv([("L1", "Do you ship abroad?", "Yes."), ("L2", "Is there a warranty?", "Two years.")]))})
+        upload = await client.post(
+            "/api/v1/documents",
+            headers=tenant.admin,
+            files={
+                "file": (
+                    "lost.csv",
+                    qa_csv([("L1", "Do you ship abroad?", "Yes."), ("L2", "Is there a warranty?", "Two years.")]),
+                )
+            },
+        )
     assert upload.status_code == 202
     document_id = upload.json()["id"]
     assert document_id not in recovery.sweep().documents
