@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 
 from core.db import owner_engine
+from core.periodic import start_every
 from core.redis import sync_redis
 from core.settings import get_settings
 
@@ -107,27 +108,18 @@ def sweep() -> SweepResult:
     return result
 
 
-def run_forever(stop: threading.Event | None = None) -> None:
-    """Call `sweep` every TICK_SECONDS until `stop` is set; errors are logged, never fatal."""
-    stop = stop or threading.Event()
-    while not stop.wait(TICK_SECONDS):
-        try:
-            result = sweep()
-            if result:
-                log.warning(
-                    "lost jobs re-sent",
-                    extra={
-                        "messages": len(result.messages),
-                        "documents": len(result.documents),
-                        "gave_up": result.gave_up,
-                    },
-                )
-        except Exception:  # Redis or PostgreSQL down: the next tick tries again
-            log.exception("recovery sweep failed")
+def _sweep_and_log() -> None:
+    result = sweep()
+    if result:
+        log.warning(
+            "lost jobs re-sent",
+            extra={"messages": len(result.messages), "documents": len(result.documents), "gave_up": result.gave_up},
+        )
 
 
 def start_in_background() -> threading.Event:
-    """Run the sweep in a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
-    threading.Thread(target=run_forever, args=(stop,), name="lost-job-recovery", daemon=True).start()
-    return stop
+    """Sweep every TICK_SECONDS (the first after one tick) in a daemon thread; set the returned event to stop it.
+
+    A failed sweep (Redis or PostgreSQL down) is logged and the next tick tries again.
+    """
+    return start_every(TICK_SECONDS, _sweep_and_log, thread="lost-job-recovery", failure="recovery sweep failed")
