@@ -13,7 +13,8 @@ data loses every job outright. Both happened in the fault suite (tests/e2e/test_
 - a customer message `pending` for longer than `KEFU_RECOVER_CHAT_AFTER_SECONDS` (default 60; a
   queued answer normally takes well under a second) is sent to `answer_message` again; one still
   pending after `KEFU_RECOVER_CHAT_GIVE_UP_SECONDS` (default 1 hour: the customer has left) is
-  marked `failed` instead, so no accepted message stays pending for ever;
+  marked `failed` instead, so no accepted message stays pending for ever, and the chat actor's
+  `error` frame is published on its conversation's channel for a customer still connected;
 - a document `queued` for longer than `KEFU_RECOVER_DOCUMENTS_AFTER_SECONDS` (default 15 minutes,
   longer than a normal backlog) is sent to `ingest_document` again.
 
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
+from backend.chat import events
 from core.db import owner_engine
 from core.periodic import start_every
 from core.redis import sync_redis
@@ -54,7 +56,8 @@ _STALE_MESSAGES = text(
 )
 _GIVE_UP = text(
     "UPDATE messages SET status = 'failed', error = :error "
-    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up)"
+    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up) "
+    "RETURNING conversation_id::text, id::text"
 )
 _STALE_DOCUMENTS = text(
     "SELECT tenant_id::text, id::text FROM documents "
@@ -75,14 +78,14 @@ class SweepResult:
 
 def sweep() -> SweepResult:
     """One pass: re-send lost chat answers and ingestions, give up on messages pending too long."""
-    from backend.chat.tasks import answer_message
+    from backend.chat.tasks import answer_message, error_frame
     from knowledge.tasks import ingest_document
 
     settings = get_settings()
     with owner_engine().begin() as connection:
         gave_up = connection.execute(
             _GIVE_UP, {"error": GIVE_UP_ERROR, "give_up": settings.recover_chat_give_up_seconds}
-        ).rowcount
+        ).all()
         messages = connection.execute(
             _STALE_MESSAGES,
             {
@@ -94,7 +97,11 @@ def sweep() -> SweepResult:
         documents = connection.execute(
             _STALE_DOCUMENTS, {"after": settings.recover_documents_after_seconds, "limit": BATCH}
         ).all()
-    result = SweepResult(gave_up=gave_up)
+    # After the commit, as the chat actor's failure path does: a customer still connected hears
+    # that no answer is coming, and a poll that follows the frame already reads `failed`.
+    for conversation_id, message_id in gave_up:
+        events.publish_sync(conversation_id, error_frame(message_id))
+    result = SweepResult(gave_up=len(gave_up))
     client = sync_redis()
     for kind, rows, actor, period, sent in (
         ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),

@@ -38,6 +38,15 @@ def frame(result: Any, customer_message_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
+def error_frame(customer_message_id: uuid.UUID | str) -> dict[str, Any]:
+    """The frame that tells a waiting customer their message failed and no answer is coming."""
+    return {
+        "type": "error",
+        "customer_message_id": str(customer_message_id),
+        "detail": "Sorry, we could not answer this message.",
+    }
+
+
 async def _answer(tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
     turn, reply = await store.load_turn(tenant_id, message_id)
     if reply is not None:
@@ -55,14 +64,7 @@ async def _fail(tenant_id: uuid.UUID, message_id: uuid.UUID, error: str) -> None
     turn, reply = await store.load_turn(tenant_id, message_id)
     if reply is None:
         await store.mark_failed(turn, error)
-        await events.publish(
-            turn.conversation_id,
-            {
-                "type": "error",
-                "customer_message_id": str(message_id),
-                "detail": "Sorry, we could not answer this message.",
-            },
-        )
+        await events.publish(turn.conversation_id, error_frame(message_id))
 
 
 @dramatiq.actor(queue_name="chat", max_retries=MAX_RETRIES, time_limit=120_000, min_backoff=500, max_backoff=5_000)
