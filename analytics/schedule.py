@@ -13,8 +13,8 @@ import logging
 import threading
 import time
 
+from core.periodic import run_every, start_every
 from core.redis import sync_redis
-from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ INTERVALS = {
 }
 TICK_SECONDS = 30
 KEY = "kefu:analytics:schedule:{}"  # holds the time of the last enqueue, expires after the interval
+_FAILURE = "analytics schedule pass failed"
 
 
 def run_due() -> list[str]:
@@ -45,17 +46,15 @@ def run_due() -> list[str]:
     return enqueued
 
 
+def _run_due_and_log() -> None:
+    jobs = run_due()
+    if jobs:
+        log.info("analytics jobs enqueued", extra={"jobs": jobs})
+
+
 def run_forever(stop: threading.Event | None = None) -> None:
-    """Call `run_due` every TICK_SECONDS until `stop` is set; errors are logged, never fatal."""
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        try:
-            jobs = run_due()
-            if jobs:
-                log.info("analytics jobs enqueued", extra={"jobs": jobs})
-        except Exception:
-            log.exception("analytics schedule pass failed")
-        stop.wait(TICK_SECONDS)
+    """Call `run_due` now and every TICK_SECONDS until `stop` is set; errors are logged, never fatal."""
+    run_every(TICK_SECONDS, _run_due_and_log, stop=stop, at_start=True, failure=_FAILURE)
 
 
 def start_in_background() -> threading.Event:
@@ -64,8 +63,6 @@ def start_in_background() -> threading.Event:
     Not under KEFU_ENV=test: test workers run only what a test enqueues, so background jobs never
     race the behaviour under test.
     """
-    stop = threading.Event()
-    if get_settings().env == "test":
-        return stop
-    threading.Thread(target=run_forever, args=(stop,), name="analytics-schedule", daemon=True).start()
-    return stop
+    return start_every(
+        TICK_SECONDS, _run_due_and_log, thread="analytics-schedule", at_start=True, in_tests=False, failure=_FAILURE
+    )

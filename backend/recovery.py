@@ -13,7 +13,8 @@ data loses every job outright. Both happened in the fault suite (tests/e2e/test_
 - a customer message `pending` for longer than `KEFU_RECOVER_CHAT_AFTER_SECONDS` (default 60; a
   queued answer normally takes well under a second) is sent to `answer_message` again; one still
   pending after `KEFU_RECOVER_CHAT_GIVE_UP_SECONDS` (default 1 hour: the customer has left) is
-  marked `failed` instead, so no accepted message stays pending for ever;
+  marked `failed` instead, so no accepted message stays pending for ever, and the chat actor's
+  `error` frame is published on its conversation's channel for a customer still connected;
 - a document `queued` for longer than `KEFU_RECOVER_DOCUMENTS_AFTER_SECONDS` (default 15 minutes,
   longer than a normal backlog) is sent to `ingest_document` again.
 
@@ -33,7 +34,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
+from backend.chat import events
 from core.db import owner_engine
+from core.periodic import start_every
 from core.redis import sync_redis
 from core.settings import get_settings
 
@@ -49,14 +52,18 @@ _STALE_MESSAGES = text(
     "WHERE status = 'pending' AND role = 'customer' "
     "AND created_at < now() - make_interval(secs => :after) "
     "AND created_at >= now() - make_interval(secs => :give_up) "
-    "ORDER BY created_at LIMIT :limit")
+    "ORDER BY created_at LIMIT :limit"
+)
 _GIVE_UP = text(
     "UPDATE messages SET status = 'failed', error = :error "
-    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up)")
+    "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up) "
+    "RETURNING conversation_id::text, id::text"
+)
 _STALE_DOCUMENTS = text(
     "SELECT tenant_id::text, id::text FROM documents "
     "WHERE status = 'queued' AND updated_at < now() - make_interval(secs => :after) "
-    "ORDER BY updated_at LIMIT :limit")
+    "ORDER BY updated_at LIMIT :limit"
+)
 
 
 @dataclass
@@ -71,23 +78,35 @@ class SweepResult:
 
 def sweep() -> SweepResult:
     """One pass: re-send lost chat answers and ingestions, give up on messages pending too long."""
-    from backend.chat.tasks import answer_message
+    from backend.chat.tasks import answer_message, error_frame
     from knowledge.tasks import ingest_document
 
     settings = get_settings()
     with owner_engine().begin() as connection:
-        gave_up = connection.execute(_GIVE_UP, {"error": GIVE_UP_ERROR,
-                                                "give_up": settings.recover_chat_give_up_seconds}).rowcount
-        messages = connection.execute(_STALE_MESSAGES, {
-            "after": settings.recover_chat_after_seconds, "give_up": settings.recover_chat_give_up_seconds,
-            "limit": BATCH}).all()
-        documents = connection.execute(_STALE_DOCUMENTS, {
-            "after": settings.recover_documents_after_seconds, "limit": BATCH}).all()
-    result = SweepResult(gave_up=gave_up)
+        gave_up = connection.execute(
+            _GIVE_UP, {"error": GIVE_UP_ERROR, "give_up": settings.recover_chat_give_up_seconds}
+        ).all()
+        messages = connection.execute(
+            _STALE_MESSAGES,
+            {
+                "after": settings.recover_chat_after_seconds,
+                "give_up": settings.recover_chat_give_up_seconds,
+                "limit": BATCH,
+            },
+        ).all()
+        documents = connection.execute(
+            _STALE_DOCUMENTS, {"after": settings.recover_documents_after_seconds, "limit": BATCH}
+        ).all()
+    # After the commit, as the chat actor's failure path does: a customer still connected hears
+    # that no answer is coming, and a poll that follows the frame already reads `failed`.
+    for conversation_id, message_id in gave_up:
+        events.publish_sync(conversation_id, error_frame(message_id))
+    result = SweepResult(gave_up=len(gave_up))
     client = sync_redis()
     for kind, rows, actor, period, sent in (
-            ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
-            ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents)):
+        ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
+        ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents),
+    ):
         for tenant_id, row_id in rows:
             # Sent at most once per period: a job re-sent a moment ago is still on its way.
             if client.set(MARK.format(kind=kind, id=row_id), "1", nx=True, ex=max(1, int(period))):
@@ -96,22 +115,18 @@ def sweep() -> SweepResult:
     return result
 
 
-def run_forever(stop: threading.Event | None = None) -> None:
-    """Call `sweep` every TICK_SECONDS until `stop` is set; errors are logged, never fatal."""
-    stop = stop or threading.Event()
-    while not stop.wait(TICK_SECONDS):
-        try:
-            result = sweep()
-            if result:
-                log.warning("lost jobs re-sent", extra={"messages": len(result.messages),
-                                                        "documents": len(result.documents),
-                                                        "gave_up": result.gave_up})
-        except Exception:  # Redis or PostgreSQL down: the next tick tries again
-            log.exception("recovery sweep failed")
+def _sweep_and_log() -> None:
+    result = sweep()
+    if result:
+        log.warning(
+            "lost jobs re-sent",
+            extra={"messages": len(result.messages), "documents": len(result.documents), "gave_up": result.gave_up},
+        )
 
 
 def start_in_background() -> threading.Event:
-    """Run the sweep in a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
-    threading.Thread(target=run_forever, args=(stop,), name="lost-job-recovery", daemon=True).start()
-    return stop
+    """Sweep every TICK_SECONDS (the first after one tick) in a daemon thread; set the returned event to stop it.
+
+    A failed sweep (Redis or PostgreSQL down) is logged and the next tick tries again.
+    """
+    return start_every(TICK_SECONDS, _sweep_and_log, thread="lost-job-recovery", failure="recovery sweep failed")

@@ -13,22 +13,20 @@ with `a = q·s`, `b = q·μ`, `c = s·μ`, `m = μ·μ`,
 `cos(q - μ, s - μ) = (a - b - c + m) / sqrt((q·q - 2b + m) (s·s - 2c + m))`.
 
 μ is computed in SQL (`avg(embedding)` over at most `MAX_ROWS` of the tenant's chunks) and cached
-per process per tenant knowledge version (`core.versions`, bumped on every knowledge change), like
-`knowledge.term_stats`; a time limit backs the version up. A tenant with few chunks gets a mean
-shrunk towards zero (`n / (n + PRIOR_CHUNKS)` of it): with one chunk, the raw mean *is* the chunk
-and centring would erase it.
+per process per tenant knowledge version (`core.versions`, bumped on every knowledge change) in a
+`knowledge.tenant_cache`, like `knowledge.term_stats`; a time limit backs the version up. A tenant
+with few chunks gets a mean shrunk towards zero (`n / (n + PRIOR_CHUNKS)` of it): with one chunk,
+the raw mean *is* the chunk and centring would erase it.
 """
 
 from __future__ import annotations
 
 import math
-import time
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
-from threading import Lock
 
 import numpy as np
+
+from knowledge.tenant_cache import TenantVersionCache
 
 # The mean of 20k chunks is as good as that of all of them, and bounds the cost of recomputing it
 # for a 100k+ chunk tenant after each knowledge change (one sequential read of the vectors).
@@ -79,15 +77,8 @@ class Centre:
         return (a - b - s_mu + self.norm2) / math.sqrt(denominator)
 
 
-@dataclass
-class _Entry:
-    version: int | None
-    created: float
-    centre: Centre | None
-
-
-class CentreCache:
-    """Per-process LRU of tenants' centres at one knowledge version.
+class CentreCache(TenantVersionCache[Centre | None]):
+    """Per-process LRU of tenants' centres at one knowledge version (None: a tenant without chunks).
 
     Without a version (Redis unreachable) the entry is kept under None and only the time limit
     renews it: a mean a few minutes stale barely moves, and recomputing it per search would cost
@@ -95,32 +86,7 @@ class CentreCache:
     """
 
     def __init__(self, tenants: int = _TENANTS, max_age: float = _MAX_AGE_SECONDS) -> None:
-        self._tenants, self._max_age = tenants, max_age
-        self._entries: OrderedDict[uuid.UUID, _Entry] = OrderedDict()
-        self._lock = Lock()
-
-    def lookup(self, tenant_id: uuid.UUID, version: int | None) -> tuple[bool, Centre | None]:
-        """(known, centre): known is False when the centre must be computed."""
-        with self._lock:
-            entry = self._entries.get(tenant_id)
-            if entry is None:
-                return False, None
-            if entry.version != version or time.monotonic() - entry.created > self._max_age:
-                del self._entries[tenant_id]
-                return False, None
-            self._entries.move_to_end(tenant_id)
-            return True, entry.centre
-
-    def store(self, tenant_id: uuid.UUID, version: int | None, centre: Centre | None) -> None:
-        with self._lock:
-            self._entries[tenant_id] = _Entry(version, time.monotonic(), centre)
-            self._entries.move_to_end(tenant_id)
-            while len(self._entries) > self._tenants:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        super().__init__(tenants, max_age, cache_unversioned=True)
 
 
 centres = CentreCache()

@@ -14,11 +14,10 @@ already cached, and IDF weights a few minutes stale only nudge the lexical share
 from __future__ import annotations
 
 import math
-import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from threading import Lock
+
+from knowledge.tenant_cache import TenantVersionCache
 
 _TENANTS = 512
 _TERMS_PER_TENANT = 50_000
@@ -46,9 +45,7 @@ def idf_weights(terms: list[str], n: int, df: list[int]) -> dict[str, float]:
 
 
 @dataclass
-class _Entry:
-    version: int
-    created: float
+class _Stats:
     n: int | None = None
     df: dict[str, int] = field(default_factory=dict)
 
@@ -66,48 +63,33 @@ class Known:
 class TermStatsCache:
     """Per-process LRU of tenants' chunk counts and term frequencies at one knowledge version."""
 
-    def __init__(self, tenants: int = _TENANTS, terms_per_tenant: int = _TERMS_PER_TENANT,
-                 max_age: float = _MAX_AGE_SECONDS) -> None:
-        self._tenants, self._terms, self._max_age = tenants, terms_per_tenant, max_age
-        self._entries: OrderedDict[uuid.UUID, _Entry] = OrderedDict()
-        self._lock = Lock()
+    def __init__(
+        self, tenants: int = _TENANTS, terms_per_tenant: int = _TERMS_PER_TENANT, max_age: float = _MAX_AGE_SECONDS
+    ) -> None:
+        self._terms = terms_per_tenant
+        self._cache: TenantVersionCache[_Stats] = TenantVersionCache(tenants, max_age)
 
     def lookup(self, tenant_id: uuid.UUID, version: int | None, terms: list[str]) -> Known:
-        with self._lock:
-            entry = self._current(tenant_id, version)
-            if entry is None:
-                return Known(None, {}, list(terms))
-            self._entries.move_to_end(tenant_id)
-            df = {t: entry.df[t] for t in terms if t in entry.df}
-            return Known(entry.n, df, [t for t in terms if t not in df])
+        _found, stats = self._cache.lookup(tenant_id, version)
+        if stats is None:
+            return Known(None, {}, list(terms))
+        # Read outside the cache's lock: an entry only ever gains terms, and a dict read is atomic.
+        df = {t: stats.df[t] for t in terms if t in stats.df}
+        return Known(stats.n, df, [t for t in terms if t not in df])
 
     def store(self, tenant_id: uuid.UUID, version: int | None, n: int | None, df: dict[str, int]) -> None:
-        if version is None:
-            return
-        with self._lock:
-            entry = self._current(tenant_id, version)
-            if entry is None:
-                entry = self._entries[tenant_id] = _Entry(version, time.monotonic())
+        def add(stats: _Stats | None) -> _Stats:
+            stats = _Stats() if stats is None else stats
             if n is not None:
-                entry.n = n
-            if len(entry.df) + len(df) <= self._terms:
-                entry.df.update(df)
-            self._entries.move_to_end(tenant_id)
-            while len(self._entries) > self._tenants:
-                self._entries.popitem(last=False)
+                stats.n = n
+            if len(stats.df) + len(df) <= self._terms:
+                stats.df.update(df)
+            return stats
+
+        self._cache.update(tenant_id, version, add)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def _current(self, tenant_id: uuid.UUID, version: int | None) -> _Entry | None:
-        entry = self._entries.get(tenant_id)
-        if entry is None or version is None:
-            return None
-        if entry.version != version or time.monotonic() - entry.created > self._max_age:
-            del self._entries[tenant_id]
-            return None
-        return entry
+        self._cache.clear()
 
 
 term_stats = TermStatsCache()

@@ -30,8 +30,21 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def frame(result: Any, customer_message_id: uuid.UUID) -> dict[str, Any]:
-    return {"type": "final", "customer_message_id": str(customer_message_id), **result.public(),
-            "suggest_handoff": result.fallback_reason == "low_confidence"}
+    return {
+        "type": "final",
+        "customer_message_id": str(customer_message_id),
+        **result.public(),
+        "suggest_handoff": result.fallback_reason == "low_confidence",
+    }
+
+
+def error_frame(customer_message_id: uuid.UUID | str) -> dict[str, Any]:
+    """The frame that tells a waiting customer their message failed and no answer is coming."""
+    return {
+        "type": "error",
+        "customer_message_id": str(customer_message_id),
+        "detail": "Sorry, we could not answer this message.",
+    }
 
 
 async def _answer(tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
@@ -40,8 +53,9 @@ async def _answer(tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
         return  # already answered (redelivered message); the client can poll for it
     async for event in engine.run(turn, stream=True):
         if event.kind == "delta":
-            await events.publish(turn.conversation_id, {"type": "delta", "customer_message_id": str(message_id),
-                                                        "text": event.text})
+            await events.publish(
+                turn.conversation_id, {"type": "delta", "customer_message_id": str(message_id), "text": event.text}
+            )
         elif event.result is not None:
             await events.publish(turn.conversation_id, frame(event.result, message_id))
 
@@ -50,8 +64,7 @@ async def _fail(tenant_id: uuid.UUID, message_id: uuid.UUID, error: str) -> None
     turn, reply = await store.load_turn(tenant_id, message_id)
     if reply is None:
         await store.mark_failed(turn, error)
-        await events.publish(turn.conversation_id, {"type": "error", "customer_message_id": str(message_id),
-                                                    "detail": "Sorry, we could not answer this message."})
+        await events.publish(turn.conversation_id, error_frame(message_id))
 
 
 @dramatiq.actor(queue_name="chat", max_retries=MAX_RETRIES, time_limit=120_000, min_backoff=500, max_backoff=5_000)
