@@ -67,6 +67,10 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
     from backend import recovery
 
     recovery.start_in_background()
+    # After a PostgreSQL (re)start, the largest tenants' search indexes are read back into memory.
+    from knowledge import vector_index
+
+    vector_index.start_warming()
 
     def forward(signum: int, _frame: object) -> None:
         if child.poll() is None:

@@ -25,6 +25,7 @@ Measurements in docs/retrieval.md.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
@@ -32,6 +33,7 @@ from sqlalchemy import func, select, text
 
 from core.db import owner_engine, sync_tenant_session
 from core.models import Chunk
+from core.periodic import start_every
 from core.redis import sync_redis
 from core.settings import get_settings
 
@@ -41,6 +43,7 @@ _cache: dict[uuid.UUID, tuple[float, bool]] = {}
 _CACHE_SECONDS = 30.0
 WARM_MARK = "kefu:warm:{started}"
 WARM_SHARE = 0.5  # of shared_buffers, at most, filled by warming
+WARM_CHECK_SECONDS = 30  # how often each worker looks for a new PostgreSQL start
 log = logging.getLogger(__name__)
 
 
@@ -209,3 +212,10 @@ def warm_after_restart() -> list[uuid.UUID]:
         log.info("warmed tenant index", extra={"tenant_id": str(tenant_id), "rows": rows, "bytes": size,
                                                "seconds": round(time.perf_counter() - began, 2)})
     return warmed
+
+
+def start_warming() -> threading.Event:
+    """`warm_after_restart` now and every WARM_CHECK_SECONDS in a daemon thread (`kefu worker`);
+    set the returned event to stop it."""
+    return start_every(WARM_CHECK_SECONDS, warm_after_restart, thread="index-warming", at_start=True,
+                       failure="warming tenant indexes failed")

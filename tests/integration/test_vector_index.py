@@ -166,3 +166,15 @@ async def test_an_indexed_tenant_fetches_at_most_ef_search_candidates_per_rankin
     assert retrieval.candidates(indexed=True, top_k=5) == 40
     assert retrieval.candidates(indexed=False, top_k=5) == 100
     assert retrieval.candidates(indexed=True, top_k=50) == 50
+
+
+def test_a_worker_starts_warming_at_once_and_keeps_checking(monkeypatch) -> None:
+    import threading
+
+    called = threading.Event()
+    monkeypatch.setattr(vector_index, "warm_after_restart", called.set)
+    stop = vector_index.start_warming()
+    try:
+        assert called.wait(10)  # at start, not after the first WARM_CHECK_SECONDS
+    finally:
+        stop.set()
