@@ -22,6 +22,7 @@ the raw mean *is* the chunk and centring would erase it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +68,24 @@ class Centre:
 
     def similarity(self, query: np.ndarray, cosine: float, s_mu: float, s_norm: float) -> float:
         """cos(q - μ, s - μ) from the candidate's cosine with q, its s·μ and its norm."""
+        return self.for_query(query)(cosine, s_mu, s_norm)
+
+    def for_query(self, query: np.ndarray) -> Callable[[float, float, float], float]:
+        """`similarity` for one query and many candidates (the query's own products once)."""
         q = np.asarray(query, dtype=np.float64)
         q_norm2 = float(q @ q)
+        q_norm = math.sqrt(q_norm2)
         b = float(q @ self.vector)
-        a = cosine * math.sqrt(q_norm2) * s_norm
-        denominator = (q_norm2 - 2 * b + self.norm2) * (s_norm * s_norm - 2 * s_mu + self.norm2)
-        if denominator <= 1e-12:
-            return 0.0
-        return (a - b - s_mu + self.norm2) / math.sqrt(denominator)
+        mu2 = self.norm2
+        q_side = q_norm2 - 2 * b + mu2
+
+        def similarity(cosine: float, s_mu: float, s_norm: float) -> float:
+            denominator = q_side * (s_norm * s_norm - 2 * s_mu + mu2)
+            if denominator <= 1e-12:
+                return 0.0
+            return (cosine * q_norm * s_norm - b - s_mu + mu2) / math.sqrt(denominator)
+
+        return similarity
 
 
 class CentreCache(TenantVersionCache[Centre | None]):

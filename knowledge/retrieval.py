@@ -122,12 +122,13 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
 
     With a `centre` (and the query `vector`) the dense part is the centred cosine."""
     total = sum(idf.values()) or 1.0
+    centring = centre.for_query(vector) if centre is not None and vector is not None else None
     hits = []
     for r in rows:
         dense = float(r.dense)
         centred = None
-        if centre is not None and vector is not None and getattr(r, "s_mu", None) is not None:
-            centred = centre.similarity(vector, dense, float(r.s_mu), float(r.s_norm))
+        if centring is not None and getattr(r, "s_mu", None) is not None:
+            centred = centring(dense, float(r.s_mu), float(r.s_norm))
         lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
         metadata = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata or "{}")
         question = metadata.get("question")
