@@ -87,9 +87,11 @@ class Settings(BaseSettings):
     tenant_lexical_index_threshold: int = 2_000
     search_candidates: int = 100  # per ranking (dense, lexical); docs/retrieval.md
     # Candidates a tenant's partial HNSW index explores per search (pgvector's `hnsw.ef_search`,
-    # sent when a connection opens). Such a tenant's dense and lexical rankings each contribute at
-    # most this many candidates: the search's cost grows with it (docs/retrieval.md, at scale).
-    hnsw_ef_search: int = Field(default=64, ge=10, le=1000)
+    # sent when a connection opens; a search asking for more hits than this raises it for itself).
+    # Such a tenant's dense and lexical rankings each contribute at most this many candidates: the
+    # search's cost grows with it (docs/retrieval.md, at scale; the graphs are built with
+    # knowledge.vector_index.HNSW_OPTIONS).
+    hnsw_ef_search: int = Field(default=24, ge=10, le=1000)
     lexical_weight: float = 0.03
     question_overlap_weight: float = 0.08  # knowledge.overlap
     # Dense similarity centred on the tenant's mean chunk vector (knowledge.centre); false = plain cosine.

@@ -355,6 +355,9 @@ def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, pa
         indexed = bool((yield _Step(vector_index.HAS_INDEX_SQL, {"n": vector_index.index_name(tenant_id)}, "scalar")))
         vector_index.remember(tenant_id, indexed)
     params["n"] = candidates(indexed, top_k)
+    if indexed and top_k > get_settings().hnsw_ef_search:
+        # The index returns at most ef_search rows; a search for more hits raises it for itself.
+        yield _Step(_SET_EF_SEARCH, {"ef": str(top_k)}, "scalar")
     counted = None
     if _needs_counting(terms, known):
         counted = yield _Step(text(STATS_SQL), _stats_params(known), "one")
@@ -367,6 +370,9 @@ def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, pa
     _centre_params(params, centre)
     rows = yield _Step(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params)
     return _fused(rows, top_k, terms, n, df, query, centre, vector)
+
+
+_SET_EF_SEARCH = text("SELECT set_config('hnsw.ef_search', :ef, true)")
 
 
 def _needs_version(terms: list[str]) -> bool:

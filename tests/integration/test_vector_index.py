@@ -182,3 +182,38 @@ def test_a_worker_starts_warming_at_once_and_keeps_checking(monkeypatch) -> None
         assert called.wait(10)  # at start, not after the first WARM_CHECK_SECONDS
     finally:
         stop.set()
+
+
+async def test_an_index_built_with_older_options_is_rebuilt_in_place(client, tenant, stub_worker) -> None:
+    await _ingest(client, tenant, [(str(i), f"question {i}", f"answer {i}") for i in range(50)], stub_worker)
+    name = vector_index.index_name(tenant.id)
+    with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"CREATE INDEX \"{name}\" ON chunks USING hnsw (embedding vector_cosine_ops) "
+                          f"WITH (m = 16, ef_construction = 64) WHERE tenant_id = '{tenant.id}'::uuid"))
+    try:
+        assert tenant.id in vector_index.outdated_indexes()
+        assert vector_index.ensure_tenant_index(tenant.id, force=True)
+        assert tenant.id not in vector_index.outdated_indexes()
+        with owner_engine().connect() as conn:
+            options = conn.scalar(text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": name})
+        assert "ef_construction=128" in options
+        assert vector_index.has_index_uncached(tenant.id)
+        assert vector_index.index_name(tenant.id) in _plan(tenant.id, indexed=True)
+    finally:
+        vector_index.drop_tenant_index(tenant.id)
+
+
+async def test_a_search_for_more_hits_than_ef_search_raises_it_for_itself(
+        client, tenant, stub_worker, monkeypatch) -> None:
+    from core.settings import get_settings
+
+    await _ingest(client, tenant, [(str(i), f"question {i}", f"answer {i}") for i in range(120)], stub_worker)
+    try:
+        assert vector_index.ensure_tenant_index(tenant.id, force=True)
+        vector_index.remember(tenant.id, True)
+        # Pooled connections opened with ef_search 24: the index alone would return 24 rows.
+        monkeypatch.setattr(get_settings(), "hnsw_ef_search", 10)
+        hits = retrieval.retrieve_sync(tenant.id, "zzqx wwvy", top_k=40)  # no lexical candidates
+        assert len(hits) == 40
+    finally:
+        vector_index.drop_tenant_index(tenant.id)
