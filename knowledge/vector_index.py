@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
@@ -42,6 +43,8 @@ INDEX_PREFIX = "ix_chunks_hnsw_t_"
 # better-connected graph in about twice the time; searching it with ef_search 24 gives higher
 # recall than the old graph at 64, for less work per search (docs/retrieval.md, at scale).
 HNSW_OPTIONS = {"m": "16", "ef_construction": "128"}
+_HNSW_WITH = ", ".join(f"{key} = {value}" for key, value in HNSW_OPTIONS.items())  # CREATE INDEX … WITH (…)
+_HNSW_RELOPTIONS = [f"{key}={value}" for key, value in HNSW_OPTIONS.items()]  # as pg_class.reloptions lists them
 LEXICAL_INDEX_PREFIX = "ix_chunks_lexical_t_"
 _cache: dict[uuid.UUID, tuple[float, bool]] = {}
 _CACHE_SECONDS = 30.0
@@ -76,8 +79,7 @@ def ensure_tenant_index(tenant_id: uuid.UUID, *, force: bool = False) -> bool:
         _create(lexical_index_name(tenant_id), f"USING gin (lexical) WHERE tenant_id = {tenant}")
     if count is not None and count < settings.tenant_hnsw_threshold:
         return has_index_uncached(tenant_id)
-    options = ", ".join(f"{key} = {value}" for key, value in HNSW_OPTIONS.items())
-    definition = f"USING hnsw (embedding vector_cosine_ops) WITH ({options}) WHERE tenant_id = {tenant}"
+    definition = f"USING hnsw (embedding vector_cosine_ops) WITH ({_HNSW_WITH}) WHERE tenant_id = {tenant}"
     built = _create(index_name(tenant_id), definition) or _rebuild_if_outdated(index_name(tenant_id), definition)
     _cache[tenant_id] = (time.monotonic(), True)
     if built:
@@ -114,8 +116,7 @@ def _rebuild_if_outdated(name: str, definition: str) -> bool:
     and fall back to the exact path only between the drop and the rename. True if rebuilt."""
     with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         current = conn.scalar(text("SELECT reloptions FROM pg_class WHERE oid = to_regclass(:n)"), {"n": name}) or []
-        wanted = {f"{key}={value}" for key, value in HNSW_OPTIONS.items()}
-        if wanted <= set(current):
+        if set(_HNSW_RELOPTIONS) <= set(current):
             return False
         fresh = name[:50] + "_new"
         conn.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{fresh}"'))
@@ -128,13 +129,8 @@ def _rebuild_if_outdated(name: str, definition: str) -> bool:
 
 def outdated_indexes() -> list[uuid.UUID]:
     """Tenants whose partial HNSW index was built with other options than HNSW_OPTIONS."""
-    wanted = [f"{key}={value}" for key, value in HNSW_OPTIONS.items()]
-    with owner_engine().connect() as conn:
-        names = conn.execute(text(
-            "SELECT c.relname FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
-            "WHERE c.relname LIKE :pattern AND i.indisvalid AND NOT (coalesce(c.reloptions, '{}') @> :wanted)"),
-            {"pattern": INDEX_PREFIX + "%", "wanted": wanted}).scalars().all()
-    return [uuid.UUID(hex=name[len(INDEX_PREFIX):]) for name in names if len(name) == len(INDEX_PREFIX) + 32]
+    return [index.tenant_id for index in _partial_hnsw_indexes()
+            if not set(_HNSW_RELOPTIONS) <= set(index.reloptions or [])]
 
 
 def drop_tenant_index(tenant_id: uuid.UUID) -> None:
@@ -178,10 +174,25 @@ _WARM = """
     ) s
 """
 _PARTIAL_INDEXES = text("""
-    SELECT substring(c.relname from :prefix_length) AS tenant_hex, pg_relation_size(c.oid) AS bytes
+    SELECT c.relname AS name, pg_relation_size(c.oid) AS bytes, c.reloptions
     FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
     WHERE c.relname LIKE :pattern AND i.indisvalid
 """)
+
+
+@dataclass(frozen=True)
+class _PartialIndex:
+    tenant_id: uuid.UUID
+    bytes: int
+    reloptions: list[str] | None
+
+
+def _partial_hnsw_indexes() -> list[_PartialIndex]:
+    """Every valid partial HNSW index: whose it is, its size and the options it was built with."""
+    with owner_engine().connect() as conn:
+        rows = conn.execute(_PARTIAL_INDEXES, {"pattern": INDEX_PREFIX + "%"}).all()
+    return [_PartialIndex(uuid.UUID(hex=row.name[len(INDEX_PREFIX):]), int(row.bytes), row.reloptions)
+            for row in rows if len(row.name) == len(INDEX_PREFIX) + 32]
 
 
 def warm_tenant(tenant_id: uuid.UUID) -> int:
@@ -202,11 +213,10 @@ def warm_tenant(tenant_id: uuid.UUID) -> int:
 def tenants_to_warm() -> list[tuple[uuid.UUID, int]]:
     """Tenants with a valid partial HNSW index, largest first, with the bytes warming them reads
     (index plus their share of the table), as many as fit in WARM_SHARE of shared_buffers."""
+    indexes = _partial_hnsw_indexes()
+    if not indexes:
+        return []
     with owner_engine().connect() as conn:
-        indexes = conn.execute(_PARTIAL_INDEXES, {"prefix_length": len(INDEX_PREFIX) + 1,
-                                                  "pattern": INDEX_PREFIX + "%"}).all()
-        if not indexes:
-            return []
         budget = int(conn.scalar(text(
             "SELECT setting::bigint * current_setting('block_size')::bigint FROM pg_settings "
             "WHERE name = 'shared_buffers'")) * WARM_SHARE)
@@ -214,12 +224,9 @@ def tenants_to_warm() -> list[tuple[uuid.UUID, int]]:
                                   "greatest(reltuples, 1) AS rows FROM pg_class WHERE relname = 'chunks'")).one()
         counts = dict(conn.execute(text(
             "SELECT tenant_id, count(*) FROM chunks WHERE tenant_id = ANY(CAST(:ids AS uuid[])) GROUP BY 1"),
-            {"ids": [str(uuid.UUID(hex=row.tenant_hex)) for row in indexes]}).all())
-    sized = sorted(((tenant_id, int(index.bytes + table.bytes * count / table.rows))
-                    for index in indexes
-                    for tenant_id, count in [(uuid.UUID(hex=index.tenant_hex),
-                                              counts.get(uuid.UUID(hex=index.tenant_hex), 0))]),
-                   key=lambda item: -item[1])
+            {"ids": [str(index.tenant_id) for index in indexes]}).all())
+    sized = sorted(((index.tenant_id, int(index.bytes + table.bytes * counts.get(index.tenant_id, 0) / table.rows))
+                    for index in indexes), key=lambda item: -item[1])
     chosen, total = [], 0
     for tenant_id, size in sized:
         if total + size > budget:
@@ -236,10 +243,14 @@ def warm_after_restart() -> list[uuid.UUID]:
         started = conn.scalar(text("SELECT extract(epoch FROM pg_postmaster_start_time())::bigint"))
     if not sync_redis().set(WARM_MARK.format(started=started), "1", nx=True, ex=7 * 24 * 3600):
         return []
-    for tenant_id in outdated_indexes():  # built before HNSW_OPTIONS changed: rebuilt (and warmed) first
+    rebuilt = set(outdated_indexes())
+    for tenant_id in rebuilt:  # built before HNSW_OPTIONS changed: rebuilt, which warms them, first
         ensure_tenant_index(tenant_id, force=True)
     warmed = []
     for tenant_id, size in tenants_to_warm():
+        if tenant_id in rebuilt:
+            warmed.append(tenant_id)
+            continue
         began = time.perf_counter()
         rows = warm_tenant(tenant_id)
         warmed.append(tenant_id)
