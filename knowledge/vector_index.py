@@ -48,7 +48,9 @@ _HNSW_RELOPTIONS = [f"{key}={value}" for key, value in HNSW_OPTIONS.items()]  # 
 LEXICAL_INDEX_PREFIX = "ix_chunks_lexical_t_"
 _cache: dict[uuid.UUID, tuple[float, bool]] = {}
 _CACHE_SECONDS = 30.0
-WARM_MARK = "kefu:warm:{started}"
+WARM_MARK = "kefu:warm:{started}"  # set once a warm for that PostgreSQL start has finished
+WARM_CLAIM = WARM_MARK + ":claim"  # held by the one worker warming; expires if that worker dies
+WARM_CLAIM_SECONDS = 900
 WARM_SHARE = 0.5  # of shared_buffers, at most, filled by warming
 WARM_CHECK_SECONDS = 30  # how often each worker looks for a new PostgreSQL start
 log = logging.getLogger(__name__)
@@ -237,12 +239,26 @@ def tenants_to_warm() -> list[tuple[uuid.UUID, int]]:
 
 
 def warm_after_restart() -> list[uuid.UUID]:
-    """Warm the largest tenants once per PostgreSQL start (the first worker to see the new start
-    time does it; a Redis marker keeps the others from repeating it). The tenants warmed."""
+    """Warm the largest tenants once per PostgreSQL start. The first worker to see the new start
+    time claims it in Redis and the others leave it alone; the start counts as warmed only when
+    the warm has finished, so a warm that fails (or whose worker dies, once its claim expires) is
+    taken up again at a later check. The tenants warmed."""
     with owner_engine().connect() as conn:
         started = conn.scalar(text("SELECT extract(epoch FROM pg_postmaster_start_time())::bigint"))
-    if not sync_redis().set(WARM_MARK.format(started=started), "1", nx=True, ex=7 * 24 * 3600):
+    redis, done, claim = sync_redis(), WARM_MARK.format(started=started), WARM_CLAIM.format(started=started)
+    if redis.exists(done) or not redis.set(claim, "1", nx=True, ex=WARM_CLAIM_SECONDS):
         return []
+    try:
+        warmed = _warm_largest_tenants()
+    except BaseException:
+        redis.delete(claim)
+        raise
+    redis.set(done, "1", ex=7 * 24 * 3600)
+    redis.delete(claim)
+    return warmed
+
+
+def _warm_largest_tenants() -> list[uuid.UUID]:
     rebuilt = set(outdated_indexes())
     for tenant_id in rebuilt:  # built before HNSW_OPTIONS changed: rebuilt, which warms them, first
         ensure_tenant_index(tenant_id, force=True)

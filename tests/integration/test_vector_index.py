@@ -130,7 +130,7 @@ async def test_the_lexical_functions_see_only_the_tenant_of_the_transaction(
 
 
 async def test_warming_reads_every_row_of_the_tenants_index_once_per_server_start(
-        client, tenant, other_tenant, stub_worker, real_embedder) -> None:
+        client, tenant, other_tenant, stub_worker, real_embedder, monkeypatch) -> None:
     # Real vectors: the hash embedder's many tied distances leave parts of an HNSW graph unreachable.
     topics = ["refund", "delivery", "password", "invoice", "warranty", "discount"]
     rows = [(str(i), f"How do I handle {topics[i % 6]} case number {i}?", f"Answer {i} for {topics[i % 6]}.")
@@ -147,8 +147,21 @@ async def test_warming_reads_every_row_of_the_tenants_index_once_per_server_star
 
         for key in sync_redis().scan_iter("kefu:warm:*"):  # another test's worker saw this server start
             sync_redis().delete(key)
+        # A warm that fails half-way does not count: the next check takes it up again.
+        with monkeypatch.context() as patch:
+            patch.setattr(vector_index, "warm_tenant", lambda tenant_id: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                vector_index.warm_after_restart()
         assert vector_index.warm_after_restart() == [tenant.id]
         assert vector_index.warm_after_restart() == []  # once per PostgreSQL start, across workers
+        # While one worker holds the claim, the others leave the warm to it.
+        with owner_engine().connect() as conn:
+            started = conn.scalar(text("SELECT extract(epoch FROM pg_postmaster_start_time())::bigint"))
+        sync_redis().delete(vector_index.WARM_MARK.format(started=started))
+        sync_redis().set(vector_index.WARM_CLAIM.format(started=started), "1")
+        assert vector_index.warm_after_restart() == []
+        sync_redis().delete(vector_index.WARM_CLAIM.format(started=started))  # its worker died: claim expired
+        assert vector_index.warm_after_restart() == [tenant.id]
     finally:
         vector_index.drop_tenant_index(tenant.id)
     assert vector_index.tenants_to_warm() == []
