@@ -27,10 +27,11 @@ from core.db import sync_tenant_session
 from core.errors import KefuError, NotFound, ServiceUnavailable, ValidationFailed
 from core.models import EvaluationFailure, EvaluationRun, Tenant
 from core.settings import get_settings
+from knowledge import vector_index
 from knowledge.blobstore import get_blob_store
 from knowledge.confidence import confidence
 from knowledge.evaluation_set import LabelledQuestion, parse_question_set
-from knowledge.retrieval import Hit, retrieve_sync
+from knowledge.retrieval import Hit, candidates, retrieve_sync
 
 TOP_K = 10
 _TEXT_CHARS = 500
@@ -210,9 +211,13 @@ def _store_results(session: Session, run: EvaluationRun, outcomes: list[Outcome]
     summary = summarise(outcomes)
     for key, value in summary.items():
         setattr(run, key, value)
+    indexed = vector_index.has_index_uncached(run.tenant_id)
+    # The parameters the run's searches used: a tenant searched through its partial HNSW index gets
+    # fewer candidates per ranking (`knowledge.retrieval.candidates`) than the setting says.
     run.metrics = {"embedder": settings.embedder, "lexical_weight": settings.lexical_weight,
                    "question_overlap_weight": settings.question_overlap_weight,
-                   "search_candidates": settings.search_candidates, "seconds": round(seconds, 3)}
+                   "vector_index": indexed, "search_candidates": candidates(indexed, TOP_K),
+                   "seconds": round(seconds, 3)}
     run.status, run.error, run.finished_at = "done", None, datetime.now(UTC)
     session.add_all(_failure_rows(run.tenant_id, run.id, outcomes))
 

@@ -54,6 +54,19 @@ def test_a_run_stores_its_metrics_and_failures(faq_tenant) -> None:
     assert "Alipay" in failures.iloc[0]["top_text"]
 
 
+def test_a_run_records_the_candidates_its_searches_used(faq_tenant, monkeypatch) -> None:
+    def metrics(run_id):
+        with sync_tenant_session(faq_tenant.id) as session:
+            return session.get(EvaluationRun, run_id).metrics
+
+    small = metrics(evaluation.run_evaluation(faq_tenant.id, QUESTIONS))
+    assert (small["vector_index"], small["search_candidates"]) == (False, 100)
+    # A tenant searched through its partial HNSW index gets at most hnsw_ef_search per ranking.
+    monkeypatch.setattr(evaluation.vector_index, "has_index_uncached", lambda tenant_id: True)
+    indexed = metrics(evaluation.run_evaluation(faq_tenant.id, QUESTIONS))
+    assert (indexed["vector_index"], indexed["search_candidates"]) == (True, 24)
+
+
 def test_the_bot_threshold_decides_what_counts_as_answered(faq_tenant) -> None:
     strict = evaluation.run_evaluation(faq_tenant.id, QUESTIONS, threshold=1.0)
     with sync_tenant_session(faq_tenant.id) as session:
