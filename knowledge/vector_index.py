@@ -222,8 +222,10 @@ def tenants_to_warm() -> list[tuple[uuid.UUID, int]]:
         budget = int(conn.scalar(text(
             "SELECT setting::bigint * current_setting('block_size')::bigint FROM pg_settings "
             "WHERE name = 'shared_buffers'")) * WARM_SHARE)
-        table = conn.execute(text("SELECT pg_relation_size('chunks') AS bytes, "
-                                  "greatest(reltuples, 1) AS rows FROM pg_class WHERE relname = 'chunks'")).one()
+        # reltuples is -1 until the table is first analysed: count the rows then (once per start).
+        table = conn.execute(text(
+            "SELECT pg_relation_size('chunks') AS bytes, CASE WHEN reltuples > 0 THEN reltuples "
+            "ELSE greatest((SELECT count(*) FROM chunks), 1) END AS rows FROM pg_class WHERE relname = 'chunks'")).one()
         counts = dict(conn.execute(text(
             "SELECT tenant_id, count(*) FROM chunks WHERE tenant_id = ANY(CAST(:ids AS uuid[])) GROUP BY 1"),
             {"ids": [str(index.tenant_id) for index in indexes]}).all())

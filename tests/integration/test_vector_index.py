@@ -143,6 +143,18 @@ async def test_warming_reads_every_row_of_the_tenants_index_once_per_server_star
         assert vector_index.warm_tenant(tenant.id) == 300
         assert vector_index.warm_tenant(other_tenant.id) == 1  # no index: its rows through the btree
         assert [t for t, _ in vector_index.tenants_to_warm()] == [tenant.id]
+        # Its size: the index plus its share of the table, also before the table was ever analysed.
+        with owner_engine().connect() as conn, conn.begin():
+            conn.execute(text("UPDATE pg_class SET reltuples = -1 WHERE relname = 'chunks'"))
+        try:
+            with owner_engine().connect() as conn:
+                at_most = conn.scalar(text(
+                    "SELECT pg_relation_size('chunks') + pg_relation_size(CAST(:ix AS regclass))"),
+                    {"ix": vector_index.index_name(tenant.id)})
+            assert 0 < dict(vector_index.tenants_to_warm())[tenant.id] <= at_most
+        finally:
+            with owner_engine().connect() as conn, conn.begin():
+                conn.execute(text("ANALYZE chunks"))
         from core.redis import sync_redis
 
         for key in sync_redis().scan_iter("kefu:warm:*"):  # another test's worker saw this server start
