@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval bench-ingest bench-filtered fuzz clean
+.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval eval-quality bench-ingest bench-filtered fuzz clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint-imports: $(STAMP) ## Check the import direction between packages
 
 bench-retrieval: $(STAMP) ## Retrieval quality on ../shared/datasets through the real API and worker
 	$(BIN)/python bench/eval_retrieval.py
+
+eval-quality: $(STAMP) ## Every answer-quality figure (StackFAQ, HINT3, BQ, chat abstention) in one run, against its target
+	$(BIN)/python bench/eval_quality.py
 
 bench-ingest: $(STAMP) ## Ingestion throughput vs the raw embedder
 	$(BIN)/python bench/ingest.py

@@ -72,6 +72,11 @@ class LexicalShare:
         return sum(w for t, w in idf.items() if t in self.terms[stored]) / total if total else 0.0
 
 
+def result_line(scorer: str, auc: float, top1: float) -> str:
+    """One scorer's figures as printed (bench/eval_quality.py reads them back)."""
+    return f"  {scorer:<44} pair ROC-AUC {auc:.3f}   group top-1 {top1:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", type=Path, default=DATASETS)
@@ -124,7 +129,7 @@ def main() -> None:
         top1 = np.mean([
             max(g["candidates"], key=lambda c: score(g["anchor"], c["text"]))["label"] == 1 for g in groups
         ])
-        print(f"  {name:<44} pair ROC-AUC {auc:.3f}   group top-1 {top1:.3f}", flush=True)
+        print(result_line(name, auc, top1), flush=True)
 
 
 if __name__ == "__main__":
