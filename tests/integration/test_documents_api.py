@@ -99,6 +99,16 @@ async def test_list_and_delete_remove_the_chunks(client, tenant, stub_worker) ->
         assert session.scalar(select(func.count()).select_from(Chunk)) == 0
 
 
+async def test_a_page_offset_out_of_range_is_a_clear_400(client, tenant, stub_worker) -> None:
+    body = (await upload(client, tenant, "faq.csv", qa_csv(FAQ))).json()
+    stub_worker()
+    for path in ("/api/v1/documents", f"/api/v1/documents/{body['id']}/faq-rows"):
+        response = await client.get(f"{path}?offset={10**30}", headers=tenant.admin)
+        assert response.status_code == 400 and "offset" in response.text, response.text
+        response = await client.get(f"{path}?offset=1000000000", headers=tenant.admin)
+        assert response.status_code == 200 and response.json()["items"] == [], response.text
+
+
 async def test_gbk_csv_with_chinese_headers_is_read(client, tenant, stub_worker) -> None:
     data = qa_csv([("1", "怎么修改收货地址？", "在我的账户里修改。")], header=("编号", "问题", "答案"), encoding="gbk")
     body = (await upload(client, tenant, "常见问题.csv", data)).json()

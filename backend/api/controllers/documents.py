@@ -26,6 +26,9 @@ from core.versions import abump_tenant_version
 from knowledge import documents, faq_overrides, indexing
 from knowledge.tasks import ingest_document
 
+# Far beyond any tenant's page count, and within PostgreSQL's bigint (a larger OFFSET is a server error).
+MAX_OFFSET = 1_000_000_000
+
 
 class DocumentController(Controller):
     path = "/api/v1/documents"
@@ -66,7 +69,7 @@ class DocumentController(Controller):
         principal: CurrentPrincipal,
         status: Annotated[str | None, QueryParameter(required=False)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> DocumentPage:
         if status is not None and status not in DOCUMENT_STATUSES:
             raise ValidationFailed(f"status must be one of {', '.join(DOCUMENT_STATUSES)}.")
@@ -97,7 +100,7 @@ class DocumentController(Controller):
         document_id: FromPath[uuid.UUID],
         search: Annotated[str | None, QueryParameter(required=False, max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=faq_overrides.MAX_PAGE)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> FaqRowPage:
         async with tenant_session(principal.tenant_id) as session:
             rows, total = await session.run_sync(
