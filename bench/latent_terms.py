@@ -158,8 +158,9 @@ def replay_results(captured: dict[str, Any], name: str, beta: float = 0.0, sims:
     class Plus(Centre):  # the product's centred cosine plus the extra similarity of this candidate
         extra: dict[tuple[float, float], float] = {}
 
-        def similarity(self, query: np.ndarray, cosine: float, s_mu: float, s_norm: float) -> float:
-            return super().similarity(query, cosine, s_mu, s_norm) + self.extra.get((cosine, s_mu), 0.0)
+        def for_query(self, query: np.ndarray) -> Any:  # fuse scores candidates through this
+            centred = super().for_query(query)
+            return lambda cosine, s_mu, s_norm: centred(cosine, s_mu, s_norm) + self.extra.get((cosine, s_mu), 0.0)
 
     d = captured[name]
     case = Case(name, d["filename"], b"", d["queries"], d["gold"], d["kind"], document_id=d["document_id"])
