@@ -3,8 +3,9 @@
 Each pair (sentence1, sentence2) is scored the way retrieval scores a customer question against a
 stored FAQ question: sentence2 is the stored question (its vector mixed from the question embedded
 as a query and as a passage, like `knowledge.indexing.with_question_vectors`), sentence1 the query;
-score = centred cosine (around the mean stored vector of all dev sentences, `knowledge.centre`;
-the plain cosine with KEFU_CENTRED_SIMILARITY=false)
+score = centred cosine (stored vectors around the mean stored vector of all dev sentences, queries
+towards the mean of the sentences embedded as queries, `knowledge.centre`; the plain cosine with
+KEFU_CENTRED_SIMILARITY=false)
 + KEFU_LEXICAL_WEIGHT x (IDF-weighted share of the query's terms in sentence2)
 + KEFU_QUESTION_OVERLAP_WEIGHT x (word/character Jaccard of the two questions, `knowledge.overlap`),
 with our jieba + bigram tokens and IDF over all dev sentences (`knowledge.lexical`, `knowledge.retrieval`).
@@ -98,13 +99,16 @@ def main() -> None:
     lexical = LexicalShare(sentences)
     weight = get_settings().lexical_weight
     overlap_weight = get_settings().question_overlap_weight
-    # The "tenant" is every dev sentence stored as a FAQ question: centre on their mean vector.
-    centre = Centre.shrunk(len(sentences), stored.mean(axis=0))
-    s_mu = stored @ centre.vector
+    # The "tenant" is every dev sentence stored as a FAQ question: stored vectors are centred on
+    # their mean, queries towards the mean of the questions embedded as queries (knowledge.centre).
+    centre = Centre.shrunk(len(sentences), stored.mean(axis=0), len(sentences), as_query.mean(axis=0),
+                           get_settings().query_centre_share)
+    s_mu, s_qmu = stored @ centre.vector, stored @ centre.for_queries
 
     def centred(a: str, b: str) -> float:
         q, s = as_query[index[a]], stored[index[b]]
-        return centre.similarity(q, float(q @ s), float(s_mu[index[b]]), float(np.linalg.norm(s)))
+        return centre.similarity(q, float(q @ s), float(s_mu[index[b]]), float(np.linalg.norm(s)),
+                                 float(s_qmu[index[b]]))
 
     dense = centred if get_settings().centred_similarity else (
         lambda a, b: float(as_query[index[a]] @ stored[index[b]]))

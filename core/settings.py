@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     question_overlap_weight: float = 0.08  # knowledge.overlap
     # Dense similarity centred on the tenant's mean chunk vector (knowledge.centre); false = plain cosine.
     centred_similarity: bool = True
+    # How far queries are centred from the chunks' mean towards the mean of the FAQ questions embedded
+    # as queries (knowledge.centre); 0 = both sides at the chunks' mean.
+    query_centre_share: float = Field(default=0.75, ge=0.0, le=1.0)
     # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
     # chunks with every term); knowledge.retrieval.match_tsquery says why.
     lexical_match_budget: int = 1000

@@ -45,11 +45,13 @@ QUESTION_SHARE = 0.5
 
 _INSERT_CHUNKS = text(
     """
-    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, metadata, embedding, lexical)
-    SELECT :tenant_id, :document_id, o, t, s, m::jsonb, e::vector, l::tsvector
+    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, metadata, embedding,
+                        question_embedding, lexical)
+    SELECT :tenant_id, :document_id, o, t, s, m::jsonb, e::vector, qe::vector, l::tsvector
     FROM unnest(CAST(:ordinals AS int[]), CAST(:texts AS text[]), CAST(:refs AS text[]),
-                CAST(:metas AS text[]), CAST(:embeddings AS text[]), CAST(:lexicals AS text[]))
-         AS u(o, t, s, m, e, l)
+                CAST(:metas AS text[]), CAST(:embeddings AS text[]), CAST(:question_embeddings AS text[]),
+                CAST(:lexicals AS text[]))
+         AS u(o, t, s, m, e, qe, l)
     """
 )
 
@@ -131,17 +133,18 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
         if on_progress:
             on_progress(start + len(batch))
     vectors = np.concatenate(batches) if batches else np.zeros((0, embedder.dim), dtype=np.float32)
-    vectors = with_question_vectors(passages, vectors)
+    vectors, asked = with_question_vectors(passages, vectors)
     clock.lap("embed")
     rows = [
-        {"text": p.text, "ref": p.source_ref, "meta": meta, "embedding": vector_literal(vector), "lexical": lexical}
-        for p, meta, lexical, vector in zip(passages, metas, lexicals, vectors, strict=True)
+        {"text": p.text, "ref": p.source_ref, "meta": meta, "embedding": vector_literal(vector), "lexical": lexical,
+         "question_embedding": None if question is None else vector_literal(question)}
+        for p, meta, lexical, vector, question in zip(passages, metas, lexicals, vectors, asked, strict=True)
     ]
     clock.lap("format")
     return rows
 
 
-def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> np.ndarray:
+def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """One vector per FAQ entry that matches both how customers ask and what the entry says.
 
     A customer's question is closer to the stored question than to question + answer, and e5 matches
@@ -149,10 +152,13 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> np.nd
     mean of its question embedded as a query and its "question\nanswer" passage vector
     (docs/retrieval.md: +0.08 in-scope top-1 on HINT3 sofmattress, +0.016 top-1 on StackFAQ, against the
     passage vector alone). Prose chunks keep their passage vector.
+    Also returns each row's question-as-query vector (None for prose), kept for centring queries
+    (`knowledge.centre`).
     """
     faq = [i for i, p in enumerate(passages) if p.metadata.get("question")]
+    questions_asked: list[np.ndarray | None] = [None] * len(passages)
     if not faq:
-        return vectors
+        return vectors, questions_asked
     embedder = get_embedder()
     size = get_settings().embed_batch_size
     questions = [str(passages[i].metadata["question"]) for i in faq]
@@ -160,7 +166,9 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> np.nd
     mixed = vectors.copy()
     mixed[faq] = QUESTION_SHARE * asked + (1 - QUESTION_SHARE) * vectors[faq]
     mixed[faq] /= np.linalg.norm(mixed[faq], axis=1, keepdims=True)
-    return mixed
+    for i, vector in zip(faq, asked, strict=True):
+        questions_asked[i] = vector
+    return mixed, questions_asked
 
 
 def _swap(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]],
@@ -184,6 +192,7 @@ def insert_chunks(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID
                 "refs": [r["ref"] for r in part],
                 "metas": [r["meta"] for r in part],
                 "embeddings": [r["embedding"] for r in part],
+                "question_embeddings": [r.get("question_embedding") for r in part],
                 "lexicals": [r["lexical"] for r in part],
             },
         )

@@ -93,9 +93,10 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
     )
     # s·μ and |s| let Python centre the cosine without fetching the vectors (knowledge.centre).
     centring = (
-        "-(c.embedding <#> CAST(CAST(:mu AS text) AS vector)) AS s_mu, vector_norm(c.embedding) AS s_norm"
+        "-(c.embedding <#> CAST(CAST(:mu AS text) AS vector)) AS s_mu, vector_norm(c.embedding) AS s_norm, "
+        "-(c.embedding <#> CAST(CAST(:mu_q AS text) AS vector)) AS s_qmu"
         if centred
-        else "NULL AS s_mu, NULL AS s_norm"
+        else "NULL AS s_mu, NULL AS s_norm, NULL AS s_qmu"
     )
     return f"""
         WITH dense AS (
@@ -128,7 +129,8 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
         dense = float(r.dense)
         centred = None
         if centring is not None and getattr(r, "s_mu", None) is not None:
-            centred = centring(dense, float(r.s_mu), float(r.s_norm))
+            s_qmu = getattr(r, "s_qmu", None)
+            centred = centring(dense, float(r.s_mu), float(r.s_norm), None if s_qmu is None else float(s_qmu))
         lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
         metadata = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata or "{}")
         question = metadata.get("question")
@@ -326,6 +328,7 @@ def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]
 def _centre_params(params: dict[str, Any], centre: Centre | None) -> None:
     if centre is not None:
         params["mu"] = vector_literal(centre.vector)
+        params["mu_q"] = vector_literal(centre.for_queries)
 
 
 def _fused(rows: Any, top_k: int, terms: list[str], n: int, df: dict[str, int], query: str,
@@ -365,7 +368,8 @@ def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, pa
     with_lexical = _lexical_params(params, terms, df, n, indexed)
     if not centre_known:
         row = yield _Step(text(mean_sql(_tenant_literal(tenant_id))), None, "one")
-        centre = Centre.from_mean(int(row.n), row.mean)
+        centre = Centre.from_mean(int(row.n), row.mean, int(row.questions), row.question_mean,
+                                  get_settings().query_centre_share)
         centres.store(tenant_id, version, centre)
     _centre_params(params, centre)
     rows = yield _Step(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params)

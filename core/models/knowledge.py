@@ -66,6 +66,9 @@ class Chunk(TenantOwned, Base):
         "metadata", JSONB, nullable=False, default=dict, server_default="{}"
     )
     embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+    # A FAQ row's question embedded as a query (NULL for prose): their mean centres the queries
+    # (knowledge.centre, migration 0013).
+    question_embedding: Mapped[list[float] | None] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
     lexical: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
     created_at: Mapped[datetime] = utcnow_column()
 

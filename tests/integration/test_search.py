@@ -88,18 +88,28 @@ async def test_a_question_stored_with_several_answers_does_not_crowd_out_the_oth
 
 
 def _centred_by_numpy(tenant_id, query: str) -> dict[int, float]:
-    """cos(q - μ, s - μ) for every chunk of the tenant, from its stored vectors (the reference)."""
+    """cos(q - μ_λ, s - μ) for every chunk of the tenant, from its stored vectors (the reference):
+    μ the shrunk mean of the stored vectors, μ_λ = μ + λ (μ_q - μ) with μ_q the shrunk mean of the
+    FAQ questions embedded as queries."""
     from sqlalchemy import text
 
     from core.db import sync_tenant_session
-    from knowledge.centre import Centre
+    from core.settings import get_settings
+    from knowledge.centre import PRIOR_CHUNKS, Centre
     from knowledge.retrieval import query_vectors
 
+    def parsed(literal: str) -> list[float]:
+        return [float(x) for x in literal.strip("[]").split(",")]
+
     with sync_tenant_session(tenant_id) as session:
-        rows = session.execute(text("SELECT id, CAST(embedding AS text) AS e FROM chunks")).all()
-    vectors = np.array([[float(x) for x in r.e.strip("[]").split(",")] for r in rows])
+        rows = session.execute(text("SELECT id, CAST(embedding AS text) AS e, "
+                                    "CAST(question_embedding AS text) AS qe FROM chunks")).all()
+    vectors = np.array([parsed(r.e) for r in rows])
+    questions = np.array([parsed(r.qe) for r in rows if r.qe is not None])
+    assert len(questions) > 0  # FAQ rows keep their question embedded as a query
     mu = Centre.shrunk(len(rows), vectors.mean(axis=0)).vector
-    q = query_vectors.get(query) - mu
+    mu_q = questions.mean(axis=0) * len(questions) / (len(questions) + PRIOR_CHUNKS)
+    q = query_vectors.get(query) - (mu + get_settings().query_centre_share * (mu_q - mu))
     centred = vectors - mu
     sims = centred @ q / (np.linalg.norm(centred, axis=1) * np.linalg.norm(q))
     return {r.id: float(s) for r, s in zip(rows, sims, strict=True)}

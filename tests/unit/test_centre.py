@@ -32,6 +32,29 @@ def test_the_similarity_from_cosine_and_dot_products_equals_the_cosine_of_the_ce
         assert got == pytest.approx(expected, abs=1e-6)
 
 
+def test_queries_are_centred_towards_the_questions_mean_and_stored_vectors_at_theirs() -> None:
+    rng = np.random.default_rng(2)
+    common = unit(rng.normal(size=384)) * 3
+    chunks = np.stack([unit(common + unit(rng.normal(size=384))) for _ in range(50)])
+    asked = np.stack([unit(common + unit(rng.normal(size=384)) + 0.5) for _ in range(30)])
+    query = unit(common + unit(rng.normal(size=384)))
+    centre = Centre.from_mean(50, literal(chunks.mean(axis=0)), 30, literal(asked.mean(axis=0)), 0.75)
+    assert centre is not None
+    mu = chunks.mean(axis=0) * 50 / 52
+    mu_q = mu + 0.75 * (asked.mean(axis=0) * 30 / 32 - mu)
+    assert np.allclose(centre.vector, mu, atol=1e-6) and np.allclose(centre.for_queries, mu_q, atol=1e-6)
+    for s in chunks[:5]:
+        expected = float(unit(query - mu_q) @ unit(s - mu))
+        got = centre.similarity(query, float(query @ s), float(s @ centre.vector), float(np.linalg.norm(s)),
+                                float(s @ centre.for_queries))
+        assert got == pytest.approx(expected, abs=1e-6)
+    # Share 0, or no questions stored: both sides at the stored mean, as before.
+    for plain in (Centre.from_mean(50, literal(chunks.mean(axis=0)), 30, literal(asked.mean(axis=0)), 0.0),
+                  Centre.from_mean(50, literal(chunks.mean(axis=0)), 0, None, 0.75)):
+        assert plain is not None and plain.query_vector is None
+        assert np.array_equal(plain.for_queries, plain.vector)
+
+
 def test_centring_spreads_scores_that_a_shared_component_compresses() -> None:
     rng = np.random.default_rng(1)
     common = unit(rng.normal(size=384)) * 3
