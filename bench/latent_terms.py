@@ -160,7 +160,8 @@ def replay_results(captured: dict[str, Any], name: str, beta: float = 0.0, sims:
 
         def for_query(self, query: np.ndarray) -> Any:  # fuse scores candidates through this
             centred = super().for_query(query)
-            return lambda cosine, s_mu, s_norm: centred(cosine, s_mu, s_norm) + self.extra.get((cosine, s_mu), 0.0)
+            return lambda cosine, s_mu, s_norm, *rest: (centred(cosine, s_mu, s_norm, *rest)
+                                                        + self.extra.get((cosine, s_mu), 0.0))
 
     d = captured[name]
     case = Case(name, d["filename"], b"", d["queries"], d["gold"], d["kind"], document_id=d["document_id"])
