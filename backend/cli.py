@@ -40,6 +40,18 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db.command("backfill-questions")
+@click.option("--tenant", "tenant_ref", default=None, help="Tenant id or name (default: every tenant).")
+def db_backfill_questions(tenant_ref: str | None) -> None:
+    """Embed the questions of FAQ rows indexed before migration 0013 as queries (retrieval centres
+    customers' questions towards their mean); nothing else is re-embedded."""
+    from analytics.tenants import all_tenant_ids
+    from knowledge.indexing import backfill_question_vectors
+
+    for tenant_id in [_resolve_tenant(tenant_ref)] if tenant_ref else all_tenant_ids():
+        click.echo(f"{tenant_id}: {backfill_question_vectors(tenant_id)} FAQ rows filled in")
+
+
 @main.group()
 def tenant() -> None:
     """Tenant administration."""

@@ -241,3 +241,36 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                         "chunks": len(rows), "seconds": clock.rounded()})
     return IngestOutcome("ready", chunk_count=len(rows), stale_rows=stale)
+
+
+_QUESTIONS_WITHOUT_VECTORS = text(
+    "SELECT id, metadata->>'question' AS question FROM chunks "
+    "WHERE question_embedding IS NULL AND coalesce(metadata->>'question', '') <> '' ORDER BY id LIMIT :n"
+)
+_SET_QUESTION_VECTORS = text(
+    "UPDATE chunks SET question_embedding = CAST(u.v AS vector) "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:vectors AS text[])) AS u(id, v) "
+    "WHERE chunks.id = u.id AND chunks.question_embedding IS NULL"
+)
+
+
+def backfill_question_vectors(tenant_id: uuid.UUID, batch: int = 256) -> int:
+    """Embed as queries the questions of the tenant's FAQ rows indexed before migration 0013, which
+    have no `question_embedding` yet (`knowledge.centre` centres queries towards their mean); the
+    rows' own vectors are untouched. Embeds outside any transaction, a batch at a time; returns the
+    rows filled in."""
+    embedder = get_embedder()
+    filled = 0
+    while True:
+        with sync_tenant_session(tenant_id) as session:
+            rows = session.execute(_QUESTIONS_WITHOUT_VECTORS, {"n": batch}).all()
+        if not rows:
+            break
+        vectors = embedder.embed_queries([row.question for row in rows])
+        with sync_tenant_session(tenant_id) as session:
+            session.execute(_SET_QUESTION_VECTORS, {"ids": [row.id for row in rows],
+                                                    "vectors": [vector_literal(v) for v in vectors]})
+        filled += len(rows)
+    if filled:
+        bump_tenant_version(tenant_id)  # the centre is cached per knowledge version
+    return filled

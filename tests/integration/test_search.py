@@ -151,3 +151,40 @@ async def test_centring_can_be_switched_off(client, demo_tenant, monkeypatch) ->
     hits = retrieve_sync(demo_tenant.id, "how long until my parcel arrives", 3)
     assert all(h.centred is None for h in hits)
     assert hits[0].source_ref == "EN-001" and hits[0].dense > 0.8
+
+
+async def test_faq_rows_indexed_before_question_vectors_are_filled_in_by_the_backfill(
+    client, demo_tenant: TenantCtx, other_tenant: TenantCtx, stub_worker
+) -> None:
+    from sqlalchemy import text
+
+    from core.db import sync_tenant_session
+    from knowledge.indexing import backfill_question_vectors
+
+    extra = "id,question,answer\nX-1,Do you sell gift cards?,Yes, from 10 to 200 euros.\n"
+    response = await client.post("/api/v1/documents", headers=other_tenant.admin,
+                                 files={"file": ("extra.csv", extra.encode())})
+    assert response.status_code == 202, response.text
+    stub_worker()
+    stored = "SELECT id, CAST(question_embedding AS text) AS qe FROM chunks ORDER BY id"
+    with sync_tenant_session(demo_tenant.id) as session:
+        indexed = session.execute(text(stored)).all()
+        # What rows indexed before migration 0013 look like.
+        session.execute(text("UPDATE chunks SET question_embedding = NULL"))
+    faq_rows = [row for row in indexed if row.qe is not None]
+    assert 0 < len(faq_rows) < len(indexed)  # the demo tenant's FAQ rows, not its prose
+    with sync_tenant_session(other_tenant.id) as session:
+        others = session.execute(text(stored)).all()
+
+    assert backfill_question_vectors(demo_tenant.id, batch=5) == len(faq_rows)
+    with sync_tenant_session(demo_tenant.id) as session:
+        refilled = session.execute(text(stored)).all()
+    # The same vectors as at indexing (each question embedded as a query), prose still without one.
+    assert [(r.id, r.qe is None) for r in refilled] == [(r.id, r.qe is None) for r in indexed]
+    for before, after in zip(indexed, refilled, strict=True):
+        if before.qe is not None:
+            assert np.allclose(np.array(after.qe.strip("[]").split(","), dtype=float),
+                               np.array(before.qe.strip("[]").split(","), dtype=float), atol=1e-6)
+    assert backfill_question_vectors(demo_tenant.id) == 0  # nothing left to fill
+    with sync_tenant_session(other_tenant.id) as session:
+        assert session.execute(text(stored)).all() == others
