@@ -216,7 +216,8 @@ def _store_results(session: Session, run: EvaluationRun, outcomes: list[Outcome]
     # fewer candidates per ranking (`knowledge.retrieval.candidates`) than the setting says.
     run.metrics = {"embedder": settings.embedder, "lexical_weight": settings.lexical_weight,
                    "question_overlap_weight": settings.question_overlap_weight,
-                   "query_centre_share": settings.query_centre_share, "vector_index": indexed, "search_candidates": candidates(indexed, TOP_K),
+                   "query_centre_share": settings.query_centre_share, "vector_index": indexed,
+                   "search_candidates": candidates(indexed, TOP_K),
                    "seconds": round(seconds, 3)}
     run.status, run.error, run.finished_at = "done", None, datetime.now(UTC)
     session.add_all(_failure_rows(run.tenant_id, run.id, outcomes))
