@@ -111,7 +111,7 @@ def test_confidence_reads_centred_and_plain_scores_on_their_own_curves() -> None
     from knowledge.retrieval import Hit
 
     doc = uuid.uuid4()
-    centred = Hit(1, doc, "a", "text", 0.6, 0.9, 0.0, centred=0.6)
+    centred = Hit(1, doc, "a", "text", 0.65, 0.9, 0.0, centred=0.65)
     plain = Hit(1, doc, "a", "text", 0.9, 0.9, 0.0)
     assert confidence([centred]) > 0.9  # a clear centred match
     assert confidence([plain]) < 0.5  # a plain cosine of 0.9 is below that curve's centre
