@@ -327,8 +327,7 @@ def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int]
 
 def _centre_params(params: dict[str, Any], centre: Centre | None) -> None:
     if centre is not None:
-        params["mu"] = vector_literal(centre.vector)
-        params["mu_q"] = vector_literal(centre.for_queries)
+        params["mu"], params["mu_q"] = centre.literals
 
 
 def _fused(rows: Any, top_k: int, terms: list[str], n: int, df: dict[str, int], query: str,
