@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval eval-quality bench-ingest bench-filtered fuzz clean
+.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval eval-quality bench-ingest bench-filtered bench-peer fuzz clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ eval-quality: $(STAMP) ## Every answer-quality figure (StackFAQ, HINT3, BQ, chat
 
 bench-ingest: $(STAMP) ## Ingestion throughput vs the raw embedder
 	$(BIN)/python bench/ingest.py
+
+bench-peer: $(STAMP) ## Kefu beside LangChain PGVector (same embedder and data; its own venv in ../peer-venv)
+	$(BIN)/python bench/peer.py
 
 bench-filtered: $(STAMP) ## Tenant-filtered vector search recall and latency in a large table
 	$(BIN)/python bench/filtered_search.py
