@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from core.db import sync_tenant_session, tenant_session
+from core.db import sync_tenant_session, tenant_connection
 from core.errors import ValidationFailed
 from core.settings import get_settings
 from core.versions import atenant_version, tenant_version
@@ -400,11 +400,12 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     if version is ...:
         version = await atenant_version(tenant_id) if _needs_version(terms) else None
     search = _search(tenant_id, query, vector, top_k, params, terms, version)
-    async with tenant_session(tenant_id) as session:
+    # A Core connection: a few fixed statements need no ORM session around them.
+    async with tenant_connection(tenant_id) as connection:
         try:
             step = next(search)
             while True:
-                step = search.send(_shaped(await session.execute(step.statement, step.params), step))
+                step = search.send(_shaped(await connection.execute(step.statement, step.params), step))
         except StopIteration as done:
             return done.value
 

@@ -10,7 +10,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 
-from core.db import anonymous_session
+from core.db import autocommit_connection
 from core.errors import NotAuthenticated, PermissionDenied
 from core.logging import bind_log_context
 from core.tenancy import RESOLVE_WIDGET_KEY
@@ -46,8 +46,8 @@ async def resolve_widget(connection: ASGIConnection[Any, Any, Any, Any]) -> Widg
     if cached and version is not None and cached[1] == version and now - cached[0] < _CACHE_SECONDS:
         widget = cached[2]
     else:
-        async with anonymous_session() as session:
-            row = (await session.execute(RESOLVE_WIDGET_KEY, {"k": key})).first()
+        async with autocommit_connection() as db:  # one statement: no transaction around it
+            row = (await db.execute(RESOLVE_WIDGET_KEY, {"k": key})).first()
         widget = Widget(row.tenant_id, row.key_id, tuple(row.allowed_origins or ())) if row else None
         if len(_cache) > 10_000:
             _cache.clear()
