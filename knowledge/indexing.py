@@ -139,7 +139,8 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
 
 def embed_distinct(texts: list[str], embed: Callable[[list[str]], np.ndarray],
                    on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """`embed` over the distinct texts, in batches of `KEFU_EMBED_BATCH_SIZE`; one row per text given."""
+    """`embed` over the distinct texts, in calls of up to `KEFU_EMBED_BATCH_SIZE` (the embedder
+    spreads each call over the cores, so few large calls leave cores idle least); one row per text."""
     distinct = list(dict.fromkeys(texts))
     size = get_settings().embed_batch_size
     batches = []

@@ -15,8 +15,9 @@ has no other runnable thread (`/proc/loadavg`), and a spinning call that was kep
 (thread CPU time well below wall time) turns spinning off for `BACKOFF_SECONDS`. Bounded spinning
 also means the spinning threads go to sleep shortly after a call, instead of burning a core.
 
-Batches (passages, queued queries) are split across the cores by text instead: one shard per core,
-each embedded with a single OpenMP thread, so no thread ever waits for another at a barrier.
+Batches (passages, queued queries) are split across the cores by text instead: pieces of about equal
+length, taken by one thread per core as it frees up, each embedded with a single OpenMP thread, so
+no thread ever waits for another at a barrier.
 The engine allocates its buffers per call, so calls from several threads run side by side.
 """
 
@@ -46,6 +47,7 @@ SPIN_COUNT = 3000
 BACKOFF_SECONDS = 2.0
 # A spinning call whose calling thread ran less than this share of its wall time was contended.
 CONTENDED_CPU_SHARE = 0.7
+PIECE_TEXTS = 32
 _THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
@@ -182,18 +184,23 @@ class Engines:
         return np.asarray(self.sleeping.model.encode(text, is_query), dtype=np.float32)
 
     def many(self, texts: list[str], is_query: bool) -> np.ndarray:
-        """Several texts: one shard of about equal length per core, one OpenMP thread each."""
+        """Several texts: pieces of about equal length handed to one thread per core as each frees
+        up, each piece embedded with a single OpenMP thread (no barriers). A piece holds up to
+        `PIECE_TEXTS` texts: big enough that the engine's per-call cost (expanding the 4-bit
+        weights) is shared by many tokens, small enough that the last piece leaves a core idle
+        only briefly."""
         if self._pool is None or len(texts) < 2:
             self.sleeping.set_threads(self.cores)
             return np.asarray(self.sleeping.model.encode(texts, is_query), dtype=np.float32).reshape(len(texts), -1)
-        bounds = shard_bounds([len(t) for t in texts], self.cores)
+        pieces = max(self.cores, -(-len(texts) // PIECE_TEXTS))
+        bounds = shard_bounds([len(t) for t in texts], pieces)
 
-        def shard(span: tuple[int, int]) -> np.ndarray:
+        def piece(span: tuple[int, int]) -> np.ndarray:
             self.sleeping.set_threads(1)
             part = texts[span[0]:span[1]]
             return np.asarray(self.sleeping.model.encode(part, is_query), dtype=np.float32).reshape(len(part), -1)
 
-        return np.concatenate(list(self._pool.map(shard, bounds)))
+        return np.concatenate(list(self._pool.map(piece, bounds)))
 
 
 def shard_bounds(lengths: list[int], shards: int) -> list[tuple[int, int]]:

