@@ -30,7 +30,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from threading import Lock
 from types import EllipsisType
 from typing import Any
@@ -103,7 +103,8 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
             SELECT id FROM chunks WHERE tenant_id = {tenant} ORDER BY {dense_order} LIMIT :n
         ){lexical},
         cand AS (SELECT id FROM dense UNION SELECT id FROM lex)
-        SELECT c.id, c.document_id, c.source_ref, c.text, c.metadata,
+        SELECT c.id, c.document_id, c.source_ref, c.text, c.metadata::text AS metadata,
+               c.metadata->>'question' AS question, c.metadata->>'answer' AS answer,
                1 - (c.embedding <=> CAST(CAST(:q AS text) AS vector)) AS dense,
                {matched} AS matched, {centring}
         FROM cand JOIN chunks c ON c.id = cand.id
@@ -124,7 +125,7 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
     With a `centre` (and the query `vector`) the dense part is the centred cosine."""
     total = sum(idf.values()) or 1.0
     centring = centre.for_query(vector) if centre is not None and vector is not None else None
-    hits = []
+    hits, stored = [], {}
     for r in rows:
         dense = float(r.dense)
         centred = None
@@ -132,13 +133,26 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
             s_qmu = getattr(r, "s_qmu", None)
             centred = centring(dense, float(r.s_mu), float(r.s_norm), None if s_qmu is None else float(s_qmu))
         lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
-        metadata = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata or "{}")
+        metadata = _ranking_metadata(r, stored)
         question = metadata.get("question")
         overlap = question_overlap(query, str(question)) if overlap_weight and question else 0.0
         score = (dense if centred is None else centred) + lexical_weight * lexical + overlap_weight * overlap
         hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap,
                         centred))
-    return questions_first(by_answer_group(hits))[:top_k]
+    top = questions_first(by_answer_group(hits))[:top_k]
+    return [replace(h, metadata=json.loads(stored[h.chunk_id] or "{}")) if h.chunk_id in stored else h for h in top]
+
+
+def _ranking_metadata(row: Any, stored: dict[int, str | None]) -> dict[str, Any]:
+    """What ranking reads of a candidate's metadata: its question and answer. The statement returns
+    those as columns and the whole metadata as JSON text, decoded only for the hits returned (most
+    candidates are dropped). Rows that carry decoded metadata (a captured replay) use it as is."""
+    if isinstance(row.metadata, dict):
+        return row.metadata
+    if not hasattr(row, "question"):
+        return json.loads(row.metadata or "{}")  # type: ignore[no-any-return]
+    stored[row.id] = row.metadata
+    return {key: value for key, value in (("question", row.question), ("answer", row.answer)) if value is not None}
 
 
 def validate(query: str, top_k: int) -> str:
