@@ -28,6 +28,8 @@ A turn passes when:
 - out_of_scope ("not answered from the FAQ"): outcome is refused, suggested, handoff or chat;
 - small_talk ("answered politely with no sources"): outcome is chat with a non-empty answer;
 - human ("request recognised"): `handoff` is true.
+Also printed, for comparison with looser readings: small talk answered with no citations at all,
+a don't-know included (the strict figure above does not count "I don't know" as a polite reply).
 A figure is passed / labelled turns of that kind, over all dialogues of the set (both FAQs).
 Diagnostic only: for answered turns, the FAQ row whose answer text the reply quotes (character
 4-gram overlap >= 0.6), flagged when it differs from the first citation.
@@ -237,6 +239,7 @@ class Summary:
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: {k: Counter() for k in KINDS})
     suggested: dict[str, Figure] = field(default_factory=lambda: {k: Figure() for k in ("first", "follow_up")})
     after_right: Figure = field(default_factory=Figure)  # follow-ups whose previous question passed
+    no_sources: Figure = field(default_factory=Figure)  # small talk with no citations, even a refusal
     quote_mismatch: int = 0
 
 
@@ -250,6 +253,8 @@ def summarise(scored: list[Scored]) -> Summary:
             summary.forms.setdefault(f"{kind}/{s.turn.form}", Figure()).add(s.ok)
         summary.langs.setdefault(f"{kind}/{s.lang}", Figure()).add(s.ok)
         summary.outcomes[kind][s.reply.outcome] += 1
+        if kind == "small_talk":
+            summary.no_sources.add(s.reply.status == 200 and not s.reply.sources and not s.reply.handoff)
         if kind in summary.suggested:
             summary.suggested[kind].add(s.ok or s.suggested_ok)
             if kind == "follow_up" and last_question.get(s.turn.dialogue):
@@ -363,6 +368,7 @@ def report(conv: ConversationSet, scored: list[Scored], verbose: bool) -> Summar
     for kind, figure in summary.suggested.items():
         print(f"  {kind}: right row answered or offered as a suggestion {figure}")
     print(f"  follow-ups whose previous question was answered right: {summary.after_right}")
+    print(f"  small talk with no sources at all, a don't-know included: {summary.no_sources}")
     print(f"  answered turns quoting a row other than their first citation: {summary.quote_mismatch}")
     print("  by form:     " + ", ".join(f"{k} {v}" for k, v in sorted(summary.forms.items())))
     print("  by language: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.langs.items())))
@@ -403,6 +409,7 @@ def as_json(summary: Summary, scored: list[Scored]) -> dict[str, Any]:
         "figures": {k: {**fig(v), "target": TARGETS[k]} for k, v in summary.kinds.items()},
         "right_row_incl_suggestions": {k: fig(v) for k, v in summary.suggested.items()},
         "follow_up_after_right_question": fig(summary.after_right),
+        "small_talk_no_sources": fig(summary.no_sources),
         "by_form": {k: fig(v) for k, v in summary.forms.items()},
         "by_language": {k: fig(v) for k, v in summary.langs.items()},
         "outcomes": {k: dict(v) for k, v in summary.outcomes.items()},

@@ -77,9 +77,11 @@ def test_a_human_request_passes_on_handoff_only() -> None:
 
 def test_summary_counts_per_kind_and_follow_ups_after_a_right_answer() -> None:
     follow = ev.Turn("d1", 1, "and the cost?", "follow_up", "topic_switch", ("A-01",))
+    thanks = ev.Turn("d1", 2, "ok ta", "small_talk", "thanks")
     scored = [
         ev.Scored(FIRST, "faq_en", "en", reply(citations=cites("A-03")), True, False),
         ev.Scored(follow, "faq_en", "en", reply(citations=cites("A-03")), False, False, quoted="A-03"),
+        ev.Scored(thanks, "faq_en", "en", reply(answer=DONT_KNOW), False, False),
     ]
     summary = ev.summarise(scored)
     assert (summary.kinds["first"].passed, summary.kinds["first"].total) == (1, 1)
@@ -87,6 +89,7 @@ def test_summary_counts_per_kind_and_follow_ups_after_a_right_answer() -> None:
     assert (summary.after_right.passed, summary.after_right.total) == (0, 1)
     assert summary.forms["follow_up/topic_switch"].total == 1
     assert summary.quote_mismatch == 0  # the reply quotes the row it cites first
+    assert (summary.kinds["small_talk"].passed, summary.no_sources.passed) == (0, 1)  # strict vs loose reading
 
 
 def test_quoted_row_finds_the_row_whose_answer_the_reply_repeats() -> None:
