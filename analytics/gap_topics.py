@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, text
 
 from analytics.gaps import cluster_questions
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import KnowledgeGapQuestion, KnowledgeGapTopic
 
 WINDOW_DAYS = 90
@@ -36,11 +36,11 @@ ORDER BY q.created_at DESC LIMIT :limit
 def refresh_topics(tenant_id: uuid.UUID, *, now: datetime | None = None) -> int:
     """Recluster the tenant's gap questions; returns the number of topics stored."""
     now = now or datetime.now(UTC)
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         rows = session.execute(_QUESTIONS_SQL, {"tenant_id": str(tenant_id), "since": now - timedelta(days=WINDOW_DAYS),
                                                 "limit": MAX_QUESTIONS}).all()
     topics = cluster_questions([r.text for r in rows], max_topics=MAX_TOPICS) if rows else []
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         session.execute(delete(KnowledgeGapTopic).where(KnowledgeGapTopic.tenant_id == tenant_id))
         for rank, topic in enumerate(topics):
             topic_id = uuid.uuid4()

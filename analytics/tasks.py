@@ -11,7 +11,7 @@ import dramatiq
 import core.broker  # noqa: F401 - installs Kefu's broker before the actors below register
 from analytics import rollups
 from analytics.tenants import all_tenant_ids
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 
 log = logging.getLogger(__name__)
 _HOUR_MS = 60 * 60 * 1000
@@ -25,7 +25,7 @@ def refresh_rollups(tenant_id: str | None = None, full: bool = False) -> None:
             refresh_rollups.send(str(tenant), full)
         return
     tenant = uuid.UUID(tenant_id)
-    with sync_tenant_session(tenant) as session:
+    with tenant_session_sync(tenant) as session:
         days = rollups.refresh(session, tenant, full=full)
     log.info("rollups refreshed", extra={"tenant_id": tenant_id, "days": len(days)})
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from core.db import sync_anonymous_session, sync_tenant_session
+from core.db import anonymous_session_sync, tenant_session_sync
 from core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from core.models import ROLES, ApiKey, Tenant, User, WidgetKey
 from core.security import (
@@ -64,7 +64,7 @@ def _check_user_input(email: str, password: str, role: str) -> str:
 
 
 def _email_taken(email: str) -> bool:
-    with sync_anonymous_session() as session:
+    with anonymous_session_sync() as session:
         return bool(session.scalar(text("SELECT kefu_email_taken(:e)"), {"e": email}))
 
 
@@ -81,7 +81,7 @@ def create_tenant(
     tenant_id = uuid.uuid4()
     api_key, widget_key = new_api_key(), new_widget_key()
     user_id = uuid.uuid4()
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         session.add(Tenant(id=tenant_id, name=name, settings={}))
         session.flush()
         session.add(User(id=user_id, tenant_id=tenant_id, email=email,
@@ -123,7 +123,7 @@ def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) ->
 
 def revoke_widget_key(tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
     """Revoke a widget key in its own transaction; every API process refuses it from the next request."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == tenant_id, WidgetKey.id == key_id)).first()
         if key is None:
             raise NotFound(f"No widget key {key_id} in this tenant.")

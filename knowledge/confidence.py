@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 
-from knowledge.retrieval import Hit
+from knowledge.hits import Hit
 
 CENTRE = 0.421
 SCALE = 0.084
 PLAIN_CENTRE = 0.923  # hits scored with the plain cosine (centring switched off)
 PLAIN_SCALE = 0.024
+# The bot answers at or above this confidence unless the tenant sets its own threshold.
+DEFAULT_THRESHOLD = 0.5
 
 
 def confidence(hits: list[Hit]) -> float:

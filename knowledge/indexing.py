@@ -27,11 +27,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from core import metrics
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
-from core.versions import bump_tenant_version
+from core.versions import bump_tenant_version_sync
 from knowledge import faq_overrides
 from knowledge.blobstore import get_blob_store
 from knowledge.embedding import get_embedder, vector_literal
@@ -87,7 +87,7 @@ class IngestOutcome:
 
 
 def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str] | None:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.scalars(
             select(Document).where(Document.id == document_id).with_for_update()
         ).first()
@@ -103,7 +103,7 @@ def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str]
 
 def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | None, message: str) -> None:
     """Record a failure a person can act on; keeps any chunks of an earlier good version."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or (version is not None and document.version != version):
             return
@@ -222,7 +222,7 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     clock.lap("parse")
     rows = build_rows(indexed, clock=clock)
 
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or document.version != version:
             return IngestOutcome("skipped", detail="superseded by a newer version or deleted")
@@ -236,7 +236,7 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
         document.updated_at = now
         document.processed_at = now
     clock.lap("store")
-    bump_tenant_version(tenant_id)  # cached answers may now be wrong
+    bump_tenant_version_sync(tenant_id)  # cached answers may now be wrong
     clock.observe()
     log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                         "chunks": len(rows), "seconds": clock.rounded()})
@@ -262,15 +262,15 @@ def backfill_question_vectors(tenant_id: uuid.UUID, batch: int = 256) -> int:
     embedder = get_embedder()
     filled = 0
     while True:
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             rows = session.execute(_QUESTIONS_WITHOUT_VECTORS, {"n": batch}).all()
         if not rows:
             break
         vectors = embedder.embed_queries([row.question for row in rows])
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             session.execute(_SET_QUESTION_VECTORS, {"ids": [row.id for row in rows],
                                                     "vectors": [vector_literal(v) for v in vectors]})
         filled += len(rows)
     if filled:
-        bump_tenant_version(tenant_id)  # the centre is cached per knowledge version
+        bump_tenant_version_sync(tenant_id)  # the centre is cached per knowledge version
     return filled

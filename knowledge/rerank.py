@@ -17,10 +17,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from knowledge.retrieval import Hit
+from knowledge.hits import Hit
 
 GROUP_SIZE = 5
 GROUP_SHARE = 0.5

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
-from core.db import owner_engine, sync_tenant_session
+from core.db import owner_engine, tenant_session_sync
 from core.models import Chunk
 from core.periodic import start_every
 from core.redis import sync_redis
@@ -66,7 +66,7 @@ def lexical_index_name(tenant_id: uuid.UUID) -> str:
 
 
 def chunk_count(tenant_id: uuid.UUID) -> int:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return int(session.scalar(select(func.count()).select_from(Chunk)) or 0)
 
 
@@ -147,7 +147,7 @@ _HAS_INDEX = text("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_r
 
 
 def has_index_uncached(tenant_id: uuid.UUID) -> bool:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return bool(session.scalar(_HAS_INDEX, {"n": index_name(tenant_id)}))
 
 

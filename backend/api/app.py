@@ -22,7 +22,7 @@ from backend.api.observability import MetricsController, prometheus, request_con
 from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
 from backend.api.widget_cors import widget_cors
-from backend.chat.events import relay
+from chat.events import relay
 from core.db import async_engine
 from core.logging import configure_logging
 from core.settings import get_settings

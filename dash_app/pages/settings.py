@@ -13,12 +13,12 @@ from typing import Any
 from dash import Input, Output, State, dcc, html
 from sqlalchemy import select
 
-from core.bot_settings import LANGUAGES, PROVIDERS, BotSettings, read_bot_settings, write_bot_settings
-from core.db import sync_tenant_session
+from chat import commands
+from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
+from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
 from core.models import WidgetKey
 from core.settings import get_settings
-from core.versions import bump_tenant_version
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
@@ -30,8 +30,8 @@ MAX_ORIGINS = 50
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
-    with sync_tenant_session(user.tenant_id) as session:
-        return read_bot_settings(session, user.tenant_id)
+    with tenant_session_sync(user.tenant_id) as session:
+        return load_bot_settings_sync(session, user.tenant_id)
 
 
 def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSettings:
@@ -39,16 +39,13 @@ def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSetting
     auth.require(user, "admin")
     changes = {k: (v.strip() or None if isinstance(v, str) and k in ("greeting", "model") else v)
                for k, v in changes.items()}
-    with sync_tenant_session(user.tenant_id) as session:
-        updated = write_bot_settings(session, user.tenant_id, changes)
-    bump_tenant_version(user.tenant_id)
-    return updated
+    return commands.save_bot_settings(user.tenant_id, changes)
 
 
 def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
     """Each active widget key with the tag to paste on the tenant's site and its allowed origins."""
     base = get_settings().public_api_url.rstrip("/")
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         keys = session.scalars(select(WidgetKey).where(WidgetKey.revoked_at.is_(None))
                                .order_by(WidgetKey.created_at)).all()
         return [{"id": str(k.id), "key": k.key, "origins": list(k.allowed_origins),
@@ -66,7 +63,7 @@ def save_allowed_origins(user: SignedInUser, key_id: str, text: str) -> list[str
         raise ValidationFailed(f"Not an origin: {', '.join(bad)}. Write scheme://host[:port], e.g. https://shop.example.com.")
     if len(origins) > MAX_ORIGINS:
         raise ValidationFailed(f"At most {MAX_ORIGINS} origins per widget key.")
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == user.tenant_id,
                                                       WidgetKey.id == _uuid(key_id))).first()
         if key is None:

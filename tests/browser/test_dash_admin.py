@@ -19,7 +19,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from analytics import rollups
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import KnowledgeGapQuestion, KnowledgeGapTopic, Message
 from dash_app.app import create_app
 from tests.factories import TenantCtx, make_tenant, qa_csv
@@ -59,7 +59,7 @@ def shop() -> TenantCtx:
               latency_ms=500, answered=False, rating=-1,
               tool_calls=[{"name": "request_human", "arguments": {"reason": "unknown destination"}}]),
     ])
-    with sync_tenant_session(ctx.id) as session:
+    with tenant_session_sync(ctx.id) as session:
         asked = session.scalars(select(Message).where(Message.conversation_id == mars,
                                                       Message.role == "customer")).one()
         topic = KnowledgeGapTopic(tenant_id=ctx.id, clustered_at=today, rank=0, label="shipping to Mars", count=1,

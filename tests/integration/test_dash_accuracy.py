@@ -9,7 +9,7 @@ import pytest
 
 from analytics import rollups
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dash_app.pages import accuracy, knowledge
 from tests.conftest import STUB_BROKER
@@ -29,7 +29,7 @@ def upload(csv: bytes) -> str:
 
 def test_live_accuracy_counts_thumbs_per_day(tenant):
     seed_history(tenant.id)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         rollups.refresh(session, tenant.id, today=date(2026, 3, 6))
     frame = accuracy.live_accuracy(analyst_of(tenant), Period(date(2026, 3, 2), date(2026, 3, 4)))
     assert list(zip(frame["thumbs_up"], frame["thumbs_down"], strict=True)) == [(1, 1), (0, 0), (1, 0)]

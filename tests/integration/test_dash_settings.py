@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import ApiKey, HttpTool, User, WidgetKey
 from core.security import digest_key
@@ -48,9 +48,9 @@ def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
     [theirs] = settings.widget_install(owner_of(other_tenant))
     with pytest.raises(NotFound):
         settings.save_allowed_origins(owner, theirs["id"], "https://evil.example")
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.scalars(select(WidgetKey.allowed_origins)).one() == []
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(WidgetKey.allowed_origins)).one() == ["https://shop.example.com",
                                                                             "http://localhost:3000"]
 
@@ -58,7 +58,7 @@ def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
 def test_api_keys_created_once_and_revoked_only_in_own_tenant(tenant, other_tenant):
     owner = owner_of(tenant)
     secret = settings_access.new_api_key(owner, "CRM sync", "analyst")
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         key = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest_key(secret))).one()
         assert (key.name, key.role, key.revoked_at) == ("CRM sync", "analyst", None)
     rows = settings_access.api_key_rows(owner)
@@ -68,10 +68,10 @@ def test_api_keys_created_once_and_revoked_only_in_own_tenant(tenant, other_tena
         settings_access.revoke_api_keys(owner, [their_key])
     with pytest.raises(PermissionDenied):
         settings_access.revoke_api_keys(analyst_of(tenant), [str(key.id)])
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.scalars(select(ApiKey.revoked_at)).all() == [None, None]
     assert settings_access.revoke_api_keys(owner, [str(key.id)]) == 1
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.get(ApiKey, key.id).revoked_at is not None
 
 
@@ -89,7 +89,7 @@ def test_an_admin_cannot_grant_owner_and_nobody_changes_themselves(tenant):
     with pytest.raises(ValidationFailed, match="your own"):
         settings_access.change_user(owner, str(owner.user_id), role="analyst")
     settings_access.change_user(owner, admin["id"], active=False)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(User.is_active).where(User.email == "admin2@example.com")).one() is False
         assert session.scalars(select(User.role).where(User.id == owner.user_id)).one() == "owner"
 
@@ -107,7 +107,7 @@ def test_http_tools_created_listed_without_secret_and_deleted_per_tenant(tenant,
         settings_tools.delete_tool(analyst_of(tenant), "order_status")
     with pytest.raises(NotFound):
         settings_tools.delete_tool(owner_of(other_tenant), "order_status")
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(HttpTool.name)).all() == ["order_status"]
     settings_tools.delete_tool(owner, "order_status")
     assert settings_tools.tool_rows(owner) == []

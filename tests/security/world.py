@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import (
     Chunk,
     Conversation,
@@ -48,7 +48,7 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
     ctx = make_tenant(name)
     marker = f"mk{uuid.uuid4().hex[:10]}"
     email = f"analyst-{marker}@example.com"
-    with sync_tenant_session(ctx.id) as session:
+    with tenant_session_sync(ctx.id) as session:
         add_user(session, ctx.id, email, "password-123", "analyst")
     login = await client.post("/api/v1/auth/login", json={"email": email, "password": "password-123"})
     assert login.status_code == 200, login.text
@@ -85,7 +85,7 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
         "message": f"What is the {marker} refund policy?", "visitor_id": tenant.visitor_id})
     assert chat.status_code == 200, chat.text
     tenant.conversation_id, tenant.answer_id = chat.json()["conversation_id"], chat.json()["message_id"]
-    with sync_tenant_session(tenant.tenant_id) as session:
+    with tenant_session_sync(tenant.tenant_id) as session:
         tenant.question_id = str(session.scalar(select(Message.id).where(Message.role == "customer")))
     rated = await client.post(f"/api/v1/chat/messages/{tenant.answer_id}/feedback", headers=tenant.widget,
                               json={"rating": 1, "visitor_id": tenant.visitor_id})
@@ -99,7 +99,7 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
     def rows(session, *columns) -> list[tuple]:
         return sorted(tuple(str(v) for v in row) for row in session.execute(select(*columns)))
 
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return {
             "tenant": sorted(str(v) for v in session.execute(select(Tenant.settings).where(Tenant.id == tenant_id))),
             "documents": rows(session, Document.id, Document.status, Document.version,

@@ -16,11 +16,11 @@ from litestar import Controller, Response, WebSocket, get, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from backend.api.chat_frames import final_frame, http_answer, socket_frame
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
-from backend.chat import conversations, engine, events, store
-from backend.chat.tasks import answer_message, frame
-from core.errors import KefuError, ServiceUnavailable, ValidationFailed
+from chat import commands, conversations, engine, events
+from core.errors import KefuError, ValidationFailed
 
 
 @dataclass
@@ -49,15 +49,6 @@ class HandoffIn:
     reason: str | None = None
 
 
-async def _enqueue(turn: store.Turn) -> None:
-    """Queue the answer; if the queue is unreachable the stored question is marked failed, not left pending."""
-    try:
-        await asyncio.to_thread(answer_message.send, str(turn.tenant_id), str(turn.message_id))
-    except Exception as exc:
-        await store.mark_failed(turn, "The answer queue was unreachable; the customer was asked to send it again.")
-        raise ServiceUnavailable("The answer queue is unreachable; send the message again shortly.") from exc
-
-
 class ChatController(Controller):
     path = "/api/v1/chat"
     tags = ["chat"]
@@ -69,15 +60,13 @@ class ChatController(Controller):
             raise ValidationFailed("mode must be 'sync' or 'queued'.")
         visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
         if mode == "queued":
-            turn = await engine.accept(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                       conversation_id=data.conversation_id)
-            await _enqueue(turn)
+            turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
+                                             conversation_id=data.conversation_id)
             return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                              "status": "pending", "visitor_id": visitor_id}, status_code=202)
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
                                      conversation_id=data.conversation_id)
-        return Response({**result.public(), "visitor_id": visitor_id,
-                         "suggest_handoff": result.fallback_reason == "low_confidence"})
+        return Response({**http_answer(result), "visitor_id": visitor_id})
 
     @get("/messages/{message_id:uuid}", summary="A message and, for a question, its answer")
     async def get_message(self, widget: CurrentWidget, message_id: FromPath[uuid.UUID],
@@ -132,7 +121,7 @@ async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
 
     async def relay_to_socket(queue: asyncio.Queue[dict[str, Any]]) -> None:
         while True:
-            await socket.send_json(await queue.get())
+            await socket.send_json(socket_frame(await queue.get()))
 
     try:
         while True:
@@ -175,7 +164,7 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
             if event.kind == "delta":
                 await socket.send_json({"type": "delta", "text": event.text})
             elif event.result is not None:
-                await socket.send_json({**frame(event.result, turn.message_id), "visitor_id": visitor_id})
+                await socket.send_json({**final_frame(event.result, turn.message_id), "visitor_id": visitor_id})
         return
     turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id)
     key = str(turn.conversation_id)
@@ -183,6 +172,6 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
         queue = await events.relay.subscribe(turn.conversation_id)
         subscriptions[key] = queue
         forwarder.add(asyncio.create_task(relay_to_socket(queue)))
-    await _enqueue(turn)
+    await commands.queue_answer(turn)
     await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),
                             "conversation_id": key, "visitor_id": visitor_id})

@@ -15,8 +15,7 @@ from backend.api.auth import CurrentPrincipal, requires
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
 from core.models import RecordCollection
-from core.versions import abump_tenant_version
-from knowledge import records
+from knowledge import commands, records
 
 
 @dataclass
@@ -66,17 +65,11 @@ class RecordController(Controller):
         upload = data.file
         if not hasattr(upload, "read"):
             raise ValidationFailed("Send the records as a multipart form field named 'file'.")
-        records.check_collection_name(collection)
+        records.check_collection_name(collection)  # before reading a body that cannot be stored
         content = await upload.read()
-        # Parse before opening the transaction: a large file never holds a connection while it is read.
-        parsed = await asyncio.to_thread(
-            records.parse_records, upload.filename, content, data.key_column or ""
-        )
-        async with tenant_session(principal.tenant_id) as session:
-            stored = await session.run_sync(records.store_records, principal.tenant_id, collection, parsed)
-            result = CollectionOut.of(stored)
-        await abump_tenant_version(principal.tenant_id)  # cached answers may quote the old rows
-        return result
+        stored = await asyncio.to_thread(commands.import_records, principal.tenant_id, collection, upload.filename,
+                                         content, data.key_column or "")
+        return CollectionOut.of(stored)
 
     @get("/", guards=[requires("analyst")], summary="List record collections")
     async def list_collections(self, principal: CurrentPrincipal) -> CollectionList:
@@ -98,6 +91,4 @@ class RecordController(Controller):
         "/{collection:str}", status_code=204, guards=[requires("admin")], summary="Delete a record collection"
     )
     async def delete_collection(self, principal: CurrentPrincipal, collection: FromPath[str]) -> None:
-        async with tenant_session(principal.tenant_id) as session:
-            await session.run_sync(records.delete_collection, principal.tenant_id, collection)
-        await abump_tenant_version(principal.tenant_id)
+        await asyncio.to_thread(commands.delete_record_collection, principal.tenant_id, collection)

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from backend.api.auth import CurrentPrincipal, requires
 from backend.api.widget_auth import CurrentWidget
 from backend.api.widget_sources import conversation_sources
-from backend.chat.conversations import check_visitor_id
-from backend.chat.engine import settings_for
+from chat.conversations import check_visitor_id
+from chat.engine import settings_for
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
 from core.models import WidgetKey

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 
-from backend.chat.types import ChatResult
+from chat.types import ChatResult
 from core.db import autocommit_connection, tenant_connection, tenant_session
 from core.errors import NotFound
 from core.models import Conversation, Handoff, Message, UsageDaily

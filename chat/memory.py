@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -47,6 +48,11 @@ def queue_turns_read(pipe: Any, conversation_id: uuid.UUID) -> None:
     """Queue the reads of a conversation's owner and recent turns on a pipeline (see `read_turns`)."""
     pipe.get(owner_key(conversation_id))
     pipe.lrange(_turns_key(conversation_id), -TURNS_KEPT, -1)
+
+
+def read_turns(replies: Iterator[Any]) -> tuple[bytes | None, list[bytes]]:
+    """Consume the replies of `queue_turns_read`: the conversation's owner and its raw recent turns."""
+    return next(replies), next(replies) or []
 
 
 def parse_turns(raw: list[bytes]) -> list[dict[str, str]]:

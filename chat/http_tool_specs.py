@@ -1,8 +1,7 @@
 """Tenant-defined HTTP tools as data: validate a definition, store, list (secrets hidden), delete.
 
-Framework-free and network-free, so the API, the Dash admin app and the chat engine share one
-set of rules; calling a tool (SSRF guard, pinned connections) stays with the chat engine in
-`backend.chat.http_tools`.
+Network-free, so the API, the Dash admin app and the chat engine share one set of rules (writes go
+through `chat.commands`); calling a tool is `chat.http_tools.call_http_tool`.
 """
 
 from __future__ import annotations

@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any
 
-from backend.chat.types import ToolCallRecord, ToolSpec
+from chat.http_tool_specs import get_http_tool_by_name, list_http_tools
+from chat.http_tools import call_http_tool
+from chat.types import ToolCallRecord, ToolSpec
 from core.db import tenant_session
 from core.settings import get_settings
-from core.versions import atenant_version
-from knowledge.retrieval import Hit, retrieve
+from core.versions import tenant_version
+from knowledge.hits import Hit
+from knowledge.records import list_collections
+from knowledge.retrieval import retrieve
 
 SEARCH_KNOWLEDGE = "search_knowledge"
 LOOKUP_RECORD = "lookup_record"
@@ -45,11 +49,8 @@ async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,
     Cached per tenant version (importing records or changing tools bumps it); `version` if the
     caller already read it (None: Redis unreachable), else it is read here.
     """
-    from backend.chat.http_tools import list_http_tools
-    from knowledge.records import list_collections
-
     if version is ...:
-        version = await atenant_version(tenant_id)
+        version = await tenant_version(tenant_id)
     cached = _reach_cache.get(tenant_id)
     if version is not None and cached is not None and cached[0] == version:
         return ToolContext(tenant_id, conversation_id, collections=list(cached[1]), http_tools=dict(cached[2]))
@@ -140,8 +141,6 @@ async def _lookup(ctx: ToolContext, collection: str, key: str) -> dict[str, Any]
 
 
 async def _call_http(ctx: ToolContext, name: str, args: Any) -> dict[str, Any]:
-    from backend.chat.http_tools import call_http_tool, get_http_tool_by_name
-
     if name not in ctx.http_tools:
         return {"error": f"unknown HTTP tool {name!r}"}
     if not isinstance(args, dict):

@@ -14,17 +14,12 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from backend.chat.prompts import phrase
-from backend.chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
-from backend.chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
+from chat.intents import GREETING, HUMAN, RECORD_KEY, THANKS
+from chat.prompts import phrase
+from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
+from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 from knowledge.lexical import query_tokens
 
-GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|你好|您好|嗨|哈喽|在吗)[\s!！.。?？,，]*$",
-                      re.IGNORECASE)
-THANKS = re.compile(r"^\s*(thanks|thank you|thx|ok thanks|谢谢|多谢|感谢|谢了)[\s\w!！.。,，]*$", re.IGNORECASE)
-HUMAN = re.compile(r"\b(human|agent|real person|representative|operator|talk to (a )?person|manager|supervisor)\b"
-                   r"|人工|真人|转人工|客服人员|经理|投诉", re.IGNORECASE)
-RECORD_KEY = re.compile(r"(?:#|no\.?|number|编号|单号|号码|号)?\s*([A-Za-z]{0,4}-?\d{4,})")
 SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]?")
 
 
@@ -139,7 +134,7 @@ def compose_from_passages(question: str, passages: list[dict[str, Any]], languag
 
 def _prefer_language(passages: list[dict[str, Any]], language: str) -> dict[str, Any]:
     """Among near-ties, answer with a passage in the customer's language."""
-    from backend.chat.language import detect_language
+    from chat.language import detect_language
 
     top = passages[0]
     for passage in passages[1:4]:

@@ -27,7 +27,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolParam
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
-from backend.chat.types import (
+from chat.types import (
     CompletionRequest,
     ProviderError,
     ProviderEvent,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,14 @@ _QUOTA_CACHE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
+class Counts:
+    """This minute's message counts, the tenant's and the visitor's (this message included)."""
+
+    tenant: int
+    visitor: int
+
+
+@dataclass(frozen=True)
 class RateWindow:
     """This minute's counter keys for a tenant and one of its visitors."""
 
@@ -43,19 +52,24 @@ class RateWindow:
                    60 - int(now % 60))
 
     def count(self, pipe: Any) -> None:
-        """Queue the counter increments on a pipeline; its results are read by `enforce`."""
+        """Queue the counter increments on a pipeline; `read` takes their replies."""
         for key in (self.tenant_key, self.visitor_key):
             pipe.incr(key)
             pipe.expire(key, 120)
 
-    def enforce(self, tenant_count: int, visitor_count: int, per_tenant: int, per_visitor: int,
-                language: str = "en") -> None:
-        if visitor_count > per_visitor:
+    @staticmethod
+    def read(replies: Iterator[Any]) -> Counts:
+        """Consume the replies of the commands `count` queued, in order."""
+        tenant, _, visitor, _ = (next(replies) for _ in range(4))
+        return Counts(int(tenant), int(visitor))
+
+    def enforce(self, counts: Counts, per_tenant: int, per_visitor: int, language: str = "en") -> None:
+        if counts.visitor > per_visitor:
             raise RateLimited(
                 "您发送消息太频繁了，请稍后再试。" if language == "zh" else
                 "You are sending messages too quickly; please wait a moment and try again.",
                 retry_after=self.retry_after)
-        if tenant_count > per_tenant:
+        if counts.tenant > per_tenant:
             raise RateLimited("This service is busy right now; please try again shortly.",
                               retry_after=self.retry_after)
 
@@ -66,11 +80,11 @@ async def check_rate_limits(tenant_id: uuid.UUID, visitor_id: str, per_tenant: i
     try:
         pipe = async_redis().pipeline()
         window.count(pipe)
-        tenant_count, _, visitor_count, _ = await pipe.execute()
+        counts = window.read(iter(await pipe.execute()))
     except redis.RedisError:
         log.warning("redis unavailable; rate limits not enforced", extra={"tenant_id": str(tenant_id)})
         return
-    window.enforce(tenant_count, visitor_count, per_tenant, per_visitor, language)
+    window.enforce(counts, per_tenant, per_visitor, language)
 
 
 async def tokens_used_this_month(tenant_id: uuid.UUID) -> int:

@@ -1,7 +1,8 @@
 """Per-tenant bot settings, stored in `tenants.settings["bot"]`, validated on write.
 
-Plain data and validation plus synchronous read/write, shared by the chat engine and API
-(`backend.chat.bot_settings` adds the async twins) and the Dash admin app.
+Plain data and validation, read and written by the chat engine, the API and the admin app
+(`load_bot_settings` for async callers, `…_sync` twins for workers and Dash). Saving goes through
+`chat.commands.save_bot_settings`, which also bumps the tenant's version.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationFailed
 from core.models import Tenant
+from knowledge.confidence import DEFAULT_THRESHOLD
 
 LANGUAGES = ("auto", "zh", "en")
 PROVIDERS = ("auto", "local", "openai")
@@ -25,7 +28,7 @@ class BotSettings:
     persona: str = "You are a friendly, concise customer-service assistant for this business."
     greeting: str | None = None  # None: a default greeting in the customer's language
     language: str = "auto"  # reply language: auto = the customer's language
-    confidence_threshold: float = 0.5  # below it the bot says it does not know and offers a human
+    confidence_threshold: float = DEFAULT_THRESHOLD  # below it the bot says it does not know and offers a human
     provider: str = "auto"  # auto = openai when an LLM key is configured, else local
     model: str | None = None
     temperature: float = 0.2
@@ -78,8 +81,13 @@ def from_stored(raw: dict[str, Any] | None) -> BotSettings:
     return BotSettings(**{k: v for k, v in (raw or {}).items() if k in known})
 
 
-def read_bot_settings(session: Session, tenant_id: uuid.UUID) -> BotSettings:
+async def load_bot_settings(session: AsyncSession, tenant_id: uuid.UUID) -> BotSettings:
     """The tenant's bot settings (defaults for anything never set)."""
+    stored = await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
+    return from_stored((stored or {}).get("bot"))
+
+
+def load_bot_settings_sync(session: Session, tenant_id: uuid.UUID) -> BotSettings:
     stored = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
     return from_stored((stored or {}).get("bot"))
 

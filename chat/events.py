@@ -1,6 +1,8 @@
 """Chat events over Redis pub/sub: the worker publishes, every API replica relays to its sockets.
 
-One channel per conversation. Each API process keeps a single subscriber connection and fans
+An event is a small JSON object with a `type` (`delta`, `final`, `error`), built by the functions
+below; the API turns each into the frame the widget reads (`backend.api.chat_frames`). One channel
+per conversation. Each API process keeps a single subscriber connection and fans
 messages out to the sockets it holds, so any replica can serve a customer whose answer was
 produced by any worker.
 """
@@ -17,9 +19,27 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from chat.types import ChatResult
 from core.redis import async_redis, sync_redis
 
 log = logging.getLogger(__name__)
+
+
+def delta(customer_message_id: uuid.UUID | str, text: str) -> dict[str, Any]:
+    """A piece of the answer being written."""
+    return {"type": "delta", "customer_message_id": str(customer_message_id), "text": text}
+
+
+def answered(result: ChatResult, customer_message_id: uuid.UUID | str) -> dict[str, Any]:
+    """The whole answer, stored."""
+    return {"type": "final", "customer_message_id": str(customer_message_id), **result.public(),
+            "fallback_reason": result.fallback_reason}
+
+
+def failed(customer_message_id: uuid.UUID | str) -> dict[str, Any]:
+    """No answer is coming for this message (the question is marked failed)."""
+    return {"type": "error", "customer_message_id": str(customer_message_id),
+            "detail": "Sorry, we could not answer this message."}
 
 
 def channel(conversation_id: uuid.UUID | str) -> str:

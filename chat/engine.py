@@ -15,31 +15,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
-from backend.chat import memory, store
-from backend.chat.bot_settings import BotSettings, load_bot_settings
-from backend.chat.confidence import confidence
-from backend.chat.language import reply_language
-from backend.chat.limits import RateWindow, check_rate_limits, tokens_used_this_month
-from backend.chat.prompts import phrase, system_prompt
-from backend.chat.providers.local import (
-    GREETING,
-    HUMAN,
-    RECORD_KEY,
-    THANKS,
-    LocalProvider,
-    compose_from_passages,
-)
-from backend.chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
-from backend.chat.types import (
+from chat import memory, store
+from chat.bot_settings import BotSettings, load_bot_settings
+from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
+from chat.language import reply_language
+from chat.limits import Counts, RateWindow, check_rate_limits, tokens_used_this_month
+from chat.prompts import phrase, system_prompt
+from chat.providers.local import LocalProvider, compose_from_passages
+from chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
+from chat.types import (
     ChatResult,
     Citation,
     CompletionRequest,
@@ -56,16 +48,13 @@ from core.errors import NotFound, ValidationFailed
 from core.logging import bind_log_context
 from core.redis import async_redis
 from core.settings import get_settings
-from core.versions import atenant_version, tenant_version_key
+from core.versions import tenant_version, tenant_version_key
+from knowledge.confidence import confidence
+from knowledge.hits import Hit
 from knowledge.lexical import query_tokens
-from knowledge.retrieval import Hit, retrieve
+from knowledge.retrieval import retrieve
 
 log = logging.getLogger(__name__)
-# Messages that only make sense with the previous question. ("吗" only marks a yes/no question,
-# "能开发票吗" stands alone; "呢" asks "and what about …".) Short messages without these markers
-# are tried alone first and with the previous question only if that finds nothing confident.
-FOLLOW_UP = re.compile(r"^(and|also|what about|how about|but|then|so)\b|\b(it|that|this|they|those|them)\b|"
-                       r"^(那|还有|另外|那么|它|这个|那个)|呢[？?]?$", re.IGNORECASE)
 SHORT_QUERY_TERMS = 3  # tried alone, then with the previous question
 FRAGMENT_TERMS = 2  # "Hong Kong?", "express?": never the question a later fragment continues
 CITE_WINDOW = 0.03
@@ -116,7 +105,7 @@ _settings_cache: dict[uuid.UUID, tuple[int, BotSettings]] = {}
 
 async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
     """The tenant's bot settings, cached per tenant version (saving settings bumps it)."""
-    return await settings_at(tenant_id, await atenant_version(tenant_id))
+    return await settings_at(tenant_id, await tenant_version(tenant_id))
 
 
 async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
@@ -163,26 +152,22 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
             pipe.get(guess_key)
         if conversation_id is not None:
             memory.queue_turns_read(pipe, conversation_id)
-        replies = list(await pipe.execute())
+        reads = _PreparedReads.of(iter(await pipe.execute()), window, cached=guess_key is not None,
+                                  turns=conversation_id is not None)
     except redis.RedisError:
         log.warning("redis unavailable; no rate limits, cache or turns from redis", extra={"tenant_id": str(tenant_id)})
-        replies = None
-    version = int(replies[0] or 0) if replies is not None else None
-    settings = await settings_at(tenant_id, version)
+        reads = _PreparedReads()
+    settings = await settings_at(tenant_id, reads.version)
     language = reply_language(settings.language, text)
-    if replies is not None:
-        window.enforce(replies[1], replies[3], settings.rate_limit_per_minute,
-                       settings.visitor_rate_limit_per_minute, language)
-    rest = replies[5:] if replies is not None else []
-    prepared = Prepared(settings, version)
-    if guess_key is not None:
-        raw = rest.pop(0) if rest else None
-        if seen is not None and seen[0] == version and guess_key == memory.answer_key(tenant_id, version, language,
-                                                                                       text):
-            prepared.cache_key, prepared.cached = guess_key, json.loads(raw) if raw else None
+    if reads.counts is not None:
+        window.enforce(reads.counts, settings.rate_limit_per_minute, settings.visitor_rate_limit_per_minute, language)
+    prepared = Prepared(settings, reads.version)
+    if guess_key is not None and seen is not None and seen[0] == reads.version and \
+            guess_key == memory.answer_key(tenant_id, reads.version, language, text):
+        prepared.cache_key, prepared.cached = guess_key, json.loads(reads.cached) if reads.cached else None
     if conversation_id is None:
         return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel), prepared
-    owner, raw_turns = rest if rest else (None, None)
+    owner, raw_turns = reads.owner, reads.turns
     if owner is not None and owner == memory.owner_value(tenant_id, visitor_id):
         prepared.turns = memory.parse_turns(raw_turns or [])
         is_first = not prepared.turns
@@ -192,6 +177,27 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         is_first = await store.conversation_owner(tenant_id, conversation_id, visitor_id) == 0
     return store.unstored_turn(tenant_id, visitor_id, conversation_id, text, is_first=is_first,
                                channel=channel), prepared
+
+
+@dataclass
+class _PreparedReads:
+    """What `prepare`'s one Redis round trip read; all empty when Redis was unreachable."""
+
+    version: int | None = None
+    counts: Counts | None = None
+    cached: bytes | None = None
+    owner: bytes | None = None
+    turns: list[bytes] | None = None
+
+    @classmethod
+    def of(cls, replies: Iterator[Any], window: RateWindow, *, cached: bool, turns: bool) -> _PreparedReads:
+        """Consume the pipeline's replies in the order `prepare` queued the commands."""
+        reads = cls(int(next(replies) or 0), window.read(replies))
+        if cached:
+            reads.cached = next(replies)
+        if turns:
+            reads.owner, reads.turns = memory.read_turns(replies)
+        return reads
 
 
 def _wants_model(settings: BotSettings) -> bool:
@@ -204,7 +210,7 @@ _providers: dict[tuple[Any, ...], Provider] = {}
 def _provider(settings: BotSettings, over_quota: bool) -> Provider:
     """The model provider for this tenant; one client per configuration, reused across messages."""
     if _wants_model(settings) and not over_quota:
-        from backend.chat.providers.openai_provider import build_openai_provider
+        from chat.providers.openai_provider import build_openai_provider
 
         app = get_settings()
         key = (app.llm_api_key, app.llm_base_url, app.llm_model, app.llm_timeout_seconds, app.llm_max_retries)
@@ -247,7 +253,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     """
     bind_log_context(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id)
     if prepared is None:
-        version = await atenant_version(turn.tenant_id)
+        version = await tenant_version(turn.tenant_id)
         prepared = Prepared(await settings_at(turn.tenant_id, version), version)
     settings = prepared.settings
     state = _Run(turn, settings, reply_language(settings.language, turn.text))
