@@ -269,14 +269,11 @@ def summarise(scored: list[Scored]) -> Summary:
 
 
 def refusal_phrases() -> tuple[str, ...]:
-    """The product's own don't-know/error phrases (its phrase table moved with the chat package)."""
+    """The product's own don't-know/error phrases, from its phrase table (none if that moved)."""
     try:
-        from chat.prompts import PHRASES  # type: ignore[import-not-found]
+        from chat.prompts import PHRASES
     except ImportError:
-        try:
-            from backend.chat.prompts import PHRASES
-        except ImportError:
-            return ()
+        return ()
     return tuple(table[key] for table in PHRASES.values() for key in ("dont_know", "error_nothing") if key in table)
 
 
