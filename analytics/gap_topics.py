@@ -2,7 +2,8 @@
 clustered into topics (`analytics.gaps.cluster_questions`) and stored as the tenant's latest batch.
 
 A question counts when its reply fell back (not answered), its reply was rated down, or it failed
-to get a reply at all; a request for a human (the reply handed off) does not. The newest `MAX_QUESTIONS` of the last `WINDOW_DAYS` days are clustered; the
+to get a reply at all; a request for a human (the reply handed off) does not. The newest
+`MAX_QUESTIONS` of the last `WINDOW_DAYS` days are clustered; the
 new batch replaces the old one in one transaction, so readers see one batch or the other.
 """
 
