@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from chat import commands
 from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
+from core import audit
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
 from core.models import WidgetKey
@@ -39,7 +41,7 @@ def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSetting
     auth.require(user, "admin")
     changes = {k: (v.strip() or None if isinstance(v, str) and k in ("greeting", "model") else v)
                for k, v in changes.items()}
-    return commands.save_bot_settings(user.tenant_id, changes)
+    return commands.save_bot_settings(user.tenant_id, changes, actor=Actor("user", user.user_id))
 
 
 def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
@@ -68,6 +70,9 @@ def save_allowed_origins(user: SignedInUser, key_id: str, text: str) -> list[str
                                                       WidgetKey.id == _uuid(key_id))).first()
         if key is None:
             raise NotFound("No such widget key in this tenant.")
+        if list(key.allowed_origins) != origins:
+            audit.record(session, user.tenant_id, Actor("user", user.user_id), "widget_keys.origins",
+                         key.key[:16] + "…", {"origins": origins})
         key.allowed_origins = origins
     return origins
 
