@@ -25,7 +25,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_tools
+from dash_app.pages import settings_access, settings_privacy, settings_tools
 
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 MAX_ORIGINS = 50
@@ -121,6 +121,7 @@ def layout(user: SignedInUser) -> html.Div:
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
+        settings_privacy.layout(user),
     ])
 
 
@@ -152,3 +153,4 @@ def register(app: Any) -> None:
 
     settings_access.register(app)
     settings_tools.register(app)
+    settings_privacy.register(app)

@@ -202,3 +202,24 @@ async def test_the_audit_log_is_for_owners_and_exports_as_safe_csv(client, shop)
     assert rows[0] == ["at", "actor_kind", "actor", "action", "target", "details"]
     uploaded = next(r for r in rows if r[3] == "documents.upload")
     assert uploaded[4].startswith("'=")  # a spreadsheet shows it as text, never runs it
+
+
+async def test_the_cli_rotates_the_secret_and_erases_a_user(client, shop) -> None:
+    from click.testing import CliRunner
+
+    from backend.cli import main
+
+    await converse(client, shop, "cli-phone", "cli question to forget", user="cust-cli")
+    old = identity_secret(shop.id)
+    rotated = CliRunner().invoke(main, ["identity", "rotate", "--tenant", str(shop.id)])
+    assert rotated.exit_code == 0, rotated.output
+    assert identity_secret(shop.id) in rotated.output and identity_secret(shop.id) != old
+    erased = CliRunner().invoke(main, ["privacy", "erase", "--tenant", str(shop.id), "--user", "cust-cli"])
+    assert erased.exit_code == 0, erased.output
+    assert '"conversations": 1' in erased.output
+    both = CliRunner().invoke(main, ["privacy", "erase", "--tenant", str(shop.id), "--user", "x", "--visitor", "y"])
+    assert both.exit_code != 0 and "exactly one" in both.output
+    with tenant_session_sync(shop.id) as session:
+        actors = set(session.scalars(select(AuditEntry.actor_label).where(AuditEntry.action.in_(
+            ["identity_secret.rotate", "privacy.erase_user"]))))
+    assert actors == {"kefu CLI"}
