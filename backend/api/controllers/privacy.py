@@ -86,6 +86,8 @@ class AuditController(Controller):
     ) -> dict[str, Any]:
         if before is not None and before > 2**62:
             raise ValidationFailed("before must be an entry id from this log.")
+        if action and not action.replace(".", "").replace("_", "").isalnum():
+            raise ValidationFailed("action must be an action name or its start, like 'privacy.' or 'records.import'.")
         async with tenant_session(principal.tenant_id) as session:
             rows = await session.run_sync(lambda s: audit.entries(s, principal.tenant_id, limit=limit,
                                                                   before_id=before, action=action))
