@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from pathlib import Path
 
 import click
 
+from backend.tenant_ref import resolve_tenant as _resolve_tenant
 from core.errors import KefuError
 
 
@@ -89,20 +89,6 @@ def tenant_create(name: str, admin_email: str, admin_password: str, origins: tup
         click.echo("The API key is shown once; store it now.")
 
 
-def _resolve_tenant(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        pass
-    from sqlalchemy import text
-
-    from core.db import owner_engine
-
-    with owner_engine().connect() as conn:
-        rows = conn.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": value}).all()
-    if len(rows) != 1:
-        raise click.ClickException(f"No single tenant named {value!r}; pass the tenant id instead.")
-    return uuid.UUID(str(rows[0].id))
 
 
 @main.command()
@@ -270,6 +256,16 @@ def demo(api_port: int, dash_port: int, host: str) -> None:
     from backend.demo import run_demo
 
     run_demo(host=host, api_port=api_port, dash_port=dash_port)
+
+
+def _register_privacy_commands() -> None:
+    from backend.privacy_cli import identity_group, privacy_group
+
+    main.add_command(identity_group)
+    main.add_command(privacy_group)
+
+
+_register_privacy_commands()
 
 
 if __name__ == "__main__":

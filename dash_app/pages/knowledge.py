@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
 from dash_app import auth
@@ -45,7 +46,7 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
     lines, refused = [], []
     for name, data in files:
         try:
-            accepted = commands.upload_document(user.tenant_id, name, data)
+            accepted = commands.upload_document(user.tenant_id, name, data, actor=Actor("user", user.user_id))
         except ServiceUnavailable:
             raise  # the queue is down: the next files would fail the same way
         except KefuError as exc:  # one bad file does not stop the others
@@ -60,7 +61,8 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
 def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
     """Delete documents (and their chunks) of the user's tenant; another tenant's id is 'not found'."""
     auth.require(user, "admin")
-    return commands.delete_documents(user.tenant_id, [as_uuid(value, "document id") for value in document_ids])
+    return commands.delete_documents(user.tenant_id, [as_uuid(value, "document id") for value in document_ids],
+                                     actor=Actor("user", user.user_id))
 
 
 def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
