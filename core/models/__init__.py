@@ -13,6 +13,7 @@ from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, Evalu
 from core.models.faq_override import FaqOverride
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.records import HttpTool, Record, RecordCollection
+from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
@@ -20,7 +21,10 @@ __all__ = [
     "EMBEDDING_DIM",
     "EVALUATION_STATUSES",
     "MESSAGE_ROLES",
+    "PAGE_RESULTS",
     "ROLES",
+    "SOURCE_SCHEDULES",
+    "SOURCE_STATUSES",
     "TENANT_TABLES",
     "ApiKey",
     "Base",
@@ -41,6 +45,8 @@ __all__ = [
     "ModelRun",
     "Record",
     "RecordCollection",
+    "Source",
+    "SourcePage",
     "Tenant",
     "TermFrequency",
     "UsageDaily",
