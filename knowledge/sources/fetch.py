@@ -68,6 +68,8 @@ class Fetcher:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             fetched = await self._once(current, headers, limit)
+            if fetched.error is not None and current != url:  # the page is the URL asked for, not a hop
+                return Fetched(url, fetched.status, fetched.headers, error=f"redirected to {current}: {fetched.error}")
             location = fetched.headers.get("location") if fetched.status in (301, 302, 303, 307, 308) else None
             if location is None:
                 return fetched

@@ -248,3 +248,20 @@ def test_include_exclude_patterns_and_page_cap(tenant, stub_worker, crawl_settin
         assert source.status == "ready", source.error
         assert site.fetched("/blog/x") == [] and site.fetched("/help/internal/y") == []
         assert len(found) == 3 and source.pages_seen == 3  # the start page and the first two help pages
+
+
+def test_a_private_site_is_refused_at_crawl_time_once_the_operator_disallows_it(tenant, stub_worker,
+                                                                                 monkeypatch) -> None:
+    with Website() as site:
+        site.add("/", html("Home", "<h1>Home</h1><p>Teapots for every table and every tea.</p>"))
+        source = commands.add_website_source(tenant.id, site.url + "/")  # allowed when it was added
+        monkeypatch.setenv("KEFU_CRAWL_ALLOW_PRIVATE", "false")
+        get_settings.cache_clear()
+        try:
+            stub_worker()
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()
+        assert site.requests == []  # not even robots.txt was asked for
+    source = source_row(tenant.id, source.id)
+    assert source.status == "failed" and "private or reserved address" in source.error
