@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.db import tenant_session_sync
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import PAGE_RESULTS, Document, Source, SourcePage
+from core.settings import get_settings
 from knowledge.blobstore import get_blob_store
 from knowledge.sources.config import WebsiteConfig
 from knowledge.sources.urls import url_key
@@ -135,6 +136,9 @@ def claim_run(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid.UUID) -> 
         if source is None or source.run_id != run_id or source.status not in RUNNING:
             return None  # deleted, superseded, or already finished (a redelivered message)
         started = now()
+        stale = timedelta(seconds=get_settings().crawl_stale_after_seconds)
+        if source.status == "crawling" and source.updated_at > started - stale:
+            return None  # its worker is alive (its heartbeat is recent): never two runs at once
         source.status, source.error, source.sync_started_at, source.updated_at = "crawling", None, started, started
         for counter in COUNTERS:
             setattr(source, counter, 0)
@@ -149,6 +153,20 @@ def touch_waiting(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid.UUID)
         return bool(session.execute(
             update(Source).where(Source.id == source_id, Source.run_id == run_id, Source.status == "queued")
             .values(updated_at=now())).rowcount)
+
+
+def requeue(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid.UUID) -> None:
+    """A run that stopped on an error waits, `queued`, for its message's retry."""
+    with tenant_session_sync(tenant_id) as session:
+        session.execute(update(Source).where(Source.id == source_id, Source.run_id == run_id,
+                                             Source.status == "crawling").values(status="queued", updated_at=now()))
+
+
+def touch_running(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid.UUID) -> None:
+    """The running sync's heartbeat (`updated_at`), also between two pages' writes."""
+    with tenant_session_sync(tenant_id) as session:
+        session.execute(update(Source).where(Source.id == source_id, Source.run_id == run_id,
+                                             Source.status == "crawling").values(updated_at=now()))
 
 
 def known_pages(tenant_id: uuid.UUID, source_id: uuid.UUID) -> dict[str, KnownPage]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,32 @@ def refresh_lock(tenant_id: uuid.UUID) -> None:
     sync_redis().expire(LOCK.format(tenant_id), LOCK_SECONDS)
 
 
+HEARTBEAT_SECONDS = 30
+
+
+@contextmanager
+def heartbeat(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid.UUID) -> Iterator[None]:
+    """While a run is alive, keep its tenant lock and the source's `updated_at` fresh from a thread,
+    however long one page takes to embed: the schedule re-sends only runs whose worker died."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                refresh_lock(tenant_id)
+                store.touch_running(tenant_id, source_id, run_id)
+            except Exception:  # Redis or PostgreSQL away for a moment: the next beat tries again
+                log.warning("sync heartbeat failed", exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"sync-heartbeat-{source_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 @dataclass
 class SyncReport:
     status: str  # "ready", "failed", "skipped"
@@ -103,12 +130,18 @@ def run_sync(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid.UUID) -> S
                              "operator to raise KEFU_CRAWL_MAX_PAGES_PER_TENANT.")
         crawl = Crawl(tenant_id, source.id, run_id, source.url, source.max_depth, budget, known,
                       UrlPatterns(list(source.include or []), list(source.exclude or [])))
-        asyncio.run(crawl.run())
+        with heartbeat(tenant_id, source_id, run_id):
+            asyncio.run(crawl.run())
     except SyncFailed as exc:
         store.mark_failed(tenant_id, source_id, run_id, str(exc))
         return SyncReport("failed", str(exc))
     except SyncSuperseded:
         return SyncReport("skipped", "deleted or superseded while running")
+    except BaseException:
+        # An unexpected failure (or the worker shutting down): Dramatiq retries the message, and the
+        # retry may restart this run at once instead of waiting for it to look abandoned.
+        store.requeue(tenant_id, source_id, run_id)
+        raise
     return SyncReport("ready")
 
 
@@ -392,19 +425,31 @@ class Recorder:
             raise
 
     def write(self, outcomes: list[PageOutcome]) -> None:
+        """Write outcomes in order: plain results in one transaction, each indexed page in its own right
+        after its embedding, so the counters move with every page embedded."""
         counts = dict.fromkeys(store.COUNTERS, 0)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for outcome in outcomes:
+            if outcome.content is not None:
+                self._flush(rows, counts)
+                counts, rows = dict.fromkeys(store.COUNTERS, 0), []
             counts["pages_seen"] += 1
             if not outcome.result:
                 continue
             row = dict(outcome.row)
             if outcome.content is not None:
                 row.update(self._index(outcome))
+                counts[f"pages_{row.get('result', outcome.result)}"] += 1
+                self._flush([row], counts)
+                counts = dict.fromkeys(store.COUNTERS, 0)
+                continue
             counts[f"pages_{row.get('result', outcome.result)}"] += 1
             rows.append(row)
-        store.record_pages(self.tenant_id, self.source_id, self.run_id, rows, counts)
-        refresh_lock(self.tenant_id)
+        self._flush(rows, counts)
+
+    def _flush(self, rows: list[dict[str, Any]], counts: dict[str, int]) -> None:
+        if rows or any(counts.values()):
+            store.record_pages(self.tenant_id, self.source_id, self.run_id, rows, counts)
 
     def _index(self, outcome: PageOutcome) -> dict[str, Any]:
         """Store the page as its document's next version and index it now, in this (crawl) worker."""

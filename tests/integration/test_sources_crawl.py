@@ -265,3 +265,37 @@ def test_a_private_site_is_refused_at_crawl_time_once_the_operator_disallows_it(
         assert site.requests == []  # not even robots.txt was asked for
     source = source_row(tenant.id, source.id)
     assert source.status == "failed" and "private or reserved address" in source.error
+
+
+def test_a_live_run_is_never_started_twice_and_an_abandoned_one_restarts(tenant, monkeypatch) -> None:
+    from datetime import timedelta
+
+    source = commands.add_website_source(tenant.id, "http://127.0.0.1:9/shop/")
+    assert store.claim_run(tenant.id, source.id, source.run_id) is not None  # crawling now, heartbeat fresh
+    assert store.claim_run(tenant.id, source.id, source.run_id) is None  # a re-sent message waits
+    with tenant_session_sync(tenant.id) as session:
+        row = session.get(Source, source.id)
+        row.updated_at = row.updated_at - timedelta(seconds=get_settings().crawl_stale_after_seconds + 5)
+    assert store.claim_run(tenant.id, source.id, source.run_id) is not None  # its worker died: restart
+    store.requeue(tenant.id, source.id, source.run_id)  # a failed attempt hands the run to its retry
+    assert source_row(tenant.id, source.id).status == "queued"
+    assert store.claim_run(tenant.id, source.id, source.run_id) is not None
+
+
+def test_counters_move_with_every_page_embedded(tenant, stub_worker, crawl_settings, monkeypatch) -> None:
+    seen: list[int] = []
+    real = store.record_pages
+
+    def recording(tenant_id, source_id, run_id, rows, counts):
+        real(tenant_id, source_id, run_id, rows, counts)
+        seen.append(source_row(tenant_id, source_id).pages_indexed)
+
+    monkeypatch.setattr(store, "record_pages", recording)
+    with Website() as site:
+        paths = [f"/p{n}" for n in range(5)]
+        site.add("/", html("Home", "<h1>Home</h1><p>Index of the help pages of the shop.</p>", links=paths))
+        for n, path in enumerate(paths):
+            site.add(path, html(path, f"<h1>Page {n}</h1><p>Distinct help text number {n} for page {path}.</p>"))
+        source = add_and_sync(tenant.id, stub_worker, site.url + "/")
+    assert source.pages_indexed == 6
+    assert seen[:6] == [1, 2, 3, 4, 5, 6]  # progress visible page by page, not at the end of a batch
