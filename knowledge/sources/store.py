@@ -201,6 +201,9 @@ def store_page_document(tenant_id: uuid.UUID, source_id: uuid.UUID, run_id: uuid
     with tenant_session_sync(tenant_id) as session:
         _check_run(session, source_id, run_id)
         document = session.get(Document, current, with_for_update=True) if current else None
+        if document is None:  # also a document made by a run that stopped before writing its page row
+            document = session.scalars(select(Document).where(Document.source_id == source_id, Document.url == url)
+                                       .with_for_update()).first()
         if document is None:
             document = Document(id=uuid.uuid4(), tenant_id=tenant_id, filename=f"web-{url_key(url)[:32]}{suffix}",
                                 source_id=source_id, url=url, version=1, status="queued")

@@ -299,3 +299,18 @@ def test_counters_move_with_every_page_embedded(tenant, stub_worker, crawl_setti
         source = add_and_sync(tenant.id, stub_worker, site.url + "/")
     assert source.pages_indexed == 6
     assert seen[:6] == [1, 2, 3, 4, 5, 6]  # progress visible page by page, not at the end of a batch
+
+
+def test_a_restarted_run_reuses_the_document_an_interrupted_run_left(tenant, stub_worker, crawl_settings) -> None:
+    with Website() as site:
+        site.add("/", html("Home", "<h1>Home</h1><p>Teapots for every table and every tea.</p>"))
+        source = commands.add_website_source(tenant.id, site.url + "/")
+        # An earlier attempt stored the page's document, then died before writing the page row.
+        store.store_page_document(tenant.id, source.id, source.run_id, site.url + "/", "Home", b"# Home\n\nOld.",
+                                  "html", None)
+        stub_worker()
+    source = source_row(tenant.id, source.id)
+    assert source.status == "ready" and source.pages_indexed == 1, source.error
+    with tenant_session_sync(tenant.id) as session:
+        [document] = session.scalars(select(Document)).all()
+    assert document.version == 2 and document.status == "ready"
