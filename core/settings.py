@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     crawl_default_max_depth: int = Field(default=3, ge=0, le=20)
     # Requests of one crawl in flight at once (one sync per tenant runs at a time, so also per tenant).
     crawl_concurrency: int = Field(default=4, ge=1, le=32)
+    # Syncs one worker process runs at once (its other threads stay free for chat and uploads).
+    crawl_syncs_per_worker: int = Field(default=1, ge=1)
     # Seconds between two requests to the same host (a robots.txt Crawl-delay, up to 60 s, wins).
     crawl_host_delay_seconds: float = Field(default=0.5, ge=0.0)
     crawl_page_timeout_seconds: float = Field(default=15.0, gt=0)

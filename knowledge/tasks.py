@@ -9,6 +9,7 @@ understands. Details (paths, SQL) stay in the log.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -97,7 +98,13 @@ def evaluation_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> N
     log.error("evaluation run failed permanently", extra={"retries": retry_info.get("retries")})
 
 
-SYNC_WAIT_MS = 30_000  # a sync whose tenant already has one running asks again this much later
+SYNC_WAIT_MS = 30_000  # a sync that cannot start yet asks again this much later
+_CRAWL_SLOTS = threading.BoundedSemaphore(_settings.crawl_syncs_per_worker)
+
+
+def _wait_for_turn(tenant: uuid.UUID, source_id: str, run: uuid.UUID) -> None:
+    if store.touch_waiting(tenant, uuid.UUID(source_id), run):
+        sync_source.send_with_options(args=(str(tenant), source_id, str(run)), delay=SYNC_WAIT_MS)
 
 
 # On its own queue, at the lowest priority: a crawl (minutes of fetching and embedding) never sits in
@@ -109,12 +116,19 @@ def sync_source(tenant_id: str, source_id: str, run_id: str) -> None:
     """Crawl a website source and bring its documents in line with the site (safe to run twice)."""
     bind_log_context(tenant_id=tenant_id, source_id=source_id)
     tenant, run = uuid.UUID(tenant_id), uuid.UUID(run_id)
-    with sync.tenant_lock(tenant, run) as acquired:
-        if not acquired:  # another of the tenant's sources is syncing: wait for it, not a worker thread
-            if store.touch_waiting(tenant, uuid.UUID(source_id), run):
-                sync_source.send_with_options(args=(tenant_id, source_id, run_id), delay=SYNC_WAIT_MS)
-            return
-        report = sync.run_sync(tenant, uuid.UUID(source_id), run)
+    # A worker process crawls at most KEFU_CRAWL_SYNCS_PER_WORKER sites at once, so its other threads
+    # stay free for answers and uploads however many tenants sync; a tenant syncs one source at a time.
+    if not _CRAWL_SLOTS.acquire(blocking=False):
+        _wait_for_turn(tenant, source_id, run)
+        return
+    try:
+        with sync.tenant_lock(tenant, run) as acquired:
+            if not acquired:  # another of the tenant's sources is syncing: wait for it, not a worker thread
+                _wait_for_turn(tenant, source_id, run)
+                return
+            report = sync.run_sync(tenant, uuid.UUID(source_id), run)
+    finally:
+        _CRAWL_SLOTS.release()
     log.info("source sync finished", extra={"status": report.status, "detail": report.detail})
 
 

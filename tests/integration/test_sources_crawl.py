@@ -314,3 +314,48 @@ def test_a_restarted_run_reuses_the_document_an_interrupted_run_left(tenant, stu
     with tenant_session_sync(tenant.id) as session:
         [document] = session.scalars(select(Document)).all()
     assert document.version == 2 and document.status == "ready"
+
+
+def test_crawls_leave_a_workers_other_threads_to_uploads(tenant, other_tenant, crawl_settings, monkeypatch) -> None:
+    """Two tenants' syncs and an upload on a two-thread worker: one sync at a time, the upload goes first."""
+    import time
+
+    import dramatiq
+
+    from tests.conftest import STUB_BROKER
+    from tests.factories import make_tenant, qa_csv
+
+    monkeypatch.setattr("knowledge.tasks.SYNC_WAIT_MS", 200)
+    third = make_tenant("Uploader")
+    worker = dramatiq.Worker(STUB_BROKER, worker_timeout=50, worker_threads=2)
+    with Website() as site:
+        paths = [f"/slow/{n}" for n in range(8)]
+        site.add("/", html("Home", "<h1>Home</h1><p>Index of slow help pages.</p>", links=paths))
+        for n, path in enumerate(paths):
+            site.add(path, Page(html(path, f"<h1>Slow {n}</h1><p>Slow page {n} text.</p>").encode(), delay=0.3))
+        first = commands.add_website_source(tenant.id, site.url + "/")
+        second = commands.add_website_source(other_tenant.id, site.url + "/")
+        worker.start()
+        try:
+            deadline, both_crawling, upload_ready_while_crawling = time.monotonic() + 120, False, False
+            while time.monotonic() < deadline and source_row(tenant.id, first.id).status != "crawling" \
+                    and source_row(other_tenant.id, second.id).status != "crawling":
+                time.sleep(0.05)
+            accepted = commands.upload_document(third.id, "faq.csv", qa_csv([("1", "Open on Sunday?", "Yes.")]))
+            while time.monotonic() < deadline:
+                states = (source_row(tenant.id, first.id).status, source_row(other_tenant.id, second.id).status)
+                both_crawling |= states == ("crawling", "crawling")
+                with tenant_session_sync(third.id) as session:
+                    ready = session.get(Document, accepted.document_id).status == "ready"
+                upload_ready_while_crawling |= ready and "crawling" in states
+                if states == ("ready", "ready"):
+                    break
+                time.sleep(0.05)
+            STUB_BROKER.join("crawl", fail_fast=True)
+            worker.join()
+        finally:
+            worker.stop()
+            STUB_BROKER.flush_all()
+    assert not both_crawling
+    assert upload_ready_while_crawling
+    assert source_row(tenant.id, first.id).status == source_row(other_tenant.id, second.id).status == "ready"
