@@ -104,6 +104,75 @@ def ingest(path: Path, tenant_ref: str, wait: bool, inline: bool, timeout: int) 
     ingest_paths(path, _resolve_tenant(tenant_ref), wait=wait, inline=inline, timeout=timeout)
 
 
+@main.group("source")
+def source_group() -> None:
+    """Website sources: a site crawled into the knowledge base and kept in sync (docs/sources.md)."""
+
+
+_WAIT = click.option("--wait/--no-wait", default=True, help="Follow the sync's progress until it ends.")
+_INLINE = click.option("--inline", is_flag=True, help="Crawl in this process instead of a running worker.")
+_TIMEOUT = click.option("--timeout", default=3600, show_default=True, help="Seconds to wait for the worker.")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the source as JSON.")
+
+
+@source_group.command("add")
+@click.argument("url")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@click.option("--max-pages", type=int, default=None, help="Pages to crawl at most (default 200).")
+@click.option("--max-depth", type=int, default=None, help="Clicks from the start page to follow (default 3).")
+@click.option("--schedule", type=click.Choice(["off", "daily", "weekly"]), default="off", show_default=True)
+@click.option("--include", multiple=True, help='Only URLs matching this glob, e.g. "/help/*" (repeatable).')
+@click.option("--exclude", multiple=True, help='Never URLs matching this glob (repeatable).')
+@_WAIT
+@_INLINE
+@_TIMEOUT
+@_JSON
+def source_add(url: str, tenant_ref: str, max_pages: int | None, max_depth: int | None, schedule: str,
+               include: tuple[str, ...], exclude: tuple[str, ...], wait: bool, inline: bool, timeout: int,
+               as_json: bool) -> None:
+    """Add the website at URL (a start page or a sitemap.xml) and crawl it."""
+    from backend import sources_cli
+
+    sources_cli.add(_resolve_tenant(tenant_ref), url, max_pages=max_pages, max_depth=max_depth, schedule=schedule,
+                    include=include, exclude=exclude, wait=wait, inline=inline, timeout=timeout, as_json=as_json)
+
+
+@source_group.command("list")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@_JSON
+def source_list(tenant_ref: str, as_json: bool) -> None:
+    """List a tenant's sources with their last sync's counters."""
+    from backend import sources_cli
+
+    sources_cli.list_sources(_resolve_tenant(tenant_ref), as_json)
+
+
+@source_group.command("sync")
+@click.argument("source_id", type=click.UUID)
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@_WAIT
+@_INLINE
+@_TIMEOUT
+@_JSON
+def source_sync(source_id: uuid.UUID, tenant_ref: str, wait: bool, inline: bool, timeout: int,
+                as_json: bool) -> None:
+    """Sync a source now: changed pages re-indexed, gone pages removed."""
+    from backend import sources_cli
+
+    sources_cli.sync_now(_resolve_tenant(tenant_ref), source_id, wait=wait, inline=inline, timeout=timeout,
+                         as_json=as_json)
+
+
+@source_group.command("remove")
+@click.argument("source_id", type=click.UUID)
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+def source_remove(source_id: uuid.UUID, tenant_ref: str) -> None:
+    """Delete a source and its pages' documents."""
+    from backend import sources_cli
+
+    sources_cli.remove(_resolve_tenant(tenant_ref), source_id)
+
+
 @main.group("eval")
 def eval_group() -> None:
     """Measure answer quality on labelled data."""
@@ -230,7 +299,7 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--metrics-port", default=9191, show_default=True,
               help="Serve Prometheus metrics of all worker processes here (0: off).")
 def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics_port: int) -> None:
-    """Run Dramatiq workers for the ingest, chat, analytics and maintenance queues."""
+    """Run Dramatiq workers for the ingest, chat, analytics, maintenance and crawl queues."""
     from backend.worker_runner import run_worker
 
     sys.exit(run_worker(processes, threads, [q for q in queues.split(",") if q], metrics_host, metrics_port))

@@ -248,7 +248,13 @@ def _citations(hits: list[Hit]) -> list[Citation]:
     if not hits:
         return []
     top = hits[0].dense
-    return [Citation(h.document_id, h.chunk_id, h.source_ref) for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+    return [Citation(h.document_id, h.chunk_id, h.source_ref, _cited_metadata(h.metadata))
+            for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+
+
+def _cited_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    url = metadata.get("url")
+    return {"url": url} if isinstance(url, str) else {}
 
 
 def _passages(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -285,8 +291,8 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         cached = prepared.cached if cache_key == prepared.cache_key else await memory.cached_answer(cache_key)
     if cached is not None and not (previous and cached.get("fallback_reason") == "low_confidence"):
         result = ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
-                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"])
-                             for c in cached["citations"]],
+                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"],
+                                      c.get("metadata") or {}) for c in cached["citations"]],
                             cached["confidence"], False, cached["answered"], state.language,
                             fallback_reason=cached.get("fallback_reason"))
         state.provider_name = "cache"

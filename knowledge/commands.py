@@ -12,18 +12,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from core import audit
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from core.jobs import enqueue_sync
-from core.models import RecordCollection
+from core.models import RecordCollection, Source
 from core.versions import bump_tenant_version_sync
 from knowledge import curation, documents, evaluation, faq_overrides, indexing, records
 from knowledge.documents import UploadAction
 from knowledge.faq_overrides import FaqRow
-from knowledge.tasks import ingest_document, reindex_faq_row, score_evaluation_run
+from knowledge.sources import store as sources_store
+from knowledge.sources.config import check_website
+from knowledge.tasks import ingest_document, reindex_faq_row, score_evaluation_run, sync_source
 
 QUEUE_DOWN_UPLOAD = "The work queue was unreachable when this was uploaded; upload it again."
 
@@ -191,3 +194,47 @@ def delete_record_collection(tenant_id: uuid.UUID, collection: str, *, actor: Ac
         records.delete_collection(session, tenant_id, collection)
         audit.record(session, tenant_id, actor, "records.delete", collection)
     bump_tenant_version_sync(tenant_id)
+
+
+# --- website sources: stored, then a crawl worker syncs them ---------------------------------------
+
+_SOURCE_QUEUE_DOWN = "The source is saved but the work queue is unreachable; sync it again shortly."
+
+
+def _send_sync(tenant_id: uuid.UUID, source: Source) -> None:
+    source_id, run_id = source.id, source.run_id
+    enqueue_sync(sync_source, str(tenant_id), str(source_id), str(run_id), unavailable=_SOURCE_QUEUE_DOWN,
+                 on_failure=lambda: sources_store.mark_failed(tenant_id, source_id, run_id,
+                                                              "The work queue was unreachable; sync again."))
+
+
+def add_website_source(tenant_id: uuid.UUID, url: Any, *, max_pages: Any = None, max_depth: Any = None,
+                       schedule: Any = None, include: Any = None, exclude: Any = None) -> Source:
+    """Check and store a website source, and queue its first sync."""
+    config = check_website(url, max_pages=max_pages, max_depth=max_depth, schedule=schedule, include=include,
+                           exclude=exclude)
+    with tenant_session_sync(tenant_id) as session:
+        source = sources_store.create_source(session, tenant_id, config)
+        session.expunge(source)
+    _send_sync(tenant_id, source)
+    return source
+
+
+def sync_source_now(tenant_id: uuid.UUID, source_id: uuid.UUID) -> Source:
+    """Queue a sync of the source now (one already waiting is left as it is)."""
+    with tenant_session_sync(tenant_id) as session:
+        source, send = sources_store.request_sync(session, tenant_id, source_id)
+        session.flush()
+        session.expunge(source)
+    if send:
+        _send_sync(tenant_id, source)
+    return source
+
+
+def delete_source(tenant_id: uuid.UUID, source_id: uuid.UUID) -> None:
+    """Delete a source with its pages' documents and chunks; a running sync stops at its next write."""
+    with tenant_session_sync(tenant_id) as session:
+        blob_keys = sources_store.delete_source(session, tenant_id, source_id)
+    bump_tenant_version_sync(tenant_id)  # answers may quote the deleted pages
+    for key in blob_keys:
+        documents.remove_blob(key)

@@ -14,6 +14,7 @@ from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, Evalu
 from core.models.faq_override import FaqOverride
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
+from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
@@ -21,8 +22,11 @@ __all__ = [
     "EMBEDDING_DIM",
     "EVALUATION_STATUSES",
     "MESSAGE_ROLES",
+    "PAGE_RESULTS",
     "RECORD_ACCESS",
     "ROLES",
+    "SOURCE_SCHEDULES",
+    "SOURCE_STATUSES",
     "TENANT_TABLES",
     "ApiKey",
     "AuditEntry",
@@ -44,6 +48,8 @@ __all__ = [
     "ModelRun",
     "Record",
     "RecordCollection",
+    "Source",
+    "SourcePage",
     "Tenant",
     "TermFrequency",
     "UsageDaily",

@@ -2,7 +2,8 @@
 
 Uploads go through the same services as the API (`knowledge.documents`, then the `ingest`
 actor); the list refreshes itself while anything is queued or processing. The manual FAQ editor
-is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`.
+is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`, website sources in
+`knowledge_sources`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
-from dash_app.pages import knowledge_faq, knowledge_rows
+from dash_app.pages import knowledge_faq, knowledge_rows, knowledge_sources
 from knowledge import commands, documents
 from knowledge.retrieval import retrieve_sync
 
@@ -97,6 +98,7 @@ def layout(user: SignedInUser) -> html.Div:
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
+        knowledge_sources.layout(user),
         knowledge_faq.layout(user),
         knowledge_rows.layout(user),
         section("Try a question",
@@ -153,6 +155,7 @@ def register(app: Any) -> None:
 
     knowledge_faq.register(app)
     knowledge_rows.register(app)
+    knowledge_sources.register(app)
 
 
 def _render_answer(result: dict[str, Any]) -> Any:

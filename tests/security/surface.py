@@ -87,6 +87,7 @@ class Seeded:
     answer_id: str = ""
     user_id: str = ""  # the tenant's signed-in customer (owner of its orders)
     user_conversation_id: str = ""
+    source_id: str = ""
 
     @property
     def widget(self) -> dict[str, str]:
@@ -107,7 +108,8 @@ class Seeded:
     def path_values(self) -> dict[str, str]:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
-                "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id}
+                "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
+                "source_id": self.source_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -117,7 +119,8 @@ class Seeded:
         """Strings that must never appear in another tenant's responses."""
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
-                self.user_id, self.user_conversation_id]
+                self.user_id, self.user_conversation_id,
+                self.source_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -141,6 +144,11 @@ class Probe:
     # The response reports the attacker's own earlier requests (the audit log), which named the
     # victim's ids and marker on purpose: those are the attacker's words, not a leak.
     echoes_requests: bool = False
+
+
+def site_url(marker: str) -> str:
+    """A website source's address: on 127.0.0.1's discard port, so its crawl fails at once, locally."""
+    return f"http://127.0.0.1:9/{marker}/"
 
 
 def faq_csv(marker: str, secret: str) -> bytes:
@@ -195,6 +203,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/widget/config"): Probe(foreign=None),
     ("GET", "/api/v1/widget/conversations/{conversation_id:uuid}/sources"): Probe(
         query=lambda a, v: {"visitor_id": v.visitor_id, "message_id": v.answer_id}, lists_own=True),
+    ("GET", "/api/v1/sources"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/sources"): Probe(body=lambda a, v: {"json": {"type": "website", "url": site_url(v.marker)}},
+                                       foreign=None),
+    ("GET", "/api/v1/sources/{source_id:uuid}"): Probe(lists_own=True),
+    ("GET", "/api/v1/sources/{source_id:uuid}/pages"): Probe(lists_own=True),
+    ("POST", "/api/v1/sources/{source_id:uuid}/sync"): Probe(),
+    ("DELETE", "/api/v1/sources/{source_id:uuid}"): Probe(),
     ("GET", "/api/v1/analytics/export"): Probe(query=lambda a, v: {"dataset": "messages", "format": "csv"},
                                                foreign=None, lists_own=True),
     # Issue 20: identity verification, private records, privacy operations, the audit log.

@@ -21,11 +21,13 @@ from core.models import (
     Message,
     Record,
     RecordCollection,
+    Source,
+    SourcePage,
     Tenant,
 )
 from core.tenancy import add_user
 from tests.factories import make_tenant
-from tests.security.surface import Seeded, faq_csv
+from tests.security.surface import Seeded, faq_csv, site_url
 
 
 def run_queued_work() -> None:
@@ -61,7 +63,11 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
                                files={"file": (f"{marker}.csv", faq_csv(marker, secret), "text/csv")})
     assert upload.status_code == 202, upload.text
     tenant.document_id = upload.json()["id"]
-    ingest()
+    source = await client.post("/api/v1/sources", headers=tenant.admin,
+                               json={"type": "website", "url": site_url(marker), "schedule": "weekly"})
+    assert source.status_code == 202, source.text
+    tenant.source_id = source.json()["id"]
+    ingest()  # the crawl fails at once (nothing listens on port 9): the source is `failed`, with its reason
 
     # A key shaped like an order number, so the chat's record lookup recognises it; the orders
     # belong to the tenant's signed-in customer `user_id` (owner column), as a shop's would.
@@ -127,4 +133,6 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "feedback": rows(session, Feedback.message_id, Feedback.rating, Feedback.comment),
             "handoffs": rows(session, Handoff.conversation_id),
             "audit": rows(session, AuditEntry.id),
+            "sources": rows(session, Source.id, Source.url, Source.status, Source.run_id, Source.schedule),
+            "source_pages": rows(session, SourcePage.url, SourcePage.result, SourcePage.document_id),
         }
