@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Column kinds: str, int, float, bool, ts (timestamp with time zone, UTC), date
-KINDS = ("str", "int", "float", "bool", "ts", "date")
-
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    columns: tuple[tuple[str, str, str], ...]  # (name, kind, SQL expression)
+    # (name, kind, SQL expression); kinds: str, int, float, bool, ts (timestamp with time zone, UTC), date
+    columns: tuple[tuple[str, str, str], ...]
     source: str  # FROM … WHERE …; binds :tenant_id, :lo, :hi (timestamps), :start, :end (days)
     order: str  # ORDER BY expressions (time, then id)
     count_sql: str

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import text
 
 from analytics.export_queries import Dataset
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 
 CHUNK_BYTES = 256 * 1024
 ROW_GROUP_ROWS = 50_000
@@ -45,7 +45,7 @@ def _copy_blocks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, An
     # COPY takes no server-side parameters: psycopg binds these client-side, safely quoted.
     query = _BIND.sub(r"%(\1)s", spec.select(style, ordered=style != "arrow"))
     statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv{', HEADER' if header else ''})"
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         raw = session.connection().connection.driver_connection  # tenant already set on this transaction
         with raw.cursor() as cursor:
             cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")  # timestamps leave as UTC
@@ -163,7 +163,7 @@ def xlsx_chunks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, Any
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(spec.name)
     sheet.append(spec.names)
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         connection = session.connection().execution_options(yield_per=XLSX_BATCH_ROWS)  # server-side cursor
         for rows in connection.execute(text(spec.select("python")), params).partitions(XLSX_BATCH_ROWS):
             for row in rows:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from analytics import export_writers
 from analytics.export_queries import DATASETS_BY_NAME
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 
 DATASETS = ("conversations", "messages", "feedback", "daily")
@@ -52,7 +52,7 @@ def iter_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Peri
     params = {"tenant_id": str(tenant_id), "lo": period.start_ts, "hi": period.end_ts, "start": period.start,
               "end": period.end}
     if fmt == "xlsx":
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             rows = int(session.scalar(text(spec.count_sql), params) or 0)
         if rows > XLSX_MAX_ROWS:
             raise ValidationFailed(f"{rows} rows do not fit in one XLSX sheet (at most {XLSX_MAX_ROWS}); "

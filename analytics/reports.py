@@ -1,6 +1,6 @@
 """Report functions for the admin app, the API and exports: `(session, tenant_id, period, ...)` → DataFrame.
 
-The session is a tenant-scoped synchronous session (`core.db.sync_tenant_session`), so row-level
+The session is a tenant-scoped synchronous session (`core.db.tenant_session_sync`), so row-level
 security applies to every query; each function also filters by `tenant_id` so indexes are used.
 All aggregation happens in SQL (mostly over the daily rollups of `analytics.rollups`); nothing
 loads every row into pandas. Figures from rollups are as fresh as the last `refresh_rollups` run.

@@ -11,7 +11,7 @@ import dramatiq
 import core.broker  # noqa: F401 - installs Kefu's broker before the actors below register
 from analytics import rollups
 from analytics.tenants import all_tenant_ids
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 
 log = logging.getLogger(__name__)
 _HOUR_MS = 60 * 60 * 1000
@@ -25,7 +25,7 @@ def refresh_rollups(tenant_id: str | None = None, full: bool = False) -> None:
             refresh_rollups.send(str(tenant), full)
         return
     tenant = uuid.UUID(tenant_id)
-    with sync_tenant_session(tenant) as session:
+    with tenant_session_sync(tenant) as session:
         days = rollups.refresh(session, tenant, full=full)
     log.info("rollups refreshed", extra={"tenant_id": tenant_id, "days": len(days)})
 
@@ -49,9 +49,20 @@ def refresh_knowledge_gaps(tenant_id: str) -> None:
     log.info("knowledge gaps clustered", extra={"tenant_id": tenant_id, "topics": topics})
 
 
+@dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=_HOUR_MS)
+def apply_retention(tenant_id: str) -> None:
+    """Delete the tenant's conversations older than its retention period (analytics.privacy)."""
+    from analytics.privacy import apply_retention as apply
+
+    erased = apply(uuid.UUID(tenant_id))
+    if erased.conversations:
+        log.info("retention applied", extra={"tenant_id": tenant_id, "conversations": erased.conversations})
+
+
 @dramatiq.actor(queue_name="analytics", max_retries=0, time_limit=10 * 60 * 1000)
 def for_every_tenant(actor_name: str) -> None:
     """Fan a per-tenant analytics job out to every tenant (used by the schedule)."""
-    actor = {"train_satisfaction": train_satisfaction, "refresh_knowledge_gaps": refresh_knowledge_gaps}[actor_name]
+    actor = {"train_satisfaction": train_satisfaction, "refresh_knowledge_gaps": refresh_knowledge_gaps,
+             "apply_retention": apply_retention}[actor_name]
     for tenant in all_tenant_ids():
         actor.send(str(tenant))

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from analytics import satisfaction
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import ConversationScore, ModelRun
 from core.settings import get_settings
 
@@ -96,7 +96,7 @@ def conversation_inputs(session: Session, tenant_id: uuid.UUID, facts: list[Any]
 
 
 def _fit(tenant_id: uuid.UUID) -> tuple[satisfaction.SatisfactionModel, int, float | None]:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         facts = session.execute(_LABELLED_SQL, {"tenant_id": str(tenant_id),
                                                 "limit": MAX_TRAINING_CONVERSATIONS}).all()
         labelled = [(f, y) for f in facts if (y := label(f.csat, f.down, f.up)) is not None]
@@ -112,7 +112,7 @@ def _fit(tenant_id: uuid.UUID) -> tuple[satisfaction.SatisfactionModel, int, flo
 def _pages(tenant_id: uuid.UUID) -> Iterator[tuple[list[Any], list, list]]:
     after = uuid.UUID(int=0)
     while True:
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             facts = session.execute(_PAGE_SQL, {"tenant_id": str(tenant_id), "after": after,
                                                 "limit": SCORE_BATCH}).all()
             if not facts:
@@ -127,7 +127,7 @@ def train_and_score(tenant_id: uuid.UUID) -> TrainingRun:
     model, n_labels, auc = _fit(tenant_id)
     status = "trained" if model.kind == "trained" else "default"
     run_id = uuid.uuid4()
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         session.add(ModelRun(id=run_id, tenant_id=tenant_id, kind="satisfaction", status=status, n_labels=n_labels,
                              cv_auc=auc, drivers=model.drivers(TOP_DRIVERS),
                              metrics={"min_labels": get_settings().satisfaction_min_labels},
@@ -138,7 +138,7 @@ def train_and_score(tenant_id: uuid.UUID) -> TrainingRun:
         rows = [{"tenant_id": tenant_id, "conversation_id": f.id, "predicted_satisfaction": float(p),
                  "model_run_id": run_id} for f, p in zip(facts, probabilities, strict=True)]
         statement = insert(ConversationScore).values(rows)
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             session.execute(statement.on_conflict_do_update(
                 index_elements=["conversation_id"],
                 set_={"predicted_satisfaction": statement.excluded.predicted_satisfaction,

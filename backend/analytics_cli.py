@@ -20,10 +20,10 @@ def export(tenant_id: uuid.UUID, dataset: str, fmt: str, start: str | None, end:
 
 def refresh(tenant_ids: list[uuid.UUID], full: bool) -> None:
     from analytics import rollups
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
 
     for tenant_id in tenant_ids:
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             days = rollups.refresh(session, tenant_id, full=full)
         click.echo(f"{tenant_id}: {len(days)} day(s) recomputed")
 

@@ -47,11 +47,11 @@ def _allow_demo_origins(tenant_id: str, host: str, api_port: int) -> None:
 
     from sqlalchemy import select
 
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from core.models import WidgetKey
 
     wanted = {f"http://{name}:{api_port}" for name in ("127.0.0.1", "localhost", host) if name not in ("0.0.0.0", "::")}  # noqa: S104
-    with sync_tenant_session(uuid.UUID(tenant_id)) as session:
+    with tenant_session_sync(uuid.UUID(tenant_id)) as session:
         for key in session.scalars(select(WidgetKey)):
             missing = sorted(wanted - set(key.allowed_origins))
             if missing:
@@ -61,13 +61,10 @@ def _allow_demo_origins(tenant_id: str, host: str, api_port: int) -> None:
 def _upload_demo_faq(tenant_id: str) -> None:
     import uuid
 
-    from backend.ingest_cli import upload_file
-    from knowledge.tasks import ingest_document
+    from knowledge.commands import upload_document
 
     for file in sorted(DEMO_DIR.iterdir()):
-        document_id, action = upload_file(uuid.UUID(tenant_id), file)
-        if action != "unchanged":
-            ingest_document.send(tenant_id, str(document_id))
+        upload_document(uuid.UUID(tenant_id), file.name, file.read_bytes())
 
 
 def _wait_http(url: str, timeout: float) -> bool:

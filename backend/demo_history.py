@@ -37,12 +37,12 @@ def _post(url: str, body: dict[str, object], widget_key: str) -> dict[str, objec
 
 
 def _knowledge_ready(tenant_id: uuid.UUID, timeout: float) -> bool:
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from knowledge import documents
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             rows, _ = documents.list_documents(session, tenant_id, limit=100)
             if rows and all(d.status in ("ready", "failed") for d in rows):
                 return True
@@ -71,9 +71,7 @@ def seed_history(api: str, tenant_id: str, widget_key: str) -> bool:
         if csat is not None:
             _post(f"{api}/api/v1/chat/conversations/{conversation_id}/csat",
                   {"score": csat, "visitor_id": visitor}, widget_key)
-    from analytics.tasks import refresh_knowledge_gaps, refresh_rollups, train_satisfaction
+    from analytics.commands import request_refresh
 
-    refresh_rollups.send(tenant_id)
-    train_satisfaction.send(tenant_id)
-    refresh_knowledge_gaps.send(tenant_id)
+    request_refresh(uuid.UUID(tenant_id))
     return True

@@ -15,7 +15,7 @@ import click
 import pandas as pd
 from sqlalchemy import text
 
-from core.db import owner_engine, sync_tenant_session
+from core.db import owner_engine, tenant_session_sync
 from core.errors import KefuError
 from knowledge import evaluation
 
@@ -23,14 +23,11 @@ SHOWN_FAILURES = 15
 
 
 def _ingest_inline(tenant_id: uuid.UUID, faq: Path) -> None:
-    from backend.ingest_cli import upload_file
-    from knowledge.indexing import ingest
+    from knowledge.commands import upload_document
 
-    document_id, action = upload_file(tenant_id, faq)
-    if action != "unchanged":
-        outcome = ingest(tenant_id, document_id)
-        if outcome.status != "ready":
-            raise click.ClickException(f"{faq.name} could not be indexed: {outcome.detail}")
+    accepted = upload_document(tenant_id, faq.name, faq.read_bytes(), inline=True)
+    if accepted.action != "unchanged" and accepted.status != "ready":
+        raise click.ClickException(f"{faq.name} could not be indexed: {accepted.error}")
 
 
 def _scratch_tenant() -> uuid.UUID:
@@ -61,7 +58,7 @@ def run(faq: Path | None, queries: Path, tenant_id: uuid.UUID | None, *, name: s
             _ingest_inline(tenant, faq)
         run_id = evaluation.run_evaluation(tenant, queries.read_bytes(), name=name or queries.name,
                                            threshold=threshold)
-        with sync_tenant_session(tenant) as session:
+        with tenant_session_sync(tenant) as session:
             summary = evaluation.list_runs(session, tenant).set_index("run_id").loc[run_id]
             failures = evaluation.run_failures(session, tenant, run_id)
     except KefuError as exc:

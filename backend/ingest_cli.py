@@ -1,4 +1,4 @@
-"""`kefu ingest`: upload files through the same services as the API and follow their progress."""
+"""`kefu ingest`: upload files through the same command as the API (`knowledge.commands`) and follow them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from core.db import sync_tenant_session
-from core.errors import KefuError
-from knowledge import documents
+from core.audit import CLI
+from core.db import tenant_session_sync
+from core.errors import KefuError, ServiceUnavailable
+from knowledge import commands, documents
 from knowledge.parsing import SUPPORTED_EXTENSIONS
 
 
@@ -21,15 +22,6 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS)
 
 
-def upload_file(tenant_id: uuid.UUID, file: Path) -> tuple[uuid.UUID, str]:
-    """Store one file and queue it (unless identical content is already there)."""
-    prepared = documents.prepare_upload(tenant_id, file.name, file.read_bytes())
-    with sync_tenant_session(tenant_id) as session:
-        result = documents.record_upload(session, tenant_id, prepared)
-        document_id, action = result.document.id, result.action
-    return document_id, action
-
-
 def ingest_paths(path: Path, tenant_id: uuid.UUID, *, wait: bool, inline: bool, timeout: int) -> None:
     files = _files(path)
     if not files:
@@ -37,22 +29,16 @@ def ingest_paths(path: Path, tenant_id: uuid.UUID, *, wait: bool, inline: bool, 
     queued: dict[uuid.UUID, str] = {}
     for file in tqdm(files, desc="upload", unit="file"):
         try:
-            document_id, action = upload_file(tenant_id, file)
+            accepted = commands.upload_document(tenant_id, file.name, file.read_bytes(), inline=inline, actor=CLI)
+        except ServiceUnavailable as exc:
+            raise click.ClickException(exc.detail) from exc
         except KefuError as exc:
             tqdm.write(f"skipped {file}: {exc.detail}")
             continue
-        if action == "unchanged":
+        if accepted.action == "unchanged":
             tqdm.write(f"unchanged {file.name}")
             continue
-        queued[document_id] = file.name
-        if inline:
-            from knowledge.indexing import ingest
-
-            ingest(tenant_id, document_id)
-        else:
-            from knowledge.tasks import ingest_document
-
-            ingest_document.send(str(tenant_id), str(document_id))
+        queued[accepted.document_id] = file.name
     if not queued or not wait:
         click.echo(f"{len(queued)} document(s) queued")
         return
@@ -64,7 +50,7 @@ def _follow(tenant_id: uuid.UUID, queued: dict[uuid.UUID, str], timeout: int) ->
     done: dict[uuid.UUID, tuple[str, int, str | None]] = {}
     with tqdm(total=len(queued), desc="index", unit="doc") as bar:
         while len(done) < len(queued) and time.monotonic() < deadline:
-            with sync_tenant_session(tenant_id) as session:
+            with tenant_session_sync(tenant_id) as session:
                 for document_id in queued.keys() - done.keys():
                     d = documents.get_document(session, tenant_id, document_id)
                     if d.status in ("ready", "failed"):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from backend.chat import events
+from chat import events
 from core.db import owner_engine
 from core.periodic import start_every
 from core.redis import sync_redis
@@ -78,7 +78,7 @@ class SweepResult:
 
 def sweep() -> SweepResult:
     """One pass: re-send lost chat answers and ingestions, give up on messages pending too long."""
-    from backend.chat.tasks import answer_message, error_frame
+    from chat.tasks import answer_message
     from knowledge.tasks import ingest_document
 
     settings = get_settings()
@@ -100,7 +100,7 @@ def sweep() -> SweepResult:
     # After the commit, as the chat actor's failure path does: a customer still connected hears
     # that no answer is coming, and a poll that follows the frame already reads `failed`.
     for conversation_id, message_id in gave_up:
-        events.publish_sync(conversation_id, error_frame(message_id))
+        events.publish_sync(conversation_id, events.failed(message_id))
     result = SweepResult(gave_up=len(gave_up))
     client = sync_redis()
     for kind, rows, actor, period, sent in (

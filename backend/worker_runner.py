@@ -17,17 +17,18 @@ import tempfile
 
 log = logging.getLogger(__name__)
 
-ACTOR_MODULES = ("knowledge.tasks", "backend.chat.tasks", "analytics.tasks")
+ACTOR_MODULES = ("knowledge.tasks", "chat.tasks", "analytics.tasks")
 
 
 def _serve_metrics(directory: str, host: str, port: int) -> None:
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
+    from core.broker import QUEUES
     from core.metrics import QueueDepthCollector
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    registry.register(QueueDepthCollector())
+    registry.register(QueueDepthCollector(QUEUES))
     try:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:  # e.g. a second worker on the same host: run on, just without metrics
@@ -67,6 +68,10 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
     from backend import recovery
 
     recovery.start_in_background()
+    # Website sources due for a re-sync (daily/weekly) are queued; lost syncs are sent again.
+    from knowledge import source_schedule
+
+    source_schedule.start_in_background()
     # After a PostgreSQL (re)start, the largest tenants' search indexes are read back into memory.
     from knowledge import vector_index
 

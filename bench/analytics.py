@@ -141,14 +141,14 @@ def main() -> None:
     from analytics import reports, rollups
     from analytics.exports import write_export
     from analytics.period import Period
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
 
     started = time.perf_counter()
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         days = rollups.refresh(session, tenant_id, full=True)
     print(f"full rollup refresh: {len(days)} days in {time.perf_counter() - started:.2f} s")
     started = time.perf_counter()
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         days = rollups.refresh(session, tenant_id)
     print(f"incremental rollup refresh: {len(days)} days in {time.perf_counter() - started:.2f} s")
 
@@ -156,13 +156,13 @@ def main() -> None:
         period = Period.last(span)
 
         def overview_page(period: Period = period) -> None:
-            with sync_tenant_session(tenant_id) as session:
+            with tenant_session_sync(tenant_id) as session:
                 reports.overview(session, tenant_id, period)
                 reports.daily_trend(session, tenant_id, period)
                 reports.peak_hours(session, tenant_id, period)
 
         cold, warm = _timed(overview_page)
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             row = reports.overview(session, tenant_id, period).iloc[0]
         print(f"overview page data, last {span} days ({int(row.conversations):,} conversations, "
               f"{int(row.messages):,} messages): first {cold:.3f} s, median {warm:.3f} s (target ≤ 1.5 s)")

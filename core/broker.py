@@ -1,6 +1,6 @@
 """The Dramatiq broker, configured before any actor module is imported.
 
-Actor modules (`knowledge.tasks`, later `backend.chat.tasks`, `analytics.tasks`) import this
+Actor modules (`knowledge.tasks`, later `chat.tasks`, `analytics.tasks`) import this
 module first, so the broker they register on (`dramatiq.get_broker()`) is always Kefu's. Tests call
 `use_stub_broker()` before importing actor modules to run actors in-process with `dramatiq.Worker`.
 """
@@ -8,12 +8,14 @@ module first, so the broker they register on (`dramatiq.get_broker()`) is always
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
+    AsyncIO,
     Callbacks,
     CurrentMessage,
     Pipelines,
@@ -27,7 +29,7 @@ from core.logging import reset_log_context, use_json_logs
 from core.redis import redis_url
 from core.settings import get_settings
 
-QUEUES = ("ingest", "chat", "analytics", "maintenance")
+QUEUES = ("ingest", "chat", "analytics", "maintenance", "crawl")
 
 
 class Observability(dramatiq.Middleware):
@@ -65,8 +67,19 @@ def _middleware() -> list[dramatiq.Middleware]:
         Pipelines(),
         Retries(min_backoff=1_000, max_backoff=60_000, max_retries=3),
         CurrentMessage(),
+        AsyncIO(),  # runs `async def` actors (chat) on one event loop per worker process
         Observability(),
     ]
+
+
+def failure_name(message: dict[str, Any]) -> str:
+    """The exception type of a failed message's last attempt (for an `on_retry_exhausted` handler).
+
+    Dramatiq keeps the last traceback in the message's options; its final line names the exception.
+    """
+    lines = [line for line in str(message.get("options", {}).get("traceback") or "").splitlines() if line.strip()]
+    name = lines[-1].split(":", 1)[0].strip().rsplit(".", 1)[-1] if lines else ""
+    return name if name.isidentifier() else "error"
 
 
 def _install(broker: dramatiq.Broker) -> dramatiq.Broker:

@@ -202,14 +202,14 @@ async def anonymous_session() -> AsyncIterator[AsyncSession]:
 
 
 @contextmanager
-def sync_tenant_session(tenant_id: uuid.UUID | str) -> Iterator[Session]:
+def tenant_session_sync(tenant_id: uuid.UUID | str) -> Iterator[Session]:
     """The synchronous twin of `tenant_session`, for workers, pandas and Dash."""
     with _SyncSessionMaker(bind=sync_engine(), info={"tenant_id": str(tenant_id)}) as session, session.begin():
         yield session
 
 
 @contextmanager
-def sync_anonymous_session() -> Iterator[Session]:
+def anonymous_session_sync() -> Iterator[Session]:
     """Synchronous session with no tenant set."""
     with _SyncSessionMaker(bind=sync_engine()) as session, session.begin():
         yield session

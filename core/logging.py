@@ -40,10 +40,6 @@ def reset_log_context(**fields: object) -> None:
     _context.set({k: str(v) for k, v in fields.items() if v is not None})
 
 
-def log_context() -> dict[str, str]:
-    return dict(_context.get() or {})
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {

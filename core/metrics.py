@@ -53,11 +53,10 @@ INGEST_STAGE_SECONDS = Histogram("kefu_ingest_stage_seconds", "Seconds per index
 class QueueDepthCollector(Collector):
     """Message counts per Dramatiq queue, read from the broker's Redis keys at scrape time."""
 
-    def __init__(self, namespace: str = "kefu") -> None:
-        self.namespace = namespace
+    def __init__(self, queues: tuple[str, ...], namespace: str = "kefu") -> None:
+        self.queues, self.namespace = queues, namespace
 
     def collect(self) -> Iterator[Metric]:
-        from core.broker import QUEUES
         from core.redis import sync_redis
 
         family = GaugeMetricFamily("kefu_queue_messages", "Dramatiq messages by queue and state.",
@@ -65,7 +64,7 @@ class QueueDepthCollector(Collector):
         try:
             client = sync_redis()
             pipe = client.pipeline(transaction=False)
-            for queue in QUEUES:
+            for queue in self.queues:
                 base = f"{self.namespace}:{queue}"
                 pipe.llen(base)
                 pipe.hlen(f"{base}.msgs")
@@ -75,7 +74,7 @@ class QueueDepthCollector(Collector):
         except Exception as exc:  # a scrape must not fail because Redis is down; /ready says so
             log.warning("queue depth unavailable", extra={"error": str(exc)})
             return
-        for index, queue in enumerate(QUEUES):
+        for index, queue in enumerate(self.queues):
             waiting, stored, delayed, dead = counts[index * 4:index * 4 + 4]
             family.add_metric([queue, "waiting", "cluster"], waiting)
             family.add_metric([queue, "in_flight", "cluster"], max(stored - waiting, 0))
@@ -84,7 +83,7 @@ class QueueDepthCollector(Collector):
         yield family
 
 
-def render(*, include_queues: bool = True) -> tuple[bytes, str]:
+def render(*, queues: tuple[str, ...] = ()) -> tuple[bytes, str]:
     """The exposition text for this service (all its processes when in multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -92,8 +91,8 @@ def render(*, include_queues: bool = True) -> tuple[bytes, str]:
     else:
         registry = REGISTRY
     body = generate_latest(registry)
-    if include_queues:
+    if queues:
         extra = CollectorRegistry()
-        extra.register(QueueDepthCollector())
+        extra.register(QueueDepthCollector(queues))
         body += generate_latest(extra)
     return body, CONTENT_TYPE_LATEST

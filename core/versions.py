@@ -23,7 +23,7 @@ def tenant_version_key(tenant_id: uuid.UUID | str) -> str:
     return f"kefu:tenant:{tenant_id}:version"
 
 
-def bump_tenant_version(tenant_id: uuid.UUID | str) -> None:
+def bump_tenant_version_sync(tenant_id: uuid.UUID | str) -> None:
     try:
         sync_redis().incr(tenant_version_key(tenant_id))
     except redis.RedisError:
@@ -31,14 +31,7 @@ def bump_tenant_version(tenant_id: uuid.UUID | str) -> None:
         log.warning("could not bump tenant version", extra={"tenant_id": str(tenant_id)})
 
 
-async def abump_tenant_version(tenant_id: uuid.UUID | str) -> None:
-    try:
-        await async_redis().incr(tenant_version_key(tenant_id))
-    except redis.RedisError:
-        log.warning("could not bump tenant version", extra={"tenant_id": str(tenant_id)})
-
-
-def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
+def tenant_version_sync(tenant_id: uuid.UUID | str) -> int | None:
     try:
         raw = sync_redis().get(tenant_version_key(tenant_id))
     except redis.RedisError:
@@ -46,7 +39,7 @@ def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
     return int(raw or 0)
 
 
-async def atenant_version(tenant_id: uuid.UUID | str) -> int | None:
+async def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
     try:
         raw = await async_redis().get(tenant_version_key(tenant_id))
     except redis.RedisError:
@@ -58,19 +51,19 @@ async def atenant_version(tenant_id: uuid.UUID | str) -> int | None:
 # key is revoked or its origins change) lets each process drop its cache at once. Revocations are
 # rare, so one global counter costs nothing and has no ordering race: readers take it before the
 # database read, writers bump it after their commit.
-_WIDGET_KEYS = "kefu:widget-keys:version"
+WIDGET_KEYS_VERSION = "kefu:widget-keys:version"
 
 
 def bump_widget_keys_version() -> None:
     try:
-        sync_redis().incr(_WIDGET_KEYS)
+        sync_redis().incr(WIDGET_KEYS_VERSION)
     except redis.RedisError:
         log.warning("could not bump the widget key version; revoked keys work until the cache expires")
 
 
-async def awidget_keys_version() -> int | None:
+async def widget_keys_version() -> int | None:
     try:
-        raw = await async_redis().get(_WIDGET_KEYS)
+        raw = await async_redis().get(WIDGET_KEYS_VERSION)
     except redis.RedisError:
         return None
     return int(raw or 0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import flask
 from sqlalchemy import select
 
-from core.db import sync_anonymous_session, sync_tenant_session
+from core.db import anonymous_session_sync, tenant_session_sync
 from core.errors import NotAuthenticated, PermissionDenied
 from core.login_throttle import begin_login_attempt_sync, login_succeeded_sync
 from core.models import Tenant, User
@@ -45,7 +45,7 @@ def authenticate(email: str, password: str, address: str) -> SignedInUser:
     """
     email = (email or "").strip().lower()
     begin_login_attempt_sync(email, address)
-    with sync_anonymous_session() as session:
+    with anonymous_session_sync() as session:
         row = session.execute(FIND_LOGIN, {"e": email}).first()
     principal = check_login(row, password or "")
     assert principal.user_id is not None
@@ -55,7 +55,7 @@ def authenticate(email: str, password: str, address: str) -> SignedInUser:
 
 def load_user(tenant_id: uuid.UUID, user_id: uuid.UUID) -> SignedInUser:
     """The user as stored now; NotAuthenticated if they are gone or deactivated."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         user = session.scalars(select(User).where(User.id == user_id)).first()
         tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) or ""
         if user is None or not user.is_active:

@@ -23,10 +23,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Document
-from core.versions import bump_tenant_version
 from knowledge.blobstore import get_blob_store
 
 MANUAL_FAQ_FILENAME = "kefu-manual-faq.json"
@@ -131,7 +130,7 @@ def _change(
     tenant_id: uuid.UUID, entry: FaqEntry | None, apply: Callable[[list[FaqEntry]], list[FaqEntry]]
 ) -> FaqChange:
     for _ in range(_ATTEMPTS):
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             current = _manual_document(session, tenant_id)
             seen = (current.id, current.version) if current is not None else None
             entries = _read_entries(current.blob_key) if current is not None else []
@@ -146,12 +145,6 @@ def _change(
             break
     else:
         raise Conflict("The manual FAQ kept changing while saving; try again.")
-    if document_id is None:
-        bump_tenant_version(tenant_id)  # the entries' chunks are gone now
-    else:
-        from knowledge.tasks import ingest_document  # the broker is only needed when queueing
-
-        ingest_document.send(str(tenant_id), str(document_id))
     return FaqChange(entry or FaqEntry("", "", ""), document_id)
 
 
@@ -160,7 +153,7 @@ def _record(
     digest: str, blob_key: str,
 ) -> tuple[bool, uuid.UUID | None]:
     """Store the new version if nobody changed the document meanwhile: (stored, document id or None)."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = _manual_document(session, tenant_id, lock=True)
         if ((document.id, document.version) if document is not None else None) != seen:
             return False, None

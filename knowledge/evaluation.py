@@ -22,16 +22,16 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.bot_settings import from_stored
-from core.db import sync_tenant_session
-from core.errors import KefuError, NotFound, ServiceUnavailable, ValidationFailed
+from core.db import tenant_session_sync
+from core.errors import KefuError, NotFound, ValidationFailed
 from core.models import EvaluationFailure, EvaluationRun, Tenant
 from core.settings import get_settings
 from knowledge import vector_index
 from knowledge.blobstore import get_blob_store
-from knowledge.confidence import confidence
+from knowledge.confidence import DEFAULT_THRESHOLD, confidence
 from knowledge.evaluation_set import LabelledQuestion, parse_question_set
-from knowledge.retrieval import Hit, candidates, retrieve_sync
+from knowledge.hits import Hit
+from knowledge.retrieval import candidates, retrieve_sync
 
 TOP_K = 10
 _TEXT_CHARS = 500
@@ -105,9 +105,9 @@ def summarise(outcomes: list[Outcome]) -> dict[str, float | int | None]:
 
 def tenant_threshold(tenant_id: uuid.UUID) -> float:
     """The confidence threshold the tenant's bot answers at (its bot settings)."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         stored = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
-    return from_stored((stored or {}).get("bot")).confidence_threshold
+    return float(((stored or {}).get("bot") or {}).get("confidence_threshold", DEFAULT_THRESHOLD))
 
 
 def run_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None = None,
@@ -122,35 +122,28 @@ def run_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None =
     run = EvaluationRun(id=uuid.uuid4(), tenant_id=tenant_id, name=name, threshold=threshold, status="running")
     started = time.perf_counter()
     outcomes = evaluate(tenant_id, items, threshold)
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         session.add(run)
         session.flush()
         _store_results(session, run, outcomes, time.perf_counter() - started)
     return run.id
 
 
-def queue_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None = None,
+def store_queued_run(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None = None,
                      threshold: float | None = None) -> uuid.UUID:
-    """Check a labelled set, keep it and a `queued` run, and send it to a worker; returns the run id.
+    """Check a labelled set, keep it and a `queued` run for a worker to score; returns the run id.
 
     The file is checked here, so a malformed set is refused at once with what to fix; the worker
-    (`knowledge.tasks.score_evaluation_run`) does the scoring.
+    (`knowledge.tasks.score_evaluation_run`, queued by `knowledge.commands.queue_evaluation`) scores it.
     """
     items = parse_question_set(csv_bytes)
     threshold, name = _checked(tenant_id, items, name, threshold)
     blob_key = f"tenants/{tenant_id}/evaluations/{hashlib.sha256(csv_bytes).hexdigest()}.csv"
     get_blob_store().put(blob_key, csv_bytes)  # content-addressed: the same set is stored once
     run_id = uuid.uuid4()
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         session.add(EvaluationRun(id=run_id, tenant_id=tenant_id, name=name, threshold=threshold,
                                   status="queued", input_blob_key=blob_key, questions=len(items)))
-    from knowledge.tasks import score_evaluation_run  # the broker is only needed when queueing
-
-    try:
-        score_evaluation_run.send(str(tenant_id), str(run_id))
-    except Exception as exc:
-        fail_run(tenant_id, run_id, "The work queue was unreachable; upload the question set again.")
-        raise ServiceUnavailable("The work queue is unreachable; upload the question set again shortly.") from exc
     return run_id
 
 
@@ -160,7 +153,7 @@ def score_run(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
     A redelivered message finds the run `running` and scores it again, replacing any failures of
     the earlier attempt in the same transaction that stores the scores.
     """
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         run = session.get(EvaluationRun, run_id, with_for_update=True)
         if run is None or run.status in ("done", "failed"):
             return "skipped"
@@ -176,7 +169,7 @@ def score_run(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
         return "failed"
     started = time.perf_counter()
     outcomes = evaluate(tenant_id, items, threshold)
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         run = session.get(EvaluationRun, run_id, with_for_update=True)
         if run is None or run.status != "running":
             return "skipped"  # deleted or finished by another delivery meanwhile
@@ -187,7 +180,7 @@ def score_run(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
 
 def fail_run(tenant_id: uuid.UUID, run_id: uuid.UUID, message: str) -> None:
     """Mark a run failed with a message a person can act on (a finished run stays as it is)."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         run = session.get(EvaluationRun, run_id, with_for_update=True)
         if run is None or run.status == "done":
             return

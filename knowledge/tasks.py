@@ -1,29 +1,30 @@
-"""Dramatiq actors of the knowledge pipeline. They take ids, re-read the database, are idempotent."""
+"""Dramatiq actors of the knowledge pipeline. They take ids, re-read the database, are idempotent.
+
+A job that keeps failing is retried with backoff; when Dramatiq's retries are exhausted it sends
+the actor's `on_retry_exhausted` handler (below each actor), which records the failure where the
+tenant sees it: the document or the evaluation run becomes `failed` with a message a person
+understands. Details (paths, SQL) stay in the log.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 import core.broker  # noqa: F401 - installs Kefu's broker before the actors below register
 from core import metrics
+from core.broker import failure_name
 from core.logging import bind_log_context
 from core.settings import get_settings
 from knowledge import evaluation, indexing, row_indexing, vector_index
+from knowledge.sources import store, sync
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
-
-
-def _retries_left(max_retries: int = _settings.ingest_max_retries) -> int:
-    """Retries the current message still has; 0 outside a worker (no retry to wait for)."""
-    message = CurrentMessage.get_current_message()
-    if message is None:
-        return 0
-    return max_retries - int(message.options.get("retries", 0))
 
 
 @dramatiq.actor(
@@ -32,25 +33,13 @@ def _retries_left(max_retries: int = _settings.ingest_max_retries) -> int:
     time_limit=_settings.ingest_time_limit_ms,
     min_backoff=2_000,
     max_backoff=60_000,
+    on_retry_exhausted="ingest_gave_up",
 )
 def ingest_document(tenant_id: str, document_id: str) -> None:
     """Parse, embed and index a document (safe to run twice)."""
-    tenant, document = uuid.UUID(tenant_id), uuid.UUID(document_id)
+    tenant = uuid.UUID(tenant_id)
     bind_log_context(tenant_id=tenant_id, document_id=document_id)
-    try:
-        outcome = indexing.ingest(tenant, document)
-    except Exception as exc:
-        if _retries_left() <= 0:
-            indexing.mark_failed(
-                tenant, document, None,
-                # The type only: details (paths, SQL) go to the log, not to the tenant.
-                f"Processing failed after several attempts ({type(exc).__name__}). "
-                "Upload the file again or contact support if it keeps failing.",
-            )
-            log.exception("ingest failed permanently")
-            metrics.INGESTED_DOCUMENTS.labels("failed").inc()
-            return
-        raise
+    outcome = indexing.ingest(tenant, uuid.UUID(document_id))
     for source_ref in outcome.stale_rows:  # FAQ rows an admin changed while this ran
         reindex_faq_row.send(tenant_id, document_id, source_ref)
     metrics.INGESTED_DOCUMENTS.labels(outcome.status).inc()
@@ -58,6 +47,18 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
         metrics.INGESTED_CHUNKS.inc(outcome.chunk_count)
     if outcome.status == "ready" and vector_index.chunk_count(tenant) >= vector_index.index_threshold():
         build_tenant_vector_index.send(tenant_id)
+
+
+@dramatiq.actor(queue_name="ingest", max_retries=3)
+def ingest_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """The document's job failed on every attempt: mark it failed so the admin sees it and can upload again."""
+    tenant_id, document_id = message["args"]
+    bind_log_context(tenant_id=tenant_id, document_id=document_id)
+    indexing.mark_failed(uuid.UUID(tenant_id), uuid.UUID(document_id), None,
+                         f"Processing failed after several attempts ({failure_name(message)}). "
+                         "Upload the file again or contact support if it keeps failing.")
+    log.error("ingest failed permanently", extra={"retries": retry_info.get("retries")})
+    metrics.INGESTED_DOCUMENTS.labels("failed").inc()
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=60 * 60 * 1000)
@@ -78,22 +79,64 @@ def reindex_faq_row(tenant_id: str, document_id: str, source_ref: str) -> None:
 
 # On the analytics queue: a run measures accuracy and may take minutes, so it never waits behind
 # (or delays) uploads being indexed.
-_EVALUATION_RETRIES = 2
-
-
-@dramatiq.actor(queue_name="analytics", max_retries=_EVALUATION_RETRIES, time_limit=60 * 60 * 1000)
+@dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=60 * 60 * 1000,
+                on_retry_exhausted="evaluation_gave_up")
 def score_evaluation_run(tenant_id: str, run_id: str) -> None:
     """Score a queued evaluation run; the run row says queued, running, done or failed."""
-    tenant, run = uuid.UUID(tenant_id), uuid.UUID(run_id)
     bind_log_context(tenant_id=tenant_id, run_id=run_id)
-    try:
-        result = evaluation.score_run(tenant, run)
-    except Exception as exc:
-        if _retries_left(_EVALUATION_RETRIES) <= 0:
-            # The type only: details (paths, SQL) go to the log, not to the tenant.
-            evaluation.fail_run(tenant, run, f"Scoring failed after several attempts ({type(exc).__name__}). "
-                                             "Upload the question set again or contact support if it keeps failing.")
-            log.exception("evaluation run failed permanently")
-            return
-        raise
+    result = evaluation.score_run(uuid.UUID(tenant_id), uuid.UUID(run_id))
     log.info("evaluation run finished", extra={"result": result})
+
+
+@dramatiq.actor(queue_name="analytics", max_retries=3)
+def evaluation_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    tenant_id, run_id = message["args"]
+    bind_log_context(tenant_id=tenant_id, run_id=run_id)
+    evaluation.fail_run(uuid.UUID(tenant_id), uuid.UUID(run_id),
+                        f"Scoring failed after several attempts ({failure_name(message)}). "
+                        "Upload the question set again or contact support if it keeps failing.")
+    log.error("evaluation run failed permanently", extra={"retries": retry_info.get("retries")})
+
+
+SYNC_WAIT_MS = 30_000  # a sync that cannot start yet asks again this much later
+_CRAWL_SLOTS = threading.BoundedSemaphore(_settings.crawl_syncs_per_worker)
+
+
+def _wait_for_turn(tenant: uuid.UUID, source_id: str, run: uuid.UUID) -> None:
+    if store.touch_waiting(tenant, uuid.UUID(source_id), run):
+        sync_source.send_with_options(args=(str(tenant), source_id, str(run)), delay=SYNC_WAIT_MS)
+
+
+# On its own queue, at the lowest priority: a crawl (minutes of fetching and embedding) never sits in
+# front of an upload or an answer in a worker's queue, one sync per tenant runs at a time
+# (`tenant_lock`), and an operator can give crawls their own worker (`kefu worker --queues crawl`).
+@dramatiq.actor(queue_name="crawl", priority=100, max_retries=2, time_limit=_settings.crawl_time_limit_ms,
+                min_backoff=10_000, max_backoff=120_000, on_retry_exhausted="sync_gave_up")
+def sync_source(tenant_id: str, source_id: str, run_id: str) -> None:
+    """Crawl a website source and bring its documents in line with the site (safe to run twice)."""
+    bind_log_context(tenant_id=tenant_id, source_id=source_id)
+    tenant, run = uuid.UUID(tenant_id), uuid.UUID(run_id)
+    # A worker process crawls at most KEFU_CRAWL_SYNCS_PER_WORKER sites at once, so its other threads
+    # stay free for answers and uploads however many tenants sync; a tenant syncs one source at a time.
+    if not _CRAWL_SLOTS.acquire(blocking=False):
+        _wait_for_turn(tenant, source_id, run)
+        return
+    try:
+        with sync.tenant_lock(tenant, run) as acquired:
+            if not acquired:  # another of the tenant's sources is syncing: wait for it, not a worker thread
+                _wait_for_turn(tenant, source_id, run)
+                return
+            report = sync.run_sync(tenant, uuid.UUID(source_id), run)
+    finally:
+        _CRAWL_SLOTS.release()
+    log.info("source sync finished", extra={"status": report.status, "detail": report.detail})
+
+
+@dramatiq.actor(queue_name="crawl", max_retries=3)
+def sync_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    tenant_id, source_id, run_id = message["args"]
+    bind_log_context(tenant_id=tenant_id, source_id=source_id)
+    store.mark_failed(uuid.UUID(tenant_id), uuid.UUID(source_id), uuid.UUID(run_id),
+                      f"The sync failed after several attempts ({failure_name(message)}). "
+                      "Sync again, or contact support if it keeps failing.")
+    log.error("source sync failed permanently", extra={"retries": retry_info.get("retries")})

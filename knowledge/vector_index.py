@@ -14,12 +14,12 @@ inlines the tenant id as a literal):
   is none.
 
 A restarted PostgreSQL starts with an empty buffer cache, and the first searches of a large
-tenant then read thousands of HNSW and heap pages each (cold searches of a 134k-chunk tenant took
-two to three times as long as warm ones). `warm_after_restart` (run by every `kefu worker`, once
+tenant then read thousands of HNSW and heap pages each, so they are much slower than warm ones
+(docs/log/2026-12-06-retrieval-large-tenants.md). `warm_after_restart` (run by every `kefu worker`, once
 per server start across replicas) reads the largest tenants' partial HNSW indexes and their rows
 back into shared buffers, within half of `shared_buffers`; a newly built index is warmed too.
 
-Measurements in docs/retrieval.md.
+Design in docs/retrieval.md; the measurements are the docs/log/ files it links.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
-from core.db import owner_engine, sync_tenant_session
+from core.db import owner_engine, tenant_session_sync
 from core.models import Chunk
 from core.periodic import start_every
 from core.redis import sync_redis
@@ -41,7 +41,7 @@ from core.settings import get_settings
 INDEX_PREFIX = "ix_chunks_hnsw_t_"
 # How a tenant's HNSW graph is built. ef_construction 128 (pgvector's default is 64) builds a
 # better-connected graph in about twice the time; searching it with ef_search 24 gives higher
-# recall than the old graph at 64, for less work per search (docs/retrieval.md, at scale).
+# recall than the old graph at 64, for less work per search (docs/log/2026-12-06-retrieval-large-tenants.md).
 HNSW_OPTIONS = {"m": "16", "ef_construction": "128"}
 _HNSW_WITH = ", ".join(f"{key} = {value}" for key, value in HNSW_OPTIONS.items())  # CREATE INDEX … WITH (…)
 _HNSW_RELOPTIONS = [f"{key}={value}" for key, value in HNSW_OPTIONS.items()]  # as pg_class.reloptions lists them
@@ -66,7 +66,7 @@ def lexical_index_name(tenant_id: uuid.UUID) -> str:
 
 
 def chunk_count(tenant_id: uuid.UUID) -> int:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return int(session.scalar(select(func.count()).select_from(Chunk)) or 0)
 
 
@@ -147,7 +147,7 @@ _HAS_INDEX = text("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_r
 
 
 def has_index_uncached(tenant_id: uuid.UUID) -> bool:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return bool(session.scalar(_HAS_INDEX, {"n": index_name(tenant_id)}))
 
 

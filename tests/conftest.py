@@ -22,6 +22,9 @@ os.environ.update(
         "KEFU_TENANT_HNSW_THRESHOLD": "1000000",
         # One retry keeps the "fails after retrying" test short; production default is 3.
         "KEFU_INGEST_MAX_RETRIES": "1",
+        # Crawl tests fetch sites served on 127.0.0.1 (the SSRF tests turn this off again), at full speed.
+        "KEFU_CRAWL_ALLOW_PRIVATE": "true",
+        "KEFU_CRAWL_HOST_DELAY_SECONDS": "0",
     }
 )
 for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL", "KEFU_REDIS_URL"):
@@ -86,9 +89,11 @@ def stub_worker():
     worker = dramatiq.Worker(STUB_BROKER, worker_timeout=50, worker_threads=1)
     worker.start()
 
-    def drain() -> None:
+    def drain(*, retries_exhausted: bool = False) -> None:
+        """Process everything queued; a message that fails for good raises, unless the test expects
+        one (`retries_exhausted`: its actor's `on_retry_exhausted` handler then runs too)."""
         for queue in list(STUB_BROKER.queues):
-            STUB_BROKER.join(queue, fail_fast=True)
+            STUB_BROKER.join(queue, fail_fast=not retries_exhausted)
         worker.join()
 
     yield drain

@@ -7,7 +7,7 @@ import io
 import uuid
 from dataclasses import dataclass
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.tenancy import CreatedTenant, add_user, create_api_key, create_tenant
 
 
@@ -32,7 +32,7 @@ class TenantCtx:
 def make_tenant(name: str = "Shop") -> TenantCtx:
     suffix = uuid.uuid4().hex[:8]
     created = create_tenant(f"{name} {suffix}", f"owner-{suffix}@example.com", "password-123")
-    with sync_tenant_session(created.tenant_id) as session:
+    with tenant_session_sync(created.tenant_id) as session:
         add_user(session, created.tenant_id, f"analyst-{suffix}@example.com", "password-123", "analyst")
         _, analyst_key = create_api_key(session, created.tenant_id, "analyst key", "analyst")
     return TenantCtx(created, analyst_key)

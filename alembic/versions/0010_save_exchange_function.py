@@ -4,7 +4,7 @@ Revision ID: 0010
 Revises: 0007
 Create Date: 2026-12-05
 
-Written by hand. Every message a customer waits for is stored with its answer (backend.chat.store
+Written by hand. Every message a customer waits for is stored with its answer (chat.store
 `save_exchange`). As separate statements that was BEGIN, set the tenant, insert or update the
 conversation, insert both messages, COMMIT: six round trips and six statements' worth of driver
 work per message, the largest cost of a cached answer. This function does the same in one call,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
+from backend.api.api_docs import api_docs_asset, openapi_config
 from backend.api.auth import provide_principal
 from backend.api.controllers.analytics import AnalyticsController
 from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
+from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
@@ -22,7 +24,7 @@ from backend.api.observability import MetricsController, prometheus, request_con
 from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
 from backend.api.widget_cors import widget_cors
-from backend.chat.events import relay
+from chat.events import relay
 from core.db import async_engine
 from core.logging import configure_logging
 from core.settings import get_settings
@@ -40,11 +42,11 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
-                        AnalyticsController],
+                        AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         on_shutdown=[_dispose],
         debug=False,

@@ -13,6 +13,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import metrics
+from core.broker import QUEUES
 from core.logging import reset_log_context
 
 log = logging.getLogger("kefu.access")
@@ -61,5 +62,5 @@ class MetricsController(Controller):
 
     @get("/metrics", summary="Prometheus metrics of this API process (and queue depths)", sync_to_thread=False)
     def metrics(self) -> Response[bytes]:
-        body, content_type = metrics.render()
+        body, content_type = metrics.render(queues=QUEUES)
         return Response(body, media_type=content_type)

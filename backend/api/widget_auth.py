@@ -14,7 +14,7 @@ from core.db import autocommit_connection
 from core.errors import NotAuthenticated, PermissionDenied
 from core.logging import bind_log_context
 from core.tenancy import RESOLVE_WIDGET_KEY
-from core.versions import awidget_keys_version
+from core.versions import widget_keys_version
 
 # Short-lived cache, checked against the widget key version (core.versions) on every hit, so a
 # revoked key stops working at once in every process; if Redis is down the cache is bypassed.
@@ -41,7 +41,7 @@ async def resolve_widget(connection: ASGIConnection[Any, Any, Any, Any]) -> Widg
     if not key:
         raise NotAuthenticated("Send the widget key in the X-Widget-Key header.")
     now = time.monotonic()
-    version = await awidget_keys_version()  # read before the database, so a later revocation is seen
+    version = await widget_keys_version()  # read before the database, so a later revocation is seen
     cached = _cache.get(key)
     if cached and version is not None and cached[1] == version and now - cached[0] < _CACHE_SECONDS:
         widget = cached[2]

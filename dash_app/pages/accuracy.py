@@ -18,13 +18,13 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from analytics import reports
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, empty_figure, notice, records, section, styled, table
 from dash_app.i18n import t
-from knowledge import evaluation
+from knowledge import commands, evaluation
 
 RUN_SHOWN = ["name", "status", "created_at", "questions", "top1", "mrr", "recall_at_5", "answer_rate", "accuracy",
              "failures", "error"]
@@ -32,7 +32,7 @@ PENDING = ("queued", "running")
 
 
 def live_accuracy(user: SignedInUser, period: Period) -> pd.DataFrame:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return reports.live_accuracy(session, user.tenant_id, period)
 
 
@@ -52,7 +52,7 @@ def accuracy_figure(frame: pd.DataFrame) -> go.Figure:
 
 
 def evaluation_runs(user: SignedInUser) -> pd.DataFrame:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return evaluation.list_runs(session, user.tenant_id)
 
 
@@ -64,7 +64,7 @@ def start_evaluation(user: SignedInUser, filename: str, contents: str, name: str
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ValidationFailed(f"{filename} did not arrive intact; upload it again.") from None
-    return str(evaluation.queue_evaluation(user.tenant_id, data, name=name or filename))
+    return str(commands.queue_evaluation(user.tenant_id, data, name=name or filename))
 
 
 def run_status(runs: pd.DataFrame) -> Any:
@@ -92,7 +92,7 @@ def _run_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def failures(user: SignedInUser, run_id: str) -> pd.DataFrame:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return evaluation.run_failures(session, user.tenant_id, as_uuid(run_id, "evaluation run id"))
 
 

@@ -10,7 +10,7 @@ from dash import Input, Output, dcc, html
 
 from analytics import reports
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
@@ -30,7 +30,7 @@ def conversation_list(user: SignedInUser, period: Period, *, search: str | None 
     chosen = set(flags or [])
     if chosen - set(FLAGS):
         raise ValidationFailed(f"Filters must be among {', '.join(FLAGS)}.")
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return reports.conversations(
             session, user.tenant_id, period, search=(search or "").strip() or None, rating=rating or None,
             handed_off=True if "handed_off" in chosen else None, unanswered=True if "unanswered" in chosen else None)
@@ -39,7 +39,7 @@ def conversation_list(user: SignedInUser, period: Period, *, search: str | None 
 def conversation_transcript(user: SignedInUser, conversation_id: str) -> pd.DataFrame:
     """Every message of one of the tenant's conversations; another tenant's id is 'not found'."""
     ident = as_uuid(conversation_id, "conversation id")
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         messages = reports.transcript(session, user.tenant_id, ident)
     if messages.empty:
         raise NotFound(f"No conversation {conversation_id} in this tenant.")

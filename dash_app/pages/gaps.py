@@ -11,36 +11,31 @@ from typing import Any
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html
 
+from analytics import commands as analytics_commands
 from analytics import reports
 from analytics.period import Period
-from core.db import sync_tenant_session
-from core.errors import ServiceUnavailable
+from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, period_of
 from dash_app.i18n import t
-from knowledge import curation
+from knowledge import commands, curation
 
 
 def gap_topics(user: SignedInUser, period: Period) -> pd.DataFrame:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return reports.knowledge_gaps(session, user.tenant_id, period)
 
 
 def add_gap_answer(user: SignedInUser, question: str, answer: str) -> curation.FaqChange:
     """Answer a gap with a new manual FAQ entry (admin); it is queued for indexing at once."""
     auth.require(user, "admin")
-    return curation.add_faq_entry(user.tenant_id, question, answer)
+    return commands.add_faq_entry(user.tenant_id, question, answer)
 
 
 def request_reclustering(user: SignedInUser) -> None:
     auth.require(user, "admin")
-    from analytics.tasks import refresh_knowledge_gaps
-
-    try:
-        refresh_knowledge_gaps.send(str(user.tenant_id))
-    except Exception as exc:
-        raise ServiceUnavailable("The work queue is unreachable; try again shortly.") from exc
+    analytics_commands.request_reclustering(user.tenant_id)
 
 
 def topic_card(topic: dict[str, Any], index: int, admin: bool) -> html.Div:

@@ -2,7 +2,8 @@
 
 Uploads go through the same services as the API (`knowledge.documents`, then the `ingest`
 actor); the list refreshes itself while anything is queued or processing. The manual FAQ editor
-is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`.
+is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`, website sources in
+`knowledge_sources`.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
-from core.db import sync_tenant_session
+from core.audit import Actor
+from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
-from core.versions import bump_tenant_version
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
-from dash_app.pages import knowledge_faq, knowledge_rows
-from knowledge import documents, indexing
+from dash_app.pages import knowledge_faq, knowledge_rows, knowledge_sources
+from knowledge import commands, documents
 from knowledge.retrieval import retrieve_sync
 
 DOCUMENT_COLUMNS = ["title", "filename", "status", "chunk_count", "version", "error", "updated_at", "id"]
@@ -31,7 +32,7 @@ PENDING = ("queued", "processing")
 
 def document_rows(user: SignedInUser) -> list[dict[str, Any]]:
     """The tenant's documents, newest first (up to 500)."""
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         rows, _ = documents.list_documents(session, user.tenant_id, limit=500)
         return [{"id": str(d.id), "title": d.title, "filename": d.filename, "status": d.status,
                  "chunk_count": d.chunk_count, "version": d.version, "error": d.error or "",
@@ -41,30 +42,18 @@ def document_rows(user: SignedInUser) -> list[dict[str, Any]]:
 def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list[str]:
     """Store each file and queue it for indexing; returns one line per file."""
     auth.require(user, "admin")
-    from knowledge.tasks import ingest_document
-
     if not files:
         raise ValidationFailed("Choose at least one file to upload.")
     lines, refused = [], []
     for name, data in files:
         try:
-            prepared = documents.prepare_upload(user.tenant_id, name, data)
+            accepted = commands.upload_document(user.tenant_id, name, data, actor=Actor("user", user.user_id))
+        except ServiceUnavailable:
+            raise  # the queue is down: the next files would fail the same way
         except KefuError as exc:  # one bad file does not stop the others
             refused.append(f"{name}: {exc.detail}")
             continue
-        with sync_tenant_session(user.tenant_id) as session:
-            result = documents.record_upload(session, user.tenant_id, prepared)
-            document_id, action, version = result.document.id, result.action, result.document.version
-        if result.needs_ingest:
-            try:
-                ingest_document.send(str(user.tenant_id), str(document_id))
-            except Exception as exc:
-                # Failed, not queued forever: uploading the same file again requeues a failed document.
-                indexing.mark_failed(user.tenant_id, document_id, version,
-                                     "The work queue was unreachable when this was uploaded; upload it again.")
-                raise ServiceUnavailable(
-                    f"{name} is stored but the work queue is unreachable; upload it again shortly.") from exc
-        lines.append(f"{prepared.filename}: {action.replace('_', ' ')}")
+        lines.append(f"{accepted.filename}: {accepted.action.replace('_', ' ')}")
     if refused and not lines:
         raise ValidationFailed(" ".join(refused))
     return lines + [f"refused {line}" for line in refused]
@@ -73,17 +62,8 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
 def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
     """Delete documents (and their chunks) of the user's tenant; another tenant's id is 'not found'."""
     auth.require(user, "admin")
-    ids = [as_uuid(value, "document id") for value in document_ids]
-    if not ids:
-        raise ValidationFailed("Select the documents to delete first.")
-    blob_keys = []
-    with sync_tenant_session(user.tenant_id) as session:
-        for document_id in ids:
-            blob_keys.append(documents.delete_document(session, user.tenant_id, document_id))
-    bump_tenant_version(user.tenant_id)  # cached answers may quote the deleted text
-    for key in blob_keys:
-        documents.remove_blob(key)
-    return len(ids)
+    return commands.delete_documents(user.tenant_id, [as_uuid(value, "document id") for value in document_ids],
+                                     actor=Actor("user", user.user_id))
 
 
 def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
@@ -118,6 +98,7 @@ def layout(user: SignedInUser) -> html.Div:
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
+        knowledge_sources.layout(user),
         knowledge_faq.layout(user),
         knowledge_rows.layout(user),
         section("Try a question",
@@ -174,6 +155,7 @@ def register(app: Any) -> None:
 
     knowledge_faq.register(app)
     knowledge_rows.register(app)
+    knowledge_sources.register(app)
 
 
 def _render_answer(result: dict[str, Any]) -> Any:

@@ -7,19 +7,19 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, records, section, table
 from dash_app.i18n import t
-from knowledge import curation
+from knowledge import commands, curation
 
 FAQ_COLUMNS = ["id", "question", "answer"]
 
 
 def faq_rows(user: SignedInUser) -> list[dict[str, Any]]:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return [{"id": e.id, "question": e.question, "answer": e.answer}
                 for e in curation.list_faq_entries(session, user.tenant_id)]
 
@@ -28,15 +28,15 @@ def save_faq_entry(user: SignedInUser, entry_id: str | None, question: str, answ
     """Add a new entry (no id) or replace an existing one; either way it is re-indexed."""
     auth.require(user, "admin")
     if entry_id:
-        return curation.update_faq_entry(user.tenant_id, entry_id, question, answer)
-    return curation.add_faq_entry(user.tenant_id, question, answer)
+        return commands.update_faq_entry(user.tenant_id, entry_id, question, answer)
+    return commands.add_faq_entry(user.tenant_id, question, answer)
 
 
 def delete_faq_entry(user: SignedInUser, entry_id: str | None) -> curation.FaqChange:
     auth.require(user, "admin")
     if not entry_id:
         raise ValidationFailed("Select the FAQ entry to delete first.")
-    return curation.delete_faq_entry(user.tenant_id, entry_id)
+    return commands.delete_faq_entry(user.tenant_id, entry_id)
 
 
 def layout(user: SignedInUser) -> html.Section:

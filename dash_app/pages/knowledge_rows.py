@@ -13,14 +13,14 @@ import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from core.models import Document
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
-from knowledge import faq_overrides
+from knowledge import commands, faq_overrides
 from knowledge.curation import MANUAL_FAQ_FILENAME
 
 ROW_COLUMNS = ["source_ref", "state", "question", "answer", "note"]
@@ -31,7 +31,7 @@ ACTIONS = {"rows-save": "edit", "rows-disable": "disable", "rows-enable": "enabl
 
 def qa_documents(user: SignedInUser) -> list[dict[str, str]]:
     """Dropdown options: the tenant's uploaded Q&A tables (not the manual FAQ), by title."""
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         found = session.execute(
             select(Document.id, Document.title, Document.filename)
             .where(Document.tenant_id == user.tenant_id, Document.source_type.in_(Q_AND_A_TYPES),
@@ -42,7 +42,7 @@ def qa_documents(user: SignedInUser) -> list[dict[str, str]]:
 
 def uploaded_rows(user: SignedInUser, document_id: str, search: str | None = None) -> tuple[list[dict[str, Any]], int]:
     """The first rows of a document matching the search, as the bot uses them, and how many match."""
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         rows, total = faq_overrides.list_rows(session, user.tenant_id, as_uuid(document_id, "document id"),
                                               search=search, limit=SHOWN)
     return [{"source_ref": r.source_ref, "state": r.state, "question": r.question, "answer": r.answer,
@@ -59,12 +59,12 @@ def change_row(user: SignedInUser, document_id: str | None, source_ref: str | No
         raise ValidationFailed("Select the row to change first.")
     document = as_uuid(document_id, "document id")
     if action == "edit":
-        return faq_overrides.edit_row(user.tenant_id, document, source_ref, question, answer, user_id=user.user_id)
+        return commands.edit_faq_row(user.tenant_id, document, source_ref, question, answer, user_id=user.user_id)
     if action in ("disable", "enable"):
-        return faq_overrides.set_disabled(user.tenant_id, document, source_ref, action == "disable",
-                                          user_id=user.user_id)
+        return commands.set_faq_row_disabled(user.tenant_id, document, source_ref, action == "disable",
+                                             user_id=user.user_id)
     if action == "revert":
-        return faq_overrides.revert_row(user.tenant_id, document, source_ref, user_id=user.user_id)
+        return commands.revert_faq_row(user.tenant_id, document, source_ref, user_id=user.user_id)
     raise ValidationFailed(f"Unknown action {action!r}.")
 
 

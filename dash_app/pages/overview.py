@@ -10,7 +10,7 @@ from dash import Input, Output, dcc, html
 
 from analytics import reports
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, empty_figure, kpi, period_of, styled
@@ -37,7 +37,7 @@ KPIS: list[tuple[str, str, str]] = [
 
 def overview_data(user: SignedInUser, period: Period) -> dict[str, Any]:
     """Headline figures, the daily trend and messages by weekday and hour, for the user's tenant."""
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         headline = reports.overview(session, user.tenant_id, period)
         trend = reports.daily_trend(session, user.tenant_id, period)
         peaks = reports.peak_hours(session, user.tenant_id, period)

@@ -8,10 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
-from analytics import reports
+from analytics import commands, reports
 from analytics.period import Period
-from core.db import sync_tenant_session
-from core.errors import ServiceUnavailable
+from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, empty_figure, kpi, notice, period_of, section, styled
@@ -19,7 +18,7 @@ from dash_app.i18n import t
 
 
 def satisfaction_data(user: SignedInUser, period: Period) -> dict[str, Any]:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         summary = reports.satisfaction_summary(session, user.tenant_id)
         trend = reports.daily_trend(session, user.tenant_id, period)
     return {"summary": summary, "trend": trend[["day", "predicted_satisfaction", "thumbs_up_rate"]]}
@@ -28,12 +27,7 @@ def satisfaction_data(user: SignedInUser, period: Period) -> dict[str, Any]:
 def request_retrain(user: SignedInUser) -> None:
     """Queue training of the tenant's model on the analytics queue (admin)."""
     auth.require(user, "admin")
-    from analytics.tasks import train_satisfaction
-
-    try:
-        train_satisfaction.send(str(user.tenant_id))
-    except Exception as exc:
-        raise ServiceUnavailable("The work queue is unreachable; try again shortly.") from exc
+    commands.request_retrain(user.tenant_id)
 
 
 def trend_figure(trend: pd.DataFrame) -> go.Figure:

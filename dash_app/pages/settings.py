@@ -7,31 +7,28 @@ page out. Saving anything that changes answers bumps the tenant version so cache
 from __future__ import annotations
 
 import html as html_text
-import re
 from typing import Any
 
 from dash import Input, Output, State, dcc, html
 from sqlalchemy import select
 
-from core.bot_settings import LANGUAGES, PROVIDERS, BotSettings, read_bot_settings, write_bot_settings
-from core.db import sync_tenant_session
-from core.errors import NotFound, ValidationFailed
+from chat import commands
+from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
+from core.audit import Actor
+from core.db import tenant_session_sync
 from core.models import WidgetKey
 from core.settings import get_settings
-from core.versions import bump_tenant_version
+from core.tenancy import set_widget_origins
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_tools
-
-ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-MAX_ORIGINS = 50
+from dash_app.pages import settings_access, settings_privacy, settings_tools
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
-    with sync_tenant_session(user.tenant_id) as session:
-        return read_bot_settings(session, user.tenant_id)
+    with tenant_session_sync(user.tenant_id) as session:
+        return load_bot_settings_sync(session, user.tenant_id)
 
 
 def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSettings:
@@ -39,16 +36,13 @@ def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSetting
     auth.require(user, "admin")
     changes = {k: (v.strip() or None if isinstance(v, str) and k in ("greeting", "model") else v)
                for k, v in changes.items()}
-    with sync_tenant_session(user.tenant_id) as session:
-        updated = write_bot_settings(session, user.tenant_id, changes)
-    bump_tenant_version(user.tenant_id)
-    return updated
+    return commands.save_bot_settings(user.tenant_id, changes, actor=Actor("user", user.user_id))
 
 
 def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
     """Each active widget key with the tag to paste on the tenant's site and its allowed origins."""
     base = get_settings().public_api_url.rstrip("/")
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         keys = session.scalars(select(WidgetKey).where(WidgetKey.revoked_at.is_(None))
                                .order_by(WidgetKey.created_at)).all()
         return [{"id": str(k.id), "key": k.key, "origins": list(k.allowed_origins),
@@ -59,20 +53,8 @@ def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
 def save_allowed_origins(user: SignedInUser, key_id: str, text: str) -> list[str]:
     """Replace a widget key's allowed origins (one per line, like https://shop.example.com)."""
     auth.require(user, "admin")
-    origins = list(dict.fromkeys(line.strip().rstrip("/").lower() for line in (text or "").splitlines()
-                                 if line.strip()))
-    bad = [o for o in origins if not ORIGIN.match(o)]
-    if bad:
-        raise ValidationFailed(f"Not an origin: {', '.join(bad)}. Write scheme://host[:port], e.g. https://shop.example.com.")
-    if len(origins) > MAX_ORIGINS:
-        raise ValidationFailed(f"At most {MAX_ORIGINS} origins per widget key.")
-    with sync_tenant_session(user.tenant_id) as session:
-        key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == user.tenant_id,
-                                                      WidgetKey.id == _uuid(key_id))).first()
-        if key is None:
-            raise NotFound("No such widget key in this tenant.")
-        key.allowed_origins = origins
-    return origins
+    return set_widget_origins(user.tenant_id, _uuid(key_id), (text or "").splitlines(),
+                              actor=Actor("user", user.user_id))
 
 
 def _uuid(value: str) -> Any:
@@ -119,6 +101,7 @@ def layout(user: SignedInUser) -> html.Div:
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
+        settings_privacy.layout(user),
     ])
 
 
@@ -150,3 +133,4 @@ def register(app: Any) -> None:
 
     settings_access.register(app)
     settings_tools.register(app)
+    settings_privacy.register(app)

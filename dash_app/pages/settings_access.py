@@ -12,7 +12,9 @@ import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core import audit
+from core.audit import Actor
+from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import ROLES, ApiKey, User
 from core.tenancy import add_user, create_api_key, revoke_api_key
@@ -33,7 +35,7 @@ def _grantable(user: SignedInUser, role: str) -> None:
 
 
 def api_key_rows(user: SignedInUser) -> list[dict[str, Any]]:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         keys = session.scalars(select(ApiKey).where(ApiKey.tenant_id == user.tenant_id)
                                .order_by(ApiKey.created_at.desc())).all()
         return [{"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": k.role,
@@ -47,8 +49,8 @@ def new_api_key(user: SignedInUser, name: str, role: str) -> str:
     _grantable(user, role)
     if not (name or "").strip():
         raise ValidationFailed("Give the key a name that says where it is used.")
-    with sync_tenant_session(user.tenant_id) as session:
-        _, secret = create_api_key(session, user.tenant_id, name.strip(), role)
+    with tenant_session_sync(user.tenant_id) as session:
+        _, secret = create_api_key(session, user.tenant_id, name.strip(), role, actor=Actor("user", user.user_id))
     return secret
 
 
@@ -56,14 +58,14 @@ def revoke_api_keys(user: SignedInUser, key_ids: list[str]) -> int:
     auth.require(user, "admin")
     if not key_ids:
         raise ValidationFailed("Select the keys to revoke first.")
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         for key_id in key_ids:
-            revoke_api_key(session, user.tenant_id, as_uuid(key_id, "API key id"))
+            revoke_api_key(session, user.tenant_id, as_uuid(key_id, "API key id"), actor=Actor("user", user.user_id))
     return len(key_ids)
 
 
 def user_rows(user: SignedInUser) -> list[dict[str, Any]]:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         users = session.scalars(select(User).where(User.tenant_id == user.tenant_id).order_by(User.created_at)).all()
         return [{"id": str(u.id), "email": u.email, "role": u.role, "is_active": "yes" if u.is_active else "no",
                  "created_at": u.created_at.strftime("%Y-%m-%d %H:%M")} for u in users]
@@ -72,8 +74,9 @@ def user_rows(user: SignedInUser) -> list[dict[str, Any]]:
 def invite_user(user: SignedInUser, email: str, password: str, role: str) -> str:
     auth.require(user, "admin")
     _grantable(user, role)
-    with sync_tenant_session(user.tenant_id) as session:
-        return add_user(session, user.tenant_id, email or "", password or "", role).email
+    with tenant_session_sync(user.tenant_id) as session:
+        return add_user(session, user.tenant_id, email or "", password or "", role,
+                        actor=Actor("user", user.user_id)).email
 
 
 def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, active: bool | None = None) -> None:
@@ -84,12 +87,14 @@ def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, ac
         raise ValidationFailed("You cannot change your own role or access; ask another owner.")
     if role is not None:
         _grantable(user, role)
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         target = session.scalars(select(User).where(User.tenant_id == user.tenant_id, User.id == target_id)).first()
         if target is None:
             raise NotFound(f"No user {user_id} in this tenant.")
         if not user.can(target.role):
             raise PermissionDenied(f"Only an {target.role} or higher can change a {target.role}.")
+        changed = {k: v for k, v in (("role", role), ("is_active", active)) if v is not None}
+        audit.record(session, user.tenant_id, Actor("user", user.user_id), "users.change", target.email, changed)
         if role is not None:
             target.role = role
         if active is not None:

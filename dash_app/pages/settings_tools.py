@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from core import http_tools
-from core.db import sync_tenant_session
+from chat import commands, http_tool_specs
+from core.audit import Actor
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
-from core.versions import bump_tenant_version
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, records, section, table
@@ -27,9 +27,9 @@ EXAMPLE = json.dumps({
 
 
 def tool_rows(user: SignedInUser) -> list[dict[str, Any]]:
-    with sync_tenant_session(user.tenant_id) as session:
+    with tenant_session_sync(user.tenant_id) as session:
         return [{k: v for k, v in view.items() if k in TOOL_COLUMNS}
-                for view in http_tools.list_http_tools(session, user.tenant_id)]
+                for view in http_tool_specs.list_http_tools(session, user.tenant_id)]
 
 
 def create_tool(user: SignedInUser, spec_text: str) -> str:
@@ -41,19 +41,14 @@ def create_tool(user: SignedInUser, spec_text: str) -> str:
         raise ValidationFailed(f"The tool spec is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
     if not isinstance(spec, dict):
         raise ValidationFailed("The tool spec must be a JSON object like the example.")
-    with sync_tenant_session(user.tenant_id) as session:
-        name = http_tools.create_http_tool(session, user.tenant_id, spec).name
-    bump_tenant_version(user.tenant_id)  # the model's tool list changed
-    return name
+    return str(commands.create_http_tool(user.tenant_id, spec, actor=Actor("user", user.user_id))["name"])
 
 
 def delete_tool(user: SignedInUser, name: str | None) -> None:
     auth.require(user, "admin")
     if not name:
         raise ValidationFailed("Select the tool to delete first.")
-    with sync_tenant_session(user.tenant_id) as session:
-        http_tools.delete_http_tool(session, user.tenant_id, name)
-    bump_tenant_version(user.tenant_id)
+    commands.delete_http_tool(user.tenant_id, name, actor=Actor("user", user.user_id))
 
 
 def layout(user: SignedInUser) -> html.Section:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from analytics import reports
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.redis import sync_redis
 from dash_app import auth
 from dash_app.auth import SignedInUser
@@ -22,7 +22,7 @@ from dash_app.i18n import t
 def _check_database(user: SignedInUser) -> tuple[bool, str]:
     started = time.perf_counter()
     try:
-        with sync_tenant_session(user.tenant_id) as session:
+        with tenant_session_sync(user.tenant_id) as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:
         return False, type(exc).__name__
@@ -53,7 +53,7 @@ def status_data(user: SignedInUser, period: Period) -> dict[str, Any]:
     redis_ok, redis_detail = _check_redis()
     figures: dict[str, Any] = {}
     if database_ok:
-        with sync_tenant_session(user.tenant_id) as session:
+        with tenant_session_sync(user.tenant_id) as session:
             figures = reports.service_status(session, user.tenant_id, period)
     return {"database": (database_ok, database_detail), "redis": (redis_ok, redis_detail), **figures}
 

@@ -15,12 +15,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from backend.ingest_cli import upload_file
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Handoff, Message
 from core.settings import get_settings
 from core.tenancy import create_tenant
-from knowledge.indexing import ingest
+from knowledge.commands import upload_document
 from tests.browser.widget_server import free_port, running_api, site_page, tenant_site
 from tests.factories import qa_csv
 
@@ -66,8 +65,7 @@ def shop(tmp_path_factory) -> Shop:
             faq = tmp_path_factory.mktemp("faq") / "promo_faq.csv"
             faq.write_bytes(qa_csv([("XSS-1", XSS_QUESTION, XSS_ANSWER)]))
             for file in [*sorted(DEMO.glob("shop_faq_*.csv")), faq]:
-                document_id, _ = upload_file(created.tenant_id, file)
-                ingest(created.tenant_id, document_id)
+                upload_document(created.tenant_id, file.name, file.read_bytes(), inline=True)
             with running_api(port) as api:
                 pages["/shop.html"] = site_page(f"{api}/widget/kefu.js", created.widget_key, color="#7b2cbf")
                 pages["/dead-api.html"] = site_page(
@@ -94,7 +92,7 @@ def ask(page: Page, text: str):
 
 
 def conversation_of(shop: Shop, message_id: str) -> Conversation:
-    with sync_tenant_session(shop.tenant_id) as session:
+    with tenant_session_sync(shop.tenant_id) as session:
         message = session.get(Message, uuid.UUID(message_id))
         assert message is not None
         conversation = session.get(Conversation, message.conversation_id)
@@ -132,7 +130,7 @@ def test_thumbs_up_and_csat_are_stored(page: Page, shop: Shop) -> None:
     page.locator("kefu-chat .tool.end").click()
     page.locator("kefu-chat .star", has_text="4").click()
     expect(page.locator("kefu-chat .csat")).to_contain_text("4 of 5")
-    with sync_tenant_session(shop.tenant_id) as session:
+    with tenant_session_sync(shop.tenant_id) as session:
         rating = session.scalar(select(Feedback.rating).where(Feedback.message_id == uuid.UUID(message_id)))
     assert rating == 1
     assert conversation_of(shop, message_id).csat == 4
@@ -157,7 +155,7 @@ def test_talk_to_a_human_records_a_handoff(page: Page, shop: Shop) -> None:
     expect(page.locator("kefu-chat .tool.human")).to_be_disabled()
     conversation = conversation_of(shop, answer.get_attribute("data-message-id"))
     assert conversation.handoff is True
-    with sync_tenant_session(shop.tenant_id) as session:
+    with tenant_session_sync(shop.tenant_id) as session:
         assert session.scalar(select(Handoff.source).where(Handoff.conversation_id == conversation.id)) == "customer"
 
 

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from sqlalchemy import text
 
-from core.db import owner_engine, sync_tenant_session
+from core.db import owner_engine, tenant_session_sync
 from core.models import Conversation, Message
 from core.settings import get_settings
 from tests.e2e.conftest import kefu
@@ -281,7 +281,7 @@ def test_redis_restarted_under_chat_load_nothing_accepted_is_lost(cluster, shop,
 
 def test_a_question_whose_job_was_lost_is_answered_by_the_workers_recovery_sweep(cluster, shop) -> None:
     """A stored pending question with no job anywhere (what a Redis fault can leave behind)."""
-    with sync_tenant_session(shop["tenant_id"]) as session:
+    with tenant_session_sync(shop["tenant_id"]) as session:
         conversation = Conversation(tenant_id=uuid.UUID(shop["tenant_id"]), visitor_id="lost-job", channel="widget")
         session.add(conversation)
         session.flush()

@@ -9,7 +9,7 @@ import pytest
 
 from analytics import reports, rollups
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from core.models import ConversationScore, Feedback
 from tests.support.analytics_seed import add_conversation, at, question, reply, seed_history
@@ -27,13 +27,13 @@ def seeded(tenant, other_tenant):
         question("B again", at(4, 10)),
     ])
     for tid in (tenant.id, other_tenant.id):
-        with sync_tenant_session(tid) as session:
+        with tenant_session_sync(tid) as session:
             rollups.refresh(session, tid, today=date(2026, 3, 6))
     return history
 
 
 def test_overview_counts_by_hand(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         row = reports.overview(session, tenant.id, PERIOD).iloc[0]
     assert row["conversations"] == 4 and row["messages"] == 9
     assert row["visitors"] == 3 and row["wau"] == 3
@@ -50,7 +50,7 @@ def test_overview_counts_by_hand(tenant, seeded):
 
 
 def test_daily_trend_has_every_day(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         session.add_all([
             ConversationScore(tenant_id=tenant.id, conversation_id=seeded.c1, predicted_satisfaction=0.9),
             ConversationScore(tenant_id=tenant.id, conversation_id=seeded.c2, predicted_satisfaction=0.2),
@@ -71,7 +71,7 @@ def test_daily_trend_has_every_day(tenant, seeded):
 
 
 def test_peak_hours_by_weekday_and_hour(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         peaks = reports.peak_hours(session, tenant.id, PERIOD)
     assert len(peaks) == 7 * 24
     busy = {(r.weekday, r.hour): r.messages for r in peaks.itertuples() if r.messages}
@@ -79,7 +79,7 @@ def test_peak_hours_by_weekday_and_hour(tenant, seeded):
 
 
 def test_live_accuracy_per_day(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         acc = reports.live_accuracy(session, tenant.id, PERIOD).set_index("day")
     assert acc.loc[date(2026, 3, 2)].to_dict() == {"thumbs_up": 1, "thumbs_down": 1, "up_rate": 0.5,
                                                    "answered": 2, "fallbacks": 1}
@@ -101,13 +101,13 @@ def test_live_accuracy_per_day(tenant, seeded):
 ])
 def test_conversation_filters(tenant, seeded, filters, expected):
     names = {getattr(seeded, n): n for n in ("c1", "c2", "c3", "c4", "c5")}
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         found = reports.conversations(session, tenant.id, PERIOD, **filters)
     assert [names[uuid.UUID(c)] for c in found["conversation_id"]] == expected
 
 
 def test_conversation_row_fields(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         rows = reports.conversations(session, tenant.id, PERIOD).set_index("conversation_id")
     c2 = rows.loc[str(seeded.c2)]
     assert (c2.visitor_id, c2.messages, c2.first_question, c2.rating, c2.csat) == ("v2", 2, "Do you ship to Mars?",
@@ -117,7 +117,7 @@ def test_conversation_row_fields(tenant, seeded):
 
 
 def test_transcript_with_citations_and_tool_calls(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         c1 = reports.transcript(session, tenant.id, seeded.c1)
         c3 = reports.transcript(session, tenant.id, seeded.c3)
     assert list(c1.role) == ["customer", "assistant", "customer", "assistant"]
@@ -128,7 +128,7 @@ def test_transcript_with_citations_and_tool_calls(tenant, seeded):
 
 
 def test_service_status_rates(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         status = reports.service_status(session, tenant.id, PERIOD)
     assert status["error_rate"] == pytest.approx(1 / 5)  # c4's question failed, of 5 questions
     assert status["fallback_rate"] == pytest.approx(1 / 4)
@@ -139,7 +139,7 @@ def test_service_status_rates(tenant, seeded):
 
 def test_other_tenants_rows_are_invisible_even_when_asked_for(tenant, other_tenant, seeded):
     """B's session asking with A's id sees nothing: RLS, not the WHERE clause, keeps tenants apart."""
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         row = reports.overview(session, tenant.id, PERIOD).iloc[0]
         listed = reports.conversations(session, tenant.id, PERIOD)
         transcript = reports.transcript(session, tenant.id, seeded.c1)
@@ -150,10 +150,10 @@ def test_other_tenants_rows_are_invisible_even_when_asked_for(tenant, other_tena
 
 
 def test_incremental_refresh_picks_up_new_feedback(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         session.add(Feedback(tenant_id=tenant.id, message_id=seeded.c1_second_reply, conversation_id=seeded.c1,
                              rating=-1))
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         written = rollups.refresh(session, tenant.id, today=date(2026, 3, 6))
         row = reports.overview(session, tenant.id, PERIOD).iloc[0]
     assert date(2026, 3, 2) in written  # the rated reply's day, far outside the 3-day lookback
@@ -162,14 +162,14 @@ def test_incremental_refresh_picks_up_new_feedback(tenant, seeded):
 
 
 def test_bad_inputs_are_refused(tenant, seeded):
-    with sync_tenant_session(tenant.id) as session, pytest.raises(ValidationFailed, match="rating"):
+    with tenant_session_sync(tenant.id) as session, pytest.raises(ValidationFailed, match="rating"):
         reports.conversations(session, tenant.id, PERIOD, rating="meh")
-    with sync_tenant_session(tenant.id) as session, pytest.raises(ValidationFailed, match="conversation id"):
+    with tenant_session_sync(tenant.id) as session, pytest.raises(ValidationFailed, match="conversation id"):
         reports.transcript(session, tenant.id, "not-a-uuid")
 
 
 def test_satisfaction_summary_defaults_without_a_model(tenant):
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         summary = reports.satisfaction_summary(session, tenant.id)
     assert summary == {"status": "default", "trained_at": None, "n_labels": 0, "cv_auc": None, "drivers": []}
 
@@ -185,7 +185,7 @@ def test_latency_percentiles_match_postgres_percentile_cont(tenant, seeded):
         for m in (question(f"q{i}", when), reply(f"a{i}", when, latency_ms=ms))
     ])
     fractions = (0.0, 0.1, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         ours = latency_percentiles(session, period_params(tenant.id, PERIOD), fractions)
         theirs = session.execute(text(
             "SELECT percentile_cont(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY latency_ms) FROM messages "

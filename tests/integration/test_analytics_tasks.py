@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from analytics import reports
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import ConversationScore, DailyRollup, KnowledgeGapQuestion, ModelRun
 from tests.support.analytics_seed import add_conversation, at, question, reply, seed_history
 
@@ -30,11 +30,11 @@ def test_refresh_rollups_for_every_tenant(tenant, other_tenant, stub_worker):
     stub_worker()
     refresh_rollups.send(str(tenant.id))  # redelivered / repeated: same figures
     stub_worker()
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         row = reports.overview(session, tenant.id, PERIOD).iloc[0]
         days = session.scalar(select(func.count()).select_from(DailyRollup).where(
             DailyRollup.day.between(PERIOD.start, PERIOD.end)))
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         other = reports.overview(session, other_tenant.id, PERIOD).iloc[0]
     assert (row["conversations"], row["messages"], days) == (4, 9, 3)
     assert (other["conversations"], other["messages"]) == (1, 1)
@@ -63,7 +63,7 @@ def _labelled_history(tenant_id, n_each: int, *, unlabelled: int = 3):
 def _scores_by_visitor(tenant_id) -> dict[str, float]:
     from core.models import Conversation
 
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         rows = session.execute(select(Conversation.visitor_id, ConversationScore.predicted_satisfaction)
                                .join(ConversationScore, ConversationScore.conversation_id == Conversation.id)).all()
     return dict(rows)
@@ -76,7 +76,7 @@ def test_train_satisfaction_learns_from_the_tenants_labels(tenant, other_tenant,
     _labelled_history(other_tenant.id, 2)
     train_satisfaction.send(str(tenant.id))
     stub_worker()
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         summary = reports.satisfaction_summary(session, tenant.id)
         stored = session.scalar(select(ModelRun.model).where(ModelRun.tenant_id == tenant.id))
     assert summary["status"] == "trained" and summary["n_labels"] == 40
@@ -99,7 +99,7 @@ def test_too_few_labels_use_the_default_model_and_still_score(tenant, stub_worke
     stub_worker()
     train_satisfaction.send(str(tenant.id))  # a second run replaces scores, never duplicates them
     stub_worker()
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         summary = reports.satisfaction_summary(session, tenant.id)
         runs = session.scalar(select(func.count()).select_from(ModelRun))
     assert (summary["status"], summary["n_labels"], summary["cv_auc"]) == ("default", 6, None)
@@ -134,14 +134,14 @@ def test_knowledge_gaps_cluster_unanswered_and_down_rated_questions(tenant, othe
     stub_worker()
     refresh_knowledge_gaps.send(str(tenant.id))  # a second run replaces the batch
     stub_worker()
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         topics = reports.knowledge_gaps(session, tenant.id, Period.last(7))
         members = session.scalars(select(KnowledgeGapQuestion.text)).all()
     assert not topics.empty and topics["count"].sum() == len(members)
     assert set(members) <= set(gaps) and "What are your opening hours?" not in members
     assert len(members) == len(set(members))  # one batch only
     assert all(set(examples) <= set(gaps) for examples in topics.examples)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert reports.knowledge_gaps(session, tenant.id, Period.last(7, today=date(2025, 1, 1))).empty
 
 
@@ -153,9 +153,10 @@ def test_schedule_enqueues_each_job_once_per_interval():
     client = sync_redis()
     client.delete(*(schedule.KEY.format(job) for job in schedule.INTERVALS))
     try:
-        assert schedule.run_due() == ["refresh_rollups", "refresh_knowledge_gaps", "train_satisfaction"]
+        assert schedule.run_due() == ["refresh_rollups", "apply_retention", "refresh_knowledge_gaps",
+                                      "train_satisfaction"]
         assert schedule.run_due() == []  # another replica's pass, or the next tick: nothing is due yet
-        assert STUB_BROKER.queues["analytics"].qsize() == 3
+        assert STUB_BROKER.queues["analytics"].qsize() == 4
         assert 0 < client.ttl(schedule.KEY.format("refresh_rollups")) <= schedule.INTERVALS["refresh_rollups"]
     finally:
         STUB_BROKER.flush("analytics")
@@ -172,5 +173,5 @@ def test_cli_refresh_and_train(tenant):
     assert refreshed.exit_code == 0 and "day(s) recomputed" in refreshed.output
     assert trained.exit_code == 0 and "default model, 3 labels" in trained.output and "5 conversations scored" \
         in trained.output
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert reports.overview(session, tenant.id, PERIOD).iloc[0]["conversations"] == 4

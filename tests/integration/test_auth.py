@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.tenancy import revoke_api_key
 from tests.factories import TenantCtx, qa_csv
 
@@ -57,10 +57,10 @@ async def test_analyst_can_read_but_not_upload_or_delete(client, tenant: TenantC
 async def test_revoked_api_key_stops_working_at_once(client, tenant: TenantCtx) -> None:
     from core.tenancy import create_api_key
 
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         key, secret = create_api_key(session, tenant.id, "temp", "admin")
     headers = {"Authorization": f"Bearer {secret}"}
     assert (await client.get("/api/v1/documents", headers=headers)).status_code == 200
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         revoke_api_key(session, tenant.id, key.id)
     assert (await client.get("/api/v1/documents", headers=headers)).status_code == 401

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Handoff, Message
 from tests.factories import TenantCtx, qa_csv
 
@@ -41,7 +41,7 @@ async def test_chinese_question_gets_the_faq_answer_with_citation(client, shop) 
     assert "14天内" in body["answer"]
     assert body["citations"][0]["source_ref"] == "ZH-004"
     assert body["confidence"] >= 0.5 and body["handoff"] is False
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         stored = session.get(Message, uuid.UUID(body["message_id"]))
         assert stored.role == "assistant" and stored.answered is True and stored.language == "zh"
         assert stored.reply_to is not None and stored.latency_ms is not None
@@ -59,7 +59,7 @@ async def test_unknown_question_says_i_dont_know_in_the_customers_language(clien
     chinese = await ask(client, shop, "火星上的殖民地有多少人口？")
     assert "don't know" in english["answer"] and english["suggest_handoff"] is True
     assert "无法回答" in chinese["answer"]
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         reasons = set(session.scalars(select(Message.fallback_reason).where(Message.role == "assistant")))
     assert reasons == {"low_confidence"}
 
@@ -100,7 +100,7 @@ async def test_feedback_csat_and_handoff_are_recorded(client, shop) -> None:
                               json={"score": 9, "visitor_id": "v-2"})).status_code == 422
     assert (await client.post(f"/api/v1/chat/conversations/{conversation}/handoff", headers=widget(shop),
                               json={"reason": "want to complain", "visitor_id": "v-2"})).status_code == 200
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         stored = session.get(Conversation, uuid.UUID(conversation))
         assert (stored.csat, stored.handoff, stored.handoff_reason) == (4, True, "want to complain")
         assert session.scalar(select(Feedback.rating).where(Feedback.message_id == uuid.UUID(body["message_id"]))) == 1
@@ -110,7 +110,7 @@ async def test_feedback_csat_and_handoff_are_recorded(client, shop) -> None:
 async def test_asking_for_a_human_in_the_chat_hands_off(client, shop) -> None:
     body = await ask(client, shop, "I want to talk to a real person please")
     assert body["handoff"] is True and "colleague" in body["answer"]
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         stored = session.get(Conversation, uuid.UUID(body["conversation_id"]))
         assert stored.handoff is True
         message = session.get(Message, uuid.UUID(body["message_id"]))
@@ -121,7 +121,7 @@ async def test_repeated_question_is_served_from_the_answer_cache(client, shop) -
     first = await ask(client, shop, "Is your tea organic?")
     second = await ask(client, shop, "Is your tea organic?")
     assert second["answer"] == first["answer"]
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         providers = [session.get(Message, uuid.UUID(b["message_id"])).provider for b in (first, second)]
     assert providers == ["local", "cache"]
     # new knowledge invalidates the cache
@@ -217,7 +217,7 @@ async def test_follow_ups_use_the_previous_question_and_stand_alone_questions_do
     await ask(client, shop, "Can I get an invoice?", visitor_id="v-other")
     invoice = await ask(client, shop, "Can I get an invoice?", visitor_id="v-follow", conversation_id=conversation)
     assert invoice["citations"][0]["source_ref"] == "EN-007"
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         assert session.get(Message, uuid.UUID(invoice["message_id"])).provider == "cache"
         stored = session.get(Conversation, uuid.UUID(conversation))
         assert stored.message_count == 8
@@ -235,6 +235,6 @@ async def test_another_visitor_cannot_continue_a_conversation(client, shop) -> N
     unknown = await client.post("/api/v1/chat", headers=widget(shop),
                                 json={"message": "hello", "visitor_id": "owner-1", "conversation_id": str(uuid.uuid4())})
     assert unknown.status_code == 404
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         texts = session.scalars(select(Message.text).where(Message.role == "customer")).all()
     assert texts == ["Is your tea organic?"]  # nothing of the refused messages was stored

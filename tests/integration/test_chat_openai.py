@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Message, UsageDaily
 from core.settings import get_settings
 from knowledge.records import import_records
@@ -40,7 +40,7 @@ async def store(client, tenant: TenantCtx, stub_worker, llm) -> TenantCtx:
                               files={"file": ("faq.csv", faq)})).status_code == 202
     stub_worker()
     orders = b"order_id,status,carrier\n10023,shipped,SF Express\n10024,packing,\n"
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         import_records(session, tenant.id, "orders", "orders.csv", orders, "order_id")
     return tenant
 
@@ -53,7 +53,7 @@ async def ask(client, tenant, message: str) -> dict:
 
 
 def stored(tenant, message_id: str) -> Message:
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         return session.get(Message, uuid.UUID(message_id))
 
 
@@ -68,7 +68,7 @@ async def test_model_answer_with_retrieved_context_and_token_accounting(client, 
     assert {t["function"]["name"] for t in request["tools"]} >= {"search_knowledge", "lookup_record", "request_human"}
     message = stored(store, body["message_id"])
     assert (message.provider, message.prompt_tokens, message.completion_tokens) == ("openai", 120, 12)
-    with sync_tenant_session(store.id) as session:
+    with tenant_session_sync(store.id) as session:
         usage = session.scalar(select(UsageDaily.prompt_tokens).where(UsageDaily.tenant_id == store.id))
     assert usage >= 120
 
@@ -131,7 +131,7 @@ async def test_tool_loop_is_bounded(client, store, llm) -> None:
 async def test_tenant_over_its_token_quota_is_served_by_the_local_responder(client, store, llm) -> None:
     update = await client.put("/api/v1/settings/bot", headers=store.admin, json={"monthly_token_quota": 0})
     assert update.status_code == 200
-    from backend.chat import limits
+    from chat import limits
 
     limits._quota_cache.clear()
     body = await ask(client, store, "What is your return policy?")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Document, User
 from dash_app.app import create_app
 from dash_app.pages import knowledge
@@ -81,7 +81,7 @@ def test_deactivated_user_loses_access_at_once(client, tenant):
     email = f"analyst-{tenant.created.name.split()[-1]}@example.com"
     sign_in(client, email)
     assert client.get("/_dash-layout").status_code == 200
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         session.execute(update(User).where(User.email == email).values(is_active=False))
     assert client.get("/_dash-layout").status_code == 401
 
@@ -93,7 +93,7 @@ def test_analyst_delete_callback_returns_an_error_and_changes_nothing(app, clien
     sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
     result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selected_row_ids": [document_id]})
     assert "needs the admin role" in str(result)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(Document.id)).all() == [uuid.UUID(document_id)]
 
 
@@ -105,7 +105,7 @@ def test_owner_cannot_delete_another_tenants_document_through_the_callback(app, 
     sign_in(client, tenant.created.admin_email)
     result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selected_row_ids": [their_id]})
     assert f"No document {their_id}" in str(result)
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.scalars(select(Document.id)).all() == [uuid.UUID(their_id)]
 
 
@@ -123,7 +123,7 @@ def test_analyst_cannot_edit_an_uploaded_row_or_queue_an_evaluation_through_call
     csv = "data:text/csv;base64,cXVlc3Rpb24sZXhwZWN0ZWQKUT8sMQo="  # question,expected / Q?,1
     assert "needs the admin role" in str(call(client, app, "acc-upload.contents", csv,
                                               {"acc-upload.filename": "set.csv"}))
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(FaqOverride)).all() == []
         assert session.scalars(select(EvaluationRun)).all() == []
 

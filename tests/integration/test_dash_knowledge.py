@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import Chunk, Document
 from dash_app.pages import knowledge, knowledge_faq
@@ -20,12 +20,12 @@ FAQ = qa_csv([("r1", "What is your return policy?", "Returns are free within 30 
 
 
 def _documents(tenant_id: uuid.UUID) -> list[Document]:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return list(session.scalars(select(Document)))
 
 
 def _chunks(tenant_id: uuid.UUID) -> list[Chunk]:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return list(session.scalars(select(Chunk).order_by(Chunk.ordinal)))
 
 
@@ -112,7 +112,7 @@ def test_manual_faq_entries_are_indexed_edited_and_removed(tenant, other_tenant,
     knowledge_faq.delete_faq_entry(owner, second.entry.id)
     stub_worker()
     assert _chunks(tenant.id) == []
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalar(select(func.count()).select_from(Document)
                               .where(Document.filename == MANUAL_FAQ_FILENAME)) == 0
 

@@ -10,7 +10,7 @@ import pytest
 
 from analytics import rollups
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dash_app.pages import conversations, export, gaps, knowledge_faq, overview, satisfaction, status
 from tests.support.analytics_seed import add_conversation, at, question, reply, seed_history
@@ -26,7 +26,7 @@ def seeded(tenant, other_tenant):
         question("B's secret question", at(2, 9)), reply("B's answer", at(2, 9, 0, 1), latency_ms=9000, rating=-1),
     ])
     for tid in (tenant.id, other_tenant.id):
-        with sync_tenant_session(tid) as session:
+        with tenant_session_sync(tid) as session:
             rollups.refresh(session, tid, today=date(2026, 3, 6))
     return history, theirs
 

@@ -8,10 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import ApiKey, HttpTool, User, WidgetKey
+from core.redis import sync_redis
 from core.security import digest_key
+from core.versions import WIDGET_KEYS_VERSION
 from dash_app.auth import load_user
 from dash_app.pages import settings, settings_access, settings_tools
 from tests.support.dash_users import analyst_of, owner_of
@@ -39,8 +41,11 @@ def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
     [widget] = settings.widget_install(owner)
     assert widget["snippet"] == (f'<script src="http://127.0.0.1:8000/widget/kefu.js" '
                                  f'data-key="{tenant.created.widget_key}" async></script>')
+    before = int(sync_redis().get(WIDGET_KEYS_VERSION) or 0)
     assert settings.save_allowed_origins(owner, widget["id"], "https://Shop.example.com/\nhttp://localhost:3000") == [
         "https://shop.example.com", "http://localhost:3000"]
+    # Every API process drops its cached widget keys, so an origin taken away stops working at once.
+    assert int(sync_redis().get(WIDGET_KEYS_VERSION) or 0) == before + 1
     with pytest.raises(ValidationFailed, match="Not an origin"):
         settings.save_allowed_origins(owner, widget["id"], "javascript:alert(1)")
     with pytest.raises(PermissionDenied):
@@ -48,9 +53,9 @@ def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
     [theirs] = settings.widget_install(owner_of(other_tenant))
     with pytest.raises(NotFound):
         settings.save_allowed_origins(owner, theirs["id"], "https://evil.example")
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.scalars(select(WidgetKey.allowed_origins)).one() == []
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(WidgetKey.allowed_origins)).one() == ["https://shop.example.com",
                                                                             "http://localhost:3000"]
 
@@ -58,7 +63,7 @@ def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
 def test_api_keys_created_once_and_revoked_only_in_own_tenant(tenant, other_tenant):
     owner = owner_of(tenant)
     secret = settings_access.new_api_key(owner, "CRM sync", "analyst")
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         key = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest_key(secret))).one()
         assert (key.name, key.role, key.revoked_at) == ("CRM sync", "analyst", None)
     rows = settings_access.api_key_rows(owner)
@@ -68,10 +73,10 @@ def test_api_keys_created_once_and_revoked_only_in_own_tenant(tenant, other_tena
         settings_access.revoke_api_keys(owner, [their_key])
     with pytest.raises(PermissionDenied):
         settings_access.revoke_api_keys(analyst_of(tenant), [str(key.id)])
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.scalars(select(ApiKey.revoked_at)).all() == [None, None]
     assert settings_access.revoke_api_keys(owner, [str(key.id)]) == 1
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.get(ApiKey, key.id).revoked_at is not None
 
 
@@ -89,7 +94,7 @@ def test_an_admin_cannot_grant_owner_and_nobody_changes_themselves(tenant):
     with pytest.raises(ValidationFailed, match="your own"):
         settings_access.change_user(owner, str(owner.user_id), role="analyst")
     settings_access.change_user(owner, admin["id"], active=False)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(User.is_active).where(User.email == "admin2@example.com")).one() is False
         assert session.scalars(select(User.role).where(User.id == owner.user_id)).one() == "owner"
 
@@ -107,7 +112,38 @@ def test_http_tools_created_listed_without_secret_and_deleted_per_tenant(tenant,
         settings_tools.delete_tool(analyst_of(tenant), "order_status")
     with pytest.raises(NotFound):
         settings_tools.delete_tool(owner_of(other_tenant), "order_status")
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(HttpTool.name)).all() == ["order_status"]
     settings_tools.delete_tool(owner, "order_status")
     assert settings_tools.tool_rows(owner) == []
+
+
+def test_identity_secret_retention_and_audit_log_on_the_settings_page(tenant, other_tenant):
+    from dash_app.pages import settings_privacy
+
+    owner, analyst = owner_of(tenant), analyst_of(tenant)
+    before = tenancy_secret(tenant)
+    owner_page = str(settings_privacy.layout(owner))
+    assert before in owner_page and "Audit log" in owner_page
+    analyst_page = str(settings_privacy.layout(analyst))
+    assert before not in analyst_page and "Audit log" not in analyst_page
+    with pytest.raises(PermissionDenied):
+        settings_privacy.rotate_secret(analyst)
+    rotated = settings_privacy.rotate_secret(owner)
+    assert rotated != before and rotated == tenancy_secret(tenant) and tenancy_secret(other_tenant) != rotated
+    assert settings_privacy.save_retention(owner, 90) == 90 and settings_privacy.retention_days(analyst) == 90
+    with pytest.raises(ValidationFailed):
+        settings_privacy.save_retention(owner, 2.5)
+    with pytest.raises(PermissionDenied):
+        settings_privacy.save_retention(analyst, 30)
+    rows = settings_privacy.audit_rows(owner)
+    assert [r["action"] for r in rows[:2]] == ["settings.retention", "identity_secret.rotate"]
+    assert rows[0]["actor"] == owner.email
+    with pytest.raises(PermissionDenied):
+        settings_privacy.audit_rows(analyst)
+
+
+def tenancy_secret(tenant) -> str:
+    from core.tenancy import identity_secret
+
+    return identity_secret(tenant.id)

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Chunk
 from tests.factories import TenantCtx, qa_csv
 
@@ -31,7 +31,7 @@ async def status_of(client, tenant: TenantCtx, document_id: str) -> dict:
 
 
 def chunks_of(tenant: TenantCtx, document_id: str) -> list[Chunk]:
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         return list(session.scalars(select(Chunk).where(Chunk.document_id == uuid.UUID(document_id))
                                     .order_by(Chunk.ordinal)))
 
@@ -95,7 +95,7 @@ async def test_list_and_delete_remove_the_chunks(client, tenant, stub_worker) ->
     response = await client.delete(f"/api/v1/documents/{body['id']}", headers=tenant.admin)
     assert response.status_code == 204
     assert (await client.get(f"/api/v1/documents/{body['id']}", headers=tenant.admin)).status_code == 404
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalar(select(func.count()).select_from(Chunk)) == 0
 
 
@@ -206,11 +206,11 @@ async def test_unexpected_errors_are_retried_then_recorded_as_failed(client, ten
     from knowledge.tasks import ingest_document
 
     prepared = documents.prepare_upload(tenant.id, "faq.csv", qa_csv(FAQ))
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         document_id = documents.record_upload(session, tenant.id, prepared).document.id
     get_blob_store().delete(prepared.blob_key)  # the original vanished: not the user's fault, worth a retry
     ingest_document.send(str(tenant.id), str(document_id))
-    stub_worker()
+    stub_worker(retries_exhausted=True)
     document = await status_of(client, tenant, str(document_id))
     assert document["status"] == "failed"
     assert "after several attempts" in document["error"] and "FileNotFoundError" in document["error"]

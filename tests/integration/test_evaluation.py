@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from core.models import EvaluationFailure, EvaluationRun
-from knowledge import evaluation
+from knowledge import commands, evaluation
 from knowledge.evaluation_set import MAX_BYTES
 from tests.factories import TenantCtx, qa_csv
 
@@ -41,7 +41,7 @@ async def faq_tenant(client, tenant: TenantCtx, stub_worker, real_embedder) -> T
 
 def test_a_run_stores_its_metrics_and_failures(faq_tenant) -> None:
     run_id = evaluation.run_evaluation(faq_tenant.id, QUESTIONS, name="smoke", threshold=0.5)
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         runs = evaluation.list_runs(session, faq_tenant.id)
         failures = evaluation.run_failures(session, faq_tenant.id, run_id)
     run = runs.iloc[0]
@@ -56,7 +56,7 @@ def test_a_run_stores_its_metrics_and_failures(faq_tenant) -> None:
 
 def test_a_run_records_the_candidates_its_searches_used(faq_tenant, monkeypatch) -> None:
     def metrics(run_id):
-        with sync_tenant_session(faq_tenant.id) as session:
+        with tenant_session_sync(faq_tenant.id) as session:
             return session.get(EvaluationRun, run_id).metrics
 
     small = metrics(evaluation.run_evaluation(faq_tenant.id, QUESTIONS))
@@ -69,7 +69,7 @@ def test_a_run_records_the_candidates_its_searches_used(faq_tenant, monkeypatch)
 
 def test_the_bot_threshold_decides_what_counts_as_answered(faq_tenant) -> None:
     strict = evaluation.run_evaluation(faq_tenant.id, QUESTIONS, threshold=1.0)
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[strict]
         kinds = evaluation.run_failures(session, faq_tenant.id, strict)["kind"].tolist()
     assert run["answer_rate"] == 0.0 and run["threshold"] == 1.0
@@ -78,7 +78,7 @@ def test_the_bot_threshold_decides_what_counts_as_answered(faq_tenant) -> None:
 
 def test_runs_are_private_to_their_tenant(faq_tenant, other_tenant) -> None:
     run_id = evaluation.run_evaluation(faq_tenant.id, QUESTIONS)
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert evaluation.list_runs(session, other_tenant.id).empty
         assert session.scalar(select(func.count()).select_from(EvaluationFailure)) == 0
         with pytest.raises(NotFound):
@@ -99,14 +99,14 @@ def test_runs_are_private_to_their_tenant(faq_tenant, other_tenant) -> None:
 def test_a_bad_question_set_is_refused_and_nothing_is_stored(faq_tenant, data, error, message) -> None:
     with pytest.raises(error, match=message):
         evaluation.run_evaluation(faq_tenant.id, data)
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         assert session.scalar(select(func.count()).select_from(EvaluationRun)) == 0
 
 
 def test_chinese_headers_and_semicolon_delimiters_are_read(faq_tenant) -> None:
     data = "问题;期望\nHow long does shipping take?;SHIP-1\n".encode("gb18030")
     run_id = evaluation.run_evaluation(faq_tenant.id, data)
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[run_id]
     assert (run["questions"], run["top1"]) == (1, 1.0)
 
@@ -145,19 +145,19 @@ def test_kefu_eval_retrieval_explains_a_bad_question_file(tmp_path) -> None:
 
 def test_the_worker_scores_a_queued_run_once_and_in_its_own_tenant(faq_tenant: TenantCtx, other_tenant: TenantCtx,
                                                                     stub_worker):
-    run_id = evaluation.queue_evaluation(faq_tenant.id, QUESTIONS, name="queued")
+    run_id = commands.queue_evaluation(faq_tenant.id, QUESTIONS, name="queued")
     assert evaluation.score_run(other_tenant.id, run_id) == "skipped"  # RLS: not theirs
     stub_worker()
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         run = evaluation.list_runs(session, faq_tenant.id).set_index("run_id").loc[run_id]
         assert run["status"] == "done" and run["questions"] == 4 and run["failures"] >= 1
         failures = len(evaluation.run_failures(session, faq_tenant.id, run_id))
     assert evaluation.score_run(faq_tenant.id, run_id) == "skipped"  # a redelivered message: already done
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         assert len(evaluation.run_failures(session, faq_tenant.id, run_id)) == failures
         session.execute(text("UPDATE evaluation_runs SET status = 'running' WHERE id = :id"), {"id": run_id})
     assert evaluation.score_run(faq_tenant.id, run_id) == "done"  # redelivered mid-run: scored again, no duplicates
-    with sync_tenant_session(faq_tenant.id) as session:
+    with tenant_session_sync(faq_tenant.id) as session:
         assert len(evaluation.run_failures(session, faq_tenant.id, run_id)) == failures
 
 
@@ -166,14 +166,14 @@ def test_a_bad_set_is_refused_before_queueing_and_an_unreachable_queue_fails_the
     from knowledge.tasks import score_evaluation_run
 
     with pytest.raises(ValidationFailed):
-        evaluation.queue_evaluation(tenant.id, b"foo,bar\n1,2\n")
+        commands.queue_evaluation(tenant.id, b"foo,bar\n1,2\n")
 
     def unreachable(*_: object) -> None:
         raise ConnectionError("redis down")
 
     monkeypatch.setattr(score_evaluation_run, "send", unreachable)
     with pytest.raises(ServiceUnavailable):
-        evaluation.queue_evaluation(tenant.id, QUESTIONS)
-    with sync_tenant_session(tenant.id) as session:
+        commands.queue_evaluation(tenant.id, QUESTIONS)
+    with tenant_session_sync(tenant.id) as session:
         runs = evaluation.list_runs(session, tenant.id)
     assert list(runs["status"]) == ["failed"] and "unreachable" in runs.iloc[0]["error"]

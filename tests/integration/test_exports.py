@@ -11,7 +11,7 @@ import pytest
 
 from analytics import export_writers, exports, rollups
 from analytics.period import Period
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from tests.support.analytics_seed import add_conversation, at, question, reply, seed_history
 
@@ -31,7 +31,7 @@ def seeded(tenant, other_tenant):
         question("B's secret question", at(2, 9)), reply("B's answer", at(2, 9, 0, 1), latency_ms=10, rating=1),
     ])
     for tid in (tenant.id, other_tenant.id):
-        with sync_tenant_session(tid) as session:
+        with tenant_session_sync(tid) as session:
             rollups.refresh(session, tid, today=date(2026, 3, 6))
     return history
 

@@ -14,8 +14,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from backend.chat.http_tools import MAX_RESPONSE_BYTES, call_http_tool, get_http_tool_by_name
-from core.db import sync_tenant_session
+from chat.http_tool_specs import get_http_tool_by_name
+from chat.http_tools import MAX_RESPONSE_BYTES, call_http_tool
+from core.db import tenant_session_sync
 from core.models import HttpTool, Record
 from tests.factories import TenantCtx
 
@@ -46,7 +47,7 @@ async def upload(
 
 
 def stored_rows(tenant: TenantCtx) -> int:
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         return int(session.scalar(select(func.count()).select_from(Record)) or 0)
 
 
@@ -269,7 +270,7 @@ def base_url(server: _Server) -> str:
 async def make_tool(client, tenant: TenantCtx, spec: dict[str, Any]) -> HttpTool:
     response = await client.post("/api/v1/tools", headers=tenant.admin, json=spec)
     assert response.status_code == 201, response.text
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         tool = get_http_tool_by_name(session, tenant.id, spec["name"])
     assert tool is not None
     return tool

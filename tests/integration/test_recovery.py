@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from backend import recovery
-from backend.chat import events
-from backend.chat.tasks import answer_message, error_frame
+from chat import events
+from chat.tasks import answer_message
 from core.db import owner_engine
 from core.redis import sync_redis
 from core.settings import get_settings
@@ -127,7 +127,7 @@ async def test_a_question_pending_past_the_give_up_time_is_marked_failed_and_the
         frame = frames()
     assert result.gave_up >= 1 and message_id not in result.messages
     assert frame["type"] == "error" and frame["customer_message_id"] == message_id
-    assert frame == error_frame(message_id)  # the frame the chat actor publishes when it gives up
+    assert frame == events.failed(message_id)  # the frame the chat actor publishes when it gives up
     failed = await _status(client, tenant, message_id, "lost-2")
     assert failed["status"] == "failed" and failed.get("reply") is None
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from core.db import sync_anonymous_session, sync_engine, sync_tenant_session
+from core.db import anonymous_session_sync, sync_engine, tenant_session_sync
 from core.models import TENANT_TABLES
 from tests.factories import TenantCtx, qa_csv
 
@@ -32,7 +32,7 @@ async def test_raw_sql_without_a_where_clause_sees_only_the_current_tenant(
         client, tenant, other_tenant, stub_worker) -> None:
     await _ingest(client, tenant, stub_worker)
     await _ingest(client, other_tenant, stub_worker)
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         owners = set(session.scalars(text("SELECT DISTINCT tenant_id FROM chunks")))
         tenants = set(session.scalars(text("SELECT id FROM tenants")))
         documents = set(session.scalars(text("SELECT tenant_id FROM documents")))
@@ -41,17 +41,17 @@ async def test_raw_sql_without_a_where_clause_sees_only_the_current_tenant(
 
 async def test_no_tenant_set_means_no_rows(client, tenant, stub_worker) -> None:
     await _ingest(client, tenant, stub_worker)
-    with sync_anonymous_session() as session:
+    with anonymous_session_sync() as session:
         for table in ("tenants", *TENANT_TABLES):
             assert session.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
 
 
 async def test_writing_a_row_for_another_tenant_is_rejected(client, tenant, other_tenant, stub_worker) -> None:
     await _ingest(client, tenant, stub_worker)
-    with pytest.raises(ProgrammingError, match="row-level security"), sync_tenant_session(tenant.id) as session:
+    with pytest.raises(ProgrammingError, match="row-level security"), tenant_session_sync(tenant.id) as session:
         session.execute(
             text("UPDATE documents SET tenant_id = :other"), {"other": other_tenant.id})
-    with pytest.raises(ProgrammingError, match="row-level security"), sync_tenant_session(tenant.id) as session:
+    with pytest.raises(ProgrammingError, match="row-level security"), tenant_session_sync(tenant.id) as session:
         session.execute(text(
             "INSERT INTO widget_keys (id, tenant_id, key) VALUES (gen_random_uuid(), :other, 'kefu_wk_x')"),
             {"other": other_tenant.id})
@@ -59,8 +59,8 @@ async def test_writing_a_row_for_another_tenant_is_rejected(client, tenant, othe
 
 async def test_other_tenant_cannot_delete_through_raw_sql(client, tenant, other_tenant, stub_worker) -> None:
     await _ingest(client, tenant, stub_worker)
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         deleted = session.execute(text("DELETE FROM chunks")).rowcount
     assert deleted == 0
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalar(text("SELECT count(*) FROM chunks")) == 2

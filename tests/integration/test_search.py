@@ -93,7 +93,7 @@ def _centred_by_numpy(tenant_id, query: str) -> dict[int, float]:
     FAQ questions embedded as queries."""
     from sqlalchemy import text
 
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from core.settings import get_settings
     from knowledge.centre import PRIOR_CHUNKS, Centre
     from knowledge.retrieval import query_vectors
@@ -101,7 +101,7 @@ def _centred_by_numpy(tenant_id, query: str) -> dict[int, float]:
     def parsed(literal: str) -> list[float]:
         return [float(x) for x in literal.strip("[]").split(",")]
 
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         rows = session.execute(text("SELECT id, CAST(embedding AS text) AS e, "
                                     "CAST(question_embedding AS text) AS qe FROM chunks")).all()
     vectors = np.array([parsed(r.e) for r in rows])
@@ -158,7 +158,7 @@ async def test_faq_rows_indexed_before_question_vectors_are_filled_in_by_the_bac
 ) -> None:
     from sqlalchemy import text
 
-    from core.db import sync_tenant_session
+    from core.db import tenant_session_sync
     from knowledge.indexing import backfill_question_vectors
 
     extra = "id,question,answer\nX-1,Do you sell gift cards?,Yes, from 10 to 200 euros.\n"
@@ -167,17 +167,17 @@ async def test_faq_rows_indexed_before_question_vectors_are_filled_in_by_the_bac
     assert response.status_code == 202, response.text
     stub_worker()
     stored = "SELECT id, CAST(question_embedding AS text) AS qe FROM chunks ORDER BY id"
-    with sync_tenant_session(demo_tenant.id) as session:
+    with tenant_session_sync(demo_tenant.id) as session:
         indexed = session.execute(text(stored)).all()
         # What rows indexed before migration 0013 look like.
         session.execute(text("UPDATE chunks SET question_embedding = NULL"))
     faq_rows = [row for row in indexed if row.qe is not None]
     assert 0 < len(faq_rows) < len(indexed)  # the demo tenant's FAQ rows, not its prose
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         others = session.execute(text(stored)).all()
 
     assert backfill_question_vectors(demo_tenant.id, batch=5) == len(faq_rows)
-    with sync_tenant_session(demo_tenant.id) as session:
+    with tenant_session_sync(demo_tenant.id) as session:
         refilled = session.execute(text(stored)).all()
     # The same vectors as at indexing (each question embedded as a query), prose still without one.
     assert [(r.id, r.qe is None) for r in refilled] == [(r.id, r.qe is None) for r in indexed]
@@ -186,5 +186,5 @@ async def test_faq_rows_indexed_before_question_vectors_are_filled_in_by_the_bac
             assert np.allclose(np.array(after.qe.strip("[]").split(","), dtype=float),
                                np.array(before.qe.strip("[]").split(","), dtype=float), atol=1e-6)
     assert backfill_question_vectors(demo_tenant.id) == 0  # nothing left to fill
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.execute(text(stored)).all() == others

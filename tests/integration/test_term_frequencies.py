@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from core.db import sync_anonymous_session, sync_tenant_session
+from core.db import anonymous_session_sync, tenant_session_sync
 from knowledge.lexical import query_terms
 from tests.factories import qa_csv
 
@@ -20,13 +20,13 @@ async def _upload(client, tenant, rows, stub_worker, name: str = "faq.csv") -> d
 
 
 def _counts(tenant_id) -> dict[str, int]:
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         return dict(session.execute(text("SELECT term, df FROM term_frequencies WHERE df > 0")).all())
 
 
 def _recounted(tenant_id) -> dict[str, int]:
     """What the counts must be: every term of the tenant's chunks counted afresh, chunks under ''."""
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         terms = dict(session.execute(text(
             "SELECT t, count(*) FROM chunks, unnest(tsvector_to_array(lexical)) AS t GROUP BY t")).all())
         chunks = session.scalar(text("SELECT count(*) FROM chunks"))
@@ -55,10 +55,10 @@ async def test_counts_are_per_tenant_and_hidden_without_one(client, tenant, othe
     await _upload(client, other_tenant, [("x", "refund", "c")], stub_worker)
     frequencies = text("SELECT kefu_term_frequencies(ARRAY['', :term])")
     (refund,) = query_terms("refund")
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalar(frequencies, {"term": refund}) == [2, 2]
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.scalar(frequencies, {"term": refund}) == [1, 1]
-    with sync_anonymous_session() as session:
+    with anonymous_session_sync() as session:
         assert session.scalar(text("SELECT count(*) FROM term_frequencies")) == 0
         assert session.scalar(frequencies, {"term": refund}) == [0, 0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import bindparam, text
 
-from core.db import owner_engine, sync_tenant_session
+from core.db import owner_engine, tenant_session_sync
 from knowledge import retrieval, vector_index
 from knowledge.lexical import tsquery_literal
 from tests.factories import qa_csv
@@ -22,7 +22,7 @@ async def _ingest(client, tenant, rows, stub_worker) -> None:
 def _plan(tenant_id, indexed: bool) -> str:
     sql = retrieval._sql(tenant_id, indexed, with_lexical=False)
     params = {"q": "[" + ",".join(["0.05"] * 384) + "]", "n": 5}
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         # A 400-row tenant is cheap to scan, so make the planner show whether the index is usable.
         session.execute(text("SET LOCAL enable_seqscan = off"))
         session.execute(text("SET LOCAL enable_sort = off"))
@@ -87,7 +87,7 @@ async def test_a_large_tenant_searches_its_own_gin_with_the_same_hits_as_the_exa
     try:
         assert vector_index.ensure_tenant_index(tenant.id, force=True)
         names = (vector_index.index_name(tenant.id), vector_index.lexical_index_name(tenant.id))
-        with sync_tenant_session(tenant.id) as session:
+        with tenant_session_sync(tenant.id) as session:
             present = session.scalars(text("SELECT indexname FROM pg_indexes WHERE indexname IN :names")
                                       .bindparams(bindparam("names", expanding=True)), {"names": list(names)}).all()
         assert sorted(present) == sorted(names)
@@ -121,10 +121,10 @@ async def test_the_lexical_functions_see_only_the_tenant_of_the_transaction(
     match = "CAST(:q AS tsquery)"
     candidates = text(f"SELECT id FROM kefu_lexical_candidates({match}, {match}, 10)")
     frequencies = text("SELECT kefu_term_frequencies(ARRAY['refund', 'window'])")
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert len(session.execute(candidates, {"q": "'refund' | 'window'"}).all()) == 2
         assert session.scalar(frequencies) == [2, 1]
-    with sync_tenant_session(other_tenant.id) as session:
+    with tenant_session_sync(other_tenant.id) as session:
         assert session.execute(candidates, {"q": "'refund'"}).all() == []
         assert session.scalar(frequencies) == [0, 1]
 
@@ -188,7 +188,7 @@ async def test_an_indexed_tenant_fetches_at_most_ef_search_candidates_per_rankin
         client, tenant, stub_worker, monkeypatch) -> None:
     from core.settings import get_settings
 
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         assert session.scalar(text("SHOW hnsw.ef_search")) == str(get_settings().hnsw_ef_search)
     monkeypatch.setattr(get_settings(), "search_candidates", 100)
     monkeypatch.setattr(get_settings(), "hnsw_ef_search", 40)

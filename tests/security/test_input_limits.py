@@ -12,7 +12,7 @@ import websockets
 from sqlalchemy import func, select
 
 from backend.api.request_limits import MAX_JSON_DEPTH, json_depth, request_limits
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Chunk, Conversation, Document
 from core.settings import get_settings
 from tests.factories import TenantCtx, make_tenant
@@ -31,7 +31,7 @@ def widget(tenant: TenantCtx) -> dict[str, str]:
 
 
 def conversations(tenant: TenantCtx) -> int:
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         return int(session.scalar(select(func.count()).select_from(Conversation)) or 0)
 
 
@@ -82,7 +82,7 @@ async def test_oversized_upload_is_413_with_the_limit(client, shop) -> None:
     response = await client.post("/api/v1/documents", headers=shop.admin, files={"file": ("big.csv", data)})
     assert response.status_code == 413
     assert f"the limit is {limit // (1024 * 1024)} MB" in response.json()["detail"]
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         assert session.scalar(select(func.count()).select_from(Document)) == 0
 
 
@@ -199,7 +199,7 @@ async def test_zip_bomb_document_fails_with_a_clear_error_and_no_chunks(client, 
         stub_worker()
         document = (await client.get(f"/api/v1/documents/{response.json()['id']}", headers=shop.admin)).json()
         assert document["status"] == "failed" and "zip bomb" in document["error"]
-        with sync_tenant_session(shop.id) as session:
+        with tenant_session_sync(shop.id) as session:
             assert session.scalar(select(func.count()).select_from(Chunk)) == 0
     else:
         assert response.status_code in (413, 422) and "zip bomb" in response.json()["detail"]

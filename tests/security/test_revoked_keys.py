@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from backend.api import widget_auth
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import User, WidgetKey
 from core.tenancy import add_user, create_api_key, revoke_api_key, revoke_widget_key
 from tests.factories import TenantCtx, make_tenant
@@ -24,7 +24,7 @@ def shop() -> TenantCtx:
 
 
 def widget_key_id(tenant: TenantCtx) -> uuid.UUID:
-    with sync_tenant_session(tenant.id) as session:
+    with tenant_session_sync(tenant.id) as session:
         return session.scalar(select(WidgetKey.id).where(WidgetKey.key == tenant.created.widget_key))
 
 
@@ -68,13 +68,13 @@ async def test_a_tenant_cannot_revoke_another_tenants_widget_key(client, shop) -
 
 
 async def test_revoked_api_key_stops_at_once_on_every_kind_of_route(client, live_api, shop) -> None:
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         key, secret = create_api_key(session, shop.id, "temp", "admin")
     bearer = {"Authorization": f"Bearer {secret}"}
     reads = ["/api/v1/documents", "/api/v1/settings/bot", "/api/v1/records", "/api/v1/tools"]
     for path in reads:
         assert (await client.get(path, headers=bearer)).status_code == 200
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         revoke_api_key(session, shop.id, key.id)
     for path in reads:
         assert (await client.get(path, headers=bearer)).status_code == 401
@@ -92,7 +92,7 @@ async def login(client, email: str) -> dict[str, str]:
 async def test_deactivated_user_token_stops_at_once(client, shop) -> None:
     token = await login(client, shop.created.admin_email)
     assert (await client.get("/api/v1/documents", headers=token)).status_code == 200
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         session.execute(update(User).where(User.id == shop.created.admin_user_id).values(is_active=False))
     refused = await client.get("/api/v1/documents", headers=token)
     assert refused.status_code == 401 and "no longer has access" in refused.json()["detail"]
@@ -100,12 +100,12 @@ async def test_deactivated_user_token_stops_at_once(client, shop) -> None:
 
 async def test_a_downgraded_user_loses_write_access_at_once(client, shop) -> None:
     email = f"editor-{uuid.uuid4().hex[:8]}@example.com"
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         user = add_user(session, shop.id, email, "password-123", "admin")
         user_id = user.id
     token = await login(client, email)
     assert (await client.put("/api/v1/settings/bot", json={"persona": "v1"}, headers=token)).status_code == 200
-    with sync_tenant_session(shop.id) as session:
+    with tenant_session_sync(shop.id) as session:
         session.execute(update(User).where(User.id == user_id).values(role="analyst"))
     refused = await client.put("/api/v1/settings/bot", json={"persona": "v2"}, headers=token)
     assert refused.status_code == 403

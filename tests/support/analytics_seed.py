@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Message
 
 
@@ -35,7 +35,7 @@ class Seeded:
 
 def add_conversation(tenant_id, visitor, started, *, messages, csat=None, handoff=False) -> uuid.UUID:
     cid = uuid.uuid4()
-    with sync_tenant_session(tenant_id) as session:
+    with tenant_session_sync(tenant_id) as session:
         session.add(Conversation(id=cid, tenant_id=tenant_id, visitor_id=visitor, channel="widget",
                                  started_at=started, last_message_at=messages[-1]["created_at"],
                                  csat=csat, handoff=handoff, message_count=len(messages),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.db import sync_tenant_session
+from core.db import tenant_session_sync
 from core.models import User
 from dash_app.auth import SignedInUser, load_user
 from tests.factories import TenantCtx
@@ -15,6 +15,6 @@ def owner_of(ctx: TenantCtx) -> SignedInUser:
 
 
 def analyst_of(ctx: TenantCtx) -> SignedInUser:
-    with sync_tenant_session(ctx.id) as session:
+    with tenant_session_sync(ctx.id) as session:
         user_id = session.scalar(select(User.id).where(User.role == "analyst"))
     return load_user(ctx.id, user_id)

@@ -108,7 +108,7 @@ def test_cached_centres_expire_and_the_least_recent_tenant_is_evicted() -> None:
 
 def test_confidence_reads_centred_and_plain_scores_on_their_own_curves() -> None:
     from knowledge.confidence import confidence
-    from knowledge.retrieval import Hit
+    from knowledge.hits import Hit
 
     doc = uuid.uuid4()
     centred = Hit(1, doc, "a", "text", 0.65, 0.9, 0.0, centred=0.65)

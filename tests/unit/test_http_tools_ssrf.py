@@ -7,16 +7,11 @@ from typing import Any
 
 import pytest
 
-from backend.chat.http_tools import (
-    UnsafeDestinationError,
-    call_http_tool,
-    is_forbidden_address,
-    resolve_destination,
-    validate_arguments,
-    validate_tool_spec,
-)
+from chat.http_tool_specs import validate_tool_spec
+from chat.http_tools import call_http_tool, validate_arguments
 from core.errors import ValidationFailed
 from core.models import HttpTool
+from core.outbound import UnsafeDestinationError, is_forbidden_address, resolve_destination
 
 FORBIDDEN = [
     "127.0.0.1",

@@ -9,8 +9,8 @@ from typing import Any
 import openai
 import pytest
 
-from backend.chat.providers.openai_provider import OpenAIProvider, build_openai_provider, estimate_tokens
-from backend.chat.types import (
+from chat.providers.openai_provider import OpenAIProvider, build_openai_provider, estimate_tokens
+from chat.types import (
     CompletionRequest,
     ProviderError,
     ProviderEvent,

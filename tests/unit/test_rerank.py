@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from knowledge.hits import Hit
 from knowledge.rerank import GROUP_SHARE, GROUP_SIZE, by_answer_group, questions_first
-from knowledge.retrieval import Hit
 
 DOC = uuid.uuid4()
 

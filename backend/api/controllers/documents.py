@@ -19,12 +19,11 @@ from backend.api.schemas import (
     FaqRowPage,
     UploadAccepted,
 )
+from core.audit import Actor
 from core.db import tenant_session
-from core.errors import ServiceUnavailable, ValidationFailed
+from core.errors import ValidationFailed
 from core.models import DOCUMENT_STATUSES
-from core.versions import abump_tenant_version
-from knowledge import documents, faq_overrides, indexing
-from knowledge.tasks import ingest_document
+from knowledge import commands, documents, faq_overrides
 
 # Far beyond any tenant's page count, and within PostgreSQL's bigint (a larger OFFSET is a server error).
 MAX_OFFSET = 1_000_000_000
@@ -44,24 +43,9 @@ class DocumentController(Controller):
         if not hasattr(upload, "read"):
             raise ValidationFailed("Send the document as a multipart form field named 'file'.")
         content = await upload.read()
-        prepared = await asyncio.to_thread(
-            documents.prepare_upload, principal.tenant_id, upload.filename, content, upload.content_type
-        )
-        async with tenant_session(principal.tenant_id) as session:
-            result = await session.run_sync(documents.record_upload, principal.tenant_id, prepared)
-            document = result.document
-            accepted = UploadAccepted(document.id, document.status, document.version, result.action)
-        if result.needs_ingest:
-            try:
-                await asyncio.to_thread(ingest_document.send, str(principal.tenant_id), str(document.id))
-            except Exception as exc:
-                # Failed, not queued forever: uploading the same file again requeues a failed document.
-                await asyncio.to_thread(indexing.mark_failed, principal.tenant_id, document.id, document.version,
-                                        "The work queue was unreachable when this was uploaded; upload it again.")
-                raise ServiceUnavailable(
-                    "The document is stored but the work queue is unreachable; upload it again shortly."
-                ) from exc
-        return accepted
+        accepted = await asyncio.to_thread(lambda: commands.upload_document(
+            principal.tenant_id, upload.filename, content, upload.content_type, actor=Actor.of(principal)))
+        return UploadAccepted(accepted.document_id, accepted.status, accepted.version, accepted.action)
 
     @get("/", guards=[requires("analyst")], summary="List documents")
     async def list_documents(
@@ -88,10 +72,8 @@ class DocumentController(Controller):
 
     @delete("/{document_id:uuid}", status_code=204, guards=[requires("admin")], summary="Delete a document")
     async def delete_document(self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID]) -> None:
-        async with tenant_session(principal.tenant_id) as session:
-            blob_key = await session.run_sync(documents.delete_document, principal.tenant_id, document_id)
-        await abump_tenant_version(principal.tenant_id)
-        await asyncio.to_thread(documents.remove_blob, blob_key)
+        await asyncio.to_thread(lambda: commands.delete_documents(principal.tenant_id, [document_id],
+                                                                 actor=Actor.of(principal)))
 
     @get("/{document_id:uuid}/faq-rows", guards=[requires("analyst")], summary="List an uploaded FAQ's rows")
     async def list_faq_rows(
@@ -120,10 +102,10 @@ class DocumentController(Controller):
         tenant, user = principal.tenant_id, principal.user_id
         row = None
         if edit:
-            row = await asyncio.to_thread(faq_overrides.edit_row, tenant, document_id, data.source_ref,
+            row = await asyncio.to_thread(commands.edit_faq_row, tenant, document_id, data.source_ref,
                                           data.question or "", data.answer or "", user_id=user)
         if data.disabled is not None:
-            row = await asyncio.to_thread(faq_overrides.set_disabled, tenant, document_id, data.source_ref,
+            row = await asyncio.to_thread(commands.set_faq_row_disabled, tenant, document_id, data.source_ref,
                                           data.disabled, user_id=user)
         assert row is not None
         return FaqRowOut.of(row)
@@ -136,6 +118,6 @@ class DocumentController(Controller):
         document_id: FromPath[uuid.UUID],
         source_ref: Annotated[str, QueryParameter(min_length=1, max_length=500)],
     ) -> FaqRowOut:
-        row = await asyncio.to_thread(faq_overrides.revert_row, principal.tenant_id, document_id, source_ref,
+        row = await asyncio.to_thread(commands.revert_faq_row, principal.tenant_id, document_id, source_ref,
                                       user_id=principal.user_id)
         return FaqRowOut.of(row)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, get, put
 from litestar.params import JSONBody
 
 from backend.api.auth import CurrentPrincipal, requires
-from backend.chat.bot_settings import load_bot_settings, save_bot_settings
+from chat import commands
+from chat.bot_settings import load_bot_settings
+from core.audit import Actor
 from core.db import tenant_session
-from core.versions import abump_tenant_version
 
 
 class BotSettingsController(Controller):
@@ -24,7 +26,5 @@ class BotSettingsController(Controller):
 
     @put("/", guards=[requires("admin")], summary="Change some of the bot's settings")
     async def update(self, principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        async with tenant_session(principal.tenant_id) as session:
-            updated = await save_bot_settings(session, principal.tenant_id, data)
-        await abump_tenant_version(principal.tenant_id)  # cached answers reflect the old settings
-        return updated.as_dict()
+        return (await asyncio.to_thread(lambda: commands.save_bot_settings(principal.tenant_id, data,
+                                                                         actor=Actor.of(principal)))).as_dict()

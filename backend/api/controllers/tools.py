@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,9 +11,9 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from backend.api.auth import CurrentPrincipal, requires
-from backend.chat import http_tools
+from chat import commands, http_tool_specs
+from core.audit import Actor
 from core.db import tenant_session
-from core.versions import abump_tenant_version
 
 
 @dataclass
@@ -53,25 +54,15 @@ class ToolController(Controller):
 
     @post("/", status_code=201, guards=[requires("admin")], summary="Define an HTTP tool")
     async def create_tool(self, principal: CurrentPrincipal, data: JSONBody[HttpToolIn]) -> HttpToolOut:
-        async with tenant_session(principal.tenant_id) as session:
-            # The view is built inside run_sync: created_at is a server default loaded on access.
-            view = await session.run_sync(
-                lambda s: http_tools.tool_view(
-                    http_tools.create_http_tool(s, principal.tenant_id, asdict(data))
-                )
-            )
-        result = HttpToolOut(**view)
-        await abump_tenant_version(principal.tenant_id)  # the model's tool list changed
-        return result
+        return HttpToolOut(**await asyncio.to_thread(lambda: commands.create_http_tool(
+            principal.tenant_id, asdict(data), actor=Actor.of(principal))))
 
     @get("/", guards=[requires("analyst")], summary="List HTTP tools (secret values are never shown)")
     async def list_tools(self, principal: CurrentPrincipal) -> HttpToolList:
         async with tenant_session(principal.tenant_id) as session:
-            views = await session.run_sync(http_tools.list_http_tools, principal.tenant_id)
+            views = await session.run_sync(http_tool_specs.list_http_tools, principal.tenant_id)
         return HttpToolList([HttpToolOut(**view) for view in views])
 
     @delete("/{name:str}", status_code=204, guards=[requires("admin")], summary="Delete an HTTP tool")
     async def delete_tool(self, principal: CurrentPrincipal, name: FromPath[str]) -> None:
-        async with tenant_session(principal.tenant_id) as session:
-            await session.run_sync(http_tools.delete_http_tool, principal.tenant_id, name)
-        await abump_tenant_version(principal.tenant_id)
+        await asyncio.to_thread(lambda: commands.delete_http_tool(principal.tenant_id, name, actor=Actor.of(principal)))

@@ -1,0 +1,443 @@
+"""The chat engine: one customer message in, one grounded answer out (streamed or not).
+
+Flow: limits → (cached answer?) → retrieve knowledge (follow-ups are rewritten with the previous
+question) → confidence gate → provider with tools in a bounded loop → store question and answer,
+usage and any hand-off → remember the turns and cache the answer. Framework-free: the API (HTTP,
+WebSocket) and the `chat` worker actor drive the same `run()`.
+
+While the customer waits (`prepare` + `run`), everything Redis knows for a message (the tenant's
+version, both rate-limit counters, the cached answer, the conversation's owner and recent turns)
+comes back in one pipeline round trip, and the question is stored with its answer in one
+transaction. Queued messages are stored first (`accept`) and answered by the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from chat import identity, memory, store
+from chat.bot_settings import BotSettings, load_bot_settings
+from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
+from chat.language import reply_language
+from chat.limits import Counts, RateWindow, check_rate_limits, tokens_used_this_month
+from chat.prompts import phrase, system_prompt
+from chat.providers.local import LocalProvider, compose_from_passages
+from chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
+from chat.types import (
+    ChatResult,
+    Citation,
+    CompletionRequest,
+    Provider,
+    ProviderError,
+    TextDelta,
+    ToolCallRecord,
+    ToolCallRequest,
+    Usage,
+)
+from core import metrics
+from core.db import tenant_session
+from core.errors import NotFound, ValidationFailed
+from core.identity import UserClaim
+from core.logging import bind_log_context
+from core.redis import async_redis
+from core.settings import get_settings
+from core.versions import tenant_version, tenant_version_key
+from knowledge.confidence import confidence
+from knowledge.hits import Hit
+from knowledge.lexical import query_tokens
+from knowledge.retrieval import retrieve
+
+log = logging.getLogger(__name__)
+SHORT_QUERY_TERMS = 3  # tried alone, then with the previous question
+FRAGMENT_TERMS = 2  # "Hong Kong?", "express?": never the question a later fragment continues
+CITE_WINDOW = 0.03
+
+
+@dataclass
+class ChatEvent:
+    kind: str  # "delta" or "final"
+    text: str = ""
+    result: ChatResult | None = None
+
+
+@dataclass
+class Prepared:
+    """What `prepare` learned about a message before answering it (see `run`)."""
+
+    settings: BotSettings
+    version: int | None  # the tenant's version; None when Redis is unreachable (no answer cache)
+    cache_key: str | None = None  # the answer-cache key already read (its value is `cached`)
+    cached: dict[str, Any] | None = None
+    turns: list[dict[str, str]] | None = None  # recent turns; None = read them when needed
+
+
+@dataclass
+class _Run:
+    turn: store.Turn
+    settings: BotSettings
+    language: str
+    started: float = field(default_factory=time.perf_counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str | None = None
+    provider_name: str = "local"
+
+
+def validate_message(text: str) -> str:
+    text = (text or "").strip()
+    limit = get_settings().chat_max_message_chars
+    if not text:
+        raise ValidationFailed("message must not be empty.")
+    if len(text) > limit:
+        raise ValidationFailed(f"message is too long ({len(text)} characters; the limit is {limit}).")
+    return text
+
+
+_settings_cache: dict[uuid.UUID, tuple[int, BotSettings]] = {}
+
+
+async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
+    """The tenant's bot settings, cached per tenant version (saving settings bumps it)."""
+    return await settings_at(tenant_id, await tenant_version(tenant_id))
+
+
+async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
+    """The settings at the tenant's `version`, already read by the caller (None: Redis unreachable)."""
+    cached = _settings_cache.get(tenant_id)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
+    async with tenant_session(tenant_id) as session:
+        settings = await load_bot_settings(session, tenant_id)
+    if version is not None:
+        _settings_cache[tenant_id] = (version, settings)
+    return settings
+
+
+async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                 channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
+    """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
+    text = validate_message(message)
+    version = await tenant_version(tenant_id)
+    verified = await identity.verify(tenant_id, user, version=version)
+    settings = await settings_at(tenant_id, version)
+    await check_rate_limits(tenant_id, visitor_id, settings.rate_limit_per_minute,
+                            settings.visitor_rate_limit_per_minute, reply_language(settings.language, text))
+    return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
+                                  status="pending", user=verified)
+
+
+async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                  channel: str = "widget", user: UserClaim | None = None) -> tuple[store.Turn, Prepared]:
+    """Check a message the customer waits for (limits, conversation) without storing anything yet.
+
+    One Redis round trip: the tenant's version, the rate-limit counters, the answer cached for the
+    question (under the version this process last saw; used only if it is still current) and, for
+    a continued conversation, its owner and recent turns. A conversation Redis does not know is
+    checked in the database. The question is stored with its answer by `run()`. A `user` claim is
+    verified against the tenant's identity secret (401 when it does not match).
+    """
+    text = validate_message(message)
+    window = RateWindow.now(tenant_id, visitor_id)
+    seen = _settings_cache.get(tenant_id)
+    guess_key = memory.answer_key(tenant_id, seen[0], reply_language(seen[1].language, text), text) if seen else None
+    try:
+        pipe = async_redis().pipeline(transaction=False)
+        pipe.get(tenant_version_key(tenant_id))
+        window.count(pipe)
+        if guess_key is not None:
+            pipe.get(guess_key)
+        if conversation_id is not None:
+            memory.queue_turns_read(pipe, conversation_id)
+        reads = _PreparedReads.of(iter(await pipe.execute()), window, cached=guess_key is not None,
+                                  turns=conversation_id is not None)
+    except redis.RedisError:
+        log.warning("redis unavailable; no rate limits, cache or turns from redis", extra={"tenant_id": str(tenant_id)})
+        reads = _PreparedReads()
+    verified = await identity.verify(tenant_id, user, version=reads.version)
+    settings = await settings_at(tenant_id, reads.version)
+    language = reply_language(settings.language, text)
+    if reads.counts is not None:
+        window.enforce(reads.counts, settings.rate_limit_per_minute, settings.visitor_rate_limit_per_minute, language)
+    prepared = Prepared(settings, reads.version)
+    if guess_key is not None and seen is not None and seen[0] == reads.version and \
+            guess_key == memory.answer_key(tenant_id, reads.version, language, text):
+        prepared.cache_key, prepared.cached = guess_key, json.loads(reads.cached) if reads.cached else None
+    if conversation_id is None:
+        return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel,
+                                   user=verified), prepared
+    owner, raw_turns = reads.owner, reads.turns
+    mine = {memory.owner_value(tenant_id, visitor_id)}
+    if verified is not None:
+        mine.add(memory.owner_value(tenant_id, visitor_id, verified.id))
+    if owner is not None and owner in mine:
+        prepared.turns = memory.parse_turns(raw_turns or [])
+        is_first = not prepared.turns
+    elif owner is not None:
+        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+    else:
+        asker = identity.Asker(visitor_id, verified)
+        is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0
+    return store.unstored_turn(tenant_id, visitor_id, conversation_id, text, is_first=is_first,
+                               channel=channel, user=verified), prepared
+
+
+@dataclass
+class _PreparedReads:
+    """What `prepare`'s one Redis round trip read; all empty when Redis was unreachable."""
+
+    version: int | None = None
+    counts: Counts | None = None
+    cached: bytes | None = None
+    owner: bytes | None = None
+    turns: list[bytes] | None = None
+
+    @classmethod
+    def of(cls, replies: Iterator[Any], window: RateWindow, *, cached: bool, turns: bool) -> _PreparedReads:
+        """Consume the pipeline's replies in the order `prepare` queued the commands."""
+        reads = cls(int(next(replies) or 0), window.read(replies))
+        if cached:
+            reads.cached = next(replies)
+        if turns:
+            reads.owner, reads.turns = memory.read_turns(replies)
+        return reads
+
+
+def _wants_model(settings: BotSettings) -> bool:
+    return bool(get_settings().llm_api_key) and settings.provider in ("openai", "auto")
+
+
+_providers: dict[tuple[Any, ...], Provider] = {}
+
+
+def _provider(settings: BotSettings, over_quota: bool) -> Provider:
+    """The model provider for this tenant; one client per configuration, reused across messages."""
+    if _wants_model(settings) and not over_quota:
+        from chat.providers.openai_provider import build_openai_provider
+
+        app = get_settings()
+        key = (app.llm_api_key, app.llm_base_url, app.llm_model, app.llm_timeout_seconds, app.llm_max_retries)
+        if key not in _providers:
+            _providers[key] = build_openai_provider(app)
+        return _providers[key]
+    return _LOCAL
+
+
+_LOCAL = LocalProvider()
+
+
+def _previous_question(turns: list[dict[str, str]]) -> str | None:
+    """The last question that stood on its own (a chain of fragments continues it), else the last one."""
+    asked = [t["content"] for t in turns if t["role"] == "user"]
+    return next((q for q in reversed(asked) if not FOLLOW_UP.search(q) and len(query_tokens(q)) > FRAGMENT_TERMS),
+                asked[-1] if asked else None)
+
+
+def _is_short(text: str) -> bool:
+    return len(query_tokens(text)) <= SHORT_QUERY_TERMS
+
+
+def _citations(hits: list[Hit]) -> list[Citation]:
+    if not hits:
+        return []
+    top = hits[0].dense
+    return [Citation(h.document_id, h.chunk_id, h.source_ref, _cited_metadata(h.metadata))
+            for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+
+
+def _cited_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    url = metadata.get("url")
+    return {"url": url} if isinstance(url, str) else {}
+
+
+def _passages(hits: list[Hit]) -> list[dict[str, Any]]:
+    return [hit_result(h) for h in hits]
+
+
+async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | None = None) -> AsyncIterator[ChatEvent]:
+    """Answer a customer turn; yields text deltas (if `stream`) and one final event.
+
+    `prepared` comes from `prepare()` (the question is then stored with its answer); without it the
+    turn was stored by `accept()` and the settings, cache and turns are read here.
+    """
+    bind_log_context(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id)
+    if prepared is None:
+        version = await tenant_version(turn.tenant_id)
+        prepared = Prepared(await settings_at(turn.tenant_id, version), version)
+    settings = prepared.settings
+    state = _Run(turn, settings, reply_language(settings.language, turn.text))
+    if turn.is_first:
+        turns: list[dict[str, str]] = []
+    elif prepared.turns is not None:
+        turns = prepared.turns
+    else:
+        turns = await memory.recent_turns(turn.tenant_id, turn.conversation_id)
+    turns = [t for t in turns if t["content"] != turn.text or t["role"] != "user"][-8:]
+    previous = _previous_question(turns)
+    follow_up = previous is not None and bool(FOLLOW_UP.search(turn.text))
+    # An answer depends on the conversation only through the retrieval query, unless a model
+    # (which reads the turns) writes it: then only a conversation's first question is cached.
+    cacheable = prepared.version is not None and (turn.is_first or (not follow_up and not _wants_model(settings)))
+    cache_key = memory.answer_key(turn.tenant_id, prepared.version, state.language, turn.text) if cacheable else None
+    cached = None
+    if cache_key is not None:
+        cached = prepared.cached if cache_key == prepared.cache_key else await memory.cached_answer(cache_key)
+    if cached is not None and not (previous and cached.get("fallback_reason") == "low_confidence"):
+        result = ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
+                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"],
+                                      c.get("metadata") or {}) for c in cached["citations"]],
+                            cached["confidence"], False, cached["answered"], state.language,
+                            fallback_reason=cached.get("fallback_reason"))
+        state.provider_name = "cache"
+        if stream:
+            yield ChatEvent("delta", result.answer)
+        yield ChatEvent("final", result=await _finish(state, result))
+        return
+
+    with metrics.RETRIEVAL_SECONDS.time():
+        hits = await retrieve(turn.tenant_id, f"{previous} {turn.text}" if follow_up else turn.text, 5,
+                              version=prepared.version)
+    score = confidence(hits)
+    if previous and not follow_up and score < settings.confidence_threshold and _is_short(turn.text):
+        # A short message that finds nothing on its own ("to Hong Kong?") may continue the last question.
+        with metrics.RETRIEVAL_SECONDS.time():
+            joined = await retrieve(turn.tenant_id, f"{previous} {turn.text}", 5, version=prepared.version)
+        if confidence(joined) > score:
+            hits, score, cache_key = joined, confidence(joined), None
+    ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=prepared.version)
+    ctx.hits = list(hits)
+    ctx.user_id = turn.user.id if turn.user else None
+    # Courtesies and tool intents are not knowledge questions: never gate them on retrieval.
+    bypass_gate = bool(HUMAN.search(turn.text) or (ctx.collections and RECORD_KEY.search(turn.text))
+                       or GREETING.match(turn.text) or THANKS.match(turn.text))
+
+    if score < settings.confidence_threshold and not bypass_gate:
+        result = ChatResult(turn.conversation_id, uuid.uuid4(), phrase(state.language, "dont_know"), [], score,
+                            False, False, state.language, fallback_reason="low_confidence")
+        if stream:
+            yield ChatEvent("delta", result.answer)
+        yield ChatEvent("final", result=await _finish(state, result, cache_key))
+        return
+
+    over_quota = await tokens_used_this_month(turn.tenant_id) >= settings.monthly_token_quota
+    provider = _provider(settings, over_quota)
+    state.provider_name = provider.name
+    text_parts: list[str] = []
+    tool_calls: list[ToolCallRecord] = []
+    # Over quota, a tenant that would use a model is served by the local responder instead.
+    fallback_reason = "quota" if over_quota and _wants_model(settings) else None
+    llm_started = time.perf_counter()
+    try:
+        async for event in _tool_loop(provider, state, ctx, turns, tool_calls):
+            if isinstance(event, TextDelta):
+                text_parts.append(event.text)
+                if stream:
+                    yield ChatEvent("delta", event.text)
+        metrics.LLM_SECONDS.labels(provider.name, "ok").observe(time.perf_counter() - llm_started)
+    except ProviderError as exc:
+        metrics.LLM_SECONDS.labels(provider.name, "error").observe(time.perf_counter() - llm_started)
+        log.warning("provider failed; grounded fallback", extra={"tenant_id": str(turn.tenant_id),
+                                                                 "error": str(exc)})
+        fallback_reason = "provider_error"
+        fallback = _grounded_fallback(ctx.hits, score, settings, state.language)
+        if stream:
+            yield ChatEvent("delta", ("\n" if text_parts else "") + fallback)
+        text_parts = [fallback]
+    answer = "".join(text_parts).strip() or phrase(state.language, "dont_know")
+    handoff = ctx.handoff_reason is not None
+    answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
+    result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, _citations(ctx.hits) if answered else [],
+                        score, handoff, answered, state.language, tool_calls, fallback_reason)
+    yield ChatEvent("final", result=await _finish(state, result, cache_key if not tool_calls and answered else None))
+
+
+async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, str]],
+                     tool_calls: list[ToolCallRecord]) -> AsyncIterator[TextDelta]:
+    app = get_settings()
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": system_prompt(state.settings.persona, state.language, _passages(ctx.hits))},
+        *turns,
+        {"role": "user", "content": state.turn.text},
+    ]
+    specs = tool_specs(ctx)
+    for _ in range(app.chat_max_tool_rounds):
+        request = CompletionRequest(messages, specs, state.settings.model or app.llm_model,
+                                    state.settings.temperature, state.settings.max_tokens,
+                                    app.llm_timeout_seconds, state.language, _passages(ctx.hits))
+        calls: list[ToolCallRequest] = []
+        async for event in provider.complete(request):
+            if isinstance(event, TextDelta):
+                yield event
+            elif isinstance(event, ToolCallRequest):
+                calls.append(event)
+            elif isinstance(event, Usage):
+                state.prompt_tokens += event.prompt_tokens
+                state.completion_tokens += event.completion_tokens
+                state.model = event.model
+        if not calls:
+            return
+        messages.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
+            for c in calls]})
+        for call in calls:
+            record = await run_tool(ctx, call.name, call.arguments)
+            tool_calls.append(record)
+            messages.append({"role": "tool", "tool_call_id": call.id,
+                             "content": json.dumps(record.result, ensure_ascii=False, default=str)[:8000]})
+    # Out of rounds: answer from what was retrieved rather than loop forever.
+    yield TextDelta(compose_from_passages(state.turn.text, _passages(ctx.hits), state.language))
+
+
+def _grounded_fallback(hits: list[Hit], score: float, settings: BotSettings, language: str) -> str:
+    if hits and score >= settings.confidence_threshold:
+        best = compose_from_passages("", _passages(hits), language)
+        return f"{phrase(language, 'error')}\n{best}"
+    return phrase(language, "error_nothing")
+
+
+async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None) -> ChatResult:
+    """Store the answer (with its question, if that is not stored yet), then remember the turns and
+    cache the answer under `cache_key` in one Redis round trip."""
+    turn = state.turn
+    latency_ms = int((time.perf_counter() - state.started) * 1000)
+    result.customer_message_id = turn.message_id
+    save = store.save_reply if turn.stored else store.save_exchange
+    result.message_id = await save(
+        turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
+        prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens)
+    await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
+                                (cache_key, _cacheable(result)) if cache_key is not None else None,
+                                user_id=turn.user.id if turn.user else None)
+    outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
+    metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
+    metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)
+    if state.prompt_tokens or state.completion_tokens:
+        metrics.LLM_TOKENS.labels(state.provider_name, "prompt").inc(state.prompt_tokens)
+        metrics.LLM_TOKENS.labels(state.provider_name, "completion").inc(state.completion_tokens)
+    return result
+
+
+def _cacheable(result: ChatResult) -> dict[str, Any]:
+    return {"answer": result.answer, "citations": [c.as_dict() for c in result.citations],
+            "confidence": result.confidence, "answered": result.answered, "fallback_reason": result.fallback_reason}
+
+
+async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
+                 channel: str = "widget", user: UserClaim | None = None) -> ChatResult:
+    """Check and answer in one call (the HTTP request/response path)."""
+    turn, prepared = await prepare(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
+                                   channel=channel, user=user)
+    final: ChatResult | None = None
+    async for event in run(turn, stream=False, prepared=prepared):
+        if event.kind == "final":
+            final = event.result
+    assert final is not None
+    return final

@@ -1,0 +1,149 @@
+"""The `local` provider: a deterministic, grounded responder that needs no model.
+
+It reads the same OpenAI-format conversation as a real model and follows simple intent rules:
+greetings and thanks get a courtesy reply, a request for a person calls `request_human`, an order
+or booking number calls `lookup_record`, anything else is answered from the retrieved knowledge
+(the best FAQ answer, or the best sentences of the best passage). After a tool result it composes
+the reply from that result. It streams sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from chat.intents import GREETING, HUMAN, RECORD_KEY, THANKS
+from chat.prompts import phrase
+from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
+from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
+from knowledge.lexical import query_tokens
+
+SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]?")
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") else word
+
+
+COLLECTION_WORDS = {"order": "订单", "booking": "预订", "reservation": "预约", "ticket": "工单", "shipment": "物流"}
+
+
+class LocalProvider:
+    name = "local"
+
+    async def complete(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
+        text = self._respond(request)
+        if isinstance(text, ToolCallRequest):
+            yield text
+        else:
+            for piece in SENTENCE.findall(text) or [text]:
+                yield TextDelta(piece)
+        yield Usage(0, 0, "local")
+
+    def _respond(self, request: CompletionRequest) -> str | ToolCallRequest:
+        messages = request.messages
+        language = request.language
+        last = messages[-1]
+        if last["role"] == "tool":
+            return self._from_tool(messages, language, request)
+        question = str(last.get("content") or "")
+        tools = {t.name: t for t in request.tools}
+        if HUMAN.search(question) and REQUEST_HUMAN in tools:
+            return ToolCallRequest("local-1", REQUEST_HUMAN, {"reason": question[:300]})
+        if LOOKUP_RECORD in tools:
+            call = self._record_call(question, tools[LOOKUP_RECORD].parameters)
+            if call is not None:
+                return call
+        if GREETING.match(question):
+            return phrase(language, "greeting")
+        if THANKS.match(question):
+            return phrase(language, "thanks")
+        return compose_from_passages(question, request.context, language)
+
+    def _record_call(self, question: str, parameters: dict[str, Any]) -> ToolCallRequest | None:
+        match = RECORD_KEY.search(question)
+        if match is None:
+            return None
+        collections: list[str] = parameters["properties"]["collection"].get("enum", [])
+        lowered = question.lower()
+        chosen = None
+        for name in collections:
+            singular = _singular(name.lower())
+            if singular in lowered or COLLECTION_WORDS.get(singular, "\0") in question:
+                chosen = name
+                break
+        if chosen is None and len(collections) == 1:
+            chosen = collections[0]
+        if chosen is None:
+            return None
+        return ToolCallRequest("local-1", LOOKUP_RECORD, {"collection": chosen, "key": match.group(1)})
+
+    def _from_tool(self, messages: list[dict[str, Any]], language: str, request: CompletionRequest) -> str:
+        result_message = messages[-1]
+        call = _find_call(messages, result_message.get("tool_call_id"))
+        try:
+            result = json.loads(result_message.get("content") or "{}")
+        except ValueError:
+            result = {}
+        name = call["function"]["name"] if call else ""
+        if name == REQUEST_HUMAN:
+            return phrase(language, "handoff")
+        if name == LOOKUP_RECORD:
+            collection = _singular(str(result.get("collection", "record")))
+            label = COLLECTION_WORDS.get(collection, collection) if language == "zh" else collection
+            if result.get("found"):
+                record = result.get("record") or {}
+                separator = "；" if language == "zh" else "; "
+                details = separator.join(f"{k}: {v}" for k, v in record.items() if v not in (None, ""))
+                return phrase(language, "record_found", collection=label, key=result.get("key"), details=details)
+            if "error" in result:
+                return phrase(language, "dont_know")
+            if result.get("sign_in_required"):
+                return phrase(language, "record_sign_in", collection=label, key=result.get("key"))
+            if result.get("signed_in"):
+                return phrase(language, "record_not_yours", collection=label, key=result.get("key"))
+            return phrase(language, "record_missing", collection=label, key=result.get("key"))
+        question = next((str(m.get("content")) for m in reversed(messages) if m["role"] == "user"), "")
+        passages = result.get("results") if isinstance(result, dict) else None
+        return compose_from_passages(question, passages or request.context, language)
+
+
+def _find_call(messages: list[dict[str, Any]], call_id: str | None) -> dict[str, Any] | None:
+    for message in reversed(messages):
+        for call in message.get("tool_calls") or []:
+            if call.get("id") == call_id:
+                return dict(call)
+    return None
+
+
+def compose_from_passages(question: str, passages: list[dict[str, Any]], language: str) -> str:
+    """The best FAQ answer, or the sentences of the best passage that share most with the question."""
+    if not passages:
+        return phrase(language, "dont_know")
+    best = _prefer_language(passages, language)
+    metadata = best.get("metadata") or {}
+    if metadata.get("kind") == "faq" and metadata.get("answer"):
+        return str(metadata["answer"])
+    wanted = set(query_tokens(question))
+    sentences = [s.strip() for s in SENTENCE.findall(best["text"]) if s.strip()]
+    if not sentences:
+        return str(best["text"])
+    scored = sorted(range(len(sentences)), key=lambda i: -len(wanted & set(query_tokens(sentences[i]))))
+    keep = sorted(scored[:3])
+    joiner = "" if language == "zh" else " "
+    return joiner.join(sentences[i] for i in keep)
+
+
+def _prefer_language(passages: list[dict[str, Any]], language: str) -> dict[str, Any]:
+    """Among near-ties, answer with a passage in the customer's language."""
+    from chat.language import detect_language
+
+    top = passages[0]
+    for passage in passages[1:4]:
+        if passage.get("score", 0) < top.get("score", 0) - 0.03:
+            break
+        if detect_language(top["text"]) != language and detect_language(passage["text"]) == language:
+            return passage
+    return top
