@@ -42,3 +42,25 @@ def test_fusion_lifts_the_faq_whose_question_is_worded_like_the_query() -> None:
     assert [h.chunk_id for h in lifted] == [2, 1, 3]
     assert lifted[0].overlap == 1.0 and lifted[0].score == pytest.approx(0.895 + 0.08)
     assert next(h for h in lifted if h.chunk_id == 3).score == pytest.approx(0.899)
+
+
+def test_only_the_returned_hits_have_their_metadata_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement gives question and answer as columns and the metadata as JSON text; fusion
+    ranks on the columns and decodes the JSON of the hits it returns only."""
+    import json
+
+    from knowledge import retrieval
+
+    decoded: list[str] = []
+    real_loads = json.loads
+    monkeypatch.setattr(retrieval.json, "loads", lambda raw: decoded.append(raw) or real_loads(raw))
+    rows = []
+    for n in range(20):
+        metadata = {"question": f"question {n}", "answer": f"answer {n % 7}", "category": f"c{n}"}
+        rows.append(SimpleNamespace(id=n, document_id=uuid.uuid4(), source_ref=str(n), text="t",
+                                    metadata=json.dumps(metadata), question=metadata["question"],
+                                    answer=metadata["answer"], dense=0.5 + n / 100, matched=[]))
+    hits = fuse(rows, 3, 0.0, {}, "question 19", 0.08)
+    assert len(decoded) == 3
+    assert [h.metadata["category"] for h in hits] == [f"c{h.chunk_id}" for h in hits]
+    assert hits[0].chunk_id == 19  # ranked on the columns: answer groups and overlap still apply
