@@ -13,10 +13,10 @@ help: ## List the commands
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install Kefu with its dev tools
+install: $(STAMP) ## Create .venv and install Kefu with its dev tools and embedded servers
 
 demo: $(STAMP) ## Run everything on embedded defaults (PostgreSQL, Redis, API, worker) with a demo tenant
 	$(BIN)/kefu demo
