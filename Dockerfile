@@ -24,7 +24,7 @@ COPY backend/ backend/
 COPY analytics/ analytics/
 COPY dash_app/ dash_app/
 
-# All dependencies ship manylinux wheels for CPython 3.11 (jieba is a pure-Python sdist),
+# All dependencies ship manylinux wheels for CPython 3.11,
 # so no compiler is needed here. Without the `embedded` extra: no development PostgreSQL or
 # Redis in the image (KEFU_DATABASE_URL and KEFU_REDIS_URL point at real servers).
 RUN --mount=type=cache,target=/root/.cache/pip \
