@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality bench-ingest bench-filtered fuzz clean
+.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered fuzz clean
 
 help: ## List the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-retrieval: $(STAMP) ## Retrieval quality on ../shared/datasets through the
 
 eval-quality: $(STAMP) ## Every answer-quality figure (StackFAQ, HINT3, BQ, chat abstention) in one run, against its target
 	$(BIN)/python bench/eval_quality.py
+
+eval-conversations: $(STAMP) ## Multi-turn conversations (issue 18 figures) on the dev and holdout sets through the real API
+	$(BIN)/python bench/eval_conversations.py --set both
 
 bench-ingest: $(STAMP) ## Ingestion throughput vs the raw embedder
 	$(BIN)/python bench/ingest.py

@@ -44,9 +44,9 @@ SELECT count(*) FROM (
 ) AS v
 """)
 
-# Percentiles sort every reply latency of the period (500,000 for a large tenant over 90 days) and
-# distinct visitors hash every conversation: with the default 4 MB both spill to disk and take
-# several times longer. Transaction-local, so only these report queries get the extra memory.
+# Percentiles sort every reply latency of the period and distinct visitors hash every conversation:
+# for a large tenant both spill to disk with the default 4 MB (docs/log/2026-11-26-analytics-scale.md).
+# Transaction-local, so only these report queries get the extra memory.
 _REPORT_WORK_MEM = text("SELECT set_config('work_mem', '64MB', true)")
 
 # Latencies are whole milliseconds, so a few thousand distinct values stand for every reply:

@@ -161,8 +161,8 @@ def cluster_questions(questions: Sequence[str], *, max_topics: int = 20, embeddi
     distinct = list(position)
     of_kept = np.array([position[t] for t in texts])
     weights = np.bincount(of_kept, minlength=len(distinct)).astype(np.float64)
-    # One BLAS/OpenMP thread: these matrices are small, and thread pools spinning for cores that
-    # other workers are using made clustering 20x slower on a busy 2-core machine.
+    # One BLAS/OpenMP thread: these matrices are small, and a thread pool spinning for cores that
+    # other workers are using stalls instead of helping (docs/satisfaction.md, "Speed").
     with threadpool_limits(limits=1):
         vectors = _vectors(distinct, None if matrix is None else matrix[first_rows])
         # Questions with no content terms ("hello?") have no direction to cluster by: one topic of their own.

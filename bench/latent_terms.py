@@ -15,7 +15,7 @@ top k, in numpy from sae.bin's 4-bit weights), on the raw or the centred vector.
     # BQ: the eval_bq product scorer + beta * latent cosine (vectors from eval_bq.py's --cache)
     python bench/latent_terms.py bq --cache /tmp/q3-cache [--true-sparse]
 
-docs/retrieval.md ("Fifth pass") has the figures.
+docs/log/2026-12-06-retrieval-pass-5.md has the figures.
 """
 
 from __future__ import annotations

@@ -136,6 +136,29 @@ RESOLVE_WIDGET_KEY = text("SELECT tenant_id, key_id, allowed_origins FROM kefu_r
 FIND_LOGIN = text("SELECT user_id, tenant_id, password_hash, role, is_active FROM kefu_find_login(:e)")
 
 
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+MAX_ORIGINS = 50
+
+
+def set_widget_origins(tenant_id: uuid.UUID, key_id: uuid.UUID, lines: list[str]) -> list[str]:
+    """Replace a widget key's allowed origins (scheme://host[:port]); every API process drops its cached key."""
+    origins = list(dict.fromkeys(line.strip().rstrip("/").lower() for line in lines if line.strip()))
+    bad = [o for o in origins if not ORIGIN.match(o)]
+    if bad:
+        raise ValidationFailed(f"Not an origin: {', '.join(bad)}. Write scheme://host[:port], "
+                               "e.g. https://shop.example.com.")
+    if len(origins) > MAX_ORIGINS:
+        raise ValidationFailed(f"At most {MAX_ORIGINS} origins per widget key.")
+    with tenant_session_sync(tenant_id) as session:
+        key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == tenant_id,
+                                                      WidgetKey.id == key_id)).first()
+        if key is None:
+            raise NotFound("No such widget key in this tenant.")
+        key.allowed_origins = origins
+    bump_widget_keys_version()  # after the commit: an origin taken away stops working at once
+    return origins
+
+
 def check_login(row: object | None, password: str) -> Principal:
     """Verify a password against a `kefu_find_login` row (constant work when the user is unknown)."""
     if row is None:

@@ -51,19 +51,19 @@ async def tenant_version(tenant_id: uuid.UUID | str) -> int | None:
 # key is revoked or its origins change) lets each process drop its cache at once. Revocations are
 # rare, so one global counter costs nothing and has no ordering race: readers take it before the
 # database read, writers bump it after their commit.
-_WIDGET_KEYS = "kefu:widget-keys:version"
+WIDGET_KEYS_VERSION = "kefu:widget-keys:version"
 
 
 def bump_widget_keys_version() -> None:
     try:
-        sync_redis().incr(_WIDGET_KEYS)
+        sync_redis().incr(WIDGET_KEYS_VERSION)
     except redis.RedisError:
         log.warning("could not bump the widget key version; revoked keys work until the cache expires")
 
 
 async def widget_keys_version() -> int | None:
     try:
-        raw = await async_redis().get(_WIDGET_KEYS)
+        raw = await async_redis().get(WIDGET_KEYS_VERSION)
     except redis.RedisError:
         return None
     return int(raw or 0)

@@ -1,10 +1,10 @@
 """Centred dense similarity: cosine after subtracting the tenant's mean stored vector.
 
 e5 embeddings share a large common component (every vector points roughly the same way), so raw
-cosines of a query with any chunk lie in a narrow band (~0.75-0.95): related and unrelated chunks
-differ by a few hundredths, which compresses the ranking and the in- vs out-of-scope separation.
-Subtracting the tenant's mean chunk vector μ removes that shared part and scores what is specific:
-`cos(q - μ, s - μ)`. docs/retrieval.md has the measurements.
+cosines of a query with any chunk lie in a narrow band: related and unrelated chunks differ by
+little, which compresses the ranking and the in- vs out-of-scope separation. Subtracting the
+tenant's mean chunk vector μ removes that shared part and scores what is specific:
+`cos(q - μ, s - μ)`. docs/retrieval.md says why; docs/log/2026-12-05-retrieval-pass-4.md measured it.
 
 The candidates still come from the cosine order (HNSW or an exact scan): centring changes how the
 ≤ 200 candidates are scored, not which rows are looked at. The SQL returns each candidate's `s·μ`
@@ -21,8 +21,8 @@ the raw mean *is* the chunk and centring would erase it.
 **The query side is centred nearer the queries' own mean.** Customers' questions carry e5's
 `query:` prefix, while a stored FAQ row mixes its question embedded as a query with its
 question + answer embedded as a passage, so the mean of queries μ_q is not the mean of stored
-vectors μ (|μ_q - μ| ~ 0.1 on every evaluation set). The query is therefore centred at
-`μ_λ = μ + λ (μ_q - μ)` (λ = `KEFU_QUERY_CENTRE_SHARE`, 0.75) with μ_q the mean of the tenant's FAQ
+vectors μ (docs/log/2026-12-06-retrieval-pass-6.md). The query is therefore centred at
+`μ_λ = μ + λ (μ_q - μ)` (λ = `KEFU_QUERY_CENTRE_SHARE`) with μ_q the mean of the tenant's FAQ
 questions embedded as queries (kept per chunk in `chunks.question_embedding` at indexing), and
 the stored side at μ: `cos(q - μ_λ, s - μ)`. With `d = s·μ_λ` (one more product per candidate
 from the SQL), `p = q·μ_λ`, `e = μ_λ·μ`, `l = μ_λ·μ_λ`:
@@ -103,7 +103,8 @@ class Centre:
     @cached_property
     def literals(self) -> tuple[str, str]:
         """μ and μ_λ in pgvector's text form for the candidate SQL: formatted once per centre (one
-        per tenant and knowledge version), not on every search (~85 µs each)."""
+        per tenant and knowledge version), not on every search, where they were a measurable cost
+        (docs/log/2026-12-06-retrieval-session-9-machine.md)."""
         stored = vector_literal(self.vector)
         return stored, stored if self.query_vector is None else vector_literal(self.query_vector)
 

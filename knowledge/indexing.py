@@ -149,9 +149,9 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple
 
     A customer's question is closer to the stored question than to question + answer, and e5 matches
     two questions best when both carry its "query:" prefix. So a Q&A row's vector is the normalised
-    mean of its question embedded as a query and its "question\nanswer" passage vector
-    (docs/retrieval.md: +0.08 in-scope top-1 on HINT3 sofmattress, +0.016 top-1 on StackFAQ, against the
-    passage vector alone). Prose chunks keep their passage vector.
+    mean of its question embedded as a query and its "question\nanswer" passage vector (the share is
+    `QUESTION_SHARE`; docs/log/2026-11-26-retrieval-pass-2.md compares it with the passage vector alone).
+    Prose chunks keep their passage vector.
     Also returns each row's question-as-query vector (None for prose), kept for centring queries
     (`knowledge.centre`).
     """

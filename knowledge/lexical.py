@@ -14,7 +14,7 @@ the same pipeline, which is what makes them match:
    plus character bigrams, so that a query segmented differently from the document still shares
    bigrams with it.
 
-The segmenter's dictionary (~1 s) and OpenCC's tables load lazily, once, under a lock.
+The segmenter's dictionary and OpenCC's tables are slow to load, so they load lazily, once, under a lock.
 """
 
 from __future__ import annotations

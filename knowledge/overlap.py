@@ -8,7 +8,7 @@ our index tokens (`knowledge.lexical.tokens`: stemmed English words without stop
 with Chinese counted per character (Traditional folded to Simplified) instead of per jieba word
 or bigram. Jaccard, unlike the lexical share, is symmetric and penalises a long stored question
 that merely contains the query's words. Prose chunks get no overlap: a question compared with a
-paragraph says little. docs/retrieval.md has the measurements.
+paragraph says little. docs/log/2026-12-05-retrieval-pass-3.md has the measurements.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ MAX_KEY_CHARS = 1000
 INSERT_BATCH = 5000
 _DELIMITERS = (",", ";", "\t", "|")
 _JSON_LIST_KEYS = ("items", "data", "records")
-# One statement and one parameter per batch: ~20x faster than executemany of single-row INSERTs,
-# and COPY is not an option because row-level security refuses COPY FROM.
+# One statement and one parameter per batch rather than a round trip per row (executemany of
+# single-row INSERTs); COPY is not an option because row-level security refuses COPY FROM.
 _INSERT_BATCH = text(
     "INSERT INTO records (tenant_id, collection_id, key, data) "
     "SELECT :tenant_id, :collection_id, r.k, r.d "

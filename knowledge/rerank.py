@@ -6,11 +6,12 @@ query should not beat an answer that several of its phrasings support. So each F
 becomes `(1 - GROUP_SHARE) * own + GROUP_SHARE * mean(best GROUP_SIZE scores of its answer)`
 (places a group cannot fill from the candidates count at the weakest candidate's score);
 an answer stored once keeps its score unchanged (the mean of one is itself), so ordinary FAQs
-with distinct answers rank exactly as before. docs/retrieval.md has the measurements.
+with distinct answers rank exactly as before. docs/log/2026-11-26-retrieval-pass-2.md has the measurements.
 
 Then `questions_first` orders the list so each stored question shows up once before any second
 answer to it: a question stored with several answers (a forum thread, alternative replies) should
-not fill the whole result list and push every other question out of sight.
+not fill the whole result list and push every other question out of sight
+(docs/log/2026-12-05-retrieval-pass-3.md).
 """
 
 from __future__ import annotations

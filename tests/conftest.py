@@ -86,9 +86,11 @@ def stub_worker():
     worker = dramatiq.Worker(STUB_BROKER, worker_timeout=50, worker_threads=1)
     worker.start()
 
-    def drain() -> None:
+    def drain(*, retries_exhausted: bool = False) -> None:
+        """Process everything queued; a message that fails for good raises, unless the test expects
+        one (`retries_exhausted`: its actor's `on_retry_exhausted` handler then runs too)."""
         for queue in list(STUB_BROKER.queues):
-            STUB_BROKER.join(queue, fail_fast=True)
+            STUB_BROKER.join(queue, fail_fast=not retries_exhausted)
         worker.join()
 
     yield drain

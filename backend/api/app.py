@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
+from backend.api.api_docs import api_docs_asset, openapi_config
 from backend.api.auth import provide_principal
 from backend.api.controllers.analytics import AnalyticsController
 from backend.api.controllers.auth import AuthController
@@ -40,11 +40,11 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
-                        AnalyticsController],
+                        AnalyticsController, api_docs_asset],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         on_shutdown=[_dispose],
         debug=False,

@@ -7,7 +7,6 @@ page out. Saving anything that changes answers bumps the tenant version so cache
 from __future__ import annotations
 
 import html as html_text
-import re
 from typing import Any
 
 from dash import Input, Output, State, dcc, html
@@ -16,17 +15,14 @@ from sqlalchemy import select
 from chat import commands
 from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
 from core.db import tenant_session_sync
-from core.errors import NotFound, ValidationFailed
 from core.models import WidgetKey
 from core.settings import get_settings
+from core.tenancy import set_widget_origins
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
 from dash_app.pages import settings_access, settings_tools
-
-ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-MAX_ORIGINS = 50
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -56,20 +52,7 @@ def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
 def save_allowed_origins(user: SignedInUser, key_id: str, text: str) -> list[str]:
     """Replace a widget key's allowed origins (one per line, like https://shop.example.com)."""
     auth.require(user, "admin")
-    origins = list(dict.fromkeys(line.strip().rstrip("/").lower() for line in (text or "").splitlines()
-                                 if line.strip()))
-    bad = [o for o in origins if not ORIGIN.match(o)]
-    if bad:
-        raise ValidationFailed(f"Not an origin: {', '.join(bad)}. Write scheme://host[:port], e.g. https://shop.example.com.")
-    if len(origins) > MAX_ORIGINS:
-        raise ValidationFailed(f"At most {MAX_ORIGINS} origins per widget key.")
-    with tenant_session_sync(user.tenant_id) as session:
-        key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == user.tenant_id,
-                                                      WidgetKey.id == _uuid(key_id))).first()
-        if key is None:
-            raise NotFound("No such widget key in this tenant.")
-        key.allowed_origins = origins
-    return origins
+    return set_widget_origins(user.tenant_id, _uuid(key_id), (text or "").splitlines())
 
 
 def _uuid(value: str) -> Any:

@@ -1,4 +1,4 @@
-"""PDF to one section per page (source_ref "p3"), with clear errors for PDFs without text."""
+"""PDF to one section per page (source_ref "p3"), cleaned (`pdf_cleanup`), with clear errors for PDFs without text."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
 from core.errors import DocumentParseError
+from knowledge.parsing.pdf_cleanup import clean_pages
 from knowledge.parsing.prose import Section
 
 # Broken PDFs surface as whatever pypdf was doing when it tripped over them.
@@ -28,11 +29,9 @@ def parse_pdf(data: bytes) -> list[Section]:
             raise DocumentParseError(
                 "The PDF is password-protected. Remove the password and upload it again."
             )
-        sections = []
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
-            if text.strip():
-                sections.append(Section(text, anchor=f"p{number}", page=number))
+        texts = clean_pages([page.extract_text() or "" for page in reader.pages])
+        sections = [Section(text, anchor=f"p{number}", page=number)
+                    for number, text in enumerate(texts, start=1) if text.strip()]
     except DocumentParseError:
         raise
     except (FileNotDecryptedError, DependencyError) as exc:

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import ApiKey, HttpTool, User, WidgetKey
+from core.redis import sync_redis
 from core.security import digest_key
+from core.versions import WIDGET_KEYS_VERSION
 from dash_app.auth import load_user
 from dash_app.pages import settings, settings_access, settings_tools
 from tests.support.dash_users import analyst_of, owner_of
@@ -39,8 +41,11 @@ def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
     [widget] = settings.widget_install(owner)
     assert widget["snippet"] == (f'<script src="http://127.0.0.1:8000/widget/kefu.js" '
                                  f'data-key="{tenant.created.widget_key}" async></script>')
+    before = int(sync_redis().get(WIDGET_KEYS_VERSION) or 0)
     assert settings.save_allowed_origins(owner, widget["id"], "https://Shop.example.com/\nhttp://localhost:3000") == [
         "https://shop.example.com", "http://localhost:3000"]
+    # Every API process drops its cached widget keys, so an origin taken away stops working at once.
+    assert int(sync_redis().get(WIDGET_KEYS_VERSION) or 0) == before + 1
     with pytest.raises(ValidationFailed, match="Not an origin"):
         settings.save_allowed_origins(owner, widget["id"], "javascript:alert(1)")
     with pytest.raises(PermissionDenied):

@@ -210,7 +210,7 @@ async def test_unexpected_errors_are_retried_then_recorded_as_failed(client, ten
         document_id = documents.record_upload(session, tenant.id, prepared).document.id
     get_blob_store().delete(prepared.blob_key)  # the original vanished: not the user's fault, worth a retry
     ingest_document.send(str(tenant.id), str(document_id))
-    stub_worker()
+    stub_worker(retries_exhausted=True)
     document = await status_of(client, tenant, str(document_id))
     assert document["status"] == "failed"
     assert "after several attempts" in document["error"] and "FileNotFoundError" in document["error"]
