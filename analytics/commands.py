@@ -1,13 +1,20 @@
-"""The admin's analytics writes: ask a worker to retrain the satisfaction model or re-cluster knowledge gaps.
+"""The admin's analytics writes: ask a worker to retrain the satisfaction model or re-cluster knowledge gaps,
+and the privacy operations (erase a visitor's or a verified user's data, apply the retention period).
 
-Both are jobs on the `analytics` queue; the admin app shows their results when they finish.
+Retraining and clustering are jobs on the `analytics` queue; the admin app shows their results when
+they finish. Erasures happen in the request's transaction, audited.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from analytics import privacy
 from analytics.tasks import refresh_knowledge_gaps, refresh_rollups, train_satisfaction
+from core import audit
+from core.audit import Actor
+from core.db import tenant_session_sync
 from core.jobs import enqueue_sync
 
 _QUEUE_DOWN = "The work queue is unreachable; try again shortly."
@@ -27,3 +34,28 @@ def request_refresh(tenant_id: uuid.UUID) -> None:
     """Bring the tenant's reports up to date: rollups, satisfaction scores and knowledge gaps (in workers)."""
     for actor in (refresh_rollups, train_satisfaction, refresh_knowledge_gaps):
         enqueue_sync(actor, str(tenant_id), unavailable=_QUEUE_DOWN)
+
+
+# --- privacy operations: erasure on request, retention (analytics.privacy) ------------------------
+
+def erase_visitor(tenant_id: uuid.UUID, visitor_id: str, *, actor: Actor | None = None) -> privacy.Erased:
+    """Delete one widget visitor's conversations and everything derived from them; returns the counts."""
+    with tenant_session_sync(tenant_id) as session:
+        erased = privacy.erase_visitor(session, tenant_id, visitor_id)
+        audit.record(session, tenant_id, actor, "privacy.erase_visitor", visitor_id, erased.public())
+    privacy.forget_cached_turns(erased.conversation_ids)
+    return erased
+
+
+def erase_user(tenant_id: uuid.UUID, user_id: str, *, actor: Actor | None = None) -> privacy.Erased:
+    """Delete one verified user's conversations (every device) and everything derived from them."""
+    with tenant_session_sync(tenant_id) as session:
+        erased = privacy.erase_user(session, tenant_id, user_id)
+        audit.record(session, tenant_id, actor, "privacy.erase_user", user_id, erased.public())
+    privacy.forget_cached_turns(erased.conversation_ids)
+    return erased
+
+
+def apply_retention(tenant_id: uuid.UUID, *, now: datetime | None = None) -> privacy.Erased:
+    """Delete the tenant's conversations older than its retention period now (the worker does it hourly)."""
+    return privacy.apply_retention(tenant_id, now=now)

@@ -2,7 +2,8 @@
 clustered into topics (`analytics.gaps.cluster_questions`) and stored as the tenant's latest batch.
 
 A question counts when its reply fell back (not answered), its reply was rated down, or it failed
-to get a reply at all. The newest `MAX_QUESTIONS` of the last `WINDOW_DAYS` days are clustered; the
+to get a reply at all; a request for a human (the reply handed off) does not. The newest
+`MAX_QUESTIONS` of the last `WINDOW_DAYS` days are clustered; the
 new batch replaces the old one in one transaction, so readers see one batch or the other.
 """
 
@@ -28,6 +29,7 @@ LEFT JOIN messages r ON r.reply_to = q.id
 LEFT JOIN feedback f ON f.message_id = r.id
 WHERE q.tenant_id = :tenant_id AND q.role = 'customer' AND q.created_at >= :since
   AND length(trim(q.text)) > 0
+  AND r.handoff IS NOT TRUE  -- a request for a person is no gap in the knowledge
   AND (q.status = 'failed' OR r.answered IS NOT TRUE AND r.id IS NOT NULL OR f.rating = -1)
 ORDER BY q.created_at DESC LIMIT :limit
 """)

@@ -6,10 +6,16 @@ so "How do I reset my password?" and "forgot password, how to reset it" share "p
 and "reset", and "怎么修改密码" and "密码忘了怎么办" share "密码". Callers with sentence
 embeddings can pass those instead. Vectors are clustered with spherical k-means (KMeans on
 unit vectors, reduced with truncated SVD for large sets); the number of topics is the k in
-2..max_topics with the best cosine silhouette. A topic is labelled by its medoid question (a
-real question reads better than a bag of n-grams, in any language) and lists up to five
-questions nearest its centre. Everything uses a fixed random_state: the same questions
-always give the same topics.
+2..max_topics with the best cosine silhouette.
+
+k-means puts every question somewhere, so a question unlike the rest of its cluster
+(`_without_misfits`) is taken out and stands alone: a few unrelated questions (顺丰, 花呗, a
+hand-off request) no longer make one "topic". The largest groups become the topics. A topic is
+labelled by its medoid question (a real question reads better than a bag of n-grams, in any
+language) and lists up to five questions nearest its centre. Questions without content terms
+("hello?", "ok") ask for nothing and are left out. Everything uses a fixed random_state: the same
+questions always give the same topics. bench/eval_gaps.py measures topic purity on labelled
+questions (docs/analytics.md).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ _LABEL_CHARS = 80
 _SVD_ABOVE = 200  # questions; below this the sparse vectors are clustered directly
 _SVD_COMPONENTS = 100
 _SILHOUETTE_SAMPLE = 2000
+# A question whose cosine to the rest of its cluster is below this, and that shares none of the
+# cluster's common terms, is not that topic (chosen on HINT3 sofmattress, checked on curekart:
+# bench/eval_gaps.py).
+MIN_FIT = 0.3
 
 
 class InvalidQuestions(ValidationFailed, ValueError):
@@ -59,12 +69,14 @@ _EN_STOP = frozenset(
     """a an the and or but if of to in on at by for from with about into as is are was were be been am
     do does did doing done i me my mine we our you your it its this that these those there here he she
     they them his her their what which who whom when where why how can could would should will shall
-    may might must not no yes please hi hello thanks thank any some get got have has had just also so
+    may might must not no yes please hi hello hey thanks thank thx ta ok okay cheers bye goodbye yeah yep
+    any some get got have has had just also so
     than then too very there's what's i'm im can't cant don't dont doesn't doesnt isn't isnt""".split()  # noqa: SIM905
 )
 _ZH_STOP = ("请问", "怎么办", "怎么样", "怎么", "怎样", "如何", "什么", "为什么", "能不能", "可不可以", "可以", "是否",
             "有没有", "一下", "我的", "我们", "你们", "您好", "你好", "谢谢", "吗", "呢", "吧", "啊", "呀", "了", "的",
-            "我", "你", "您", "是", "在", "要", "想", "能", "会", "有", "么", "下", "个")
+            "我", "你", "您", "是", "在", "要", "想", "能", "会", "有", "么", "下", "个",
+            "好的", "嗯", "再见", "拜拜", "哈哈")
 _ZH_STOP_RE = re.compile("|".join(sorted(_ZH_STOP, key=len, reverse=True)))
 
 
@@ -106,16 +118,20 @@ def _check_embeddings(embeddings: object, n: int) -> np.ndarray:
     return matrix
 
 
-def _vectors(texts: list[str], embeddings: np.ndarray | None) -> np.ndarray | sparse.csr_matrix:
+Vectors = np.ndarray | sparse.csr_matrix
+
+
+def _vectors(texts: list[str], embeddings: np.ndarray | None) -> tuple[Vectors, sparse.csr_matrix | None]:
+    """The vectors to cluster, and the TF-IDF term matrix (None when embeddings were given)."""
     if embeddings is not None:
-        return normalize(embeddings)
+        return normalize(embeddings), None
     try:
         matrix = TfidfVectorizer(analyzer=question_terms, sublinear_tf=True).fit_transform(texts)
     except ValueError:  # only stopwords and punctuation everywhere
-        return np.zeros((len(texts), 1))
+        return np.zeros((len(texts), 1)), None
     if len(texts) > _SVD_ABOVE and matrix.shape[1] > _SVD_COMPONENTS:
-        return normalize(TruncatedSVD(_SVD_COMPONENTS, random_state=0).fit_transform(matrix))
-    return matrix
+        return normalize(TruncatedSVD(_SVD_COMPONENTS, random_state=0).fit_transform(matrix)), matrix
+    return matrix, matrix
 
 
 def _choose_clustering(vectors: np.ndarray | sparse.csr_matrix, weights: np.ndarray, max_topics: int) -> np.ndarray:
@@ -134,9 +150,10 @@ def _choose_clustering(vectors: np.ndarray | sparse.csr_matrix, weights: np.ndar
 
 
 def cluster_questions(questions: Sequence[str], *, max_topics: int = 20, embeddings: object = None) -> list[Topic]:
-    """Group questions into at most ``max_topics`` topics, largest first.
+    """Group questions into topics and return the ``max_topics`` largest, largest first.
 
-    Blank questions are skipped (their indices appear in no topic); repeated questions are
+    Blank questions and questions without content terms are skipped (their indices appear in no
+    topic), as are questions in smaller groups beyond ``max_topics``; repeated questions are
     clustered once and counted each time. ``embeddings`` is an optional (n, dim) array aligned
     with ``questions``, used instead of TF-IDF terms.
     """
@@ -164,30 +181,60 @@ def cluster_questions(questions: Sequence[str], *, max_topics: int = 20, embeddi
     # One BLAS/OpenMP thread: these matrices are small, and a thread pool spinning for cores that
     # other workers are using stalls instead of helping (docs/satisfaction.md, "Speed").
     with threadpool_limits(limits=1):
-        vectors = _vectors(distinct, None if matrix is None else matrix[first_rows])
-        # Questions with no content terms ("hello?") have no direction to cluster by: one topic of their own.
-        blank = np.asarray(abs(vectors).sum(axis=1)).ravel() == 0
+        vectors, terms = _vectors(distinct, None if matrix is None else matrix[first_rows])
+        # Questions with no content terms ("hello?", "ok") have no direction to cluster by, and ask for nothing.
+        rest = np.flatnonzero(np.asarray(abs(vectors).sum(axis=1)).ravel() > 0)
         assignment = np.full(len(distinct), -1)
-        rest = np.flatnonzero(~blank)
-        room = max_topics - int(blank.any())
-        if len(rest) >= 3 and room > 1:
-            assignment[rest] = _choose_clustering(vectors[rest], weights[rest], room)
+        if len(rest) >= 3 and max_topics > 1:
+            assignment[rest] = _choose_clustering(vectors[rest], weights[rest], max_topics)
         else:
             assignment[rest] = 0
-        if room < 1:
-            assignment[:] = 0
+        assignment[rest] = _without_misfits(vectors[rest], None if terms is None else terms[rest], weights[rest],
+                                            assignment[rest])
     topics = []
-    for cluster in np.unique(assignment):
+    for cluster in np.unique(assignment[rest]):
         members = np.flatnonzero(assignment == cluster)
         indices = sorted(kept[j] for j in np.flatnonzero(assignment[of_kept] == cluster))
         topics.append(_topic(distinct, vectors, members, weights, indices))
-    return sorted(topics, key=lambda t: (-t.count, t.label))
+    return sorted(topics, key=lambda t: (-t.count, t.label))[:max_topics]
+
+
+def _without_misfits(vectors: Vectors, terms: sparse.csr_matrix | None, weights: np.ndarray,
+                     labels: np.ndarray) -> np.ndarray:
+    """The labels with every question that does not fit its cluster moved to a cluster of its own.
+
+    A question fits when it has a term that at least half of its cluster's questions share ("退款"
+    in "退款 自行车") or lies close to the rest of the cluster (cosine to the other members' centre at
+    least `MIN_FIT`; the question itself left out, or a cluster of unrelated questions would fit).
+    """
+    labels = labels.copy()
+    solo = int(labels.max(initial=0)) + 1
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        if len(members) < 2:
+            continue
+        rows = vectors[members]
+        total = np.asarray(rows.T @ weights[members]).ravel()
+        fits = np.zeros(len(members), dtype=bool)
+        for position, own in enumerate(np.asarray(rows.toarray() if sparse.issparse(rows) else rows)):
+            others = total - weights[members[position]] * own
+            norm = np.linalg.norm(others)
+            fits[position] = norm > 0 and float(own @ others) / norm >= MIN_FIT
+        if terms is not None:
+            present = terms[members] > 0
+            shared = np.flatnonzero(np.asarray(present.T @ weights[members]).ravel()
+                                    >= max(2.0, weights[members].sum() / 2))
+            fits |= np.asarray(present[:, shared].sum(axis=1)).ravel() > 0
+        for member in members[~fits]:
+            labels[member], solo = solo, solo + 1
+    return labels
 
 
 def _topic(distinct: list[str], vectors: np.ndarray | sparse.csr_matrix, members: np.ndarray, weights: np.ndarray,
            indices: list[int]) -> Topic:
     rows = vectors[members]
     centre = np.asarray(rows.T @ weights[members]).ravel()
+    # Each member's weighted similarity to the whole group: the first is the medoid, the topic's title.
     closeness = np.asarray(rows @ centre).ravel()
     examples = [distinct[j] for j in members[np.argsort(-closeness, kind="stable")][:MAX_EXAMPLES]]
     label = examples[0] if len(examples[0]) <= _LABEL_CHARS else examples[0][: _LABEL_CHARS - 1] + "…"

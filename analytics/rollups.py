@@ -155,3 +155,16 @@ def _days_to_refresh(session: Session, tenant_id: str, today: date, *, full: boo
     changed = session.scalars(text(_CHANGED_DAYS_SQL), {**tenant, "since": watermark - _COMMIT_SLACK})
     days.update(day for day in changed if day is not None)
     return sorted(days)
+
+
+def refresh_days(session: Session, tenant_id: uuid.UUID | str, days: list[date]) -> list[date]:
+    """Recompute exactly `days` (after an erasure: the days the erased rows counted on)."""
+    if not days:
+        return []
+    lo = datetime.combine(min(days), datetime.min.time(), tzinfo=UTC)
+    hi = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    session.execute(text(_REFRESH_SQL), {
+        "days": sorted(days), "prices": price_table_json(), "free": list(FREE_PROVIDERS),
+        "tenant_id": str(tenant_id), "lo": lo, "hi": hi, "now": datetime.now(UTC),
+    })
+    return sorted(days)

@@ -1,4 +1,4 @@
-"""When analytics jobs run: rollups every minute, knowledge gaps every 6 hours, satisfaction daily.
+"""When analytics jobs run: rollups every minute, retention hourly, knowledge gaps every 6 hours, satisfaction daily.
 
 `run_due()` enqueues whatever is due. A Redis key per job (`SET NX EX interval`) makes a job due at
 most once per interval across every process calling it, so each worker replica can run the
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # job name → seconds between runs
 INTERVALS = {
     "refresh_rollups": 60,
+    "apply_retention": 60 * 60,  # conversations past a tenant's retention period (analytics.privacy)
     "refresh_knowledge_gaps": 6 * 60 * 60,
     "train_satisfaction": 24 * 60 * 60,
 }

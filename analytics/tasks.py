@@ -49,9 +49,20 @@ def refresh_knowledge_gaps(tenant_id: str) -> None:
     log.info("knowledge gaps clustered", extra={"tenant_id": tenant_id, "topics": topics})
 
 
+@dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=_HOUR_MS)
+def apply_retention(tenant_id: str) -> None:
+    """Delete the tenant's conversations older than its retention period (analytics.privacy)."""
+    from analytics.privacy import apply_retention as apply
+
+    erased = apply(uuid.UUID(tenant_id))
+    if erased.conversations:
+        log.info("retention applied", extra={"tenant_id": tenant_id, "conversations": erased.conversations})
+
+
 @dramatiq.actor(queue_name="analytics", max_retries=0, time_limit=10 * 60 * 1000)
 def for_every_tenant(actor_name: str) -> None:
     """Fan a per-tenant analytics job out to every tenant (used by the schedule)."""
-    actor = {"train_satisfaction": train_satisfaction, "refresh_knowledge_gaps": refresh_knowledge_gaps}[actor_name]
+    actor = {"train_satisfaction": train_satisfaction, "refresh_knowledge_gaps": refresh_knowledge_gaps,
+             "apply_retention": apply_retention}[actor_name]
     for tenant in all_tenant_ids():
         actor.send(str(tenant))

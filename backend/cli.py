@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from backend.tenant_ref import resolve_tenant as _resolve_tenant
 from core.errors import KefuError
 
 
@@ -109,20 +110,6 @@ def tenant_create(name: str, admin_email: str, admin_password: str, origins: tup
         click.echo("The API key is shown once; store it now.")
 
 
-def _resolve_tenant(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        pass
-    from sqlalchemy import text
-
-    from core.db import owner_engine
-
-    with owner_engine().connect() as conn:
-        rows = conn.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": value}).all()
-    if len(rows) != 1:
-        raise click.ClickException(f"No single tenant named {value!r}; pass the tenant id instead.")
-    return uuid.UUID(str(rows[0].id))
 
 
 @main.command()
@@ -136,6 +123,75 @@ def ingest(path: Path, tenant_ref: str, wait: bool, inline: bool, timeout: int) 
     from backend.ingest_cli import ingest_paths
 
     ingest_paths(path, _resolve_tenant(tenant_ref), wait=wait, inline=inline, timeout=timeout)
+
+
+@main.group("source")
+def source_group() -> None:
+    """Website sources: a site crawled into the knowledge base and kept in sync (docs/sources.md)."""
+
+
+_WAIT = click.option("--wait/--no-wait", default=True, help="Follow the sync's progress until it ends.")
+_INLINE = click.option("--inline", is_flag=True, help="Crawl in this process instead of a running worker.")
+_TIMEOUT = click.option("--timeout", default=3600, show_default=True, help="Seconds to wait for the worker.")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the source as JSON.")
+
+
+@source_group.command("add")
+@click.argument("url")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@click.option("--max-pages", type=int, default=None, help="Pages to crawl at most (default 200).")
+@click.option("--max-depth", type=int, default=None, help="Clicks from the start page to follow (default 3).")
+@click.option("--schedule", type=click.Choice(["off", "daily", "weekly"]), default="off", show_default=True)
+@click.option("--include", multiple=True, help='Only URLs matching this glob, e.g. "/help/*" (repeatable).')
+@click.option("--exclude", multiple=True, help='Never URLs matching this glob (repeatable).')
+@_WAIT
+@_INLINE
+@_TIMEOUT
+@_JSON
+def source_add(url: str, tenant_ref: str, max_pages: int | None, max_depth: int | None, schedule: str,
+               include: tuple[str, ...], exclude: tuple[str, ...], wait: bool, inline: bool, timeout: int,
+               as_json: bool) -> None:
+    """Add the website at URL (a start page or a sitemap.xml) and crawl it."""
+    from backend import sources_cli
+
+    sources_cli.add(_resolve_tenant(tenant_ref), url, max_pages=max_pages, max_depth=max_depth, schedule=schedule,
+                    include=include, exclude=exclude, wait=wait, inline=inline, timeout=timeout, as_json=as_json)
+
+
+@source_group.command("list")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@_JSON
+def source_list(tenant_ref: str, as_json: bool) -> None:
+    """List a tenant's sources with their last sync's counters."""
+    from backend import sources_cli
+
+    sources_cli.list_sources(_resolve_tenant(tenant_ref), as_json)
+
+
+@source_group.command("sync")
+@click.argument("source_id", type=click.UUID)
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@_WAIT
+@_INLINE
+@_TIMEOUT
+@_JSON
+def source_sync(source_id: uuid.UUID, tenant_ref: str, wait: bool, inline: bool, timeout: int,
+                as_json: bool) -> None:
+    """Sync a source now: changed pages re-indexed, gone pages removed."""
+    from backend import sources_cli
+
+    sources_cli.sync_now(_resolve_tenant(tenant_ref), source_id, wait=wait, inline=inline, timeout=timeout,
+                         as_json=as_json)
+
+
+@source_group.command("remove")
+@click.argument("source_id", type=click.UUID)
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+def source_remove(source_id: uuid.UUID, tenant_ref: str) -> None:
+    """Delete a source and its pages' documents."""
+    from backend import sources_cli
+
+    sources_cli.remove(_resolve_tenant(tenant_ref), source_id)
 
 
 @main.group("eval")
@@ -265,7 +321,7 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--metrics-port", default=9191, show_default=True,
               help="Serve Prometheus metrics of all worker processes here (0: off).")
 def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics_port: int) -> None:
-    """Run Dramatiq workers for the ingest, chat, analytics and maintenance queues."""
+    """Run Dramatiq workers for the ingest, chat, analytics, maintenance and crawl queues."""
     from backend.worker_runner import run_worker
 
     _servers_available()
@@ -293,6 +349,16 @@ def demo(api_port: int, dash_port: int, host: str) -> None:
     from backend.demo import run_demo
 
     run_demo(host=host, api_port=api_port, dash_port=dash_port)
+
+
+def _register_privacy_commands() -> None:
+    from backend.privacy_cli import identity_group, privacy_group
+
+    main.add_command(identity_group)
+    main.add_command(privacy_group)
+
+
+_register_privacy_commands()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from core.audit import CLI
 from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable
 from knowledge import commands, documents
@@ -28,7 +29,7 @@ def ingest_paths(path: Path, tenant_id: uuid.UUID, *, wait: bool, inline: bool, 
     queued: dict[uuid.UUID, str] = {}
     for file in tqdm(files, desc="upload", unit="file"):
         try:
-            accepted = commands.upload_document(tenant_id, file.name, file.read_bytes(), inline=inline)
+            accepted = commands.upload_document(tenant_id, file.name, file.read_bytes(), inline=inline, actor=CLI)
         except ServiceUnavailable as exc:
             raise click.ClickException(exc.detail) from exc
         except KefuError as exc:

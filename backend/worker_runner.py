@@ -68,6 +68,10 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
     from backend import recovery
 
     recovery.start_in_background()
+    # Website sources due for a re-sync (daily/weekly) are queued; lost syncs are sent again.
+    from knowledge import source_schedule
+
+    source_schedule.start_in_background()
     # After a PostgreSQL (re)start, the largest tenants' search indexes are read back into memory.
     from knowledge import vector_index
 

@@ -16,20 +16,23 @@ from typing import Any
 from chat import engine, http_tool_specs, store
 from chat.bot_settings import BotSettings, write_bot_settings
 from chat.tasks import answer_message
+from core import audit
+from core.audit import Actor
 from core.db import tenant_session_sync
+from core.identity import UserClaim
 from core.jobs import enqueue
 from core.versions import bump_tenant_version_sync
 
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                     channel: str = "widget") -> store.Turn:
+                     channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
     """Store a customer's question as pending and queue its answer for the `chat` worker.
 
     If the queue cannot take it, the question is marked failed (never left pending) and the
     customer is asked to send it again.
     """
     turn = await engine.accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                               channel=channel)
+                               channel=channel, user=user)
     await queue_answer(turn)
     return turn
 
@@ -42,23 +45,26 @@ async def queue_answer(turn: store.Turn) -> None:
                       turn, "The answer queue was unreachable; the customer was asked to send it again."))
 
 
-def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any]) -> BotSettings:
+def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: Actor | None = None) -> BotSettings:
     """Validate and store bot settings; refused values leave everything as it was."""
     with tenant_session_sync(tenant_id) as session:
         updated = write_bot_settings(session, tenant_id, changes)
+        audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})
     bump_tenant_version_sync(tenant_id)  # cached answers and settings reflect the old values
     return updated
 
 
-def create_http_tool(tenant_id: uuid.UUID, spec: Mapping[str, Any]) -> dict[str, Any]:
+def create_http_tool(tenant_id: uuid.UUID, spec: Mapping[str, Any], *, actor: Actor | None = None) -> dict[str, Any]:
     """Define a tenant HTTP tool; returns what admins may see of it (never the secret's value)."""
     with tenant_session_sync(tenant_id) as session:
         view = http_tool_specs.tool_view(http_tool_specs.create_http_tool(session, tenant_id, spec))
+        audit.record(session, tenant_id, actor, "tools.create", str(view.get("name")))
     bump_tenant_version_sync(tenant_id)  # the model's tool list changed
     return view
 
 
-def delete_http_tool(tenant_id: uuid.UUID, name: str) -> None:
+def delete_http_tool(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = None) -> None:
     with tenant_session_sync(tenant_id) as session:
         http_tool_specs.delete_http_tool(session, tenant_id, name)
+        audit.record(session, tenant_id, actor, "tools.delete", name)
     bump_tenant_version_sync(tenant_id)

@@ -1,6 +1,7 @@
 """What a visitor can do with their conversation: read it, rate answers, give CSAT, ask for a human.
 
-Every function checks that the conversation belongs to the tenant (RLS) *and* to the visitor.
+Every function checks that the conversation belongs to the tenant (RLS) *and* to the asker: its
+verified user (from any device) when it has one, else its visitor (chat.identity.Asker).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from chat.identity import Asker
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
 from core.models import Conversation, Feedback, Handoff, Message
@@ -36,29 +38,52 @@ def message_out(m: Message) -> dict[str, Any]:
             "created_at": m.created_at.isoformat()}
 
 
-async def _conversation(session: Any, conversation_id: uuid.UUID, visitor_id: str) -> Conversation:
+def _asker(asker: Asker | str) -> Asker:
+    return Asker(asker) if isinstance(asker, str) else asker
+
+
+async def _conversation(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> Conversation:
     conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.visitor_id != visitor_id:
+    if conversation is None or not _asker(asker).owns(conversation.visitor_id, conversation.user_id):
         raise NotFound(f"No conversation {conversation_id} for this visitor.")
     return conversation
 
 
-async def history(tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str) -> dict[str, Any]:
+MAX_LISTED = 50
+
+
+async def user_conversations(tenant_id: uuid.UUID, asker: Asker, limit: int = 20) -> dict[str, Any]:
+    """A verified user's conversations, newest first (the widget on another device resumes the latest)."""
+    if asker.user is None:
+        raise ValidationFailed("Listing conversations needs a signed-in user: send X-Kefu-User-Id and "
+                               "X-Kefu-User-Hash (docs/widget.md).")
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_LISTED:
+        raise ValidationFailed(f"limit must be from 1 to {MAX_LISTED}.")
     async with tenant_session(tenant_id) as session:
-        conversation = await _conversation(session, conversation_id, visitor_id)
+        rows = (await session.scalars(select(Conversation).where(Conversation.user_id == asker.user.id)
+                                      .order_by(Conversation.last_message_at.desc()).limit(limit))).all()
+        return {"conversations": [{"id": str(c.id), "started_at": c.started_at.isoformat(),
+                                   "last_message_at": c.last_message_at.isoformat(),
+                                   "message_count": c.message_count, "handoff": c.handoff, "csat": c.csat}
+                                  for c in rows]}
+
+
+async def history(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str) -> dict[str, Any]:
+    async with tenant_session(tenant_id) as session:
+        conversation = await _conversation(session, conversation_id, asker)
         rows = (await session.scalars(select(Message).where(Message.conversation_id == conversation_id)
                                       .order_by(Message.created_at, Message.role.desc()))).all()
         return {"conversation_id": str(conversation_id), "handoff": conversation.handoff, "csat": conversation.csat,
                 "messages": [message_out(m) for m in rows]}
 
 
-async def message_status(tenant_id: uuid.UUID, message_id: uuid.UUID, visitor_id: str) -> dict[str, Any]:
+async def message_status(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker | str) -> dict[str, Any]:
     """A message and, for a customer message, its answer (the polling side of the queued path)."""
     async with tenant_session(tenant_id) as session:
         message = await session.get(Message, message_id)
         if message is None:
             raise NotFound(f"No message {message_id}.")
-        await _conversation(session, message.conversation_id, visitor_id)
+        await _conversation(session, message.conversation_id, asker)
         out = message_out(message)
         if message.role == "customer":
             reply = await session.scalar(select(Message).where(Message.reply_to == message_id))
@@ -66,7 +91,7 @@ async def message_status(tenant_id: uuid.UUID, message_id: uuid.UUID, visitor_id
         return out
 
 
-async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, visitor_id: str, rating: int,
+async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker | str, rating: int,
                        comment: str | None) -> None:
     if rating not in (1, -1):
         raise ValidationFailed("rating must be 1 (helpful) or -1 (not helpful).")
@@ -76,7 +101,7 @@ async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, visitor_id: 
         message = await session.get(Message, message_id)
         if message is None:
             raise NotFound(f"No message {message_id}.")
-        await _conversation(session, message.conversation_id, visitor_id)
+        await _conversation(session, message.conversation_id, asker)
         if message.role != "assistant":
             raise ValidationFailed("Only the assistant's answers can be rated.")
         await session.execute(
@@ -86,20 +111,20 @@ async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, visitor_id: 
                                    set_={"rating": rating, "comment": comment, "created_at": datetime.now(UTC)}))
 
 
-async def rate_conversation(tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str, score: int) -> None:
+async def rate_conversation(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str, score: int) -> None:
     if isinstance(score, bool) or score not in (1, 2, 3, 4, 5):
         raise ValidationFailed("score must be a whole number from 1 to 5.")
     async with tenant_session(tenant_id) as session:
-        conversation = await _conversation(session, conversation_id, visitor_id)
+        conversation = await _conversation(session, conversation_id, asker)
         conversation.csat = score
         conversation.ended_at = conversation.ended_at or datetime.now(UTC)
 
 
-async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str,
+async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str,
                         reason: str | None) -> None:
     reason = (reason or "customer asked for a person").strip()[:500]
     async with tenant_session(tenant_id) as session:
-        conversation = await _conversation(session, conversation_id, visitor_id)
+        conversation = await _conversation(session, conversation_id, asker)
         now = datetime.now(UTC)
         conversation.handoff, conversation.handoff_reason, conversation.handoff_at = True, reason, now
         session.add(Handoff(tenant_id=tenant_id, conversation_id=conversation_id, reason=reason, source="customer"))

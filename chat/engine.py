@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from chat import memory, store
+from chat import identity, memory, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
 from chat.language import reply_language
@@ -45,6 +45,7 @@ from chat.types import (
 from core import metrics
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
+from core.identity import UserClaim
 from core.logging import bind_log_context
 from core.redis import async_redis
 from core.settings import get_settings
@@ -121,24 +122,27 @@ async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                 channel: str = "widget") -> store.Turn:
+                 channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
     """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
     text = validate_message(message)
-    settings = await settings_for(tenant_id)
+    version = await tenant_version(tenant_id)
+    verified = await identity.verify(tenant_id, user, version=version)
+    settings = await settings_at(tenant_id, version)
     await check_rate_limits(tenant_id, visitor_id, settings.rate_limit_per_minute,
                             settings.visitor_rate_limit_per_minute, reply_language(settings.language, text))
     return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
-                                  status="pending")
+                                  status="pending", user=verified)
 
 
 async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                  channel: str = "widget") -> tuple[store.Turn, Prepared]:
+                  channel: str = "widget", user: UserClaim | None = None) -> tuple[store.Turn, Prepared]:
     """Check a message the customer waits for (limits, conversation) without storing anything yet.
 
     One Redis round trip: the tenant's version, the rate-limit counters, the answer cached for the
     question (under the version this process last saw; used only if it is still current) and, for
     a continued conversation, its owner and recent turns. A conversation Redis does not know is
-    checked in the database. The question is stored with its answer by `run()`.
+    checked in the database. The question is stored with its answer by `run()`. A `user` claim is
+    verified against the tenant's identity secret (401 when it does not match).
     """
     text = validate_message(message)
     window = RateWindow.now(tenant_id, visitor_id)
@@ -157,6 +161,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
     except redis.RedisError:
         log.warning("redis unavailable; no rate limits, cache or turns from redis", extra={"tenant_id": str(tenant_id)})
         reads = _PreparedReads()
+    verified = await identity.verify(tenant_id, user, version=reads.version)
     settings = await settings_at(tenant_id, reads.version)
     language = reply_language(settings.language, text)
     if reads.counts is not None:
@@ -166,17 +171,22 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
             guess_key == memory.answer_key(tenant_id, reads.version, language, text):
         prepared.cache_key, prepared.cached = guess_key, json.loads(reads.cached) if reads.cached else None
     if conversation_id is None:
-        return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel), prepared
+        return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel,
+                                   user=verified), prepared
     owner, raw_turns = reads.owner, reads.turns
-    if owner is not None and owner == memory.owner_value(tenant_id, visitor_id):
+    mine = {memory.owner_value(tenant_id, visitor_id)}
+    if verified is not None:
+        mine.add(memory.owner_value(tenant_id, visitor_id, verified.id))
+    if owner is not None and owner in mine:
         prepared.turns = memory.parse_turns(raw_turns or [])
         is_first = not prepared.turns
     elif owner is not None:
         raise NotFound(f"No conversation {conversation_id} for this visitor.")
     else:
-        is_first = await store.conversation_owner(tenant_id, conversation_id, visitor_id) == 0
+        asker = identity.Asker(visitor_id, verified)
+        is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0
     return store.unstored_turn(tenant_id, visitor_id, conversation_id, text, is_first=is_first,
-                               channel=channel), prepared
+                               channel=channel, user=verified), prepared
 
 
 @dataclass
@@ -238,7 +248,13 @@ def _citations(hits: list[Hit]) -> list[Citation]:
     if not hits:
         return []
     top = hits[0].dense
-    return [Citation(h.document_id, h.chunk_id, h.source_ref) for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+    return [Citation(h.document_id, h.chunk_id, h.source_ref, _cited_metadata(h.metadata))
+            for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+
+
+def _cited_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    url = metadata.get("url")
+    return {"url": url} if isinstance(url, str) else {}
 
 
 def _passages(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -275,8 +291,8 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         cached = prepared.cached if cache_key == prepared.cache_key else await memory.cached_answer(cache_key)
     if cached is not None and not (previous and cached.get("fallback_reason") == "low_confidence"):
         result = ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
-                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"])
-                             for c in cached["citations"]],
+                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"],
+                                      c.get("metadata") or {}) for c in cached["citations"]],
                             cached["confidence"], False, cached["answered"], state.language,
                             fallback_reason=cached.get("fallback_reason"))
         state.provider_name = "cache"
@@ -297,6 +313,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
             hits, score, cache_key = joined, confidence(joined), None
     ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=prepared.version)
     ctx.hits = list(hits)
+    ctx.user_id = turn.user.id if turn.user else None
     # Courtesies and tool intents are not knowledge questions: never gate them on retrieval.
     bypass_gate = bool(HUMAN.search(turn.text) or (ctx.collections and RECORD_KEY.search(turn.text))
                        or GREETING.match(turn.text) or THANKS.match(turn.text))
@@ -397,7 +414,8 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
         turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
         prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens)
     await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
-                                (cache_key, _cacheable(result)) if cache_key is not None else None)
+                                (cache_key, _cacheable(result)) if cache_key is not None else None,
+                                user_id=turn.user.id if turn.user else None)
     outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
     metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
     metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)
@@ -413,10 +431,10 @@ def _cacheable(result: ChatResult) -> dict[str, Any]:
 
 
 async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
-                 channel: str = "widget") -> ChatResult:
+                 channel: str = "widget", user: UserClaim | None = None) -> ChatResult:
     """Check and answer in one call (the HTTP request/response path)."""
     turn, prepared = await prepare(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                                   channel=channel)
+                                   channel=channel, user=user)
     final: ChatResult | None = None
     async for event in run(turn, stream=False, prepared=prepared):
         if event.kind == "final":

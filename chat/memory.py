@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from core.db import tenant_session
 from core.models import Message
-from core.redis import async_redis
+from core.redis import async_redis, conversation_owner_key, conversation_turns_key
 from knowledge.lexical import normalize
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,16 @@ TURNS_TTL = 24 * 3600
 ANSWER_TTL = 3600
 
 
-def _turns_key(conversation_id: uuid.UUID) -> str:
-    return f"kefu:conv:{conversation_id}:turns"
+_turns_key = conversation_turns_key
+owner_key = conversation_owner_key
 
 
-def owner_key(conversation_id: uuid.UUID) -> str:
-    return f"kefu:conv:{conversation_id}:owner"
+def owner_value(tenant_id: uuid.UUID, visitor_id: str, user_id: str | None = None) -> bytes:
+    """Who may continue the conversation: its verified user, else its visitor.
 
-
-def owner_value(tenant_id: uuid.UUID, visitor_id: str) -> bytes:
-    return f"{tenant_id}:{visitor_id}".encode()
+    A space separates a user's value: visitor ids never contain one, so no visitor id can pose as a user.
+    """
+    return (f"{tenant_id} user {user_id}" if user_id is not None else f"{tenant_id}:{visitor_id}").encode()
 
 
 def queue_turns_read(pipe: Any, conversation_id: uuid.UUID) -> None:
@@ -76,7 +76,8 @@ async def recent_turns(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list
 
 
 async def remember_turns(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID, question: str,
-                         answer: str, cache: tuple[str, dict[str, Any]] | None = None) -> None:
+                         answer: str, cache: tuple[str, dict[str, Any]] | None = None, *,
+                         user_id: str | None = None) -> None:
     """Append the exchange to the conversation's turns, record its owner and, if given, cache the
     answer under `cache[0]`: one round trip."""
     key = _turns_key(conversation_id)
@@ -86,7 +87,7 @@ async def remember_turns(tenant_id: uuid.UUID, visitor_id: str, conversation_id:
                    json.dumps({"role": "assistant", "content": answer}, ensure_ascii=False))
         pipe.ltrim(key, -TURNS_KEPT, -1)
         pipe.expire(key, TURNS_TTL)
-        pipe.set(owner_key(conversation_id), owner_value(tenant_id, visitor_id), ex=TURNS_TTL)
+        pipe.set(owner_key(conversation_id), owner_value(tenant_id, visitor_id, user_id), ex=TURNS_TTL)
         if cache is not None:
             pipe.set(cache[0], json.dumps(cache[1], ensure_ascii=False), ex=ANSWER_TTL)
         await pipe.execute()

@@ -17,9 +17,11 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 
+from chat.identity import Asker
 from chat.types import ChatResult
 from core.db import autocommit_connection, tenant_connection, tenant_session
 from core.errors import NotFound
+from core.identity import VerifiedUser
 from core.models import Conversation, Handoff, Message, UsageDaily
 
 
@@ -38,69 +40,91 @@ class Turn:
     new_conversation: bool = False
     channel: str = "widget"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    user: VerifiedUser | None = None  # the verified user asking (chat.identity); None: anonymous
 
 
 def unstored_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str, *,
-                  is_first: bool, channel: str) -> Turn:
+                  is_first: bool, channel: str, user: VerifiedUser | None = None) -> Turn:
     """A question answered while the customer waits: ids now, rows with its answer (`save_exchange`)."""
     new = conversation_id is None
     return Turn(tenant_id, uuid.uuid4() if new else conversation_id, uuid.uuid4(), visitor_id, text,
-                is_first or new, stored=False, new_conversation=new, channel=channel)
+                is_first or new, stored=False, new_conversation=new, channel=channel, user=user)
 
 
-async def conversation_owner(tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str) -> int:
-    """The conversation's message count; NotFound unless it is this tenant's and this visitor's."""
+def _not_yours(conversation_id: uuid.UUID) -> NotFound:
+    return NotFound(f"No conversation {conversation_id} for this visitor.")
+
+
+async def conversation_owner(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str) -> int:
+    """The conversation's message count; NotFound unless it is this tenant's and the asker's."""
+    asker = Asker(asker) if isinstance(asker, str) else asker
     async with tenant_connection(tenant_id) as connection:
         row = (await connection.execute(
-            select(_CONVERSATIONS.c.visitor_id, _CONVERSATIONS.c.message_count)
+            select(_CONVERSATIONS.c.visitor_id, _CONVERSATIONS.c.user_id, _CONVERSATIONS.c.message_count)
             .where(_CONVERSATIONS.c.id == conversation_id))).first()
-    if row is None or row.visitor_id != visitor_id:
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+    if row is None or not asker.owns(row.visitor_id, row.user_id):
+        raise _not_yours(conversation_id)
     return int(row.message_count)
 
 
+def _user_columns(user: VerifiedUser | None) -> dict[str, str | None]:
+    if user is None:
+        return {}
+    return {"user_id": user.id, **({"user_name": user.name} if user.name else {}),
+            **({"user_email": user.email} if user.email else {})}
+
+
 async def start_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str,
-                     *, channel: str, status: str) -> Turn:
-    """Store the customer's message, creating the conversation if needed."""
+                     *, channel: str, status: str, user: VerifiedUser | None = None) -> Turn:
+    """Store the customer's message, creating the conversation if needed.
+
+    A signed-in user claims an anonymous conversation of their visitor id; a user's conversation
+    takes messages only from that user.
+    """
     now = datetime.now(UTC)
     message_id = uuid.uuid4()
+    asker = Asker(visitor_id, user)
     # Core statements, not the ORM unit of work: this runs once per customer message.
     async with tenant_session(tenant_id) as session:
         if conversation_id is not None:
             row = (await session.execute(
-                select(Conversation.visitor_id, Conversation.message_count)
+                select(Conversation.visitor_id, Conversation.user_id, Conversation.message_count)
                 .where(Conversation.id == conversation_id).with_for_update())).first()
-            if row is None or row.visitor_id != visitor_id:
-                raise NotFound(f"No conversation {conversation_id} for this visitor.")
+            if row is None or not asker.owns(row.visitor_id, row.user_id):
+                raise _not_yours(conversation_id)
             is_first = row.message_count == 0
             await session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
-                message_count=Conversation.message_count + 1, last_message_at=now, ended_at=None))
+                message_count=Conversation.message_count + 1, last_message_at=now, ended_at=None,
+                **_user_columns(user)))
         else:
             conversation_id = uuid.uuid4()
             await session.execute(insert(Conversation).values(
                 id=conversation_id, tenant_id=tenant_id, visitor_id=visitor_id, channel=channel, started_at=now,
-                last_message_at=now, message_count=1))
+                last_message_at=now, message_count=1, **_user_columns(user)))
             is_first = True
         await session.execute(insert(Message).values(
             id=message_id, tenant_id=tenant_id, conversation_id=conversation_id, role="customer", status=status,
             text=text, created_at=now))
-    return Turn(tenant_id, conversation_id, message_id, visitor_id, text, is_first)
+    return Turn(tenant_id, conversation_id, message_id, visitor_id, text, is_first, user=user)
 
 
 async def load_turn(tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Turn, uuid.UUID | None]:
     """A stored customer message and the id of its answer, if it has one (queued path)."""
     async with tenant_session(tenant_id) as session:
         row = (await session.execute(
-            select(Message, Conversation.visitor_id)
+            select(Message, Conversation.visitor_id, Conversation.user_id)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(Message.id == message_id, Message.role == "customer"))).first()
         if row is None:
             raise NotFound(f"No customer message {message_id}.")
-        message, visitor_id = row
+        message, visitor_id, user_id = row
         reply = await session.scalar(select(Message.id).where(Message.reply_to == message_id))
         earlier = await session.scalar(select(Message.id).where(
             Message.conversation_id == message.conversation_id, Message.created_at < message.created_at).limit(1))
-    return Turn(tenant_id, message.conversation_id, message.id, visitor_id, message.text, earlier is None), reply
+    # Every message of a user's conversation came from that verified user (start_turn checks it).
+    user = VerifiedUser(user_id) if user_id else None
+    return Turn(tenant_id, message.conversation_id, message.id, visitor_id, message.text, earlier is None,
+                user=user), reply
 
 
 async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: str | None, latency_ms: int,
@@ -151,7 +175,7 @@ _SAVE_EXCHANGE = text(
     "SELECT kefu_save_exchange(:tenant, :conversation, :new_conversation, :visitor, :channel, :question_id, "
     ":question, :asked_at, :reply_id, :answer, :answered_at, :language, :citations, :confidence, :answered, "
     ":handoff_reason, :fallback_reason, :tool_calls, :provider, :model, :latency_ms, :prompt_tokens, "
-    ":completion_tokens)"
+    ":completion_tokens, :user_id, :user_name, :user_email)"
 ).bindparams(bindparam("citations", type_=JSONB), bindparam("tool_calls", type_=JSONB))
 
 
@@ -160,8 +184,9 @@ async def save_exchange(turn: Turn, result: ChatResult, *, provider: str, model:
     """Store an unstored question and its answer (one statement, `kefu_save_exchange` of migration
     0010); returns the answer's id.
 
-    A continued conversation is re-checked here (it is updated only if it is the visitor's), so an
-    answer is never stored into, or returned from, someone else's conversation.
+    A continued conversation is re-checked here (it is updated only if it is the verified user's, or
+    the visitor's when it has no user), so an answer is never stored into, or returned from, someone
+    else's conversation.
     """
     reply_id = uuid.uuid4()
     async with autocommit_connection() as connection:
@@ -175,7 +200,8 @@ async def save_exchange(turn: Turn, result: ChatResult, *, provider: str, model:
             "handoff_reason": _handoff_reason(result) if result.handoff else None,
             "fallback_reason": result.fallback_reason, "tool_calls": [t.as_dict() for t in result.tool_calls],
             "provider": provider, "model": model, "latency_ms": latency_ms, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens})
+            "completion_tokens": completion_tokens, "user_id": turn.user.id if turn.user else None,
+            "user_name": turn.user.name if turn.user else None, "user_email": turn.user.email if turn.user else None})
     if not stored:
         raise NotFound(f"No conversation {turn.conversation_id} for this visitor.")
     return reply_id

@@ -20,13 +20,23 @@ from core.db import tenant_session
 from core.settings import get_settings
 from core.versions import tenant_version
 from knowledge.hits import Hit
-from knowledge.records import list_collections
+from knowledge.records import list_collections, lookup_for_visitor
 from knowledge.retrieval import retrieve
 
 SEARCH_KNOWLEDGE = "search_knowledge"
 LOOKUP_RECORD = "lookup_record"
 CALL_HTTP_TOOL = "call_http_tool"
 REQUEST_HUMAN = "request_human"
+
+
+@dataclass(frozen=True)
+class CollectionRules:
+    """What the chat needs to know of a record collection to answer a visitor (knowledge.records)."""
+
+    name: str
+    access: str  # owner | public (private collections are never offered to the model)
+    owner_column: str | None
+    sensitive_columns: list[str]
 
 
 @dataclass
@@ -37,9 +47,11 @@ class ToolContext:
     handoff_reason: str | None = None
     collections: list[str] = field(default_factory=list)
     http_tools: dict[str, str] = field(default_factory=dict)  # name -> description
+    rules: dict[str, CollectionRules] = field(default_factory=dict)
+    user_id: str | None = None  # the verified user asking; owner collections answer only them
 
 
-_reach_cache: dict[uuid.UUID, tuple[int, list[str], dict[str, str]]] = {}
+_reach_cache: dict[uuid.UUID, tuple[int, dict[str, CollectionRules], dict[str, str]]] = {}
 
 
 async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,
@@ -53,17 +65,25 @@ async def load_tool_context(tenant_id: uuid.UUID, conversation_id: uuid.UUID, *,
         version = await tenant_version(tenant_id)
     cached = _reach_cache.get(tenant_id)
     if version is not None and cached is not None and cached[0] == version:
-        return ToolContext(tenant_id, conversation_id, collections=list(cached[1]), http_tools=dict(cached[2]))
+        return _context(tenant_id, conversation_id, cached[1], cached[2])
     async with tenant_session(tenant_id) as session:
         collections = await session.run_sync(lambda s: list_collections(s, tenant_id))
         http_tools = await session.run_sync(lambda s: list_http_tools(s, tenant_id, enabled_only=True))
-    names = [c.name for c in collections]
+    # A private collection is for admins only: the model is never told it exists.
+    rules = {c.name: CollectionRules(c.name, c.access, c.owner_column, list(c.sensitive_columns))
+             for c in collections if c.access != "private"}
     # The model sees each tool's parameters too, so it need not guess argument names.
     described = {t["name"]: f"{t['description']} (args: {json.dumps(t['parameters'].get('properties', {}))})"
                  for t in http_tools}
     if version is not None:
-        _reach_cache[tenant_id] = (version, names, described)
-    return ToolContext(tenant_id, conversation_id, collections=list(names), http_tools=dict(described))
+        _reach_cache[tenant_id] = (version, rules, described)
+    return _context(tenant_id, conversation_id, rules, described)
+
+
+def _context(tenant_id: uuid.UUID, conversation_id: uuid.UUID, rules: dict[str, CollectionRules],
+             described: dict[str, str]) -> ToolContext:
+    return ToolContext(tenant_id, conversation_id, collections=list(rules), http_tools=dict(described),
+                       rules=dict(rules))
 
 
 def tool_specs(ctx: ToolContext) -> list[ToolSpec]:
@@ -128,16 +148,26 @@ async def _dispatch(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> A
     return {"error": f"unknown tool {name!r}"}
 
 
-async def _lookup(ctx: ToolContext, collection: str, key: str) -> dict[str, Any]:
-    from knowledge.records import lookup_record
+SIGN_IN_NOTE = ("Only the signed-in customer a record belongs to may see it. Ask the customer to sign in on the "
+                "website and ask again; do not say whether this record exists.")
 
-    if collection not in ctx.collections:
+
+async def _lookup(ctx: ToolContext, collection: str, key: str) -> dict[str, Any]:
+    """A record as this visitor may see it: its owner only (when verified), masked; never whether it exists."""
+    rules = ctx.rules.get(collection)
+    if rules is None:
         return {"error": f"unknown collection {collection!r}; available: {', '.join(ctx.collections) or 'none'}"}
     if not key.strip():
         return {"error": "key is required"}
     async with tenant_session(ctx.tenant_id) as session:
-        record = await session.run_sync(lambda s: lookup_record(s, ctx.tenant_id, collection, key))
-    return {"found": record is not None, "collection": collection, "key": key, "record": record}
+        seen = await session.run_sync(lambda s: lookup_for_visitor(s, ctx.tenant_id, rules, key, ctx.user_id))
+    answer: dict[str, Any] = {"found": seen.status == "found", "collection": collection, "key": key,
+                              "record": seen.record}
+    if seen.status == "sign_in":
+        answer.update(sign_in_required=True, note=SIGN_IN_NOTE)
+    elif seen.status == "not_found" and rules.access == "owner":
+        answer["signed_in"] = True  # "not in your account", whether it exists for someone else or not
+    return answer
 
 
 async def _call_http(ctx: ToolContext, name: str, args: Any) -> dict[str, Any]:

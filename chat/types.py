@@ -92,9 +92,12 @@ class Citation:
     document_id: uuid.UUID
     chunk_id: int
     source_ref: str | None
+    # Where the cited text can be read: {"url": ...} for a website page (knowledge.sources), else {}.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"document_id": str(self.document_id), "chunk_id": self.chunk_id, "source_ref": self.source_ref}
+        return {"document_id": str(self.document_id), "chunk_id": self.chunk_id, "source_ref": self.source_ref,
+                "metadata": self.metadata}
 
 
 @dataclass

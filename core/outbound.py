@@ -1,7 +1,8 @@
 """Outbound HTTP on a tenant's behalf, guarded against SSRF: HTTP tools, webhooks, website crawls.
 
 Every address a host resolves to is checked (private, loopback, link-local, reserved and the IPv4
-forms hidden in IPv6 are refused unless the operator allows private destinations), and the
+forms hidden in IPv6 are refused unless the operator allows private destinations; link-local, where
+cloud metadata services such as 169.254.169.254 answer, is refused even then), and the
 connection then goes to a checked address (pinned), so a DNS answer that changes between check and
 connect cannot redirect it. TLS still verifies the certificate for the original host name (SNI),
 because httpcore passes the URL's host to `start_tls`. Redirects are never followed here: a caller
@@ -36,6 +37,12 @@ def is_forbidden_address(ip: IPAddress) -> bool:
         return True
     embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
     return embedded is not None and _forbidden_plain(embedded)
+
+
+def is_link_local(ip: IPAddress) -> bool:
+    """True for link-local addresses in any form (cloud metadata endpoints live there)."""
+    embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_link_local or (embedded is not None and embedded.is_link_local)
 
 
 def _forbidden_plain(ip: IPAddress) -> bool:
@@ -77,6 +84,10 @@ async def resolve_destination(host: str, port: int, *, allow_private: bool) -> l
     # One forbidden answer refuses all: an attacker's DNS could otherwise mix a public address in.
     if not allow_private and any(is_forbidden_address(ip) for ip in addresses):
         raise UnsafeDestinationError(f"refused: {host} resolves to a private or reserved address")
+    # Allowing private networks (an operator's choice for internal services) never opens the
+    # instance metadata service: its credentials would be the cloud account's.
+    if any(is_link_local(ip) for ip in addresses):
+        raise UnsafeDestinationError(f"refused: {host} resolves to a link-local (metadata) address")
     if not addresses:
         raise UnsafeDestinationError(f"could not resolve host {host}")
     return [str(ip) for ip in addresses]

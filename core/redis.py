@@ -38,3 +38,13 @@ def async_redis() -> aioredis.Redis:
         client = _async_clients[loop] = aioredis.Redis.from_url(redis_url(), socket_timeout=5,
                                                                 socket_connect_timeout=2)
     return client
+
+
+# A conversation's recent turns and owner, cached by the chat engine (chat.memory); named here so the
+# privacy operations (analytics.privacy) can forget an erased conversation without importing chat.
+def conversation_turns_key(conversation_id: object) -> str:
+    return f"kefu:conv:{conversation_id}:turns"
+
+
+def conversation_owner_key(conversation_id: object) -> str:
+    return f"kefu:conv:{conversation_id}:owner"

@@ -117,6 +117,27 @@ class Settings(BaseSettings):
     chat_max_tool_rounds: int = 4
     http_tools_allow_private: bool = False  # SSRF guard: tenant HTTP tools may not reach private IPs
 
+    # Website sources (knowledge.sources). The crawler goes out through the SSRF guard: private,
+    # loopback and link-local addresses are refused unless this is true (tests crawl 127.0.0.1).
+    crawl_allow_private: bool = False
+    # Pages all of a tenant's website sources may hold together (an operator's cap: no tenant
+    # crawls the internet); one source's max_pages defaults to crawl_default_max_pages.
+    crawl_max_pages_per_tenant: int = Field(default=2000, ge=1)
+    crawl_default_max_pages: int = Field(default=200, ge=1)
+    crawl_default_max_depth: int = Field(default=3, ge=0, le=20)
+    # Requests of one crawl in flight at once (one sync per tenant runs at a time, so also per tenant).
+    crawl_concurrency: int = Field(default=4, ge=1, le=32)
+    # Syncs one worker process runs at once (its other threads stay free for chat and uploads).
+    crawl_syncs_per_worker: int = Field(default=1, ge=1)
+    # Seconds between two requests to the same host (a robots.txt Crawl-delay, up to 60 s, wins).
+    crawl_host_delay_seconds: float = Field(default=0.5, ge=0.0)
+    crawl_page_timeout_seconds: float = Field(default=15.0, gt=0)
+    crawl_max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    crawl_user_agent: str = "KefuBot/1.0 (+https://github.com/kefu; knowledge sync)"
+    # A sync that has not reported progress for this long lost its worker; the schedule sends it again.
+    crawl_stale_after_seconds: float = Field(default=600.0, gt=0)
+    crawl_time_limit_ms: int = 6 * 60 * 60 * 1000
+
     # Workers
     ingest_time_limit_ms: int = 30 * 60 * 1000
     ingest_max_retries: int = 3

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from core import audit, identity
+from core.audit import Actor
 from core.db import anonymous_session_sync, tenant_session_sync
 from core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from core.models import ROLES, ApiKey, Tenant, User, WidgetKey
@@ -26,7 +28,7 @@ from core.security import (
     new_widget_key,
     verify_password,
 )
-from core.versions import bump_widget_keys_version
+from core.versions import bump_tenant_version_sync, bump_widget_keys_version
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
@@ -82,7 +84,8 @@ def create_tenant(
     api_key, widget_key = new_api_key(), new_widget_key()
     user_id = uuid.uuid4()
     with tenant_session_sync(tenant_id) as session:
-        session.add(Tenant(id=tenant_id, name=name, settings={}))
+        session.add(Tenant(id=tenant_id, name=name, settings={},
+                           identity_secret=identity.seal(identity.new_identity_secret())))
         session.flush()
         session.add(User(id=user_id, tenant_id=tenant_id, email=email,
                          password_hash=hash_password(admin_password), role="owner"))
@@ -92,17 +95,20 @@ def create_tenant(
     return CreatedTenant(tenant_id, name, user_id, email, api_key, widget_key)
 
 
-def add_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str) -> User:
+def add_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str, *,
+             actor: Actor | None = None) -> User:
     email = _check_user_input(email, password, role)
     if _email_taken(email):
         raise Conflict(f"A user with email {email} already exists.")
     user = User(tenant_id=tenant_id, email=email, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
+    audit.record(session, tenant_id, actor, "users.add", email, {"role": role})
     return user
 
 
-def create_api_key(session: Session, tenant_id: uuid.UUID, name: str, role: str) -> tuple[ApiKey, str]:
+def create_api_key(session: Session, tenant_id: uuid.UUID, name: str, role: str, *,
+                   actor: Actor | None = None) -> tuple[ApiKey, str]:
     """A new API key; the secret is returned once and only its digest is stored."""
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}.")
@@ -111,24 +117,76 @@ def create_api_key(session: Session, tenant_id: uuid.UUID, name: str, role: str)
                  key_hash=digest_key(secret), role=role)
     session.add(key)
     session.flush()
+    audit.record(session, tenant_id, actor, "api_keys.create", f"{key.name} ({key.prefix}…)", {"role": role})
     return key, secret
 
 
-def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+def revoke_api_key(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID, *, actor: Actor | None = None) -> None:
     key = session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)).first()
     if key is None:
         raise NotFound(f"No API key {key_id} in this tenant.")
+    if key.revoked_at is None:
+        audit.record(session, tenant_id, actor, "api_keys.revoke", f"{key.name} ({key.prefix}…)")
     key.revoked_at = key.revoked_at or datetime.now(UTC)
 
 
-def revoke_widget_key(tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+def revoke_widget_key(tenant_id: uuid.UUID, key_id: uuid.UUID, *, actor: Actor | None = None) -> None:
     """Revoke a widget key in its own transaction; every API process refuses it from the next request."""
     with tenant_session_sync(tenant_id) as session:
         key = session.scalars(select(WidgetKey).where(WidgetKey.tenant_id == tenant_id, WidgetKey.id == key_id)).first()
         if key is None:
             raise NotFound(f"No widget key {key_id} in this tenant.")
+        if key.revoked_at is None:
+            audit.record(session, tenant_id, actor, "widget_keys.revoke", key.key[:16] + "…")
         key.revoked_at = key.revoked_at or datetime.now(UTC)
     bump_widget_keys_version()  # after the commit, so no process can re-cache the key as valid
+
+
+def identity_secret(tenant_id: uuid.UUID) -> str:
+    """The tenant's identity-verification secret in clear (for owners and admins), created if it has none."""
+    with tenant_session_sync(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        secret = identity.unseal(tenant.identity_secret)
+        if secret is None:
+            secret = identity.new_identity_secret()
+            tenant.identity_secret = identity.seal(secret)
+            audit.record(session, tenant_id, None, "identity_secret.create", "identity secret")
+    return secret
+
+
+def rotate_identity_secret(tenant_id: uuid.UUID, *, actor: Actor | None = None) -> str:
+    """Replace the identity secret; hashes made with the old one stop verifying at once."""
+    secret = identity.new_identity_secret()
+    with tenant_session_sync(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        tenant.identity_secret = identity.seal(secret)
+        audit.record(session, tenant_id, actor, "identity_secret.rotate", "identity secret")
+    bump_tenant_version_sync(tenant_id)  # every API process re-reads the secret (chat.identity)
+    return secret
+
+
+MAX_RETENTION_DAYS = 36500
+
+
+def set_retention(tenant_id: uuid.UUID, days: int | None, *, actor: Actor | None = None) -> int | None:
+    """Keep conversations `days` days after their last message (None: forever); the worker deletes older ones."""
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int)
+                             or not 1 <= days <= MAX_RETENTION_DAYS):
+        raise ValidationFailed(f"retention_days must be a whole number from 1 to {MAX_RETENTION_DAYS}, "
+                               "or null to keep conversations.")
+    with tenant_session_sync(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        if tenant.retention_days != days:
+            audit.record(session, tenant_id, actor, "settings.retention", "conversation retention",
+                         {"from": tenant.retention_days, "to": days})
+        tenant.retention_days = days
+    return days
 
 
 RESOLVE_API_KEY = text("SELECT tenant_id, key_id, role FROM kefu_resolve_api_key(:h)")
@@ -140,7 +198,8 @@ ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa
 MAX_ORIGINS = 50
 
 
-def set_widget_origins(tenant_id: uuid.UUID, key_id: uuid.UUID, lines: list[str]) -> list[str]:
+def set_widget_origins(tenant_id: uuid.UUID, key_id: uuid.UUID, lines: list[str], *,
+                       actor: Actor | None = None) -> list[str]:
     """Replace a widget key's allowed origins (scheme://host[:port]); every API process drops its cached key."""
     origins = list(dict.fromkeys(line.strip().rstrip("/").lower() for line in lines if line.strip()))
     bad = [o for o in origins if not ORIGIN.match(o)]
@@ -154,6 +213,8 @@ def set_widget_origins(tenant_id: uuid.UUID, key_id: uuid.UUID, lines: list[str]
                                                       WidgetKey.id == key_id)).first()
         if key is None:
             raise NotFound("No such widget key in this tenant.")
+        if list(key.allowed_origins) != origins:
+            audit.record(session, tenant_id, actor, "widget_keys.origins", key.key[:16] + "…", {"origins": origins})
         key.allowed_origins = origins
     bump_widget_keys_version()  # after the commit: an origin taken away stops working at once
     return origins

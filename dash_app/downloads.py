@@ -33,3 +33,23 @@ def register(server: flask.Flask) -> None:
             flask.stream_with_context(body), mimetype=exports.MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
         )
+
+    register_audit(server)
+
+
+def register_audit(server: flask.Flask) -> None:
+    @server.route("/audit/file")
+    def audit_file() -> flask.Response:
+        """The tenant's audit log as CSV, for owners."""
+        from core import audit
+        from core.db import tenant_session_sync
+
+        try:
+            user = auth.current_user()
+            auth.require(user, "owner")
+        except KefuError as exc:
+            return flask.Response(exc.detail, status=exc.status_code, mimetype="text/plain")
+        with tenant_session_sync(user.tenant_id) as session:
+            body = "".join(audit.export_csv(session, user.tenant_id))
+        return flask.Response(body, mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="kefu-audit-log.csv"', "Cache-Control": "no-store"})

@@ -81,6 +81,27 @@ _ZH: dict[str, str] = {
     "Reply latency p50": "回复延迟 p50",
     "Reply latency p95": "回复延迟 p95",
     "Transcript": "对话记录",
+    "Website sources": "网站来源",
+    "Website address": "网站地址",
+    "Max pages": "最多页面数",
+    "Re-sync": "自动同步",
+    "Off": "关闭",
+    "Daily": "每天",
+    "Weekly": "每周",
+    "Only URLs like": "只包含网址",
+    "Never URLs like": "排除网址",
+    "Add website": "添加网站",
+    "Sync now": "立即同步",
+    "Pages of the selected website": "所选网站的页面",
+    "A website is crawled (sitemap, or links from the start page), one document per page; re-syncs embed only "
+    "pages that changed and remove pages gone from the site.":
+        "网站会被抓取（按站点地图，或从起始页沿链接），每个页面成为一篇文档；重新同步时只重新嵌入有变化的页面，"
+        "并删除网站上已不存在的页面。",
+    "Added; the crawl has started and its pages appear below as they are done.":
+        "已添加，抓取已开始，页面完成后会显示在下方。",
+    "Sync queued; changed pages are re-indexed, unchanged ones cost only a fetch.":
+        "已排队同步：有变化的页面会重新索引，未变化的页面只需一次请求。",
+    "Deleted the website and its pages' documents.": "已删除该网站及其页面文档。",
 }
 
 

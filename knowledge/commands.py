@@ -12,16 +12,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
+from core import audit
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from core.jobs import enqueue_sync
-from core.models import RecordCollection
+from core.models import RecordCollection, Source
 from core.versions import bump_tenant_version_sync
 from knowledge import curation, documents, evaluation, faq_overrides, indexing, records
 from knowledge.documents import UploadAction
 from knowledge.faq_overrides import FaqRow
-from knowledge.tasks import ingest_document, reindex_faq_row, score_evaluation_run
+from knowledge.sources import store as sources_store
+from knowledge.sources.config import check_website
+from knowledge.tasks import ingest_document, reindex_faq_row, score_evaluation_run, sync_source
 
 QUEUE_DOWN_UPLOAD = "The work queue was unreachable when this was uploaded; upload it again."
 
@@ -37,7 +42,7 @@ class UploadAccepted:
 
 
 def upload_document(tenant_id: uuid.UUID, filename: str, data: bytes, content_type: str | None = None, *,
-                    inline: bool = False) -> UploadAccepted:
+                    inline: bool = False, actor: Actor | None = None) -> UploadAccepted:
     """Check and keep an upload, record it, and queue it for indexing (or index it here when `inline`).
 
     Identical content is recognised ("unchanged", nothing queued); a failed document uploaded again
@@ -47,6 +52,8 @@ def upload_document(tenant_id: uuid.UUID, filename: str, data: bytes, content_ty
     with tenant_session_sync(tenant_id) as session:
         result = documents.record_upload(session, tenant_id, prepared)
         document = result.document
+        audit.record(session, tenant_id, actor, "documents.upload", prepared.filename,
+                     {"document_id": str(document.id), "action": str(result.action), "version": document.version})
         accepted = UploadAccepted(document.id, document.status, document.version, result.action, prepared.filename)
     if not result.needs_ingest:
         return accepted
@@ -60,13 +67,15 @@ def upload_document(tenant_id: uuid.UUID, filename: str, data: bytes, content_ty
     return accepted
 
 
-def delete_documents(tenant_id: uuid.UUID, document_ids: Iterable[uuid.UUID]) -> int:
+def delete_documents(tenant_id: uuid.UUID, document_ids: Iterable[uuid.UUID], *, actor: Actor | None = None) -> int:
     """Delete documents and their chunks (another tenant's id is 'not found'); returns how many."""
     ids = list(document_ids)
     if not ids:
         raise ValidationFailed("Select the documents to delete first.")
     with tenant_session_sync(tenant_id) as session:
         blob_keys = [documents.delete_document(session, tenant_id, document_id) for document_id in ids]
+        for document_id in ids:
+            audit.record(session, tenant_id, actor, "documents.delete", str(document_id))
     bump_tenant_version_sync(tenant_id)  # cached answers may quote the deleted text
     for key in blob_keys:
         documents.remove_blob(key)
@@ -143,19 +152,89 @@ def queue_evaluation(tenant_id: uuid.UUID, csv_bytes: bytes, *, name: str | None
     return run_id
 
 
-def import_records(tenant_id: uuid.UUID, collection: str, filename: str, data: bytes, key_column: str
-                   ) -> RecordCollection:
-    """Replace a record collection's rows with a CSV/JSON file's (all or nothing)."""
+def import_records(tenant_id: uuid.UUID, collection: str, filename: str, data: bytes, key_column: str,
+                   access: records.AccessChange | None = None, *, actor: Actor | None = None) -> RecordCollection:
+    """Replace a record collection's rows with a CSV/JSON file's (all or nothing).
+
+    `access` sets who may read it in the chat (owner column, public, sensitive columns); left out,
+    a new collection is private and an existing one keeps its rules.
+    """
     records.check_collection_name(collection)
     # Parsed before the transaction: a large file never holds a connection while it is read.
     parsed = records.parse_records(filename, data, key_column)
     with tenant_session_sync(tenant_id) as session:
-        stored = records.store_records(session, tenant_id, collection, parsed)
-    bump_tenant_version_sync(tenant_id)  # cached answers may quote the old rows
+        stored = records.store_records(session, tenant_id, collection, parsed, access)
+        audit.record(session, tenant_id, actor, "records.import", collection, _access_details(stored, rows=True))
+    bump_tenant_version_sync(tenant_id)  # cached answers and the tools' view of collections change
     return stored
 
 
-def delete_record_collection(tenant_id: uuid.UUID, collection: str) -> None:
+def change_record_access(tenant_id: uuid.UUID, collection: str, access: records.AccessChange, *,
+                         actor: Actor | None = None) -> RecordCollection:
+    """Change who may read a collection in the chat (owner column, public) and which columns are masked."""
+    if access.empty:
+        raise ValidationFailed("Send at least one of owner_column, sensitive_columns, public.")
+    with tenant_session_sync(tenant_id) as session:
+        stored = records.change_access(session, tenant_id, collection, access)
+        audit.record(session, tenant_id, actor, "records.access", collection, _access_details(stored))
+    bump_tenant_version_sync(tenant_id)
+    return stored
+
+
+def _access_details(stored: RecordCollection, *, rows: bool = False) -> dict[str, object]:
+    details: dict[str, object] = {"access": stored.access, "owner_column": stored.owner_column,
+                                  "sensitive_columns": list(stored.sensitive_columns)}
+    if rows:
+        details["rows"] = stored.row_count
+    return details
+
+
+def delete_record_collection(tenant_id: uuid.UUID, collection: str, *, actor: Actor | None = None) -> None:
     with tenant_session_sync(tenant_id) as session:
         records.delete_collection(session, tenant_id, collection)
+        audit.record(session, tenant_id, actor, "records.delete", collection)
     bump_tenant_version_sync(tenant_id)
+
+
+# --- website sources: stored, then a crawl worker syncs them ---------------------------------------
+
+_SOURCE_QUEUE_DOWN = "The source is saved but the work queue is unreachable; sync it again shortly."
+
+
+def _send_sync(tenant_id: uuid.UUID, source: Source) -> None:
+    source_id, run_id = source.id, source.run_id
+    enqueue_sync(sync_source, str(tenant_id), str(source_id), str(run_id), unavailable=_SOURCE_QUEUE_DOWN,
+                 on_failure=lambda: sources_store.mark_failed(tenant_id, source_id, run_id,
+                                                              "The work queue was unreachable; sync again."))
+
+
+def add_website_source(tenant_id: uuid.UUID, url: Any, *, max_pages: Any = None, max_depth: Any = None,
+                       schedule: Any = None, include: Any = None, exclude: Any = None) -> Source:
+    """Check and store a website source, and queue its first sync."""
+    config = check_website(url, max_pages=max_pages, max_depth=max_depth, schedule=schedule, include=include,
+                           exclude=exclude)
+    with tenant_session_sync(tenant_id) as session:
+        source = sources_store.create_source(session, tenant_id, config)
+        session.expunge(source)
+    _send_sync(tenant_id, source)
+    return source
+
+
+def sync_source_now(tenant_id: uuid.UUID, source_id: uuid.UUID) -> Source:
+    """Queue a sync of the source now (one already waiting is left as it is)."""
+    with tenant_session_sync(tenant_id) as session:
+        source, send = sources_store.request_sync(session, tenant_id, source_id)
+        session.flush()
+        session.expunge(source)
+    if send:
+        _send_sync(tenant_id, source)
+    return source
+
+
+def delete_source(tenant_id: uuid.UUID, source_id: uuid.UUID) -> None:
+    """Delete a source with its pages' documents and chunks; a running sync stops at its next write."""
+    with tenant_session_sync(tenant_id) as session:
+        blob_keys = sources_store.delete_source(session, tenant_id, source_id)
+    bump_tenant_version_sync(tenant_id)  # answers may quote the deleted pages
+    for key in blob_keys:
+        documents.remove_blob(key)

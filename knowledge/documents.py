@@ -62,7 +62,8 @@ def prepare_upload(
 def record_upload(session: Session, tenant_id: uuid.UUID, upload: PreparedUpload) -> UploadResult:
     """Create the document, a new version of a same-named one, or recognise identical content."""
     same_content = session.scalars(
-        select(Document).where(Document.tenant_id == tenant_id, Document.content_hash == upload.content_hash)
+        select(Document).where(Document.tenant_id == tenant_id, Document.content_hash == upload.content_hash,
+                               Document.source_id.is_(None))  # a website page is its source's, not an upload
     ).first()
     if same_content is not None:
         if same_content.status == "failed":

@@ -86,7 +86,7 @@ class IngestOutcome:
     stale_rows: list[str] = field(default_factory=list)  # FAQ rows edited while this ran
 
 
-def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str] | None:
+def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str, str | None] | None:
     with tenant_session_sync(tenant_id) as session:
         document = session.scalars(
             select(Document).where(Document.id == document_id).with_for_update()
@@ -98,7 +98,15 @@ def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str]
         document.status = "processing"
         document.error = None
         document.updated_at = datetime.now(UTC)
-        return document.version, document.blob_key, document.filename
+        return document.version, document.blob_key, document.filename, document.url
+
+
+def with_url(passages: list[Passage], url: str | None) -> list[Passage]:
+    """A website page's passages carry its address (`metadata.url`): citations and the widget link to it."""
+    if not url:
+        return passages
+    return [Passage(p.text, p.source_ref, {**p.metadata, "url": f"{url}#page={p.metadata['page']}"
+                                           if "page" in p.metadata else url}) for p in passages]
 
 
 def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | None, message: str) -> None:
@@ -205,10 +213,10 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     clock.lap("claim")
     if claim is None:
         return IngestOutcome("skipped", detail="already indexed or deleted")
-    version, blob_key, filename = claim
+    version, blob_key, filename, url = claim
     try:
         data = get_blob_store().get(blob_key)
-        passages = parse_document(filename, data)
+        passages = with_url(parse_document(filename, data), url)
     except DocumentParseError as exc:
         mark_failed(tenant_id, document_id, version, exc.detail)
         return IngestOutcome("failed", detail=exc.detail)

@@ -4,6 +4,12 @@ A collection is replaced as a whole on every import: the file is parsed and chec
 *before* any database work (`parse_records`), then the old rows are deleted and the new ones bulk
 inserted in the caller's transaction (`store_records`), so bad input never leaves a half-replaced
 collection. Functions take a tenant-scoped synchronous `Session` first, like `knowledge.documents`.
+
+Who may read a record through the chat is the collection's `access` (core.models.records): the
+verified user named in its owner column, any visitor (public), or no visitor (private, the default
+for a collection without an owner column that was not marked public). Sensitive columns are
+masked in every chat answer. `lookup_for_visitor` answers a visitor the same way, with the same
+work, whether a key does not exist or belongs to someone else.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import EmptyUpload, NotFound, PayloadTooLarge, UnsupportedFormat, ValidationFailed
-from core.models import Record, RecordCollection
+from core.models import RECORD_ACCESS, Record, RecordCollection
 from core.settings import get_settings
 from knowledge.parsing.encoding import decode_text, looks_like_text
 from knowledge.parsing.filenames import file_extension
@@ -48,6 +54,7 @@ _INSERT_BATCH = text(
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(k text, d jsonb)"
 )
 _SPREADSHEET_HINT = {".xlsx": " Save the sheet as CSV first.", ".xls": " Save the sheet as CSV first."}
+MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,30 @@ class ParsedRecords:
     key_column: str
     columns: list[str]
     rows: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """Who may read a collection's records in the chat; a field left None keeps the stored value.
+
+    `owner_column` "" removes the owner column; `public` applies to a collection without one.
+    """
+
+    owner_column: str | None = None
+    sensitive_columns: list[str] | None = None
+    public: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.owner_column is None and self.sensitive_columns is None and self.public is None
+
+
+@dataclass(frozen=True)
+class VisitorLookup:
+    """What a chat visitor may learn of a record: found (masked), not found, or sign in first."""
+
+    status: str  # found | not_found | sign_in | unavailable
+    record: dict[str, Any] | None = None
 
 
 def check_collection_name(name: str) -> str:
@@ -70,11 +101,12 @@ def check_collection_name(name: str) -> str:
 
 
 def import_records(
-    session: Session, tenant_id: uuid.UUID, collection: str, filename: str, data: bytes, key_column: str
+    session: Session, tenant_id: uuid.UUID, collection: str, filename: str, data: bytes, key_column: str,
+    access: AccessChange | None = None,
 ) -> RecordCollection:
     """Parse a CSV/JSON file and replace the collection's rows with it, atomically."""
     check_collection_name(collection)
-    return store_records(session, tenant_id, collection, parse_records(filename, data, key_column))
+    return store_records(session, tenant_id, collection, parse_records(filename, data, key_column), access)
 
 
 def parse_records(filename: str, data: bytes, key_column: str) -> ParsedRecords:
@@ -110,10 +142,19 @@ def parse_records(filename: str, data: bytes, key_column: str) -> ParsedRecords:
 
 
 def store_records(
-    session: Session, tenant_id: uuid.UUID, collection: str, parsed: ParsedRecords
+    session: Session, tenant_id: uuid.UUID, collection: str, parsed: ParsedRecords,
+    access: AccessChange | None = None,
 ) -> RecordCollection:
-    """Replace the collection's rows with `parsed` in the session's transaction; creates it if new."""
+    """Replace the collection's rows with `parsed` in the session's transaction; creates it if new.
+
+    The collection's access rules are kept unless `access` changes them; they must still name
+    columns of the new file (checked before any row is written).
+    """
     check_collection_name(collection)
+    existing = session.scalars(
+        select(RecordCollection).where(RecordCollection.tenant_id == tenant_id, RecordCollection.name == collection)
+    ).first()
+    rules = resolve_access(parsed.columns, parsed.key_column, existing, access or AccessChange())
     # ON CONFLICT makes two concurrent first imports of one name converge instead of failing.
     session.execute(
         pg_insert(RecordCollection)
@@ -131,6 +172,7 @@ def store_records(
         payload = json.dumps([{"k": key, "d": data} for key, data in batch], ensure_ascii=False)
         session.execute(_INSERT_BATCH, {"tenant_id": tenant_id, "collection_id": target.id, "rows": payload})
     target.key_column = parsed.key_column
+    target.owner_column, target.sensitive_columns, target.access = rules
     target.columns = list(parsed.columns)
     target.row_count = len(parsed.rows)
     target.updated_at = datetime.now(UTC)
@@ -138,27 +180,110 @@ def store_records(
     return target
 
 
-def lookup_record(session: Session, tenant_id: uuid.UUID, collection: str, key: str) -> dict[str, Any] | None:
-    """The record whose key equals `key` (trimmed), else a case-insensitive match, else None."""
-    name = str(collection or "").strip().lower()
-    wanted = _key_text(key)
-    if not wanted or len(wanted) > MAX_KEY_CHARS or not COLLECTION_NAME.fullmatch(name):
-        return None
-    query = (
+def resolve_access(columns: list[str], key_column: str, existing: RecordCollection | None,
+                   change: AccessChange) -> tuple[str | None, list[str], str]:
+    """(owner column, sensitive columns, access) after `change`, checked against the file's columns."""
+    owner = existing.owner_column if existing is not None else None
+    sensitive = list(existing.sensitive_columns) if existing is not None else []
+    public = existing is not None and existing.access == "public"
+    if change.owner_column is not None:
+        owner = _resolve_column(columns, change.owner_column, "owner_column") if change.owner_column.strip() else None
+        if owner is not None and change.public:
+            raise ValidationFailed("A collection with an owner column is read only by its owners; "
+                                   "leave public unset (or false) when you give owner_column.")
+    if change.public is not None:
+        public = change.public
+        if public and change.owner_column is None:
+            owner = None  # marking a collection public replaces its owner column
+    if change.sensitive_columns is not None:
+        sensitive = list(dict.fromkeys(_resolve_column(columns, c, "sensitive_columns")
+                                       for c in change.sensitive_columns if c.strip()))
+        if key_column in sensitive:
+            raise ValidationFailed(f"The key column '{key_column}' cannot be sensitive: visitors ask by it.")
+    missing = [c for c in ([owner] if owner else []) + sensitive if c not in columns]
+    if missing:
+        raise ValidationFailed(f"The file has no column {', '.join(repr(c) for c in missing)}, which the "
+                               "collection's access rules name; give owner_column and sensitive_columns again.")
+    access = "owner" if owner else "public" if public else "private"
+    assert access in RECORD_ACCESS
+    return owner, sensitive, access
+
+
+def change_access(session: Session, tenant_id: uuid.UUID, collection: str, change: AccessChange) -> RecordCollection:
+    """Change who may read a collection in the chat, without re-uploading it."""
+    target = session.scalars(
+        select(RecordCollection)
+        .where(RecordCollection.tenant_id == tenant_id, RecordCollection.name == collection)
+        .with_for_update()
+    ).first()
+    if target is None:
+        raise NotFound(f"No record collection '{collection}' in this tenant.")
+    target.owner_column, target.sensitive_columns, target.access = resolve_access(
+        list(target.columns), target.key_column, target, change)
+    target.updated_at = datetime.now(UTC)
+    session.flush()
+    return target
+
+
+def _key_query(tenant_id: uuid.UUID, name: str, wanted: str) -> Any:
+    """One statement for exact and case-insensitive matches (exact first), on the lower(key) index."""
+    return (
         select(Record.data)
         .join(RecordCollection, RecordCollection.id == Record.collection_id)
         .where(
             RecordCollection.tenant_id == tenant_id,
             RecordCollection.name == name,
             Record.tenant_id == tenant_id,
+            func.lower(Record.key) == func.lower(wanted),
         )
+        .order_by((Record.key == wanted).desc(), Record.id)
+        .limit(1)
     )
-    found = session.scalars(query.where(Record.key == wanted).limit(1)).first()
+
+
+def _wanted(collection: str, key: str) -> tuple[str, str] | None:
+    name = str(collection or "").strip().lower()
+    wanted = _key_text(key)
+    if not wanted or len(wanted) > MAX_KEY_CHARS or not COLLECTION_NAME.fullmatch(name):
+        return None
+    return name, wanted
+
+
+def lookup_record(session: Session, tenant_id: uuid.UUID, collection: str, key: str) -> dict[str, Any] | None:
+    """The record whose key equals `key` (trimmed), else a case-insensitive match, else None (admins)."""
+    asked = _wanted(collection, key)
+    return session.scalars(_key_query(tenant_id, *asked)).first() if asked else None
+
+
+def lookup_for_visitor(session: Session, tenant_id: uuid.UUID, collection: RecordCollection | Any, key: str,
+                       user_id: str | None) -> VisitorLookup:
+    """A record as a chat visitor may see it.
+
+    An owner collection answers only the verified user named in the owner column: without a user
+    it asks them to sign in before any database work, and for a user the owner is part of the
+    query, so a key that does not exist and one of another customer's cost the same and read the
+    same. Sensitive columns are masked.
+    """
+    asked = _wanted(collection.name, key)
+    if collection.access == "private":
+        return VisitorLookup("unavailable")
+    if collection.access == "owner" and user_id is None:
+        return VisitorLookup("sign_in")
+    if asked is None:
+        return VisitorLookup("not_found")
+    query = _key_query(tenant_id, *asked)
+    if collection.access == "owner":
+        query = query.where(func.btrim(Record.data[collection.owner_column].astext) == user_id)
+    found = session.scalars(query).first()
     if found is None:
-        found = session.scalars(
-            query.where(func.lower(Record.key) == func.lower(wanted)).order_by(Record.id).limit(1)
-        ).first()
-    return found
+        return VisitorLookup("not_found")
+    return VisitorLookup("found", mask(found, collection.sensitive_columns))
+
+
+def mask(record: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
+    """The record with each non-empty sensitive value replaced by a mask."""
+    hidden = set(sensitive)
+    return {k: (MASK if k in hidden and v not in (None, "") else v) for k, v in record.items()}
 
 
 def list_collections(session: Session, tenant_id: uuid.UUID) -> list[RecordCollection]:
@@ -308,13 +433,18 @@ def _column_names(header: list[str], *, dedupe: bool = True) -> list[str]:
 
 
 def _resolve_key_column(columns: list[str], key_column: str) -> str:
-    if key_column in columns:
-        return key_column
-    folded = [c for c in columns if c.casefold() == key_column.casefold()]
+    return _resolve_column(columns, key_column, "key column")
+
+
+def _resolve_column(columns: list[str], wanted: str, what: str) -> str:
+    wanted = wanted.strip()
+    if wanted in columns:
+        return wanted
+    folded = [c for c in columns if c.casefold() == wanted.casefold()]
     if len(folded) == 1:
         return folded[0]
     shown = ", ".join(columns[:50]) + (", ..." if len(columns) > 50 else "")
-    raise ValidationFailed(f"key column '{key_column}' not found; columns are: {shown}")
+    raise ValidationFailed(f"{what} '{wanted}' not found; columns are: {shown}")
 
 
 def _key_text(value: Any) -> str:

@@ -9,6 +9,7 @@ understands. Details (paths, SQL) stay in the log.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -20,6 +21,7 @@ from core.broker import failure_name
 from core.logging import bind_log_context
 from core.settings import get_settings
 from knowledge import evaluation, indexing, row_indexing, vector_index
+from knowledge.sources import store, sync
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
@@ -94,3 +96,47 @@ def evaluation_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> N
                         f"Scoring failed after several attempts ({failure_name(message)}). "
                         "Upload the question set again or contact support if it keeps failing.")
     log.error("evaluation run failed permanently", extra={"retries": retry_info.get("retries")})
+
+
+SYNC_WAIT_MS = 30_000  # a sync that cannot start yet asks again this much later
+_CRAWL_SLOTS = threading.BoundedSemaphore(_settings.crawl_syncs_per_worker)
+
+
+def _wait_for_turn(tenant: uuid.UUID, source_id: str, run: uuid.UUID) -> None:
+    if store.touch_waiting(tenant, uuid.UUID(source_id), run):
+        sync_source.send_with_options(args=(str(tenant), source_id, str(run)), delay=SYNC_WAIT_MS)
+
+
+# On its own queue, at the lowest priority: a crawl (minutes of fetching and embedding) never sits in
+# front of an upload or an answer in a worker's queue, one sync per tenant runs at a time
+# (`tenant_lock`), and an operator can give crawls their own worker (`kefu worker --queues crawl`).
+@dramatiq.actor(queue_name="crawl", priority=100, max_retries=2, time_limit=_settings.crawl_time_limit_ms,
+                min_backoff=10_000, max_backoff=120_000, on_retry_exhausted="sync_gave_up")
+def sync_source(tenant_id: str, source_id: str, run_id: str) -> None:
+    """Crawl a website source and bring its documents in line with the site (safe to run twice)."""
+    bind_log_context(tenant_id=tenant_id, source_id=source_id)
+    tenant, run = uuid.UUID(tenant_id), uuid.UUID(run_id)
+    # A worker process crawls at most KEFU_CRAWL_SYNCS_PER_WORKER sites at once, so its other threads
+    # stay free for answers and uploads however many tenants sync; a tenant syncs one source at a time.
+    if not _CRAWL_SLOTS.acquire(blocking=False):
+        _wait_for_turn(tenant, source_id, run)
+        return
+    try:
+        with sync.tenant_lock(tenant, run) as acquired:
+            if not acquired:  # another of the tenant's sources is syncing: wait for it, not a worker thread
+                _wait_for_turn(tenant, source_id, run)
+                return
+            report = sync.run_sync(tenant, uuid.UUID(source_id), run)
+    finally:
+        _CRAWL_SLOTS.release()
+    log.info("source sync finished", extra={"status": report.status, "detail": report.detail})
+
+
+@dramatiq.actor(queue_name="crawl", max_retries=3)
+def sync_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    tenant_id, source_id, run_id = message["args"]
+    bind_log_context(tenant_id=tenant_id, source_id=source_id)
+    store.mark_failed(uuid.UUID(tenant_id), uuid.UUID(source_id), uuid.UUID(run_id),
+                      f"The sync failed after several attempts ({failure_name(message)}). "
+                      "Sync again, or contact support if it keeps failing.")
+    log.error("source sync failed permanently", extra={"retries": retry_info.get("retries")})

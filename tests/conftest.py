@@ -22,6 +22,9 @@ os.environ.update(
         "KEFU_TENANT_HNSW_THRESHOLD": "1000000",
         # One retry keeps the "fails after retrying" test short; production default is 3.
         "KEFU_INGEST_MAX_RETRIES": "1",
+        # Crawl tests fetch sites served on 127.0.0.1 (the SSRF tests turn this off again), at full speed.
+        "KEFU_CRAWL_ALLOW_PRIVATE": "true",
+        "KEFU_CRAWL_HOST_DELAY_SECONDS": "0",
     }
 )
 for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL", "KEFU_REDIS_URL"):

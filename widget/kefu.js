@@ -3,6 +3,9 @@
  * <script src="https://HOST/widget/kefu.js" data-key="WIDGET_KEY" async></script>
  * Options: data-color (any CSS colour), data-position (right|left), data-title, data-greeting,
  * data-lang (zh|en; default: the browser's language), data-api (API origin; default: this script's).
+ * Signed-in customers (identity verification, docs/widget.md): data-user-id and data-user-hash (hex
+ * HMAC-SHA256 of the id with the site's identity secret, computed on the site's server), optionally
+ * data-user-name, data-user-email and data-user-details-hash.
  *
  * Everything lives in a Shadow DOM so the page's CSS cannot reach it. Text from the model or the
  * knowledge base is only ever placed with textContent (a tiny markdown subset is turned into DOM
@@ -18,6 +21,11 @@
   const opt = tag.dataset;
   const KEY = opt.key || '';
   const API = (opt.api || new URL(tag.src, location.href).origin).replace(/\/+$/, '');
+  // The signed-in customer the site vouches for; sent with every message and read, never stored.
+  const USER = opt.userId && opt.userHash ? Object.fromEntries(Object.entries({
+    id: opt.userId, hash: opt.userHash, name: opt.userName, email: opt.userEmail, details_hash: opt.userDetailsHash,
+  }).filter(([, v]) => v)) : null;
+  const withUser = (body) => (USER ? { ...body, user: USER } : body);
 
   // ---- UI strings -----------------------------------------------------------------------------
   const STRINGS = {
@@ -160,7 +168,8 @@
     try {
       response = await fetch(API + path, {
         method, mode: 'cors', credentials: 'omit', cache: 'no-store',
-        headers: body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' } : { 'X-Widget-Key': KEY },
+        headers: body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' }
+          : { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) },
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch {
@@ -221,11 +230,11 @@
         done(frame) { pending = null; resolve({ ...frame, transport: 'ws', chunks }); },
         fail(err) { pending = null; reject(Object.assign(err, { afterData: chunks > 0 })); },
       };
-      ws.send(JSON.stringify({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined }));
+      ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined })));
     });
   }
   async function askOverHttp(text) {
-    const body = await call('POST', '/api/v1/chat', { message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined });
+    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined }));
     return { ...body, transport: 'http', chunks: 0 };
   }
 
@@ -296,7 +305,7 @@
     if (node.querySelector('.rate')) return;
     const rate = (value) => async () => {
       try {
-        await call('POST', `/api/v1/chat/messages/${answer.message_id}/feedback`, { rating: value, visitor_id: state.visitorId });
+        await call('POST', `/api/v1/chat/messages/${answer.message_id}/feedback`, withUser({ rating: value, visitor_id: state.visitorId }));
         state.rated[answer.message_id] = value;
         stored.set('rated', JSON.stringify(state.rated));
         markRating();
@@ -411,7 +420,7 @@
     if (state.handedOff || state.blocked || state.busy) return;
     if (!state.conversationId || state.ended) { await submit(t('humanMessage')); return; }
     try {
-      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, { visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' });
+      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
       state.handedOff = true;
       systemNote(t('humanDone'));
     } catch (err) { showBanner(problemText(err)); }
@@ -431,7 +440,7 @@
   }
   async function rateConversation(score, card) {
     try {
-      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/csat`, { score, visitor_id: state.visitorId });
+      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/csat`, withUser({ score, visitor_id: state.visitorId }));
       card.replaceChildren(h('p', { role: 'status', text: t('csatThanks', { n: score }) }));
       input.focus();
     } catch (err) { showBanner(problemText(err)); }
@@ -455,9 +464,20 @@
       if (config.status === 401 || config.status === 403) { state.blocked = true; refreshTools(); return true; }
     }
     greet();
-    if (state.conversationId) await loadHistory();
+    if (state.conversationId) await loadHistory(); // a 404 (another user's, or signed out) drops it
+    if (!state.conversationId && USER) {
+      await resumeUsersConversation();
+      if (state.conversationId) await loadHistory();
+    }
     refreshTools();
     return !(config instanceof Error); // unreachable: try again on the next open or message
+  }
+  // A signed-in customer sees their latest conversation on any device (the server checks the hash).
+  async function resumeUsersConversation() {
+    try {
+      const latest = ((await call('GET', '/api/v1/chat/conversations?limit=1')).conversations || [])[0];
+      if (latest && latest.csat == null) { state.conversationId = latest.id; stored.set('conversation', latest.id); }
+    } catch { /* start a new conversation */ }
   }
   async function loadHistory() {
     let history;

@@ -12,9 +12,11 @@ from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
+from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
@@ -40,7 +42,7 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
-                        AnalyticsController, api_docs_asset],
+                        AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

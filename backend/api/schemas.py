@@ -54,11 +54,13 @@ class DocumentOut:
     created_at: datetime
     updated_at: datetime
     processed_at: datetime | None
+    source_id: uuid.UUID | None = None  # set for a page of a website source
+    url: str | None = None
 
     @classmethod
     def of(cls, d: Document) -> DocumentOut:
         return cls(d.id, d.title, d.filename, d.source_type, d.status, d.chunk_count, d.error, d.version,
-                   d.size_bytes, d.created_at, d.updated_at, d.processed_at)
+                   d.size_bytes, d.created_at, d.updated_at, d.processed_at, d.source_id, d.url)
 
 
 @dataclass

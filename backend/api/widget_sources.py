@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chat.identity import Asker
 from core.db import tenant_session
 from core.errors import NotFound
 from core.models import Chunk, Conversation, Document, Message
@@ -48,12 +49,12 @@ def describe(chunk: Chunk, document_title: str) -> dict[str, Any]:
 
 
 async def conversation_sources(
-    tenant_id: uuid.UUID, conversation_id: uuid.UUID, visitor_id: str, message_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker, message_id: uuid.UUID | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Map each answer of the conversation (or just `message_id`) to the passages it cites."""
     async with tenant_session(tenant_id) as session:
         conversation = await session.get(Conversation, conversation_id)
-        if conversation is None or conversation.visitor_id != visitor_id:
+        if conversation is None or not asker.owns(conversation.visitor_id, conversation.user_id):
             raise NotFound(f"No conversation {conversation_id} for this visitor.")
         query = select(Message.id, Message.citations).where(
             Message.conversation_id == conversation_id, Message.role == "assistant"

@@ -100,6 +100,10 @@ class LocalProvider:
                 return phrase(language, "record_found", collection=label, key=result.get("key"), details=details)
             if "error" in result:
                 return phrase(language, "dont_know")
+            if result.get("sign_in_required"):
+                return phrase(language, "record_sign_in", collection=label, key=result.get("key"))
+            if result.get("signed_in"):
+                return phrase(language, "record_not_yours", collection=label, key=result.get("key"))
             return phrase(language, "record_missing", collection=label, key=result.get("key"))
         question = next((str(m.get("content")) for m in reversed(messages) if m["role"] == "user"), "")
         passages = result.get("results") if isinstance(result, dict) else None

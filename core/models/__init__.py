@@ -7,12 +7,14 @@ from core.models.analytics import (
     KnowledgeGapTopic,
     ModelRun,
 )
+from core.models.audit import AuditEntry
 from core.models.base import TENANT_TABLES, Base
 from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
-from core.models.records import HttpTool, Record, RecordCollection
+from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
+from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
@@ -20,9 +22,14 @@ __all__ = [
     "EMBEDDING_DIM",
     "EVALUATION_STATUSES",
     "MESSAGE_ROLES",
+    "PAGE_RESULTS",
+    "RECORD_ACCESS",
     "ROLES",
+    "SOURCE_SCHEDULES",
+    "SOURCE_STATUSES",
     "TENANT_TABLES",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Chunk",
     "Conversation",
@@ -41,6 +48,8 @@ __all__ = [
     "ModelRun",
     "Record",
     "RecordCollection",
+    "Source",
+    "SourcePage",
     "Tenant",
     "TermFrequency",
     "UsageDaily",

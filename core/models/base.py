@@ -46,5 +46,6 @@ TENANT_TABLES: tuple[str, ...] = (
     "conversations", "messages", "feedback", "handoffs", "usage_daily",
     "record_collections", "records", "http_tools",
     "analytics_daily", "model_runs", "conversation_scores", "knowledge_gap_topics", "knowledge_gap_questions",
-    "evaluation_runs", "evaluation_failures", "faq_overrides", "term_frequencies",
+    "evaluation_runs", "evaluation_failures", "faq_overrides", "term_frequencies", "audit_log",
+    "sources", "source_pages",
 )

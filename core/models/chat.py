@@ -35,6 +35,8 @@ class Conversation(TenantOwned, Base):
     __table_args__ = (
         CheckConstraint("csat IS NULL OR csat BETWEEN 1 AND 5", name="csat"),
         Index("ix_conversations_tenant_started", "tenant_id", "started_at"),
+        Index("ix_conversations_tenant_user", "tenant_id", "user_id", postgresql_where=text("user_id IS NOT NULL")),
+        Index("ix_conversations_tenant_visitor", "tenant_id", "visitor_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -50,6 +52,11 @@ class Conversation(TenantOwned, Base):
     handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     csat: Mapped[int | None] = mapped_column(SmallInteger)
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # The verified user (the tenant's own user id, signed with its identity secret; chat.identity).
+    # A conversation with a user is readable and continued only by that user, from any device.
+    user_id: Mapped[str | None] = mapped_column(String(200))
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    user_email: Mapped[str | None] = mapped_column(String(320))
 
 
 class Message(TenantOwned, Base):

@@ -6,16 +6,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, TenantOwned, utcnow_column, uuid_pk
 
+RECORD_ACCESS = ("owner", "public", "private")
+
 
 class RecordCollection(TenantOwned, Base):
+    """A keyed table of the tenant's data; `access` says which chat visitors may read a record.
+
+    owner: only the verified user whose id is in `owner_column`; public: any visitor; private: no
+    visitor (admins through the API only). `sensitive_columns` are masked in every chat answer.
+    """
+
     __tablename__ = "record_collections"
-    __table_args__ = (Index("uq_record_collections_tenant_name", "tenant_id", "name", unique=True),)
+    __table_args__ = (
+        Index("uq_record_collections_tenant_name", "tenant_id", "name", unique=True),
+        CheckConstraint("access IN ('owner', 'public', 'private') AND (access = 'owner') = (owner_column IS NOT NULL)",
+                        name="access"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -24,6 +36,9 @@ class RecordCollection(TenantOwned, Base):
     row_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = utcnow_column()
     updated_at: Mapped[datetime] = utcnow_column()
+    owner_column: Mapped[str | None] = mapped_column(String(200))
+    sensitive_columns: Mapped[list[str]] = mapped_column(JSONB, nullable=False, default=list, server_default="[]")
+    access: Mapped[str] = mapped_column(String(10), nullable=False, default="private", server_default="private")
 
 
 class Record(TenantOwned, Base):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,11 +17,16 @@ ROLES = ("owner", "admin", "analyst")
 
 class Tenant(Base):
     __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint("retention_days BETWEEN 1 AND 36500", name="retention_days"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict, server_default="{}")
     created_at: Mapped[datetime] = utcnow_column()
+    # The identity-verification secret, encrypted (core.identity); never logged, shown to admins only.
+    identity_secret: Mapped[str | None] = mapped_column(Text)
+    # Conversations whose last message is older than this many days are deleted (None: kept).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(TenantOwned, Base):

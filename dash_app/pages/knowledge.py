@@ -2,7 +2,8 @@
 
 Uploads go through the same services as the API (`knowledge.documents`, then the `ingest`
 actor); the list refreshes itself while anything is queued or processing. The manual FAQ editor
-is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`.
+is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`, website sources in
+`knowledge_sources`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
-from dash_app.pages import knowledge_faq, knowledge_rows
+from dash_app.pages import knowledge_faq, knowledge_rows, knowledge_sources
 from knowledge import commands, documents
 from knowledge.retrieval import retrieve_sync
 
@@ -45,7 +47,7 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
     lines, refused = [], []
     for name, data in files:
         try:
-            accepted = commands.upload_document(user.tenant_id, name, data)
+            accepted = commands.upload_document(user.tenant_id, name, data, actor=Actor("user", user.user_id))
         except ServiceUnavailable:
             raise  # the queue is down: the next files would fail the same way
         except KefuError as exc:  # one bad file does not stop the others
@@ -60,7 +62,8 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
 def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
     """Delete documents (and their chunks) of the user's tenant; another tenant's id is 'not found'."""
     auth.require(user, "admin")
-    return commands.delete_documents(user.tenant_id, [as_uuid(value, "document id") for value in document_ids])
+    return commands.delete_documents(user.tenant_id, [as_uuid(value, "document id") for value in document_ids],
+                                     actor=Actor("user", user.user_id))
 
 
 def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
@@ -95,6 +98,7 @@ def layout(user: SignedInUser) -> html.Div:
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
+        knowledge_sources.layout(user),
         knowledge_faq.layout(user),
         knowledge_rows.layout(user),
         section("Try a question",
@@ -151,6 +155,7 @@ def register(app: Any) -> None:
 
     knowledge_faq.register(app)
     knowledge_rows.register(app)
+    knowledge_sources.register(app)
 
 
 def _render_answer(result: dict[str, Any]) -> Any:

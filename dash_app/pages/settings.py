@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from chat import commands
 from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.models import WidgetKey
 from core.settings import get_settings
@@ -22,7 +23,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_tools
+from dash_app.pages import settings_access, settings_privacy, settings_tools
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -35,7 +36,7 @@ def save_bot_settings(user: SignedInUser, changes: dict[str, Any]) -> BotSetting
     auth.require(user, "admin")
     changes = {k: (v.strip() or None if isinstance(v, str) and k in ("greeting", "model") else v)
                for k, v in changes.items()}
-    return commands.save_bot_settings(user.tenant_id, changes)
+    return commands.save_bot_settings(user.tenant_id, changes, actor=Actor("user", user.user_id))
 
 
 def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
@@ -52,7 +53,8 @@ def widget_install(user: SignedInUser) -> list[dict[str, Any]]:
 def save_allowed_origins(user: SignedInUser, key_id: str, text: str) -> list[str]:
     """Replace a widget key's allowed origins (one per line, like https://shop.example.com)."""
     auth.require(user, "admin")
-    return set_widget_origins(user.tenant_id, _uuid(key_id), (text or "").splitlines())
+    return set_widget_origins(user.tenant_id, _uuid(key_id), (text or "").splitlines(),
+                              actor=Actor("user", user.user_id))
 
 
 def _uuid(value: str) -> Any:
@@ -99,6 +101,7 @@ def layout(user: SignedInUser) -> html.Div:
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
+        settings_privacy.layout(user),
     ])
 
 
@@ -130,3 +133,4 @@ def register(app: Any) -> None:
 
     settings_access.register(app)
     settings_tools.register(app)
+    settings_privacy.register(app)

@@ -12,6 +12,8 @@ import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from sqlalchemy import select
 
+from core import audit
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import ROLES, ApiKey, User
@@ -48,7 +50,7 @@ def new_api_key(user: SignedInUser, name: str, role: str) -> str:
     if not (name or "").strip():
         raise ValidationFailed("Give the key a name that says where it is used.")
     with tenant_session_sync(user.tenant_id) as session:
-        _, secret = create_api_key(session, user.tenant_id, name.strip(), role)
+        _, secret = create_api_key(session, user.tenant_id, name.strip(), role, actor=Actor("user", user.user_id))
     return secret
 
 
@@ -58,7 +60,7 @@ def revoke_api_keys(user: SignedInUser, key_ids: list[str]) -> int:
         raise ValidationFailed("Select the keys to revoke first.")
     with tenant_session_sync(user.tenant_id) as session:
         for key_id in key_ids:
-            revoke_api_key(session, user.tenant_id, as_uuid(key_id, "API key id"))
+            revoke_api_key(session, user.tenant_id, as_uuid(key_id, "API key id"), actor=Actor("user", user.user_id))
     return len(key_ids)
 
 
@@ -73,7 +75,8 @@ def invite_user(user: SignedInUser, email: str, password: str, role: str) -> str
     auth.require(user, "admin")
     _grantable(user, role)
     with tenant_session_sync(user.tenant_id) as session:
-        return add_user(session, user.tenant_id, email or "", password or "", role).email
+        return add_user(session, user.tenant_id, email or "", password or "", role,
+                        actor=Actor("user", user.user_id)).email
 
 
 def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, active: bool | None = None) -> None:
@@ -90,6 +93,8 @@ def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, ac
             raise NotFound(f"No user {user_id} in this tenant.")
         if not user.can(target.role):
             raise PermissionDenied(f"Only an {target.role} or higher can change a {target.role}.")
+        changed = {k: v for k, v in (("role", role), ("is_active", active)) if v is not None}
+        audit.record(session, user.tenant_id, Actor("user", user.user_id), "users.change", target.email, changed)
         if role is not None:
             target.role = role
         if active is not None:

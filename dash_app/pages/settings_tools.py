@@ -9,6 +9,7 @@ import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from chat import commands, http_tool_specs
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
@@ -40,14 +41,14 @@ def create_tool(user: SignedInUser, spec_text: str) -> str:
         raise ValidationFailed(f"The tool spec is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
     if not isinstance(spec, dict):
         raise ValidationFailed("The tool spec must be a JSON object like the example.")
-    return str(commands.create_http_tool(user.tenant_id, spec)["name"])
+    return str(commands.create_http_tool(user.tenant_id, spec, actor=Actor("user", user.user_id))["name"])
 
 
 def delete_tool(user: SignedInUser, name: str | None) -> None:
     auth.require(user, "admin")
     if not name:
         raise ValidationFailed("Select the tool to delete first.")
-    commands.delete_http_tool(user.tenant_id, name)
+    commands.delete_http_tool(user.tenant_id, name, actor=Actor("user", user.user_id))
 
 
 def layout(user: SignedInUser) -> html.Section:

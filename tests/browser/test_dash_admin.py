@@ -191,3 +191,27 @@ def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page,
     expect(page.locator("#acc-runs tr", has_text="labelled.csv")).to_contain_text("done", timeout=WAIT)
     page.screenshot(path=str(artifacts_dir / "dash-accuracy.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_owner_rotates_the_identity_secret_and_reads_the_audit_log(page: Page, admin_url, shop, artifacts_dir):
+    from core.tenancy import identity_secret
+
+    before = identity_secret(shop.id)
+    sign_in(page, admin_url, shop.created.admin_email)
+    page.click("#nav-settings")
+    expect(page.locator("#identity-secret")).to_have_text(before, timeout=WAIT)
+    page.click("#identity-rotate")
+    expect(page.locator("#identity-result")).to_contain_text("Rotated", timeout=WAIT)
+    after = identity_secret(shop.id)
+    assert after != before
+    expect(page.locator("#identity-secret")).to_have_text(after, timeout=WAIT)
+    page.fill("#privacy-retention", "365")
+    page.click("#privacy-save")
+    expect(page.locator("#privacy-result")).to_contain_text("365 days", timeout=WAIT)
+    page.reload()
+    audit = page.locator("#audit-table")
+    expect(audit).to_contain_text("identity_secret.rotate", timeout=WAIT)
+    expect(audit).to_contain_text("settings.retention", timeout=WAIT)
+    assert after not in audit.inner_text()
+    page.locator("#audit-download").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "dash-settings-privacy.png"), full_page=True)

@@ -153,9 +153,10 @@ def test_schedule_enqueues_each_job_once_per_interval():
     client = sync_redis()
     client.delete(*(schedule.KEY.format(job) for job in schedule.INTERVALS))
     try:
-        assert schedule.run_due() == ["refresh_rollups", "refresh_knowledge_gaps", "train_satisfaction"]
+        assert schedule.run_due() == ["refresh_rollups", "apply_retention", "refresh_knowledge_gaps",
+                                      "train_satisfaction"]
         assert schedule.run_due() == []  # another replica's pass, or the next tick: nothing is due yet
-        assert STUB_BROKER.queues["analytics"].qsize() == 3
+        assert STUB_BROKER.queues["analytics"].qsize() == 4
         assert 0 < client.ttl(schedule.KEY.format("refresh_rollups")) <= schedule.INTERVALS["refresh_rollups"]
     finally:
         STUB_BROKER.flush("analytics")

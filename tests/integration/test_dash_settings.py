@@ -116,3 +116,34 @@ def test_http_tools_created_listed_without_secret_and_deleted_per_tenant(tenant,
         assert session.scalars(select(HttpTool.name)).all() == ["order_status"]
     settings_tools.delete_tool(owner, "order_status")
     assert settings_tools.tool_rows(owner) == []
+
+
+def test_identity_secret_retention_and_audit_log_on_the_settings_page(tenant, other_tenant):
+    from dash_app.pages import settings_privacy
+
+    owner, analyst = owner_of(tenant), analyst_of(tenant)
+    before = tenancy_secret(tenant)
+    owner_page = str(settings_privacy.layout(owner))
+    assert before in owner_page and "Audit log" in owner_page
+    analyst_page = str(settings_privacy.layout(analyst))
+    assert before not in analyst_page and "Audit log" not in analyst_page
+    with pytest.raises(PermissionDenied):
+        settings_privacy.rotate_secret(analyst)
+    rotated = settings_privacy.rotate_secret(owner)
+    assert rotated != before and rotated == tenancy_secret(tenant) and tenancy_secret(other_tenant) != rotated
+    assert settings_privacy.save_retention(owner, 90) == 90 and settings_privacy.retention_days(analyst) == 90
+    with pytest.raises(ValidationFailed):
+        settings_privacy.save_retention(owner, 2.5)
+    with pytest.raises(PermissionDenied):
+        settings_privacy.save_retention(analyst, 30)
+    rows = settings_privacy.audit_rows(owner)
+    assert [r["action"] for r in rows[:2]] == ["settings.retention", "identity_secret.rotate"]
+    assert rows[0]["actor"] == owner.email
+    with pytest.raises(PermissionDenied):
+        settings_privacy.audit_rows(analyst)
+
+
+def tenancy_secret(tenant) -> str:
+    from core.tenancy import identity_secret
+
+    return identity_secret(tenant.id)

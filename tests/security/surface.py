@@ -85,24 +85,42 @@ class Seeded:
     conversation_id: str = ""
     question_id: str = ""
     answer_id: str = ""
+    user_id: str = ""  # the tenant's signed-in customer (owner of its orders)
+    user_conversation_id: str = ""
+    source_id: str = ""
 
     @property
     def widget(self) -> dict[str, str]:
         return {"X-Widget-Key": self.widget_key}
 
+    def user_claim(self, user_id: str | None = None) -> dict[str, str]:
+        """`user: {id, hash}` signed with the tenant's current identity secret (as its web site would)."""
+        from core.identity import user_hash
+        from core.tenancy import identity_secret
+
+        user_id = user_id or self.user_id
+        return {"id": user_id, "hash": user_hash(identity_secret(self.tenant_id), user_id)}
+
+    def user_headers(self) -> dict[str, str]:
+        claim = self.user_claim()
+        return {**self.widget, "X-Kefu-User-Id": claim["id"], "X-Kefu-User-Hash": claim["hash"]}
+
     def path_values(self) -> dict[str, str]:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
-                "name": self.tool_name}
+                "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
+                "source_id": self.source_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
-        return f"{self.collection} {self.tool_name} {self.record_key}"
+        return f"{self.collection} {self.tool_name} {self.record_key} {self.visitor_id} {self.user_id}"
 
     def secrets(self) -> list[str]:
         """Strings that must never appear in another tenant's responses."""
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
-                self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key]
+                self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
+                self.user_id, self.user_conversation_id,
+                self.source_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -123,6 +141,14 @@ class Probe:
     foreign: int | None = 404
     lists_own: bool = False
     read_only: bool = False  # a POST that changes nothing (search): analysts may call it
+    # The response reports the attacker's own earlier requests (the audit log), which named the
+    # victim's ids and marker on purpose: those are the attacker's words, not a leak.
+    echoes_requests: bool = False
+
+
+def site_url(marker: str) -> str:
+    """A website source's address: on 127.0.0.1's discard port, so its crawl fails at once, locally."""
+    return f"http://127.0.0.1:9/{marker}/"
 
 
 def faq_csv(marker: str, secret: str) -> bytes:
@@ -177,9 +203,33 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/widget/config"): Probe(foreign=None),
     ("GET", "/api/v1/widget/conversations/{conversation_id:uuid}/sources"): Probe(
         query=lambda a, v: {"visitor_id": v.visitor_id, "message_id": v.answer_id}, lists_own=True),
+    ("GET", "/api/v1/sources"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/sources"): Probe(body=lambda a, v: {"json": {"type": "website", "url": site_url(v.marker)}},
+                                       foreign=None),
+    ("GET", "/api/v1/sources/{source_id:uuid}"): Probe(lists_own=True),
+    ("GET", "/api/v1/sources/{source_id:uuid}/pages"): Probe(lists_own=True),
+    ("POST", "/api/v1/sources/{source_id:uuid}/sync"): Probe(),
+    ("DELETE", "/api/v1/sources/{source_id:uuid}"): Probe(),
     ("GET", "/api/v1/analytics/export"): Probe(query=lambda a, v: {"dataset": "messages", "format": "csv"},
                                                foreign=None, lists_own=True),
+    # Issue 20: identity verification, private records, privacy operations, the audit log.
+    ("GET", "/api/v1/chat/conversations"): Probe(foreign=None),  # needs a signed-in user: test_identity.py
+    # The records-import probe gave the attacker a collection of the victim's name, so this one works
+    # in the attacker's own namespace; the victim's collection is unchanged (snapshot).
+    ("PUT", "/api/v1/records/{collection:str}/access"): Probe(body=lambda a, v: {"json": {"public": True}},
+                                                              foreign=None),
+    # Erasing the victim's visitor or user id from the attacker's tenant finds nothing there.
+    ("DELETE", "/api/v1/visitors/{visitor_id:str}"): Probe(foreign=None),
+    ("DELETE", "/api/v1/customers/{user_id:str}"): Probe(foreign=None),
+    ("GET", "/api/v1/settings/privacy"): Probe(foreign=None),
+    ("PUT", "/api/v1/settings/privacy"): Probe(body=lambda a, v: {"json": {"retention_days": 3650}}, foreign=None),
+    ("POST", "/api/v1/settings/identity-secret/rotate"): Probe(foreign=None),
+    ("GET", "/api/v1/audit"): Probe(foreign=None, lists_own=True, echoes_requests=True),
+    ("GET", "/api/v1/audit/export"): Probe(foreign=None, lists_own=True, echoes_requests=True),
 }
+
+# Routes only owners may call (admins and analysts get 403): tests/security/test_roles.py.
+OWNER_ONLY = frozenset({("GET", "/api/v1/audit"), ("GET", "/api/v1/audit/export")})
 
 # Routes meant to need no credential, and why.
 PUBLIC: dict[tuple[str, str], str] = {

@@ -79,6 +79,8 @@ async def test_attacker_aimed_at_the_victim_gets_nothing_and_changes_nothing(cli
     probe = PROBES[key]
     before = snapshot(victim.tenant_id)
     response, sent = await call(client, route, attacker, victim, (attacker, victim))
+    if probe.echoes_requests:
+        sent += f" {victim.names()} {victim.marker}"
     assert response.status_code < 500, response.text
     if probe.foreign is not None:
         assert response.status_code == probe.foreign, response.text
@@ -98,7 +100,8 @@ async def test_own_reads_show_own_rows_and_never_the_other_tenants(client, world
                 attacker.widget_key, attacker.record_key]
     assert any(e in text for e in evidence), f"{key} showed none of the caller's own rows: {text[:300]}"
     # The attack probes deliberately created the attacker's own rows under the victim's names.
-    assert not leaked(text, victim, sent=victim.names())
+    sent = victim.names() + (f" {victim.marker}" if PROBES[key].echoes_requests else "")
+    assert not leaked(text, victim, sent=sent)
 
 
 async def test_search_for_the_victims_words_finds_only_own_knowledge(client, world) -> None:
@@ -161,9 +164,14 @@ async def test_a_same_named_collection_only_holds_the_callers_records(client, wo
 async def test_the_order_lookup_tool_cannot_reach_the_victims_records(client, world) -> None:
     attacker, victim = world
     own = await client.post("/api/v1/chat", headers=attacker.widget,
-                            json={"message": f"Where is my order {attacker.record_key}?"})
-    assert attacker.secret in own.json()["answer"]  # the tool does look records up
+                            json={"message": f"Where is my order {attacker.record_key}?",
+                                  "user": attacker.user_claim()})
+    assert attacker.secret in own.json()["answer"]  # the tool does look records up for their owner
     for message in (f"Where is my order {victim.record_key}?", f"订单 {victim.record_key} 到哪了？"):
-        response = await client.post("/api/v1/chat", headers=attacker.widget, json={"message": message})
-        assert response.status_code == 200, response.text
-        assert not leaked(response.text, victim, sent=message)
+        # The attacker's own signed-in customer, then one claiming the victim's customer id (signed
+        # with the attacker's secret, which is all the attacker has).
+        for user in (None, attacker.user_claim(), attacker.user_claim(victim.user_id)):
+            response = await client.post("/api/v1/chat", headers=attacker.widget,
+                                         json={"message": message, **({"user": user} if user else {})})
+            assert response.status_code == 200, response.text
+            assert not leaked(response.text, victim, sent=f"{message} {user}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from backend.api.app import create_app
-from tests.security.surface import MUTATING, PROBES, Route, Seeded, api_routes, is_public
+from tests.security.surface import MUTATING, OWNER_ONLY, PROBES, Route, Seeded, api_routes, is_public
 from tests.security.world import seed, snapshot
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,8 @@ def _read_only(route: Route) -> bool:
 
 
 WRITES = [r for r in ADMIN if not _read_only(r)]
-READS = [r for r in ADMIN if _read_only(r)]
+READS = [r for r in ADMIN if _read_only(r) and r.key not in OWNER_ONLY]
+OWNERS = [r for r in ADMIN if r.key in OWNER_ONLY]
 
 
 def name(route: Route) -> str:
@@ -47,7 +48,7 @@ async def call(client, route: Route, tenant: Seeded, headers: dict[str, str]):
 
 
 def test_the_surface_has_routes_of_every_kind() -> None:
-    assert len(WRITES) >= 7 and len(READS) >= 8 and len(WIDGET) >= 6
+    assert len(WRITES) >= 7 and len(READS) >= 8 and len(WIDGET) >= 6 and len(OWNERS) == len(OWNER_ONLY)
 
 
 @pytest.mark.parametrize("route", ADMIN, ids=name)
@@ -73,6 +74,20 @@ async def test_analysts_cannot_change_anything(client, shop, route, credential) 
 async def test_analysts_can_read(client, shop, route) -> None:
     response = await call(client, route, shop, shop.analyst)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("route", OWNERS, ids=name)
+async def test_owner_only_routes_refuse_admins_and_analysts(client, shop, route) -> None:
+    from core.db import tenant_session_sync
+    from core.tenancy import create_api_key
+
+    with tenant_session_sync(shop.tenant_id) as session:
+        _, admin_key = create_api_key(session, shop.tenant_id, "admin key", "admin")
+    for headers in ({"Authorization": f"Bearer {admin_key}"}, shop.analyst, shop.analyst_token):
+        response = await call(client, route, shop, headers)
+        assert response.status_code == 403, response.text
+        assert "needs the owner role" in response.json()["detail"]
+    assert (await call(client, route, shop, shop.admin)).status_code == 200  # the owner key
 
 
 @pytest.mark.parametrize("route", WIDGET, ids=name)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.db import tenant_session_sync
 from core.models import (
+    AuditEntry,
     Chunk,
     Conversation,
     Document,
@@ -20,11 +21,13 @@ from core.models import (
     Message,
     Record,
     RecordCollection,
+    Source,
+    SourcePage,
     Tenant,
 )
 from core.tenancy import add_user
 from tests.factories import make_tenant
-from tests.security.surface import Seeded, faq_csv
+from tests.security.surface import Seeded, faq_csv, site_url
 
 
 def run_queued_work() -> None:
@@ -60,14 +63,21 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
                                files={"file": (f"{marker}.csv", faq_csv(marker, secret), "text/csv")})
     assert upload.status_code == 202, upload.text
     tenant.document_id = upload.json()["id"]
-    ingest()
+    source = await client.post("/api/v1/sources", headers=tenant.admin,
+                               json={"type": "website", "url": site_url(marker), "schedule": "weekly"})
+    assert source.status_code == 202, source.text
+    tenant.source_id = source.json()["id"]
+    ingest()  # the crawl fails at once (nothing listens on port 9): the source is `failed`, with its reason
 
-    # A key shaped like an order number, so the chat's record lookup recognises it.
+    # A key shaped like an order number, so the chat's record lookup recognises it; the orders
+    # belong to the tenant's signed-in customer `user_id` (owner column), as a shop's would.
     tenant.collection, tenant.record_key = f"orders_{marker}", f"ZQ-{uuid.uuid4().int % 10**8:08d}"
+    tenant.user_id = f"customer-{marker}"
     for collection in ("orders", tenant.collection):
-        rows = f"order_id,status\n{tenant.record_key},shipped to {secret}\n".encode()
+        rows = f"order_id,customer_id,status\n{tenant.record_key},{tenant.user_id},shipped to {secret}\n".encode()
         imported = await client.post(f"/api/v1/records/{collection}", headers=tenant.admin,
-                                     files={"file": ("orders.csv", rows)}, data={"key_column": "order_id"})
+                                     files={"file": ("orders.csv", rows)},
+                                     data={"key_column": "order_id", "owner_column": "customer_id"})
         assert imported.status_code == 200, imported.text
 
     tenant.tool_name = f"track_{marker}"
@@ -90,6 +100,12 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
     rated = await client.post(f"/api/v1/chat/messages/{tenant.answer_id}/feedback", headers=tenant.widget,
                               json={"rating": 1, "visitor_id": tenant.visitor_id})
     assert rated.status_code == 200, rated.text
+    # The signed-in customer's own conversation (a verified user, from another device).
+    signed = await client.post("/api/v1/chat", headers=tenant.widget, json={
+        "message": f"Where is my order {tenant.record_key}?", "visitor_id": f"device-{marker}",
+        "user": tenant.user_claim()})
+    assert signed.status_code == 200 and secret in signed.json()["answer"], signed.text
+    tenant.user_conversation_id = signed.json()["conversation_id"]
     return tenant
 
 
@@ -101,17 +117,22 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
 
     with tenant_session_sync(tenant_id) as session:
         return {
-            "tenant": sorted(str(v) for v in session.execute(select(Tenant.settings).where(Tenant.id == tenant_id))),
+            "tenant": sorted(str(v) for v in session.execute(
+                select(Tenant.settings, Tenant.identity_secret, Tenant.retention_days).where(Tenant.id == tenant_id))),
             "documents": rows(session, Document.id, Document.status, Document.version,
                               Document.chunk_count, Document.content_hash),
             "chunks": rows(session, Chunk.id, Chunk.text),
             "collections": rows(session, RecordCollection.name, RecordCollection.row_count,
-                                RecordCollection.updated_at),
+                                RecordCollection.updated_at, RecordCollection.access,
+                                RecordCollection.sensitive_columns),
             "records": rows(session, Record.key, Record.data),
             "tools": rows(session, HttpTool.name, HttpTool.description, HttpTool.enabled),
             "conversations": rows(session, Conversation.id, Conversation.csat,
-                                  Conversation.handoff, Conversation.resolved),
+                                  Conversation.handoff, Conversation.resolved, Conversation.user_id),
             "messages": rows(session, Message.id, Message.role, Message.text),
             "feedback": rows(session, Feedback.message_id, Feedback.rating, Feedback.comment),
             "handoffs": rows(session, Handoff.conversation_id),
+            "audit": rows(session, AuditEntry.id),
+            "sources": rows(session, Source.id, Source.url, Source.status, Source.run_id, Source.schedule),
+            "source_pages": rows(session, SourcePage.url, SourcePage.result, SourcePage.document_id),
         }

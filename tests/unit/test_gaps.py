@@ -70,11 +70,25 @@ def test_same_questions_give_the_same_topics() -> None:
     assert cluster_questions(questions) == cluster_questions(list(questions))
 
 
-def test_max_topics_caps_the_number_of_topics() -> None:
+def test_max_topics_caps_the_number_of_topics_keeping_the_largest() -> None:
     questions, _ = flatten(EN_TOPICS + ZH_TOPICS)
-    assert len(cluster_questions(questions, max_topics=2)) <= 2
-    only = cluster_questions(questions, max_topics=1)
-    assert len(only) == 1 and only[0].count == len(questions)
+    two = cluster_questions(questions, max_topics=2)
+    assert len(two) == 2 and two[0].count >= two[1].count
+    assert len(cluster_questions(questions, max_topics=1)) == 1
+
+
+def test_a_question_unlike_the_others_stands_alone() -> None:
+    # k-means would put the odd questions into the nearest topic; they are no part of it.
+    odd = ["顺丰能到新疆吗", "can I pay with 花呗", "兑换码用不了", "转人工"]
+    questions, _ = flatten([*EN_TOPICS, odd])
+    topics = cluster_questions(questions)
+    for topic in topics:
+        assert len(topic.member_indices) == 1 or not set(topic.member_indices) & set(range(12, 16)), topic.examples
+
+
+def test_questions_without_content_terms_are_no_gap() -> None:
+    topics = cluster_questions(["hello?", "ok", "谢谢", *EN_TOPICS[0]])
+    assert sorted(i for t in topics for i in t.member_indices) == [3, 4, 5, 6]
 
 
 def test_blank_questions_are_skipped_and_empty_input_gives_no_topics() -> None:

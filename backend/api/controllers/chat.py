@@ -12,15 +12,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Response, WebSocket, get, post, websocket
+from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.chat_frames import final_frame, http_answer, socket_frame
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
+from backend.api.widget_identity import UserIn, asker_from, claim_of, header_asker
 from chat import commands, conversations, engine, events
 from core.errors import KefuError, ValidationFailed
+from core.identity import parse_claim
 
 
 @dataclass
@@ -28,25 +30,29 @@ class ChatIn:
     message: str
     conversation_id: uuid.UUID | None = None
     visitor_id: str | None = None
+    user: UserIn | None = None  # a signed-in user vouched for by the site (docs/widget.md)
 
 
 @dataclass
 class FeedbackIn:
     rating: int
-    visitor_id: str
+    visitor_id: str | None = None
     comment: str | None = None
+    user: UserIn | None = None
 
 
 @dataclass
 class CsatIn:
     score: int
-    visitor_id: str
+    visitor_id: str | None = None
+    user: UserIn | None = None
 
 
 @dataclass
 class HandoffIn:
-    visitor_id: str
+    visitor_id: str | None = None
     reason: str | None = None
+    user: UserIn | None = None
 
 
 class ChatController(Controller):
@@ -59,52 +65,63 @@ class ChatController(Controller):
         if mode not in ("sync", "queued"):
             raise ValidationFailed("mode must be 'sync' or 'queued'.")
         visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
+        user = parse_claim(claim_of(data.user))
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                             conversation_id=data.conversation_id)
+                                             conversation_id=data.conversation_id, user=user)
             return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                              "status": "pending", "visitor_id": visitor_id}, status_code=202)
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                     conversation_id=data.conversation_id)
+                                     conversation_id=data.conversation_id, user=user)
         return Response({**http_answer(result), "visitor_id": visitor_id})
 
-    @get("/messages/{message_id:uuid}", summary="A message and, for a question, its answer")
-    async def get_message(self, widget: CurrentWidget, message_id: FromPath[uuid.UUID],
-                          visitor_id: Annotated[str, QueryParameter()]) -> dict[str, Any]:
-        return await conversations.message_status(widget.tenant_id, message_id,
-                                                  conversations.check_visitor_id(visitor_id))
+    @get("/conversations", summary="A signed-in user's conversations, newest first (any device)")
+    async def list_conversations(self, request: Request[Any, Any, Any], widget: CurrentWidget,
+                                 limit: Annotated[int, QueryParameter(required=False)] = 20) -> dict[str, Any]:
+        asker = await header_asker(request, widget, None)
+        return await conversations.user_conversations(widget.tenant_id, asker, limit)
 
-    @get("/conversations/{conversation_id:uuid}/messages", summary="The conversation so far")
-    async def get_history(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
-                          visitor_id: Annotated[str, QueryParameter()]) -> dict[str, Any]:
+    @get("/messages/{message_id:uuid}", summary="A message and, for a question, its answer")
+    async def get_message(self, request: Request[Any, Any, Any], widget: CurrentWidget,
+                          message_id: FromPath[uuid.UUID],
+                          visitor_id: Annotated[str | None, QueryParameter(required=False)] = None) -> dict[str, Any]:
+        return await conversations.message_status(widget.tenant_id, message_id,
+                                                  await header_asker(request, widget, visitor_id))
+
+    @get("/conversations/{conversation_id:uuid}/messages",
+         summary="The conversation so far (by visitor id, or by a signed-in user's X-Kefu-User-Id/-Hash)")
+    async def get_history(self, request: Request[Any, Any, Any], widget: CurrentWidget,
+                          conversation_id: FromPath[uuid.UUID],
+                          visitor_id: Annotated[str | None, QueryParameter(required=False)] = None) -> dict[str, Any]:
         return await conversations.history(widget.tenant_id, conversation_id,
-                                           conversations.check_visitor_id(visitor_id))
+                                           await header_asker(request, widget, visitor_id))
 
     @post("/messages/{message_id:uuid}/feedback", status_code=200, summary="Thumbs up (1) or down (-1)")
     async def feedback(self, widget: CurrentWidget, message_id: FromPath[uuid.UUID],
                        data: JSONBody[FeedbackIn]) -> dict[str, str]:
-        await conversations.rate_message(widget.tenant_id, message_id, conversations.check_visitor_id(data.visitor_id),
-                                         data.rating, data.comment)
+        asker = await asker_from(widget, data.visitor_id, claim_of(data.user))
+        await conversations.rate_message(widget.tenant_id, message_id, asker, data.rating, data.comment)
         return {"status": "recorded"}
 
     @post("/conversations/{conversation_id:uuid}/csat", status_code=200, summary="Satisfaction score 1-5")
     async def csat(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
                    data: JSONBody[CsatIn]) -> dict[str, str]:
-        await conversations.rate_conversation(widget.tenant_id, conversation_id,
-                                              conversations.check_visitor_id(data.visitor_id), data.score)
+        asker = await asker_from(widget, data.visitor_id, claim_of(data.user))
+        await conversations.rate_conversation(widget.tenant_id, conversation_id, asker, data.score)
         return {"status": "recorded"}
 
     @post("/conversations/{conversation_id:uuid}/handoff", status_code=200, summary="Ask for a human")
     async def handoff(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
                       data: JSONBody[HandoffIn]) -> dict[str, str]:
-        await conversations.request_human(widget.tenant_id, conversation_id,
-                                          conversations.check_visitor_id(data.visitor_id), data.reason)
+        asker = await asker_from(widget, data.visitor_id, claim_of(data.user))
+        await conversations.request_human(widget.tenant_id, conversation_id, asker, data.reason)
         return {"status": "handed_off"}
 
 
 @websocket("/api/v1/chat/ws")
 async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    """Client frames: {"type": "message", "message", "conversation_id"?, "visitor_id"?, "mode"?: "stream"|"queued"}.
+    """Client frames: {"type": "message", "message", "conversation_id"?, "visitor_id"?, "mode"?: "stream"|"queued",
+    "user"?: {"id", "hash", "name"?, "email"?, "details_hash"?}}.
 
     Server frames: {"type": "delta", "text"}…, then {"type": "final", conversation_id, message_id, answer,
     citations, confidence, handoff}; {"type": "accepted", message_id} for queued messages;
@@ -157,16 +174,18 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
     if mode not in ("stream", "queued"):
         raise ValidationFailed("mode must be 'stream' or 'queued'.")
     text = str(incoming.get("message") or "")
+    user = parse_claim(incoming.get("user"))
     if mode == "stream":
         turn, prepared = await engine.prepare(widget.tenant_id, text, visitor_id=visitor_id,
-                                              conversation_id=conversation_id)
+                                              conversation_id=conversation_id, user=user)
         async for event in engine.run(turn, stream=True, prepared=prepared):
             if event.kind == "delta":
                 await socket.send_json({"type": "delta", "text": event.text})
             elif event.result is not None:
                 await socket.send_json({**final_frame(event.result, turn.message_id), "visitor_id": visitor_id})
         return
-    turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id)
+    turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
+                               user=user)
     key = str(turn.conversation_id)
     if key not in subscriptions:
         queue = await events.relay.subscribe(turn.conversation_id)

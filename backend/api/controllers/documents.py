@@ -19,6 +19,7 @@ from backend.api.schemas import (
     FaqRowPage,
     UploadAccepted,
 )
+from core.audit import Actor
 from core.db import tenant_session
 from core.errors import ValidationFailed
 from core.models import DOCUMENT_STATUSES
@@ -42,8 +43,8 @@ class DocumentController(Controller):
         if not hasattr(upload, "read"):
             raise ValidationFailed("Send the document as a multipart form field named 'file'.")
         content = await upload.read()
-        accepted = await asyncio.to_thread(commands.upload_document, principal.tenant_id, upload.filename, content,
-                                           upload.content_type)
+        accepted = await asyncio.to_thread(lambda: commands.upload_document(
+            principal.tenant_id, upload.filename, content, upload.content_type, actor=Actor.of(principal)))
         return UploadAccepted(accepted.document_id, accepted.status, accepted.version, accepted.action)
 
     @get("/", guards=[requires("analyst")], summary="List documents")
@@ -71,7 +72,8 @@ class DocumentController(Controller):
 
     @delete("/{document_id:uuid}", status_code=204, guards=[requires("admin")], summary="Delete a document")
     async def delete_document(self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID]) -> None:
-        await asyncio.to_thread(commands.delete_documents, principal.tenant_id, [document_id])
+        await asyncio.to_thread(lambda: commands.delete_documents(principal.tenant_id, [document_id],
+                                                                 actor=Actor.of(principal)))
 
     @get("/{document_id:uuid}/faq-rows", guards=[requires("analyst")], summary="List an uploaded FAQ's rows")
     async def list_faq_rows(

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, MultipartBody
+from litestar.params import FromPath, JSONBody, MultipartBody
 
 from backend.api.auth import CurrentPrincipal, requires
+from core.audit import Actor
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
 from core.models import RecordCollection
@@ -22,6 +23,21 @@ from knowledge import commands, records
 class RecordUpload:
     file: UploadFile
     key_column: str | None = None
+    # Who may read a record in the chat: the verified user whose id is in this column (docs/security.md).
+    owner_column: str | None = None
+    # Comma-separated columns masked in chat answers; "" clears them; left out: kept.
+    sensitive_columns: str | None = None
+    # "true": any visitor may read the records (a catalogue); without owner_column or public: private.
+    public: str | None = None
+
+
+@dataclass
+class AccessIn:
+    """Who may read the collection in the chat; a field left out keeps its value."""
+
+    owner_column: str | None = None  # "" removes the owner column
+    sensitive_columns: list[str] | None = None
+    public: bool | None = None
 
 
 @dataclass
@@ -31,10 +47,28 @@ class CollectionOut:
     row_count: int
     columns: list[str]
     updated_at: datetime
+    access: str  # owner | public | private
+    owner_column: str | None
+    sensitive_columns: list[str]
 
     @classmethod
     def of(cls, c: RecordCollection) -> CollectionOut:
-        return cls(c.name, c.key_column, c.row_count, list(c.columns), c.updated_at)
+        return cls(c.name, c.key_column, c.row_count, list(c.columns), c.updated_at, c.access, c.owner_column,
+                   list(c.sensitive_columns))
+
+
+def _upload_access(upload: RecordUpload) -> records.AccessChange:
+    public = None
+    if upload.public is not None and upload.public.strip():
+        flag = upload.public.strip().lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValidationFailed("public must be true or false.")
+        public = flag in ("true", "1", "yes")
+    sensitive = None
+    if upload.sensitive_columns is not None:
+        sensitive = [c.strip() for c in upload.sensitive_columns.split(",") if c.strip()]
+    owner = upload.owner_column.strip() or None if upload.owner_column is not None else None
+    return records.AccessChange(owner, sensitive, public)
 
 
 @dataclass
@@ -67,8 +101,22 @@ class RecordController(Controller):
             raise ValidationFailed("Send the records as a multipart form field named 'file'.")
         records.check_collection_name(collection)  # before reading a body that cannot be stored
         content = await upload.read()
-        stored = await asyncio.to_thread(commands.import_records, principal.tenant_id, collection, upload.filename,
-                                         content, data.key_column or "")
+        access = _upload_access(data)
+        stored = await asyncio.to_thread(lambda: commands.import_records(
+            principal.tenant_id, collection, upload.filename, content, data.key_column or "", access,
+            actor=Actor.of(principal)))
+        return CollectionOut.of(stored)
+
+    @put("/{collection:str}/access", guards=[requires("admin")],
+         summary="Change who may read the collection in the chat (owner column, public) and its masked columns")
+    async def change_access(self, principal: CurrentPrincipal, collection: FromPath[str],
+                            data: JSONBody[AccessIn]) -> CollectionOut:
+        records.check_collection_name(collection)
+        if data.sensitive_columns is not None and not all(isinstance(c, str) for c in data.sensitive_columns):
+            raise ValidationFailed("sensitive_columns must be a list of column names.")
+        change = records.AccessChange(data.owner_column, data.sensitive_columns, data.public)
+        stored = await asyncio.to_thread(lambda: commands.change_record_access(
+            principal.tenant_id, collection, change, actor=Actor.of(principal)))
         return CollectionOut.of(stored)
 
     @get("/", guards=[requires("analyst")], summary="List record collections")
@@ -91,4 +139,5 @@ class RecordController(Controller):
         "/{collection:str}", status_code=204, guards=[requires("admin")], summary="Delete a record collection"
     )
     async def delete_collection(self, principal: CurrentPrincipal, collection: FromPath[str]) -> None:
-        await asyncio.to_thread(commands.delete_record_collection, principal.tenant_id, collection)
+        await asyncio.to_thread(lambda: commands.delete_record_collection(principal.tenant_id, collection,
+                                                                          actor=Actor.of(principal)))

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from backend.api.auth import CurrentPrincipal, requires
 from chat import commands
 from chat.bot_settings import load_bot_settings
+from core.audit import Actor
 from core.db import tenant_session
 
 
@@ -25,4 +26,5 @@ class BotSettingsController(Controller):
 
     @put("/", guards=[requires("admin")], summary="Change some of the bot's settings")
     async def update(self, principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        return (await asyncio.to_thread(commands.save_bot_settings, principal.tenant_id, data)).as_dict()
+        return (await asyncio.to_thread(lambda: commands.save_bot_settings(principal.tenant_id, data,
+                                                                         actor=Actor.of(principal)))).as_dict()

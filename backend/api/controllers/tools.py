@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 
 from backend.api.auth import CurrentPrincipal, requires
 from chat import commands, http_tool_specs
+from core.audit import Actor
 from core.db import tenant_session
 
 
@@ -53,7 +54,8 @@ class ToolController(Controller):
 
     @post("/", status_code=201, guards=[requires("admin")], summary="Define an HTTP tool")
     async def create_tool(self, principal: CurrentPrincipal, data: JSONBody[HttpToolIn]) -> HttpToolOut:
-        return HttpToolOut(**await asyncio.to_thread(commands.create_http_tool, principal.tenant_id, asdict(data)))
+        return HttpToolOut(**await asyncio.to_thread(lambda: commands.create_http_tool(
+            principal.tenant_id, asdict(data), actor=Actor.of(principal))))
 
     @get("/", guards=[requires("analyst")], summary="List HTTP tools (secret values are never shown)")
     async def list_tools(self, principal: CurrentPrincipal) -> HttpToolList:
@@ -63,4 +65,4 @@ class ToolController(Controller):
 
     @delete("/{name:str}", status_code=204, guards=[requires("admin")], summary="Delete an HTTP tool")
     async def delete_tool(self, principal: CurrentPrincipal, name: FromPath[str]) -> None:
-        await asyncio.to_thread(commands.delete_http_tool, principal.tenant_id, name)
+        await asyncio.to_thread(lambda: commands.delete_http_tool(principal.tenant_id, name, actor=Actor.of(principal)))

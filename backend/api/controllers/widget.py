@@ -7,6 +7,7 @@ revalidate every few minutes and pick up a new release without the tenant changi
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import html
@@ -22,12 +23,14 @@ from sqlalchemy import select
 
 from backend.api.auth import CurrentPrincipal, requires
 from backend.api.widget_auth import CurrentWidget
+from backend.api.widget_identity import header_asker
 from backend.api.widget_sources import conversation_sources
-from chat.conversations import check_visitor_id
 from chat.engine import settings_for
+from core import tenancy
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
 from core.models import WidgetKey
+from core.security import role_allows
 from core.settings import get_settings
 
 WIDGET_DIR = Path(__file__).resolve().parents[3] / "widget"
@@ -131,12 +134,14 @@ class WidgetController(Controller):
     @get("/conversations/{conversation_id:uuid}/sources", summary="Passages cited by the conversation's answers")
     async def sources(
         self,
+        request: Request[Any, Any, Any],
         widget: CurrentWidget,
         conversation_id: FromPath[uuid.UUID],
-        visitor_id: Annotated[str, QueryParameter()],
+        visitor_id: Annotated[str | None, QueryParameter(required=False)] = None,
         message_id: Annotated[uuid.UUID | None, QueryParameter(required=False)] = None,
     ) -> dict[str, Any]:
-        found = await conversation_sources(widget.tenant_id, conversation_id, check_visitor_id(visitor_id), message_id)
+        asker = await header_asker(request, widget, visitor_id)
+        found = await conversation_sources(widget.tenant_id, conversation_id, asker, message_id)
         return {"conversation_id": str(conversation_id), "sources": found}
 
 
@@ -147,6 +152,7 @@ class WidgetController(Controller):
     summary="The tag to paste on the tenant's site, per widget key, with its allowed origins",
 )
 async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrincipal) -> dict[str, Any]:
+    """Owners and admins also get the identity secret (analysts never: it lets its holder sign in as anyone)."""
     base = str(request.base_url).rstrip("/")
     async with tenant_session(principal.tenant_id) as session:
         keys = (
@@ -154,11 +160,18 @@ async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrin
                 select(WidgetKey).where(WidgetKey.revoked_at.is_(None)).order_by(WidgetKey.created_at)
             )
         ).all()
-        return {
+        install: dict[str, Any] = {
             "script_url": f"{base}/widget/kefu.js",
-            "options": ["data-color", "data-position", "data-title", "data-greeting", "data-lang"],
+            "options": ["data-color", "data-position", "data-title", "data-greeting", "data-lang", *USER_OPTIONS],
             "keys": [
                 {"widget_key": k.key, "allowed_origins": list(k.allowed_origins), "snippet": embed_snippet(base, k.key)}
                 for k in keys
             ],
         }
+    if role_allows(principal.role, "admin"):
+        install["identity_secret"] = await asyncio.to_thread(tenancy.identity_secret, principal.tenant_id)
+    return install
+
+
+# Identity verification of signed-in customers (core.identity, docs/widget.md).
+USER_OPTIONS = ["data-user-id", "data-user-hash", "data-user-name", "data-user-email", "data-user-details-hash"]
