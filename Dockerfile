@@ -19,12 +19,14 @@ WORKDIR /src
 COPY pyproject.toml README* ./
 COPY core/ core/
 COPY knowledge/ knowledge/
+COPY chat/ chat/
 COPY backend/ backend/
 COPY analytics/ analytics/
 COPY dash_app/ dash_app/
 
-# All dependencies ship manylinux wheels for CPython 3.11 (jieba is a pure-Python sdist),
-# so no compiler is needed here.
+# All dependencies ship manylinux wheels for CPython 3.11,
+# so no compiler is needed here. Without the `embedded` extra: no development PostgreSQL or
+# Redis in the image (KEFU_DATABASE_URL and KEFU_REDIS_URL point at real servers).
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --upgrade pip setuptools wheel \
     && pip install .
@@ -59,6 +61,7 @@ ENV PYTHONPATH=/app
 WORKDIR /app
 COPY core/ core/
 COPY knowledge/ knowledge/
+COPY chat/ chat/
 COPY backend/ backend/
 COPY analytics/ analytics/
 COPY dash_app/ dash_app/

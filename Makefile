@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered bench-peer fuzz clean
+.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered bench-peer fuzz clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -13,18 +13,24 @@ help: ## List the commands
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install Kefu with its dev tools
+install: $(STAMP) ## Create .venv and install Kefu with its dev tools and embedded servers
 
 demo: $(STAMP) ## Run everything on embedded defaults (PostgreSQL, Redis, API, worker) with a demo tenant
 	$(BIN)/kefu demo
 
-test: $(STAMP) ## Set up and run the whole test suite (real PostgreSQL+pgvector, real Redis)
+test: $(STAMP) test-tools ## Set up and run the whole test suite (real PostgreSQL+pgvector, real Redis)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+test-tools: ## Check the system packages the browser tests need (Chromium; a CJK font for the screenshots)
+	@command -v "$${KEFU_CHROMIUM:-chromium}" >/dev/null || { echo "make test needs Chromium for the browser tests:" \
+		"apt-get install chromium fonts-wqy-zenhei (bash .ci/run installs them), or set KEFU_CHROMIUM"; exit 1; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || echo "warning: no CJK font, Chinese screenshots will show" \
+		"empty boxes: apt-get install fonts-wqy-zenhei"
 
 test-fast: $(STAMP) ## Unit tests only
 	$(BIN)/pytest -q tests/unit

@@ -17,7 +17,27 @@ def _fail(exc: KefuError) -> None:
     raise click.ClickException(exc.detail)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Any command's KefuError (e.g. no database configured and none embedded) is printed as its
+    message, not as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KefuError as exc:
+            raise click.ClickException(exc.detail) from exc
+
+
+def _servers_available() -> None:
+    """Stop before starting a service that could only fail later for want of a server."""
+    from core.embedded import check_available
+    from core.settings import get_settings
+
+    settings = get_settings()
+    check_available(settings.database_url, settings.redis_url)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Kefu (客服): multi-tenant AI customer service.
 
@@ -288,6 +308,7 @@ def api(host: str, port: int, workers: int) -> None:
     """Run the HTTP/WebSocket API (Litestar on uvicorn)."""
     import uvicorn
 
+    _servers_available()
     uvicorn.run("backend.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
 
@@ -303,6 +324,7 @@ def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics
     """Run Dramatiq workers for the ingest, chat, analytics, maintenance and crawl queues."""
     from backend.worker_runner import run_worker
 
+    _servers_available()
     sys.exit(run_worker(processes, threads, [q for q in queues.split(",") if q], metrics_host, metrics_port))
 
 
@@ -314,6 +336,7 @@ def dash(host: str, port: int) -> None:
     # Its own process and package (nothing imports dash_app), like the worker.
     import os
 
+    _servers_available()
     os.execv(sys.executable, [sys.executable, "-m", "dash_app", "--host", host, "--port", str(port)])
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from backend.worker_runner import die_with_parent
 from core.settings import get_settings
 
 DEMO_DIR = Path(__file__).parent / "demo_data"
@@ -88,8 +89,12 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     def _interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` and service managers stop it like Ctrl-C
+    # `kill` and service managers stop it like Ctrl-C. SIGINT is set too: a shell script that starts
+    # the demo in the background hands it SIGINT ignored, and `kill -INT` must still stop it.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     settings = get_settings()
+    embedded.check_available(settings.database_url, settings.redis_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"data directory: {settings.data_dir.resolve()}")
     env = dict(os.environ)
@@ -103,14 +108,14 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
 
     kefu = [sys.executable, "-m", "backend.cli"]
     env["KEFU_PUBLIC_API_URL"] = f"http://{host}:{api_port}"  # the widget tag the admin app shows
-    children = [
-        # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child
-        # with SIGTERM (a clean shutdown, without the tracebacks SIGINT leaves in uvicorn and Waitress).
-        subprocess.Popen([*kefu, "api", "--host", host, "--port", str(api_port)], env=env, start_new_session=True),
-        subprocess.Popen([*kefu, "worker", "--processes", "1", "--threads", "2", "--metrics-host", host], env=env,
-                         start_new_session=True),
-        subprocess.Popen([*kefu, "dash", "--host", host, "--port", str(dash_port)], env=env, start_new_session=True),
-    ]
+    commands = [["api", "--host", host, "--port", str(api_port)],
+                ["worker", "--processes", "1", "--threads", "2", "--metrics-host", host],
+                ["dash", "--host", host, "--port", str(dash_port)]]
+    # Own sessions: a terminal Ctrl-C reaches only this process, which then stops each child with
+    # SIGTERM (a clean shutdown, without the tracebacks SIGINT leaves in uvicorn and Waitress), and
+    # only then the embedded servers they use. A child also gets SIGTERM if this process is killed.
+    children = [subprocess.Popen([*kefu, *command], env=env, start_new_session=True, preexec_fn=die_with_parent)
+                for command in commands]
     try:
         _upload_demo_faq(state["tenant_id"])
         base = f"http://{host}:{api_port}"
@@ -146,6 +151,9 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
     except KeyboardInterrupt:
         click.echo("\nstopping…")
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave servers running; it is bounded.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

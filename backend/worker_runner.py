@@ -35,7 +35,7 @@ def _serve_metrics(directory: str, host: str, port: int) -> None:
         log.warning("worker metrics not served", extra={"port": port, "error": str(exc)})
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM if this runner dies, even by SIGKILL (Linux), so no orphans."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -59,7 +59,7 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
         directory = tempfile.mkdtemp(prefix="kefu-worker-metrics-")
         env["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by prometheus_client in the children
         _serve_metrics(directory, metrics_host, metrics_port)
-    child = subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
+    child = subprocess.Popen(args, env=env, preexec_fn=die_with_parent)
     # Periodic analytics jobs; a Redis key per job keeps replicas from enqueueing twice.
     from analytics.schedule import start_in_background
 

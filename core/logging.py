@@ -76,4 +76,3 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("jieba").setLevel(logging.WARNING)

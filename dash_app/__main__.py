@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from waitress import serve
 
@@ -15,6 +17,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8050)
     parser.add_argument("--threads", type=int, default=8, help="Requests served at once.")
     args = parser.parse_args()
+    # Waitress stops cleanly on SystemExit; the default SIGTERM would end the process before exit hooks
+    # release the embedded servers it may have started (`kefu dash` alone, without configured URLs).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     server = create_server()
     print(f"admin app on http://{args.host}:{args.port}/", flush=True)
     # Uploads arrive base64-encoded inside Dash's JSON, so allow a little over twice the upload limit.

@@ -9,10 +9,12 @@ the same pipeline, which is what makes them match:
    Simplified Chinese (OpenCC ``hk2s``: Hong Kong and Taiwan variants included).
 2. Split into CJK runs and Latin/number words.
 3. Latin words: stopwords dropped, light Porter stemming (plural, -ed, -ing).
-4. CJK runs: jieba words (precise mode, no HMM) plus character bigrams, so that a
-   query segmented differently from the document still shares bigrams with it.
+4. CJK runs: jieba words (precise mode, no HMM; `rjieba`, the Rust jieba-rs with jieba's
+   dictionary, which segments exactly as jieba 0.42 did: tests/unit/test_segmentation_parity.py)
+   plus character bigrams, so that a query segmented differently from the document still shares
+   bigrams with it.
 
-jieba's dictionary and OpenCC's tables are slow to load, so they load lazily, once, under a lock.
+The segmenter's dictionary and OpenCC's tables are slow to load, so they load lazily, once, under a lock.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import jieba  # type: ignore[import-untyped]
+    import rjieba
     from opencc_purepy import OpenCC
 
 __all__ = ["normalize", "query_terms", "query_tokens", "term_tsquery", "tokens", "tsquery_literal", "tsvector_literal"]
@@ -85,7 +87,7 @@ _ZH_STOPWORDS = frozenset(
 class _Engines:
     """The lazily loaded, read-only-after-init segmenter and converter."""
 
-    segmenter: jieba.Tokenizer
+    segmenter: rjieba.Jieba
     to_simplified: Callable[[str], str]
 
 
@@ -94,7 +96,7 @@ _loaded: _Engines | None = None
 
 
 def _engines() -> _Engines:
-    """Load jieba and OpenCC once per process (double-checked, thread-safe)."""
+    """Load the segmenter and OpenCC once per process (double-checked, thread-safe)."""
     global _loaded
     engines = _loaded
     if engines is not None:
@@ -106,17 +108,12 @@ def _engines() -> _Engines:
 
 
 def _load_engines() -> _Engines:
-    import logging
-
-    import jieba
+    import rjieba
     from opencc_purepy import OpenCC
 
-    # jieba announces its dictionary load on stderr at DEBUG; workers log JSON.
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    # A private Tokenizer: words another module adds to jieba's global dictionary
+    # A private instance: words another module adds to the global dictionary
     # would otherwise change index tokens between ingest and query time.
-    segmenter = jieba.Tokenizer()
-    segmenter.initialize()
+    segmenter = rjieba.Jieba()
     converter = OpenCC("hk2s")
     # OpenCC builds its lookup tables on first use and caches them without a lock;
     # converting once here means threads only ever read them.
@@ -337,20 +334,9 @@ def _stretch_tokens(words: list[str], out: list[str]) -> None:
 def _segment(run: str) -> list[str]:
     """jieba's precise mode without HMM, on a run that is CJK only.
 
-    Calling the DAG/route steps directly skips jieba's own regex splitting (the run is
-    already clean); HMM is off so unseen names do not segment differently by context.
+    HMM is off so unseen names do not segment differently by context.
     """
-    segmenter = _engines().segmenter
-    dag = segmenter.get_DAG(run)
-    route: dict[int, tuple[float, int]] = {}
-    segmenter.calc(run, dag, route)
-    words: list[str] = []
-    i = 0
-    while i < len(run):
-        end = route[i][1] + 1
-        words.append(run[i:end])
-        i = end
-    return words
+    return _engines().segmenter.cut(run, False)
 
 
 # --- light Porter stemming: steps 1a, 1b, 1c, 5a, 5b only --------------------------

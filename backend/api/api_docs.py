@@ -11,6 +11,7 @@ from litestar import Response, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.params import FromPath
 
 ASSETS = "/schema/assets"
 # The only files the page needs, with their media types; nothing else in the package is served.
@@ -37,7 +38,7 @@ def _read(name: str) -> bytes:
 
 
 @get(f"{ASSETS}/{{name:str}}", include_in_schema=False, sync_to_thread=False)
-def api_docs_asset(name: str) -> Response[bytes]:
+def api_docs_asset(name: FromPath[str]) -> Response[bytes]:
     media_type = _FILES.get(name)
     if media_type is None:
         raise NotFoundException(f"No API docs asset {name!r}.")

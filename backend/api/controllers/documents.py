@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, post, put
-from litestar.params import FromPath, MultipartBody, QueryParameter
+from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 
 from backend.api.auth import CurrentPrincipal, requires
 from backend.api.schemas import (
@@ -94,7 +94,7 @@ class DocumentController(Controller):
     @put("/{document_id:uuid}/faq-rows", status_code=202, guards=[requires("admin")],
          summary="Edit, disable or enable one uploaded FAQ row (re-indexed in the background)")
     async def change_faq_row(
-        self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID], data: FaqRowChange
+        self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID], data: JSONBody[FaqRowChange]
     ) -> FaqRowOut:
         edit = data.question is not None or data.answer is not None
         if not edit and data.disabled is None:
