@@ -45,8 +45,21 @@ def _asker(asker: Asker | str) -> Asker:
 async def _conversation(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> Conversation:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or not _asker(asker).owns(conversation.visitor_id, conversation.user_id):
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     return conversation
+
+
+async def _owned_message(session: Any, message_id: uuid.UUID, asker: Asker | str) -> Message:
+    """The message if it is in the asker's conversation; another visitor's reads as absent (no ids leak)."""
+    message = await session.get(Message, message_id)
+    if message is None or not await _owns(session, message.conversation_id, asker):
+        raise NotFound(f"No message {message_id} for this visitor.")
+    return message
+
+
+async def _owns(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> bool:
+    conversation = await session.get(Conversation, conversation_id)
+    return conversation is not None and _asker(asker).owns(conversation.visitor_id, conversation.user_id)
 
 
 MAX_LISTED = 50
@@ -80,10 +93,7 @@ async def history(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker
 async def message_status(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker | str) -> dict[str, Any]:
     """A message and, for a customer message, its answer (the polling side of the queued path)."""
     async with tenant_session(tenant_id) as session:
-        message = await session.get(Message, message_id)
-        if message is None:
-            raise NotFound(f"No message {message_id}.")
-        await _conversation(session, message.conversation_id, asker)
+        message = await _owned_message(session, message_id, asker)
         out = message_out(message)
         if message.role == "customer":
             reply = await session.scalar(select(Message).where(Message.reply_to == message_id))
@@ -98,10 +108,7 @@ async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker
     if comment is not None and len(comment) > 2000:
         raise ValidationFailed("comment must be at most 2000 characters.")
     async with tenant_session(tenant_id) as session:
-        message = await session.get(Message, message_id)
-        if message is None:
-            raise NotFound(f"No message {message_id}.")
-        await _conversation(session, message.conversation_id, asker)
+        message = await _owned_message(session, message_id, asker)
         if message.role != "assistant":
             raise ValidationFailed("Only the assistant's answers can be rated.")
         await session.execute(

@@ -181,7 +181,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         prepared.turns = memory.parse_turns(raw_turns or [])
         is_first = not prepared.turns
     elif owner is not None:
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     else:
         asker = identity.Asker(visitor_id, verified)
         is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0
