@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from chat.customer_text import clean_customer_text
 from chat.identity import Asker
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
@@ -105,6 +106,7 @@ async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker
                        comment: str | None) -> None:
     if rating not in (1, -1):
         raise ValidationFailed("rating must be 1 (helpful) or -1 (not helpful).")
+    comment = clean_customer_text(comment) if comment is not None else None
     if comment is not None and len(comment) > 2000:
         raise ValidationFailed("comment must be at most 2000 characters.")
     async with tenant_session(tenant_id) as session:
@@ -129,7 +131,7 @@ async def rate_conversation(tenant_id: uuid.UUID, conversation_id: uuid.UUID, as
 
 async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str,
                         reason: str | None) -> None:
-    reason = (reason or "customer asked for a person").strip()[:500]
+    reason = (clean_customer_text(reason or "").strip() or "customer asked for a person")[:500]
     async with tenant_session(tenant_id) as session:
         conversation = await _conversation(session, conversation_id, asker)
         now = datetime.now(UTC)

@@ -23,19 +23,28 @@ pytestmark = pytest.mark.integration
 async def test_another_visitors_message_reveals_no_conversation_id(client) -> None:
     shop = make_tenant("Leak shop")
     widget = {"X-Widget-Key": shop.created.widget_key}
-    theirs = await client.post("/api/v1/chat", headers=widget,
-                               json={"message": "Where is my parcel?", "visitor_id": "victim-visitor-1"})
+    theirs = await client.post(
+        "/api/v1/chat", headers=widget, json={"message": "Where is my parcel?", "visitor_id": "victim-visitor-1"}
+    )
     assert theirs.status_code == 200, theirs.text
     their_conversation, their_message = theirs.json()["conversation_id"], theirs.json()["message_id"]
 
-    looked = await client.get(f"/api/v1/chat/messages/{their_message}", headers=widget,
-                              params={"visitor_id": "attacker-visitor-1"})
-    absent = await client.get(f"/api/v1/chat/messages/{uuid.uuid4()}", headers=widget,
-                              params={"visitor_id": "attacker-visitor-1"})
-    rated = await client.post(f"/api/v1/chat/messages/{their_message}/feedback", headers=widget,
-                              json={"rating": -1, "visitor_id": "attacker-visitor-1"})
-    history = await client.get(f"/api/v1/chat/conversations/{their_conversation}/messages", headers=widget,
-                               params={"visitor_id": "attacker-visitor-1"})
+    looked = await client.get(
+        f"/api/v1/chat/messages/{their_message}", headers=widget, params={"visitor_id": "attacker-visitor-1"}
+    )
+    absent = await client.get(
+        f"/api/v1/chat/messages/{uuid.uuid4()}", headers=widget, params={"visitor_id": "attacker-visitor-1"}
+    )
+    rated = await client.post(
+        f"/api/v1/chat/messages/{their_message}/feedback",
+        headers=widget,
+        json={"rating": -1, "visitor_id": "attacker-visitor-1"},
+    )
+    history = await client.get(
+        f"/api/v1/chat/conversations/{their_conversation}/messages",
+        headers=widget,
+        params={"visitor_id": "attacker-visitor-1"},
+    )
     assert looked.status_code == absent.status_code == rated.status_code == history.status_code == 404
     for response in (looked, rated, history):
         assert their_conversation not in response.text, response.text
