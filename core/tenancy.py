@@ -66,6 +66,9 @@ def _check_user_input(email: str, password: str, role: str) -> str:
     return email
 
 
+FOREIGN_EMAIL = "This email address cannot be used for a new user; choose another address."
+
+
 def _email_taken(email: str) -> bool:
     with anonymous_session_sync() as session:
         return bool(session.scalar(text("SELECT kefu_email_taken(:e)"), {"e": email}))
@@ -79,7 +82,7 @@ def create_tenant(
     if not name or len(name) > 200:
         raise ValidationFailed("The tenant name must be 1-200 characters.")
     email = _check_user_input(admin_email, admin_password, "owner")
-    if _email_taken(email):
+    if _email_taken(email):  # the operator's command: saying so leaks nothing they cannot see
         raise Conflict(f"A user with email {email} already exists.")
     tenant_id = uuid.uuid4()
     api_key, widget_key = new_api_key(), new_widget_key()
@@ -104,7 +107,10 @@ def add_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, 
     if display_name is not None and len(display_name) > 200:
         raise ValidationFailed("The display name must be at most 200 characters.")
     if _email_taken(email):
-        raise Conflict(f"A user with email {email} already exists.")
+        # Say which only for this tenant's own users: another tenant's users stay unnamed.
+        if session.scalar(select(User.id).where(User.tenant_id == tenant_id, User.email == email)) is not None:
+            raise Conflict(f"{email} is already a user of this tenant.")
+        raise Conflict(FOREIGN_EMAIL)
     user = User(tenant_id=tenant_id, email=email, password_hash=hash_password(password), role=role,
                 display_name=display_name)
     session.add(user)
