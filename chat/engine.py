@@ -25,6 +25,7 @@ import redis
 
 from chat import identity, memory, store
 from chat.bot_settings import BotSettings, load_bot_settings
+from chat.customer_text import clean_customer_text
 from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
 from chat.language import reply_language
 from chat.limits import Counts, RateWindow, check_rate_limits, tokens_used_this_month
@@ -92,7 +93,7 @@ class _Run:
 
 
 def validate_message(text: str) -> str:
-    text = (text or "").strip()
+    text = clean_customer_text(text or "").strip()
     limit = get_settings().chat_max_message_chars
     if not text:
         raise ValidationFailed("message must not be empty.")
@@ -181,7 +182,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         prepared.turns = memory.parse_turns(raw_turns or [])
         is_first = not prepared.turns
     elif owner is not None:
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     else:
         asker = identity.Asker(visitor_id, verified)
         is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0

@@ -73,7 +73,7 @@ async def conversation_sources(
     async with tenant_session(tenant_id) as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None or not asker.owns(conversation.visitor_id, conversation.user_id):
-            raise NotFound(f"No conversation {conversation_id} for this visitor.")
+            raise NotFound("No such conversation for this visitor.")
         query = select(Message.id, Message.citations).where(
             Message.conversation_id == conversation_id, Message.role == "assistant"
         )
