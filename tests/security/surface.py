@@ -173,6 +173,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/settings/bot"): Probe(foreign=None, lists_own=True),
     ("PUT", "/api/v1/settings/bot"): Probe(body=lambda a, v: {"json": {"persona": f"persona of {a.marker}"}},
                                            foreign=None),
+    ("POST", "/api/v1/settings/bot/test"): Probe(body=lambda a, v: {"json": {"slot": "primary"}}, foreign=None),
     ("GET", "/api/v1/settings/widget"): Probe(foreign=None, lists_own=True),
     ("GET", "/api/v1/records"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/records/{collection:str}"): Probe(
