@@ -1,7 +1,7 @@
 """Per-tenant model keys and grounding checks of model-written answers.
 
 Revision ID: 0022_providers
-Revises: 0016_inline_chunk_rows
+Revises: 0019_inbox
 Create Date: 2026-12-07
 
 Written by hand (issue 21):
@@ -20,7 +20,7 @@ from alembic import op
 from core.settings import get_settings
 
 revision: str = "0022_providers"
-down_revision: str | None = "0016_inline_chunk_rows"
+down_revision: str | None = "0019_inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
