@@ -19,7 +19,8 @@ from tests.support.fake_models import (  # noqa: F401 - fixtures
     fake_anthropic_fixture,
     fake_gemini_fixture,
 )
-from tests.support.fake_openai import error, text as say, tool_call, tool_calls
+from tests.support.fake_openai import error, tool_call, tool_calls
+from tests.support.fake_openai import text as say
 
 pytestmark = pytest.mark.integration
 CLAUDE_KEY = "sk-ant-tenant-0123456789"

@@ -42,7 +42,7 @@ async def pair(client, private_models, fake_anthropic) -> tuple[Seeded, Seeded]:
 
 
 async def test_another_tenant_never_sees_or_uses_the_model_settings(client, pair, fake_anthropic) -> None:
-    victim, attacker = pair
+    _, attacker = pair
     theirs = (await client.get("/api/v1/settings/bot", headers=attacker.admin)).json()
     assert theirs["api_key_set"] is False and theirs["provider"] != "anthropic"
     assert fake_anthropic.base_url not in json.dumps(theirs)
