@@ -91,4 +91,5 @@ def test_choose_gemini_save_the_key_and_test_the_connection(page: Page, admin_ur
     assert fake_gemini.headers[-1]["x-goog-api-key"] == KEY
     page.locator("#model").scroll_into_view_if_needed()
     page.locator("#model").screenshot(path=str(artifacts_dir / f"dash-model-{lang}-{viewport[0]}.png"))
+    page.screenshot(path=str(artifacts_dir / f"dash-model-page-{lang}-{viewport[0]}.png"))
     assert not [e for e in page.console_errors if "favicon" not in e]  # type: ignore[attr-defined]
