@@ -52,8 +52,9 @@ def operator_config(app: Settings, model: str | None = None) -> ModelConfig | No
     return ModelConfig(app.llm_provider, model or app.llm_model, app.llm_base_url, app.llm_api_key)
 
 
-def slot_config(provider: str, model: str | None, base_url: str | None, api_key: str | None,
-                app: Settings) -> ModelConfig | None:
+def slot_config(
+    provider: str, model: str | None, base_url: str | None, api_key: str | None, app: Settings
+) -> ModelConfig | None:
     """The endpoint one of the tenant's choices (primary or fallback) leads to, or None for local."""
     if provider in ("local", "none"):
         return None
@@ -75,8 +76,13 @@ def primary_config(settings: BotSettings, app: Settings | None = None) -> ModelC
 def fallback_config(settings: BotSettings, app: Settings | None = None) -> ModelConfig | None:
     app = app or get_settings()
     keys = unsealed(settings.sealed_keys) if settings.sealed_keys else {}
-    return slot_config(settings.fallback_provider, settings.fallback_model, settings.fallback_base_url,
-                       keys.get("fallback_api_key"), app)
+    return slot_config(
+        settings.fallback_provider,
+        settings.fallback_model,
+        settings.fallback_base_url,
+        keys.get("fallback_api_key"),
+        app,
+    )
 
 
 def wants_model(settings: BotSettings) -> bool:
@@ -91,8 +97,16 @@ def provider_for(config: ModelConfig, *, max_retries: int | None = None) -> Prov
     """One client per endpoint configuration, reused across messages (and loops)."""
     app = get_settings()
     retries = app.llm_max_retries if max_retries is None else max_retries
-    cache_key = (config.provider, config.model, config.base_url, config.api_key, config.tenant_url,
-                 app.llm_timeout_seconds, retries, app.llm_allow_private_hosts)
+    cache_key = (
+        config.provider,
+        config.model,
+        config.base_url,
+        config.api_key,
+        config.tenant_url,
+        app.llm_timeout_seconds,
+        retries,
+        app.llm_allow_private_hosts,
+    )
     provider = _providers.get(cache_key)
     if provider is None:
         provider = _build(config, app.llm_timeout_seconds, retries)
@@ -105,8 +119,13 @@ def provider_for(config: ModelConfig, *, max_retries: int | None = None) -> Prov
 
 
 def _build(config: ModelConfig, timeout: float, retries: int) -> Provider:
-    options: dict[str, Any] = {"api_key": config.api_key, "base_url": config.base_url, "model": config.model,
-                               "timeout": timeout, "max_retries": retries}
+    options: dict[str, Any] = {
+        "api_key": config.api_key,
+        "base_url": config.base_url,
+        "model": config.model,
+        "timeout": timeout,
+        "max_retries": retries,
+    }
     if config.provider == "anthropic":
         from chat.providers.anthropic_provider import AnthropicProvider
 
@@ -185,8 +204,14 @@ class ConnectionCheck:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "provider": self.provider, "model": self.model, "latency_ms": self.latency_ms,
-                "reply": self.reply, "error": self.error}
+        return {
+            "ok": self.ok,
+            "provider": self.provider,
+            "model": self.model,
+            "latency_ms": self.latency_ms,
+            "reply": self.reply,
+            "error": self.error,
+        }
 
 
 async def check_connection(settings: BotSettings, slot: str = "primary") -> ConnectionCheck:
@@ -195,8 +220,13 @@ async def check_connection(settings: BotSettings, slot: str = "primary") -> Conn
     if config is None:
         return ConnectionCheck(True, "local", None, 0, error=None)
     provider = provider_for(config, max_retries=0)
-    request = CompletionRequest([{"role": "user", "content": "Reply with the single word OK."}], [], config.model,
-                                max_tokens=16, timeout_seconds=min(get_settings().llm_timeout_seconds, 20.0))
+    request = CompletionRequest(
+        [{"role": "user", "content": "Reply with the single word OK."}],
+        [],
+        config.model,
+        max_tokens=16,
+        timeout_seconds=min(get_settings().llm_timeout_seconds, 20.0),
+    )
     started = time.perf_counter()
     reply: list[str] = []
     model: str | None = config.model

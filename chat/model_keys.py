@@ -39,8 +39,10 @@ def updated(sealed: str | None, changes: dict[str, Any]) -> str | None:
         if value is None or value == "":
             keys.pop(name, None)
         elif not isinstance(value, str) or not _KEY.fullmatch(value.strip()):
-            raise ValidationFailed(f"{name} must be the key as the vendor issued it: 1-500 printable characters "
-                                   "without spaces (or null to remove it).")
+            raise ValidationFailed(
+                f"{name} must be the key as the vendor issued it: 1-500 printable characters "
+                "without spaces (or null to remove it)."
+            )
         else:
             keys[name] = value.strip()
     return sealing.seal(json.dumps(keys), _PURPOSE) if keys else None

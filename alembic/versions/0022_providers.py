@@ -40,10 +40,12 @@ def upgrade() -> None:
         sa.Column("question", sa.String(length=2000), server_default="", nullable=False),
         sa.Column("draft", sa.String(length=8000), server_default="", nullable=False),
         sa.Column("tenant_id", sa.UUID(), nullable=False),
-        sa.ForeignKeyConstraint(["message_id"], ["messages.id"], name=op.f("fk_answer_checks_message_id_messages"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_answer_checks_tenant_id_tenants"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["message_id"], ["messages.id"], name=op.f("fk_answer_checks_message_id_messages"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_answer_checks_tenant_id_tenants"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_answer_checks")),
     )
     op.create_index(op.f("ix_answer_checks_tenant_id"), "answer_checks", ["tenant_id"], unique=False)

@@ -41,10 +41,19 @@ class AnthropicProvider:
 
     name = "anthropic"
 
-    def __init__(self, *, api_key: str | None, base_url: str | None = None, model: str = "claude-sonnet-4-5",
-                 timeout: float = 30.0, max_retries: int = 3, backoff_base: float = 0.5,
-                 backoff_max: float = 8.0, retry_after_cap: float = 20.0,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        model: str = "claude-sonnet-4-5",
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        retry_after_cap: float = 20.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.model = model
         self.timeout = timeout
         self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
@@ -55,8 +64,7 @@ class AnthropicProvider:
 
     async def complete(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
         """One model turn: text deltas, then one ToolCallRequest per tool_use block, then Usage."""
-        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy,
-                                               self._sleep):
+        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy, self._sleep):
             yield event
 
     async def aclose(self) -> None:
@@ -73,8 +81,13 @@ class AnthropicProvider:
             options["system"] = system
         # No temperature: current Claude models fix their own sampling and the SDK no longer sends it.
         stream = await self._client().messages.create(
-            model=model, messages=messages, max_tokens=request.max_tokens, stream=True,
-            timeout=request.timeout_seconds, **options)
+            model=model,
+            messages=messages,
+            max_tokens=request.max_tokens,
+            stream=True,
+            timeout=request.timeout_seconds,
+            **options,
+        )
         blocks: dict[int, dict[str, str]] = {}
         text: list[str] = []
         prompt_tokens: int | None = None
@@ -110,16 +123,17 @@ class AnthropicProvider:
             for finished in [other for other in self._clients if other.is_closed()]:
                 del self._clients[finished]
             # max_retries=0: the SDK's retries would re-send after we may already have streamed text.
-            client = AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, timeout=self.timeout,
-                                    max_retries=0)
+            client = AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, timeout=self.timeout, max_retries=0)
             self._clients[loop] = client
         return client
 
 
 def _input_tokens(usage: Any) -> int:
     """Prompt tokens, cached ones included (the API counts reads and writes of its cache apart)."""
-    return sum(getattr(usage, name, 0) or 0
-               for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+    return sum(
+        getattr(usage, name, 0) or 0
+        for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
 
 
 def to_anthropic_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -133,8 +147,13 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dic
             continue
         blocks: list[dict[str, Any]] = []
         if role == "tool":
-            blocks.append({"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
-                           "content": str(message.get("content") or "")})
+            blocks.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": message.get("tool_call_id"),
+                    "content": str(message.get("content") or ""),
+                }
+            )
             role = "user"
         else:
             if content := _text(message.get("content")):
@@ -142,8 +161,14 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dic
             for call in message.get("tool_calls") or ():
                 function = call["function"]
                 arguments = function.get("arguments")
-                blocks.append({"type": "tool_use", "id": call["id"], "name": function["name"],
-                               "input": decode_arguments(arguments) if isinstance(arguments, str) else arguments or {}})
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": function["name"],
+                        "input": decode_arguments(arguments) if isinstance(arguments, str) else arguments or {},
+                    }
+                )
         if not blocks:
             continue
         if turns and turns[-1]["role"] == role:
@@ -170,8 +195,9 @@ def _classify(exc: Exception) -> Failure | None:
         if status == 408:
             return Failure("timed out", True)
         if status >= 500 or kind in _RETRYABLE_STREAM_ERRORS:
-            return Failure(f"upstream error {status if status >= 500 else kind}", True,
-                           retry_after(exc.response.headers))
+            return Failure(
+                f"upstream error {status if status >= 500 else kind}", True, retry_after(exc.response.headers)
+            )
         return Failure(short(f"request refused {status}: {exc.message}"), False)
     if isinstance(exc, _TIMEOUTS):
         return Failure("timed out", True)

@@ -46,10 +46,19 @@ class GeminiProvider:
 
     name = "gemini"
 
-    def __init__(self, *, api_key: str | None, base_url: str | None = None, model: str = "gemini-2.5-flash",
-                 timeout: float = 30.0, max_retries: int = 3, backoff_base: float = 0.5,
-                 backoff_max: float = 8.0, retry_after_cap: float = 20.0,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        model: str = "gemini-2.5-flash",
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        retry_after_cap: float = 20.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.model = model
         self.timeout = timeout
         self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
@@ -61,8 +70,7 @@ class GeminiProvider:
 
     async def complete(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
         """One model turn: text deltas, then one ToolCallRequest per function call, then Usage."""
-        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy,
-                                               self._sleep):
+        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy, self._sleep):
             yield event
 
     async def aclose(self) -> None:
@@ -77,14 +85,22 @@ class GeminiProvider:
             system_instruction=system or None,
             temperature=request.temperature,
             max_output_tokens=request.max_tokens,
-            tools=[types.Tool(function_declarations=[
-                types.FunctionDeclaration(name=s.name, description=s.description, parameters_json_schema=s.parameters)
-                for s in request.tools])] if request.tools else None,
+            tools=[
+                types.Tool(
+                    function_declarations=[
+                        types.FunctionDeclaration(
+                            name=s.name, description=s.description, parameters_json_schema=s.parameters
+                        )
+                        for s in request.tools
+                    ]
+                )
+            ]
+            if request.tools
+            else None,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             http_options=types.HttpOptions(timeout=int(request.timeout_seconds * 1000)),
         )
-        stream = await self._client().aio.models.generate_content_stream(model=model, contents=contents,
-                                                                         config=config)
+        stream = await self._client().aio.models.generate_content_stream(model=model, contents=contents, config=config)
         text: list[str] = []
         calls: list[ToolCallRequest] = []
         usage: Usage | None = None
@@ -96,19 +112,26 @@ class GeminiProvider:
                         call_id = part.function_call.id or f"call_{uuid.uuid4().hex[:24]}"
                         if part.thought_signature:
                             self._remember(call_id, part.thought_signature)
-                        calls.append(ToolCallRequest(call_id, part.function_call.name,
-                                                     dict(part.function_call.args or {})))
+                        calls.append(
+                            ToolCallRequest(call_id, part.function_call.name, dict(part.function_call.args or {}))
+                        )
                     elif part.text and not part.thought:
                         text.append(part.text)
                         yield TextDelta(part.text)
             meta = chunk.usage_metadata
             if meta is not None and meta.candidates_token_count is not None:
-                usage = Usage(meta.prompt_token_count or 0,
-                              (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0), model)
+                usage = Usage(
+                    meta.prompt_token_count or 0,
+                    (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0),
+                    model,
+                )
         for call in calls:
             yield call
-        yield Usage(usage.prompt_tokens, usage.completion_tokens, model) if usage else \
-            estimated_usage(request, "".join(text), calls, model)
+        yield (
+            Usage(usage.prompt_tokens, usage.completion_tokens, model)
+            if usage
+            else estimated_usage(request, "".join(text), calls, model)
+        )
 
     def to_gemini_contents(self, messages: list[dict[str, Any]]) -> tuple[str, list[types.Content]]:
         """(system instruction, contents) from OpenAI-format messages."""
@@ -123,21 +146,35 @@ class GeminiProvider:
             parts: list[types.Part] = []
             if role == "tool":
                 call_id = str(message.get("tool_call_id"))
-                parts.append(types.Part(function_response=types.FunctionResponse(
-                    id=call_id, name=names.get(call_id, "tool"),
-                    response={"result": decode_arguments(str(message.get("content") or ""))
-                              if str(message.get("content") or "").startswith("{") else message.get("content")})))
+                parts.append(
+                    types.Part(
+                        function_response=types.FunctionResponse(
+                            id=call_id,
+                            name=names.get(call_id, "tool"),
+                            response={
+                                "result": decode_arguments(str(message.get("content") or ""))
+                                if str(message.get("content") or "").startswith("{")
+                                else message.get("content")
+                            },
+                        )
+                    )
+                )
             else:
                 if content := str(message.get("content") or "").strip():
                     parts.append(types.Part(text=content))
                 for call in message.get("tool_calls") or ():
                     function = call["function"]
                     arguments = function.get("arguments")
-                    parts.append(types.Part(
-                        function_call=types.FunctionCall(
-                            id=call["id"], name=function["name"],
-                            args=decode_arguments(arguments) if isinstance(arguments, str) else arguments or {}),
-                        thought_signature=self._signatures.get(call["id"])))
+                    parts.append(
+                        types.Part(
+                            function_call=types.FunctionCall(
+                                id=call["id"],
+                                name=function["name"],
+                                args=decode_arguments(arguments) if isinstance(arguments, str) else arguments or {},
+                            ),
+                            thought_signature=self._signatures.get(call["id"]),
+                        )
+                    )
             if not parts:
                 continue
             gemini_role = "model" if role == "assistant" else "user"
@@ -158,9 +195,11 @@ class GeminiProvider:
         if client is None:
             for finished in [other for other in self._clients if other.is_closed()]:
                 del self._clients[finished]
-            options = types.HttpOptions(timeout=int(self.timeout * 1000),
-                                        # attempts=1: the SDK's retries would re-send after we streamed text.
-                                        retry_options=types.HttpRetryOptions(attempts=1))
+            options = types.HttpOptions(
+                timeout=int(self.timeout * 1000),
+                # attempts=1: the SDK's retries would re-send after we streamed text.
+                retry_options=types.HttpRetryOptions(attempts=1),
+            )
             if self._base_url:
                 options.base_url = self._base_url
             client = genai.Client(api_key=self._api_key, http_options=options)

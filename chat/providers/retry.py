@@ -102,8 +102,7 @@ async def stream_with_retries(
                 raise ProviderError(failure.reason) from exc
             delay = policy.delay(tries, failure.retry_after)
             tries += 1
-            log.warning("llm call failed (%s); retry %d/%d in %.2fs", failure.reason, tries,
-                        policy.max_retries, delay)
+            log.warning("llm call failed (%s); retry %d/%d in %.2fs", failure.reason, tries, policy.max_retries, delay)
             await sleep(delay)
 
 

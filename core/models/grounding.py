@@ -20,8 +20,9 @@ class AnswerCheck(TenantOwned, Base):
     __table_args__ = (Index("ix_answer_checks_tenant_at", "tenant_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"),
-                                                  nullable=False, index=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     created_at: Mapped[datetime] = utcnow_column()
     sentences: Mapped[int] = mapped_column(Integer, nullable=False)
     supported: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -58,11 +58,14 @@ def sign_in(page: Page, base: str, email: str, lang: str) -> None:
     page.goto(f"{base}/settings")
 
 
-@pytest.mark.parametrize(("lang", "viewport"), [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)),
-                                                 ("zh", (390, 844))],
-                         ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"])
-def test_choose_gemini_save_the_key_and_test_the_connection(page: Page, admin_url, lan_models, fake_gemini,
-                                                             artifacts_dir, lang, viewport) -> None:
+@pytest.mark.parametrize(
+    ("lang", "viewport"),
+    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
+    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
+)
+def test_choose_gemini_save_the_key_and_test_the_connection(
+    page: Page, admin_url, lan_models, fake_gemini, artifacts_dir, lang, viewport
+) -> None:
     tenant = make_tenant(f"Model {lang} {viewport[0]}")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     sign_in(page, admin_url, tenant.created.admin_email, lang)

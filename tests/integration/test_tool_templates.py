@@ -25,9 +25,12 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == "/v1/forecast":
             query = parse_qs(url.query)
-            body: dict[str, Any] = {"latitude": float(query["latitude"][0]), "longitude": float(query["longitude"][0]),
-                                    "current": {"temperature_2m": 21.5, "weather_code": 3},
-                                    "daily": {"temperature_2m_max": [24.0, 25.1, 23.3]}}
+            body: dict[str, Any] = {
+                "latitude": float(query["latitude"][0]),
+                "longitude": float(query["longitude"][0]),
+                "current": {"temperature_2m": 21.5, "weather_code": 3},
+                "daily": {"temperature_2m_max": [24.0, 25.1, 23.3]},
+            }
         elif url.path.startswith("/api/orders/"):
             body = {"order_id": url.path.rsplit("/", 1)[1], "status": "shipped", "carrier": "SF Express"}
         else:
@@ -77,11 +80,15 @@ async def test_weather_in_one_click_then_edited_to_a_local_copy_of_the_api(clien
 
     base, seen = api
     preset = created.json()["url_template"]
-    edited = await client.post("/api/v1/tools/templates/weather", headers=tenant.admin, json={
-        "name": "weather_local", "url_template": preset.replace("https://api.open-meteo.com", base)})
+    edited = await client.post(
+        "/api/v1/tools/templates/weather",
+        headers=tenant.admin,
+        json={"name": "weather_local", "url_template": preset.replace("https://api.open-meteo.com", base)},
+    )
     assert edited.status_code == 201, edited.text
-    result = await call_http_tool(stored_tool(tenant, "weather_local"), {"latitude": 31.23, "longitude": 121.47},
-                                  allow_private=True)
+    result = await call_http_tool(
+        stored_tool(tenant, "weather_local"), {"latitude": 31.23, "longitude": 121.47}, allow_private=True
+    )
     assert result["status"] == 200 and result["body"]["current"]["temperature_2m"] == 21.5
     query = parse_qs(urlsplit(seen[-1]["path"]).query)
     # The preset's own query (what to forecast) is kept; the model's coordinates are added to it.
@@ -94,8 +101,11 @@ async def test_order_status_needs_the_shops_own_endpoint(client, tenant, api) ->
     assert refused.status_code == 422 and "set url_template" in refused.text
     assert (await client.get("/api/v1/tools", headers=tenant.admin)).json()["items"] == []
     base, seen = api
-    created = await client.post("/api/v1/tools/templates/order_status", headers=tenant.admin, json={
-        "url_template": f"{base}/api/orders/{{order_id}}", "secret_header_value": "Bearer shop-token-1"})
+    created = await client.post(
+        "/api/v1/tools/templates/order_status",
+        headers=tenant.admin,
+        json={"url_template": f"{base}/api/orders/{{order_id}}", "secret_header_value": "Bearer shop-token-1"},
+    )
     assert created.status_code == 201 and created.json()["has_secret"] is True
     assert "shop-token-1" not in created.text
     result = await call_http_tool(stored_tool(tenant, "order_status"), {"order_id": "10023"}, allow_private=True)
@@ -105,13 +115,19 @@ async def test_order_status_needs_the_shops_own_endpoint(client, tenant, api) ->
 
 async def test_the_example_token_is_never_sent_and_unknown_presets_are_404(client, tenant, api) -> None:
     base, seen = api
-    created = await client.post("/api/v1/tools/templates/order_status", headers=tenant.admin, json={
-        "url_template": f"{base}/api/orders/{{order_id}}"})
+    created = await client.post(
+        "/api/v1/tools/templates/order_status",
+        headers=tenant.admin,
+        json={"url_template": f"{base}/api/orders/{{order_id}}"},
+    )
     assert created.status_code == 201 and created.json()["has_secret"] is False
     await call_http_tool(stored_tool(tenant, "order_status"), {"order_id": "7"}, allow_private=True)
     assert seen[-1]["auth"] is None
-    hours = await client.post("/api/v1/tools/templates/business_hours", headers=tenant.admin,
-                              json={"url_template": f"{base}/api/opening-hours"})
+    hours = await client.post(
+        "/api/v1/tools/templates/business_hours",
+        headers=tenant.admin,
+        json={"url_template": f"{base}/api/opening-hours"},
+    )
     assert hours.status_code == 201
     missing = await client.post("/api/v1/tools/templates/lottery", headers=tenant.admin)
     assert missing.status_code == 404 and "weather" in missing.text

@@ -35,8 +35,11 @@ def private_models(monkeypatch):
 @pytest.fixture
 async def pair(client, private_models, fake_anthropic) -> tuple[Seeded, Seeded]:
     victim, attacker = await seed(client, "Model victim"), await seed(client, "Model attacker")
-    response = await client.put("/api/v1/settings/bot", headers=victim.admin, json={
-        "provider": "anthropic", "model": "claude-victim", "base_url": fake_anthropic.base_url, "api_key": KEY})
+    response = await client.put(
+        "/api/v1/settings/bot",
+        headers=victim.admin,
+        json={"provider": "anthropic", "model": "claude-victim", "base_url": fake_anthropic.base_url, "api_key": KEY},
+    )
     assert response.status_code == 200
     return victim, attacker
 
@@ -48,8 +51,9 @@ async def test_another_tenant_never_sees_or_uses_the_model_settings(client, pair
     assert fake_anthropic.base_url not in json.dumps(theirs)
     check = await client.post("/api/v1/settings/bot/test", headers=attacker.admin, json={})
     assert check.status_code == 200 and check.json()["provider"] == "local"
-    answer = await client.post("/api/v1/chat", headers={"X-Widget-Key": attacker.widget_key},
-                               json={"message": "What is the refund policy?"})
+    answer = await client.post(
+        "/api/v1/chat", headers={"X-Widget-Key": attacker.widget_key}, json={"message": "What is the refund policy?"}
+    )
     assert answer.status_code == 200
     assert fake_anthropic.requests == []  # the victim's model (and key) was never called
 

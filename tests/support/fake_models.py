@@ -169,8 +169,15 @@ class _Cut(Exception):
 
 # ---------------------------------------------------------------- Anthropic Messages API
 
-_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                     404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 class _AnthropicHandler(_StreamingHandler):
@@ -180,8 +187,9 @@ class _AnthropicHandler(_StreamingHandler):
     def send_error_body(self, response: ErrorResponse) -> None:
         kind = _ANTHROPIC_ERRORS.get(response.status, "api_error")
         headers = {"retry-after": response.retry_after} if response.retry_after is not None else {}
-        self.send_json(response.status, {"type": "error", "error": {"type": kind, "message": response.message}},
-                       headers)
+        self.send_json(
+            response.status, {"type": "error", "error": {"type": kind, "message": response.message}}, headers
+        )
 
     def stream(self, response: TextResponse | ToolCallsResponse, body: dict[str, Any]) -> None:
         try:
@@ -192,41 +200,75 @@ class _AnthropicHandler(_StreamingHandler):
     def events(self, response: TextResponse | ToolCallsResponse, body: dict[str, Any]) -> Iterator[bytes]:
         prompt, completion = response.usage or (max(1, len(json.dumps(body.get("messages"))) // 4), 0)
         model = body.get("model", "claude-fake")
-        yield _sse("message_start", {"type": "message_start", "message": {
-            "id": f"msg_{uuid.uuid4().hex[:20]}", "type": "message", "role": "assistant", "model": model,
-            "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": prompt, "output_tokens": 1}}})
+        yield _sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": f"msg_{uuid.uuid4().hex[:20]}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": prompt, "output_tokens": 1},
+                },
+            },
+        )
         yield _sse("ping", {"type": "ping"})
         index = 0
         produced = ""
         content = response.content or ""
         if content:
-            yield _sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {"type": "text", "text": ""}})
+            yield _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
             pieces = _split(content, response.pieces if isinstance(response, TextResponse) else 1)
             for number, piece in enumerate(pieces):
                 if isinstance(response, TextResponse) and self.cut(response, number):
                     raise _Cut
                 produced += piece
-                yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                   "delta": {"type": "text_delta", "text": piece}})
+                yield _sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+                )
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
             index = 1
         if isinstance(response, ToolCallsResponse):
             for call in response.calls:
                 tool_id = call.id if call.id.startswith("toolu_") else f"toolu_{call.id}"
-                yield _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
-                    "type": "tool_use", "id": tool_id, "name": call.name, "input": {}}})
+                yield _sse(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "tool_use", "id": tool_id, "name": call.name, "input": {}},
+                    },
+                )
                 for piece in _split(call.raw_arguments, response.argument_pieces):
                     produced += piece
-                    yield _sse("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                       "delta": {"type": "input_json_delta", "partial_json": piece}})
+                    yield _sse(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": piece},
+                        },
+                    )
                 yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
                 index += 1
         stop = "tool_use" if isinstance(response, ToolCallsResponse) else "end_turn"
         output = completion or max(1, len(produced) // 4)
-        yield _sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                     "usage": {"output_tokens": output}})
+        yield _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": output},
+            },
+        )
         yield _sse("message_stop", {"type": "message_stop"})
 
 
@@ -240,8 +282,15 @@ class FakeAnthropic(_FakeServer):
 
 # ---------------------------------------------------------------- Gemini generateContent
 
-_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                  429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 class _GeminiHandler(_StreamingHandler):
@@ -250,11 +299,15 @@ class _GeminiHandler(_StreamingHandler):
         return re.match(r"^/v1(beta)?/models/[^/:]+:streamGenerateContent$", path) is not None
 
     def send_error_body(self, response: ErrorResponse) -> None:
-        error: dict[str, Any] = {"code": response.status, "message": response.message,
-                                 "status": _GOOGLE_STATUS.get(response.status, "UNKNOWN")}
+        error: dict[str, Any] = {
+            "code": response.status,
+            "message": response.message,
+            "status": _GOOGLE_STATUS.get(response.status, "UNKNOWN"),
+        }
         if response.retry_after is not None:
-            error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                 "retryDelay": f"{response.retry_after}s"}]
+            error["details"] = [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{response.retry_after}s"}
+            ]
         self.send_json(response.status, {"error": error})
 
     def stream(self, response: TextResponse | ToolCallsResponse, body: dict[str, Any]) -> None:
@@ -274,10 +327,13 @@ class _GeminiHandler(_StreamingHandler):
             if finish:
                 candidate["finishReason"] = finish
                 output = completion or max(1, len(produced) // 4)
-                usage = {"promptTokenCount": prompt, "candidatesTokenCount": output,
-                         "totalTokenCount": prompt + output}
-            payload = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model,
-                       "responseId": uuid.uuid4().hex[:16]}
+                usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+            payload = {
+                "candidates": [candidate],
+                "usageMetadata": usage,
+                "modelVersion": model,
+                "responseId": uuid.uuid4().hex[:16],
+            }
             return f"data: {json.dumps(payload)}\r\n\r\n".encode()
 
         content = response.content or ""
@@ -296,8 +352,9 @@ class _GeminiHandler(_StreamingHandler):
         for call in response.calls:
             arguments = call.arguments if isinstance(call.arguments, dict) else {"_raw": call.arguments}
             produced += call.name + json.dumps(arguments)
-            parts.append({"functionCall": {"name": call.name, "args": arguments, "id": call.id},
-                          "thoughtSignature": SIGNATURE})
+            parts.append(
+                {"functionCall": {"name": call.name, "args": arguments, "id": call.id}, "thoughtSignature": SIGNATURE}
+            )
         yield chunk(parts, "STOP")
 
 

@@ -16,9 +16,15 @@ from chat.types import CompletionRequest, ProviderError, ProviderEvent, TextDelt
 from tests.support.fake_models import SIGNATURE, FakeAnthropic, FakeGemini
 from tests.support.fake_openai import error, hang, text, tool_call, tool_calls
 
-LOOKUP = ToolSpec("lookup_record", "Look up one of the tenant's records by key.",
-                  {"type": "object", "properties": {"collection": {"type": "string"}, "key": {"type": "string"}},
-                   "required": ["collection", "key"]})
+LOOKUP = ToolSpec(
+    "lookup_record",
+    "Look up one of the tenant's records by key.",
+    {
+        "type": "object",
+        "properties": {"collection": {"type": "string"}, "key": {"type": "string"}},
+        "required": ["collection", "key"],
+    },
+)
 
 
 class RecordingSleep:
@@ -34,21 +40,38 @@ async def model(request) -> AsyncIterator[tuple[Any, Any, RecordingSleep]]:
     sleeps = RecordingSleep()
     if request.param == "anthropic":
         server: Any = FakeAnthropic().start()
-        provider: Any = AnthropicProvider(api_key="sk-ant-test", base_url=server.base_url, model="claude-test",
-                                          timeout=2.0, max_retries=2, backoff_base=0.01, sleep=sleeps)
+        provider: Any = AnthropicProvider(
+            api_key="sk-ant-test",
+            base_url=server.base_url,
+            model="claude-test",
+            timeout=2.0,
+            max_retries=2,
+            backoff_base=0.01,
+            sleep=sleeps,
+        )
     else:
         server = FakeGemini().start()
-        provider = GeminiProvider(api_key="gm-test", base_url=server.base_url, model="gemini-test", timeout=2.0,
-                                  max_retries=2, backoff_base=0.01, sleep=sleeps)
+        provider = GeminiProvider(
+            api_key="gm-test",
+            base_url=server.base_url,
+            model="gemini-test",
+            timeout=2.0,
+            max_retries=2,
+            backoff_base=0.01,
+            sleep=sleeps,
+        )
     yield provider, server, sleeps
     await provider.aclose()
     server.stop()
 
 
 def ask(question: str, *, timeout: float = 2.0, messages: list[dict[str, Any]] | None = None) -> CompletionRequest:
-    return CompletionRequest(messages or [{"role": "system", "content": "You answer for the shop."},
-                                          {"role": "user", "content": question}],
-                             [LOOKUP], "", timeout_seconds=timeout)
+    return CompletionRequest(
+        messages or [{"role": "system", "content": "You answer for the shop."}, {"role": "user", "content": question}],
+        [LOOKUP],
+        "",
+        timeout_seconds=timeout,
+    )
 
 
 async def run(provider: Any, request: CompletionRequest) -> list[ProviderEvent]:
@@ -69,8 +92,9 @@ async def test_text_streams_in_pieces_with_usage(model) -> None:
     sent = server.last_request
     if provider.name == "anthropic":
         assert sent["system"] == "You answer for the shop." and sent["stream"] is True
-        assert sent["messages"] == [{"role": "user", "content": [{"type": "text",
-                                                                  "text": "How long does delivery take?"}]}]
+        assert sent["messages"] == [
+            {"role": "user", "content": [{"type": "text", "text": "How long does delivery take?"}]}
+        ]
         assert sent["tools"][0]["input_schema"]["required"] == ["collection", "key"]
         headers = server.headers[-1]
         assert "sk-ant-test" in (headers.get("x-api-key"), headers.get("authorization", "").removeprefix("Bearer "))
@@ -95,26 +119,48 @@ async def test_chinese_text_arrives_whole(model) -> None:
 
 async def test_tool_call_and_its_result_go_back_in_the_providers_format(model) -> None:
     provider, server, _ = model
-    server.script(tool_calls(tool_call("lookup_record", {"collection": "orders", "key": "10023"}, id="call_7")),
-                  text("Order 10023 has shipped."))
+    server.script(
+        tool_calls(tool_call("lookup_record", {"collection": "orders", "key": "10023"}, id="call_7")),
+        text("Order 10023 has shipped."),
+    )
     first = await run(provider, ask("Where is order 10023?"))
     calls = [e for e in first if isinstance(e, ToolCallRequest)]
     assert [(c.name, c.arguments) for c in calls] == [("lookup_record", {"collection": "orders", "key": "10023"})]
     call = calls[0]
-    messages = [{"role": "user", "content": "Where is order 10023?"},
-                {"role": "assistant", "content": None, "tool_calls": [
-                    {"id": call.id, "type": "function",
-                     "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}]},
-                {"role": "tool", "tool_call_id": call.id, "content": '{"record": {"status": "shipped"}}'}]
+    messages = [
+        {"role": "user", "content": "Where is order 10023?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": '{"record": {"status": "shipped"}}'},
+    ]
     second = await run(provider, ask("", messages=messages))
     assert texts(second) == "Order 10023 has shipped."
     sent = server.last_request
     if provider.name == "anthropic":
         assert call.id.startswith("toolu_")
-        assert sent["messages"][1]["content"] == [{"type": "tool_use", "id": call.id, "name": "lookup_record",
-                                                   "input": {"collection": "orders", "key": "10023"}}]
-        assert sent["messages"][2] == {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": call.id, "content": '{"record": {"status": "shipped"}}'}]}
+        assert sent["messages"][1]["content"] == [
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": "lookup_record",
+                "input": {"collection": "orders", "key": "10023"},
+            }
+        ]
+        assert sent["messages"][2] == {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": call.id, "content": '{"record": {"status": "shipped"}}'}
+            ],
+        }
     else:
         model_turn, answer_turn = sent["contents"][1], sent["contents"][2]
         assert model_turn["role"] == "model"
@@ -123,7 +169,8 @@ async def test_tool_call_and_its_result_go_back_in_the_providers_format(model) -
         assert base64.b64decode(model_turn["parts"][0]["thoughtSignature"]) == base64.b64decode(SIGNATURE)
         response = answer_turn["parts"][0]["functionResponse"]
         assert response["name"] == "lookup_record" and response["response"] == {
-            "result": {"record": {"status": "shipped"}}}
+            "result": {"record": {"status": "shipped"}}
+        }
 
 
 async def test_rate_limit_is_retried_after_the_servers_delay(model) -> None:
@@ -159,8 +206,10 @@ async def test_a_timeout_is_retried_then_reported(model) -> None:
 
 async def test_a_stream_cut_midway_is_not_retried_so_no_text_repeats(model) -> None:
     provider, server, _ = model
-    server.script(text("One two three four five six.", pieces=6, hang_after=3, hang_seconds=0),
-                  text("One two three four five six."))
+    server.script(
+        text("One two three four five six.", pieces=6, hang_after=3, hang_seconds=0),
+        text("One two three four five six."),
+    )
     seen: list[str] = []
     with pytest.raises(ProviderError):
         async for event in provider.complete(ask("count")):
