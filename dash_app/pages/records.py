@@ -40,6 +40,9 @@ ACCESS = {
     "private": "Nobody in the chat (admins only)",
 }
 
+# A column like these most likely holds the customer's id on the shop's site: offered as the owner column.
+_OWNER_NAMES = ("customer_id", "user_id", "customer id", "user id", "member_id", "客户id", "用户id", "客户编号")
+
 _ZH = {
     "Records": "记录",
     "Record collections": "记录集合",
@@ -264,6 +267,7 @@ def register(app: Any) -> None:
         Output("rec-key", "options"),
         Output("rec-key", "value"),
         Output("rec-owner", "options"),
+        Output("rec-owner", "value"),
         Output("rec-sensitive", "options"),
         Input("rec-upload", "contents"),
         State("rec-upload", "filename"),
@@ -274,9 +278,11 @@ def register(app: Any) -> None:
         stored = {"name": name or "records.csv", "contents": contents or ""}
         found, error = attempt(lambda: preview_upload(user, *_decode(stored), None))
         if error is not None or found is None:
-            return None, error, [], None, [], []
+            return None, error, [], None, [], "", []
         columns = found.columns
-        return (stored, name, columns, found.key_column, [{"label": _t("none"), "value": ""}, *columns], columns)
+        owner = next((c for c in columns if c.casefold() in _OWNER_NAMES), "")
+        none = {"label": _t("none"), "value": ""}
+        return (stored, name, columns, found.key_column, [none, *columns], owner, columns)
 
     @app.callback(
         Output("rec-preview", "children"),
