@@ -1,7 +1,7 @@
 """Ingestion leases: a document being indexed says until when its worker vouches for it.
 
 Revision ID: 0021_ingest_lease
-Revises: 0019_inbox
+Revises: 0022_providers
 Create Date: 2026-12-07
 
 A worker that claims a document sets `lease_until` and renews it while it works; the lost-job sweep
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021_ingest_lease"
-down_revision: str | None = "0019_inbox"
+down_revision: str | None = "0022_providers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
