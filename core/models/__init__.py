@@ -13,11 +13,20 @@ from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Mes
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
+from core.models.notifications import (
+    DELIVERY_STATUSES,
+    WEBHOOK_EVENTS,
+    NotificationEmail,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
 from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
 from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
+    "DELIVERY_STATUSES",
     "DOCUMENT_STATUSES",
     "EMBEDDING_DIM",
     "EVALUATION_STATUSES",
@@ -28,6 +37,7 @@ __all__ = [
     "SOURCE_SCHEDULES",
     "SOURCE_STATUSES",
     "TENANT_TABLES",
+    "WEBHOOK_EVENTS",
     "ApiKey",
     "AuditEntry",
     "Base",
@@ -46,6 +56,7 @@ __all__ = [
     "KnowledgeGapTopic",
     "Message",
     "ModelRun",
+    "NotificationEmail",
     "Record",
     "RecordCollection",
     "Source",
@@ -54,5 +65,8 @@ __all__ = [
     "TermFrequency",
     "UsageDaily",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WidgetKey",
 ]
