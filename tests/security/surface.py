@@ -239,6 +239,11 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                foreign=None),
     ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/contact"): Probe(
         body=lambda a, v: {"json": {"visitor_id": v.visitor_id, "email": f"{a.marker}@example.com"}}),
+    # Issue 19: people and the agent inbox.
+    ("POST", "/api/v1/users"): Probe(body=lambda a, v: {"json": {
+        "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",
+        "role": "agent"}}, foreign=None),
+    ("GET", "/api/v1/users"): Probe(foreign=None, lists_own=True),
 }
 
 # Routes only admins and owners may call, even to read (analysts get 403): tests/security/test_roles.py.
