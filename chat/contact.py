@@ -66,12 +66,14 @@ async def _rate_limit(tenant_id: uuid.UUID, asker: Asker) -> None:
         log.warning("redis unavailable; contact rate limit not enforced", extra={"tenant_id": str(tenant_id)})
         return
     if count > CONTACTS_PER_MINUTE:
-        raise RateLimited("Too many attempts; please wait a minute and try again.",
-                          retry_after=60 - int(time.time() % 60))
+        raise RateLimited(
+            "Too many attempts; please wait a minute and try again.", retry_after=60 - int(time.time() % 60)
+        )
 
 
-async def leave_contact(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker, email: object,
-                        phone: object) -> dict[str, Any]:
+async def leave_contact(
+    tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker, email: object, phone: object
+) -> dict[str, Any]:
     """Store how the customer wants to be reached on their conversation (replacing an earlier one)."""
     clean_email, clean_phone = check_contact(email, phone)
     await _rate_limit(tenant_id, asker)

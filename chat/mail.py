@@ -29,13 +29,15 @@ def send(recipient: str, subject: str, body: str) -> None:
     port = url.port or (465 if implicit_tls else 25)
     timeout = settings.smtp_timeout_seconds
     context = ssl.create_default_context()
-    client = (smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=context) if implicit_tls
-              else smtplib.SMTP(url.hostname, port, timeout=timeout))
+    client = (
+        smtplib.SMTP_SSL(url.hostname, port, timeout=timeout, context=context)
+        if implicit_tls
+        else smtplib.SMTP(url.hostname, port, timeout=timeout)
+    )
     with client:
         client.ehlo()
         wants_starttls = parse_qs(url.query).get("starttls", ["auto"])[0].lower()
-        if not implicit_tls and wants_starttls != "false" and (wants_starttls == "true" or
-                                                                client.has_extn("starttls")):
+        if not implicit_tls and wants_starttls != "false" and (wants_starttls == "true" or client.has_extn("starttls")):
             client.starttls(context=context)
             client.ehlo()
         if url.username:
@@ -47,9 +49,11 @@ def handoff_email(reason: str, question: str | None, conversation_id: str, admin
     """Subject and body of the staff notice for a new hand-off (both languages: staff read either)."""
     subject = "A customer is waiting for a person · 有客户在等待人工客服"
     quoted = f"\n\n“{question[:500]}”" if question else ""
-    body = (f"A customer asked to talk to a person ({reason}).{quoted}\n\n"
-            f"Conversation {conversation_id}: {admin_url}\n\n"
-            f"有客户请求人工客服（{reason}）。{quoted}\n\n对话 {conversation_id}：{admin_url}\n")
+    body = (
+        f"A customer asked to talk to a person ({reason}).{quoted}\n\n"
+        f"Conversation {conversation_id}: {admin_url}\n\n"
+        f"有客户请求人工客服（{reason}）。{quoted}\n\n对话 {conversation_id}：{admin_url}\n"
+    )
     return subject, body
 
 
@@ -57,7 +61,12 @@ def agent_reply_email(language: str | None, agent_name: str | None, text: str) -
     """Subject and body of an agent's reply sent to a customer who left an address and is away."""
     who = agent_name or ("我们的客服" if language == "zh" else "our team")
     if language == "zh":
-        return ("您的咨询有了回复", f"您好，\n\n{who}回复了您的咨询：\n\n{text}\n\n"
-                                   "回到网站上的对话窗口即可继续交流。\n")
-    return ("A reply to your question", f"Hello,\n\n{who} replied to your question:\n\n{text}\n\n"
-                                        "You can continue the conversation in the chat on our website.\n")
+        return (
+            "您的咨询有了回复",
+            f"您好，\n\n{who}回复了您的咨询：\n\n{text}\n\n回到网站上的对话窗口即可继续交流。\n",
+        )
+    return (
+        "A reply to your question",
+        f"Hello,\n\n{who} replied to your question:\n\n{text}\n\n"
+        "You can continue the conversation in the chat on our website.\n",
+    )

@@ -40,9 +40,18 @@ STAFF_ROLES = ("owner", "admin", "agent")
 
 def event_body(event_id: uuid.UUID, tenant_id: uuid.UUID, event: str, payload: dict[str, Any]) -> str:
     """The JSON every receiver of `event` gets, byte for byte (what the signature covers)."""
-    return json.dumps({"id": str(event_id), "event": event, "created_at": datetime.now(UTC).isoformat(),
-                       "tenant_id": str(tenant_id), "data": payload}, ensure_ascii=False, default=str,
-                      separators=(",", ":"))
+    return json.dumps(
+        {
+            "id": str(event_id),
+            "event": event,
+            "created_at": datetime.now(UTC).isoformat(),
+            "tenant_id": str(tenant_id),
+            "data": payload,
+        },
+        ensure_ascii=False,
+        default=str,
+        separators=(",", ":"),
+    )
 
 
 async def emit(tenant_id: uuid.UUID, event: str, payload: dict[str, Any]) -> uuid.UUID | None:
@@ -55,10 +64,12 @@ async def emit(tenant_id: uuid.UUID, event: str, payload: dict[str, Any]) -> uui
     event_id = uuid.uuid4()
     try:
         async with tenant_session(tenant_id) as session:
-            deliveries = await _store_deliveries(session, tenant_id, event_id, event,
-                                                 event_body(event_id, tenant_id, event, payload))
-            emails = (await _store_staff_emails(session, tenant_id, event_id, payload)
-                      if event == "handoff.requested" else [])
+            deliveries = await _store_deliveries(
+                session, tenant_id, event_id, event, event_body(event_id, tenant_id, event, payload)
+            )
+            emails = (
+                await _store_staff_emails(session, tenant_id, event_id, payload) if event == "handoff.requested" else []
+            )
     except Exception:
         log.exception("event not stored for notification", extra={"tenant_id": str(tenant_id), "event": event})
         return None
@@ -67,39 +78,74 @@ async def emit(tenant_id: uuid.UUID, event: str, payload: dict[str, Any]) -> uui
     return event_id
 
 
-async def _store_deliveries(session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID, event: str,
-                            body: str) -> list[uuid.UUID]:
+async def _store_deliveries(
+    session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID, event: str, body: str
+) -> list[uuid.UUID]:
     hooks = (await session.scalars(select(Webhook.id).where(literal(event) == any_(Webhook.events)))).all()
     if not hooks:
         return []
-    rows = [{"id": uuid.uuid4(), "tenant_id": tenant_id, "webhook_id": hook, "event_id": event_id, "event": event,
-             "body": body, "status": "pending"} for hook in hooks]
-    stored = await session.scalars(insert(WebhookDelivery).values(rows).on_conflict_do_nothing()
-                                   .returning(WebhookDelivery.id))
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "webhook_id": hook,
+            "event_id": event_id,
+            "event": event,
+            "body": body,
+            "status": "pending",
+        }
+        for hook in hooks
+    ]
+    stored = await session.scalars(
+        insert(WebhookDelivery).values(rows).on_conflict_do_nothing().returning(WebhookDelivery.id)
+    )
     return list(stored)
 
 
-async def _store_staff_emails(session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID,
-                              payload: dict[str, Any]) -> list[uuid.UUID]:
+async def _store_staff_emails(
+    session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID, payload: dict[str, Any]
+) -> list[uuid.UUID]:
     settings = get_settings()
     if not settings.smtp_url or not (await service_hours.load(session, tenant_id)).handoff_emails:
         return []
     recipients = (await session.scalars(select(User.email).where(User.is_active, User.role.in_(STAFF_ROLES)))).all()
     conversation_id = str(payload.get("conversation_id", ""))
-    subject, body = mail.handoff_email(str(payload.get("reason") or "customer asked for a person"),
-                                       payload.get("question"), conversation_id,
-                                       f"{settings.public_admin_url.rstrip('/')}/conversations")
+    subject, body = mail.handoff_email(
+        str(payload.get("reason") or "customer asked for a person"),
+        payload.get("question"),
+        conversation_id,
+        f"{settings.public_admin_url.rstrip('/')}/conversations",
+    )
     return await _store_emails(session, tenant_id, event_id, "handoff", recipients, subject, body)
 
 
-async def _store_emails(session: AsyncSession, tenant_id: uuid.UUID, event_id: uuid.UUID, kind: str,
-                        recipients: Iterable[str], subject: str, body: str) -> list[uuid.UUID]:
-    rows = [{"id": uuid.uuid4(), "tenant_id": tenant_id, "event_id": event_id, "kind": kind, "recipient": r,
-             "subject": subject, "body": body, "status": "pending"} for r in dict.fromkeys(recipients)]
+async def _store_emails(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    event_id: uuid.UUID,
+    kind: str,
+    recipients: Iterable[str],
+    subject: str,
+    body: str,
+) -> list[uuid.UUID]:
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "event_id": event_id,
+            "kind": kind,
+            "recipient": r,
+            "subject": subject,
+            "body": body,
+            "status": "pending",
+        }
+        for r in dict.fromkeys(recipients)
+    ]
     if not rows:
         return []
-    stored = await session.scalars(insert(NotificationEmail).values(rows).on_conflict_do_nothing()
-                                   .returning(NotificationEmail.id))
+    stored = await session.scalars(
+        insert(NotificationEmail).values(rows).on_conflict_do_nothing().returning(NotificationEmail.id)
+    )
     return list(stored)
 
 
@@ -109,8 +155,11 @@ def _queue(tenant_id: uuid.UUID, deliveries: list[uuid.UUID], emails: list[uuid.
             try:
                 send(tenant_id, row_id)
             except Exception:  # broker down: the row stays pending and the lost-job sweep sends it
-                log.warning("notification not queued; the sweep will send it", exc_info=True,
-                            extra={"tenant_id": str(tenant_id), "id": str(row_id)})
+                log.warning(
+                    "notification not queued; the sweep will send it",
+                    exc_info=True,
+                    extra={"tenant_id": str(tenant_id), "id": str(row_id)},
+                )
 
 
 async def customer_connected(conversation_id: uuid.UUID) -> bool:
@@ -133,9 +182,13 @@ async def email_agent_reply(tenant_id: uuid.UUID, message_id: uuid.UUID, agent_n
     if not get_settings().smtp_url:
         return False
     async with tenant_session(tenant_id) as session:
-        row = (await session.execute(
-            select(Message.text, Message.role, Conversation.id, Conversation.contact_email, Conversation.language)
-            .join(Conversation, Conversation.id == Message.conversation_id).where(Message.id == message_id))).first()
+        row = (
+            await session.execute(
+                select(Message.text, Message.role, Conversation.id, Conversation.contact_email, Conversation.language)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.id == message_id)
+            )
+        ).first()
         if row is None or row.role != "agent" or not row.contact_email:
             return False
         if await customer_connected(row.id):

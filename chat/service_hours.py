@@ -45,14 +45,15 @@ class ServiceSettings:
 
 def _spans(day: str, raw: object) -> list[str]:
     if not isinstance(raw, list) or len(raw) > MAX_SPANS_PER_DAY:
-        raise ValidationFailed(f"hours.{day} must be a list of at most {MAX_SPANS_PER_DAY} spans like \"09:00-18:00\".")
+        raise ValidationFailed(f'hours.{day} must be a list of at most {MAX_SPANS_PER_DAY} spans like "09:00-18:00".')
     for span in raw:
         match = _SPAN.match(span) if isinstance(span, str) else None
         if match is None or span[6:] == "24:01" or (match.group(3) == "24" and match.group(4) != "00"):
-            raise ValidationFailed(f"hours.{day}: {span!r} is not a span like \"09:00-18:00\" (24-hour clock).")
+            raise ValidationFailed(f'hours.{day}: {span!r} is not a span like "09:00-18:00" (24-hour clock).')
         if span[:5] >= span[6:]:
-            raise ValidationFailed(f"hours.{day}: {span} ends before it starts; split a span across midnight "
-                                   "into two days.")
+            raise ValidationFailed(
+                f"hours.{day}: {span} ends before it starts; split a span across midnight into two days."
+            )
     return list(raw)
 
 
@@ -68,12 +69,13 @@ def validate(current: ServiceSettings, changes: dict[str, Any]) -> ServiceSettin
     if "timezone" in changes:
         zone = changes["timezone"]
         if not isinstance(zone, str) or zone not in available_timezones():
-            raise ValidationFailed(f"timezone {zone!r} is not an IANA time zone such as Asia/Shanghai or "
-                                   "Europe/Berlin.")
+            raise ValidationFailed(
+                f"timezone {zone!r} is not an IANA time zone such as Asia/Shanghai or Europe/Berlin."
+            )
     if "hours" in changes:
         raw = changes["hours"]
         if not isinstance(raw, dict) or set(raw) - set(DAYS):
-            raise ValidationFailed(f"hours must map days ({', '.join(DAYS)}) to lists of spans like \"09:00-18:00\".")
+            raise ValidationFailed(f'hours must map days ({", ".join(DAYS)}) to lists of spans like "09:00-18:00".')
         changes = {**changes, "hours": {day: _spans(day, raw.get(day, current.hours.get(day, []))) for day in DAYS}}
     return replace(current, **changes)
 

@@ -61,9 +61,11 @@ def _check_host(host: str, port: int) -> None:
         raise ValidationFailed(f"url: the host {host} could not be resolved; check its spelling.") from exc
     addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
     if any(is_link_local(ip) for ip in addresses) or (
-            not get_settings().webhook_allow_private and any(is_forbidden_address(ip) for ip in addresses)):
-        raise ValidationFailed(f"url: {host} resolves to a private or reserved address; webhooks may only "
-                               "reach public hosts.")
+        not get_settings().webhook_allow_private and any(is_forbidden_address(ip) for ip in addresses)
+    ):
+        raise ValidationFailed(
+            f"url: {host} resolves to a private or reserved address; webhooks may only reach public hosts."
+        )
 
 
 def check_events(raw: object) -> list[str]:
@@ -86,8 +88,9 @@ def create_webhook(session: Session, tenant_id: uuid.UUID, url: object, events: 
     if (count or 0) >= MAX_WEBHOOKS:
         raise ValidationFailed(f"A tenant may have at most {MAX_WEBHOOKS} webhooks; delete one first.")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    hook = Webhook(id=uuid.uuid4(), tenant_id=tenant_id, url=checked_url, events=checked_events,
-                   secret_sealed=seal(secret))
+    hook = Webhook(
+        id=uuid.uuid4(), tenant_id=tenant_id, url=checked_url, events=checked_events, secret_sealed=seal(secret)
+    )
     session.add(hook)
     session.flush()
     session.refresh(hook)
@@ -96,16 +99,22 @@ def create_webhook(session: Session, tenant_id: uuid.UUID, url: object, events: 
 
 def list_webhooks(session: Session, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every webhook with its delivery counts by status (secrets are never shown again)."""
-    hooks = session.scalars(select(Webhook).where(Webhook.tenant_id == tenant_id)
-                            .order_by(Webhook.created_at)).all()
+    hooks = session.scalars(select(Webhook).where(Webhook.tenant_id == tenant_id).order_by(Webhook.created_at)).all()
     counts: dict[tuple[uuid.UUID, str], int] = {
-        (row.webhook_id, row.status): row.n for row in session.execute(
+        (row.webhook_id, row.status): row.n
+        for row in session.execute(
             select(WebhookDelivery.webhook_id, WebhookDelivery.status, func.count().label("n"))
             .where(WebhookDelivery.tenant_id == tenant_id)
-            .group_by(WebhookDelivery.webhook_id, WebhookDelivery.status))}
-    return [{**webhook_view(h), "deliveries": {s: counts.get((h.id, s), 0)
-                                               for s in ("pending", "sending", "delivered", "failed")}}
-            for h in hooks]
+            .group_by(WebhookDelivery.webhook_id, WebhookDelivery.status)
+        )
+    }
+    return [
+        {
+            **webhook_view(h),
+            "deliveries": {s: counts.get((h.id, s), 0) for s in ("pending", "sending", "delivered", "failed")},
+        }
+        for h in hooks
+    ]
 
 
 def _webhook(session: Session, tenant_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
@@ -127,18 +136,45 @@ def deliveries(session: Session, tenant_id: uuid.UUID, webhook_id: uuid.UUID, li
     if isinstance(limit, bool) or not 1 <= limit <= MAX_LISTED_DELIVERIES:
         raise ValidationFailed(f"limit must be from 1 to {MAX_LISTED_DELIVERIES}.")
     _webhook(session, tenant_id, webhook_id)
-    rows = session.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
-                           .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).limit(limit)).all()
+    rows = session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .limit(limit)
+    ).all()
     attempts: dict[uuid.UUID, list[dict[str, Any]]] = {}
     if rows:
-        for a in session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_([r.id for r in rows]))
-                                 .order_by(WebhookAttempt.attempt)):
+        for a in session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_([r.id for r in rows]))
+            .order_by(WebhookAttempt.attempt)
+        ):
             attempts.setdefault(a.delivery_id, []).append(
-                {"attempt": a.attempt, "status_code": a.status_code, "error": a.error, "duration_ms": a.duration_ms,
-                 "at": a.created_at})
-    total = session.scalar(select(func.count()).select_from(WebhookDelivery)
-                           .where(WebhookDelivery.webhook_id == webhook_id))
-    return {"items": [{"id": str(r.id), "event": r.event, "event_id": str(r.event_id), "status": r.status,
-                       "attempts": attempts.get(r.id, []), "last_status_code": r.last_status_code,
-                       "last_error": r.last_error, "created_at": r.created_at, "delivered_at": r.delivered_at}
-                      for r in rows], "total": int(total or 0)}
+                {
+                    "attempt": a.attempt,
+                    "status_code": a.status_code,
+                    "error": a.error,
+                    "duration_ms": a.duration_ms,
+                    "at": a.created_at,
+                }
+            )
+    total = session.scalar(
+        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+    )
+    return {
+        "items": [
+            {
+                "id": str(r.id),
+                "event": r.event,
+                "event_id": str(r.event_id),
+                "status": r.status,
+                "attempts": attempts.get(r.id, []),
+                "last_status_code": r.last_status_code,
+                "last_error": r.last_error,
+                "created_at": r.created_at,
+                "delivered_at": r.delivered_at,
+            }
+            for r in rows
+        ],
+        "total": int(total or 0),
+    }

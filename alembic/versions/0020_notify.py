@@ -39,8 +39,9 @@ def _isolate(table: str) -> None:
 def _tenant(table: str) -> list[Any]:
     return [
         sa.Column("tenant_id", sa.UUID(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"), ondelete="CASCADE"
+        ),
     ]
 
 
@@ -73,17 +74,24 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         *_tenant("webhook_deliveries"),
-        sa.CheckConstraint("status IN ('pending', 'sending', 'delivered', 'failed')",
-                           name=op.f("ck_webhook_deliveries_status")),
-        sa.ForeignKeyConstraint(["webhook_id"], ["webhooks.id"],
-                                name=op.f("fk_webhook_deliveries_webhook_id_webhooks"), ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'sending', 'delivered', 'failed')", name=op.f("ck_webhook_deliveries_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"], ["webhooks.id"], name=op.f("fk_webhook_deliveries_webhook_id_webhooks"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
     )
-    op.create_index("uq_webhook_deliveries_webhook_event", "webhook_deliveries", ["webhook_id", "event_id"],
-                    unique=True)
+    op.create_index(
+        "uq_webhook_deliveries_webhook_event", "webhook_deliveries", ["webhook_id", "event_id"], unique=True
+    )
     op.create_index("ix_webhook_deliveries_webhook_created", "webhook_deliveries", ["webhook_id", "created_at"])
-    op.create_index("ix_webhook_deliveries_open", "webhook_deliveries", ["created_at"],
-                    postgresql_where=sa.text("status IN ('pending', 'sending')"))
+    op.create_index(
+        "ix_webhook_deliveries_open",
+        "webhook_deliveries",
+        ["created_at"],
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
+    )
     _isolate("webhook_deliveries")
 
     op.create_table(
@@ -96,8 +104,12 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         *_tenant("webhook_attempts"),
-        sa.ForeignKeyConstraint(["delivery_id"], ["webhook_deliveries.id"],
-                                name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
     )
     op.create_index(op.f("ix_webhook_attempts_delivery_id"), "webhook_attempts", ["delivery_id"])
@@ -118,14 +130,20 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=now, nullable=False),
         *_tenant("notification_emails"),
-        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')",
-                           name=op.f("ck_notification_emails_status")),
+        sa.CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'failed')", name=op.f("ck_notification_emails_status")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_emails")),
     )
-    op.create_index("uq_notification_emails_event_recipient", "notification_emails", ["event_id", "recipient"],
-                    unique=True)
-    op.create_index("ix_notification_emails_open", "notification_emails", ["created_at"],
-                    postgresql_where=sa.text("status IN ('pending', 'sending')"))
+    op.create_index(
+        "uq_notification_emails_event_recipient", "notification_emails", ["event_id", "recipient"], unique=True
+    )
+    op.create_index(
+        "ix_notification_emails_open",
+        "notification_emails",
+        ["created_at"],
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
+    )
     _isolate("notification_emails")
 
     op.add_column("conversations", sa.Column("contact_email", sa.String(length=320), nullable=True))

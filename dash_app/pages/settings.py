@@ -23,7 +23,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_privacy, settings_tools
+from dash_app.pages import settings_access, settings_notify, settings_privacy, settings_tools
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -101,6 +101,7 @@ def layout(user: SignedInUser) -> html.Div:
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
+        settings_notify.layout(user),
         settings_privacy.layout(user),
     ])
 
@@ -133,4 +134,5 @@ def register(app: Any) -> None:
 
     settings_access.register(app)
     settings_tools.register(app)
+    settings_notify.register(app)
     settings_privacy.register(app)

@@ -42,11 +42,13 @@ def widget(tenant) -> dict[str, str]:
 
 
 async def hand_off(client, tenant, visitor: str = "v-mail") -> str:
-    chat = await client.post("/api/v1/chat", headers=widget(tenant),
-                             json={"message": "我的订单还没到", "visitor_id": visitor})
+    chat = await client.post(
+        "/api/v1/chat", headers=widget(tenant), json={"message": "我的订单还没到", "visitor_id": visitor}
+    )
     conversation_id = chat.json()["conversation_id"]
-    response = await client.post(f"/api/v1/chat/conversations/{conversation_id}/handoff", headers=widget(tenant),
-                                 json={"visitor_id": visitor})
+    response = await client.post(
+        f"/api/v1/chat/conversations/{conversation_id}/handoff", headers=widget(tenant), json={"visitor_id": visitor}
+    )
     assert response.status_code == 200, response.text
     return conversation_id
 
@@ -68,7 +70,8 @@ async def test_a_hand_off_emails_owners_and_admins_but_not_analysts(client, tena
     assert len(recipients) == 2 and all(r.startswith(("owner-", "admin-")) for r in recipients)
     message = box.messages[0]
     assert message["From"] == "Kefu <notify@kefu.test>" and subject(message) == (
-        "A customer is waiting for a person · 有客户在等待人工客服")
+        "A customer is waiting for a person · 有客户在等待人工客服"
+    )
     text = message.get_payload(decode=True).decode()
     assert conversation_id in text and "我的订单还没到" in text and "有客户请求人工客服" in text
     assert {e.status for e in emails(tenant)} == {"sent"}
@@ -86,8 +89,9 @@ async def test_smtp_down_is_retried_logged_and_marked_failed(client, tenant, stu
     assert any("notification email failed for good" in r.getMessage() for r in caplog.records)
 
 
-async def test_smtp_back_after_a_failure_delivers_the_email_once(client, tenant, stub_worker, smtp_url,
-                                                                 monkeypatch) -> None:
+async def test_smtp_back_after_a_failure_delivers_the_email_once(
+    client, tenant, stub_worker, smtp_url, monkeypatch
+) -> None:
     from chat import mail
 
     real_send, calls = mail.send, []
@@ -119,14 +123,20 @@ def _agent_reply(tenant, conversation_id: str, text: str) -> uuid.UUID:
     """An agent's message as the inbox stores it (role agent); the inbox itself is another piece of work."""
     message_id = uuid.uuid4()
     with tenant_session_sync(tenant.id) as session:
-        session.execute(insert(Message).values(id=message_id, tenant_id=tenant.id,
-                                               conversation_id=uuid.UUID(conversation_id), role="agent", text=text))
+        session.execute(
+            insert(Message).values(
+                id=message_id, tenant_id=tenant.id, conversation_id=uuid.UUID(conversation_id), role="agent", text=text
+            )
+        )
     return message_id
 
 
 async def _leave_address(client, tenant, conversation_id: str, visitor: str = "v-mail") -> None:
-    response = await client.post(f"/api/v1/chat/conversations/{conversation_id}/contact", headers=widget(tenant),
-                                 json={"visitor_id": visitor, "email": "ada@example.org"})
+    response = await client.post(
+        f"/api/v1/chat/conversations/{conversation_id}/contact",
+        headers=widget(tenant),
+        json={"visitor_id": visitor, "email": "ada@example.org"},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -146,7 +156,9 @@ async def test_an_agent_reply_is_emailed_once_to_an_away_customer(client, tenant
 
 
 async def test_a_connected_customer_gets_no_email(client, tenant, stub_worker, smtp_url) -> None:
-    conversation_id = await hand_off(client, tenant)
+    with smtp_server(smtp_url):
+        conversation_id = await hand_off(client, tenant)
+        stub_worker()  # the staff emails of the hand-off
     await _leave_address(client, tenant, conversation_id)
     reply = _agent_reply(tenant, conversation_id, "Your parcel arrives tomorrow.")
     pubsub = async_redis().pubsub()
@@ -161,12 +173,13 @@ async def test_a_connected_customer_gets_no_email(client, tenant, stub_worker, s
     assert [e.kind for e in emails(tenant)] == ["handoff"]
 
 
-async def test_no_address_or_a_bot_message_sends_nothing(client, tenant, smtp_url) -> None:
-    conversation_id = await hand_off(client, tenant, "v-none")
+async def test_no_address_or_a_bot_message_sends_nothing(client, tenant, stub_worker, smtp_url) -> None:
+    with smtp_server(smtp_url):
+        conversation_id = await hand_off(client, tenant, "v-none")
+        stub_worker()  # the staff emails of the hand-off
     reply = _agent_reply(tenant, conversation_id, "Hello")
     assert await notifications.email_agent_reply(tenant.id, reply) is False
     with tenant_session_sync(tenant.id) as session:
         bot = session.scalar(select(Message.id).where(Message.role == "assistant"))
         session.execute(Conversation.__table__.update().values(contact_email="ada@example.org"))
     assert await notifications.email_agent_reply(tenant.id, bot) is False
-

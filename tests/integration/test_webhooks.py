@@ -30,15 +30,19 @@ async def create_hook(client, tenant, url: str, events: list[str]) -> dict:
 
 
 async def start_conversation(client, tenant, visitor: str = "v-hook") -> str:
-    response = await client.post("/api/v1/chat", headers=widget(tenant),
-                                 json={"message": "Do you ship to Canada?", "visitor_id": visitor})
+    response = await client.post(
+        "/api/v1/chat", headers=widget(tenant), json={"message": "Do you ship to Canada?", "visitor_id": visitor}
+    )
     assert response.status_code == 200, response.text
     return response.json()["conversation_id"]
 
 
 async def hand_off(client, tenant, conversation_id: str, visitor: str = "v-hook") -> dict:
-    response = await client.post(f"/api/v1/chat/conversations/{conversation_id}/handoff", headers=widget(tenant),
-                                 json={"visitor_id": visitor, "reason": "wants a person"})
+    response = await client.post(
+        f"/api/v1/chat/conversations/{conversation_id}/handoff",
+        headers=widget(tenant),
+        json={"visitor_id": visitor, "reason": "wants a person"},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -77,8 +81,9 @@ async def test_a_hand_off_is_posted_once_signed_with_the_webhooks_secret(client,
 async def test_the_bots_own_hand_off_is_posted_too(client, tenant, stub_worker) -> None:
     with webhook_receiver() as receiver:
         await create_hook(client, tenant, receiver.url, ["handoff.requested"])
-        response = await client.post("/api/v1/chat", headers=widget(tenant),
-                                     json={"message": "转人工", "visitor_id": "v-bot"})
+        response = await client.post(
+            "/api/v1/chat", headers=widget(tenant), json={"message": "转人工", "visitor_id": "v-bot"}
+        )
         assert response.json()["handoff"] is True, response.text
         stub_worker()
     [request] = receiver.requests
@@ -91,12 +96,16 @@ async def test_csat_goes_only_to_webhooks_that_asked_for_it(client, tenant, stub
         await create_hook(client, tenant, csat_receiver.url, ["csat.submitted"])
         await create_hook(client, tenant, handoff_receiver.url, ["handoff.requested"])
         conversation_id = await start_conversation(client, tenant, "v-csat")
-        rated = await client.post(f"/api/v1/chat/conversations/{conversation_id}/csat", headers=widget(tenant),
-                                  json={"visitor_id": "v-csat", "score": 4})
+        rated = await client.post(
+            f"/api/v1/chat/conversations/{conversation_id}/csat",
+            headers=widget(tenant),
+            json={"visitor_id": "v-csat", "score": 4},
+        )
         assert rated.status_code == 200
         stub_worker()
     assert [json.loads(r.body)["data"] for r in csat_receiver.requests] == [
-        {"conversation_id": conversation_id, "score": 4}]
+        {"conversation_id": conversation_id, "score": 4}
+    ]
     assert handoff_receiver.requests == []
 
 
@@ -113,8 +122,7 @@ async def test_a_failing_receiver_is_retried_and_delivered_once(client, tenant, 
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 503, 200]
 
 
-async def test_a_receiver_that_is_down_is_retried_then_failed_without_slowing_chat(
-        client, tenant, stub_worker) -> None:
+async def test_a_receiver_that_is_down_is_retried_then_failed_without_slowing_chat(client, tenant, stub_worker) -> None:
     hook = await create_hook(client, tenant, f"http://127.0.0.1:{free_port()}/down", ["handoff.requested"])
     conversation_id = await start_conversation(client, tenant)
     started = time.perf_counter()
@@ -159,8 +167,9 @@ async def test_a_delivery_job_sent_twice_posts_once(client, tenant, stub_worker)
     assert len(receiver.requests) == 1
 
 
-async def test_a_private_address_is_refused_at_delivery_without_retrying(client, tenant, stub_worker,
-                                                                         monkeypatch) -> None:
+async def test_a_private_address_is_refused_at_delivery_without_retrying(
+    client, tenant, stub_worker, monkeypatch
+) -> None:
     with webhook_receiver() as receiver:
         hook = await create_hook(client, tenant, receiver.url, ["handoff.requested"])
         monkeypatch.setenv("KEFU_WEBHOOK_ALLOW_PRIVATE", "false")
@@ -193,22 +202,28 @@ async def test_a_delivery_the_broker_refused_is_sent_by_the_sweep(client, tenant
         stub_worker()
         assert (await deliveries(client, tenant, hook["id"]))[0]["status"] == "pending"
         with tenant_session_sync(tenant.id) as session:
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.webhook_id == uuid.UUID(hook["id"]))
-                            .values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 1)))
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.webhook_id == uuid.UUID(hook["id"]))
+                .values(created_at=func.now() - func.make_interval(0, 0, 0, 0, 1))
+            )
         resent = sweep()
         stub_worker()
     assert len(resent.deliveries) == 1 and len(receiver.requests) == 1
     assert (await deliveries(client, tenant, hook["id"]))[0]["status"] == "delivered"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"url": "ftp://example.com/x", "events": ["handoff.requested"]}, "https://"),
-    ({"url": "https://user:pw@example.com/x", "events": ["handoff.requested"]}, "user name or password"),
-    ({"url": "https://example.com/x", "events": []}, "non-empty list"),
-    ({"url": "https://example.com/x", "events": ["order.paid"]}, "Unknown events: order.paid"),
-    ({"url": "https://no-such-host.invalid/x", "events": ["csat.submitted"]}, "could not be resolved"),
-    ({"url": "x" * 3000, "events": ["csat.submitted"]}, "at most 2000"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"url": "ftp://example.com/x", "events": ["handoff.requested"]}, "https://"),
+        ({"url": "https://user:pw@example.com/x", "events": ["handoff.requested"]}, "user name or password"),
+        ({"url": "https://example.com/x", "events": []}, "non-empty list"),
+        ({"url": "https://example.com/x", "events": ["order.paid"]}, "Unknown events: order.paid"),
+        ({"url": "https://no-such-host.invalid/x", "events": ["csat.submitted"]}, "could not be resolved"),
+        ({"url": "x" * 3000, "events": ["csat.submitted"]}, "at most 2000"),
+    ],
+)
 async def test_bad_webhooks_are_refused_with_what_to_fix(client, tenant, body, message) -> None:
     response = await client.post("/api/v1/webhooks", headers=tenant.admin, json=body)
     assert response.status_code == 422, response.text
@@ -222,8 +237,9 @@ async def test_a_private_webhook_url_is_refused_when_creating_it(client, tenant,
     get_settings.cache_clear()
     try:
         for url in ("http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://[::ffff:10.0.0.1]/x"):
-            response = await client.post("/api/v1/webhooks", headers=tenant.admin,
-                                         json={"url": url, "events": ["csat.submitted"]})
+            response = await client.post(
+                "/api/v1/webhooks", headers=tenant.admin, json={"url": url, "events": ["csat.submitted"]}
+            )
             assert response.status_code == 422 and "private or reserved" in response.json()["detail"], url
     finally:
         monkeypatch.undo()
