@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path(".kefu")
+    # Every process logs one line per event on stderr: "json" (one object a line, for log shippers)
+    # or "text" (for a person at a terminal; `kefu demo` uses it unless this is set).
+    log_format: Literal["json", "text"] = "json"
 
     # Owner/migration connection. Unset: the embedded PostgreSQL under data_dir.
     database_url: str | None = None

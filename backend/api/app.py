@@ -52,4 +52,5 @@ def create_app() -> Litestar:
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         on_shutdown=[_dispose],
         debug=False,
+        logging_config=None,  # core.logging formats every line; Litestar's own config would replace it
     )
