@@ -108,6 +108,44 @@ _ZH: dict[str, str] = {
     "Sync queued; changed pages are re-indexed, unchanged ones cost only a fetch.":
         "已排队同步：有变化的页面会重新索引，未变化的页面只需一次请求。",
     "Deleted the website and its pages' documents.": "已删除该网站及其页面文档。",
+    "Which model writes the answers. Keys are stored encrypted and never shown again.":
+        "由哪个模型撰写回答。密钥加密保存，保存后不再显示。",
+    "Provider": "提供方",
+    "Automatic (the operator's default model)": "自动（运营方的默认模型）",
+    "Local responder (no model)": "本地应答（不用模型）",
+    "OpenAI-compatible (OpenAI, Azure, DeepSeek, Qwen, Ollama, vLLM)":
+        "OpenAI 兼容（OpenAI、Azure、DeepSeek、通义千问、Ollama、vLLM）",
+    "Anthropic Claude": "Anthropic Claude",
+    "Google Gemini": "Google Gemini",
+    "None": "无",
+    "Base URL (empty: the vendor's own)": "接口地址（留空：使用厂商默认地址）",
+    "API key": "API 密钥",
+    "A key is saved; type a new one to replace it": "已保存密钥；输入新密钥即可替换",
+    "No key saved": "未保存密钥",
+    "Fallback when the model fails": "模型失败时的备用模型",
+    "Fallback provider": "备用提供方",
+    "Fallback model": "备用模型",
+    "Fallback base URL": "备用接口地址",
+    "Fallback API key": "备用 API 密钥",
+    "Remove the saved API key": "删除已保存的 API 密钥",
+    "Remove the saved fallback key": "删除已保存的备用密钥",
+    "Sentences the knowledge does not support": "知识库不支持的句子",
+    "Flag unsupported sentences only": "仅标记无依据的句子",
+    "Drop unsupported sentences": "删除无依据的句子",
+    "Answer from the knowledge instead": "改用知识库中的答案",
+    "Test connection": "测试连接",
+    "Test fallback": "测试备用模型",
+    "Connected": "连接成功",
+    "reply": "回复",
+    "Connection failed": "连接失败",
+    "No model is configured here: the local responder answers, nothing to connect to.":
+        "此处未配置模型：由本地应答回答，无需连接。",
+    "Saved. New answers use this model.": "已保存。新的回答将使用此模型。",
+    "Start from a template": "从模板开始",
+    "Choose a template…": "选择模板…",
+    "Replace shop.example.com with your own endpoint (and the example token with yours) before adding.":
+        "添加前请把 shop.example.com 换成您自己的接口地址（并把示例令牌换成您的令牌）。",
+    "Ready to add as it is; edit anything you like first.": "可直接添加；也可以先按需修改。",
 }
 
 
