@@ -1,7 +1,7 @@
 """Webhooks, their deliveries and attempts, notification emails; a customer's contact on the conversation.
 
 Revision ID: 0020_notify
-Revises: 0019_inbox
+Revises: 0021_ingest_lease
 Create Date: 2026-12-07
 
 Written by hand: row-level security and the app-role grants for the four new tables, the unique
@@ -18,7 +18,7 @@ from alembic import op
 from core.settings import get_settings
 
 revision: str = "0020_notify"
-down_revision: str | None = "0019_inbox"
+down_revision: str | None = "0021_ingest_lease"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

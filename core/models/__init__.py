@@ -21,6 +21,7 @@ from core.models.chat import (
 )
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride
+from core.models.grounding import AnswerCheck
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.notifications import (
     DELIVERY_STATUSES,
@@ -49,6 +50,7 @@ __all__ = [
     "SOURCE_STATUSES",
     "TENANT_TABLES",
     "WEBHOOK_EVENTS",
+    "AnswerCheck",
     "ApiKey",
     "AuditEntry",
     "Base",
