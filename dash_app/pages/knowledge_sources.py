@@ -16,6 +16,7 @@ from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.formats import when, zone
 from dash_app.i18n import t
 from knowledge import commands
 from knowledge.sources import store
@@ -27,11 +28,12 @@ RUNNING = ("queued", "crawling")
 
 
 def source_rows(user: SignedInUser) -> list[dict[str, Any]]:
+    tz = zone(user.timezone)
     with tenant_session_sync(user.tenant_id) as session:
-        return [{"id": str(s.id), "url": s.url, "status": s.status, "schedule": s.schedule,
+        return [{"id": str(s.id), "url": s.url, "status": s.status, "schedule": t(s.schedule),
                  "pages_seen": s.pages_seen, "pages_indexed": s.pages_indexed, "pages_unchanged": s.pages_unchanged,
                  "pages_removed": s.pages_removed, "pages_failed": s.pages_failed, "pages_skipped": s.pages_skipped,
-                 "last_sync_at": s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "",
+                 "last_sync_at": when(s.last_sync_at, tz),
                  "error": s.error or ""} for s in store.list_sources(session, user.tenant_id)]
 
 
@@ -39,10 +41,11 @@ def page_rows(user: SignedInUser, source_id: str | None) -> list[dict[str, Any]]
     """The latest sync's result per page of one source, most recent first (up to 500)."""
     if not source_id:
         return []
+    tz = zone(user.timezone)
     with tenant_session_sync(user.tenant_id) as session:
         rows, _ = store.list_pages(session, user.tenant_id, as_uuid(source_id, "source id"), limit=500)
-        return [{"result": p.result, "url": p.url, "title": p.title or "", "error": p.error or "",
-                 "fetched_at": p.fetched_at.strftime("%Y-%m-%d %H:%M:%S") if p.fetched_at else ""} for p in rows]
+        return [{"result": t(p.result), "url": p.url, "title": p.title or "", "error": p.error or "",
+                 "fetched_at": when(p.fetched_at, tz, seconds=True)} for p in rows]
 
 
 def add_source(user: SignedInUser, url: str | None, max_pages: Any, schedule: str | None, include: str | None,
@@ -103,7 +106,7 @@ def layout(user: SignedInUser) -> html.Section:
                  "re-syncs embed only pages that changed and remove pages gone from the site."), className="muted"),
         form if admin else notice(t("Only admins can change this.")),
         html.Div(id="src-result"),
-        table(pd.DataFrame(rows, columns=SOURCE_COLUMNS), "src-table", columns=SOURCE_COLUMNS[:-1],
+        table(_shown(rows), "src-table", columns=SOURCE_COLUMNS[:-1],
               row_selectable="single", keep=["id"], page_size=5),
         html.Div([html.Button(t("Sync now"), id="src-sync", disabled=not admin),
                   html.Button(t("Delete"), id="src-delete", className="danger", disabled=not admin)],
@@ -115,6 +118,11 @@ def layout(user: SignedInUser) -> html.Section:
     )
 
 
+def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+    return frame.assign(status=frame["status"].map(t))
+
+
 def register(app: Any) -> None:
     @app.callback(Output("src-table", "data"), Output("src-pages", "data"), Output("src-interval", "disabled"),
                   Input("src-interval", "n_intervals"), Input("src-table", "selected_row_ids"),
@@ -124,7 +132,7 @@ def register(app: Any) -> None:
         rows = source_rows(user)
         chosen = (selected or [None])[0] or (rows[0]["id"] if len(rows) == 1 else None)
         found, _error = attempt(lambda: page_rows(user, chosen))
-        return (records(pd.DataFrame(rows, columns=SOURCE_COLUMNS)),
+        return (records(_shown(rows)),
                 records(pd.DataFrame(found or [], columns=PAGE_COLUMNS)),
                 not any(r["status"] in RUNNING for r in rows))
 

@@ -7,9 +7,10 @@ page out. Saving anything that changes answers bumps the tenant version so cache
 from __future__ import annotations
 
 import html as html_text
+import zoneinfo
 from typing import Any
 
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 from sqlalchemy import select
 
 from chat import commands
@@ -18,7 +19,7 @@ from core.audit import Actor
 from core.db import tenant_session_sync
 from core.models import WidgetKey
 from core.settings import get_settings
-from core.tenancy import set_widget_origins
+from core.tenancy import mark_onboarding, set_timezone, set_widget_origins
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
@@ -63,6 +64,33 @@ def _uuid(value: str) -> Any:
     return as_uuid(value, "widget key id")
 
 
+def _options(values: Any) -> list[dict[str, str]]:
+    return [{"label": str(v), "value": v} for v in values]
+
+
+def timezone_section(user: SignedInUser) -> html.Section:
+    """The tenant's time zone: charts, tables, exports and reports show times in it."""
+    admin = user.can("admin")
+    return section("Time zone", html.P("Charts, tables, exports and reports use this time zone.", className="muted"),
+                   html.Div([dcc.Dropdown(id="set-timezone", options=ZONES, value=user.timezone, clearable=False,
+                                          disabled=not admin, className="grow"),
+                             html.Button("Save", id="set-save-timezone", disabled=not admin)], className="row"),
+                   html.Div(id="set-timezone-result"), section_id="timezone")
+
+
+ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
+
+
+def save_timezone(user: SignedInUser, name: str | None) -> str:
+    auth.require(user, "admin")
+    return set_timezone(user.tenant_id, name or "", actor=Actor("user", user.user_id))
+
+
+def record_tag_copied(user: SignedInUser) -> None:
+    """The onboarding step "copy the widget tag" (any signed-in user may copy it)."""
+    mark_onboarding(user.tenant_id, "tag_copied")
+
+
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     bot = bot_settings(user)
@@ -73,12 +101,12 @@ def layout(user: SignedInUser) -> html.Div:
         html.Label("Greeting", htmlFor="set-greeting"),
         dcc.Input(id="set-greeting", value=bot.greeting or "", className="wide", disabled=not admin),
         html.Div([
-            html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=list(LANGUAGES),
+            html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=_options(LANGUAGES),
                                                            value=bot.language, clearable=False, disabled=not admin)]),
             html.Div([html.Label("Confidence threshold"),
                       dcc.Input(id="set-threshold", type="number", min=0, max=1, step=0.05,
                                 value=bot.confidence_threshold, disabled=not admin)]),
-            html.Div([html.Label("Provider"), dcc.Dropdown(id="set-provider", options=list(PROVIDERS),
+            html.Div([html.Label("Provider"), dcc.Dropdown(id="set-provider", options=_options(PROVIDERS),
                                                            value=bot.provider, clearable=False, disabled=not admin)]),
             html.Div([html.Label("Model"), dcc.Input(id="set-model", value=bot.model or "", disabled=not admin)]),
         ], className="row"),
@@ -88,7 +116,9 @@ def layout(user: SignedInUser) -> html.Div:
     widget_children: list[Any] = []
     for widget in widgets:
         widget_children += [
-            html.Pre(widget["snippet"], className="snippet", id=f"snippet-{widget['id']}"),
+            html.Div([html.Pre(widget["snippet"], className="snippet grow", id=f"snippet-{widget['id']}"),
+                      dcc.Clipboard(target_id=f"snippet-{widget['id']}", id={"type": "set-copy", "key": widget["id"]},
+                                    title="Copy", className="copy")], className="row snippet-row"),
             html.Label("Allowed origins (one per line; empty = any site, for development)"),
             dcc.Textarea(id={"type": "set-origins", "key": widget["id"]}, value="\n".join(widget["origins"]),
                          className="wide", disabled=not admin),
@@ -99,6 +129,7 @@ def layout(user: SignedInUser) -> html.Div:
         html.H2(t("Settings")),
         section("Bot", bot_form),
         section("Widget", *widget_children),
+        timezone_section(user),
         settings_access.layout(user),
         settings_tools.layout(user),
         settings_privacy.layout(user),
@@ -130,6 +161,20 @@ def register(app: Any) -> None:
             if error is not None:
                 return error
         return notice("Saved the allowed origins.", "success")
+
+    @app.callback(Output("set-timezone-result", "children"), Input("set-save-timezone", "n_clicks"),
+                  State("set-timezone", "value"), prevent_initial_call=True)
+    def save_zone(_: Any, name: str | None) -> Any:
+        zone_name, error = attempt(lambda: save_timezone(auth.current_user(), name))
+        return error or notice(t("Saved: times are shown in {zone}.").format(zone=zone_name), "success")
+
+    @app.callback(Output("set-origins-result", "children", allow_duplicate=True),
+                  Input({"type": "set-copy", "key": ALL}, "n_clicks"), prevent_initial_call=True)
+    def copied(clicks: list[int | None]) -> Any:
+        if not any(clicks):
+            return no_update
+        _, error = attempt(lambda: record_tag_copied(auth.current_user()))
+        return error or notice("Copied", "success")
 
     settings_access.register(app)
     settings_tools.register(app)

@@ -21,6 +21,7 @@ from core.tenancy import add_user, create_api_key, revoke_api_key
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.formats import count, when, yes_no, zone
 from dash_app.i18n import t
 
 KEY_COLUMNS = ["name", "prefix", "role", "created_at", "revoked_at"]
@@ -38,9 +39,9 @@ def api_key_rows(user: SignedInUser) -> list[dict[str, Any]]:
     with tenant_session_sync(user.tenant_id) as session:
         keys = session.scalars(select(ApiKey).where(ApiKey.tenant_id == user.tenant_id)
                                .order_by(ApiKey.created_at.desc())).all()
-        return [{"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": k.role,
-                 "created_at": k.created_at.strftime("%Y-%m-%d %H:%M"),
-                 "revoked_at": k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else ""} for k in keys]
+        tz = zone(user.timezone)
+        return [{"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": t(k.role),
+                 "created_at": when(k.created_at, tz), "revoked_at": when(k.revoked_at, tz)} for k in keys]
 
 
 def new_api_key(user: SignedInUser, name: str, role: str) -> str:
@@ -67,8 +68,9 @@ def revoke_api_keys(user: SignedInUser, key_ids: list[str]) -> int:
 def user_rows(user: SignedInUser) -> list[dict[str, Any]]:
     with tenant_session_sync(user.tenant_id) as session:
         users = session.scalars(select(User).where(User.tenant_id == user.tenant_id).order_by(User.created_at)).all()
-        return [{"id": str(u.id), "email": u.email, "role": u.role, "is_active": "yes" if u.is_active else "no",
-                 "created_at": u.created_at.strftime("%Y-%m-%d %H:%M")} for u in users]
+        tz = zone(user.timezone)
+        return [{"id": str(u.id), "email": u.email, "role": t(u.role), "is_active": yes_no(u.is_active),
+                 "created_at": when(u.created_at, tz)} for u in users]
 
 
 def invite_user(user: SignedInUser, email: str, password: str, role: str) -> str:
@@ -104,11 +106,13 @@ def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, ac
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     roles = [r for r in ROLES if user.can(r)]
+    role_options = [{"label": r, "value": r} for r in roles]
     keys = html.Div([
         table(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]), "keys-table", columns=KEY_COLUMNS,
               row_selectable="multi", keep=["id"]),
         html.Div([dcc.Input(id="keys-name", placeholder="key name, e.g. CRM sync", disabled=not admin),
-                  dcc.Dropdown(id="keys-role", options=roles, value="analyst", clearable=False, disabled=not admin),
+                  dcc.Dropdown(id="keys-role", options=role_options, value="analyst",
+                               clearable=False, disabled=not admin),
                   html.Button("Create key", id="keys-create", disabled=not admin),
                   html.Button("Revoke selected", id="keys-revoke", className="danger", disabled=not admin)],
                  className="row"),
@@ -119,7 +123,8 @@ def layout(user: SignedInUser) -> html.Div:
               row_selectable="single", keep=["id"]),
         html.Div([dcc.Input(id="users-email", type="email", placeholder="email", disabled=not admin),
                   dcc.Input(id="users-password", type="password", placeholder="password (8+)", disabled=not admin),
-                  dcc.Dropdown(id="users-role", options=roles, value="analyst", clearable=False, disabled=not admin),
+                  dcc.Dropdown(id="users-role", options=role_options, value="analyst",
+                               clearable=False, disabled=not admin),
                   html.Button("Add user", id="users-add", disabled=not admin),
                   html.Button("Set role of selected", id="users-set-role", disabled=not admin),
                   html.Button("Deactivate selected", id="users-deactivate", className="danger", disabled=not admin),
@@ -143,8 +148,8 @@ def register(app: Any) -> None:
             shown = html.Div([notice("Copy this key now; it will not be shown again.", "success"),
                               html.Pre(secret, className="snippet", id="keys-secret")])
         else:
-            count, error = attempt(lambda: revoke_api_keys(user, selected or []))
-            shown = notice(f"Revoked {count} key(s).", "success")
+            revoked, error = attempt(lambda: revoke_api_keys(user, selected or []))
+            shown = notice(count(revoked, "Revoked {n} key.", "Revoked {n} keys."), "success")
         if error is not None:
             return error, no_update
         return shown, records(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]))

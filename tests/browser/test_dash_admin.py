@@ -143,7 +143,7 @@ def test_read_a_transcript_with_its_tool_call(page: Page, admin_url, shop):
     row.locator("input[type=radio]").check()
     transcript = page.locator("#cv-transcript-messages")
     expect(transcript).to_contain_text("I don't know; a colleague will help.", timeout=WAIT)
-    transcript.get_by_text("1 tool call(s)").click()
+    transcript.get_by_text("1 tool call").click()
     expect(transcript).to_contain_text("request_human", timeout=WAIT)
 
 
@@ -151,7 +151,7 @@ def test_answer_a_knowledge_gap_with_one_click(page: Page, admin_url, shop, stub
     sign_in(page, admin_url, shop.created.admin_email)
     page.click("#nav-gaps")
     card = page.locator(".gap", has_text="shipping to Mars")
-    expect(card).to_contain_text("1 questions", timeout=WAIT)
+    expect(card).to_contain_text("1 question", timeout=WAIT)
     card.locator("textarea").fill("Not yet — we ship within China and to Europe.")
     card.get_by_role("button", name="Add FAQ entry").click()
     expect(page.locator("#gap-result")).to_contain_text("Added the FAQ entry", timeout=WAIT)
@@ -171,7 +171,7 @@ def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page,
     page.click("#nav-knowledge")
     page.click("#rows-document")
     page.get_by_text("rows_faq (rows_faq.csv)").click()
-    expect(page.locator("#rows-count")).to_contain_text("2 row(s)", timeout=WAIT)
+    expect(page.locator("#rows-count")).to_contain_text("2 rows", timeout=WAIT)
     page.locator("#rows-table tr", has_text="gift wrapping").locator("input[type=radio]").check()
     expect(page.locator("#rows-answer")).to_have_value("No.", timeout=WAIT)
     page.fill("#rows-answer", "Yes, for 5 yuan per parcel.")

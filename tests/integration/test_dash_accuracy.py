@@ -33,7 +33,7 @@ def test_live_accuracy_counts_thumbs_per_day(tenant):
     frame = accuracy.live_accuracy(analyst_of(tenant), Period(date(2026, 3, 2), date(2026, 3, 4)))
     assert list(zip(frame["thumbs_up"], frame["thumbs_down"], strict=True)) == [(1, 1), (0, 0), (1, 0)]
     figure = accuracy.accuracy_figure(frame)
-    assert [trace.name for trace in figure.data][:2] == ["👍", "👎"]
+    assert [trace.name for trace in figure.data][:2] == ["Thumbs up", "Thumbs down"]  # words: no emoji font needed
 
 
 def test_evaluation_run_stored_with_failures_for_admins_only(tenant, other_tenant, stub_worker):

@@ -72,7 +72,7 @@ def test_sign_in_shows_the_tenant_and_role_and_sign_out_ends_it(client, tenant):
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
     shown = json.dumps(layout.get_json(), ensure_ascii=False)
-    assert tenant.created.name in shown and f"{tenant.created.admin_email} · owner" in shown
+    assert tenant.created.name in shown and tenant.created.admin_email in shown and " · owner" in shown
     client.get("/logout")
     assert client.get("/_dash-layout").status_code == 401
 
