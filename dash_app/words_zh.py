@@ -256,6 +256,7 @@ WORDS: dict[str, str] = {
     "revoked at": "撤销时间",
     "email": "邮箱",
     "is active": "启用",
+    "display name": "显示名称",
     "active": "启用",
     "key name, e.g. CRM sync": "密钥名称，例如 CRM 同步",
     "password (8+)": "密码（至少 8 位）",

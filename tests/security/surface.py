@@ -226,6 +226,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/settings/identity-secret/rotate"): Probe(foreign=None),
     ("GET", "/api/v1/audit"): Probe(foreign=None, lists_own=True, echoes_requests=True),
     ("GET", "/api/v1/audit/export"): Probe(foreign=None, lists_own=True, echoes_requests=True),
+    # Issue 19: people and the agent inbox.
+    ("POST", "/api/v1/users"): Probe(body=lambda a, v: {"json": {
+        "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",
+        "role": "agent"}}, foreign=None),
+    ("GET", "/api/v1/users"): Probe(foreign=None, lists_own=True),
 }
 
 # Routes only owners may call (admins and analysts get 403): tests/security/test_roles.py.
