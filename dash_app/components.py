@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import dash_ag_grid as dag
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dash_table, html
@@ -138,15 +139,15 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
     column); rows are identified by their `id` column when it is there, so a selection survives a
     refresh. `keep` columns travel with the rows without being shown; `wide` columns get more room.
     """
-    import dash_ag_grid as dag
-
     columns = list(columns or frame.columns)
     rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
     defs = [{"field": c, "headerName": t(c.replace("_", " ")), "flex": 3 if c in wide else 1,
              "minWidth": 220 if c in wide else 110, "tooltipField": c if c in wide else None} for c in columns]
     options: dict[str, Any] = {"pagination": True, "paginationPageSize": page_size,
                                "paginationPageSizeSelector": False, "domLayout": "autoHeight",
-                               "enableCellTextSelection": True, "tooltipShowDelay": 300}
+                               "enableCellTextSelection": True, "tooltipShowDelay": 300,
+                               # every column is in the page (and in find-in-page), also on a phone
+                               "suppressColumnVirtualisation": True}
     if select:
         options["rowSelection"] = {"mode": "multiRow" if select == "multi" else "singleRow",
                                    "enableClickSelection": True, "checkboxes": True,

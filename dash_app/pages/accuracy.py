@@ -22,7 +22,7 @@ from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, empty_figure, notice, records, section, styled, table
+from dash_app.components import as_uuid, attempt, empty_figure, grid, notice, records, section, selected_ids, styled
 from dash_app.formats import count, percent, when, zone
 from dash_app.i18n import t
 from knowledge import commands, evaluation
@@ -110,8 +110,8 @@ def failures(user: SignedInUser, run_id: str) -> pd.DataFrame:
 
 def _runs_table(frame: pd.DataFrame, timezone: str = "UTC") -> Any:
     frame = _readable_runs(frame, timezone)
-    return table(frame, "acc-runs", columns=[c for c in RUN_SHOWN if c in frame], row_selectable="single",
-                 keep=["id"])
+    return grid(frame, "acc-runs", columns=[c for c in RUN_SHOWN if c in frame], select="single", keep=["id"],
+                wide=["name", "error"])
 
 
 def layout(user: SignedInUser) -> html.Div:
@@ -159,25 +159,27 @@ def register(app: Any) -> None:
             return error, no_update
         return notice("Queued; the run is scored in the background and appears below.", "success"), (counter or 0) + 1
 
-    @app.callback(Output("acc-runs", "data"), Output("acc-status", "children"), Output("acc-interval", "disabled"),
+    @app.callback(Output("acc-runs", "rowData"), Output("acc-status", "children"), Output("acc-interval", "disabled"),
                   Input("acc-interval", "n_intervals"), Input("acc-refresh", "data"), prevent_initial_call=True)
     def refresh_runs(_: Any, __: Any) -> tuple[Any, Any, bool]:
         user = auth.current_user()
         runs = evaluation_runs(user)
         return _run_rows(runs, user.timezone), run_status(runs), not runs["status"].isin(PENDING).any()
 
-    @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selected_row_ids"),
-                  State("acc-runs", "data"), prevent_initial_call=True)
-    def show_failures(selected: list[str] | None, rows: list[dict[str, Any]] | None) -> Any:
-        if not selected:
+    @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selectedRows"), prevent_initial_call=True)
+    def show_failures(selected: list[dict[str, Any]] | None) -> Any:
+        ids = selected_ids(selected)
+        if not ids:
             return None
-        status = next((r.get("status") for r in rows or [] if r.get("id") == selected[0]), t("done"))
+        status = (selected or [{}])[0].get("status", t("done"))
         if status in [t(p) for p in PENDING]:
             return notice("This run has not finished yet.")
         if status == t("failed"):
             return notice("This run failed; see its error above.", "error")
         user = auth.current_user()
-        frame, error = attempt(lambda: failures(user, selected[0]))
+        frame, error = attempt(lambda: failures(user, ids[0]))
         if error is not None or frame is None:
             return error
-        return table(frame, "acc-failures-table") if len(frame) else notice("No failures in this run.", "success")
+        if frame.empty:
+            return notice("No failures in this run.", "success")
+        return grid(frame, "acc-failures-table", wide=["question"])

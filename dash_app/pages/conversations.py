@@ -14,7 +14,7 @@ from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, period_of, section, table
+from dash_app.components import as_uuid, attempt, grid, notice, period_of, section, selected_ids
 from dash_app.formats import count, duration_ms, percent, when, yes_no, zone
 from dash_app.i18n import t
 
@@ -78,16 +78,17 @@ def register(app: Any) -> None:
             return notice("No conversations match." if filtered else
                           "No conversations in this period yet. Put the widget on your site (Settings → Widget) or "
                           "try it on the demo page; conversations appear here as customers write.")
-        return table(readable_list(frame, user.timezone), "cv-table", columns=LIST_COLUMNS, row_selectable="single",
-                     keep=["id"])
+        return grid(readable_list(frame, user.timezone), "cv-table", columns=LIST_COLUMNS, select="single",
+                    keep=["id"], wide=["first_question"])
 
-    @app.callback(Output("cv-transcript", "children"), Input("cv-table", "selected_row_ids"),
+    @app.callback(Output("cv-transcript", "children"), Input("cv-table", "selectedRows"),
                   prevent_initial_call=True)
-    def open_transcript(selected: list[str] | None) -> Any:
-        if not selected:
+    def open_transcript(selected: list[dict[str, Any]] | None) -> Any:
+        ids = selected_ids(selected)
+        if not ids:
             return notice("Pick a conversation above.")
         user = auth.current_user()
-        messages, error = attempt(lambda: conversation_transcript(user, selected[0]))
+        messages, error = attempt(lambda: conversation_transcript(user, ids[0]))
         return error or render_transcript(messages, user.timezone)
 
 

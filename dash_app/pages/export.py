@@ -37,7 +37,7 @@ def export_file(user: SignedInUser, dataset: str | None, fmt: str | None, period
     """The export as (file name, bytes) for the browser download (analyst and up)."""
     auth.require(user, "analyst")
     dataset, fmt = check_choice(dataset, fmt)
-    data = b"".join(exports.iter_export(user.tenant_id, dataset, fmt, period))
+    data = b"".join(exports.iter_export(user.tenant_id, dataset, fmt, period, user.timezone))
     return exports.export_filename(dataset, fmt, period), data
 
 
@@ -63,6 +63,7 @@ def layout(user: SignedInUser) -> html.Div:
         ], className="row"),
             html.P(["The period is the one chosen at the top. Large exports: ",
                     html.A("stream the file directly", id="ex-stream-link", href="#")], className="muted"),
+            html.P(t("Time zone of the timestamps: {zone}.").format(zone=user.timezone), className="muted"),
             dcc.Loading(html.Div(id="ex-result")),
             dcc.Download(id="ex-download")),
     ])

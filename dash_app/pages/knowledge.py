@@ -20,7 +20,17 @@ from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import (
+    as_uuid,
+    attempt,
+    grid,
+    grid_export_button,
+    notice,
+    records,
+    register_grid_export,
+    section,
+    selected_ids,
+)
 from dash_app.formats import count, when, zone
 from dash_app.i18n import t
 from dash_app.pages import knowledge_faq, knowledge_rows, knowledge_sources
@@ -99,7 +109,8 @@ def layout(user: SignedInUser) -> html.Div:
                 html.Div(notice("No documents yet. Upload your FAQ (a CSV or XLSX with question and answer columns) "
                                 "above to get started.") if not rows else None, id="kn-empty"),
                 documents_table(rows),
-                html.Button(t("Delete"), id="kn-delete", className="danger", disabled=True),
+                html.Div([html.Button(t("Delete"), id="kn-delete", className="danger", disabled=True),
+                          grid_export_button("kn-table")], className="row"),
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
@@ -117,7 +128,8 @@ def layout(user: SignedInUser) -> html.Div:
 def documents_table(rows: list[dict[str, Any]]) -> Any:
     """The documents table; rows carry their id, so a selection survives a refresh."""
     frame = _shown(rows)
-    return table(frame, "kn-table", columns=DOCUMENT_COLUMNS[:-1], row_selectable="multi", keep=["id"])
+    return grid(frame, "kn-table", columns=DOCUMENT_COLUMNS[:-1], select="multi", keep=["id"], wide=["title", "error"],
+                export_name="documents")
 
 
 def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -127,7 +139,7 @@ def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def register(app: Any) -> None:
-    @app.callback(Output("kn-table", "data"), Output("kn-interval", "disabled"),
+    @app.callback(Output("kn-table", "rowData"), Output("kn-interval", "disabled"),
                   Input("kn-interval", "n_intervals"), Input("kn-refresh", "data"))
     def refresh_documents(_: Any, __: Any) -> tuple[Any, bool]:
         rows = document_rows(auth.current_user())
@@ -146,11 +158,11 @@ def register(app: Any) -> None:
         return notice("; ".join(lines), kind), (counter or 0) + 1
 
     @app.callback(Output("kn-delete-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
-                  Input("kn-delete", "n_clicks"), State("kn-table", "selected_row_ids"),
+                  Input("kn-delete", "n_clicks"), State("kn-table", "selectedRows"),
                   State("kn-refresh", "data"), prevent_initial_call=True)
-    def delete(_: int, ids: list[str] | None, counter: int) -> tuple[Any, Any]:
+    def delete(_: int, selected: list[dict[str, Any]] | None, counter: int) -> tuple[Any, Any]:
         user = auth.current_user()
-        deleted, error = attempt(lambda: delete_documents(user, ids or []))
+        deleted, error = attempt(lambda: delete_documents(user, selected_ids(selected)))
         if error is not None:
             return error, no_update
         return notice(count(deleted, "Deleted {n} document.", "Deleted {n} documents."), "success"), (counter or 0) + 1
@@ -165,13 +177,14 @@ def register(app: Any) -> None:
         return _render_answer(result or {"answer": "", "hits": []})
 
     @app.callback(Output("kn-delete", "disabled"), Output("kn-empty", "children"),
-                  Input("kn-table", "selected_row_ids"), Input("kn-table", "data"))
-    def delete_enabled(ids: list[str] | None, rows: list[dict[str, Any]] | None) -> tuple[bool, Any]:
+                  Input("kn-table", "selectedRows"), Input("kn-table", "rowData"))
+    def delete_enabled(ids: list[dict[str, Any]] | None, rows: list[dict[str, Any]] | None) -> tuple[bool, Any]:
         """Delete acts only on a selection, and only admins may; the empty-state hint goes once a file is in."""
         empty = None if rows else notice("No documents yet. Upload your FAQ (a CSV or XLSX with question and answer "
                                          "columns) above to get started.")
         return not (ids and auth.current_user().can("admin")), empty
 
+    register_grid_export(app, "kn-table")
     knowledge_faq.register(app)
     knowledge_rows.register(app)
     knowledge_sources.register(app)
@@ -183,8 +196,8 @@ def _render_answer(result: dict[str, Any]) -> Any:
     return html.Div([
         html.Div([html.Strong(t("Answer: ")), html.Span(result["answer"], id="kn-best-answer", className="user-text")],
                  className="answer"),
-        table(pd.DataFrame(result["hits"]), "kn-hits",
-              columns=["rank", "score", "dense", "lexical", "source_ref", "text"], page_size=10),
+        grid(pd.DataFrame(result["hits"]), "kn-hits", page_size=10, wide=["text"],
+             columns=["rank", "score", "dense", "lexical", "source_ref", "text"]),
     ])
 
 

@@ -108,7 +108,7 @@ def layout(user: SignedInUser) -> html.Section:
 
 
 def register(app: Any) -> None:
-    @app.callback(Output("rows-document", "options"), Input("kn-table", "data"), prevent_initial_call=True)
+    @app.callback(Output("rows-document", "options"), Input("kn-table", "rowData"), prevent_initial_call=True)
     def documents_changed(_: Any) -> list[dict[str, str]]:
         return qa_documents(auth.current_user())  # a new upload becomes choosable once listed
 

@@ -20,7 +20,7 @@ from core.models import KEY_ROLES, ROLES, ApiKey, User
 from core.tenancy import add_user, check_grantable, create_api_key, revoke_api_key
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import as_uuid, attempt, grid, notice, records, section, selected_ids
 from dash_app.formats import count, when, yes_no, zone
 from dash_app.i18n import t
 
@@ -106,28 +106,28 @@ def layout(user: SignedInUser) -> html.Div:
     key_roles = [r for r in KEY_ROLES if user.can(r)]
     role_options = [{"label": r, "value": r} for r in roles]
     keys = html.Div([
-        table(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]), "keys-table", columns=KEY_COLUMNS,
-              row_selectable="multi", keep=["id"]),
+        grid(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]), "keys-table", columns=KEY_COLUMNS,
+             select="multi", keep=["id"], page_size=10),
         html.Div([dcc.Input(id="keys-name", placeholder="key name, e.g. CRM sync", disabled=not admin),
                   dcc.Dropdown(id="keys-role", options=[{"label": r, "value": r} for r in key_roles], value="analyst",
                                clearable=False, disabled=not admin),
                   html.Button("Create key", id="keys-create", disabled=not admin),
-                  html.Button("Revoke selected", id="keys-revoke", className="danger", disabled=not admin)],
+                  html.Button("Revoke selected", id="keys-revoke", className="danger", disabled=True)],
                  className="row"),
         html.Div(id="keys-result"),
     ])
     users = html.Div([
-        table(pd.DataFrame(user_rows(user), columns=["id", *USER_COLUMNS]), "users-table", columns=USER_COLUMNS,
-              row_selectable="single", keep=["id"]),
+        grid(pd.DataFrame(user_rows(user), columns=["id", *USER_COLUMNS]), "users-table", columns=USER_COLUMNS,
+             select="single", keep=["id"], page_size=10),
         html.Div([dcc.Input(id="users-email", type="email", placeholder="email", disabled=not admin),
                   dcc.Input(id="users-password", type="password", placeholder="password (8+)", disabled=not admin),
                   dcc.Input(id="users-name", placeholder=t("name customers see (agents)"), disabled=not admin),
                   dcc.Dropdown(id="users-role", options=role_options, value="analyst",
                                clearable=False, disabled=not admin),
                   html.Button("Add user", id="users-add", disabled=not admin),
-                  html.Button("Set role of selected", id="users-set-role", disabled=not admin),
-                  html.Button("Deactivate selected", id="users-deactivate", className="danger", disabled=not admin),
-                  html.Button("Reactivate selected", id="users-reactivate", disabled=not admin)],
+                  html.Button("Set role of selected", id="users-set-role", disabled=True),
+                  html.Button("Deactivate selected", id="users-deactivate", className="danger", disabled=True),
+                  html.Button("Reactivate selected", id="users-reactivate", disabled=True)],
                  className="row"),
         html.Div(id="users-result"),
     ])
@@ -136,11 +136,29 @@ def layout(user: SignedInUser) -> html.Div:
 
 
 def register(app: Any) -> None:
-    @app.callback(Output("keys-result", "children"), Output("keys-table", "data"),
+    @app.callback(Output("keys-revoke", "disabled"), Input("keys-table", "selectedRows"))
+    def revoke_enabled(selected: list[dict[str, Any]] | None) -> bool:
+        """Revoke acts on a selection of keys not revoked yet, for admins."""
+        live = [r for r in selected or [] if not r.get("revoked_at")]
+        return not (live and auth.current_user().can("admin"))
+
+    @app.callback(Output("users-set-role", "disabled"), Output("users-deactivate", "disabled"),
+                  Output("users-reactivate", "disabled"), Input("users-table", "selectedRows"))
+    def user_buttons_enabled(selected: list[dict[str, Any]] | None) -> tuple[bool, bool, bool]:
+        """Each button only when it can act: someone else is selected, and deactivate/reactivate by their state."""
+        user = auth.current_user()
+        row = (selected or [None])[0]
+        if not row or not user.can("admin") or row.get("id") == str(user.user_id):
+            return True, True, True
+        active = row.get("is_active") == yes_no(True)
+        return False, not active, active
+
+    @app.callback(Output("keys-result", "children"), Output("keys-table", "rowData"),
                   Input("keys-create", "n_clicks"), Input("keys-revoke", "n_clicks"),
-                  State("keys-name", "value"), State("keys-role", "value"), State("keys-table", "selected_row_ids"),
+                  State("keys-name", "value"), State("keys-role", "value"), State("keys-table", "selectedRows"),
                   prevent_initial_call=True)
-    def keys(_: Any, __: Any, name: str, role: str, selected: list[str] | None) -> tuple[Any, Any]:
+    def keys(_: Any, __: Any, name: str, role: str, rows: list[dict[str, Any]] | None) -> tuple[Any, Any]:
+        selected = selected_ids(rows)
         user = auth.current_user()
         if ctx.triggered_id == "keys-create":
             secret, error = attempt(lambda: new_api_key(user, name or "", role))
@@ -153,16 +171,16 @@ def register(app: Any) -> None:
             return error, no_update
         return shown, records(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]))
 
-    @app.callback(Output("users-result", "children"), Output("users-table", "data"),
+    @app.callback(Output("users-result", "children"), Output("users-table", "rowData"),
                   Input("users-add", "n_clicks"), Input("users-set-role", "n_clicks"),
                   Input("users-deactivate", "n_clicks"), Input("users-reactivate", "n_clicks"),
                   State("users-email", "value"), State("users-password", "value"), State("users-role", "value"),
-                  State("users-table", "selected_row_ids"), State("users-name", "value"), prevent_initial_call=True)
+                  State("users-table", "selectedRows"), State("users-name", "value"), prevent_initial_call=True)
     def users(_: Any, __: Any, ___: Any, ____: Any, email: str, password: str, role: str,
-              selected: list[str] | None, display_name: str | None) -> tuple[Any, Any]:
+              selected: list[dict[str, Any]] | None, display_name: str | None) -> tuple[Any, Any]:
         user = auth.current_user()
         button = ctx.triggered_id
-        target = (selected or [""])[0]
+        target = ([*selected_ids(selected), ""])[0]
         if button == "users-add":
             _, error = attempt(lambda: invite_user(user, email, password, role, display_name))
         elif button == "users-set-role":

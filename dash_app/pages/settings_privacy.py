@@ -18,7 +18,7 @@ from core.errors import ValidationFailed
 from core.models import Tenant
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, notice, section, table
+from dash_app.components import attempt, grid, notice, section
 from dash_app.formats import count, when, zone
 from dash_app.i18n import t
 
@@ -74,8 +74,8 @@ def layout(user: SignedInUser) -> html.Div:
                                    html.Button("Save", id="privacy-save", disabled=not admin)], className="row"),
                          html.Div(id="privacy-result")))
     if owner:
-        parts.append(section("Audit log", table(pd.DataFrame(audit_rows(user), columns=AUDIT_COLUMNS),
-                                                "audit-table", columns=AUDIT_COLUMNS),
+        parts.append(section("Audit log", grid(pd.DataFrame(audit_rows(user), columns=AUDIT_COLUMNS), "audit-table",
+                                               columns=AUDIT_COLUMNS, page_size=10, wide=["details"]),
                              html.A("Download CSV", href="/audit/file", id="audit-download")))
     return html.Div(parts)
 

@@ -54,7 +54,7 @@ def test_evaluation_run_stored_with_failures_for_admins_only(tenant, other_tenan
     with pytest.raises(NotFound):
         accuracy.failures(owner_of(other_tenant), run_id)
     rendered = accuracy._runs_table(runs)
-    assert rendered.data[0]["id"] == run_id
+    assert rendered.rowData[0]["id"] == run_id
 
 
 def test_a_broken_upload_is_refused_with_a_message(tenant):

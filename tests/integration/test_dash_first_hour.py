@@ -4,6 +4,7 @@ numbers read as numbers."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, date, datetime
@@ -156,3 +157,23 @@ def test_visitors_are_named_when_verified_and_labelled_shortly_otherwise():
     label = visitor_label("3b8f0c2e-5d7a-4a7e-9a51-0c7c2f0d9e11", None, None)
     assert re.fullmatch(r"Visitor [0-9A-F]{4}", label), label
     assert label == visitor_label("3b8f0c2e-5d7a-4a7e-9a51-0c7c2f0d9e11", "", "")  # stable per visitor
+
+
+def test_exports_write_timestamps_in_the_tenants_time_zone():
+    import openpyxl
+
+    from analytics import exports
+
+    ctx = make_tenant("Export")
+    sent = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    add_conversation(ctx.id, "v1", sent, messages=[question("几点发货？", sent)])
+    period = Period(date(2026, 3, 1), date(2026, 3, 3))
+    utc = b"".join(exports.iter_export(ctx.id, "conversations", "csv", period)).decode("utf-8-sig")
+    local = b"".join(exports.iter_export(ctx.id, "conversations", "csv", period, "Asia/Shanghai")).decode("utf-8-sig")
+    assert "2026-03-02T09:30:00Z" in utc and "+08:00" not in utc  # the API's default stays UTC
+    assert "2026-03-02T17:30:00+08:00" in local and "09:30:00Z" not in local
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(b"".join(exports.iter_export(ctx.id, "conversations", "xlsx", period, "Asia/Shanghai")))
+    )
+    started = [row[1] for row in workbook.active.iter_rows(min_row=2, values_only=True)]
+    assert started == [datetime(2026, 3, 2, 17, 30)]
