@@ -273,7 +273,8 @@ def set_timezone(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = None)
             raise NotFound("No such tenant.")
         before = (tenant.settings or {}).get("timezone")
         if before != name:
-            audit.record(session, tenant_id, actor, "settings.timezone", "time zone", {"from": before, "to": name})
+            audit.record(session, tenant_id, actor, "settings.timezone", "time zone",
+                         {"from": before or "UTC", "to": name})
         tenant.settings = {**(tenant.settings or {}), "timezone": name}
     return name
 

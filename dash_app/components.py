@@ -142,7 +142,8 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
     columns = list(columns or frame.columns)
     rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
     defs = [{"field": c, "headerName": t(c.replace("_", " ")), "flex": 3 if c in wide else 1,
-             "minWidth": 220 if c in wide else 110, "tooltipField": c if c in wide else None} for c in columns]
+             "minWidth": 220 if c in wide else 175 if _is_time(c) else 110,
+             "tooltipField": c if c in wide else None} for c in columns]
     options: dict[str, Any] = {"pagination": True, "paginationPageSize": page_size,
                                "paginationPageSizeSelector": False, "domLayout": "autoHeight",
                                "enableCellTextSelection": True, "tooltipShowDelay": 300,
@@ -162,6 +163,11 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
         dashGridOptions=options, selectedRows=[], className="kefu-grid", style={"width": "100%"},
         csvExportParams={"fileName": f"{export_name or grid_id}.csv"}, **props,
     )
+
+
+def _is_time(column: str) -> bool:
+    """Columns holding a date and time (2026-12-07 14:05), which must never be cut."""
+    return column == "at" or column.endswith("_at")
 
 
 def grid_export_button(grid_id: str) -> html.Button:
