@@ -34,6 +34,8 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("KEFU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 WAIT = 60_000
+# The bottom-right corner of a 1100×760 page, where the widget opens.
+WIDGET_AREA = {"x": 620, "y": 40, "width": 480, "height": 720}
 
 
 def free_port() -> int:
@@ -47,9 +49,14 @@ def start_demo(data_dir: Path, api_port: int, dash_port: int) -> subprocess.Pope
     for name in ("KEFU_DATABASE_URL", "KEFU_REDIS_URL"):
         env.pop(name, None)  # the demo's own embedded servers, never a developer's database
     log = (data_dir / "demo.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "backend.cli", "demo", "--api-port", str(api_port),
-                             "--dash-port", str(dash_port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "demo", "--api-port", str(api_port), "--dash-port", str(dash_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_ready(process: subprocess.Popen[bytes], data_dir: Path, timeout: float = 600) -> dict[str, str]:
@@ -69,9 +76,12 @@ def wait_indexed(api: str, key: str) -> None:
     """Until the demo FAQ answers (the worker indexes it after the banner on a cold machine)."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        request = urllib.request.Request(f"{api}/api/v1/chat", method="POST", headers={
-            "X-Widget-Key": key, "Content-Type": "application/json"},
-            data=json.dumps({"message": "退货政策是什么？", "visitor_id": "screenshot-probe"}).encode())
+        request = urllib.request.Request(
+            f"{api}/api/v1/chat",
+            method="POST",
+            headers={"X-Widget-Key": key, "Content-Type": "application/json"},
+            data=json.dumps({"message": "退货政策是什么？", "visitor_id": "screenshot-probe"}).encode(),
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 if json.loads(response.read()).get("citations"):
@@ -100,7 +110,7 @@ def widget_pictures(browser, api: str, key: str, out: Path) -> list[Path]:
     frames: list[tuple[Image.Image, int]] = []
 
     def frame(ms: int) -> None:
-        frames.append((shot(page), ms))
+        frames.append((shot(page, clip=WIDGET_AREA), ms))  # the widget's corner of the page
 
     page.wait_for_load_state("networkidle")
     frame(900)
@@ -118,7 +128,7 @@ def widget_pictures(browser, api: str, key: str, out: Path) -> list[Path]:
     page.wait_for_timeout(400)
     frame(2200)
     widget_png = out / "widget.png"
-    shot(page).save(widget_png)
+    shot(page, clip=WIDGET_AREA).save(widget_png)
     box.fill("我想找人工客服")
     frame(700)
     box.press("Enter")
@@ -128,20 +138,33 @@ def widget_pictures(browser, api: str, key: str, out: Path) -> list[Path]:
     context.close()
 
     walkthrough = out / "walkthrough.png"
-    scaled = [(image.resize((image.width * 560 // image.width, image.height * 560 // image.width),
-                            Image.Resampling.LANCZOS).quantize(colors=128, method=Image.Quantize.MEDIANCUT), ms)
-              for image, ms in frames]
-    scaled[0][0].save(walkthrough, save_all=True, append_images=[f for f, _ in scaled[1:]],
-                      duration=[ms for _, ms in scaled], loop=0, optimize=True)
-    small_png(Image.open(widget_png), widget_png, 760)
+    scaled = [
+        (
+            image.resize((360, image.height * 360 // image.width), Image.Resampling.LANCZOS).quantize(
+                colors=96, method=Image.Quantize.MEDIANCUT
+            ),
+            ms,
+        )
+        for image, ms in frames
+    ]
+    scaled[0][0].save(
+        walkthrough,
+        save_all=True,
+        append_images=[f for f, _ in scaled[1:]],
+        duration=[ms for _, ms in scaled],
+        loop=0,
+        optimize=True,
+    )
+    small_png(Image.open(widget_png), widget_png, 420)
     return [widget_png, walkthrough]
 
 
 def admin_pictures(browser, admin: str, email: str, password: str, out: Path) -> list[Path]:
     made = []
     for lang, locale in (("en", "en-US"), ("zh", "zh-CN")):
-        context = browser.new_context(viewport={"width": 1440, "height": 930}, locale=locale,
-                                      timezone_id="Asia/Shanghai")
+        context = browser.new_context(
+            viewport={"width": 1440, "height": 930}, locale=locale, timezone_id="Asia/Shanghai"
+        )
         page = context.new_page()
         page.goto(f"{admin}/login")
         page.fill("#email", email)
@@ -181,8 +204,11 @@ def main() -> None:
         api, admin = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dash_port}"
         wait_indexed(api, state["widget_key"])
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
             made = widget_pictures(browser, api, state["widget_key"], out)
             made += admin_pictures(browser, admin, state["admin_email"], state["admin_password"], out)
             browser.close()
