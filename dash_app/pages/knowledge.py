@@ -78,6 +78,15 @@ def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
                                      actor=Actor("user", user.user_id))
 
 
+def reindex_documents(user: SignedInUser, document_ids: list[str]) -> list[str]:
+    """Queue failed or stuck documents to be indexed again; returns their file names."""
+    auth.require(user, "admin")
+    if not document_ids:
+        raise ValidationFailed(t("Select a failed or stuck document first."))
+    return [commands.reindex_document(user.tenant_id, as_uuid(value, "document id"),
+                                      actor=Actor("user", user.user_id)).filename for value in document_ids]
+
+
 def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
     """What retrieval finds for a question: the best FAQ answer (or passage) and every hit with its score."""
     hits = retrieve_sync(user.tenant_id, question, top_k)
@@ -109,8 +118,10 @@ def layout(user: SignedInUser) -> html.Div:
                 html.Div(notice("No documents yet. Upload your FAQ (a CSV or XLSX with question and answer columns) "
                                 "above to get started.") if not rows else None, id="kn-empty"),
                 documents_table(rows),
-                html.Div([html.Button(t("Delete"), id="kn-delete", className="danger", disabled=True),
+                html.Div([html.Button(t("Run again"), id="kn-reindex", disabled=True),
+                          html.Button(t("Delete"), id="kn-delete", className="danger", disabled=True),
                           grid_export_button("kn-table")], className="row"),
+                html.Div(id="kn-reindex-result"),
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
@@ -167,6 +178,16 @@ def register(app: Any) -> None:
             return error, no_update
         return notice(count(deleted, "Deleted {n} document.", "Deleted {n} documents."), "success"), (counter or 0) + 1
 
+    @app.callback(Output("kn-reindex-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
+                  Input("kn-reindex", "n_clicks"), State("kn-table", "selectedRows"),
+                  State("kn-refresh", "data"), prevent_initial_call=True)
+    def reindex(_: int, selected: list[dict[str, Any]] | None, counter: int) -> tuple[Any, Any]:
+        user = auth.current_user()
+        names, error = attempt(lambda: reindex_documents(user, selected_ids(selected)))
+        if error is not None:
+            return error, no_update
+        return notice(t("Queued again: {names}.").format(names=", ".join(names or [])), "success"), (counter or 0) + 1
+
     @app.callback(Output("kn-answer", "children"), Input("kn-ask", "n_clicks"), Input("kn-question", "n_submit"),
                   State("kn-question", "value"), prevent_initial_call=True)
     def ask(_: Any, __: Any, question: str | None) -> Any:
@@ -176,13 +197,18 @@ def register(app: Any) -> None:
             return error
         return _render_answer(result or {"answer": "", "hits": []})
 
-    @app.callback(Output("kn-delete", "disabled"), Output("kn-empty", "children"),
+    @app.callback(Output("kn-delete", "disabled"), Output("kn-reindex", "disabled"), Output("kn-empty", "children"),
                   Input("kn-table", "selectedRows"), Input("kn-table", "rowData"))
-    def delete_enabled(ids: list[dict[str, Any]] | None, rows: list[dict[str, Any]] | None) -> tuple[bool, Any]:
-        """Delete acts only on a selection, and only admins may; the empty-state hint goes once a file is in."""
+    def buttons_enabled(selected: list[dict[str, Any]] | None,
+                        rows: list[dict[str, Any]] | None) -> tuple[bool, bool, Any]:
+        """Delete acts on any selection, Run again on failed or stuck documents, only for admins; the
+        empty-state hint goes once a file is in."""
         empty = None if rows else notice("No documents yet. Upload your FAQ (a CSV or XLSX with question and answer "
                                          "columns) above to get started.")
-        return not (ids and auth.current_user().can("admin")), empty
+        admin = bool(selected) and auth.current_user().can("admin")
+        stuck = {t(status) for status in ("failed", *PENDING)}
+        rerun = admin and any(row.get("status") in stuck for row in selected or [])
+        return not admin, not rerun, empty
 
     register_grid_export(app, "kn-table")
     knowledge_faq.register(app)
