@@ -106,6 +106,7 @@ def layout(user: SignedInUser) -> html.Section:
                  "re-syncs embed only pages that changed and remove pages gone from the site."), className="muted"),
         form if admin else notice(t("Only admins can change this.")),
         html.Div(id="src-result"),
+        notice("No websites yet. Add your help centre's address to index its pages.") if not rows else None,
         grid(_shown(rows), "src-table", columns=SOURCE_COLUMNS[:-1], select="single", keep=["id"], page_size=5,
              wide=["url"]),
         html.Div([html.Button(t("Sync now"), id="src-sync", disabled=not admin),

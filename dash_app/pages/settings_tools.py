@@ -72,6 +72,8 @@ def layout(user: SignedInUser) -> html.Section:
         "HTTP tools",
         html.P("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).",
                className="muted"),
+        notice("No HTTP tools yet. Paste a JSON spec below (an example is filled in) and add it.")
+        if not tool_rows(user) else None,
         grid(_shown(tool_rows(user)), "tools-table", select="single", wide=["url_template", "description"]),
         html.Label(t("Start from a template"), htmlFor="tools-template"),
         dcc.Dropdown(id="tools-template", placeholder=t("Choose a template…"), disabled=not admin,
