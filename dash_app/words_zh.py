@@ -167,6 +167,15 @@ WORDS: dict[str, str] = {
     "End date": "结束日期",
     "maintenance": "维护",
     "crawl": "抓取",
+    "notify": "通知",
+    # Settings → notifications (webhook table headers)
+    "events": "事件",
+    "event": "事件",
+    "attempts": "尝试次数",
+    "last status code": "最后状态码",
+    "last error": "最后错误",
+    "delivered": "已送达",
+    "pending": "待发送",
     "Live accuracy from feedback": "来自顾客反馈的实时准确率",
     "Upload a labelled set: CSV with columns question, expected (the FAQ id that should answer; ids separated "
     "by |; empty = the bot should not answer)": "上传标注问题集：CSV，包含 question 和 expected 两列（expected 为应当回答的 FAQ 编号，多个用 | 分隔；"

@@ -64,6 +64,8 @@ ALLOWED = {
     "id",
     "top-1",
     "hmac-sha256",
+    "webhook",
+    "post",
 }
 # Raw values that must never reach a reader in either language.
 RAW = re.compile(r"^(True|False|None|nan|NaN|null|undefined|\d+\.\d{4,})$")
