@@ -163,6 +163,7 @@ PROBES: dict[tuple[str, str], Probe] = {
         foreign=None),
     ("GET", "/api/v1/documents/{document_id:uuid}"): Probe(lists_own=True),
     ("DELETE", "/api/v1/documents/{document_id:uuid}"): Probe(),
+    ("POST", "/api/v1/documents/{document_id:uuid}/reindex"): Probe(),
     ("GET", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(lists_own=True),
     ("PUT", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(body=lambda a, v: {"json": {
         "source_ref": f"{v.marker}-1", "question": "What is the refund policy?", "answer": f"{a.marker} says no."}}),
