@@ -185,6 +185,17 @@ _ZH: dict[str, str] = {
         "此处未配置模型：由本地应答回答，无需连接。",
     "Saved. New answers use this model.": "已保存。新的回答将使用此模型。",
     "Start from a template": "从模板开始",
+    "Grounded answers": "有依据的回答",
+    "Each sentence a model writes is checked against the passages and tool results it was given; unsupported "
+    "sentences are flagged, dropped or replaced as set in Settings → Model.":
+        "模型写的每一句话都会与它获得的知识段落和工具结果核对；无依据的句子按“设置 → 模型”中的选择被标记、删除或替换。",
+    "No model-written answers in this period yet.": "此期间还没有模型撰写的回答。",
+    "Grounded": "有依据",
+    "Flagged": "已标记",
+    "Grounded rate": "有依据率",
+    "Model answers supported by the knowledge": "有知识库依据的模型回答",
+    "Flagged answers": "被标记的回答",
+    "No flagged answers in this period.": "此期间没有被标记的回答。",
     "Choose a template…": "选择模板…",
     "Replace shop.example.com with your own endpoint (and the example token with yours) before adding.":
         "添加前请把 shop.example.com 换成您自己的接口地址（并把示例令牌换成您的令牌）。",
