@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
-from analytics import reports
+from analytics import grounding, reports
 from analytics.period import Period
 from core.db import tenant_session_sync
 from core.errors import ValidationFailed
@@ -49,6 +49,33 @@ def accuracy_figure(frame: pd.DataFrame) -> go.Figure:
     figure.update_layout(barmode="relative", title="Live accuracy from feedback",
                          yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]})
     return styled(figure)
+
+
+def grounded(user: SignedInUser, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The grounded rate per day and the flagged answers of `period` (chat.grounding's checks)."""
+    with tenant_session_sync(user.tenant_id) as session:
+        return (grounding.grounded_daily(session, user.tenant_id, period),
+                grounding.flagged_answers(session, user.tenant_id, period))
+
+
+def grounded_figure(frame: pd.DataFrame) -> go.Figure:
+    if frame.empty or not frame["checked"].any():
+        return empty_figure(t("No model-written answers in this period yet."))
+    figure = go.Figure([
+        go.Bar(x=frame["day"], y=frame["grounded"], name=t("Grounded"), marker_color="#2e7d32"),
+        go.Bar(x=frame["day"], y=frame["checked"] - frame["grounded"], name=t("Flagged"), marker_color="#ef6c00"),
+        go.Scatter(x=frame["day"], y=frame["rate"], name=t("Grounded rate"), yaxis="y2", mode="lines+markers",
+                   connectgaps=False),
+    ])
+    figure.update_layout(barmode="stack", title=t("Model answers supported by the knowledge"),
+                         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]})
+    return styled(figure)
+
+
+def flagged_table(frame: pd.DataFrame) -> Any:
+    if frame.empty:
+        return notice(t("No flagged answers in this period."))
+    return table(frame, "acc-flagged", columns=["created_at", "question", "unsupported", "draft", "action"])
 
 
 def evaluation_runs(user: SignedInUser) -> pd.DataFrame:
@@ -112,6 +139,13 @@ def layout(user: SignedInUser) -> html.Div:
     return html.Div([
         html.H2(t("Accuracy")),
         section("Live accuracy", dcc.Loading(dcc.Graph(id="acc-live", config={"displaylogo": False}))),
+        section("Grounded answers",
+                html.P(t("Each sentence a model writes is checked against the passages and tool results it was "
+                         "given; unsupported sentences are flagged, dropped or replaced as set in Settings → Model."),
+                       className="muted"),
+                dcc.Loading(dcc.Graph(id="acc-grounded", config={"displaylogo": False})),
+                html.H4(t("Flagged answers")),
+                html.Div(id="acc-flagged-box"), section_id="grounded"),
         section("Evaluation runs",
                 dcc.Input(id="acc-name", placeholder="run name (optional)", disabled=not admin),
                 uploader if admin else notice(t("Only admins can change this.")),
@@ -133,6 +167,17 @@ def register(app: Any) -> None:
         user = auth.current_user()
         frame, error = attempt(lambda: live_accuracy(user, period_of(start, end)))
         return accuracy_figure(frame) if frame is not None else empty_figure(str(error.children if error else ""))
+
+    @app.callback(Output("acc-grounded", "figure"), Output("acc-flagged-box", "children"),
+                  Input("period", "start_date"), Input("period", "end_date"))
+    def grounded_answers(start: str | None, end: str | None) -> tuple[go.Figure, Any]:
+        from dash_app.components import period_of
+
+        user = auth.current_user()
+        frames, error = attempt(lambda: grounded(user, period_of(start, end)))
+        if frames is None:
+            return empty_figure(str(error.children if error else "")), error
+        return grounded_figure(frames[0]), flagged_table(frames[1])
 
     @app.callback(Output("acc-result", "children"), Output("acc-refresh", "data"), Input("acc-upload", "contents"),
                   State("acc-upload", "filename"), State("acc-name", "value"), State("acc-refresh", "data"),

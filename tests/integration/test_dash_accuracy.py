@@ -94,3 +94,17 @@ def test_a_failed_run_shows_why(tenant, monkeypatch, stub_worker):
     assert list(runs["status"]) == ["failed"]
     message = accuracy.run_status(runs).children
     assert "Scoring failed after several attempts (RuntimeError)" in message and "/secret" not in message
+
+
+def test_grounded_rate_and_flagged_answers_per_tenant(tenant, other_tenant):
+    from tests.support.analytics_seed import add_checked_answers
+
+    add_checked_answers(tenant.id)
+    daily, flagged = accuracy.grounded(analyst_of(tenant), Period.last(8))
+    assert daily["checked"].sum() == 14 and daily["grounded"].sum() == 11
+    assert daily["rate"].iloc[-1] != daily["rate"].iloc[-1]  # today: no answers, no rate (NaN), not 0
+    assert len(flagged) == 3 and "优惠券" in " ".join(flagged["unsupported"])
+    figure = accuracy.grounded_figure(daily)
+    assert [trace.name for trace in figure.data] == ["Grounded", "Flagged", "Grounded rate"]
+    empty_daily, empty_flagged = accuracy.grounded(owner_of(other_tenant), Period.last(8))
+    assert empty_daily["checked"].sum() == 0 and empty_flagged.empty
