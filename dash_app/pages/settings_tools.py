@@ -69,7 +69,7 @@ def layout(user: SignedInUser) -> html.Section:
     admin = user.can("admin")
     return section(
         "HTTP tools",
-        html.P("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).",
+        html.P(t("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown)."),
                className="muted"),
         table(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS), "tools-table", row_selectable="single"),
         html.Label(t("Start from a template"), htmlFor="tools-template"),
@@ -78,8 +78,8 @@ def layout(user: SignedInUser) -> html.Section:
                               for p in http_tool_templates.list_templates(language())]),
         html.Div(id="tools-template-hint", className="muted"),
         dcc.Textarea(id="tools-spec", value=EXAMPLE, className="wide code", disabled=not admin),
-        html.Div([html.Button("Add tool", id="tools-add", disabled=not admin),
-                  html.Button("Delete selected", id="tools-delete", className="danger", disabled=not admin)],
+        html.Div([html.Button(t("Add tool"), id="tools-add", disabled=not admin),
+                  html.Button(t("Delete selected"), id="tools-delete", className="danger", disabled=not admin)],
                  className="row"),
         html.Div(id="tools-result"),
     )
@@ -105,4 +105,4 @@ def register(app: Any) -> None:
             _, error = attempt(lambda: delete_tool(user, name))
         if error is not None:
             return error, no_update
-        return notice("Done.", "success"), records(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS))
+        return notice(t("Done."), "success"), records(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS))
