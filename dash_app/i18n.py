@@ -187,7 +187,7 @@ _ZH: dict[str, str] = {
     "Start from a template": "从模板开始",
     "created at": "时间",
     "question": "问题",
-    "action": "处理方式",
+    "action": "操作",
     "draft": "模型原稿",
     "unsupported": "无依据的句子",
     "Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).":
