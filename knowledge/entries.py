@@ -16,7 +16,7 @@ async def entry_hit(tenant_id: uuid.UUID, source_ref: str) -> Hit | None:
     async with tenant_connection(tenant_id) as connection:
         row = (
             await connection.execute(
-                select(Chunk.id, Chunk.document_id, Chunk.source_ref, Chunk.text, Chunk.meta)
+                select(Chunk.id, Chunk.document_id, Chunk.source_ref, Chunk.text, Chunk.meta.label("meta"))
                 .where(Chunk.tenant_id == tenant_id, Chunk.source_ref == source_ref)
                 .order_by(Chunk.document_id, Chunk.ordinal)
                 .limit(1)

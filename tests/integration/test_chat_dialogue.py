@@ -100,3 +100,45 @@ async def test_every_reply_carries_a_suggestions_list(client, shop) -> None:
     unknown = await ask(client, shop, "What is the population of Mars colonies in 2090?")
     assert answered["suggestions"] == [] and unknown["suggestions"] == []
     assert unknown["suggest_handoff"] is True and unknown["citations"] == []
+
+
+async def test_an_unsure_question_offers_suggestions_without_sources(client, shop) -> None:
+    body = await ask(client, shop, "company tax id")
+    assert 0.2 <= body["confidence"] < 0.5
+    assert body["citations"] == [] and body["handoff"] is False and body["suggest_handoff"] is False
+    assert body["answer"] == phrase("en", "did_you_mean")
+    first = body["suggestions"][0]
+    assert first["source_ref"] == "EN-007" and first["question"] == "Can I get an invoice (fapiao)?"
+    assert 1 <= len(body["suggestions"]) <= 3
+    assert len({s["source_ref"] for s in body["suggestions"]}) == len(body["suggestions"])
+    assert {"source_ref", "document_id", "chunk_id", "question"} == set(first)
+
+
+async def test_a_chosen_suggestion_is_answered_from_its_entry_and_recorded(client, shop) -> None:
+    offered = await ask(client, shop, "company tax id", visitor_id="v-choose")
+    chosen = offered["suggestions"][0]
+    body = await ask(client, shop, chosen["question"], visitor_id="v-choose",
+                     conversation_id=offered["conversation_id"], suggestion={"source_ref": chosen["source_ref"]})
+    assert body["citations"][0]["source_ref"] == "EN-007" and "Request invoice" in body["answer"]
+    assert body["suggestions"] == []
+    with tenant_session_sync(shop.id) as session:
+        question = session.scalars(select(Message).where(
+            Message.conversation_id == uuid.UUID(body["conversation_id"]), Message.role == "customer")
+            .order_by(Message.created_at)).all()
+    assert question[0].meta == {}
+    assert question[1].meta == {"suggestion_chosen": {"source_ref": "EN-007",
+                                                      "question": "Can I get an invoice (fapiao)?"}}
+    # The conversation's topic is now the chosen entry: a follow-up continues it.
+    follow = await ask(client, shop, "how long until I receive it by email?", visitor_id="v-choose",
+                       conversation_id=body["conversation_id"])
+    assert follow["citations"][0]["source_ref"] == "EN-007", follow
+
+
+@pytest.mark.parametrize("suggestion", [{"source_ref": "NOPE-1"}, {"source_ref": ""}, {"source_ref": "x" * 600}])
+async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, suggestion) -> None:
+    response = await client.post("/api/v1/chat", headers=widget(shop),
+                                 json={"message": "that one", "visitor_id": "v-bad", "suggestion": suggestion})
+    assert response.status_code == 422, response.text
+    assert "source_ref" in response.json()["detail"]
+    with tenant_session_sync(shop.id) as session:
+        assert session.scalars(select(Message.id).where(Message.text == "that one")).all() == []
