@@ -13,26 +13,27 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, http_tool_specs, store
-from chat.bot_settings import BotSettings, write_bot_settings
+from chat import engine, http_tool_specs, model_choice, store
+from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
 from chat.tasks import answer_message
 from core import audit
 from core.audit import Actor
-from core.db import tenant_session_sync
+from core.db import tenant_session, tenant_session_sync
 from core.identity import UserClaim
 from core.jobs import enqueue
 from core.versions import bump_tenant_version_sync
 
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                     channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
+                     channel: str = "widget", user: UserClaim | None = None,
+                     address: str | None = None) -> store.Turn:
     """Store a customer's question as pending and queue its answer for the `chat` worker.
 
     If the queue cannot take it, the question is marked failed (never left pending) and the
     customer is asked to send it again.
     """
     turn = await engine.accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                               channel=channel, user=user)
+                               channel=channel, user=user, address=address)
     await queue_answer(turn)
     return turn
 
@@ -52,6 +53,13 @@ def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: A
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})
     bump_tenant_version_sync(tenant_id)  # cached answers and settings reflect the old values
     return updated
+
+
+async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:
+    """One short reply from the tenant's saved model (`slot`: primary or fallback), or why it failed."""
+    async with tenant_session(tenant_id) as session:
+        settings = await load_bot_settings(session, tenant_id)
+    return await model_choice.check_connection(settings, slot)
 
 
 def create_http_tool(tenant_id: uuid.UUID, spec: Mapping[str, Any], *, actor: Actor | None = None) -> dict[str, Any]:

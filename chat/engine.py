@@ -23,11 +23,13 @@ from typing import Any
 
 import redis
 
-from chat import dialogue, followups, identity, memory, store
+from chat import dialogue, followups, identity, memory, model_choice, store
 from chat.bot_settings import BotSettings, load_bot_settings
+from chat.customer_text import clean_customer_text
 from chat.intents import RECORD_KEY
 from chat.language import reply_language
-from chat.limits import Counts, RateWindow, check_rate_limits, tokens_used_this_month
+from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_used_this_month
+from chat.limits import enforce as enforce_limits
 from chat.prompts import phrase, system_prompt
 from chat.providers.local import LocalProvider, answer_passage, compose_from_passages
 from chat.tools import REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
@@ -97,7 +99,7 @@ class _Run:
 
 
 def validate_message(text: str) -> str:
-    text = (text or "").strip()
+    text = clean_customer_text(text or "").strip()
     limit = get_settings().chat_max_message_chars
     if not text:
         raise ValidationFailed("message must not be empty.")
@@ -107,6 +109,11 @@ def validate_message(text: str) -> str:
 
 
 _settings_cache: dict[uuid.UUID, tuple[int, BotSettings]] = {}
+
+
+def limits_of(settings: BotSettings) -> Limits:
+    return Limits(settings.rate_limit_per_minute, settings.visitor_rate_limit_per_minute,
+                  settings.address_rate_limit_per_minute)
 
 
 async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
@@ -127,32 +134,33 @@ async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                 channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None) -> store.Turn:
     """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
     text = validate_message(message)
     version = await tenant_version(tenant_id)
     verified = await identity.verify(tenant_id, user, version=version)
     settings = await settings_at(tenant_id, version)
-    await check_rate_limits(tenant_id, visitor_id, settings.rate_limit_per_minute,
-                            settings.visitor_rate_limit_per_minute, reply_language(settings.language, text))
+    await check_rate_limits(tenant_id, visitor_id, limits_of(settings), reply_language(settings.language, text),
+                            address)
     return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
                                   status="pending", user=verified)
 
 
 async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
                   channel: str = "widget", user: UserClaim | None = None,
-                  suggestion: str | None = None) -> tuple[store.Turn, Prepared]:
+                  address: str | None = None, suggestion: str | None = None) -> tuple[store.Turn, Prepared]:
     """Check a message the customer waits for (limits, conversation) without storing anything yet.
 
     One Redis round trip: the tenant's version, the rate-limit counters, the answer cached for the
     question (under the version this process last saw; used only if it is still current) and, for
     a continued conversation, its owner and recent turns. A conversation Redis does not know is
     checked in the database. The question is stored with its answer by `run()`. A `user` claim is
-    verified against the tenant's identity secret (401 when it does not match). `suggestion`: the
-    source_ref of a "did you mean" entry the customer chose (answered from that entry).
+    verified against the tenant's identity secret (401 when it does not match). `address` is the
+    client's address as the trusted proxy chain gives it (the per-address limit); None skips that limit.
+    `suggestion`: the source_ref of a "did you mean" entry the customer chose (answered from that entry).
     """
     text = validate_message(message)
-    window = RateWindow.now(tenant_id, visitor_id)
+    window = RateWindow.now(tenant_id, visitor_id, address)
     seen = _settings_cache.get(tenant_id)
     guess_key = memory.answer_key(tenant_id, seen[0], reply_language(seen[1].language, text), text) if seen else None
     try:
@@ -172,7 +180,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
     settings = await settings_at(tenant_id, reads.version)
     language = reply_language(settings.language, text)
     if reads.counts is not None:
-        window.enforce(reads.counts, settings.rate_limit_per_minute, settings.visitor_rate_limit_per_minute, language)
+        await enforce_limits(window, reads.counts, limits_of(settings), language)
     prepared = Prepared(settings, reads.version)
     if guess_key is not None and seen is not None and seen[0] == reads.version and \
             guess_key == memory.answer_key(tenant_id, reads.version, language, text):
@@ -188,7 +196,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         prepared.turns = memory.parse_turns(raw_turns or [])
         is_first = not prepared.turns
     elif owner is not None:
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     else:
         asker = identity.Asker(visitor_id, verified)
         is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0
@@ -218,22 +226,15 @@ class _PreparedReads:
 
 
 def _wants_model(settings: BotSettings) -> bool:
-    return bool(get_settings().llm_api_key) and settings.provider in ("openai", "auto")
-
-
-_providers: dict[tuple[Any, ...], Provider] = {}
+    return model_choice.wants_model(settings)
 
 
 def _provider(settings: BotSettings, over_quota: bool) -> Provider:
-    """The model provider for this tenant; one client per configuration, reused across messages."""
-    if _wants_model(settings) and not over_quota:
-        from chat.providers.openai_provider import build_openai_provider
-
-        app = get_settings()
-        key = (app.llm_api_key, app.llm_base_url, app.llm_model, app.llm_timeout_seconds, app.llm_max_retries)
-        if key not in _providers:
-            _providers[key] = build_openai_provider(app)
-        return _providers[key]
+    """The model provider for this tenant (chat.model_choice); the local responder without one."""
+    if not over_quota:
+        chosen = model_choice.model_provider(settings)
+        if chosen is not None:
+            return chosen
     return _LOCAL
 
 
@@ -481,7 +482,8 @@ async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: l
     ]
     specs = tool_specs(ctx)
     for _ in range(app.chat_max_tool_rounds):
-        request = CompletionRequest(messages, specs, state.settings.model or app.llm_model,
+        # The model name is the provider's own (chat.model_choice applies the tenant's choice).
+        request = CompletionRequest(messages, specs, "",
                                     state.settings.temperature, state.settings.max_tokens,
                                     app.llm_timeout_seconds, state.language, _passages(ctx.hits))
         calls: list[ToolCallRequest] = []
@@ -494,6 +496,7 @@ async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: l
                 state.prompt_tokens += event.prompt_tokens
                 state.completion_tokens += event.completion_tokens
                 state.model = event.model
+                state.provider_name = event.provider or state.provider_name
         if not calls:
             return
         messages.append({"role": "assistant", "content": None, "tool_calls": [
@@ -547,11 +550,11 @@ def _cacheable(result: ChatResult) -> dict[str, Any]:
 
 
 async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
-                 channel: str = "widget", user: UserClaim | None = None,
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None,
                  suggestion: str | None = None) -> ChatResult:
     """Check and answer in one call (the HTTP request/response path)."""
     turn, prepared = await prepare(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                                   channel=channel, user=user, suggestion=suggestion)
+                                   channel=channel, user=user, address=address, suggestion=suggestion)
     final: ChatResult | None = None
     async for event in run(turn, stream=False, prepared=prepared):
         if event.kind == "final":

@@ -113,10 +113,15 @@ class Settings(BaseSettings):
     # common in the tenant, which fusion weights least (docs/retrieval.md, at scale).
     lexical_match_budget_indexed: int = Field(default=250, ge=1)
 
-    # Chat
-    llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder
+    # Chat. The operator's model: the default of every tenant that has not chosen its own
+    # (chat.model_choice). `openai` is any OpenAI-compatible endpoint; unset key: the local responder.
+    llm_provider: Literal["openai", "anthropic", "gemini"] = "openai"
+    llm_api_key: str | None = None
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
+    # A tenant's own model base URL goes through the SSRF guard (core.outbound): private and loopback
+    # hosts are refused unless this is true (a model server on the operator's LAN: Ollama, vLLM).
+    llm_allow_private_hosts: bool = False
     llm_timeout_seconds: float = 30.0
     llm_max_retries: int = 3
     chat_max_message_chars: int = 2000

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, TenantOwned, utcnow_column, uuid_pk
 
-ROLES = ("owner", "admin", "analyst")
+ROLES = ("owner", "admin", "analyst", "agent")
+# API keys act for integrations and reports; an agent is a person who holds conversations.
+KEY_ROLES = ("owner", "admin", "analyst")
 
 
 class Tenant(Base):
@@ -25,13 +27,15 @@ class Tenant(Base):
     created_at: Mapped[datetime] = utcnow_column()
     # The identity-verification secret, encrypted (core.identity); never logged, shown to admins only.
     identity_secret: Mapped[str | None] = mapped_column(Text)
+    # The tenant's model API keys as one sealed JSON object (chat.model_keys); never shown or logged.
+    model_secrets: Mapped[str | None] = mapped_column(Text)
     # Conversations whose last message is older than this many days are deleted (None: kept).
     retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(TenantOwned, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('owner', 'admin', 'analyst')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('owner', 'admin', 'analyst', 'agent')", name="role"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     # Stored lower-cased; unique across tenants so a login needs only email + password.
@@ -40,6 +44,8 @@ class User(TenantOwned, Base):
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="true")
     created_at: Mapped[datetime] = utcnow_column()
+    # The name customers see on an agent's replies (None: the part of the email before the @).
+    display_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiKey(TenantOwned, Base):

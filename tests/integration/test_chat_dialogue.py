@@ -11,9 +11,21 @@ from sqlalchemy import select
 from chat.prompts import phrase
 from core.db import tenant_session_sync
 from core.models import Conversation, Handoff, Message
-from tests.integration.test_chat import ask, shop, widget  # noqa: F401 (fixture)
+from tests.factories import TenantCtx
+from tests.integration.test_chat import DEMO, ask, widget
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def shop(client, tenant: TenantCtx, stub_worker, real_embedder) -> TenantCtx:
+    """The demo tea shop's FAQ in both languages (12 entries each)."""
+    for file in sorted(DEMO.glob("shop_faq_*.csv")):
+        response = await client.post("/api/v1/documents", headers=tenant.admin,
+                                     files={"file": (file.name, file.read_bytes())})
+        assert response.status_code == 202
+    stub_worker()
+    return tenant
 
 
 async def converse(client, tenant, *messages: str, visitor: str) -> list[dict]:
