@@ -33,6 +33,7 @@ SMALL_TALK_FORMS = ("greeting", "thanks", "bye", "ack")
 SURE_MARGIN = 0.15
 MAYBE_MARGIN = 0.08
 NEAREST = 2  # a kind scores the mean of its nearest prototypes: one odd phrase does not decide
+VERBATIM = 0.9  # with a non-semantic embedder, the similarity that counts as the same phrase
 
 QUESTION = "question"
 SMALL_TALK = "small_talk"
@@ -61,6 +62,8 @@ class _Prototypes:
     centre: np.ndarray
     vectors: np.ndarray  # centred, normalised, one row per phrase
     kinds: np.ndarray  # the kind of each row
+    raw: np.ndarray  # as embedded
+    semantic: bool  # False for the test-only token-hash embedder: only near-verbatim phrases count
 
     @classmethod
     def build(cls) -> _Prototypes:
@@ -68,9 +71,16 @@ class _Prototypes:
         for kind, listed in KINDS.items():
             kinds += [kind] * len(listed)
             phrases += listed
-        raw = np.asarray(get_embedder().embed_queries(phrases), dtype=np.float32)
+        embedder = get_embedder()
+        raw = np.asarray(embedder.embed_queries(phrases), dtype=np.float32)
         centre = raw.mean(axis=0)
-        return cls(centre, _centred(raw, centre), np.array(kinds))
+        return cls(centre, _centred(raw, centre), np.array(kinds), raw, getattr(embedder, "semantic", True))
+
+    def verbatim(self, vector: np.ndarray) -> str | None:
+        """The kind of a prototype the message all but repeats, if any."""
+        similarities = self.raw @ vector
+        best = int(np.argmax(similarities))
+        return str(self.kinds[best]) if similarities[best] >= VERBATIM else None
 
     def scores(self, vector: np.ndarray) -> dict[str, float]:
         similarities = self.vectors @ _centred(vector[None, :], self.centre)[0]
@@ -99,7 +109,13 @@ def prototypes() -> _Prototypes:
 
 def read_vector(vector: np.ndarray) -> Reading:
     """The reading of a message from its query vector."""
-    scores = prototypes().scores(vector)
+    known = prototypes()
+    if not known.semantic:
+        kind = known.verbatim(vector)
+        if kind is None or kind == QUESTION:
+            return Reading(QUESTION)
+        return Reading(HUMAN, "human", 1.0) if kind == HUMAN else Reading(SMALL_TALK, kind, 1.0)
+    scores = known.scores(vector)
     best = max(scores, key=lambda kind: scores[kind])
     if best == QUESTION:
         return Reading(QUESTION)

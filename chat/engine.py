@@ -287,6 +287,8 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
             yield event
         return
     reading = await dialogue.read(turn.text)
+    if reading.kind == dialogue.SMALL_TALK and RECORD_KEY.search(turn.text):
+        reading = dialogue.Reading(dialogue.QUESTION)  # an order or booking number is never small talk
     if reading.sure:
         async for event in _not_a_question(state, reading, stream):
             yield event
