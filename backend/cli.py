@@ -309,8 +309,12 @@ def api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _servers_available()
+    from core.logging import configure_logging
+
+    configure_logging()  # uvicorn's loggers propagate to it: log_config=None keeps its own formats out
+    # Access lines come from backend.api.observability (method, path, status, duration, request id).
     uvicorn.run("backend.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, log_config=None)
 
 
 @main.command()
@@ -321,7 +325,7 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--metrics-port", default=9191, show_default=True,
               help="Serve Prometheus metrics of all worker processes here (0: off).")
 def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics_port: int) -> None:
-    """Run Dramatiq workers for the ingest, chat, analytics, maintenance and crawl queues."""
+    """Run Dramatiq workers for the ingest, chat, analytics, maintenance, crawl and notify queues."""
     from backend.worker_runner import run_worker
 
     _servers_available()

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path(".kefu")
+    # Every process logs one line per event on stderr: "json" (one object a line, for log shippers)
+    # or "text" (for a person at a terminal; `kefu demo` uses it unless this is set).
+    log_format: Literal["json", "text"] = "json"
 
     # Owner/migration connection. Unset: the embedded PostgreSQL under data_dir.
     database_url: str | None = None
@@ -56,6 +59,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 12 * 3600
     # Where browsers reach the API: the admin app prints the widget tag with it.
     public_api_url: str = "http://127.0.0.1:8000"
+    # Where staff reach the admin app: hand-off emails link to its Conversations page.
+    public_admin_url: str = "http://127.0.0.1:8050"
     # Login brute force: this many failed logins for one account from one address lock that pair out
     # for the window (see core/login_throttle.py).
     login_max_failures: int = 5
@@ -79,6 +84,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_rows_per_document: int = 200_000
+    max_pdf_pages: int = Field(default=1_000, ge=1)  # more: 422 at upload (knowledge/parsing/pdf_text.py)
     chunk_max_chars: int = 800
     chunk_overlap_chars: int = 100
     blob_store: Literal["local", "s3"] = "local"
@@ -149,6 +155,21 @@ class Settings(BaseSettings):
     crawl_stale_after_seconds: float = Field(default=600.0, gt=0)
     crawl_time_limit_ms: int = 6 * 60 * 60 * 1000
 
+    # Notifications (chat.notifications): emails over SMTP and tenants' outbound webhooks.
+    # smtp://[user:password@]host[:port] (STARTTLS when the server offers it; add ?starttls=false
+    # to refuse it) or smtps:// for TLS from the start. Unset: no emails are sent (webhooks still are).
+    smtp_url: str | None = None
+    smtp_from: str = "Kefu <kefu@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhooks go out through the SSRF guard like HTTP tools: private addresses are refused unless this is true.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # A failing webhook POST or email is retried this many times, waiting min..max backoff (doubling,
+    # with jitter) between tries, then marked failed.
+    notify_max_retries: int = Field(default=6, ge=0, le=20)
+    notify_min_backoff_ms: int = Field(default=5_000, ge=1)
+    notify_max_backoff_ms: int = Field(default=15 * 60 * 1000, ge=1)
+
     # Workers
     ingest_time_limit_ms: int = 30 * 60 * 1000
     ingest_max_retries: int = 3
@@ -161,6 +182,12 @@ class Settings(BaseSettings):
     recover_chat_after_seconds: float = Field(default=60.0, gt=0)
     recover_chat_give_up_seconds: float = Field(default=3600.0, gt=0)
     recover_documents_after_seconds: float = Field(default=900.0, gt=0)
+    # A worker indexing a document renews its lease every third of this; once it lapses (the worker
+    # died) the sweep sends the document again (knowledge/ingest_lease.py).
+    ingest_lease_seconds: float = Field(default=60.0, ge=3)
+    # Documents indexing at once per worker process and per tenant (knowledge/ingest_share.py).
+    ingest_slots_per_worker: int = Field(default=1, ge=1)
+    ingest_tenant_share: int = Field(default=1, ge=1)
 
     # Analytics (see analytics/cost.py and analytics/rollups.py)
     # Extra or overriding LLM prices, USD per 1k tokens: {"model": [prompt, completion]} as JSON.

@@ -1,7 +1,7 @@
 """Messages get a metadata column: which "did you mean" suggestion a customer chose.
 
 Revision ID: 0017_message_metadata
-Revises: 0022_providers
+Revises: 0020_notify
 Create Date: 2026-12-07
 
 Written by hand. A customer message sent by choosing a suggestion (issue 18) records
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017_message_metadata"
-down_revision: str | None = "0022_providers"
+down_revision: str | None = "0020_notify"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,7 @@ from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.notifications import ServiceSettingsController, WebhookController
 from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
@@ -24,6 +25,7 @@ from backend.api.controllers.users import UserController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
+from backend.api.openapi_security import declare_security
 from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
 from backend.api.widget_cors import widget_cors
@@ -47,12 +49,12 @@ async def _dispose() -> None:
 def create_app() -> Litestar:
     settings = get_settings()
     configure_logging()
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        UserController],
+                        UserController, WebhookController, ServiceSettingsController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -61,4 +63,6 @@ def create_app() -> Litestar:
         on_startup=[_read_turns_soon],
         on_shutdown=[_dispose],
         debug=False,
+        logging_config=None,  # core.logging formats every line; Litestar's own config would replace it
     )
+    return declare_security(app)
