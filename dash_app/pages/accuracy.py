@@ -78,7 +78,8 @@ def grounded_figure(frame: pd.DataFrame) -> go.Figure:
 def flagged_table(frame: pd.DataFrame) -> Any:
     if frame.empty:
         return notice(t("No flagged answers in this period."))
-    return table(frame, "acc-flagged", columns=["created_at", "question", "unsupported", "draft", "action"])
+    return grid(frame, "acc-flagged", columns=["created_at", "question", "unsupported", "draft", "action"],
+                wide=["question", "draft"])
 
 
 def evaluation_runs(user: SignedInUser) -> pd.DataFrame:
