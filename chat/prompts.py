@@ -11,6 +11,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "dont_know": "I'm sorry, I don't know the answer to that. Would you like me to connect you with a "
                      "member of our team?",
         "handoff": "I've asked a colleague to take over this conversation; someone will reply here shortly.",
+        "handoff_closed": "I've passed your request on to our team, but no one is available right now (we are "
+                          "outside our office hours). Please leave your email or phone number below and we'll "
+                          "get back to you.",
         "error": "I'm having trouble answering right now. Here is what I found that may help:",
         "error_nothing": "I'm having trouble answering right now. Please try again in a moment, or ask for "
                          "a member of our team.",
@@ -27,6 +30,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "thanks": "不客气！还有其他可以帮您的吗？",
         "dont_know": "抱歉，这个问题我暂时无法回答。需要为您转接人工客服吗？",
         "handoff": "已为您转接人工客服，工作人员会尽快在这里回复您。",
+        "handoff_closed": "已为您转告人工客服，但现在不在服务时间内，暂时没有人在线。请在下方留下您的邮箱或电话，"
+                          "我们会尽快回复您。",
         "error": "抱歉，我暂时无法完整回答。以下是可能有帮助的信息：",
         "error_nothing": "抱歉，我暂时无法回答，请稍后再试，或者转接人工客服。",
         "record_found": "为您查到{collection} {key}：{details}。",

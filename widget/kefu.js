@@ -40,6 +40,10 @@
       sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
       human: 'Talk to a human', humanAsked: 'Human requested', humanMessage: "I'd like to talk to a human, please.",
       humanDone: 'A colleague has been notified and will get back to you as soon as possible.',
+      closedNote: "No one from our team is available right now (we are outside our office hours). Leave your email or phone number and we'll get back to you.",
+      contactTitle: 'How can we reach you?', email: 'Email', phone: 'Phone', contactSend: 'Send',
+      contactNeeded: 'Please enter an email address or a phone number.', contactInvalid: 'Please check the email address or phone number.',
+      contactSaved: "Thank you! We'll get back to you at {d}.",
       end: 'End chat', csatQuestion: 'How would you rate this conversation?', csatGroup: 'Rate from 1 (poor) to 5 (excellent)',
       csatStar: '{n} of 5', csatThanks: 'Thank you for rating this conversation {n} of 5.', newChat: 'New conversation started.',
       unreachable: "We can't reach the service right now. Please check your connection and try again in a moment.",
@@ -57,6 +61,10 @@
       sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
       human: '转人工客服', humanAsked: '已请求人工', humanMessage: '我想转人工客服。',
       humanDone: '已通知人工客服，我们会尽快与您联系。',
+      closedNote: '现在不在我们的服务时间内，暂时没有客服在线。请留下您的邮箱或电话，我们会尽快回复您。',
+      contactTitle: '我们该如何联系您？', email: '邮箱', phone: '电话', contactSend: '提交',
+      contactNeeded: '请填写邮箱或电话。', contactInvalid: '请检查邮箱或电话是否填写正确。',
+      contactSaved: '谢谢！我们会通过 {d} 与您联系。',
       end: '结束对话', csatQuestion: '您对本次服务满意吗？', csatGroup: '请评分：1（很差）到 5（很好）',
       csatStar: '{n} 分（满分 5 分）', csatThanks: '感谢您的评分：{n} / 5。', newChat: '已开始新的对话。',
       unreachable: '暂时无法连接客服服务，请检查网络后稍后再试。',
@@ -433,7 +441,7 @@
       const bubble = node.querySelector('.bubble');
       bubble.replaceChildren(markdown(answer.answer));
       finishBotMessage(node, answer);
-      if (answer.handoff) { state.handedOff = true; }
+      if (answer.handoff) { state.handedOff = true; askContactIfClosed(); } // the answer itself says who is there
       if ((answer.citations || []).length) loadSources(answer.message_id);
     } catch (err) {
       setTyping(false);
@@ -454,11 +462,41 @@
     if (state.handedOff || state.blocked || state.busy) return;
     if (!state.conversationId || state.ended) { await submit(t('humanMessage')); return; }
     try {
-      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
+      const handed = await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
       state.handedOff = true;
-      systemNote(t('humanDone'));
+      if (handed.ask_contact) offerContact(); else systemNote(t('humanDone'));
     } catch (err) { showBanner(problemText(err)); }
     refreshTools();
+  }
+
+  // Outside office hours a hand-off reaches no one soon: say so, and ask where to reply (docs/notifications.md).
+  async function askContactIfClosed() {
+    const config = await call('GET', '/api/v1/widget/config').catch(() => null);
+    if (config && config.service && config.service.ask_contact) offerContact(false);
+  }
+  function offerContact(withNote = true) {
+    if (withNote) systemNote(t('closedNote'));
+    const email = h('input', { type: 'email', id: 'kefu-contact-email', autocomplete: 'email', maxlength: 320 });
+    const phone = h('input', { type: 'tel', id: 'kefu-contact-phone', autocomplete: 'tel', maxlength: 40 });
+    const error = h('p', { class: 'contact-error', role: 'alert', hidden: true });
+    const send = h('button', { type: 'submit', class: 'contact-send', text: t('contactSend') });
+    const fail = (text) => { error.textContent = text; error.hidden = false; };
+    const form = h('form', { class: 'contact', novalidate: true, 'aria-labelledby': 'kefu-contact-q', onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { visitor_id: state.visitorId, email: email.value.trim() || null, phone: phone.value.trim() || null };
+      if (!body.email && !body.phone) { fail(t('contactNeeded')); return; }
+      send.disabled = true;
+      try {
+        await call('POST', `/api/v1/chat/conversations/${state.conversationId}/contact`, withUser(body));
+        const note = h('div', { class: 'note', role: 'status', text: t('contactSaved', { d: body.email || body.phone }) });
+        form.replaceWith(note);
+      } catch (err) { fail(err.status === 422 ? t('contactInvalid') : problemText(err)); send.disabled = false; }
+    } },
+    h('p', { id: 'kefu-contact-q', text: t('contactTitle') }),
+    h('label', { for: 'kefu-contact-email', text: t('email') }), email,
+    h('label', { for: 'kefu-contact-phone', text: t('phone') }), phone, error, send);
+    log.append(form);
+    scrollDown();
   }
 
   function endConversation() {
@@ -639,6 +677,13 @@ svg.flip { transform: rotate(180deg); }
 @media (prefers-reduced-motion: reduce) { .typing i { animation: none; opacity: .6; } }
 .csat { align-self: stretch; background: #fff; border: 1px solid #e3e7eb; border-radius: 12px; padding: 10px 12px; text-align: center; }
 .csat p { margin: 0 0 8px; }
+.contact { align-self: stretch; display: grid; gap: 4px; background: #fff; border: 1px solid #e3e7eb; border-radius: 12px; padding: 10px 12px; }
+.contact p { margin: 0 0 4px; font-weight: 600; }
+.contact label { font-size: 12.5px; color: #57606a; }
+.contact input { font: inherit; color: inherit; border: 1px solid #d0d7de; border-radius: 8px; padding: 7px 9px; margin: 0 0 4px; background: #fff; }
+.contact input:focus { outline: none; border-color: var(--kefu-color); box-shadow: 0 0 0 2px color-mix(in srgb, var(--kefu-color) 25%, transparent); }
+.contact .contact-error { font-weight: 400; font-size: 12.5px; color: #b42318; }
+.contact-send { justify-self: end; padding: 7px 16px; border-radius: 16px; background: var(--kefu-color); color: #fff; }
 .stars { display: flex; justify-content: center; gap: 6px; }
 .star { width: 40px; height: 40px; border-radius: 50%; border: 1px solid #d0d7de; background: #fff; font-weight: 600; }
 .star:hover, .star:focus-visible { background: var(--kefu-color); color: #fff; }
@@ -653,7 +698,7 @@ textarea { flex: 1; resize: none; font: inherit; color: inherit; border: 1px sol
   .root.open .launcher { display: none; }
   .panel { position: fixed; inset: 0; width: 100%; height: 100%; border-radius: 0; }
   .msg { max-width: 92%; }
-  textarea { font-size: 16px; }
+  textarea, .contact input { font-size: 16px; }
 }`;
   }
 })();

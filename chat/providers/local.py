@@ -89,7 +89,7 @@ class LocalProvider:
             result = {}
         name = call["function"]["name"] if call else ""
         if name == REQUEST_HUMAN:
-            return phrase(language, "handoff")
+            return phrase(language, "handoff" if result.get("someone_available_now", True) else "handoff_closed")
         if name == LOOKUP_RECORD:
             collection = _singular(str(result.get("collection", "record")))
             label = COLLECTION_WORDS.get(collection, collection) if language == "zh" else collection
