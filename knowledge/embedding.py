@@ -110,6 +110,9 @@ class HashEmbedder:
 
     name = "hash"
     dim = DIM
+    # Shared words, not meaning: readers that compare with paraphrases (chat.dialogue) trust only
+    # near-verbatim matches from it.
+    semantic = False
 
     def _one(self, text: str) -> np.ndarray:
         from knowledge.lexical import tokens
