@@ -22,7 +22,13 @@ from backend.api.controllers.settings import BotSettingsController
 from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
 from backend.api.controllers.users import UserController
-from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
+from backend.api.controllers.widget import (
+    WidgetController,
+    change_widget_appearance,
+    demo_shop,
+    serve_widget_script,
+    widget_install,
+)
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
 from backend.api.openapi_security import declare_security
@@ -53,6 +59,7 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
+                        change_widget_appearance,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
                         UserController, WebhookController, ServiceSettingsController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
