@@ -26,6 +26,7 @@ import redis
 from chat import identity, memory, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
+from chat.handoff import announce_handoff
 from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
 from chat.language import reply_language
 from chat.limits import Counts, RateWindow, check_rate_limits, tokens_used_this_month
@@ -417,6 +418,8 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
     await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
                                 (cache_key, _cacheable(result)) if cache_key is not None else None,
                                 user_id=turn.user.id if turn.user else None)
+    if result.handoff:  # the conversation now waits in the agent inbox (migration 0019's trigger)
+        await announce_handoff(turn.tenant_id, turn.conversation_id, store.handoff_reason(result), "bot")
     outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
     metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
     metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)

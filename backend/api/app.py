@@ -12,6 +12,7 @@ from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.inbox import CannedController, InboxController, inbox_socket
 from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
@@ -44,7 +45,7 @@ def create_app() -> Litestar:
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        UserController],
+                        UserController, InboxController, CannedController, inbox_socket],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
