@@ -22,6 +22,7 @@ from backend.api.controllers.tools import ToolController
 from backend.api.controllers.users import UserController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.inbox_page import inbox_asset, inbox_page
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
 from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
@@ -45,7 +46,8 @@ def create_app() -> Litestar:
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        UserController, InboxController, CannedController, inbox_socket],
+                        UserController, InboxController, CannedController, inbox_socket, inbox_page,
+                        inbox_asset],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

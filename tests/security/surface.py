@@ -265,6 +265,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/login"): "how a credential is obtained (rate-limited)",
     ("GET", "/widget/kefu.js"): "the public widget script",
     ("GET", "/demo/shop"): "demo page, off in production",
+    ("GET", "/inbox"): "the agent inbox page (static; it logs in through /api/v1/auth/login)",
+    ("GET", "/inbox/{name:str}"): "the agent inbox page's script and style (static, fixed names)",
 }
 PUBLIC_PREFIXES = ("/schema",)  # OpenAPI document and its viewers
 

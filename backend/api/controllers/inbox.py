@@ -65,10 +65,10 @@ class InboxController(Controller):
     async def reply(
         self, principal: CurrentPrincipal, conversation_id: FromPath[uuid.UUID], data: JSONBody[ReplyIn]
     ) -> Response[dict[str, Any]]:
-        message_id, stored = await inbox.reply(
-            await inbox.agent_of(principal), conversation_id, data.text, data.client_ref
-        )
-        return Response({"message_id": str(message_id), "duplicate": not stored}, status_code=201 if stored else 200)
+        agent = await inbox.agent_of(principal)
+        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref)
+        body = {"message_id": str(message_id), "duplicate": not stored, "agent_name": agent.name}
+        return Response(body, status_code=201 if stored else 200)
 
     @post("/{conversation_id:uuid}/resolve", status_code=200, summary="Resolved: the bot answers again")
     async def resolve(self, principal: CurrentPrincipal, conversation_id: FromPath[uuid.UUID]) -> dict[str, Any]:
