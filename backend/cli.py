@@ -344,10 +344,15 @@ def dash(host: str, port: int) -> None:
 @click.option("--api-port", default=8000, show_default=True)
 @click.option("--dash-port", default=8050, show_default=True, help="Admin app (Dash) port.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-def demo(api_port: int, dash_port: int, host: str) -> None:
+@click.option("--banner", "banner_only", is_flag=True,
+              help="Only print the running demo's URLs and keys again (Enter in the demo's terminal does too).")
+def demo(api_port: int, dash_port: int, host: str, banner_only: bool) -> None:
     """Start everything on embedded defaults, seed a demo tenant, print URLs and keys; Ctrl-C stops."""
-    from backend.demo import run_demo
+    from backend.demo import print_banner, run_demo
 
+    if banner_only:
+        print_banner()
+        return
     run_demo(host=host, api_port=api_port, dash_port=dash_port)
 
 

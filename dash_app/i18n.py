@@ -10,6 +10,7 @@ _ZH: dict[str, str] = {
     "Overview": "概览",
     "Conversations": "对话",
     "Knowledge": "知识库",
+    "Records": "记录",
     "Accuracy": "准确率",
     "Satisfaction": "满意度",
     "Knowledge gaps": "知识缺口",

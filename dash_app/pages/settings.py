@@ -1,4 +1,4 @@
-"""Settings: the bot (persona, greeting, threshold, model), the widget snippet and its allowed origins.
+"""Settings: the bot (persona, threshold, model), the widget (look, greeting, tag) and its allowed origins.
 
 API keys and users are in `settings_access`, HTTP tools in `settings_tools`; this module lays the
 page out. Saving anything that changes answers bumps the tenant version so cached answers go.
@@ -23,7 +23,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_privacy, settings_tools
+from dash_app.pages import settings_access, settings_privacy, settings_tools, settings_widget
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -70,8 +70,6 @@ def layout(user: SignedInUser) -> html.Div:
     bot_form = html.Div([
         html.Label("Persona", htmlFor="set-persona"),
         dcc.Textarea(id="set-persona", value=bot.persona, className="wide", disabled=not admin),
-        html.Label("Greeting", htmlFor="set-greeting"),
-        dcc.Input(id="set-greeting", value=bot.greeting or "", className="wide", disabled=not admin),
         html.Div([
             html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=list(LANGUAGES),
                                                            value=bot.language, clearable=False, disabled=not admin)]),
@@ -85,10 +83,9 @@ def layout(user: SignedInUser) -> html.Div:
         html.Button(t("Save"), id="set-save-bot", disabled=not admin),
         html.Div(id="set-bot-result"),
     ])
-    widget_children: list[Any] = []
+    widget_children: list[Any] = [settings_widget.layout(user)]  # look, live preview and the tag to copy
     for widget in widgets:
         widget_children += [
-            html.Pre(widget["snippet"], className="snippet", id=f"snippet-{widget['id']}"),
             html.Label("Allowed origins (one per line; empty = any site, for development)"),
             dcc.Textarea(id={"type": "set-origins", "key": widget["id"]}, value="\n".join(widget["origins"]),
                          className="wide", disabled=not admin),
@@ -109,13 +106,13 @@ def register(app: Any) -> None:
     from dash import ALL
 
     @app.callback(Output("set-bot-result", "children"), Input("set-save-bot", "n_clicks"),
-                  State("set-persona", "value"), State("set-greeting", "value"), State("set-language", "value"),
+                  State("set-persona", "value"), State("set-language", "value"),
                   State("set-threshold", "value"), State("set-provider", "value"), State("set-model", "value"),
                   prevent_initial_call=True)
-    def save_bot(_: Any, persona: str, greeting: str, language: str, threshold: float | None, provider: str,
+    def save_bot(_: Any, persona: str, language: str, threshold: float | None, provider: str,
                  model: str) -> Any:
         user = auth.current_user()
-        changes = {"persona": persona or "", "greeting": greeting or "", "language": language,
+        changes = {"persona": persona or "", "language": language,
                    "confidence_threshold": threshold, "provider": provider, "model": model or ""}
         _, error = attempt(lambda: save_bot_settings(user, changes))
         return error or notice("Saved. New answers use these settings.", "success")
@@ -131,6 +128,7 @@ def register(app: Any) -> None:
                 return error
         return notice("Saved the allowed origins.", "success")
 
+    settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)
     settings_privacy.register(app)

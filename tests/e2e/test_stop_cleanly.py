@@ -112,9 +112,19 @@ def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum) -
     data_dir = tmp_path / "data"
     env = user_env(data_dir)
     log = tmp_path / "demo.log"
-    demo = start(env, log, "demo", "--api-port", str(free_port()), "--dash-port", str(free_port()))
+    api_port = free_port()
+    demo = start(env, log, "demo", "--api-port", str(api_port), "--dash-port", str(free_port()))
     try:
         wait_for_line(demo, log, "Press Ctrl-C to stop.")
+        # The banner is the last thing printed and comes back on request, with the signed-in shop link.
+        again = kefu(env, "demo", "--banner")
+        assert again.returncode == 0 and "Kefu demo is running" in again.stdout, again.stderr
+        signed_in = next(line for line in again.stdout.splitlines() if line.strip().startswith("signed in"))
+        shopper_hash = signed_in.split("&hash=")[1].split()[0]
+        answer = httpx.post(f"http://127.0.0.1:{api_port}/api/v1/chat", timeout=30,
+                            headers={"X-Widget-Key": signed_in.split("key=")[1].split("&")[0]},
+                            json={"message": "Where is my order 10023?", "user": {"id": "c-1001", "hash": shopper_hash}})
+        assert answer.status_code == 200 and "SF1402938475" in answer.json()["answer"], answer.text
         running = servers(data_dir)  # the scan finds what it must not leave behind
         started = psutil.Process(demo.pid).children(recursive=True)
         assert len(started) >= 3, "the API, worker and admin app run as children of the demo"
