@@ -22,6 +22,14 @@ FAQ = [
 ]
 
 
+@pytest.fixture(autouse=True)
+async def own_relay():
+    """The process-wide relay runs on the loop that first used it: close it after each test here, so
+    a later API server in this process (tests/browser) starts its own on its own loop."""
+    yield
+    await events.relay.close()
+
+
 @pytest.fixture
 async def shop(client, tenant: TenantCtx, stub_worker) -> TenantCtx:
     upload = await client.post(
