@@ -309,8 +309,12 @@ def api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _servers_available()
+    from core.logging import configure_logging
+
+    configure_logging()  # uvicorn's loggers propagate to it: log_config=None keeps its own formats out
+    # Access lines come from backend.api.observability (method, path, status, duration, request id).
     uvicorn.run("backend.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, log_config=None)
 
 
 @main.command()

@@ -26,9 +26,11 @@ DEMO_EMAIL = "owner@demo.kefu.local"
 DEMO_PASSWORD = "demo-password"  # a local demo only; printed on start
 DEMO_SHOPPER = "c-1001"  # owns orders 10023 and 10024 in demo_records/orders.csv
 DEMO_STARTERS = ["Where is my order 10023?", "How long does delivery take?", "退货政策是什么？"]
-# After the services are up, child processes log their first requests for a moment; the banner
-# waits for that to settle so it is the last thing on the screen.
-BANNER_SETTLE_SECONDS = 1.5
+# After the services are up, the worker indexes the demo knowledge and runs the analytics jobs the
+# sample conversations queued, logging as it goes; the banner waits for that (at most this long)
+# so it is the last thing on the screen.
+QUIET_WAIT_SECONDS = 60.0
+BANNER_SETTLE_SECONDS = 1.0
 
 
 def _seed() -> dict[str, str]:
@@ -153,6 +155,21 @@ def _banner_on_enter(state: dict[str, str]) -> None:
     threading.Thread(target=listen, name="kefu-demo-banner", daemon=True).start()
 
 
+def _wait_for_idle_worker(timeout: float) -> None:
+    """Return once no Dramatiq message is waiting or in flight (or after `timeout` seconds)."""
+    from core.broker import QUEUES
+    from core.redis import sync_redis
+
+    deadline, idle_checks = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and idle_checks < 2:
+        try:
+            pending = sum(sync_redis().hlen(f"kefu:{queue}.msgs") for queue in QUEUES)
+        except Exception:  # Redis trouble shows in the services' own logs
+            return
+        idle_checks = idle_checks + 1 if pending == 0 else 0
+        time.sleep(0.5)
+
+
 def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -187,6 +204,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
         "postgresql+psycopg", "postgresql")
     env["KEFU_REDIS_URL"] = redis_url()
     env["KEFU_DATA_DIR"] = str(settings.data_dir.resolve())
+    env.setdefault("KEFU_LOG_FORMAT", "text")  # a person reads this terminal; KEFU_LOG_FORMAT=json to ship it
     upgrade()
     state = _seed()
     _allow_demo_origins(state["tenant_id"], host, api_port)
@@ -217,6 +235,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
                 _save_state(state)
         state |= _seed_shop(state["tenant_id"]) | {"api_url": base, "admin_url": admin}
         _save_state(state)
+        _wait_for_idle_worker(QUIET_WAIT_SECONDS)
         time.sleep(BANNER_SETTLE_SECONDS)
         click.echo(banner(state))
         _banner_on_enter(state)

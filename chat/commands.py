@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, handoff, http_tool_specs, identity, store
-from chat.bot_settings import BotSettings, write_bot_settings
+from chat import engine, handoff, http_tool_specs, identity, model_choice, store
+from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
 from chat.tasks import answer_message
 from core import audit
 from core.audit import Actor
-from core.db import tenant_session_sync
+from core.db import tenant_session, tenant_session_sync
 from core.identity import UserClaim
 from core.jobs import enqueue
 from core.versions import bump_tenant_version_sync
@@ -65,6 +65,13 @@ def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: A
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})
     bump_tenant_version_sync(tenant_id)  # cached answers and settings reflect the old values
     return updated
+
+
+async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:
+    """One short reply from the tenant's saved model (`slot`: primary or fallback), or why it failed."""
+    async with tenant_session(tenant_id) as session:
+        settings = await load_bot_settings(session, tenant_id)
+    return await model_choice.check_connection(settings, slot)
 
 
 def create_http_tool(tenant_id: uuid.UUID, spec: Mapping[str, Any], *, actor: Actor | None = None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Settings: the bot (persona, threshold, model), the widget (look, greeting, tag) and its allowed origins.
+"""Settings: the bot (persona, threshold), the model, the widget (look, greeting, tag) and its allowed origins.
 
-API keys and users are in `settings_access`, HTTP tools in `settings_tools`; this module lays the
+The model is in `settings_model`, API keys and users in `settings_access`, HTTP tools in
+`settings_tools`; this module lays the
 page out. Saving anything that changes answers bumps the tenant version so cached answers go.
 """
 
@@ -13,7 +14,7 @@ from dash import Input, Output, State, dcc, html
 from sqlalchemy import select
 
 from chat import commands
-from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
+from chat.bot_settings import LANGUAGES, BotSettings, load_bot_settings_sync
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.models import WidgetKey
@@ -23,7 +24,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_privacy, settings_tools, settings_widget
+from dash_app.pages import settings_access, settings_model, settings_privacy, settings_tools, settings_widget
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -76,9 +77,6 @@ def layout(user: SignedInUser) -> html.Div:
             html.Div([html.Label("Confidence threshold"),
                       dcc.Input(id="set-threshold", type="number", min=0, max=1, step=0.05,
                                 value=bot.confidence_threshold, disabled=not admin)]),
-            html.Div([html.Label("Provider"), dcc.Dropdown(id="set-provider", options=list(PROVIDERS),
-                                                           value=bot.provider, clearable=False, disabled=not admin)]),
-            html.Div([html.Label("Model"), dcc.Input(id="set-model", value=bot.model or "", disabled=not admin)]),
         ], className="row"),
         html.Button(t("Save"), id="set-save-bot", disabled=not admin),
         html.Div(id="set-bot-result"),
@@ -95,6 +93,7 @@ def layout(user: SignedInUser) -> html.Div:
     return html.Div([
         html.H2(t("Settings")),
         section("Bot", bot_form),
+        settings_model.layout(user),
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
@@ -107,13 +106,10 @@ def register(app: Any) -> None:
 
     @app.callback(Output("set-bot-result", "children"), Input("set-save-bot", "n_clicks"),
                   State("set-persona", "value"), State("set-language", "value"),
-                  State("set-threshold", "value"), State("set-provider", "value"), State("set-model", "value"),
-                  prevent_initial_call=True)
-    def save_bot(_: Any, persona: str, language: str, threshold: float | None, provider: str,
-                 model: str) -> Any:
+                  State("set-threshold", "value"), prevent_initial_call=True)
+    def save_bot(_: Any, persona: str, language: str, threshold: float | None) -> Any:
         user = auth.current_user()
-        changes = {"persona": persona or "", "language": language,
-                   "confidence_threshold": threshold, "provider": provider, "model": model or ""}
+        changes = {"persona": persona or "", "language": language, "confidence_threshold": threshold}
         _, error = attempt(lambda: save_bot_settings(user, changes))
         return error or notice("Saved. New answers use these settings.", "success")
 
@@ -128,6 +124,7 @@ def register(app: Any) -> None:
                 return error
         return notice("Saved the allowed origins.", "success")
 
+    settings_model.register(app)
     settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)
