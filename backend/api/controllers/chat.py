@@ -94,7 +94,7 @@ class ChatController(Controller):
         held = await commands.hand_to_person(widget.tenant_id, data.message, visitor_id=visitor_id,
                                              conversation_id=data.conversation_id, user=user)
         if held is not None:  # a person holds the conversation: the bot stays silent
-            return Response(held.public(visitor_id), status_code=202)
+            return 202, held.public(visitor_id)
         address = client_address(request)
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
