@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from chat import identity, memory, model_choice, store
+from chat import identity, memory, model_choice, notifications, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
 from chat.handoff import announce_handoff
@@ -423,6 +423,9 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
                                 user_id=turn.user.id if turn.user else None)
     if result.handoff:  # the conversation now waits in the agent inbox (migration 0019's trigger)
         await announce_handoff(turn.tenant_id, turn.conversation_id, store.handoff_reason(result), "bot")
+        await notifications.emit(turn.tenant_id, "handoff.requested", {
+            "conversation_id": str(turn.conversation_id), "reason": store.handoff_reason(result), "source": "bot",
+            "language": result.language, "question": turn.text, "message_id": str(result.message_id)})
     outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
     metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
     metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)

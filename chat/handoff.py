@@ -9,7 +9,6 @@ nothing is answered until an agent resolves the conversation or hands it back (c
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,28 +18,24 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from chat import events
+from chat import events, notifications
 from chat.identity import Asker
 from core.db import tenant_session
 from core.errors import NotFound
 from core.identity import VerifiedUser
 from core.models import Conversation, Message, User
 
-log = logging.getLogger(__name__)
 HELD = ("waiting", "open")  # a person holds or is about to hold the conversation: the bot is silent
 
 
-def on_event(event: str, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
-    """The one place hand-off events happen: `handoff.requested`, `message.created` (a customer
-    message in a conversation a person holds) and `conversation.resolved`.
-
-    Notifications and outbound webhooks (issue 19, branch `notify`) subscribe here; until they
-    land this only logs. It must not raise: chat never fails because a listener did.
+async def on_event(event: str, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """The inbox's events leave here: `message.created` (a customer message in a conversation a
+    person holds or awaits) and `conversation.resolved`, to the tenant's webhooks
+    (`chat.notifications.emit` never raises: chat never fails because a receiver did).
+    `handoff.requested` is emitted where the hand-off is stored (chat.engine, chat.conversations).
     """
-    log.info(
-        "inbox event",
-        extra={"event": event, "tenant_id": str(tenant_id), "conversation_id": str(payload.get("conversation_id"))},
-    )
+    data = {k: v for k, v in payload.items() if k not in ("type", "sent_at")}
+    await notifications.emit(tenant_id, event, data)
 
 
 @dataclass(frozen=True)
@@ -169,7 +164,7 @@ async def hold_for_human(
         "sent_at": now_ms(),
     }
     await events.publish_to(events.inbox_channel(tenant_id), payload)
-    on_event("message.created", tenant_id, payload)
+    await on_event("message.created", tenant_id, payload)
     return HeldMessage(conversation_id, message_id, state)
 
 
@@ -177,7 +172,7 @@ async def announce_handoff(
     tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str | None, source: str
 ) -> InboxState:
     """A hand-off was stored (the trigger of migration 0019 put the conversation in the inbox):
-    tell the tenant's agents, the customer's socket (their place in the queue) and the listeners."""
+    tell the tenant's agents and the customer's socket (their place in the queue)."""
     async with tenant_session(tenant_id) as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None:
@@ -196,7 +191,6 @@ async def announce_handoff(
     await events.publish_to(events.inbox_channel(tenant_id), payload)
     if state.status == "waiting":
         await events.publish(conversation_id, {"type": "queue", "position": state.position})
-    on_event("handoff.requested", tenant_id, payload)
     return state
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
-from chat import events
+from chat import events, notifications
 from chat.handoff import announce_queue, now_ms, on_event
 from core.db import tenant_session
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -281,6 +281,8 @@ async def reply(
     await events.publish_to(
         events.inbox_channel(agent.tenant_id), {**frame, "agent_id": str(agent.user_id) if agent.user_id else None}
     )
+    # A customer who left an address and has no widget open gets the reply by email (once per message).
+    await notifications.email_agent_reply(agent.tenant_id, message_id, agent.name)
     return message_id, True
 
 
@@ -320,7 +322,7 @@ async def _close(agent: Agent, conversation_id: uuid.UUID, *, resolve: bool) -> 
     await events.publish_to(events.inbox_channel(agent.tenant_id), payload)
     await announce_queue(agent.tenant_id)
     if resolve:
-        on_event("conversation.resolved", agent.tenant_id, payload)
+        await on_event("conversation.resolved", agent.tenant_id, {**payload, "resolved_by": agent.name})
     return {"conversation_id": str(conversation_id), "status": "resolved" if resolve else None}
 
 

@@ -111,6 +111,42 @@ _ZH: dict[str, str] = {
     "Sync queued; changed pages are re-indexed, unchanged ones cost only a fetch.":
         "已排队同步：有变化的页面会重新索引，未变化的页面只需一次请求。",
     "Deleted the website and its pages' documents.": "已删除该网站及其页面文档。",
+    "Office hours": "营业时间",
+    "Webhooks": "Webhook 推送",
+    "Outside office hours the chat says that no one can answer right now and asks the customer for "
+    "an email or phone number; replies written later are emailed to them.":
+        "在营业时间以外，聊天窗口会如实告诉客户现在无人值守，并请客户留下邮箱或电话；之后写的回复会通过邮件发给客户。",
+    "Use office hours": "启用营业时间",
+    "Time zone": "时区",
+    "Hours per day, like 09:00-12:00, 13:00-18:00 (empty = closed all day).":
+        "每天的营业时段，例如 09:00-12:00, 13:00-18:00（留空 = 全天休息）。",
+    "Email staff about each new hand-off": "每次有新的转人工请求时邮件通知员工",
+    "Open now": "当前在营业时间内",
+    "Closed now": "当前不在营业时间内",
+    "closed": "休息",
+    "Monday": "星期一",
+    "Tuesday": "星期二",
+    "Wednesday": "星期三",
+    "Thursday": "星期四",
+    "Friday": "星期五",
+    "Saturday": "星期六",
+    "Sunday": "星期日",
+    "Saved.": "已保存。",
+    "Deleted.": "已删除。",
+    "Kefu POSTs each event as JSON, signed in X-Kefu-Signature (HMAC-SHA256 of the body with the "
+    "webhook's secret); failed deliveries are retried, then marked failed.":
+        "客服系统会把每个事件以 JSON 格式 POST 给接收地址，并在 X-Kefu-Signature 中签名（用该 Webhook 的密钥对请求体做 "
+        "HMAC-SHA256）；推送失败会自动重试，多次失败后标记为失败。",
+    "Receiver URL": "接收地址",
+    "Add webhook": "添加 Webhook",
+    "Delete selected": "删除所选",
+    "Deliveries of the selected webhook": "所选 Webhook 的推送记录",
+    "Select a webhook first.": "请先选择一个 Webhook。",
+    "Added. Copy the signing secret now; it is not shown again:": "已添加。请立即复制签名密钥，它不会再次显示：",
+    "pending": "等待中",
+    "sending": "发送中",
+    "delivered": "已送达",
+    "failed": "失败",
     "Which model writes the answers. Keys are stored encrypted and never shown again.":
         "由哪个模型撰写回答。密钥加密保存，保存后不再显示。",
     "Provider": "提供方",

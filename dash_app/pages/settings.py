@@ -24,7 +24,14 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_model, settings_privacy, settings_tools, settings_widget
+from dash_app.pages import (
+    settings_access,
+    settings_model,
+    settings_notify,
+    settings_privacy,
+    settings_tools,
+    settings_widget,
+)
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -97,6 +104,7 @@ def layout(user: SignedInUser) -> html.Div:
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
+        settings_notify.layout(user),
         settings_privacy.layout(user),
     ])
 
@@ -128,4 +136,5 @@ def register(app: Any) -> None:
     settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)
+    settings_notify.register(app)
     settings_privacy.register(app)

@@ -4,6 +4,7 @@ replies reach the customer's history, resolving or handing back gives the conver
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -294,3 +295,29 @@ async def test_canned_responses_per_tenant(client, shop, other_tenant) -> None:
     assert (
         await client.delete(f"/api/v1/canned-responses/{added.json()['id']}", headers=shop.admin)
     ).status_code == 204
+
+
+async def test_customer_messages_and_resolving_reach_the_tenants_webhook(client, shop, stub_worker) -> None:
+    from tests.support.receivers import webhook_receiver
+
+    with webhook_receiver() as receiver:
+        hook = await client.post(
+            "/api/v1/webhooks",
+            headers=shop.admin,
+            json={"url": receiver.url, "events": ["message.created", "conversation.resolved"]},
+        )
+        assert hook.status_code == 201, hook.text
+        conversation_id = await handed_off(client, shop)
+        lin = await agent(client, shop, "Lin")
+        await client.post(f"/api/v1/inbox/{conversation_id}/assign", headers=lin)
+        await client.post(
+            "/api/v1/chat",
+            headers=widget(shop),
+            json={"message": "Is anyone there?", "conversation_id": conversation_id, "visitor_id": "v-inbox"},
+        )
+        await client.post(f"/api/v1/inbox/{conversation_id}/resolve", headers=lin)
+        stub_worker()
+    posted = [json.loads(r.body) for r in receiver.requests]
+    assert [p["event"] for p in posted] == ["message.created", "conversation.resolved"]
+    assert posted[0]["data"]["text"] == "Is anyone there?" and posted[0]["data"]["conversation_id"] == conversation_id
+    assert posted[1]["data"]["conversation_id"] == conversation_id and posted[1]["data"]["resolved_by"] == "Lin"

@@ -90,6 +90,7 @@ class Seeded:
     source_id: str = ""
     agent_token: dict[str, str] = field(default_factory=dict)  # an agent user's login token (the inbox)
     canned_id: str = ""
+    webhook_id: str = ""
 
     @property
     def widget(self) -> dict[str, str]:
@@ -111,7 +112,8 @@ class Seeded:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
-                "source_id": self.source_id, "template": "weather", "canned_id": self.canned_id}
+                "source_id": self.source_id, "template": "weather", "canned_id": self.canned_id,
+                "webhook_id": self.webhook_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -122,7 +124,7 @@ class Seeded:
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
                 self.user_id, self.user_conversation_id,
-                self.source_id, self.canned_id]
+                self.source_id, self.canned_id, self.webhook_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -233,6 +235,18 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/settings/identity-secret/rotate"): Probe(foreign=None),
     ("GET", "/api/v1/audit"): Probe(foreign=None, lists_own=True, echoes_requests=True),
     ("GET", "/api/v1/audit/export"): Probe(foreign=None, lists_own=True, echoes_requests=True),
+    # Issue 19: webhooks (admin-only even to read: a receiver URL is often a secret), office hours,
+    # a customer's contact for a later reply.
+    ("GET", "/api/v1/webhooks"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/webhooks"): Probe(body=lambda a, v: {"json": {
+        "url": f"http://127.0.0.1:9/{a.marker}-new", "events": ["conversation.resolved"]}}, foreign=None),
+    ("DELETE", "/api/v1/webhooks/{webhook_id:uuid}"): Probe(),
+    ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries"): Probe(),
+    ("GET", "/api/v1/settings/service"): Probe(foreign=None),
+    ("PUT", "/api/v1/settings/service"): Probe(body=lambda a, v: {"json": {"timezone": "Asia/Shanghai"}},
+                                               foreign=None),
+    ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/contact"): Probe(
+        body=lambda a, v: {"json": {"visitor_id": v.visitor_id, "email": f"{a.marker}@example.com"}}),
     # Issue 19: people and the agent inbox.
     ("POST", "/api/v1/users"): Probe(body=lambda a, v: {"json": {
         "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",
@@ -258,6 +272,9 @@ AGENT_ROUTES = frozenset({
     ("POST", "/api/v1/inbox/{conversation_id:uuid}/resolve"), ("POST", "/api/v1/inbox/{conversation_id:uuid}/release"),
     ("GET", "/api/v1/canned-responses"),
 })
+
+# Routes only admins and owners may call, even to read (analysts get 403): tests/security/test_roles.py.
+ADMIN_ONLY = frozenset({("GET", "/api/v1/webhooks"), ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries")})
 
 # Routes only owners may call (admins and analysts get 403): tests/security/test_roles.py.
 OWNER_ONLY = frozenset({("GET", "/api/v1/audit"), ("GET", "/api/v1/audit/export")})
