@@ -13,6 +13,7 @@ transaction. Queued messages are stored first (`accept`) and answered by the wor
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 import redis
 
-from chat import identity, memory, model_choice, notifications, store
+from chat import grounding, identity, memory, model_choice, notifications, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
 from chat.handoff import announce_handoff
@@ -355,10 +356,33 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         text_parts = [fallback]
     answer = "".join(text_parts).strip() or phrase(state.language, "dont_know")
     handoff = ctx.handoff_reason is not None
+    check = None
+    if provider is not _LOCAL and fallback_reason is None and not handoff and "".join(text_parts).strip():
+        # A model wrote it: check each sentence against what the model was given (chat.grounding).
+        draft = answer
+        check = await asyncio.to_thread(grounding.check, draft, _evidence(ctx, tool_calls))
+        answer = check.answer(settings.grounding_action, _grounded_answer(turn.text, ctx.hits, state.language))
     answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, _citations(ctx.hits) if answered else [],
                         score, handoff, answered, state.language, tool_calls, fallback_reason)
-    yield ChatEvent("final", result=await _finish(state, result, cache_key if not tool_calls and answered else None))
+    result = await _finish(state, result, cache_key if not tool_calls and answered else None)
+    if check is not None:
+        try:
+            await grounding.record(turn.tenant_id, result.message_id, check, settings.grounding_action, turn.text,
+                                   draft)
+        except Exception:  # the answer stands even if its check cannot be stored
+            log.exception("could not store the grounding check", extra={"tenant_id": str(turn.tenant_id)})
+    yield ChatEvent("final", result=result)
+
+
+def _evidence(ctx: ToolContext, tool_calls: list[ToolCallRecord]) -> list[str]:
+    """What the model was given to answer from: the retrieved passages and its tools' results."""
+    return [h.text for h in ctx.hits] + [json.dumps(c.result, ensure_ascii=False, default=str) for c in tool_calls]
+
+
+def _grounded_answer(question: str, hits: list[Hit], language: str) -> str:
+    """The answer composed from the passages alone, for a model answer the knowledge does not support."""
+    return compose_from_passages(question, _passages(hits), language) if hits else phrase(language, "dont_know")
 
 
 async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, str]],

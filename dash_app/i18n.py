@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
+
+from dash_app.words_zh import WORDS
 
 LANGUAGES = ("en", "zh")
 
@@ -181,6 +185,17 @@ _ZH: dict[str, str] = {
         "此处未配置模型：由本地应答回答，无需连接。",
     "Saved. New answers use this model.": "已保存。新的回答将使用此模型。",
     "Start from a template": "从模板开始",
+    "Grounded answers": "有依据的回答",
+    "Each sentence a model writes is checked against the passages and tool results it was given; unsupported "
+    "sentences are flagged, dropped or replaced as set in Settings → Model.":
+        "模型写的每一句话都会与它获得的知识段落和工具结果核对；无依据的句子按“设置 → 模型”中的选择被标记、删除或替换。",
+    "No model-written answers in this period yet.": "此期间还没有模型撰写的回答。",
+    "Grounded": "有依据",
+    "Flagged": "已标记",
+    "Grounded rate": "有依据率",
+    "Model answers supported by the knowledge": "有知识库依据的模型回答",
+    "Flagged answers": "被标记的回答",
+    "No flagged answers in this period.": "此期间没有被标记的回答。",
     "Choose a template…": "选择模板…",
     "Replace shop.example.com with your own endpoint (and the example token with yours) before adding.":
         "添加前请把 shop.example.com 换成您自己的接口地址（并把示例令牌换成您的令牌）。",
@@ -189,15 +204,65 @@ _ZH: dict[str, str] = {
 
 
 def language() -> str:
-    """The signed-in browser's language (English outside a request)."""
+    """The browser's language: the one it chose with the switch, else its own (English outside a request)."""
     if not flask.has_request_context():
         return "en"
-    chosen = flask.session.get("lang")
-    return chosen if chosen in LANGUAGES else "en"
+    return chosen_language() or browser_language()
 
 
 def t(text: str) -> str:
     """`text` in the current language; keys ending in `_kpi` disambiguate words used twice."""
     if language() == "zh":
-        return _ZH.get(text, text.removesuffix("_kpi"))
+        return _ZH.get(text) or WORDS.get(text) or text.removesuffix("_kpi")
     return text.removesuffix("_kpi")
+
+
+# --- Language choice, the words of every page, and translating a layout (issue 22) -------------------------
+# The choice lives in its own long-lived cookie, set only by /lang/<code>. Keeping it out of the session
+# cookie is the fix for "switching language does not stick": Flask re-sent the session cookie on every
+# Dash callback (SESSION_REFRESH_EACH_REQUEST), so a callback that started before the switch answered
+# with the old session and put the old language back.
+LANG_COOKIE = "kefu_lang"
+
+
+def chosen_language() -> str | None:
+    """The language this browser chose with the switch, if any."""
+    chosen = flask.request.cookies.get(LANG_COOKIE) or flask.session.get("lang")
+    return chosen if chosen in LANGUAGES else None
+
+
+def browser_language() -> str:
+    """The browser's preferred language among ours (Accept-Language), English when it prefers neither."""
+    return flask.request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def translate_tree(node: Any) -> Any:
+    """A page layout with its fixed English words (text, labels, placeholders, titles, options) translated.
+
+    Pages are written in English; the router passes each layout through here, so a word needs only an
+    entry in the dictionary. Elements with the class `user-text` hold the tenant's own data and are left
+    as they are, as are table data.
+    """
+    if language() == "en":
+        return node
+    return _translate(node)
+
+
+def _translate(node: Any) -> Any:
+    if isinstance(node, str):
+        return t(node)
+    if isinstance(node, list | tuple):
+        return [_translate(child) for child in node]
+    props = getattr(node, "__dict__", None)
+    if props is None or "user-text" in str(props.get("className") or "").split():
+        return node
+    for name in ("placeholder", "title", "label"):
+        if isinstance(props.get(name), str):
+            setattr(node, name, t(props[name]))
+    options = props.get("options")
+    if isinstance(options, list):
+        node.options = [{**o, "label": t(o["label"])} if isinstance(o, dict) and isinstance(o.get("label"), str)
+                        else o for o in options]
+    if "children" in props and props["children"] is not None:
+        node.children = _translate(props["children"])
+    return node
