@@ -256,6 +256,8 @@ def _translate(node: Any) -> Any:
     props = getattr(node, "__dict__", None)
     if props is None or "user-text" in str(props.get("className") or "").split():
         return node
+    if type(node).__name__ in ("Code", "Pre"):  # code (a column name, a tag) is the same in every language
+        return node
     for name in ("placeholder", "title", "label"):
         if isinstance(props.get(name), str):
             setattr(node, name, t(props[name]))
