@@ -23,18 +23,7 @@ from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import (
-    as_uuid,
-    attempt,
-    empty_figure,
-    grid,
-    notice,
-    records,
-    section,
-    selected_ids,
-    styled,
-    table,
-)
+from dash_app.components import as_uuid, attempt, empty_figure, grid, notice, records, section, selected_ids, styled
 from dash_app.formats import count, percent, when, zone
 from dash_app.i18n import t
 from knowledge import commands, evaluation
