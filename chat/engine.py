@@ -426,8 +426,10 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
     tool_calls: list[ToolCallRecord] = []
     if reading.kind == dialogue.HUMAN:
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
-        tool_calls.append(await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]}))
-        answer = phrase(state.language, "handoff")
+        record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
+        tool_calls.append(record)
+        available = not isinstance(record.result, dict) or record.result.get("someone_available_now", True)
+        answer = phrase(state.language, "handoff" if available else "handoff_closed")
     else:
         answer = phrase(state.language, reading.form if reading.form in dialogue.SMALL_TALK_FORMS else "ack")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, [], 1.0, reading.kind == dialogue.HUMAN,
