@@ -34,7 +34,9 @@ def describe(chunk: Chunk, document_title: str) -> dict[str, Any]:
     """FAQ rows show their question and answer; passages their heading (or document) and text."""
     meta = chunk.meta or {}
     if meta.get("kind") == "faq":
-        title, body = str(meta.get("question") or document_title), str(meta.get("answer") or chunk.text)
+        # A similar question's chunk is shown as its row (`variant_of`: the row's own question).
+        title = str(meta.get("variant_of") or meta.get("question") or document_title)
+        body = str(meta.get("answer") or chunk.text)
     else:
         heading = meta.get("heading")
         title, body = (f"{document_title} › {heading}" if heading else document_title), chunk.text

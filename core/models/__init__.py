@@ -11,7 +11,7 @@ from core.models.audit import AuditEntry
 from core.models.base import TENANT_TABLES, Base
 from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
-from core.models.faq_override import FaqOverride
+from core.models.faq_override import FaqOverride, PhrasingDismissal
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
 from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
@@ -46,6 +46,7 @@ __all__ = [
     "KnowledgeGapTopic",
     "Message",
     "ModelRun",
+    "PhrasingDismissal",
     "Record",
     "RecordCollection",
     "Source",
