@@ -11,11 +11,13 @@ from backend.api.controllers.analytics import AnalyticsController
 from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
+from backend.api.controllers.evaluations import EvaluationController
 from backend.api.controllers.health import HealthController
 from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
+from backend.api.controllers.similar_questions import SimilarQuestionController
 from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
@@ -42,7 +44,8 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
-                        AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController],
+                        AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
+                        SimilarQuestionController, EvaluationController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
