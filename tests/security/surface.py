@@ -88,6 +88,7 @@ class Seeded:
     user_id: str = ""  # the tenant's signed-in customer (owner of its orders)
     user_conversation_id: str = ""
     source_id: str = ""
+    run_id: str = ""  # a scored evaluation run
 
     @property
     def widget(self) -> dict[str, str]:
@@ -109,7 +110,7 @@ class Seeded:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
-                "source_id": self.source_id}
+                "source_id": self.source_id, "run_id": self.run_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -120,7 +121,7 @@ class Seeded:
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
                 self.user_id, self.user_conversation_id,
-                self.source_id]
+                self.source_id, self.run_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -154,6 +155,12 @@ def site_url(marker: str) -> str:
 def faq_csv(marker: str, secret: str) -> bytes:
     return (f"id,question,answer\n{marker}-1,What is the {marker} refund policy?,"
             f"Refunds for {secret} take 14 days.\n").encode()
+
+
+def labelled_csv(marker: str) -> bytes:
+    """A labelled question set for the tenant's FAQ (`faq_csv`): one question it answers, one it should not."""
+    return (f"question,expected\nWhat is the {marker} refund policy?,{marker}-1\n"
+            "What is the weather on Mars?,\n").encode()
 
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -226,6 +233,20 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/settings/identity-secret/rotate"): Probe(foreign=None),
     ("GET", "/api/v1/audit"): Probe(foreign=None, lists_own=True, echoes_requests=True),
     ("GET", "/api/v1/audit/export"): Probe(foreign=None, lists_own=True, echoes_requests=True),
+    # Issue 18: similar questions suggested from traffic, evaluation runs and the threshold they recommend.
+    ("GET", "/api/v1/similar-questions/suggestions"): Probe(foreign=None),
+    ("POST", "/api/v1/similar-questions/suggestions/accept"): Probe(body=lambda a, v: {"json": {
+        "document_id": v.document_id, "source_ref": f"{v.marker}-1", "question": f"refund question of {a.marker}"}}),
+    ("POST", "/api/v1/similar-questions/suggestions/dismiss"): Probe(body=lambda a, v: {"json": {
+        "document_id": v.document_id, "source_ref": f"{v.marker}-1", "question": f"refund question of {a.marker}"}}),
+    ("GET", "/api/v1/evaluations"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/evaluations"): Probe(
+        body=lambda a, v: {"files": {"file": (f"{v.marker}.csv", labelled_csv(a.marker), "text/csv")}},
+        foreign=None),
+    ("GET", "/api/v1/evaluations/{run_id:uuid}/thresholds"): Probe(
+        query=lambda a, v: {"target_precision": 0.9}),
+    ("POST", "/api/v1/evaluations/{run_id:uuid}/apply-threshold"): Probe(
+        body=lambda a, v: {"json": {"target_precision": 0.9}}),
 }
 
 # Routes only owners may call (admins and analysts get 403): tests/security/test_roles.py.

@@ -15,10 +15,13 @@ from core.models import (
     Chunk,
     Conversation,
     Document,
+    EvaluationRun,
+    FaqOverride,
     Feedback,
     Handoff,
     HttpTool,
     Message,
+    PhrasingDismissal,
     Record,
     RecordCollection,
     Source,
@@ -27,7 +30,7 @@ from core.models import (
 )
 from core.tenancy import add_user
 from tests.factories import make_tenant
-from tests.security.surface import Seeded, faq_csv, site_url
+from tests.security.surface import Seeded, faq_csv, labelled_csv, site_url
 
 
 def run_queued_work() -> None:
@@ -106,6 +109,12 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
         "user": tenant.user_claim()})
     assert signed.status_code == 200 and secret in signed.json()["answer"], signed.text
     tenant.user_conversation_id = signed.json()["conversation_id"]
+    run = await client.post("/api/v1/evaluations", headers=tenant.admin,
+                            files={"file": ("labelled.csv", labelled_csv(marker), "text/csv")},
+                            data={"name": f"labelled {marker}"})
+    assert run.status_code == 202, run.text
+    tenant.run_id = run.json()["id"]
+    ingest()  # scores the run
     return tenant
 
 
@@ -135,4 +144,7 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "audit": rows(session, AuditEntry.id),
             "sources": rows(session, Source.id, Source.url, Source.status, Source.run_id, Source.schedule),
             "source_pages": rows(session, SourcePage.url, SourcePage.result, SourcePage.document_id),
+            "evaluation_runs": rows(session, EvaluationRun.id, EvaluationRun.status, EvaluationRun.name),
+            "faq_overrides": rows(session, FaqOverride.source_ref, FaqOverride.similar_questions),
+            "phrasing_dismissals": rows(session, PhrasingDismissal.source_ref, PhrasingDismissal.phrasing_key),
         }
