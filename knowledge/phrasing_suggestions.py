@@ -9,10 +9,10 @@ Three sources, newest first:
   wording the customer had asked just before, for the row chosen;
 - `agent`: a question a human agent answered with a row. The agent inbox does not record that yet,
   so this source has nothing to read until it does.
-A wording already matched by the row (its question or a similar question) or dismissed for the row
-(`phrasing_dismissals`) is not suggested. Read on demand, a bounded number of recent questions at a
-time; nothing is stored until the admin accepts (`knowledge.commands.add_similar_question`) or
-dismisses one.
+A wording the row already has (its question or a similar question, indexed or just saved) or
+dismissed for the row (`phrasing_dismissals`) is not suggested. Read on demand, a bounded number
+of recent questions at a time; nothing is stored until the admin accepts
+(`knowledge.commands.add_similar_question`) or dismisses one.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 
 from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
-from core.models import Chunk, KnowledgeGapQuestion, PhrasingDismissal
+from core.models import Chunk, Document, FaqOverride, KnowledgeGapQuestion, PhrasingDismissal
 from knowledge.confidence import confidence
+from knowledge.curation import MANUAL_FAQ_FILENAME, list_faq_entries
 from knowledge.parsing.wordings import MAX_CHARS, key
 from knowledge.retrieval import retrieve_sync
 
@@ -64,6 +65,7 @@ def list_suggestions(tenant_id: uuid.UUID, limit: int = 50) -> list[PhrasingSugg
                 select(PhrasingDismissal.document_id, PhrasingDismissal.source_ref, PhrasingDismissal.phrasing_key)
             )
         }
+        dismissed |= _configured(session, tenant_id)
     found = [*_linked_gaps(tenant_id, gaps), *_rows_of_choices(tenant_id, chosen)]
     merged: dict[tuple[uuid.UUID, str, str], PhrasingSuggestion] = {}
     for suggestion in found:
@@ -108,6 +110,21 @@ def dismiss(
             )
             .on_conflict_do_nothing()
         )
+
+
+def _configured(session: Session, tenant_id: uuid.UUID) -> set[tuple[uuid.UUID, str, str]]:
+    """Wordings already set on rows but maybe not indexed yet (an accept a moment ago)."""
+    overrides = session.execute(
+        select(FaqOverride.document_id, FaqOverride.source_ref, FaqOverride.similar_questions).where(
+            FaqOverride.similar_questions.is_not(None)
+        )
+    )
+    found = {(document_id, ref, key(p)) for document_id, ref, phrasings in overrides for p in phrasings or []}
+    manual = session.scalar(select(Document.id).where(Document.filename == MANUAL_FAQ_FILENAME))
+    if manual is not None:
+        entries = list_faq_entries(session, tenant_id)
+        found |= {(manual, entry.id, key(p)) for entry in entries for p in entry.similar_questions}
+    return found
 
 
 def _row_question(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -> str:

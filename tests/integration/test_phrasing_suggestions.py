@@ -93,6 +93,7 @@ async def test_a_gap_question_is_suggested_for_its_row_and_accepting_it_makes_th
         json={"document_id": str(document_id), "source_ref": "cod", "question": asked},
     )
     assert accepted.status_code == 202, accepted.text
+    assert phrasing_suggestions.list_suggestions(tenant.id) == []  # at once, before the row is re-indexed
     stub_worker()
     rows = await client.get(f"/api/v1/documents/{document_id}/faq-rows", headers=tenant.admin)
     assert {r["source_ref"]: r["similar_questions"] for r in rows.json()["items"]}["cod"] == [asked]
