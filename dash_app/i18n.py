@@ -102,6 +102,72 @@ _ZH: dict[str, str] = {
     "Sync queued; changed pages are re-indexed, unchanged ones cost only a fetch.":
         "已排队同步：有变化的页面会重新索引，未变化的页面只需一次请求。",
     "Deleted the website and its pages' documents.": "已删除该网站及其页面文档。",
+    # Similar questions and FAQ row curation (issue 18).
+    "Similar questions (one per line)": "相似问法（每行一个）",
+    "Other ways customers ask this, e.g. “can I pay on delivery”": "顾客的其他问法，例如“能不能货到付款”",
+    "Entries typed here are indexed like an uploaded FAQ; pick a row to edit it. "
+    "Similar questions are matched like the question itself.":
+        "这里输入的条目和上传的 FAQ 一样被索引；选择一行即可编辑。相似问法和问题本身一样参与匹配。",
+    "Saved; the entry is being indexed and answers will use it in a moment.":
+        "已保存，条目正在索引，稍后回答即会使用。",
+    "Deleted the entry; the change is being indexed.": "已删除该条目，正在更新索引。",
+    "Uploaded FAQ rows": "已上传的 FAQ 行",
+    "Fix a row of an uploaded Q&A file: the change reaches answers in a moment and is kept when the "
+    "file is uploaded again (rows whose file text changed since are marked).":
+        "修改已上传问答文件中的某一行：稍后即用于回答，重新上传文件时仍会保留（文件内容之后有变化的行会被标出）。",
+    "Choose a document": "选择文档",
+    "search id, question or answer": "搜索编号、问题或答案",
+    "Disable": "停用",
+    "Enable": "启用",
+    "Revert to file": "恢复为文件内容",
+    "Save similar questions": "保存相似问法",
+    "Saved": "已保存",
+    "Disabled": "已停用",
+    "Enabled": "已启用",
+    "Reverted to the file's text": "已恢复为文件内容",
+    "Saved similar questions": "已保存相似问法",
+    "row": "行",
+    "Answers use it in a moment.": "稍后回答即会使用。",
+    "The row is no longer in the uploaded file.": "该行已不在上传的文件中。",
+    "The uploaded file changed since this edit; it now says:": "此次修改后上传的文件有变化，现在的内容是：",
+    # Confidence threshold from evaluation runs (issue 18).
+    "Confidence threshold": "置信度阈值",
+    "Select a finished run: it shows how many answers are right and how many questions get "
+    "answered at each threshold, and which threshold reaches your target precision. "
+    "Without labelled questions the default threshold stays.":
+        "选择一次已完成的评测：显示每个阈值下回答的准确率和覆盖率，以及达到目标准确率的阈值。"
+        "没有标注问题时继续使用默认阈值。",
+    "Target precision": "目标准确率",
+    "Precision": "准确率",
+    "Coverage": "覆盖率",
+    "Answered right": "回答正确",
+    "now": "当前",
+    "recommended": "建议",
+    "Precision and coverage by confidence threshold": "各置信度阈值下的准确率与覆盖率",
+    "Now": "当前",
+    "precision": "准确率",
+    "coverage": "覆盖率",
+    "Apply threshold": "应用阈值",
+    "Select a finished run above.": "请在上方选择一次已完成的评测。",
+    "This run has not finished yet.": "该评测尚未完成。",
+    "Applied: the bot now answers from confidence": "已应用：机器人现在从以下置信度开始回答",
+    "Failures of the selected run": "所选评测的错误",
+    # Similar questions suggested from traffic (issue 18).
+    "Suggested similar questions": "建议的相似问法",
+    "Customers' own wordings the bot missed, with the FAQ row they belong to. Adding one makes the "
+    "row answer that wording too.": "机器人没答好的顾客原话，以及它们对应的 FAQ 行。添加后，这一行也会回答这种问法。",
+    "Find suggestions": "查找建议",
+    "Add as similar question": "添加为相似问法",
+    "Dismiss": "忽略",
+    "for row": "对应行",
+    "unanswered or rated down": "未回答或差评",
+    "chosen “did you mean”": "选择了“您是不是想问”",
+    "answered by an agent": "由人工客服回答",
+    "No suggestions right now: they appear as customers ask in their own words.":
+        "暂无建议：顾客用自己的话提问后会出现在这里。",
+    "Added to row": "已添加到行",
+    "answers use it in a moment.": "稍后回答即会使用。",
+    "Dismissed; it will not be suggested for this row again.": "已忽略，不会再为这一行建议。",
 }
 
 
