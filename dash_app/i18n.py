@@ -126,8 +126,7 @@ _ZH: dict[str, str] = {
     "Enabled": "已启用",
     "Reverted to the file's text": "已恢复为文件内容",
     "Saved similar questions": "已保存相似问法",
-    "row": "行",
-    "Answers use it in a moment.": "稍后回答即会使用。",
+    "{done}: row {row}. Answers use it in a moment.": "{done}：第 {row} 行。稍后回答即会使用。",
     "The row is no longer in the uploaded file.": "该行已不在上传的文件中。",
     "The uploaded file changed since this edit; it now says:": "此次修改后上传的文件有变化，现在的内容是：",
     # Confidence threshold from evaluation runs (issue 18).
@@ -144,9 +143,8 @@ _ZH: dict[str, str] = {
     "now": "当前",
     "recommended": "建议",
     "Precision and coverage by confidence threshold": "各置信度阈值下的准确率与覆盖率",
-    "Now": "当前",
-    "precision": "准确率",
-    "coverage": "覆盖率",
+    "Now ({threshold}): precision {precision}, coverage {coverage}.":
+        "当前（{threshold}）：准确率 {precision}，覆盖率 {coverage}。",
     "Apply threshold": "应用阈值",
     "Select a finished run above.": "请在上方选择一次已完成的评测。",
     "This run has not finished yet.": "该评测尚未完成。",
@@ -165,8 +163,7 @@ _ZH: dict[str, str] = {
     "answered by an agent": "由人工客服回答",
     "No suggestions right now: they appear as customers ask in their own words.":
         "暂无建议：顾客用自己的话提问后会出现在这里。",
-    "Added to row": "已添加到行",
-    "answers use it in a moment.": "稍后回答即会使用。",
+    "Added to row {row}; answers use it in a moment.": "已添加到第 {row} 行，稍后回答即会使用。",
     "Dismissed; it will not be suggested for this row again.": "已忽略，不会再为这一行建议。",
 }
 

@@ -129,10 +129,13 @@ def threshold_figure(found: thresholds.ThresholdReport, current: float) -> go.Fi
     if found.recommended is not None:
         figure.add_vline(x=found.recommended, line={"color": "#2e7d32"}, annotation_text=t("recommended"),
                          annotation_position="top right")
-    figure.update_layout(title=t("Precision and coverage by confidence threshold"),
-                         xaxis={"title": t("Confidence threshold"), "range": [0, 1]},
-                         yaxis={"tickformat": ".0%", "range": [0, 1.05]}, legend={"orientation": "h", "y": -0.25})
-    return styled(figure)
+    # The title is the heading above the graph and the legend sits on top: on a phone a Plotly title
+    # and a bottom legend crowd the plot out.
+    styled(figure, height=360).update_layout(
+        xaxis={"title": t("Confidence threshold"), "range": [0, 1]}, yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 40, "r": 10, "t": 50, "b": 40})
+    return figure
 
 
 def threshold_panel(user: SignedInUser, run_id: str, target: float) -> Any:
@@ -143,12 +146,13 @@ def threshold_panel(user: SignedInUser, run_id: str, target: float) -> Any:
     current = current_threshold(user)
     now = found.at(current)
     reason = found.reason_zh if language() == "zh" else found.reason
-    lines = [html.P(t("Now") + f" ({current:.2f}): " + t("precision") + f" {_percent(now.precision)}, "
-                    + t("coverage") + f" {_percent(now.coverage)}."),
+    lines = [html.P(t("Now ({threshold}): precision {precision}, coverage {coverage}.").format(
+                 threshold=f"{current:.2f}", precision=_percent(now.precision), coverage=_percent(now.coverage))),
              notice(reason, "success" if found.recommended is not None else "info")]
     can_apply = found.recommended is not None and user.can("admin") and abs(found.recommended - current) > 1e-9
     label = t("Apply threshold") + (f" {found.recommended:.2f}" if found.recommended is not None else "")
     return html.Div([
+        html.H4(t("Precision and coverage by confidence threshold")),
         dcc.Graph(figure=threshold_figure(found, current), config={"displaylogo": False}, id="acc-threshold-graph"),
         *lines,
         html.Button(label, id="acc-apply", disabled=not can_apply),

@@ -94,6 +94,6 @@ def register(app: Any) -> None:
         _, error = attempt(lambda: decide(user, choice, action))
         if error is not None:
             return no_update, error
-        done = (t("Added to row") + f" {choice['source_ref']}; " + t("answers use it in a moment.")
+        done = (t("Added to row {row}; answers use it in a moment.").format(row=choice["source_ref"])
                 if action == "accept" else t("Dismissed; it will not be suggested for this row again."))
         return _list(user), notice(done, "success")

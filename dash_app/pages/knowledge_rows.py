@@ -162,5 +162,5 @@ def register(app: Any) -> None:
             return error, no_update
         done = {"edit": "Saved", "disable": "Disabled", "enable": "Enabled", "revert": "Reverted to the file's text",
                 "similar": "Saved similar questions"}
-        return (notice(f"{t(done[action])}: {t('row')} {row.source_ref}. {t('Answers use it in a moment.')}",
-                       "success"), (counter or 0) + 1)
+        message = t("{done}: row {row}. Answers use it in a moment.").format(done=t(done[action]), row=row.source_ref)
+        return notice(message, "success"), (counter or 0) + 1
