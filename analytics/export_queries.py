@@ -3,7 +3,8 @@
 The same column list renders three ways, so each format gets the cheapest path:
 - `python`: values as the driver returns them (XLSX, written row by row);
 - `text`: everything rendered by PostgreSQL for `COPY … (FORMAT csv)` — ISO-8601 UTC timestamps,
-  booleans as true/false — the CSV export is PostgreSQL's own output, streamed;
+  booleans as true/false, formula-leading text behind an apostrophe (`analytics.spreadsheet_cells`)
+  — the CSV export is PostgreSQL's own output, streamed;
 - `arrow`: like `text` but timestamps in PostgreSQL's plain UTC form, which pyarrow's CSV reader
   parses natively into typed columns without per-value Python work (the Parquet export).
 CSV and XLSX rows are in time order. Parquet rows are in storage order: sorting a million wide rows
@@ -13,6 +14,8 @@ would spill to disk and double the export time, and Parquet readers sort on load
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from analytics.spreadsheet_cells import csv_text_sql
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ def _render(expr: str, kind: str, style: str) -> str:
         return f"((to_json(({expr}) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z')"
     if kind in ("bool", "date"):
         return f"({expr})::text"
+    if kind == "str" and style == "text":  # CSV: customer text never opens as a formula
+        return csv_text_sql(expr)
     return expr
 
 

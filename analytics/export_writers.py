@@ -6,7 +6,8 @@
   pyarrow's streaming CSV reader into typed Arrow batches, and writes a row group every
   `ROW_GROUP_ROWS` rows; written bytes leave after every row group.
 - XLSX uses openpyxl's write-only mode over a server-side cursor (rows go to a temporary file, then
-  the finished workbook streams from disk — a zip needs its directory at the end).
+  the finished workbook streams from disk — a zip needs its directory at the end). Text cells go
+  through `analytics.spreadsheet_cells` (no formulas, nothing XML cannot hold).
 COPY of a query runs as the app role inside the tenant's transaction, so row-level security
 applies to it exactly as to the query.
 """
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import text
 
 from analytics.export_queries import Dataset
+from analytics.spreadsheet_cells import xlsx_row
 from core.db import tenant_session_sync
 
 CHUNK_BYTES = 256 * 1024
@@ -168,7 +170,7 @@ def xlsx_chunks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, Any
         for rows in connection.execute(text(spec.select("python")), params).partitions(XLSX_BATCH_ROWS):
             for row in rows:
                 # Excel has no time zones: timestamps are written as naive UTC.
-                sheet.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row])
+                sheet.append(xlsx_row(sheet, [v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row]))
     fd, name = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:

@@ -7,6 +7,7 @@ role, so row-level security scopes every export.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,16 @@ def iter_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Peri
                                    "export as CSV or Parquet, or choose a shorter period.")
     writer = {"csv": export_writers.csv_chunks, "parquet": export_writers.parquet_chunks,
               "xlsx": export_writers.xlsx_chunks}[fmt]
-    return writer(tenant_id, spec, params)
+    return _started(writer(tenant_id, spec, params))
+
+
+def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Produce the first chunk now: a failure then surfaces as an error response, not an empty or cut file.
+
+    (An XLSX workbook is complete before its first byte, so for XLSX this is the whole file.)
+    """
+    first = next(chunks, None)
+    return chunks if first is None else itertools.chain((first,), chunks)
 
 
 def write_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Period, path: str | Path) -> int:

@@ -353,9 +353,11 @@ def demo(api_port: int, dash_port: int, host: str) -> None:
 
 def _register_privacy_commands() -> None:
     from backend.privacy_cli import identity_group, privacy_group
+    from backend.user_cli import user_group
 
     main.add_command(identity_group)
     main.add_command(privacy_group)
+    main.add_command(user_group)
 
 
 _register_privacy_commands()

@@ -59,7 +59,10 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
         directory = tempfile.mkdtemp(prefix="kefu-worker-metrics-")
         env["PROMETHEUS_MULTIPROC_DIR"] = directory  # read by prometheus_client in the children
         _serve_metrics(directory, metrics_host, metrics_port)
-    child = subprocess.Popen(args, env=env, preexec_fn=die_with_parent)
+    # Its own session: a signal to this runner's process group (a terminal's Ctrl-C, `kill -- -PGID`)
+    # reaches Dramatiq once, through `forward`, so its workers stop gracefully instead of being
+    # told twice (which Dramatiq treats as "kill now").
+    child = subprocess.Popen(args, env=env, preexec_fn=die_with_parent, start_new_session=True)
     # Periodic analytics jobs; a Redis key per job keeps replicas from enqueueing twice.
     from analytics.schedule import start_in_background
 

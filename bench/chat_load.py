@@ -797,7 +797,8 @@ def setup_tenant(topo: Topology) -> tuple[Tenant, str]:
             raise RuntimeError(f"{path.name} failed to ingest: {body['error']}")
         print(f"  ingested {path.name}: {body['chunk_count']} chunks", flush=True)
     client.http.put(
-        "/api/v1/settings/bot", json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 10000}
+        "/api/v1/settings/bot", json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 10000,
+              "address_rate_limit_per_minute": 100000}
     ).raise_for_status()
     return tenant, created.widget_key
 

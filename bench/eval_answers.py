@@ -230,7 +230,8 @@ def setup(topo: Topology, bots: list[Bot]) -> None:
         if body["status"] != "ready":
             raise RuntimeError(f"{bot.name} failed to ingest: {body['error']}")
         client.http.put(
-            "/api/v1/settings/bot", json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 10000}
+            "/api/v1/settings/bot", json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 10000,
+              "address_rate_limit_per_minute": 100000}
         ).raise_for_status()
         in_scope = sum(label != OOS for label in bot.labels)
         print(

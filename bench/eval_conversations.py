@@ -329,7 +329,8 @@ def setup_tenants(topo: Any, conv: ConversationSet) -> dict[str, str]:
         client = topo.client(Tenant(created.tenant_id, created.admin_api_key))
         body = client.ingest(f"{stem}.csv", data)
         client.http.put(
-            "/api/v1/settings/bot", json={"rate_limit_per_minute": 100_000, "visitor_rate_limit_per_minute": 10_000}
+            "/api/v1/settings/bot", json={"rate_limit_per_minute": 100_000, "visitor_rate_limit_per_minute": 10_000,
+                                         "address_rate_limit_per_minute": 100_000}
         ).raise_for_status()
         print(f"  {conv.name}/{stem}.csv: {len(conv.rows[stem])} rows -> {body['chunk_count']} chunks", flush=True)
         keys[stem] = created.widget_key

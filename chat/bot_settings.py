@@ -35,6 +35,8 @@ class BotSettings:
     max_tokens: int = 600
     rate_limit_per_minute: int = 600  # all visitors of the tenant together
     visitor_rate_limit_per_minute: int = 20
+    # One client address (as the trusted proxy gives it), whatever visitor ids it makes up.
+    address_rate_limit_per_minute: int = 60
     monthly_token_quota: int = 2_000_000
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,6 +49,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "max_tokens": (16, 4000),
     "rate_limit_per_minute": (1, 100_000),
     "visitor_rate_limit_per_minute": (1, 10_000),
+    "address_rate_limit_per_minute": (1, 100_000),
     "monthly_token_quota": (0, 10_000_000_000),
 }
 

@@ -28,14 +28,15 @@ from knowledge.thresholds import ThresholdReport
 
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                     channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
+                     channel: str = "widget", user: UserClaim | None = None,
+                     address: str | None = None) -> store.Turn:
     """Store a customer's question as pending and queue its answer for the `chat` worker.
 
     If the queue cannot take it, the question is marked failed (never left pending) and the
     customer is asked to send it again.
     """
     turn = await engine.accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                               channel=channel, user=user)
+                               channel=channel, user=user, address=address)
     await queue_answer(turn)
     return turn
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from chat.customer_text import clean_customer_text
 from chat.identity import Asker
 from core.db import tenant_session
 from core.errors import NotFound, ValidationFailed
@@ -45,8 +46,21 @@ def _asker(asker: Asker | str) -> Asker:
 async def _conversation(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> Conversation:
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or not _asker(asker).owns(conversation.visitor_id, conversation.user_id):
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     return conversation
+
+
+async def _owned_message(session: Any, message_id: uuid.UUID, asker: Asker | str) -> Message:
+    """The message if it is in the asker's conversation; another visitor's reads as absent (no ids leak)."""
+    message = await session.get(Message, message_id)
+    if message is None or not await _owns(session, message.conversation_id, asker):
+        raise NotFound(f"No message {message_id} for this visitor.")
+    return message
+
+
+async def _owns(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> bool:
+    conversation = await session.get(Conversation, conversation_id)
+    return conversation is not None and _asker(asker).owns(conversation.visitor_id, conversation.user_id)
 
 
 MAX_LISTED = 50
@@ -80,10 +94,7 @@ async def history(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker
 async def message_status(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker | str) -> dict[str, Any]:
     """A message and, for a customer message, its answer (the polling side of the queued path)."""
     async with tenant_session(tenant_id) as session:
-        message = await session.get(Message, message_id)
-        if message is None:
-            raise NotFound(f"No message {message_id}.")
-        await _conversation(session, message.conversation_id, asker)
+        message = await _owned_message(session, message_id, asker)
         out = message_out(message)
         if message.role == "customer":
             reply = await session.scalar(select(Message).where(Message.reply_to == message_id))
@@ -95,13 +106,11 @@ async def rate_message(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker
                        comment: str | None) -> None:
     if rating not in (1, -1):
         raise ValidationFailed("rating must be 1 (helpful) or -1 (not helpful).")
+    comment = clean_customer_text(comment) if comment is not None else None
     if comment is not None and len(comment) > 2000:
         raise ValidationFailed("comment must be at most 2000 characters.")
     async with tenant_session(tenant_id) as session:
-        message = await session.get(Message, message_id)
-        if message is None:
-            raise NotFound(f"No message {message_id}.")
-        await _conversation(session, message.conversation_id, asker)
+        message = await _owned_message(session, message_id, asker)
         if message.role != "assistant":
             raise ValidationFailed("Only the assistant's answers can be rated.")
         await session.execute(
@@ -122,7 +131,7 @@ async def rate_conversation(tenant_id: uuid.UUID, conversation_id: uuid.UUID, as
 
 async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str,
                         reason: str | None) -> None:
-    reason = (reason or "customer asked for a person").strip()[:500]
+    reason = (clean_customer_text(reason or "").strip() or "customer asked for a person")[:500]
     async with tenant_session(tenant_id) as session:
         conversation = await _conversation(session, conversation_id, asker)
         now = datetime.now(UTC)

@@ -25,9 +25,11 @@ import redis
 
 from chat import identity, memory, store
 from chat.bot_settings import BotSettings, load_bot_settings
+from chat.customer_text import clean_customer_text
 from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
 from chat.language import reply_language
-from chat.limits import Counts, RateWindow, check_rate_limits, tokens_used_this_month
+from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_used_this_month
+from chat.limits import enforce as enforce_limits
 from chat.prompts import phrase, system_prompt
 from chat.providers.local import LocalProvider, compose_from_passages
 from chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
@@ -92,7 +94,7 @@ class _Run:
 
 
 def validate_message(text: str) -> str:
-    text = (text or "").strip()
+    text = clean_customer_text(text or "").strip()
     limit = get_settings().chat_max_message_chars
     if not text:
         raise ValidationFailed("message must not be empty.")
@@ -102,6 +104,11 @@ def validate_message(text: str) -> str:
 
 
 _settings_cache: dict[uuid.UUID, tuple[int, BotSettings]] = {}
+
+
+def limits_of(settings: BotSettings) -> Limits:
+    return Limits(settings.rate_limit_per_minute, settings.visitor_rate_limit_per_minute,
+                  settings.address_rate_limit_per_minute)
 
 
 async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
@@ -122,30 +129,32 @@ async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                 channel: str = "widget", user: UserClaim | None = None) -> store.Turn:
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None) -> store.Turn:
     """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
     text = validate_message(message)
     version = await tenant_version(tenant_id)
     verified = await identity.verify(tenant_id, user, version=version)
     settings = await settings_at(tenant_id, version)
-    await check_rate_limits(tenant_id, visitor_id, settings.rate_limit_per_minute,
-                            settings.visitor_rate_limit_per_minute, reply_language(settings.language, text))
+    await check_rate_limits(tenant_id, visitor_id, limits_of(settings), reply_language(settings.language, text),
+                            address)
     return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
                                   status="pending", user=verified)
 
 
 async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                  channel: str = "widget", user: UserClaim | None = None) -> tuple[store.Turn, Prepared]:
+                  channel: str = "widget", user: UserClaim | None = None,
+                  address: str | None = None) -> tuple[store.Turn, Prepared]:
     """Check a message the customer waits for (limits, conversation) without storing anything yet.
 
     One Redis round trip: the tenant's version, the rate-limit counters, the answer cached for the
     question (under the version this process last saw; used only if it is still current) and, for
     a continued conversation, its owner and recent turns. A conversation Redis does not know is
     checked in the database. The question is stored with its answer by `run()`. A `user` claim is
-    verified against the tenant's identity secret (401 when it does not match).
+    verified against the tenant's identity secret (401 when it does not match). `address` is the
+    client's address as the trusted proxy chain gives it (the per-address limit); None skips that limit.
     """
     text = validate_message(message)
-    window = RateWindow.now(tenant_id, visitor_id)
+    window = RateWindow.now(tenant_id, visitor_id, address)
     seen = _settings_cache.get(tenant_id)
     guess_key = memory.answer_key(tenant_id, seen[0], reply_language(seen[1].language, text), text) if seen else None
     try:
@@ -165,7 +174,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
     settings = await settings_at(tenant_id, reads.version)
     language = reply_language(settings.language, text)
     if reads.counts is not None:
-        window.enforce(reads.counts, settings.rate_limit_per_minute, settings.visitor_rate_limit_per_minute, language)
+        await enforce_limits(window, reads.counts, limits_of(settings), language)
     prepared = Prepared(settings, reads.version)
     if guess_key is not None and seen is not None and seen[0] == reads.version and \
             guess_key == memory.answer_key(tenant_id, reads.version, language, text):
@@ -181,7 +190,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         prepared.turns = memory.parse_turns(raw_turns or [])
         is_first = not prepared.turns
     elif owner is not None:
-        raise NotFound(f"No conversation {conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     else:
         asker = identity.Asker(visitor_id, verified)
         is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0
@@ -431,10 +440,10 @@ def _cacheable(result: ChatResult) -> dict[str, Any]:
 
 
 async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
-                 channel: str = "widget", user: UserClaim | None = None) -> ChatResult:
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None) -> ChatResult:
     """Check and answer in one call (the HTTP request/response path)."""
     turn, prepared = await prepare(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                                   channel=channel, user=user)
+                                   channel=channel, user=user, address=address)
     final: ChatResult | None = None
     async for event in run(turn, stream=False, prepared=prepared):
         if event.kind == "final":

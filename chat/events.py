@@ -46,12 +46,21 @@ def channel(conversation_id: uuid.UUID | str) -> str:
     return f"kefu:chat:{conversation_id}"
 
 
+def inbox_channel(tenant_id: uuid.UUID | str) -> str:
+    """The tenant's agent inbox: hand-offs, customer messages, assignments (chat.inbox)."""
+    return f"kefu:inbox:{tenant_id}"
+
+
 async def publish(conversation_id: uuid.UUID | str, payload: dict[str, Any]) -> None:
+    await publish_to(channel(conversation_id), payload)
+
+
+async def publish_to(name: str, payload: dict[str, Any]) -> None:
     try:
-        await async_redis().publish(channel(conversation_id), json.dumps(payload, ensure_ascii=False))
+        await async_redis().publish(name, json.dumps(payload, ensure_ascii=False, default=str))
     except redis.RedisError:
-        # The answer is stored; the client still gets it through GET /api/v1/chat/messages/{id}.
-        log.warning("could not publish chat event", extra={"conversation_id": str(conversation_id)})
+        # What was published is stored; the client still gets it by reading it (polling, history).
+        log.warning("could not publish chat event", extra={"channel": name})
 
 
 def publish_sync(conversation_id: uuid.UUID | str, payload: dict[str, Any]) -> None:
@@ -71,7 +80,12 @@ class Relay:
         self._lock = asyncio.Lock()
 
     async def subscribe(self, conversation_id: uuid.UUID | str) -> asyncio.Queue[dict[str, Any]]:
-        name = channel(conversation_id)
+        return await self.subscribe_channel(channel(conversation_id))
+
+    async def unsubscribe(self, conversation_id: uuid.UUID | str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        await self.unsubscribe_channel(channel(conversation_id), queue)
+
+    async def subscribe_channel(self, name: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         async with self._lock:
             await self._ensure_running()
@@ -81,8 +95,7 @@ class Relay:
                 await self._pubsub.subscribe(name)
         return queue
 
-    async def unsubscribe(self, conversation_id: uuid.UUID | str, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        name = channel(conversation_id)
+    async def unsubscribe_channel(self, name: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
         async with self._lock:
             queues = self._queues.get(name)
             if queues is None:

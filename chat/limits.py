@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import func, select
 
 from core.db import tenant_session
-from core.errors import RateLimited
+from core.errors import LimitPolicy, RateLimited
 from core.models import UsageDaily
 from core.redis import async_redis
 
@@ -30,53 +30,91 @@ _QUOTA_CACHE_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class Counts:
-    """This minute's message counts, the tenant's and the visitor's (this message included)."""
+    """This minute's message counts (this message included): the tenant's, the visitor's and the address's."""
 
     tenant: int
     visitor: int
+    address: int = 0  # 0 when the message came with no client address (worker, CLI)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Messages per minute: all of a tenant's visitors together, one visitor id, one client address."""
+
+    per_tenant: int
+    per_visitor: int
+    per_address: int
 
 
 @dataclass(frozen=True)
 class RateWindow:
-    """This minute's counter keys for a tenant and one of its visitors."""
+    """This minute's counter keys for a tenant, one of its visitors and the client address."""
 
     tenant_key: str
     visitor_key: str
+    address_key: str | None
     retry_after: int
 
     @classmethod
-    def now(cls, tenant_id: uuid.UUID, visitor_id: str) -> RateWindow:
+    def now(cls, tenant_id: uuid.UUID, visitor_id: str, address: str | None = None) -> RateWindow:
         now = time.time()
         window = int(now // 60)
         return cls(f"kefu:rl:t:{tenant_id}:{window}", f"kefu:rl:v:{tenant_id}:{visitor_id}:{window}",
-                   60 - int(now % 60))
+                   f"kefu:rl:a:{tenant_id}:{address}:{window}" if address else None, 60 - int(now % 60))
+
+    def _keys(self) -> tuple[str, ...]:
+        return (self.tenant_key, self.visitor_key) + ((self.address_key,) if self.address_key else ())
 
     def count(self, pipe: Any) -> None:
         """Queue the counter increments on a pipeline; `read` takes their replies."""
-        for key in (self.tenant_key, self.visitor_key):
+        for key in self._keys():
             pipe.incr(key)
             pipe.expire(key, 120)
 
-    @staticmethod
-    def read(replies: Iterator[Any]) -> Counts:
+    def read(self, replies: Iterator[Any]) -> Counts:
         """Consume the replies of the commands `count` queued, in order."""
-        tenant, _, visitor, _ = (next(replies) for _ in range(4))
-        return Counts(int(tenant), int(visitor))
+        values = []
+        for _ in self._keys():
+            values.append(int(next(replies)))
+            next(replies)  # the EXPIRE's reply
+        return Counts(*values)
 
-    def enforce(self, counts: Counts, per_tenant: int, per_visitor: int, language: str = "en") -> None:
-        if counts.visitor > per_visitor:
-            raise RateLimited(
+    def refused(self, counts: Counts, limits: Limits, language: str = "en") -> RateLimited | None:
+        """The refusal for this message, if any limit is over (the visitor's, then the address's, then the tenant's)."""
+        if counts.visitor > limits.per_visitor or (self.address_key and counts.address > limits.per_address):
+            over_visitor = counts.visitor > limits.per_visitor
+            policy = LimitPolicy("visitor" if over_visitor else "address",
+                                 limits.per_visitor if over_visitor else limits.per_address, 60)
+            return RateLimited(
                 "您发送消息太频繁了，请稍后再试。" if language == "zh" else
                 "You are sending messages too quickly; please wait a moment and try again.",
-                retry_after=self.retry_after)
-        if counts.tenant > per_tenant:
-            raise RateLimited("This service is busy right now; please try again shortly.",
-                              retry_after=self.retry_after)
+                retry_after=self.retry_after, policy=policy)
+        if counts.tenant > limits.per_tenant:
+            return RateLimited("This service is busy right now; please try again shortly.",
+                               retry_after=self.retry_after, policy=LimitPolicy("tenant", limits.per_tenant, 60))
+        return None
 
 
-async def check_rate_limits(tenant_id: uuid.UUID, visitor_id: str, per_tenant: int, per_visitor: int,
-                            language: str = "en") -> None:
-    window = RateWindow.now(tenant_id, visitor_id)
+async def enforce(window: RateWindow, counts: Counts, limits: Limits, language: str = "en") -> None:
+    """Raise the refusal if a limit is over.
+
+    A message refused for its visitor or address is taken back off the tenant's count: one client
+    sending with a fresh visitor id each time must not use up the minute of every other customer.
+    """
+    refusal = window.refused(counts, limits, language)
+    if refusal is None:
+        return
+    if refusal.policy is not None and refusal.policy.name != "tenant":
+        try:
+            await async_redis().decr(window.tenant_key)
+        except redis.RedisError:
+            log.warning("redis unavailable; a refused message stays counted for its tenant")
+    raise refusal
+
+
+async def check_rate_limits(tenant_id: uuid.UUID, visitor_id: str, limits: Limits, language: str = "en",
+                            address: str | None = None) -> None:
+    window = RateWindow.now(tenant_id, visitor_id, address)
     try:
         pipe = async_redis().pipeline()
         window.count(pipe)
@@ -84,7 +122,7 @@ async def check_rate_limits(tenant_id: uuid.UUID, visitor_id: str, per_tenant: i
     except redis.RedisError:
         log.warning("redis unavailable; rate limits not enforced", extra={"tenant_id": str(tenant_id)})
         return
-    window.enforce(counts, per_tenant, per_visitor, language)
+    await enforce(window, counts, limits, language)
 
 
 async def tokens_used_this_month(tenant_id: uuid.UUID) -> int:

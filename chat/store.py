@@ -52,7 +52,7 @@ def unstored_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.U
 
 
 def _not_yours(conversation_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No conversation {conversation_id} for this visitor.")
+    return NotFound("No such conversation for this visitor.")
 
 
 async def conversation_owner(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str) -> int:
@@ -203,7 +203,7 @@ async def save_exchange(turn: Turn, result: ChatResult, *, provider: str, model:
             "completion_tokens": completion_tokens, "user_id": turn.user.id if turn.user else None,
             "user_name": turn.user.name if turn.user else None, "user_email": turn.user.email if turn.user else None})
     if not stored:
-        raise NotFound(f"No conversation {turn.conversation_id} for this visitor.")
+        raise NotFound("No such conversation for this visitor.")
     return reply_id
 
 

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import dramatiq
+from dramatiq.asyncio import EventLoopThread, set_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
@@ -58,6 +59,22 @@ class Observability(dramatiq.Middleware):
         self._started.pop(message.message_id, None)
 
 
+class DaemonLoopAsyncIO(AsyncIO):
+    """Dramatiq's AsyncIO middleware with an event-loop thread that cannot keep the process alive.
+
+    A worker process answers a second SIGTERM (systemd stopping the whole control group, `kill --
+    -PGID`, the runner forwarding a signal the process already got) with `sys.exit`, which skips the
+    worker's shutdown hooks. The stock loop thread is not a daemon, so the interpreter then waited
+    for it forever and the worker never stopped. A normal stop still stops and joins the loop.
+    """
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        thread = EventLoopThread(self.logger)
+        thread.daemon = True
+        thread.start(timeout=1.0)
+        set_event_loop_thread(thread)
+
+
 def _middleware() -> list[dramatiq.Middleware]:
     return [
         AgeLimit(),
@@ -67,7 +84,7 @@ def _middleware() -> list[dramatiq.Middleware]:
         Pipelines(),
         Retries(min_backoff=1_000, max_backoff=60_000, max_retries=3),
         CurrentMessage(),
-        AsyncIO(),  # runs `async def` actors (chat) on one event loop per worker process
+        DaemonLoopAsyncIO(),  # runs `async def` actors (chat) on one event loop per worker process
         Observability(),
     ]
 

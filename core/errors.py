@@ -6,6 +6,8 @@ Services raise these; the API maps them to RFC 9457 problem responses in one pla
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class KefuError(Exception):
     """Base class: a failure with a message a person can act on."""
@@ -79,15 +81,29 @@ class Conflict(KefuError):
     title = "Conflict"
 
 
+@dataclass(frozen=True)
+class LimitPolicy:
+    """The limit that refused a request: `quota` requests per `window` seconds, by `name`.
+
+    The API states it in the `RateLimit-Policy` and `RateLimit` headers (IETF httpapi draft) so
+    clients can pace themselves rather than just wait for `Retry-After`.
+    """
+
+    name: str
+    quota: int
+    window: int
+
+
 class RateLimited(KefuError):
     """Too many requests (HTTP 429); `retry_after` seconds until the next is allowed."""
 
     status_code = 429
     title = "Too many requests"
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
+    def __init__(self, detail: str, *, retry_after: int, policy: LimitPolicy | None = None) -> None:
         super().__init__(detail, extra={"retry_after": retry_after})
         self.retry_after = retry_after
+        self.policy = policy
 
 
 class ServiceUnavailable(KefuError):

@@ -18,7 +18,7 @@ import math
 
 import redis
 
-from core.errors import RateLimited
+from core.errors import LimitPolicy, RateLimited
 from core.redis import async_redis, sync_redis
 from core.settings import get_settings
 
@@ -55,6 +55,7 @@ def _refuse_if_locked(attempts: int, ttl: int) -> None:
             f"Too many failed logins for this account from your address; try again in {minutes} minute"
             f"{'s' if minutes > 1 else ''}.",
             retry_after=int(ttl),
+            policy=LimitPolicy("login", get_settings().login_max_failures, get_settings().login_lockout_seconds),
         )
 
 

@@ -26,7 +26,14 @@ from core.settings import get_settings
 API_KEY_PREFIX = "kefu_sk_"
 WIDGET_KEY_PREFIX = "kefu_wk_"
 TOKEN_PREFIX = "kefu_tk_"
-ROLE_RANK = {"analyst": 1, "admin": 2, "owner": 3}
+# Who may act with a role's rights: owners and admins do everything; an analyst (reports, exports)
+# and an agent (the inbox: reading conversations, replying) each keep to their own lane.
+ROLE_GRANTED_TO = {
+    "owner": frozenset({"owner"}),
+    "admin": frozenset({"owner", "admin"}),
+    "analyst": frozenset({"owner", "admin", "analyst"}),
+    "agent": frozenset({"owner", "admin", "agent"}),
+}
 
 _hasher = PasswordHasher()
 
@@ -99,4 +106,5 @@ def read_token(token: str) -> TokenClaims:
 
 
 def role_allows(role: str, required: str) -> bool:
-    return ROLE_RANK.get(role, 0) >= ROLE_RANK[required]
+    """May a caller with `role` do what needs `required` (owner > admin > analyst | agent)."""
+    return role in ROLE_GRANTED_TO[required]

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from core import audit, identity
 from core.audit import Actor
 from core.db import anonymous_session_sync, tenant_session_sync
-from core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
-from core.models import ROLES, ApiKey, Tenant, User, WidgetKey
+from core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from core.models import KEY_ROLES, ROLES, ApiKey, Tenant, User, WidgetKey
 from core.security import (
     DUMMY_PASSWORD_HASH,
     digest_key,
@@ -26,6 +26,7 @@ from core.security import (
     key_display_prefix,
     new_api_key,
     new_widget_key,
+    role_allows,
     verify_password,
 )
 from core.versions import bump_tenant_version_sync, bump_widget_keys_version
@@ -65,6 +66,9 @@ def _check_user_input(email: str, password: str, role: str) -> str:
     return email
 
 
+FOREIGN_EMAIL = "This email address cannot be used for a new user; choose another address."
+
+
 def _email_taken(email: str) -> bool:
     with anonymous_session_sync() as session:
         return bool(session.scalar(text("SELECT kefu_email_taken(:e)"), {"e": email}))
@@ -78,7 +82,7 @@ def create_tenant(
     if not name or len(name) > 200:
         raise ValidationFailed("The tenant name must be 1-200 characters.")
     email = _check_user_input(admin_email, admin_password, "owner")
-    if _email_taken(email):
+    if _email_taken(email):  # the operator's command: saying so leaks nothing they cannot see
         raise Conflict(f"A user with email {email} already exists.")
     tenant_id = uuid.uuid4()
     api_key, widget_key = new_api_key(), new_widget_key()
@@ -96,22 +100,43 @@ def create_tenant(
 
 
 def add_user(session: Session, tenant_id: uuid.UUID, email: str, password: str, role: str, *,
-             actor: Actor | None = None) -> User:
+             actor: Actor | None = None, display_name: str | None = None) -> User:
+    """Add a user to the tenant (roles: owner, admin, analyst, agent); 409 if the email is taken."""
     email = _check_user_input(email, password, role)
+    display_name = (display_name or "").strip() or None
+    if display_name is not None and len(display_name) > 200:
+        raise ValidationFailed("The display name must be at most 200 characters.")
     if _email_taken(email):
-        raise Conflict(f"A user with email {email} already exists.")
-    user = User(tenant_id=tenant_id, email=email, password_hash=hash_password(password), role=role)
+        # Say which only for this tenant's own users: another tenant's users stay unnamed.
+        if session.scalar(select(User.id).where(User.tenant_id == tenant_id, User.email == email)) is not None:
+            raise Conflict(f"{email} is already a user of this tenant.")
+        raise Conflict(FOREIGN_EMAIL)
+    user = User(tenant_id=tenant_id, email=email, password_hash=hash_password(password), role=role,
+                display_name=display_name)
     session.add(user)
     session.flush()
     audit.record(session, tenant_id, actor, "users.add", email, {"role": role})
     return user
 
 
+def check_grantable(granter_role: str, role: str) -> None:
+    """Nobody hands out more than they have: an admin cannot make owners."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}.")
+    if not role_allows(granter_role, role):
+        raise PermissionDenied(f"You are {granter_role}; you cannot grant the {role} role.")
+
+
+def display_name_of(user: User) -> str:
+    """The name customers see on a person's replies."""
+    return user.display_name or user.email.split("@", 1)[0]
+
+
 def create_api_key(session: Session, tenant_id: uuid.UUID, name: str, role: str, *,
                    actor: Actor | None = None) -> tuple[ApiKey, str]:
     """A new API key; the secret is returned once and only its digest is stored."""
-    if role not in ROLES:
-        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}.")
+    if role not in KEY_ROLES:
+        raise ValidationFailed(f"An API key's role must be one of {', '.join(KEY_ROLES)}.")
     secret = new_api_key()
     key = ApiKey(tenant_id=tenant_id, name=name[:200] or "api key", prefix=key_display_prefix(secret),
                  key_hash=digest_key(secret), role=role)

@@ -54,7 +54,9 @@ def shell() -> html.Div:
     except NotAuthenticated:
         return html.Div([dcc.Location(id="url", refresh=True, href="/login")])
     nav = [dcc.Link(t(page.title), href=page.path, className="nav-link", id=f"nav-{page.slug}")
-           for page in PAGES]
+           for page in PAGES] if user.can("analyst") else []
+    if user.can("agent"):
+        nav.append(html.A(t("Agent inbox"), href=_inbox_url(), target="_blank", className="nav-link", id="nav-inbox"))
     other = "zh" if language() == "en" else "en"
     header = html.Header([
         html.Div([html.Span("Kefu 客服", className="brand"), html.Span(user.tenant_name, className="tenant")]),
@@ -93,7 +95,19 @@ def _register_router(app: dash.Dash) -> None:
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def route(pathname: str | None) -> object:
         user = auth.current_user()
+        if not user.can("analyst"):
+            return _agent_page()  # agents work in the inbox; reports and settings are not theirs
         return page_for(pathname).layout(user)
+
+
+def _inbox_url() -> str:
+    return get_settings().public_api_url.rstrip("/") + "/inbox"
+
+
+def _agent_page() -> html.Div:
+    hint = t("You are signed in as an agent: you answer customers in the agent inbox, which updates live.")
+    return html.Div([html.H2(t("Agent inbox")), html.P(hint),
+                     html.A(t("Open the agent inbox"), href=_inbox_url(), className="button", id="open-inbox")])
 
 
 def _add_routes(server: flask.Flask) -> None:

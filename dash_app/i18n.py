@@ -17,6 +17,11 @@ _ZH: dict[str, str] = {
     "Status": "运行状态",
     "Settings": "设置",
     "Sign out": "退出",
+    "Agent inbox": "客服工作台",
+    "Open the agent inbox": "打开客服工作台",
+    "You are signed in as an agent: you answer customers in the agent inbox, which updates live.":
+        "您以客服身份登录：请在客服工作台中回复客户，页面会实时更新。",
+    "name customers see (agents)": "客户看到的名字（客服）",
     "Sign in": "登录",
     "Email": "邮箱",
     "Password": "密码",

@@ -2,12 +2,15 @@
  *
  * <script src="https://HOST/widget/kefu.js" data-key="WIDGET_KEY" async></script>
  * Options: data-color (any CSS colour), data-position (right|left), data-title, data-greeting,
- * data-lang (zh|en; default: the browser's language), data-api (API origin; default: this script's).
+ * data-avatar (an https image URL), data-starters (starter questions separated by "|", shown as
+ * buttons on open), data-lang (zh|en; default: the browser's language), data-api (API origin;
+ * default: this script's).
  * Signed-in customers (identity verification, docs/widget.md): data-user-id and data-user-hash (hex
  * HMAC-SHA256 of the id with the site's identity secret, computed on the site's server), optionally
  * data-user-name, data-user-email and data-user-details-hash.
  *
- * Everything lives in a Shadow DOM so the page's CSS cannot reach it. Text from the model or the
+ * Everything lives in a Shadow DOM so the page's CSS cannot reach it. Its styles are a constructed
+ * stylesheet (adoptedStyleSheets), not a <style> element, so a strict `style-src 'self'` CSP allows it. Text from the model or the
  * knowledge base is only ever placed with textContent (a tiny markdown subset is turned into DOM
  * nodes, never into HTML strings), so markup in an answer is shown, not run.
  */
@@ -32,7 +35,7 @@
     en: {
       title: 'Customer service', open: 'Open chat', close: 'Close chat', greeting: 'Hi! How can we help you today?',
       placeholder: 'Type your question…', input: 'Your message', send: 'Send', typing: 'The assistant is typing',
-      sources: 'Sources', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
+      sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
       human: 'Talk to a human', humanAsked: 'Human requested', humanMessage: "I'd like to talk to a human, please.",
       humanDone: 'A colleague has been notified and will get back to you as soon as possible.',
       end: 'End chat', csatQuestion: 'How would you rate this conversation?', csatGroup: 'Rate from 1 (poor) to 5 (excellent)',
@@ -48,7 +51,7 @@
     zh: {
       title: '在线客服', open: '打开客服对话', close: '关闭对话', greeting: '您好！请问有什么可以帮您？',
       placeholder: '请输入您的问题…', input: '您的消息', send: '发送', typing: '客服正在输入',
-      sources: '参考来源', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
+      sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
       human: '转人工客服', humanAsked: '已请求人工', humanMessage: '我想转人工客服。',
       humanDone: '已通知人工客服，我们会尽快与您联系。',
       end: '结束对话', csatQuestion: '您对本次服务满意吗？', csatGroup: '请评分：1（很差）到 5（很好）',
@@ -107,7 +110,7 @@
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('aria-hidden', 'true');
     svg.setAttribute('focusable', 'false');
-    if (flip) svg.style.transform = 'rotate(180deg)';
+    if (flip) svg.classList.add('flip');
     const path = document.createElementNS(ns, 'path');
     path.setAttribute('d', ICONS[name]);
     if (name === 'close') { path.setAttribute('stroke', 'currentColor'); path.setAttribute('stroke-width', '2.2'); path.setAttribute('fill', 'none'); }
@@ -244,9 +247,12 @@
   const side = opt.position === 'left' ? 'left' : 'right';
   const color = opt.color && CSS.supports('color', opt.color) ? opt.color : '#2f6f4f';
   const title = opt.title || t('title');
-  shadow.append(h('style', { text: STYLE() }));
+  const avatar = opt.avatar ? safeHref(opt.avatar) : null;
+  const starters = (opt.starters || '').split('|').map((q) => q.trim()).filter(Boolean).slice(0, 6);
+  adoptStyles(shadow);
 
-  const launcher = h('button', { class: 'launcher', type: 'button', 'aria-label': t('open'), 'aria-expanded': 'false', 'aria-controls': 'kefu-panel', onclick: () => toggle(true) }, icon('chat'));
+  // The launcher toggles: a chat bubble while closed, a close cross while the panel is open.
+  const launcher = h('button', { class: 'launcher', type: 'button', 'aria-label': t('open'), 'aria-expanded': 'false', 'aria-controls': 'kefu-panel', onclick: () => toggle(panel.hidden) }, icon('chat'), icon('close'));
   const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t('messages'), tabindex: '0' });
   const banner = h('div', { class: 'banner', role: 'alert', hidden: true });
   const input = h('textarea', { rows: '1', placeholder: t('placeholder'), 'aria-label': t('input'), maxlength: '2000', enterkeyhint: 'send' });
@@ -256,7 +262,8 @@
   const closeButton = h('button', { class: 'icon close', type: 'button', 'aria-label': t('close'), onclick: () => toggle(false) }, icon('close'));
   const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, input, sendButton);
   const panel = h('div', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'kefu-title', hidden: true },
-    h('div', { class: 'head' }, h('h2', { id: 'kefu-title', text: title }), closeButton),
+    h('div', { class: 'head' }, avatar ? h('img', { class: 'avatar', src: avatar, alt: '' }) : null,
+      h('h2', { id: 'kefu-title', text: title }), closeButton),
     h('div', { class: 'tools' }, humanButton, endButton),
     log, banner, form,
     h('div', { class: 'foot', text: t('poweredBy') }));
@@ -272,7 +279,23 @@
     if (e.key === 'Escape' && !panel.hidden) { e.stopPropagation(); toggle(false); }
   });
 
-  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  // The log sticks to its bottom while the customer has not scrolled up: whatever grows it (an
+  // answer, its sources arriving later, buttons, history after a reload, fonts) keeps the newest
+  // line in view. A customer reading older messages is left where they are.
+  let pinned = true;
+  function scrollDown(force) {
+    if (force) pinned = true;
+    if (pinned) log.scrollTop = log.scrollHeight;
+  }
+  log.addEventListener('scroll', () => { pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 24; }, { passive: true });
+  if ('ResizeObserver' in window) {
+    const follow = new ResizeObserver(() => scrollDown());
+    follow.observe(log);
+    new MutationObserver((changes) => {
+      for (const change of changes) for (const added of change.addedNodes) if (added.nodeType === 1) follow.observe(added);
+      scrollDown();
+    }).observe(log, { childList: true, subtree: true });
+  }
   function showBanner(text) { banner.textContent = text; banner.hidden = !text; }
   function systemNote(text) { log.append(h('div', { class: 'note', text })); scrollDown(); }
   function refreshTools() {
@@ -285,8 +308,9 @@
 
   function customerMessage(text) {
     const node = h('div', { class: 'msg customer' }, h('div', { class: 'bubble', text }));
+    log.querySelector('.starters')?.remove();
     log.append(node);
-    scrollDown();
+    scrollDown(true);
     return node;
   }
   function botMessage(text, { id, greeting } = {}) {
@@ -326,14 +350,19 @@
     }
   }
   const flat = (text) => String(text || '').replace(/\s+/g, ' ').trim();
+  // Sources are compact: a numbered list of titles, each expanding to its passage on demand.
   function showSources(node, sources) {
     if (!sources || !sources.length || node.querySelector('.sources')) return;
     // An FAQ answer quoted verbatim would repeat the bubble: then its question alone is the source.
     const said = flat(node.querySelector('.bubble').textContent);
-    const items = sources.map((s) => h('li', null,
-      s.url ? link(s.title, s.url) : h('span', { class: 'source-title', text: s.title }),
-      said.includes(flat(s.snippet).replace(/…$/, '')) ? null : h('span', { class: 'snippet', text: s.snippet })));
-    node.querySelector('.bubble').after(h('div', { class: 'sources' }, h('div', { class: 'label', text: t('sources') }), h('ol', null, items)));
+    const items = sources.map((s) => {
+      const quoted = said.includes(flat(s.snippet).replace(/…$/, ''));
+      const name = s.url ? link(s.title, s.url) : h('span', { class: 'source-title', text: s.title });
+      if (quoted || !s.snippet) return h('li', null, name);
+      return h('li', null, h('details', null, h('summary', null, name), h('span', { class: 'snippet', text: s.snippet })));
+    });
+    const label = h('div', { class: 'label', text: t('sourcesCount', { n: sources.length }) });
+    node.querySelector('.bubble').after(h('div', { class: 'sources' }, label, h('ol', null, items)));
   }
   async function loadSources(messageId) {
     if (!state.conversationId) return;
@@ -446,7 +475,12 @@
     } catch (err) { showBanner(problemText(err)); }
   }
 
-  function greet() { botMessage(state.greeting || t('greeting'), { greeting: true }); }
+  function greet() {
+    botMessage(state.greeting || t('greeting'), { greeting: true });
+    if (!starters.length || state.conversationId) return;
+    log.append(h('div', { class: 'starters', role: 'group', 'aria-label': t('starters') },
+      starters.map((q) => h('button', { type: 'button', class: 'starter', text: q, onclick: () => submit(q) }))));
+  }
 
   // First open: check the key and origin (config), then re-fetch the stored conversation. Anything
   // the customer does meanwhile waits for this, so history never lands after (or wipes) new messages.
@@ -501,9 +535,11 @@
     panel.hidden = !open;
     root.classList.toggle('open', open);
     launcher.setAttribute('aria-expanded', String(open));
+    launcher.setAttribute('aria-label', open ? t('close') : t('open'));
     stored.set('open', open ? '1' : '0', true);
     if (open) {
-      load();
+      load().then(() => scrollDown(true));
+      scrollDown(true);
       setTimeout(() => (state.blocked ? closeButton : input).focus(), 0);
     } else {
       launcher.focus();
@@ -516,6 +552,19 @@
     if (stored.get('open', true) === '1') toggle(true);
   }
   if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
+
+  // A constructed stylesheet is not a <style> element, so `style-src 'self'` (no 'unsafe-inline')
+  // does not block it. Browsers without constructable stylesheets (Safari before 16.4) get a
+  // <style> element instead; sites with a strict CSP and such visitors see an unstyled widget.
+  function adoptStyles(target) {
+    if ('adoptedStyleSheets' in target && 'replaceSync' in CSSStyleSheet.prototype) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLE());
+      target.adoptedStyleSheets = [sheet];
+    } else {
+      target.append(h('style', { text: STYLE() }));
+    }
+  }
 
   function STYLE() {
     return `
@@ -532,6 +581,10 @@ svg { width: 20px; height: 20px; display: block; }
 .launcher { width: 58px; height: 58px; border-radius: 50%; background: var(--kefu-color); color: #fff; display: grid; place-items: center; box-shadow: 0 6px 20px rgba(0,0,0,.25); margin-left: auto; }
 .left .launcher { margin-left: 0; }
 .launcher svg { width: 28px; height: 28px; }
+.launcher svg + svg, .open .launcher svg:first-child { display: none; }
+.open .launcher svg + svg { display: block; width: 24px; height: 24px; }
+svg.flip { transform: rotate(180deg); }
+.avatar { width: 30px; height: 30px; border-radius: 50%; object-fit: cover; background: #fff; flex: none; }
 .panel { position: absolute; bottom: 72px; width: 370px; height: min(600px, calc(100vh - 110px)); background: #fff; border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.28); display: flex; flex-direction: column; overflow: hidden; }
 .right .panel { right: 0; } .left .panel { left: 0; }
 .head { background: var(--kefu-color); color: #fff; display: flex; align-items: center; gap: 8px; padding: 12px 12px 12px 16px; }
@@ -553,12 +606,18 @@ svg { width: 20px; height: 20px; display: block; }
 .bubble code { font-family: ui-monospace, Menlo, Consolas, monospace; background: #eef1f4; padding: 0 4px; border-radius: 4px; }
 .bubble a, .sources a { color: #0b5cad; }
 .failed .bubble { opacity: .6; } .failed-label { font-size: 12px; color: #b42318; margin-top: 2px; }
-.sources { margin-top: 6px; padding: 8px 10px; border-left: 3px solid var(--kefu-color); background: #fff; border-radius: 6px; font-size: 12.5px; }
-.sources .label { font-weight: 600; color: #57606a; margin-bottom: 2px; }
-.sources ol { margin: 0; padding-left: 18px; }
-.sources li + li { margin-top: 4px; }
-.source-title, .sources a { font-weight: 600; display: block; }
-.snippet { display: block; color: #57606a; }
+.sources { margin-top: 4px; padding: 2px 0 0 8px; border-left: 2px solid color-mix(in srgb, var(--kefu-color) 45%, #d0d7de); font-size: 12px; line-height: 1.4; color: #57606a; }
+.sources .label { font-weight: 600; margin-bottom: 1px; }
+.sources ol { margin: 0; padding-left: 16px; }
+.sources li + li { margin-top: 1px; }
+.sources summary { cursor: pointer; }
+.sources summary::marker { color: #8c959f; }
+.source-title, .sources a { color: #3d444d; }
+.sources a { color: #0b5cad; }
+.snippet { display: block; margin: 2px 0 4px; padding: 4px 8px; background: #fff; border: 1px solid #e3e7eb; border-radius: 6px; color: #3d444d; }
+.starters { display: flex; flex-wrap: wrap; gap: 6px; align-self: flex-start; max-width: 92%; }
+.starter { padding: 6px 12px; border: 1px solid var(--kefu-color); color: var(--kefu-color); border-radius: 16px; background: #fff; font-size: 13px; text-align: left; }
+.starter:hover, .starter:focus-visible { background: var(--kefu-color); color: #fff; }
 .actions { display: flex; align-items: center; gap: 2px; margin-top: 2px; color: #57606a; }
 .actions .icon { width: 30px; height: 30px; }
 .actions svg { width: 16px; height: 16px; }

@@ -20,6 +20,7 @@ from backend.api.controllers.settings import BotSettingsController
 from backend.api.controllers.similar_questions import SimilarQuestionController
 from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
+from backend.api.controllers.users import UserController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
@@ -45,7 +46,7 @@ def create_app() -> Litestar:
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        SimilarQuestionController, EvaluationController],
+                        UserController, SimilarQuestionController, EvaluationController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -23,8 +23,18 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
 
 
 def kefu_error(request: Request, exc: KefuError) -> Response[dict[str, object]]:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    headers = rate_limit_headers(exc) if isinstance(exc, RateLimited) else None
     return problem(exc.status_code, exc.title, exc.detail, headers)
+
+
+def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
+    """`Retry-After`, and the limit that was hit as `RateLimit-Policy` + `RateLimit` (IETF httpapi draft)."""
+    headers = {"Retry-After": str(exc.retry_after)}
+    if exc.policy is not None:
+        name = exc.policy.name
+        headers["RateLimit-Policy"] = f'"{name}";q={exc.policy.quota};w={exc.policy.window}'
+        headers["RateLimit"] = f'"{name}";r=0;t={exc.retry_after}'
+    return headers
 
 
 def validation_error(request: Request, exc: ValidationException) -> Response[dict[str, object]]:

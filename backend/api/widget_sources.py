@@ -7,6 +7,7 @@ to read arbitrary knowledge: only what an answer to this visitor already relied 
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -18,6 +19,8 @@ from core.errors import NotFound
 from core.models import Chunk, Conversation, Document, Message
 
 SNIPPET_CHARS = 180
+# Uploaded documents are titled by their file name; customers should see "Tea guide", not "tea_guide.md".
+_FILE_NAME = re.compile(r"^(?:.*[/\\])?([^/\\]+?)\.(?:md|markdown|txt|html?|pdf|docx|csv|xlsx|json)$", re.IGNORECASE)
 
 
 def _snippet(text: str) -> str:
@@ -30,15 +33,30 @@ def _link(meta: dict[str, Any]) -> str | None:
     return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
+def readable_title(document_title: str) -> str:
+    """A file-name title as words (`docs/tea_guide.md`, `tea_guide` → `Tea guide`); others unchanged."""
+    title = document_title.strip()
+    if "://" in title:
+        return document_title
+    found = _FILE_NAME.match(title)
+    stem = found.group(1) if found else title
+    if found is None and (" " in stem or not re.search(r"[_-]", stem)):
+        return document_title  # already words
+    words = " ".join(re.sub(r"[_\-.]+", " ", stem).split())
+    return words[:1].upper() + words[1:] if words else document_title
+
+
 def describe(chunk: Chunk, document_title: str) -> dict[str, Any]:
     """FAQ rows show their question and answer; passages their heading (or document) and text."""
     meta = chunk.meta or {}
+    document_title = readable_title(document_title)
     if meta.get("kind") == "faq":
         # A similar question's chunk is shown as its row (`variant_of`: the row's own question).
         title = str(meta.get("variant_of") or meta.get("question") or document_title)
         body = str(meta.get("answer") or chunk.text)
     else:
-        heading = meta.get("heading")
+        # Only the nearest heading: a full path of bilingual headings would outgrow the answer.
+        heading = str(meta.get("heading") or "").split(" > ")[-1].strip()
         title, body = (f"{document_title} › {heading}" if heading else document_title), chunk.text
     return {
         "chunk_id": chunk.id,
@@ -57,7 +75,7 @@ async def conversation_sources(
     async with tenant_session(tenant_id) as session:
         conversation = await session.get(Conversation, conversation_id)
         if conversation is None or not asker.owns(conversation.visitor_id, conversation.user_id):
-            raise NotFound(f"No conversation {conversation_id} for this visitor.")
+            raise NotFound("No such conversation for this visitor.")
         query = select(Message.id, Message.citations).where(
             Message.conversation_id == conversation_id, Message.role == "assistant"
         )

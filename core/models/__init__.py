@@ -9,18 +9,29 @@ from core.models.analytics import (
 )
 from core.models.audit import AuditEntry
 from core.models.base import TENANT_TABLES, Base
-from core.models.chat import MESSAGE_ROLES, Conversation, Feedback, Handoff, Message, UsageDaily
+from core.models.chat import (
+    INBOX_STATUSES,
+    MESSAGE_ROLES,
+    CannedResponse,
+    Conversation,
+    Feedback,
+    Handoff,
+    Message,
+    UsageDaily,
+)
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride, PhrasingDismissal
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
 from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
-from core.models.tenancy import ROLES, ApiKey, Tenant, User, WidgetKey
+from core.models.tenancy import KEY_ROLES, ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
     "DOCUMENT_STATUSES",
     "EMBEDDING_DIM",
     "EVALUATION_STATUSES",
+    "INBOX_STATUSES",
+    "KEY_ROLES",
     "MESSAGE_ROLES",
     "PAGE_RESULTS",
     "RECORD_ACCESS",
@@ -31,6 +42,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "CannedResponse",
     "Chunk",
     "Conversation",
     "ConversationScore",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -27,7 +28,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.models.base import Base, TenantOwned, utcnow_column, uuid_pk
 
 MESSAGE_ROLES = ("customer", "assistant", "agent")
-MESSAGE_STATUSES = ("pending", "answered", "failed")
+# human: a customer message written while a person holds the conversation (no bot answer awaited).
+MESSAGE_STATUSES = ("pending", "answered", "failed", "human")
+INBOX_STATUSES = ("waiting", "open", "resolved")
 
 
 class Conversation(TenantOwned, Base):
@@ -37,6 +40,9 @@ class Conversation(TenantOwned, Base):
         Index("ix_conversations_tenant_started", "tenant_id", "started_at"),
         Index("ix_conversations_tenant_user", "tenant_id", "user_id", postgresql_where=text("user_id IS NOT NULL")),
         Index("ix_conversations_tenant_visitor", "tenant_id", "visitor_id"),
+        CheckConstraint("inbox_status IN ('waiting', 'open', 'resolved')", name="inbox_status"),
+        Index("ix_conversations_tenant_inbox", "tenant_id", "inbox_status", "handoff_at",
+              postgresql_where=text("inbox_status IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -57,17 +63,26 @@ class Conversation(TenantOwned, Base):
     user_id: Mapped[str | None] = mapped_column(String(200))
     user_name: Mapped[str | None] = mapped_column(String(200))
     user_email: Mapped[str | None] = mapped_column(String(320))
+    # The agent inbox (chat.inbox): None while the bot answers; waiting for a person, open (a
+    # person holds it, the bot is silent), resolved. A trigger sets `waiting` with `handoff_at`.
+    inbox_status: Mapped[str | None] = mapped_column(String(20))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    inbox_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Message(TenantOwned, Base):
     __tablename__ = "messages"
     __table_args__ = (
         CheckConstraint("role IN ('customer', 'assistant', 'agent')", name="role"),
-        CheckConstraint("status IN ('pending', 'answered', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'answered', 'failed', 'human')", name="status"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_tenant_created", "tenant_id", "created_at"),
         # Lost-job recovery scans queued questions across tenants (backend/recovery.py).
         Index("ix_messages_pending", "created_at", postgresql_where=text("status = 'pending'")),
+        Index("uq_messages_conversation_client_ref", "conversation_id", "client_ref", unique=True,
+              postgresql_where=text("client_ref IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -98,6 +113,23 @@ class Message(TenantOwned, Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = utcnow_column()
+    # An agent's reply: who wrote it, under which name, and the id the agent's page gave it (a
+    # re-sent reply with the same `client_ref` is stored once).
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    agent_name: Mapped[str | None] = mapped_column(String(200))
+    client_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class CannedResponse(TenantOwned, Base):
+    """A reply an agent inserts by its shortcut (per tenant)."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (UniqueConstraint("tenant_id", "shortcut", name="uq_canned_responses_tenant_shortcut"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    shortcut: Mapped[str] = mapped_column(String(40), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = utcnow_column()
 
 

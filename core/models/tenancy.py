@@ -12,7 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, TenantOwned, utcnow_column, uuid_pk
 
-ROLES = ("owner", "admin", "analyst")
+ROLES = ("owner", "admin", "analyst", "agent")
+# API keys act for integrations and reports; an agent is a person who holds conversations.
+KEY_ROLES = ("owner", "admin", "analyst")
 
 
 class Tenant(Base):
@@ -31,7 +33,7 @@ class Tenant(Base):
 
 class User(TenantOwned, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('owner', 'admin', 'analyst')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('owner', 'admin', 'analyst', 'agent')", name="role"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     # Stored lower-cased; unique across tenants so a login needs only email + password.
@@ -40,6 +42,8 @@ class User(TenantOwned, Base):
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="true")
     created_at: Mapped[datetime] = utcnow_column()
+    # The name customers see on an agent's replies (None: the part of the email before the @).
+    display_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiKey(TenantOwned, Base):

@@ -16,22 +16,19 @@ from core import audit
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from core.models import ROLES, ApiKey, User
-from core.tenancy import add_user, create_api_key, revoke_api_key
+from core.models import KEY_ROLES, ROLES, ApiKey, User
+from core.tenancy import add_user, check_grantable, create_api_key, revoke_api_key
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
 from dash_app.i18n import t
 
 KEY_COLUMNS = ["name", "prefix", "role", "created_at", "revoked_at"]
-USER_COLUMNS = ["email", "role", "is_active", "created_at"]
+USER_COLUMNS = ["email", "display_name", "role", "is_active", "created_at"]
 
 
 def _grantable(user: SignedInUser, role: str) -> None:
-    if role not in ROLES:
-        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}.")
-    if not user.can(role):
-        raise PermissionDenied(f"You are {user.role}; you cannot grant the {role} role.")
+    check_grantable(user.role, role)
 
 
 def api_key_rows(user: SignedInUser) -> list[dict[str, Any]]:
@@ -67,16 +64,17 @@ def revoke_api_keys(user: SignedInUser, key_ids: list[str]) -> int:
 def user_rows(user: SignedInUser) -> list[dict[str, Any]]:
     with tenant_session_sync(user.tenant_id) as session:
         users = session.scalars(select(User).where(User.tenant_id == user.tenant_id).order_by(User.created_at)).all()
-        return [{"id": str(u.id), "email": u.email, "role": u.role, "is_active": "yes" if u.is_active else "no",
+        return [{"id": str(u.id), "email": u.email, "display_name": u.display_name or "", "role": u.role,
+                 "is_active": "yes" if u.is_active else "no",
                  "created_at": u.created_at.strftime("%Y-%m-%d %H:%M")} for u in users]
 
 
-def invite_user(user: SignedInUser, email: str, password: str, role: str) -> str:
+def invite_user(user: SignedInUser, email: str, password: str, role: str, display_name: str | None = None) -> str:
     auth.require(user, "admin")
     _grantable(user, role)
     with tenant_session_sync(user.tenant_id) as session:
         return add_user(session, user.tenant_id, email or "", password or "", role,
-                        actor=Actor("user", user.user_id)).email
+                        actor=Actor("user", user.user_id), display_name=display_name).email
 
 
 def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, active: bool | None = None) -> None:
@@ -104,11 +102,12 @@ def change_user(user: SignedInUser, user_id: str, *, role: str | None = None, ac
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     roles = [r for r in ROLES if user.can(r)]
+    key_roles = [r for r in KEY_ROLES if user.can(r)]
     keys = html.Div([
         table(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]), "keys-table", columns=KEY_COLUMNS,
               row_selectable="multi", keep=["id"]),
         html.Div([dcc.Input(id="keys-name", placeholder="key name, e.g. CRM sync", disabled=not admin),
-                  dcc.Dropdown(id="keys-role", options=roles, value="analyst", clearable=False, disabled=not admin),
+                  dcc.Dropdown(id="keys-role", options=key_roles, value="analyst", clearable=False, disabled=not admin),
                   html.Button("Create key", id="keys-create", disabled=not admin),
                   html.Button("Revoke selected", id="keys-revoke", className="danger", disabled=not admin)],
                  className="row"),
@@ -119,6 +118,7 @@ def layout(user: SignedInUser) -> html.Div:
               row_selectable="single", keep=["id"]),
         html.Div([dcc.Input(id="users-email", type="email", placeholder="email", disabled=not admin),
                   dcc.Input(id="users-password", type="password", placeholder="password (8+)", disabled=not admin),
+                  dcc.Input(id="users-name", placeholder=t("name customers see (agents)"), disabled=not admin),
                   dcc.Dropdown(id="users-role", options=roles, value="analyst", clearable=False, disabled=not admin),
                   html.Button("Add user", id="users-add", disabled=not admin),
                   html.Button("Set role of selected", id="users-set-role", disabled=not admin),
@@ -153,14 +153,14 @@ def register(app: Any) -> None:
                   Input("users-add", "n_clicks"), Input("users-set-role", "n_clicks"),
                   Input("users-deactivate", "n_clicks"), Input("users-reactivate", "n_clicks"),
                   State("users-email", "value"), State("users-password", "value"), State("users-role", "value"),
-                  State("users-table", "selected_row_ids"), prevent_initial_call=True)
+                  State("users-table", "selected_row_ids"), State("users-name", "value"), prevent_initial_call=True)
     def users(_: Any, __: Any, ___: Any, ____: Any, email: str, password: str, role: str,
-              selected: list[str] | None) -> tuple[Any, Any]:
+              selected: list[str] | None, display_name: str | None) -> tuple[Any, Any]:
         user = auth.current_user()
         button = ctx.triggered_id
         target = (selected or [""])[0]
         if button == "users-add":
-            _, error = attempt(lambda: invite_user(user, email, password, role))
+            _, error = attempt(lambda: invite_user(user, email, password, role, display_name))
         elif button == "users-set-role":
             _, error = attempt(lambda: change_user(user, target, role=role))
         else:

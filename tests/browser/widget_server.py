@@ -54,14 +54,21 @@ def site_page(script_src: str, widget_key: str, **data: str) -> bytes:
 
 
 @contextmanager
-def tenant_site(pages: dict[str, bytes]) -> Iterator[int]:
-    """A plain web server on its own port (its own origin) serving `pages` by path."""
+def tenant_site(pages: dict[str, bytes], headers: dict[str, dict[str, str]] | None = None) -> Iterator[int]:
+    """A plain web server on its own port (its own origin) serving `pages` by path.
+
+    `headers` adds response headers per path (a Content-Security-Policy, another Content-Type).
+    """
+    extra = headers if headers is not None else {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = pages.get(self.path.split("?")[0])
+            path = self.path.split("?")[0]
+            body = pages.get(path)
             self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            wanted = {"Content-Type": "text/html; charset=utf-8", **extra.get(path, {})}
+            for name, value in wanted.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body or b"not found")
 

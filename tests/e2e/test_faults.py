@@ -69,7 +69,8 @@ def _tenant(cluster: Topology, name: str, provider: str) -> dict:
     # The hash embedder (fast, for process tests) is not what confidence is calibrated on: no gate.
     saved = httpx.put(f"{cluster.apis[0].url}/api/v1/settings/bot", headers=tenant["admin"],
                       json={"provider": provider, "rate_limit_per_minute": 100_000, "confidence_threshold": 0.0,
-                            "visitor_rate_limit_per_minute": 10_000}, timeout=10)
+                            "visitor_rate_limit_per_minute": 10_000, "address_rate_limit_per_minute": 100_000},
+                      timeout=10)
     assert saved.status_code == 200, saved.text
     return tenant
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.db import tenant_session_sync
 from core.models import Message, UsageDaily
 from core.settings import get_settings
-from knowledge.records import import_records
+from knowledge.records import AccessChange, import_records
 from tests.factories import TenantCtx, qa_csv
 from tests.support.fake_openai import error, text, tool_call, tool_calls
 
@@ -40,8 +40,10 @@ async def store(client, tenant: TenantCtx, stub_worker, llm) -> TenantCtx:
                               files={"file": ("faq.csv", faq)})).status_code == 202
     stub_worker()
     orders = b"order_id,status,carrier\n10023,shipped,SF Express\n10024,packing,\n"
+    # No personal fields: the shop opens these statuses to anonymous visitors (collections are private
+    # by default; tests/security/test_identity.py covers the private case).
     with tenant_session_sync(tenant.id) as session:
-        import_records(session, tenant.id, "orders", "orders.csv", orders, "order_id")
+        import_records(session, tenant.id, "orders", "orders.csv", orders, "order_id", AccessChange(public=True))
     return tenant
 
 

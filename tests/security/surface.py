@@ -247,6 +247,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         query=lambda a, v: {"target_precision": 0.9}),
     ("POST", "/api/v1/evaluations/{run_id:uuid}/apply-threshold"): Probe(
         body=lambda a, v: {"json": {"target_precision": 0.9}}),
+    # Issue 19: people and the agent inbox.
+    ("POST", "/api/v1/users"): Probe(body=lambda a, v: {"json": {
+        "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",
+        "role": "agent"}}, foreign=None),
+    ("GET", "/api/v1/users"): Probe(foreign=None, lists_own=True),
 }
 
 # Routes only owners may call (admins and analysts get 403): tests/security/test_roles.py.

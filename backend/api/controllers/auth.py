@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
+from backend.api.client_address import client_address
 from backend.api.schemas import LoginRequest, LoginResponse
 from core.db import anonymous_session
 from core.login_throttle import begin_login_attempt, login_succeeded
@@ -24,7 +25,7 @@ class AuthController(Controller):
           description="Repeated failures for one account from one address are refused with 429 and Retry-After.")
     async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest]) -> LoginResponse:
         email = data.email.strip().lower()
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request) or "unknown"
         await begin_login_attempt(email, address)
         async with anonymous_session() as session:
             row = (await session.execute(FIND_LOGIN, {"e": email})).first()

@@ -17,6 +17,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.chat_frames import final_frame, http_answer, socket_frame
+from backend.api.client_address import client_address
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
 from backend.api.widget_identity import UserIn, asker_from, claim_of, header_asker
@@ -60,19 +61,20 @@ class ChatController(Controller):
     tags = ["chat"]
 
     @post("/", status_code=200, summary="Ask a question (answer in the response, or 202 with mode=queued)")
-    async def chat(self, widget: CurrentWidget, data: JSONBody[ChatIn],
+    async def chat(self, request: Request[Any, Any, Any], widget: CurrentWidget, data: JSONBody[ChatIn],
                    mode: Annotated[str, QueryParameter(required=False)] = "sync") -> Response[dict[str, Any]]:
         if mode not in ("sync", "queued"):
             raise ValidationFailed("mode must be 'sync' or 'queued'.")
         visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
         user = parse_claim(claim_of(data.user))
+        address = client_address(request)
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                             conversation_id=data.conversation_id, user=user)
+                                             conversation_id=data.conversation_id, user=user, address=address)
             return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                              "status": "pending", "visitor_id": visitor_id}, status_code=202)
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                     conversation_id=data.conversation_id, user=user)
+                                     conversation_id=data.conversation_id, user=user, address=address)
         return Response({**http_answer(result), "visitor_id": visitor_id})
 
     @get("/conversations", summary="A signed-in user's conversations, newest first (any device)")
@@ -177,7 +179,8 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
     user = parse_claim(incoming.get("user"))
     if mode == "stream":
         turn, prepared = await engine.prepare(widget.tenant_id, text, visitor_id=visitor_id,
-                                              conversation_id=conversation_id, user=user)
+                                              conversation_id=conversation_id, user=user,
+                                              address=client_address(socket))
         async for event in engine.run(turn, stream=True, prepared=prepared):
             if event.kind == "delta":
                 await socket.send_json({"type": "delta", "text": event.text})
@@ -185,7 +188,7 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
                 await socket.send_json({**final_frame(event.result, turn.message_id), "visitor_id": visitor_id})
         return
     turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
-                               user=user)
+                               user=user, address=client_address(socket))
     key = str(turn.conversation_id)
     if key not in subscriptions:
         queue = await events.relay.subscribe(turn.conversation_id)
