@@ -34,7 +34,7 @@ def _link(meta: dict[str, Any]) -> str | None:
 
 
 def readable_title(document_title: str) -> str:
-    """A file-name title as words (`docs/tea_guide.md`, `tea_guide` → `Tea guide`); others unchanged."""
+    """A file-name title as words (`guides/tea_guide.md`, `tea_guide` → `Tea guide`); others unchanged."""
     title = document_title.strip()
     if "://" in title:
         return document_title
