@@ -1,6 +1,6 @@
 """Estimated LLM cost: tokens times a per-model price (USD per 1,000 tokens).
 
-The built-in table holds list prices of common OpenAI-compatible models at the time of writing;
+The built-in table holds list prices of common OpenAI, Anthropic and Gemini models at the time of writing;
 `KEFU_LLM_PRICES_USD_PER_1K='{"my-model": [0.0005, 0.0015]}'` adds or overrides models. A model
 not in either table costs 0 — so does the local responder, which runs no LLM at all.
 """
@@ -19,6 +19,12 @@ PRICES_USD_PER_1K: dict[str, tuple[float, float]] = {
     "gpt-4.1": (0.002, 0.008),
     "deepseek-chat": (0.00027, 0.0011),
     "qwen-plus": (0.0004, 0.0012),
+    "claude-sonnet-4-5": (0.003, 0.015),
+    "claude-haiku-4-5": (0.001, 0.005),
+    "claude-opus-4-1": (0.015, 0.075),
+    "gemini-2.5-flash": (0.0003, 0.0025),
+    "gemini-2.5-flash-lite": (0.0001, 0.0004),
+    "gemini-2.5-pro": (0.00125, 0.01),
 }
 
 # Providers that never bill tokens.

@@ -309,8 +309,12 @@ def api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _servers_available()
+    from core.logging import configure_logging
+
+    configure_logging()  # uvicorn's loggers propagate to it: log_config=None keeps its own formats out
+    # Access lines come from backend.api.observability (method, path, status, duration, request id).
     uvicorn.run("backend.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, log_config=None)
 
 
 @main.command()
@@ -344,10 +348,15 @@ def dash(host: str, port: int) -> None:
 @click.option("--api-port", default=8000, show_default=True)
 @click.option("--dash-port", default=8050, show_default=True, help="Admin app (Dash) port.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-def demo(api_port: int, dash_port: int, host: str) -> None:
+@click.option("--banner", "banner_only", is_flag=True,
+              help="Only print the running demo's URLs and keys again (Enter in the demo's terminal does too).")
+def demo(api_port: int, dash_port: int, host: str, banner_only: bool) -> None:
     """Start everything on embedded defaults, seed a demo tenant, print URLs and keys; Ctrl-C stops."""
-    from backend.demo import run_demo
+    from backend.demo import print_banner, run_demo
 
+    if banner_only:
+        print_banner()
+        return
     run_demo(host=host, api_port=api_port, dash_port=dash_port)
 
 

@@ -20,9 +20,17 @@ import click
 from backend.worker_runner import die_with_parent
 from core.settings import get_settings
 
-DEMO_DIR = Path(__file__).parent / "demo_data"
+DEMO_DIR = Path(__file__).parent / "demo_data"  # knowledge: every file here is uploaded
+DEMO_RECORDS = Path(__file__).parent / "demo_records"  # the lookup tool's data: imported as records
 DEMO_EMAIL = "owner@demo.kefu.local"
 DEMO_PASSWORD = "demo-password"  # a local demo only; printed on start
+DEMO_SHOPPER = "c-1001"  # owns orders 10023 and 10024 in demo_records/orders.csv
+DEMO_STARTERS = ["Where is my order 10023?", "How long does delivery take?", "退货政策是什么？"]
+# After the services are up, the worker indexes the demo knowledge and runs the analytics jobs the
+# sample conversations queued, logging as it goes; the banner waits for that (at most this long)
+# so it is the last thing on the screen.
+QUIET_WAIT_SECONDS = 60.0
+BANNER_SETTLE_SECONDS = 1.0
 
 
 def _seed() -> dict[str, str]:
@@ -68,6 +76,100 @@ def _upload_demo_faq(tenant_id: str) -> None:
         upload_document(uuid.UUID(tenant_id), file.name, file.read_bytes())
 
 
+def _seed_shop(tenant_id: str) -> dict[str, str]:
+    """Demo orders (read only by their signed-in owner) and the shop's widget look; the shopper's link.
+
+    The orders are imported on every start (a whole-collection replace, so it is idempotent); the
+    widget settings only the first time, so what the owner changes in the admin app stays.
+    """
+    import uuid
+
+    from core.identity import user_hash
+    from core.tenancy import identity_secret
+    from core.widget_appearance import save_appearance
+    from knowledge.commands import import_records
+    from knowledge.records import AccessChange
+
+    tenant = uuid.UUID(tenant_id)
+    orders = DEMO_RECORDS / "orders.csv"
+    import_records(tenant, "orders", orders.name, orders.read_bytes(), "order_id", AccessChange("customer_id"))
+    if "shopper_hash" not in _state():  # first start
+        save_appearance(tenant, {"starters": DEMO_STARTERS})
+    return {"shopper": DEMO_SHOPPER, "shopper_hash": user_hash(identity_secret(tenant), DEMO_SHOPPER)}
+
+
+def _state() -> dict[str, str]:
+    file = get_settings().data_dir / "demo.json"
+    return dict(json.loads(file.read_text())) if file.exists() else {}
+
+
+def _save_state(state: dict[str, str]) -> None:
+    file = get_settings().data_dir / "demo.json"
+    file.write_text(json.dumps(state, indent=2))
+    file.chmod(0o600)
+
+
+def banner(state: dict[str, str]) -> str:
+    """What `kefu demo` prints once everything is up (and again on Enter or `kefu demo --banner`)."""
+    base, admin, key = state["api_url"], state["admin_url"], state["widget_key"]
+    shop = f"{base}/demo/shop?key={key}"
+    return (
+        "\n──────────────────────────────────────────────────────────────────────────────\n"
+        "Kefu demo is running\n"
+        f"  admin app      {admin}/   (sign in: {state['admin_email']} / {state['admin_password']})\n"
+        f"  demo shop      {shop}   (the chat widget on a sample page)\n"
+        f"  signed in      {shop}&user={state['shopper']}&hash={state['shopper_hash']}\n"
+        f"                 (as demo customer {state['shopper']}: ask \"Where is my order 10023?\")\n"
+        f"  API            {base}   (OpenAPI: {base}/schema)\n"
+        f"  tenant         {state['tenant_id']}  Lotus Tea House 莲花茶舍\n"
+        f"  admin API key  {state['admin_api_key']}\n"
+        f"  widget key     {key}\n"
+        f"  try: curl -s {base}/api/v1/search -H 'Authorization: Bearer {state['admin_api_key']}' "
+        "-H 'Content-Type: application/json' -d '{\"query\": \"退货政策\", \"top_k\": 3}'\n"
+        f"  chat: curl -s {base}/api/v1/chat -H 'X-Widget-Key: {key}' "
+        "-H 'Content-Type: application/json' -d '{\"message\": \"退货政策是什么？\"}'\n"
+        "Press Enter to show this again (or run `kefu demo --banner`). Press Ctrl-C to stop.\n"
+        "──────────────────────────────────────────────────────────────────────────────"
+    )
+
+
+def print_banner() -> None:
+    """`kefu demo --banner`: the running demo's URLs and keys, from KEFU_DATA_DIR/demo.json."""
+    state = _state()
+    if "api_url" not in state:
+        raise click.ClickException(f"No demo has started in {get_settings().data_dir.resolve()} yet; run `kefu demo`.")
+    click.echo(banner(state))
+
+
+def _banner_on_enter(state: dict[str, str]) -> None:
+    """Reprint the banner whenever Enter is pressed in the demo's terminal (logs scroll it away)."""
+    import threading
+
+    if not sys.stdin or not sys.stdin.isatty():
+        return
+
+    def listen() -> None:
+        for _ in sys.stdin:
+            click.echo(banner(state))
+
+    threading.Thread(target=listen, name="kefu-demo-banner", daemon=True).start()
+
+
+def _wait_for_idle_worker(timeout: float) -> None:
+    """Return once no Dramatiq message is waiting or in flight (or after `timeout` seconds)."""
+    from core.broker import QUEUES
+    from core.redis import sync_redis
+
+    deadline, idle_checks = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and idle_checks < 2:
+        try:
+            pending = sum(sync_redis().hlen(f"kefu:{queue}.msgs") for queue in QUEUES)
+        except Exception:  # Redis trouble shows in the services' own logs
+            return
+        idle_checks = idle_checks + 1 if pending == 0 else 0
+        time.sleep(0.5)
+
+
 def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,6 +204,7 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
         "postgresql+psycopg", "postgresql")
     env["KEFU_REDIS_URL"] = redis_url()
     env["KEFU_DATA_DIR"] = str(settings.data_dir.resolve())
+    env.setdefault("KEFU_LOG_FORMAT", "text")  # a person reads this terminal; KEFU_LOG_FORMAT=json to ship it
     upgrade()
     state = _seed()
     _allow_demo_origins(state["tenant_id"], host, api_port)
@@ -129,22 +232,13 @@ def run_demo(*, host: str, api_port: int, dash_port: int) -> None:
 
             if seed_history(base, state["tenant_id"], state["widget_key"]):
                 state["history_seeded"] = "yes"
-                (settings.data_dir / "demo.json").write_text(json.dumps(state, indent=2))
-        click.echo(
-            "\nKefu demo is running\n"
-            f"  API            {base}   (OpenAPI: {base}/schema)\n"
-            f"  tenant         {state['tenant_id']}  Lotus Tea House 莲花茶舍\n"
-            f"  admin login    {state['admin_email']} / {state['admin_password']}\n"
-            f"  admin API key  {state['admin_api_key']}\n"
-            f"  widget key     {state['widget_key']}\n"
-            f"  demo shop      {base}/demo/shop?key={state['widget_key']}   (the chat widget on a sample page)\n"
-            f"  admin app      {admin}/   (sign in with the admin login above)\n"
-            f"  try: curl -s {base}/api/v1/search -H 'Authorization: Bearer {state['admin_api_key']}' "
-            "-H 'Content-Type: application/json' -d '{\"query\": \"退货政策\", \"top_k\": 3}'\n"
-            f"  chat: curl -s {base}/api/v1/chat -H 'X-Widget-Key: {state['widget_key']}' "
-            "-H 'Content-Type: application/json' -d '{\"message\": \"退货政策是什么？\"}'\n"
-            "Press Ctrl-C to stop."
-        )
+                _save_state(state)
+        state |= _seed_shop(state["tenant_id"]) | {"api_url": base, "admin_url": admin}
+        _save_state(state)
+        _wait_for_idle_worker(QUIET_WAIT_SECONDS)
+        time.sleep(BANNER_SETTLE_SECONDS)
+        click.echo(banner(state))
+        _banner_on_enter(state)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         click.echo("a service exited; stopping the demo", err=True)

@@ -16,7 +16,10 @@ data loses every job outright. Both happened in the fault suite (tests/e2e/test_
   marked `failed` instead, so no accepted message stays pending for ever, and the chat actor's
   `error` frame is published on its conversation's channel for a customer still connected;
 - a document `queued` for longer than `KEFU_RECOVER_DOCUMENTS_AFTER_SECONDS` (default 15 minutes,
-  longer than a normal backlog) is sent to `ingest_document` again.
+  longer than a normal backlog) is sent to `ingest_document` again;
+- a document `processing` whose lease ran out (`knowledge/ingest_lease.py`: its worker renews it
+  every third of `KEFU_INGEST_LEASE_SECONDS`, default 60, so it lapses only when the worker died or
+  froze) is sent to `ingest_document` again, whether or not Dramatiq still holds the old message.
 
 Both actors are idempotent (a reply is unique per question; a document's claim checks its version),
 so a re-sent job whose original was merely slow costs one wasted attempt, never a duplicate. A Redis
@@ -66,6 +69,13 @@ _STALE_DOCUMENTS = text(
 )
 
 
+_EXPIRED_LEASES = text(
+    "SELECT tenant_id::text, id::text FROM documents "
+    "WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < now()) "
+    "ORDER BY lease_until NULLS FIRST LIMIT :limit"
+)
+
+
 @dataclass
 class SweepResult:
     messages: list[str] = field(default_factory=list)  # ids of messages whose answer was re-sent
@@ -97,6 +107,7 @@ def sweep() -> SweepResult:
         documents = connection.execute(
             _STALE_DOCUMENTS, {"after": settings.recover_documents_after_seconds, "limit": BATCH}
         ).all()
+        abandoned = connection.execute(_EXPIRED_LEASES, {"limit": BATCH}).all()
     # After the commit, as the chat actor's failure path does: a customer still connected hears
     # that no answer is coming, and a poll that follows the frame already reads `failed`.
     for conversation_id, message_id in gave_up:
@@ -106,6 +117,7 @@ def sweep() -> SweepResult:
     for kind, rows, actor, period, sent in (
         ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
         ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents),
+        ("lease", abandoned, ingest_document, settings.ingest_lease_seconds, result.documents),
     ):
         for tenant_id, row_id in rows:
             # Sent at most once per period: a job re-sent a moment ago is still on its way.

@@ -49,7 +49,7 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
     from core.logging import configure_logging
 
     configure_logging()
-    args = [sys.executable, "-m", "dramatiq", *ACTOR_MODULES, "--processes", str(processes),
+    args = [sys.executable, "-m", "backend.dramatiq_main", *ACTOR_MODULES, "--processes", str(processes),
             "--threads", str(threads)]
     if queues:
         args += ["--queues", *queues]

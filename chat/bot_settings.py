@@ -8,19 +8,27 @@ Plain data and validation, read and written by the chat engine, the API and the 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from chat import model_keys
 from core.errors import ValidationFailed
 from core.models import Tenant
 from knowledge.confidence import DEFAULT_THRESHOLD
 
 LANGUAGES = ("auto", "zh", "en")
-PROVIDERS = ("auto", "local", "openai")
+PROVIDERS = ("auto", "local", "openai", "anthropic", "gemini")
+FALLBACK_PROVIDERS = ("none", "auto", "openai", "anthropic", "gemini")
+# What happens to sentences of a model-written answer that its evidence does not support
+# (chat.grounding): only flagged, dropped from the answer, or the whole answer replaced by the
+# grounded answer composed from the passages.
+GROUNDING_ACTIONS = ("flag", "drop", "fallback")
+URL_FIELDS = ("base_url", "fallback_base_url")
 
 
 @dataclass(frozen=True)
@@ -29,8 +37,13 @@ class BotSettings:
     greeting: str | None = None  # None: a default greeting in the customer's language
     language: str = "auto"  # reply language: auto = the customer's language
     confidence_threshold: float = DEFAULT_THRESHOLD  # below it the bot says it does not know and offers a human
-    provider: str = "auto"  # auto = openai when an LLM key is configured, else local
+    provider: str = "auto"  # auto = the operator's model (KEFU_LLM_*) when it has a key, else local
     model: str | None = None
+    base_url: str | None = None  # the tenant's own endpoint for `provider` (checked by the SSRF guard)
+    fallback_provider: str = "none"  # asked when the first model fails before it said anything
+    fallback_model: str | None = None
+    fallback_base_url: str | None = None
+    grounding_action: str = "flag"
     temperature: float = 0.2
     max_tokens: int = 600
     rate_limit_per_minute: int = 600  # all visitors of the tenant together
@@ -38,9 +51,14 @@ class BotSettings:
     # One client address (as the trusted proxy gives it), whatever visitor ids it makes up.
     address_rate_limit_per_minute: int = 60
     monthly_token_quota: int = 2_000_000
+    # The tenant's sealed model keys (tenants.model_secrets), carried for the engine; never shown.
+    sealed_keys: str | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What admins see: every setting, never the keys (only whether they are set)."""
+        view = asdict(self)
+        del view["sealed_keys"]
+        return view
 
 
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -56,7 +74,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
 
 def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSettings:
     """Apply `changes` to `current`, refusing unknown keys and out-of-range values (422)."""
-    known = {f.name: f for f in fields(BotSettings)}
+    known = {f.name: f for f in fields(BotSettings) if f.name != "sealed_keys"}
     unknown = sorted(set(changes) - set(known))
     if unknown:
         raise ValidationFailed(f"Unknown bot settings: {', '.join(unknown)}. Known: {', '.join(known)}.")
@@ -65,7 +83,7 @@ def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSetti
             low, high = _LIMITS[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise ValidationFailed(f"{name} must be a number between {low:g} and {high:g}.")
-        elif name in ("persona", "greeting", "model") and value is not None and (
+        elif name in ("persona", "greeting", "model", "fallback_model", *URL_FIELDS) and value is not None and (
                 not isinstance(value, str) or len(value) > 4000):
                 raise ValidationFailed(f"{name} must be text of at most 4000 characters.")
         if name == "persona" and not (value or "").strip():
@@ -74,32 +92,77 @@ def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSetti
         raise ValidationFailed(f"language must be one of {', '.join(LANGUAGES)}.")
     if changes.get("provider", current.provider) not in PROVIDERS:
         raise ValidationFailed(f"provider must be one of {', '.join(PROVIDERS)}.")
+    if changes.get("fallback_provider", current.fallback_provider) not in FALLBACK_PROVIDERS:
+        raise ValidationFailed(f"fallback_provider must be one of {', '.join(FALLBACK_PROVIDERS)}.")
+    if changes.get("grounding_action", current.grounding_action) not in GROUNDING_ACTIONS:
+        raise ValidationFailed(f"grounding_action must be one of {', '.join(GROUNDING_ACTIONS)}.")
+    for name in URL_FIELDS:
+        if name in changes:
+            changes = {**changes, name: check_base_url(name, changes[name])}
+    for name in ("model", "fallback_model"):
+        if isinstance(changes.get(name), str):
+            changes = {**changes, name: changes[name].strip() or None}
     typed = {k: int(v) if isinstance(known[k].default, int) and not isinstance(known[k].default, bool)
              and isinstance(v, float) and v.is_integer() else v for k, v in changes.items()}
     return replace(current, **typed)
 
 
-def from_stored(raw: dict[str, Any] | None) -> BotSettings:
-    known = {f.name for f in fields(BotSettings)}
-    return BotSettings(**{k: v for k, v in (raw or {}).items() if k in known})
+def check_base_url(name: str, value: Any) -> str | None:
+    """A model endpoint's URL as stored: http(s), a host, no credentials; '' or None clears it.
+
+    Where it may point (public hosts only, unless the operator allows private ones) is checked
+    when the model is called (chat.model_choice), against what the host resolves to then.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > 500:
+        raise ValidationFailed(f"{name} must be a URL of at most 500 characters.")
+    try:
+        url = httpx.URL(value.strip())
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ValidationFailed(f"{name} is not a valid URL: {exc}.") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValidationFailed(f"{name} must start with http:// or https:// and name a host.")
+    if url.userinfo:
+        raise ValidationFailed(f"{name} must not contain a user name or password; use api_key.")
+    return str(url).rstrip("/")
+
+
+def from_stored(raw: dict[str, Any] | None, sealed_keys: str | None = None) -> BotSettings:
+    known = {f.name for f in fields(BotSettings)} - {"sealed_keys"}
+    return BotSettings(**{k: v for k, v in (raw or {}).items() if k in known}, sealed_keys=sealed_keys)
 
 
 async def load_bot_settings(session: AsyncSession, tenant_id: uuid.UUID) -> BotSettings:
     """The tenant's bot settings (defaults for anything never set)."""
-    stored = await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
-    return from_stored((stored or {}).get("bot"))
+    row = (await session.execute(select(Tenant.settings, Tenant.model_secrets).where(Tenant.id == tenant_id))).first()
+    return from_stored((row[0] or {}).get("bot"), row[1]) if row else from_stored(None)
 
 
 def load_bot_settings_sync(session: Session, tenant_id: uuid.UUID) -> BotSettings:
-    stored = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
-    return from_stored((stored or {}).get("bot"))
+    row = session.execute(select(Tenant.settings, Tenant.model_secrets).where(Tenant.id == tenant_id)).first()
+    return from_stored((row[0] or {}).get("bot"), row[1]) if row else from_stored(None)
 
 
 def write_bot_settings(session: Session, tenant_id: uuid.UUID, changes: dict[str, Any]) -> BotSettings:
-    """Validate and store `changes`; nothing is written when any value is refused."""
+    """Validate and store `changes`; nothing is written when any value is refused.
+
+    `api_key` and `fallback_api_key` are write-only: sealed into `tenants.model_secrets`
+    (chat.model_keys); null or "" removes a key.
+    """
     tenant = session.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None:
         raise ValidationFailed("Unknown tenant.")
-    updated = validate_settings(from_stored((tenant.settings or {}).get("bot")), changes)
+    keys = {name: changes[name] for name in model_keys.KEY_FIELDS if name in changes}
+    settings = {name: value for name, value in changes.items() if name not in model_keys.KEY_FIELDS}
+    updated = validate_settings(from_stored((tenant.settings or {}).get("bot")), settings)
+    sealed = model_keys.updated(tenant.model_secrets, keys) if keys else tenant.model_secrets
     tenant.settings = {**(tenant.settings or {}), "bot": updated.as_dict()}
-    return updated
+    tenant.model_secrets = sealed
+    return replace(updated, sealed_keys=sealed)
+
+
+def public_view(settings: BotSettings) -> dict[str, Any]:
+    """The settings as the API and the admin app show them: keys only as `…_set` flags."""
+    keys = model_keys.unsealed(settings.sealed_keys)
+    return {**settings.as_dict(), **{f"{name}_set": bool(keys.get(name)) for name in model_keys.KEY_FIELDS}}

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, http_tool_specs, store
-from chat.bot_settings import BotSettings, write_bot_settings
+from chat import engine, http_tool_specs, model_choice, store
+from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
 from chat.tasks import answer_message
 from core import audit
 from core.audit import Actor
-from core.db import tenant_session_sync
+from core.db import tenant_session, tenant_session_sync
 from core.errors import ValidationFailed
 from core.identity import UserClaim
 from core.jobs import enqueue
@@ -72,6 +72,13 @@ def apply_recommended_threshold(tenant_id: uuid.UUID, run_id: uuid.UUID, target_
                       "target_precision": target_precision})
     bump_tenant_version_sync(tenant_id)  # cached answers were decided at the old threshold
     return updated, found
+
+
+async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:
+    """One short reply from the tenant's saved model (`slot`: primary or fallback), or why it failed."""
+    async with tenant_session(tenant_id) as session:
+        settings = await load_bot_settings(session, tenant_id)
+    return await model_choice.check_connection(settings, slot)
 
 
 def create_http_tool(tenant_id: uuid.UUID, spec: Mapping[str, Any], *, actor: Actor | None = None) -> dict[str, Any]:

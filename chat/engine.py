@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from chat import identity, memory, store
+from chat import identity, memory, model_choice, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
 from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
@@ -220,22 +220,15 @@ class _PreparedReads:
 
 
 def _wants_model(settings: BotSettings) -> bool:
-    return bool(get_settings().llm_api_key) and settings.provider in ("openai", "auto")
-
-
-_providers: dict[tuple[Any, ...], Provider] = {}
+    return model_choice.wants_model(settings)
 
 
 def _provider(settings: BotSettings, over_quota: bool) -> Provider:
-    """The model provider for this tenant; one client per configuration, reused across messages."""
-    if _wants_model(settings) and not over_quota:
-        from chat.providers.openai_provider import build_openai_provider
-
-        app = get_settings()
-        key = (app.llm_api_key, app.llm_base_url, app.llm_model, app.llm_timeout_seconds, app.llm_max_retries)
-        if key not in _providers:
-            _providers[key] = build_openai_provider(app)
-        return _providers[key]
+    """The model provider for this tenant (chat.model_choice); the local responder without one."""
+    if not over_quota:
+        chosen = model_choice.model_provider(settings)
+        if chosen is not None:
+            return chosen
     return _LOCAL
 
 
@@ -377,7 +370,8 @@ async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: l
     ]
     specs = tool_specs(ctx)
     for _ in range(app.chat_max_tool_rounds):
-        request = CompletionRequest(messages, specs, state.settings.model or app.llm_model,
+        # The model name is the provider's own (chat.model_choice applies the tenant's choice).
+        request = CompletionRequest(messages, specs, "",
                                     state.settings.temperature, state.settings.max_tokens,
                                     app.llm_timeout_seconds, state.language, _passages(ctx.hits))
         calls: list[ToolCallRequest] = []
@@ -390,6 +384,7 @@ async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: l
                 state.prompt_tokens += event.prompt_tokens
                 state.completion_tokens += event.completion_tokens
                 state.model = event.model
+                state.provider_name = event.provider or state.provider_name
         if not calls:
             return
         messages.append({"role": "assistant", "content": None, "tool_calls": [

@@ -55,6 +55,7 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     model: str
+    provider: str | None = None  # set when another provider than the one asked answered (a fallback)
 
 
 ProviderEvent = TextDelta | ToolCallRequest | Usage

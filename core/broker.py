@@ -26,7 +26,7 @@ from dramatiq.middleware import (
 )
 
 from core import metrics
-from core.logging import reset_log_context, use_json_logs
+from core.logging import reset_log_context, use_kefu_logs
 from core.redis import redis_url
 from core.settings import get_settings
 
@@ -40,7 +40,7 @@ class Observability(dramatiq.Middleware):
         self._started: dict[str, float] = {}
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        use_json_logs()
+        use_kefu_logs()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         reset_log_context(actor=message.actor_name, message_id=message.message_id)

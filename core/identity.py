@@ -17,7 +17,6 @@ makes stored secrets unreadable, and each tenant then rotates its secret.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -25,10 +24,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-
+from core import sealing
 from core.errors import NotAuthenticated, ValidationFailed
-from core.settings import get_settings
 
 SECRET_PREFIX = "kefu_is_"
 # Ids of the tenant's own users: numbers, UUIDs, emails, "auth0|123"... never spaces, slashes or
@@ -43,24 +40,17 @@ def new_identity_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"kefu identity secret v1|" + get_settings().secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+_PURPOSE = "identity secret v1"  # the derivation every stored identity secret was sealed with
 
 
 def seal(secret: str) -> str:
     """The secret encrypted for storage."""
-    return _fernet().encrypt(secret.encode()).decode()
+    return sealing.seal(secret, _PURPOSE)
 
 
 def unseal(sealed: str | None) -> str | None:
     """The stored secret in clear; None when absent or unreadable (KEFU_SECRET_KEY changed)."""
-    if not sealed:
-        return None
-    try:
-        return _fernet().decrypt(sealed.encode()).decode()
-    except (InvalidToken, ValueError):
-        return None
+    return sealing.unseal(sealed, _PURPOSE)
 
 
 def user_hash(secret: str, user_id: str) -> str:

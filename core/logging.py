@@ -1,4 +1,9 @@
-"""Structured JSON logs on stderr, one object per line, with any `extra=` fields included."""
+"""Logs on stderr, one line per event, in one format for every process (`KEFU_LOG_FORMAT`).
+
+"json": one object a line with any `extra=` fields and the request or actor context; "text": the
+same fields for a person (`2026-12-07 12:45:31 INFO  kefu.access  GET /api/v1/chat 200 12.3 ms`).
+Handlers other libraries install (Dramatiq, uvicorn, Waitress) are switched to the same format.
+"""
 
 from __future__ import annotations
 
@@ -55,24 +60,59 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def use_json_logs() -> None:
-    """Switch handlers someone else installed (Dramatiq's worker processes) to JSON lines."""
+_ACCESS_FIELDS = frozenset({"method", "path", "status", "duration_ms"})
+
+
+class TextFormatter(logging.Formatter):
+    """One readable line: local time, level, logger, message, then the extra fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {**(getattr(record, "kefu_context", None) or {}),
+                  **{k: v for k, v in record.__dict__.items() if k not in _STANDARD}}
+        if record.name.endswith(".access"):  # the message already says method, path, status and time
+            fields = {k: v for k, v in fields.items() if k not in _ACCESS_FIELDS}
+        when = datetime.fromtimestamp(record.created).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        line = f"{when} {record.levelname:<7} {record.name}  {record.getMessage()}"
+        if fields:
+            line += "  " + " ".join(f"{k}={_text_value(v)}" for k, v in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _text_value(value: object) -> str:
+    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(shown, ensure_ascii=False) if not shown or " " in shown else shown
+
+
+def kefu_formatter() -> logging.Formatter:
+    """The formatter `KEFU_LOG_FORMAT` asks for."""
+    from core.settings import get_settings
+
+    return TextFormatter() if get_settings().log_format == "text" else JsonFormatter()
+
+
+def use_kefu_logs() -> None:
+    """Switch handlers someone else installed (Dramatiq's worker processes) to Kefu's format."""
     from core.settings import get_settings
 
     if get_settings().env == "test":  # leave pytest's capture handlers alone
         return
     root = logging.getLogger()
     for handler in root.handlers:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(kefu_formatter())
     if not root.handlers:
         configure_logging()
 
 
 def configure_logging(level: int = logging.INFO) -> None:
+    """One stderr handler on the root logger in Kefu's format; library loggers propagate to it."""
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
-    root.setLevel(level)
+    ours = next((h for h in root.handlers if getattr(h, "kefu", False)), None)
+    if ours is None:
+        ours = logging.StreamHandler(sys.stderr)
+        ours.kefu = True  # type: ignore[attr-defined]
+        root.addHandler(ours)
+        root.setLevel(level)
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin loaded
+    ours.setFormatter(kefu_formatter())

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path(".kefu")
+    # Every process logs one line per event on stderr: "json" (one object a line, for log shippers)
+    # or "text" (for a person at a terminal; `kefu demo` uses it unless this is set).
+    log_format: Literal["json", "text"] = "json"
 
     # Owner/migration connection. Unset: the embedded PostgreSQL under data_dir.
     database_url: str | None = None
@@ -79,6 +82,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_rows_per_document: int = 200_000
+    max_pdf_pages: int = Field(default=1_000, ge=1)  # more: 422 at upload (knowledge/parsing/pdf_text.py)
     chunk_max_chars: int = 800
     chunk_overlap_chars: int = 100
     blob_store: Literal["local", "s3"] = "local"
@@ -113,10 +117,15 @@ class Settings(BaseSettings):
     # common in the tenant, which fusion weights least (docs/retrieval.md, at scale).
     lexical_match_budget_indexed: int = Field(default=250, ge=1)
 
-    # Chat
-    llm_api_key: str | None = None  # any OpenAI-compatible endpoint; unset: the local responder
+    # Chat. The operator's model: the default of every tenant that has not chosen its own
+    # (chat.model_choice). `openai` is any OpenAI-compatible endpoint; unset key: the local responder.
+    llm_provider: Literal["openai", "anthropic", "gemini"] = "openai"
+    llm_api_key: str | None = None
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
+    # A tenant's own model base URL goes through the SSRF guard (core.outbound): private and loopback
+    # hosts are refused unless this is true (a model server on the operator's LAN: Ollama, vLLM).
+    llm_allow_private_hosts: bool = False
     llm_timeout_seconds: float = 30.0
     llm_max_retries: int = 3
     chat_max_message_chars: int = 2000
@@ -156,6 +165,12 @@ class Settings(BaseSettings):
     recover_chat_after_seconds: float = Field(default=60.0, gt=0)
     recover_chat_give_up_seconds: float = Field(default=3600.0, gt=0)
     recover_documents_after_seconds: float = Field(default=900.0, gt=0)
+    # A worker indexing a document renews its lease every third of this; once it lapses (the worker
+    # died) the sweep sends the document again (knowledge/ingest_lease.py).
+    ingest_lease_seconds: float = Field(default=60.0, ge=3)
+    # Documents indexing at once per worker process and per tenant (knowledge/ingest_share.py).
+    ingest_slots_per_worker: int = Field(default=1, ge=1)
+    ingest_tenant_share: int = Field(default=1, ge=1)
 
     # Analytics (see analytics/cost.py and analytics/rollups.py)
     # Extra or overriding LLM prices, USD per 1k tokens: {"model": [prompt, completion]} as JSON.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 
 from waitress import serve
 
+from core.logging import configure_logging
 from dash_app.wsgi import create_server
 
 
@@ -20,8 +22,9 @@ def main() -> None:
     # Waitress stops cleanly on SystemExit; the default SIGTERM would end the process before exit hooks
     # release the embedded servers it may have started (`kefu dash` alone, without configured URLs).
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    configure_logging()  # Waitress and the access lines (dash_app.access_log) log through it
     server = create_server()
-    print(f"admin app on http://{args.host}:{args.port}/", flush=True)
+    logging.getLogger("kefu.dash").info("admin app on http://%s:%s/", args.host, args.port)
     # Uploads arrive base64-encoded inside Dash's JSON, so allow a little over twice the upload limit.
     serve(server, host=args.host, port=args.port, threads=args.threads, ident="kefu-admin",
           max_request_body_size=server.config["MAX_CONTENT_LENGTH"] + 1024 * 1024)

@@ -17,7 +17,7 @@ from dash import Input, Output, dcc, html
 
 from core.errors import NotAuthenticated, RateLimited
 from core.settings import get_settings
-from dash_app import auth
+from dash_app import access_log, auth
 from dash_app.i18n import LANGUAGES, language, t
 from dash_app.pages import PAGES, page_for
 
@@ -35,6 +35,7 @@ def create_app() -> dash.Dash:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.token_ttl_seconds),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes * 2,  # uploads arrive base64-encoded in JSON
     )
+    access_log.register(server)  # first, so its clock also times requests the sign-in check redirects
     _add_routes(server)
     app = dash.Dash(
         __name__, server=server, serve_locally=True, suppress_callback_exceptions=True,

@@ -67,6 +67,20 @@ def upload_document(tenant_id: uuid.UUID, filename: str, data: bytes, content_ty
     return accepted
 
 
+def reindex_document(tenant_id: uuid.UUID, document_id: uuid.UUID, *, actor: Actor | None = None) -> UploadAccepted:
+    """Run a failed or stuck document's indexing again (an admin's way out; see `documents.requeue_for_reindex`)."""
+    with tenant_session_sync(tenant_id) as session:
+        document = documents.requeue_for_reindex(session, tenant_id, document_id)
+        audit.record(session, tenant_id, actor, "documents.reindex", document.filename,
+                     {"document_id": str(document.id), "version": document.version})
+        accepted = UploadAccepted(document.id, document.status, document.version, "reindexed",
+                                  document.filename)
+    enqueue_sync(ingest_document, str(tenant_id), str(document_id),
+                 unavailable="The work queue is unreachable; run the document again shortly.",
+                 on_failure=lambda: indexing.mark_failed(tenant_id, document_id, accepted.version, QUEUE_DOWN_UPLOAD))
+    return accepted
+
+
 def delete_documents(tenant_id: uuid.UUID, document_ids: Iterable[uuid.UUID], *, actor: Actor | None = None) -> int:
     """Delete documents and their chunks (another tenant's id is 'not found'); returns how many."""
     ids = list(document_ids)

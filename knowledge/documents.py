@@ -19,12 +19,12 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Document
 from knowledge.blobstore import get_blob_store
 from knowledge.parsing import check_upload, safe_filename
 
-UploadAction = Literal["created", "new_version", "unchanged", "requeued"]
+UploadAction = Literal["created", "new_version", "unchanged", "requeued", "reindexed"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,27 @@ def _requeue(document: Document) -> None:
     document.status = "queued"
     document.error = None
     document.updated_at = datetime.now(UTC)
+    document.lease_until = None
+
+
+def requeue_for_reindex(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID) -> Document:
+    """Queue a failed or stuck document to be indexed again (409 when there is nothing to rescue).
+
+    Stuck means `queued` (its job may be lost) or `processing` with a lapsed lease (its worker is
+    gone). A document being indexed by a live worker, or already indexed, is left alone.
+    """
+    document = session.scalars(select(Document).where(Document.tenant_id == tenant_id, Document.id == document_id)
+                               .with_for_update()).first()
+    if document is None:
+        raise NotFound(f"No document {document_id} in this tenant.")
+    if document.status == "ready":
+        raise Conflict("This document is already indexed; upload a new version of the file to change it.")
+    if document.status == "processing" and document.lease_until is not None and \
+            document.lease_until > datetime.now(UTC):
+        raise Conflict("A worker is indexing this document right now; if it is still processing in a "
+                       "minute, run it again.")
+    _requeue(document)
+    return document
 
 
 def get_document(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID) -> Document:

@@ -32,7 +32,7 @@ from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
 from core.versions import bump_tenant_version_sync
-from knowledge import faq_overrides, similar_questions
+from knowledge import faq_overrides, ingest_lease, similar_questions
 from knowledge.blobstore import get_blob_store
 from knowledge.embedding import DIM, get_embedder, vector_literal
 from knowledge.lexical import tsvector_literal
@@ -98,6 +98,7 @@ def _claim(tenant_id: uuid.UUID, document_id: uuid.UUID) -> tuple[int, str, str,
         document.status = "processing"
         document.error = None
         document.updated_at = datetime.now(UTC)
+        document.lease_until = ingest_lease.new_lease()
         return document.version, document.blob_key, document.filename, document.url
 
 
@@ -118,6 +119,7 @@ def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | Non
         document.status = "failed"
         document.error = message[:2000]
         document.updated_at = datetime.now(UTC)
+        document.lease_until = None
 
 
 def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | None = None,
@@ -221,6 +223,12 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
     if claim is None:
         return IngestOutcome("skipped", detail="already indexed or deleted")
     version, blob_key, filename, url = claim
+    with ingest_lease.held(tenant_id, document_id, version):
+        return _build(tenant_id, document_id, version, blob_key, filename, url, clock)
+
+
+def _build(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int, blob_key: str, filename: str,
+           url: str | None, clock: _StageClock) -> IngestOutcome:
     try:
         data = get_blob_store().get(blob_key)
         passages = with_url(parse_document(filename, data), url)
@@ -250,6 +258,7 @@ def ingest(tenant_id: uuid.UUID, document_id: uuid.UUID) -> IngestOutcome:
         now = datetime.now(UTC)
         document.updated_at = now
         document.processed_at = now
+        document.lease_until = None
     clock.lap("store")
     bump_tenant_version_sync(tenant_id)  # cached answers may now be wrong
     clock.observe()

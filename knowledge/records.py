@@ -36,6 +36,7 @@ from core.settings import get_settings
 from knowledge.parsing.encoding import decode_text, looks_like_text
 from knowledge.parsing.filenames import file_extension
 from knowledge.parsing.formats import detect_format
+from knowledge.record_sheets import read_xlsx
 
 COLLECTION_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,63}$")
 MAX_ROWS = 200_000
@@ -53,7 +54,7 @@ _INSERT_BATCH = text(
     "SELECT :tenant_id, :collection_id, r.k, r.d "
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(k text, d jsonb)"
 )
-_SPREADSHEET_HINT = {".xlsx": " Save the sheet as CSV first.", ".xls": " Save the sheet as CSV first."}
+_SPREADSHEET_HINT = {".xls": " Save the sheet as .xlsx or CSV first.", ".ods": " Save the sheet as .xlsx or CSV first."}
 MASK = "***"
 
 
@@ -110,7 +111,7 @@ def import_records(
 
 
 def parse_records(filename: str, data: bytes, key_column: str) -> ParsedRecords:
-    """Read and check a whole CSV or JSON upload without touching the database."""
+    """Read and check a whole CSV, XLSX or JSON upload without touching the database."""
     if not data:
         raise EmptyUpload("The file is empty (0 bytes). Choose a file with content and upload it again.")
     limit = get_settings().max_upload_bytes
@@ -122,8 +123,11 @@ def parse_records(filename: str, data: bytes, key_column: str) -> ParsedRecords:
     if not key_column:
         raise ValidationFailed("key_column is required: name the column that identifies a record.")
     fmt = _detect_format(filename, data)
-    text = decode_text(data)
-    columns, items = _read_json(text) if fmt == "json" else _read_csv(text, key_column)
+    if fmt == "xlsx":
+        columns, items = _read_sheet(data)
+    else:
+        text = decode_text(data)
+        columns, items = _read_json(text) if fmt == "json" else _read_csv(text, key_column)
     key_column = _resolve_key_column(columns, key_column)
     rows: dict[str, dict[str, Any]] = {}
     for count, item in enumerate(items, start=1):
@@ -139,6 +143,56 @@ def parse_records(filename: str, data: bytes, key_column: str) -> ParsedRecords:
     if not rows:
         raise EmptyUpload(f"No rows have a value in the key column '{key_column}'.")
     return ParsedRecords(key_column, columns, rows)
+
+
+@dataclass(frozen=True)
+class RecordPreview:
+    """What an import would store: its key column, columns, first rows and row count."""
+
+    key_column: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    row_count: int
+
+
+def preview_records(filename: str, data: bytes, key_column: str | None, limit: int = 10) -> RecordPreview:
+    """Parse and check an upload as `import_records` would, without storing it.
+
+    Without a key column, the column that looks most like one (an id, an order number) is used.
+    """
+    if not (key_column or "").strip() and data:
+        key_column = _likely_key(_file_columns(filename, data))
+    parsed = parse_records(filename, data, key_column or "")
+    return RecordPreview(parsed.key_column, parsed.columns, list(islice(parsed.rows.values(), limit)),
+                         len(parsed.rows))
+
+
+_KEY_NAMES = ("order_id", "order id", "order", "order_no", "订单号", "订单编号", "id", "key", "编号")
+
+
+def _likely_key(columns: list[str]) -> str:
+    folded = {c.casefold().strip(): c for c in columns}
+    named = next((folded[n] for n in _KEY_NAMES if n in folded), None)
+    first = columns[0] if columns else ""
+    return named or next((c for c in columns if c.casefold().endswith(("_id", " id", "号"))), first)
+
+
+def _file_columns(filename: str, data: bytes) -> list[str]:
+    fmt = _detect_format(filename, data)
+    if fmt == "xlsx":
+        return _read_sheet(data)[0]
+    text = decode_text(data)
+    return (_read_json(text) if fmt == "json" else _read_csv(text, ""))[0]
+
+
+def sample_records(session: Session, tenant_id: uuid.UUID, collection: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The first `limit` records of a collection, in file order (for admins)."""
+    found = session.scalars(select(RecordCollection.id).where(
+        RecordCollection.tenant_id == tenant_id, RecordCollection.name == collection)).first()
+    if found is None:
+        raise NotFound(f"No record collection '{collection}' in this tenant.")
+    return list(session.scalars(select(Record.data).where(Record.tenant_id == tenant_id, Record.collection_id == found)
+                                .order_by(Record.id).limit(limit)))
 
 
 def store_records(
@@ -310,11 +364,14 @@ def delete_collection(session: Session, tenant_id: uuid.UUID, collection: str) -
 
 def _detect_format(filename: str, data: bytes) -> str:
     ext = file_extension(filename or "")
-    if ext and ext not in (".csv", ".tsv", ".txt", ".json"):
+    if ext and ext not in (".csv", ".tsv", ".txt", ".json", ".xlsx"):
         raise UnsupportedFormat(
-            f"Unsupported file type '{ext}' for records. Upload a CSV or JSON file."
+            f"Unsupported file type '{ext}' for records. Upload a CSV, XLSX or JSON file."
             + _SPREADSHEET_HINT.get(ext, "")
         )
+    if ext == ".xlsx":
+        detect_format(filename, data)  # an .xlsx name on something that is not a zip is refused
+        return "xlsx"
     # The shared detector refuses binary containers (ZIP, PDF, images...) by their magic bytes.
     detect_format("records.csv" if ext == ".tsv" else filename, data)
     if not looks_like_text(data):
@@ -323,6 +380,12 @@ def _detect_format(filename: str, data: bytes) -> str:
         return "json" if ext == ".json" else "csv"
     head = decode_text(data[:1024]).lstrip()
     return "json" if head.startswith(("[", "{")) else "csv"
+
+
+def _read_sheet(data: bytes) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    header, rows = read_xlsx(data)
+    columns = _column_names(header)  # blank or repeated headers get names, as in a CSV
+    return columns, (dict(zip(columns, row, strict=True)) for row in rows)
 
 
 def _read_csv(text: str, key_column: str) -> tuple[list[str], Iterator[dict[str, Any]]]:

@@ -20,15 +20,21 @@ from core import metrics
 from core.broker import failure_name
 from core.logging import bind_log_context
 from core.settings import get_settings
-from knowledge import evaluation, indexing, row_indexing, vector_index
+from knowledge import evaluation, indexing, ingest_lease, ingest_share, row_indexing, vector_index
 from knowledge.sources import store, sync
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
 
 
+# Below answers in a worker's local queue (lower number = sooner; answers are 0), and limited per
+# worker process and per tenant (knowledge/ingest_share.py), so uploads never starve chat or other tenants.
+INGEST_PRIORITY = 10
+
+
 @dramatiq.actor(
     queue_name="ingest",
+    priority=INGEST_PRIORITY,
     max_retries=_settings.ingest_max_retries,
     time_limit=_settings.ingest_time_limit_ms,
     min_backoff=2_000,
@@ -36,10 +42,22 @@ _settings = get_settings()
     on_retry_exhausted="ingest_gave_up",
 )
 def ingest_document(tenant_id: str, document_id: str) -> None:
-    """Parse, embed and index a document (safe to run twice)."""
-    tenant = uuid.UUID(tenant_id)
+    """Parse, embed and index a document (safe to run twice); waits its turn when its worker or tenant is busy."""
+    tenant, document = uuid.UUID(tenant_id), uuid.UUID(document_id)
     bind_log_context(tenant_id=tenant_id, document_id=document_id)
-    outcome = indexing.ingest(tenant, uuid.UUID(document_id))
+    if not ingest_share.take_process_slot():
+        _ingest_later(tenant_id, document_id)
+        return
+    try:
+        if not ingest_share.take_tenant_share(tenant, document, ingest_lease.lease_seconds()):
+            _ingest_later(tenant_id, document_id)
+            return
+        try:
+            outcome = indexing.ingest(tenant, document)
+        finally:
+            ingest_share.release_tenant_share(tenant, document)
+    finally:
+        ingest_share.release_process_slot()
     for source_ref in outcome.stale_rows:  # FAQ rows an admin changed while this ran
         reindex_faq_row.send(tenant_id, document_id, source_ref)
     metrics.INGESTED_DOCUMENTS.labels(outcome.status).inc()
@@ -47,6 +65,11 @@ def ingest_document(tenant_id: str, document_id: str) -> None:
         metrics.INGESTED_CHUNKS.inc(outcome.chunk_count)
     if outcome.status == "ready" and vector_index.chunk_count(tenant) >= vector_index.index_threshold():
         build_tenant_vector_index.send(tenant_id)
+
+
+def _ingest_later(tenant_id: str, document_id: str) -> None:
+    """No room now: ask again shortly, giving this thread back (the document stays `queued`)."""
+    ingest_document.send_with_options(args=(tenant_id, document_id), delay=ingest_share.WAIT_MS)
 
 
 @dramatiq.actor(queue_name="ingest", max_retries=3)

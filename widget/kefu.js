@@ -22,6 +22,8 @@
   window.__kefuWidget = true;
 
   const opt = tag.dataset;
+  // data-preview: the admin app's live preview. No requests, no storage; sample replies only.
+  const PREVIEW = 'preview' in opt;
   const KEY = opt.key || '';
   const API = (opt.api || new URL(tag.src, location.href).origin).replace(/\/+$/, '');
   // The signed-in customer the site vouches for; sent with every message and read, never stored.
@@ -47,6 +49,7 @@
       badKey: 'This chat is not set up correctly (invalid widget key).', notSent: 'Not sent',
       interrupted: 'The connection was interrupted; the answer may be incomplete.', error: 'Something went wrong: {d}',
       messages: 'Conversation', poweredBy: 'Kefu',
+      previewAnswer: 'This is a preview. On your site, the answer from your knowledge base appears here, with its sources.',
     },
     zh: {
       title: '在线客服', open: '打开客服对话', close: '关闭对话', greeting: '您好！请问有什么可以帮您？',
@@ -60,6 +63,7 @@
       rateLimited: '您发送消息太频繁了，请稍后再试。', rateLimitedFor: '您发送消息太频繁了，请 {n} 秒后再试。',
       refused: '此网站未获授权使用该客服窗口。', badKey: '客服窗口配置有误（无效的密钥）。', notSent: '未发送',
       interrupted: '连接中断，回答可能不完整。', error: '出错了：{d}', messages: '对话记录', poweredBy: 'Kefu',
+      previewAnswer: '这是预览。在您的网站上，这里会显示来自知识库的回答及其来源。',
     },
   };
   const wanted = (opt.lang || navigator.language || 'en').toLowerCase();
@@ -76,7 +80,7 @@
   const newVisitorId = () => 'v_' + Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
   const state = {
     visitorId: stored.get('visitor') || newVisitorId(),
-    conversationId: stored.get('conversation'),
+    conversationId: PREVIEW ? null : stored.get('conversation'),
     ended: false, handedOff: false, busy: false, blocked: false,
     wsBroken: !('WebSocket' in window),
     rated: {},
@@ -398,6 +402,7 @@
   async function submit(textOverride) {
     const text = (textOverride || input.value).trim();
     if (!text || state.busy || state.blocked) return;
+    if (PREVIEW) { input.value = ''; customerMessage(text); botMessage(t('previewAnswer')); return; }
     state.busy = true;
     if (!textOverride) { input.value = ''; input.style.height = 'auto'; }
     await load();
@@ -490,6 +495,7 @@
     return loading;
   }
   async function loadOnce() {
+    if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); return true; }
     const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
     state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
     log.replaceChildren();
@@ -536,12 +542,12 @@
     root.classList.toggle('open', open);
     launcher.setAttribute('aria-expanded', String(open));
     launcher.setAttribute('aria-label', open ? t('close') : t('open'));
-    stored.set('open', open ? '1' : '0', true);
+    if (!PREVIEW) stored.set('open', open ? '1' : '0', true);
     if (open) {
       load().then(() => scrollDown(true));
       scrollDown(true);
-      setTimeout(() => (state.blocked ? closeButton : input).focus(), 0);
-    } else {
+      if (!PREVIEW) setTimeout(() => (state.blocked ? closeButton : input).focus(), 0);
+    } else if (!PREVIEW) {
       launcher.focus();
     }
   }
@@ -549,7 +555,7 @@
   function mount() {
     document.body.append(host);
     refreshTools();
-    if (stored.get('open', true) === '1') toggle(true);
+    if (PREVIEW || stored.get('open', true) === '1') toggle(true);
   }
   if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
 

@@ -13,6 +13,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import FromPath
 
+from backend.api.openapi_security import COMPONENTS
+
 ASSETS = "/schema/assets"
 # The only files the page needs, with their media types; nothing else in the package is served.
 _FILES = {
@@ -53,4 +55,5 @@ def openapi_config() -> OpenAPIConfig:
         favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
         path=["/", "/swagger"],
     )
-    return OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema", render_plugins=[swagger])
+    return OpenAPIConfig(title="Kefu API", version="0.1.0", path="/schema", render_plugins=[swagger],
+                         components=COMPONENTS)

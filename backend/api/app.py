@@ -24,6 +24,7 @@ from backend.api.controllers.users import UserController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
+from backend.api.openapi_security import declare_security
 from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
 from backend.api.widget_cors import widget_cors
@@ -41,7 +42,7 @@ async def _dispose() -> None:
 def create_app() -> Litestar:
     settings = get_settings()
     configure_logging()
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
@@ -54,4 +55,6 @@ def create_app() -> Litestar:
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
         on_shutdown=[_dispose],
         debug=False,
+        logging_config=None,  # core.logging formats every line; Litestar's own config would replace it
     )
+    return declare_security(app)

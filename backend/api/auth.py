@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
 
+from backend.api.openapi_security import mark_bearer
 from core.db import autocommit_connection, tenant_session
 from core.errors import NotAuthenticated, PermissionDenied
 from core.logging import bind_log_context
@@ -61,7 +62,7 @@ def requires(role: str) -> Guard:
         if not role_allows(principal.role, role):
             raise PermissionDenied(f"This action needs the {role} role; you are {principal.role}.")
 
-    return guard
+    return mark_bearer(guard)
 
 
 async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:

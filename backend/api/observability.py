@@ -50,9 +50,9 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             if scope["path"] not in _QUIET:
-                log.info("request", extra={"method": scope.get("method", "WS"), "path": scope["path"],
-                                           "status": status or None,
-                                           "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+                method, took = scope.get("method", "WS"), round((time.perf_counter() - started) * 1000, 1)
+                log.info("%s %s %s %.1f ms", method, scope["path"], status or "-", took,
+                         extra={"method": method, "path": scope["path"], "status": status or None, "duration_ms": took})
 
     return middleware
 

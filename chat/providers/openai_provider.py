@@ -9,17 +9,9 @@ customer, a retry would show them the same text twice, so a failure after that p
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import email.utils
-import importlib
-import json
 import logging
-import math
-import random
-import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 import openai
@@ -27,19 +19,24 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolParam
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
-from chat.types import (
-    CompletionRequest,
-    ProviderError,
-    ProviderEvent,
-    TextDelta,
-    ToolCallRequest,
-    Usage,
+from chat.providers.retry import (
+    TIMEOUT_ERRORS,
+    TRANSPORT_ERRORS,
+    Failure,
+    RetryPolicy,
+    Sleep,
+    decode_arguments,
+    estimate_tokens,
+    estimated_usage,
+    retry_after,
+    short,
+    stream_with_retries,
 )
+from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 from core.settings import Settings
 
+__all__ = ["OpenAIProvider", "build_openai_provider", "estimate_tokens"]
 log = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
 
 # Older SDKs (pyproject allows openai>=1.40) spell "leave this parameter out" NOT_GIVEN.
 _OMIT: Any = getattr(openai, "omit", openai.NOT_GIVEN)
@@ -47,37 +44,7 @@ _OMIT: Any = getattr(openai, "omit", openai.NOT_GIVEN)
 # reading OPENAI_API_KEY / OPENAI_BASE_URL from the environment behind core.settings' back.
 _NO_KEY = "no-key"
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_REASON_MAX_CHARS = 160
-
-
-def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
-    """(all, timeout-only) HTTP-library errors that older SDKs let escape from a stream unwrapped."""
-    transport: list[type[Exception]] = []
-    timeouts: list[type[Exception]] = []
-    for module_name in ("httpx2", "httpx"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        transport.append(module.TransportError)
-        timeouts.append(module.TimeoutException)
-    return tuple(transport), tuple(timeouts)
-
-
-_TRANSPORT_ERRORS, _TIMEOUT_ERRORS = _transport_errors()
-# Failures of the HTTP call itself, which `_classify` sorts into retryable or final.
-_CALL_ERRORS: tuple[type[Exception], ...] = (openai.APIStatusError, openai.APIConnectionError,
-                                             *_TRANSPORT_ERRORS)
-_TIMEOUTS: tuple[type[Exception], ...] = (openai.APITimeoutError, *_TIMEOUT_ERRORS)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """What went wrong with one attempt, and whether another attempt could help."""
-
-    reason: str
-    retryable: bool
-    retry_after: float | None = None
+_TIMEOUTS: tuple[type[Exception], ...] = (openai.APITimeoutError, *TIMEOUT_ERRORS)
 
 
 class OpenAIProvider:
@@ -105,10 +72,7 @@ class OpenAIProvider:
         """
         self.model = model
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.retry_after_cap = retry_after_cap
+        self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
         self._api_key = api_key or _NO_KEY
         self._base_url = base_url or _DEFAULT_BASE_URL
         self._sleep = sleep
@@ -125,32 +89,9 @@ class OpenAIProvider:
         refuses (4xx other than 429), after the retries for rate limits, 5xx, timeouts and
         connection errors, and without retrying if the failure comes after anything was yielded.
         """
-        attempt = 0
-        while True:
-            yielded = False
-            try:
-                # aclosing: if the caller stops early, the HTTP stream is closed now, not at GC.
-                async with contextlib.aclosing(self._attempt(request)) as events:
-                    async for event in events:
-                        yielded = True
-                        yield event
-                return
-            except _CALL_ERRORS as exc:
-                if self._is_stream_options_refusal(exc):
-                    self._ask_for_usage = False
-                    log.info("llm endpoint refuses stream_options; retrying without it")
-                    continue
-                failure = _classify(exc)
-                if yielded or not failure.retryable or attempt >= self.max_retries:
-                    raise ProviderError(failure.reason) from exc
-                delay = self._backoff(attempt, failure.retry_after)
-                attempt += 1
-                log.warning("llm call failed (%s); retry %d/%d in %.2fs",
-                            failure.reason, attempt, self.max_retries, delay)
-                await self._sleep(delay)
-            except openai.APIError as exc:
-                # An error event inside the stream: the server already answered, so do not retry.
-                raise ProviderError(_short(f"upstream error: {exc.message}")) from exc
+        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy,
+                                               self._sleep):
+            yield event
 
     async def aclose(self) -> None:
         """Close the HTTP client of the running event loop, if one was opened."""
@@ -161,17 +102,15 @@ class OpenAIProvider:
     async def _attempt(self, request: CompletionRequest) -> AsyncGenerator[ProviderEvent, None]:
         """One HTTP call: stream its text, then its tool calls and usage."""
         model = request.model or self.model
-        tools = cast(list[ChatCompletionToolParam], [spec.as_openai() for spec in request.tools])
-        stream = await self._client().chat.completions.create(
-            model=model,
-            messages=cast(list[ChatCompletionMessageParam], request.messages),
-            tools=tools or _OMIT,
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            stream=True,
-            stream_options={"include_usage": True} if self._ask_for_usage else _OMIT,
-            timeout=request.timeout_seconds,
-        )
+        try:
+            stream = await self._create(request, model)
+        except openai.BadRequestError as exc:
+            if not (self._ask_for_usage and "stream_options" in str(exc)):
+                raise
+            # Some servers reject `stream_options`; from now on we leave it out.
+            self._ask_for_usage = False
+            log.info("llm endpoint refuses stream_options; asking again without it")
+            stream = await self._create(request, model)
         calls = _ToolCallFragments()
         text: list[str] = []
         usage: Usage | None = None
@@ -191,10 +130,21 @@ class OpenAIProvider:
         if usage is None:
             # The server ignored stream_options (many compatible servers do); a rough count still
             # keeps the tenant's token quota moving.
-            completion = "".join(text) + "".join(c.name + json.dumps(c.arguments) for c in tool_calls)
-            usage = Usage(prompt_tokens=estimate_tokens(_prompt_text(request)),
-                          completion_tokens=estimate_tokens(completion), model=model)
+            usage = estimated_usage(request, "".join(text), tool_calls, model)
         yield Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, model=model)
+
+    async def _create(self, request: CompletionRequest, model: str) -> Any:
+        tools = cast(list[ChatCompletionToolParam], [spec.as_openai() for spec in request.tools])
+        return await self._client().chat.completions.create(
+            model=model,
+            messages=cast(list[ChatCompletionMessageParam], request.messages),
+            tools=tools or _OMIT,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            stream=True,
+            stream_options={"include_usage": True} if self._ask_for_usage else _OMIT,
+            timeout=request.timeout_seconds,
+        )
 
     def _client(self) -> AsyncOpenAI:
         loop = asyncio.get_running_loop()
@@ -209,18 +159,6 @@ class OpenAIProvider:
                                  timeout=self.timeout, max_retries=0)
             self._clients[loop] = client
         return client
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before retry number `attempt + 1`."""
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_cap)
-        ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
-        # Jitter spreads out replicas that were rate-limited together.
-        return random.uniform(ceiling / 2, ceiling)
-
-    def _is_stream_options_refusal(self, exc: Exception) -> bool:
-        return (self._ask_for_usage and isinstance(exc, openai.BadRequestError)
-                and "stream_options" in str(exc))
 
 
 class _ToolCallFragments:
@@ -246,21 +184,10 @@ class _ToolCallFragments:
     def finished(self) -> list[ToolCallRequest]:
         return [
             ToolCallRequest(id=call["id"] or f"call_{uuid.uuid4().hex[:24]}", name=call["name"],
-                            arguments=_decode_arguments(call["arguments"]))
+                            arguments=decode_arguments(call["arguments"]))
             for _, call in sorted(self._calls.items())
             if call["name"]
         ]
-
-
-def _decode_arguments(raw: str) -> dict[str, Any]:
-    """JSON object arguments; anything else is kept raw so the tool can report a clear error."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        return {"_raw": raw}
-    return value if isinstance(value, dict) else {"_raw": raw}
 
 
 def _usage_of(chunk: ChatCompletionChunk) -> Usage | None:
@@ -270,56 +197,24 @@ def _usage_of(chunk: ChatCompletionChunk) -> Usage | None:
                  completion_tokens=chunk.usage.completion_tokens or 0, model=chunk.model)
 
 
-def _classify(exc: Exception) -> _Failure:
+def _classify(exc: Exception) -> Failure | None:
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status == 429:
-            return _Failure("rate limited", True, _retry_after(exc.response.headers))
+            return Failure("rate limited", True, retry_after(exc.response.headers))
         if status == 408:
-            return _Failure("timed out", True)
+            return Failure("timed out", True)
         if status >= 500:
-            return _Failure(f"upstream error {status}", True, _retry_after(exc.response.headers))
-        return _Failure(_short(f"request refused {status}: {exc.message}"), False)
+            return Failure(f"upstream error {status}", True, retry_after(exc.response.headers))
+        return Failure(short(f"request refused {status}: {exc.message}"), False)
     if isinstance(exc, _TIMEOUTS):
-        return _Failure("timed out", True)
-    return _Failure("connection failed", True)
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds the server asked us to wait (`retry-after-ms`, or `retry-after` seconds or date)."""
-    if value := headers.get("retry-after-ms"):
-        try:
-            return max(float(value) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
-
-
-def _short(reason: str) -> str:
-    return reason if len(reason) <= _REASON_MAX_CHARS else reason[: _REASON_MAX_CHARS - 1] + "…"
-
-
-def _prompt_text(request: CompletionRequest) -> str:
-    return json.dumps([request.messages, [spec.as_openai() for spec in request.tools]], ensure_ascii=False)
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count for servers that report none: ~4 characters per token, but about one
-    per character for CJK and other wide scripts, where chars/4 would undercount several-fold."""
-    if not text:
-        return 0
-    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
-    return max(1, wide + math.ceil((len(text) - wide) / 4))
+        return Failure("timed out", True)
+    if isinstance(exc, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
+        return Failure("connection failed", True)
+    if isinstance(exc, openai.APIError):
+        # An error event inside the stream: the server already answered, so do not retry.
+        return Failure(short(f"upstream error: {exc.message}"), False)
+    return None
 
 
 def build_openai_provider(settings: Settings) -> OpenAIProvider:

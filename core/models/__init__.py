@@ -21,6 +21,7 @@ from core.models.chat import (
 )
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride, PhrasingDismissal
+from core.models.grounding import AnswerCheck
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
 from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
@@ -39,6 +40,7 @@ __all__ = [
     "SOURCE_SCHEDULES",
     "SOURCE_STATUSES",
     "TENANT_TABLES",
+    "AnswerCheck",
     "ApiKey",
     "AuditEntry",
     "Base",

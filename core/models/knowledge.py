@@ -26,6 +26,8 @@ class Document(TenantOwned, Base):
         Index("uq_documents_tenant_filename", "tenant_id", "filename", unique=True),
         # Lost-job recovery scans waiting uploads across tenants (backend/recovery.py).
         Index("ix_documents_queued", "updated_at", postgresql_where=text("status = 'queued'")),
+        # ... and documents whose worker stopped renewing its lease (knowledge/ingest_lease.py).
+        Index("ix_documents_processing", "lease_until", postgresql_where=text("status = 'processing'")),
         Index("ix_documents_source", "source_id", postgresql_where=text("source_id IS NOT NULL")),
     )
 
@@ -47,6 +49,8 @@ class Document(TenantOwned, Base):
     created_at: Mapped[datetime] = utcnow_column()
     updated_at: Mapped[datetime] = utcnow_column()
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While `processing`: the claiming worker renews this; once past, the worker is presumed dead.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A page of a website source: its chunks carry `metadata.url`; deleting the source deletes it.
     source_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("sources.id", ondelete="CASCADE")

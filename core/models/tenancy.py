@@ -27,6 +27,8 @@ class Tenant(Base):
     created_at: Mapped[datetime] = utcnow_column()
     # The identity-verification secret, encrypted (core.identity); never logged, shown to admins only.
     identity_secret: Mapped[str | None] = mapped_column(Text)
+    # The tenant's model API keys as one sealed JSON object (chat.model_keys); never shown or logged.
+    model_secrets: Mapped[str | None] = mapped_column(Text)
     # Conversations whose last message is older than this many days are deleted (None: kept).
     retention_days: Mapped[int | None] = mapped_column(Integer)
 

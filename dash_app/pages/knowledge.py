@@ -66,6 +66,15 @@ def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
                                      actor=Actor("user", user.user_id))
 
 
+def reindex_documents(user: SignedInUser, document_ids: list[str]) -> list[str]:
+    """Queue failed or stuck documents to be indexed again; returns their file names."""
+    auth.require(user, "admin")
+    if not document_ids:
+        raise ValidationFailed(t("Select a failed or stuck document first."))
+    return [commands.reindex_document(user.tenant_id, as_uuid(value, "document id"),
+                                      actor=Actor("user", user.user_id)).filename for value in document_ids]
+
+
 def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
     """What retrieval finds for a question: the best FAQ answer (or passage) and every hit with its score."""
     hits = retrieve_sync(user.tenant_id, question, top_k)
@@ -94,7 +103,10 @@ def layout(user: SignedInUser) -> html.Div:
                 upload if admin else notice(t("Only admins can change this.")),
                 dcc.Loading(html.Div(id="kn-upload-result")),
                 documents_table(document_rows(user)),
-                html.Button(t("Delete"), id="kn-delete", className="danger", disabled=not admin),
+                html.Div([html.Button(t("Run again"), id="kn-reindex", disabled=not admin),
+                          html.Button(t("Delete"), id="kn-delete", className="danger", disabled=not admin)],
+                         className="row"),
+                html.Div(id="kn-reindex-result"),
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
                 dcc.Store(id="kn-refresh", data=0)),
@@ -144,6 +156,16 @@ def register(app: Any) -> None:
         if error is not None:
             return error, no_update
         return notice(f"Deleted {count} document(s).", "success"), (counter or 0) + 1
+
+    @app.callback(Output("kn-reindex-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
+                  Input("kn-reindex", "n_clicks"), State("kn-table", "selected_row_ids"),
+                  State("kn-refresh", "data"), prevent_initial_call=True)
+    def reindex(_: int, ids: list[str] | None, counter: int) -> tuple[Any, Any]:
+        user = auth.current_user()
+        names, error = attempt(lambda: reindex_documents(user, ids or []))
+        if error is not None:
+            return error, no_update
+        return notice(t("Queued again: {names}.").format(names=", ".join(names or [])), "success"), (counter or 0) + 1
 
     @app.callback(Output("kn-answer", "children"), Input("kn-ask", "n_clicks"), Input("kn-question", "n_submit"),
                   State("kn-question", "value"), prevent_initial_call=True)

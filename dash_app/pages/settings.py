@@ -1,6 +1,7 @@
-"""Settings: the bot (persona, greeting, threshold, model), the widget snippet and its allowed origins.
+"""Settings: the bot (persona, threshold), the model, the widget (look, greeting, tag) and its allowed origins.
 
-API keys and users are in `settings_access`, HTTP tools in `settings_tools`; this module lays the
+The model is in `settings_model`, API keys and users in `settings_access`, HTTP tools in
+`settings_tools`; this module lays the
 page out. Saving anything that changes answers bumps the tenant version so cached answers go.
 """
 
@@ -13,7 +14,7 @@ from dash import Input, Output, State, dcc, html
 from sqlalchemy import select
 
 from chat import commands
-from chat.bot_settings import LANGUAGES, PROVIDERS, BotSettings, load_bot_settings_sync
+from chat.bot_settings import LANGUAGES, BotSettings, load_bot_settings_sync
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.models import WidgetKey
@@ -23,7 +24,7 @@ from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_privacy, settings_tools
+from dash_app.pages import settings_access, settings_model, settings_privacy, settings_tools, settings_widget
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -70,25 +71,19 @@ def layout(user: SignedInUser) -> html.Div:
     bot_form = html.Div([
         html.Label("Persona", htmlFor="set-persona"),
         dcc.Textarea(id="set-persona", value=bot.persona, className="wide", disabled=not admin),
-        html.Label("Greeting", htmlFor="set-greeting"),
-        dcc.Input(id="set-greeting", value=bot.greeting or "", className="wide", disabled=not admin),
         html.Div([
             html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=list(LANGUAGES),
                                                            value=bot.language, clearable=False, disabled=not admin)]),
             html.Div([html.Label("Confidence threshold"),
                       dcc.Input(id="set-threshold", type="number", min=0, max=1, step=0.05,
                                 value=bot.confidence_threshold, disabled=not admin)]),
-            html.Div([html.Label("Provider"), dcc.Dropdown(id="set-provider", options=list(PROVIDERS),
-                                                           value=bot.provider, clearable=False, disabled=not admin)]),
-            html.Div([html.Label("Model"), dcc.Input(id="set-model", value=bot.model or "", disabled=not admin)]),
         ], className="row"),
         html.Button(t("Save"), id="set-save-bot", disabled=not admin),
         html.Div(id="set-bot-result"),
     ])
-    widget_children: list[Any] = []
+    widget_children: list[Any] = [settings_widget.layout(user)]  # look, live preview and the tag to copy
     for widget in widgets:
         widget_children += [
-            html.Pre(widget["snippet"], className="snippet", id=f"snippet-{widget['id']}"),
             html.Label("Allowed origins (one per line; empty = any site, for development)"),
             dcc.Textarea(id={"type": "set-origins", "key": widget["id"]}, value="\n".join(widget["origins"]),
                          className="wide", disabled=not admin),
@@ -98,6 +93,7 @@ def layout(user: SignedInUser) -> html.Div:
     return html.Div([
         html.H2(t("Settings")),
         section("Bot", bot_form),
+        settings_model.layout(user),
         section("Widget", *widget_children),
         settings_access.layout(user),
         settings_tools.layout(user),
@@ -109,14 +105,11 @@ def register(app: Any) -> None:
     from dash import ALL
 
     @app.callback(Output("set-bot-result", "children"), Input("set-save-bot", "n_clicks"),
-                  State("set-persona", "value"), State("set-greeting", "value"), State("set-language", "value"),
-                  State("set-threshold", "value"), State("set-provider", "value"), State("set-model", "value"),
-                  prevent_initial_call=True)
-    def save_bot(_: Any, persona: str, greeting: str, language: str, threshold: float | None, provider: str,
-                 model: str) -> Any:
+                  State("set-persona", "value"), State("set-language", "value"),
+                  State("set-threshold", "value"), prevent_initial_call=True)
+    def save_bot(_: Any, persona: str, language: str, threshold: float | None) -> Any:
         user = auth.current_user()
-        changes = {"persona": persona or "", "greeting": greeting or "", "language": language,
-                   "confidence_threshold": threshold, "provider": provider, "model": model or ""}
+        changes = {"persona": persona or "", "language": language, "confidence_threshold": threshold}
         _, error = attempt(lambda: save_bot_settings(user, changes))
         return error or notice("Saved. New answers use these settings.", "success")
 
@@ -131,6 +124,8 @@ def register(app: Any) -> None:
                 return error
         return notice("Saved the allowed origins.", "success")
 
+    settings_model.register(app)
+    settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)
     settings_privacy.register(app)

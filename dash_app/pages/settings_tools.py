@@ -8,13 +8,14 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from chat import commands, http_tool_specs
+from chat import commands, http_tool_specs, http_tool_templates
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, records, section, table
+from dash_app.i18n import language, t
 
 TOOL_COLUMNS = ["name", "method", "url_template", "description", "has_secret", "enabled"]
 EXAMPLE = json.dumps({
@@ -41,7 +42,20 @@ def create_tool(user: SignedInUser, spec_text: str) -> str:
         raise ValidationFailed(f"The tool spec is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
     if not isinstance(spec, dict):
         raise ValidationFailed("The tool spec must be a JSON object like the example.")
+    spec = http_tool_templates.filled(spec)  # a template's example address must be replaced first
     return str(commands.create_http_tool(user.tenant_id, spec, actor=Actor("user", user.user_id))["name"])
+
+
+def template_text(template: str | None) -> tuple[str, str]:
+    """The preset's definition as editable JSON, and what the admin must fill in before adding it."""
+    if not template:
+        return EXAMPLE, ""
+    preset = next((p for p in http_tool_templates.list_templates() if p["id"] == template), None)
+    if preset is None:
+        raise ValidationFailed(f"No tool template '{template}'.")
+    hint = t("Replace shop.example.com with your own endpoint (and the example token with yours) before adding.") \
+        if preset["needs"] else t("Ready to add as it is; edit anything you like first.")
+    return json.dumps(preset["spec"], indent=2, ensure_ascii=False), hint
 
 
 def delete_tool(user: SignedInUser, name: str | None) -> None:
@@ -58,6 +72,11 @@ def layout(user: SignedInUser) -> html.Section:
         html.P("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).",
                className="muted"),
         table(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS), "tools-table", row_selectable="single"),
+        html.Label(t("Start from a template"), htmlFor="tools-template"),
+        dcc.Dropdown(id="tools-template", placeholder=t("Choose a template…"), disabled=not admin,
+                     options=[{"label": p["title"], "value": p["id"]}
+                              for p in http_tool_templates.list_templates(language())]),
+        html.Div(id="tools-template-hint", className="muted"),
         dcc.Textarea(id="tools-spec", value=EXAMPLE, className="wide code", disabled=not admin),
         html.Div([html.Button("Add tool", id="tools-add", disabled=not admin),
                   html.Button("Delete selected", id="tools-delete", className="danger", disabled=not admin)],
@@ -67,6 +86,12 @@ def layout(user: SignedInUser) -> html.Section:
 
 
 def register(app: Any) -> None:
+    @app.callback(Output("tools-spec", "value"), Output("tools-template-hint", "children"),
+                  Input("tools-template", "value"), prevent_initial_call=True)
+    def use_template(template: str | None) -> tuple[Any, Any]:
+        loaded, error = attempt(lambda: template_text(template))
+        return (no_update, error) if loaded is None else loaded
+
     @app.callback(Output("tools-result", "children"), Output("tools-table", "data"),
                   Input("tools-add", "n_clicks"), Input("tools-delete", "n_clicks"),
                   State("tools-spec", "value"), State("tools-table", "selected_rows"), State("tools-table", "data"),

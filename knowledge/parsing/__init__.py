@@ -18,7 +18,7 @@ from knowledge.parsing.html_text import decode_html, parse_html
 from knowledge.parsing.json_faq import parse_json
 from knowledge.parsing.markdown_text import parse_markdown
 from knowledge.parsing.passage import Passage
-from knowledge.parsing.pdf_text import parse_pdf
+from knowledge.parsing.pdf_text import check_pdf_pages, parse_pdf
 from knowledge.parsing.prose import Section, parse_plain_text, sections_to_passages
 from knowledge.parsing.tables import parse_csv, parse_xlsx
 
@@ -56,7 +56,10 @@ def check_upload(filename: str, data: bytes, content_type: str | None = None) ->
             f"The file is {_megabytes(len(data))} MB; the limit is {_megabytes(limit)} MB per file.",
             extra={"limit_bytes": limit},
         )
-    return detect_format(filename, data, content_type)
+    fmt = detect_format(filename, data, content_type)
+    if fmt == "pdf":
+        check_pdf_pages(data)
+    return fmt
 
 
 def parse_document(filename: str, data: bytes, content_type: str | None = None) -> list[Passage]:

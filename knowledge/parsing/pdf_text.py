@@ -8,6 +8,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
 from core.errors import DocumentParseError
+from core.settings import get_settings
 from knowledge.parsing.pdf_cleanup import clean_pages
 from knowledge.parsing.prose import Section
 
@@ -19,6 +20,23 @@ NO_TEXT_MESSAGE = (
     "The PDF contains no text: no text could be extracted (scanned PDF?). "
     "Run OCR on it or upload the text in another format."
 )
+
+
+def check_pdf_pages(data: bytes) -> None:
+    """Refuse a PDF over `KEFU_MAX_PDF_PAGES` pages before anything reads its text.
+
+    A few small files of thousands of near-empty pages (788 KB for 5,000) once kept a worker busy
+    for minutes each; the page count is read from the PDF's page tree without extracting anything.
+    A PDF too damaged to count is left to `parse_pdf`, which says what is wrong with it.
+    """
+    limit = get_settings().max_pdf_pages
+    try:
+        pages = len(PdfReader(io.BytesIO(data)).pages)
+    except (*_DAMAGED_PDF_ERRORS, FileNotDecryptedError, DependencyError):
+        return
+    if pages > limit:
+        raise DocumentParseError(f"The PDF has {pages:,} pages; the limit is {limit:,} pages per file. "
+                                 "Split it into smaller files (or upload only the chapters customers ask about).")
 
 
 def parse_pdf(data: bytes) -> list[Section]:

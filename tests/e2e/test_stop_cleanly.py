@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,14 +108,39 @@ def stop(process: subprocess.Popen, signum: signal.Signals, log: Path) -> None:
         pytest.fail(f"still running 90 s after {signum.name}:\n{log.read_text()[-3000:]}")
 
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) +\S+  ")
+
+
+def assert_one_log_format(text: str) -> None:
+    """Every process of the demo logged human-readable lines (its default), access lines included."""
+    lines = text.splitlines()
+    foreign = [line for line in lines if line.startswith(("{", "[20", "INFO - ", "WARNING - ", "INFO:", "WARNING:"))]
+    assert foreign == [], foreign[:5]
+    assert sum(bool(LOG_LINE.match(line)) for line in lines) >= 3
+    assert any(re.search(r" INFO +kefu\.access  POST /api/v1/chat 200 [\d.]+ ms", line) for line in lines), text[-3000:]
+    assert any(re.search(r" INFO +kefu\.dash\.access  GET /login 200 [\d.]+ ms", line) for line in lines)
+    assert any("dramatiq" in line and "booting up" in line and LOG_LINE.match(line) for line in lines)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum) -> None:
     data_dir = tmp_path / "data"
     env = user_env(data_dir)
     log = tmp_path / "demo.log"
-    demo = start(env, log, "demo", "--api-port", str(free_port()), "--dash-port", str(free_port()))
+    api_port, dash_port = free_port(), free_port()
+    demo = start(env, log, "demo", "--api-port", str(api_port), "--dash-port", str(dash_port))
     try:
         wait_for_line(demo, log, "Press Ctrl-C to stop.")
+        # The banner is the last thing printed and comes back on request, with the signed-in shop link.
+        again = kefu(env, "demo", "--banner")
+        assert again.returncode == 0 and "Kefu demo is running" in again.stdout, again.stderr
+        signed_in = next(line for line in again.stdout.splitlines() if line.strip().startswith("signed in"))
+        shopper_hash = signed_in.split("&hash=")[1].split()[0]
+        answer = httpx.post(f"http://127.0.0.1:{api_port}/api/v1/chat", timeout=30,
+                            headers={"X-Widget-Key": signed_in.split("key=")[1].split("&")[0]},
+                            json={"message": "Where is my order 10023?", "user": {"id": "c-1001", "hash": shopper_hash}})
+        assert answer.status_code == 200 and "SF1402938475" in answer.json()["answer"], answer.text
+        assert httpx.get(f"http://127.0.0.1:{dash_port}/login", timeout=30).status_code == 200
         running = servers(data_dir)  # the scan finds what it must not leave behind
         started = psutil.Process(demo.pid).children(recursive=True)
         assert len(started) >= 3, "the API, worker and admin app run as children of the demo"
@@ -131,6 +157,7 @@ def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum) -
 
         stop(demo, signum, log)
         assert demo.returncode == 0, log.read_text()[-3000:]
+        assert_one_log_format(log.read_text())
         assert left_over(data_dir) == {}
         assert [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
     finally:

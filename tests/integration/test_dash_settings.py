@@ -147,3 +147,42 @@ def tenancy_secret(tenant) -> str:
     from core.tenancy import identity_secret
 
     return identity_secret(tenant.id)
+
+
+def test_model_settings_keys_stay_write_only_and_per_tenant(tenant, other_tenant):
+    from dash_app.pages import settings_model
+
+    owner, analyst, stranger = owner_of(tenant), analyst_of(tenant), owner_of(other_tenant)
+    settings_model.save_model_settings(owner, {"provider": "anthropic", "model": "claude-haiku-4-5",
+                                               "base_url": "https://api.anthropic.com", "api_key": "sk-ant-dash-1",
+                                               "fallback_provider": "none", "grounding_action": "drop"})
+    view = settings_model.model_view(analyst)
+    assert (view["provider"], view["api_key_set"], view["grounding_action"]) == ("anthropic", True, "drop")
+    assert "sk-ant-dash-1" not in json.dumps(view, default=str)
+    # An empty key field keeps the saved key; "remove" deletes it.
+    settings_model.save_model_settings(owner, {"model": "claude-sonnet-4-5", "api_key": ""})
+    assert settings_model.model_view(owner)["api_key_set"] is True
+    settings_model.save_model_settings(owner, {}, remove_keys=["api_key"])
+    assert settings_model.model_view(owner)["api_key_set"] is False
+    assert settings_model.model_view(stranger)["provider"] == "auto"
+    with pytest.raises(PermissionDenied):
+        settings_model.save_model_settings(analyst, {"api_key": "sk-analyst"})
+    with pytest.raises(PermissionDenied):
+        settings_model.test_connection(analyst, "primary")
+    with pytest.raises(ValidationFailed, match="base_url"):
+        settings_model.save_model_settings(owner, {"base_url": "file:///etc/passwd"})
+    # The operator default answers a tenant without a model: the test says there is nothing to connect to.
+    assert "local responder" in str(settings_model.test_connection(stranger, "primary").children)
+
+
+def test_a_tool_template_fills_the_editable_spec_and_adds_the_tool(tenant):
+    owner = owner_of(tenant)
+    weather, ready = settings_tools.template_text("weather")
+    assert json.loads(weather)["name"] == "weather" and "Ready to add" in ready
+    orders, fill_in = settings_tools.template_text("order_status")
+    assert "shop.example.com" in orders and "your own endpoint" in fill_in
+    assert settings_tools.create_tool(owner, weather) == "weather"
+    with pytest.raises(ValidationFailed, match="set url_template"):
+        settings_tools.create_tool(owner, json.dumps({**json.loads(orders), "name": "order_status"}))
+    with pytest.raises(ValidationFailed, match="No tool template"):
+        settings_tools.template_text("lottery")

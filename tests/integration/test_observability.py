@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from core.logging import JsonFormatter
+from core.logging import JsonFormatter, TextFormatter
 from tests.factories import qa_csv
 
 pytestmark = pytest.mark.integration
@@ -87,3 +87,41 @@ async def test_log_lines_carry_request_and_tenant_ids(client, tenant, caplog):
     assert access[0]["tenant_id"] == str(tenant.id)
     assert access[0]["status"] == 200 and access[0]["path"] == "/api/v1/chat"
     assert access[0]["conversation_id"] == response.json()["conversation_id"]
+
+
+async def test_access_lines_read_the_same_as_text_and_as_json(client, tenant, caplog):
+    caplog.set_level(logging.INFO)
+    headers = {"X-Widget-Key": tenant.created.widget_key, "X-Request-ID": "req-text-1"}
+    assert (await client.get("/api/v1/widget/config", headers=headers)).status_code == 200
+    [record] = [r for r in caplog.records if r.name == "kefu.access" and r.kefu_context.get("request_id") == "req-text-1"]
+    text = TextFormatter().format(record)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO    kefu\.access  GET /api/v1/widget/config 200 "
+                        rf"[\d.]+ ms  request_id=req-text-1 tenant_id={tenant.id}", text), text
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"].startswith("GET /api/v1/widget/config 200 ")
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/api/v1/widget/config", 200)
+    assert line["duration_ms"] >= 0
+
+
+def test_the_admin_app_writes_access_lines_too(caplog):
+    from dash_app.app import create_app
+
+    caplog.set_level(logging.INFO, logger="kefu.dash.access")
+    client = create_app().server.test_client()
+    assert client.get("/login").status_code == 200
+    assert client.get("/").status_code == 302  # signed out: redirected, and still logged
+    assert client.get("/assets/kefu.css").status_code == 200  # static files are not
+    lines = [TextFormatter().format(r) for r in caplog.records if r.name == "kefu.dash.access"]
+    assert [re.sub(r"[\d.]+ ms$", "ms", line.split("kefu.dash.access  ")[1]) for line in lines] == ["GET /login 200 ms",
+                                                                                        "GET / 302 ms"]
+
+
+def test_log_format_follows_the_setting(monkeypatch):
+    from core.logging import kefu_formatter
+    from core.settings import get_settings
+
+    for wanted, kind in (("text", TextFormatter), ("json", JsonFormatter)):
+        monkeypatch.setenv("KEFU_LOG_FORMAT", wanted)
+        get_settings.cache_clear()
+        assert isinstance(kefu_formatter(), kind)
+    get_settings.cache_clear()

@@ -117,8 +117,16 @@ async def test_bad_collection_name_is_422(client, tenant, name) -> None:
 
 
 async def test_binary_file_is_415(client, tenant) -> None:
-    response = await upload(client, tenant, "orders", b"PK\x03\x04\x00\x00binary", name="orders.xlsx")
+    response = await upload(client, tenant, "orders", b"PK\x03\x04\x00\x00binary", name="orders.docx")
     assert response.status_code == 415
+    unnamed = await upload(client, tenant, "orders", b"\x89PNG\r\n\x1a\n\x00\x00binary", name="orders")
+    assert unnamed.status_code == 415
+
+
+async def test_damaged_spreadsheet_is_422_with_what_to_do(client, tenant) -> None:
+    response = await upload(client, tenant, "orders", b"PK\x03\x04\x00\x00binary", name="orders.xlsx")
+    assert response.status_code == 422 and "XLSX" in response.json()["detail"]
+    assert stored_rows(tenant) == 0
 
 
 async def test_analyst_cannot_upload_or_delete(client, tenant) -> None:

@@ -107,7 +107,8 @@ async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(
 async def test_demo_shop_page_embeds_the_widget_with_the_given_key(client, tenant: TenantCtx) -> None:
     page = await client.get("/demo/shop", params={"key": tenant.created.widget_key, "lang": "zh"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert f'/widget/kefu.js" data-key="{tenant.created.widget_key}" data-lang="zh"' in page.text
+    assert f'/widget/kefu.js" data-key="{tenant.created.widget_key}" data-title="' in page.text
+    assert ' data-lang="zh" async></script>' in page.text and "data-user-id" not in page.text
     bad = await client.get("/demo/shop", params={"key": '"><script>alert(1)</script>'})
     assert bad.status_code == 422 and "widget key" in bad.json()["detail"]
     assert (await client.get("/demo/shop", params={"key": tenant.created.widget_key, "lang": "fr"})).status_code == 422
@@ -118,5 +119,6 @@ async def test_admins_and_analysts_get_the_install_snippet(client, tenant: Tenan
     assert response.status_code == 200
     [entry] = response.json()["keys"]
     assert entry["widget_key"] == tenant.created.widget_key
-    assert entry["snippet"].endswith(f'/widget/kefu.js" data-key="{tenant.created.widget_key}" async></script>')
+    assert entry["snippet"].endswith(f'/widget/kefu.js" data-key="{tenant.created.widget_key}" '
+                                     f'data-title="{tenant.created.name}" async></script>')
     assert (await client.get("/api/v1/settings/widget")).status_code == 401

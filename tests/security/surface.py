@@ -110,7 +110,7 @@ class Seeded:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
-                "source_id": self.source_id, "run_id": self.run_id}
+                "source_id": self.source_id, "template": "weather", "run_id": self.run_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -170,6 +170,7 @@ PROBES: dict[tuple[str, str], Probe] = {
         foreign=None),
     ("GET", "/api/v1/documents/{document_id:uuid}"): Probe(lists_own=True),
     ("DELETE", "/api/v1/documents/{document_id:uuid}"): Probe(),
+    ("POST", "/api/v1/documents/{document_id:uuid}/reindex"): Probe(),
     ("GET", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(lists_own=True),
     ("PUT", "/api/v1/documents/{document_id:uuid}/faq-rows"): Probe(body=lambda a, v: {"json": {
         "source_ref": f"{v.marker}-1", "question": "What is the refund policy?", "answer": f"{a.marker} says no."}}),
@@ -180,6 +181,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/settings/bot"): Probe(foreign=None, lists_own=True),
     ("PUT", "/api/v1/settings/bot"): Probe(body=lambda a, v: {"json": {"persona": f"persona of {a.marker}"}},
                                            foreign=None),
+    ("POST", "/api/v1/settings/bot/test"): Probe(body=lambda a, v: {"json": {"slot": "primary"}}, foreign=None),
     ("GET", "/api/v1/settings/widget"): Probe(foreign=None, lists_own=True),
     ("GET", "/api/v1/records"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/records/{collection:str}"): Probe(
@@ -194,6 +196,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         "url_template": "https://shop.example.com/orders/{order_id}",
         "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}}, foreign=None),
     ("DELETE", "/api/v1/tools/{name:str}"): Probe(),
+    ("GET", "/api/v1/tools/templates"): Probe(foreign=None),
+    ("POST", "/api/v1/tools/templates/{template:str}"): Probe(body=lambda a, v: {"json": {
+        "name": f"{a.marker}_weather"}}, foreign=None),
     ("POST", "/api/v1/chat"): Probe(body=lambda a, v: {"json": {
         "message": "What is the refund policy?", "conversation_id": v.conversation_id,
         "visitor_id": v.visitor_id}}),

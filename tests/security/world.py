@@ -127,7 +127,8 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
     with tenant_session_sync(tenant_id) as session:
         return {
             "tenant": sorted(str(v) for v in session.execute(
-                select(Tenant.settings, Tenant.identity_secret, Tenant.retention_days).where(Tenant.id == tenant_id))),
+                select(Tenant.settings, Tenant.identity_secret, Tenant.retention_days, Tenant.model_secrets)
+                .where(Tenant.id == tenant_id))),
             "documents": rows(session, Document.id, Document.status, Document.version,
                               Document.chunk_count, Document.content_hash),
             "chunks": rows(session, Chunk.id, Chunk.text),

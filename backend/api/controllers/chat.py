@@ -14,16 +14,20 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from backend.api.chat_frames import final_frame, http_answer, socket_frame
 from backend.api.client_address import client_address
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
 from backend.api.widget_identity import UserIn, asker_from, claim_of, header_asker
-from chat import commands, conversations, engine, events
+from chat import commands, conversations, engine, events, idempotency
 from core.errors import KefuError, ValidationFailed
 from core.identity import parse_claim
+
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    name="Idempotency-Key", required=False,
+    description="A unique value per question (a UUID); a resend with the same key never stores the question twice.")]
 
 
 @dataclass
@@ -60,22 +64,42 @@ class ChatController(Controller):
     path = "/api/v1/chat"
     tags = ["chat"]
 
-    @post("/", status_code=200, summary="Ask a question (answer in the response, or 202 with mode=queued)")
+    @post("/", status_code=200, summary="Ask a question (answer in the response, or 202 with mode=queued)",
+          description="Send the same `Idempotency-Key` again after a lost response: the question is stored "
+                      "once and the first response comes back (with `Idempotent-Replayed: true`).")
     async def chat(self, request: Request[Any, Any, Any], widget: CurrentWidget, data: JSONBody[ChatIn],
-                   mode: Annotated[str, QueryParameter(required=False)] = "sync") -> Response[dict[str, Any]]:
+                   mode: Annotated[str, QueryParameter(required=False)] = "sync",
+                   idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
         if mode not in ("sync", "queued"):
             raise ValidationFailed("mode must be 'sync' or 'queued'.")
+        held = await idempotency.claim(widget.tenant_id, idempotency_key, {
+            "mode": mode, "message": data.message, "conversation_id": data.conversation_id,
+            "visitor_id": data.visitor_id, "user": data.user.id if data.user else None})
+        if isinstance(held, idempotency.Stored):
+            return Response(held.body, status_code=held.status, headers={"Idempotent-Replayed": "true"})
+        try:
+            status, body = await self._ask(request, widget, data, mode)
+        except BaseException:
+            if held is not None:
+                await idempotency.release(held)
+            raise
+        if held is not None:
+            await idempotency.finish(held, status, body)
+        return Response(body, status_code=status)
+
+    @staticmethod
+    async def _ask(request: Request[Any, Any, Any], widget: Any, data: ChatIn, mode: str) -> tuple[int, dict[str, Any]]:
         visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
         user = parse_claim(claim_of(data.user))
         address = client_address(request)
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
                                              conversation_id=data.conversation_id, user=user, address=address)
-            return Response({"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
-                             "status": "pending", "visitor_id": visitor_id}, status_code=202)
+            return 202, {"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
+                         "status": "pending", "visitor_id": visitor_id}
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
                                      conversation_id=data.conversation_id, user=user, address=address)
-        return Response({**http_answer(result), "visitor_id": visitor_id})
+        return 200, {**http_answer(result), "visitor_id": visitor_id}
 
     @get("/conversations", summary="A signed-in user's conversations, newest first (any device)")
     async def list_conversations(self, request: Request[Any, Any, Any], widget: CurrentWidget,

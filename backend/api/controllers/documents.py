@@ -70,6 +70,15 @@ class DocumentController(Controller):
             document = await session.run_sync(documents.get_document, principal.tenant_id, document_id)
             return DocumentOut.of(document)
 
+    @post("/{document_id:uuid}/reindex", status_code=202, guards=[requires("admin")],
+          summary="Index a failed or stuck document again",
+          description="For a document that failed, or waits in queued/processing because its job or worker was "
+                      "lost. 409 when it is already indexed or a live worker is indexing it.")
+    async def reindex(self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID]) -> UploadAccepted:
+        accepted = await asyncio.to_thread(lambda: commands.reindex_document(principal.tenant_id, document_id,
+                                                                            actor=Actor.of(principal)))
+        return UploadAccepted(accepted.document_id, accepted.status, accepted.version, accepted.action)
+
     @delete("/{document_id:uuid}", status_code=204, guards=[requires("admin")], summary="Delete a document")
     async def delete_document(self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID]) -> None:
         await asyncio.to_thread(lambda: commands.delete_documents(principal.tenant_id, [document_id],

@@ -91,7 +91,7 @@ class RecordController(Controller):
         "/{collection:str}",
         status_code=200,
         guards=[requires("admin")],
-        summary="Import a CSV/JSON file as a record collection (replaces its rows)",
+        summary="Import a CSV, XLSX or JSON file as a record collection (replaces its rows)",
     )
     async def import_collection(
         self, principal: CurrentPrincipal, collection: FromPath[str], data: MultipartBody[RecordUpload]

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.api.auth import CurrentPrincipal, requires
-from chat import commands, http_tool_specs
+from chat import commands, http_tool_specs, http_tool_templates
 from core.audit import Actor
 from core.db import tenant_session
 
@@ -48,6 +48,19 @@ class HttpToolList:
     items: list[HttpToolOut]
 
 
+@dataclass
+class ToolTemplate:
+    id: str
+    title: str
+    needs: list[str]  # fields to fill in before saving (the preset points at an example host)
+    spec: dict[str, Any]
+
+
+@dataclass
+class ToolTemplateList:
+    items: list[ToolTemplate]
+
+
 class ToolController(Controller):
     path = "/api/v1/tools"
     tags = ("tools",)
@@ -62,6 +75,18 @@ class ToolController(Controller):
         async with tenant_session(principal.tenant_id) as session:
             views = await session.run_sync(http_tool_specs.list_http_tools, principal.tenant_id)
         return HttpToolList([HttpToolOut(**view) for view in views])
+
+    @get("/templates", guards=[requires("analyst")], summary="Built-in tool presets (weather, order status, hours)")
+    async def list_templates(self, lang: FromQuery[str] = "en") -> ToolTemplateList:
+        return ToolTemplateList([ToolTemplate(**t) for t in http_tool_templates.list_templates(lang)])
+
+    @post("/templates/{template:str}", status_code=201, guards=[requires("admin")],
+          summary="Define a tool from a preset; the body overrides any of its fields")
+    async def create_from_template(self, principal: CurrentPrincipal, template: FromPath[str],
+                                   data: JSONBody[dict[str, Any] | None] = None) -> HttpToolOut:
+        spec = http_tool_templates.template_spec(template, data)
+        return HttpToolOut(**await asyncio.to_thread(lambda: commands.create_http_tool(
+            principal.tenant_id, spec, actor=Actor.of(principal))))
 
     @delete("/{name:str}", status_code=204, guards=[requires("admin")], summary="Delete an HTTP tool")
     async def delete_tool(self, principal: CurrentPrincipal, name: FromPath[str]) -> None:

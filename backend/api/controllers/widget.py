@@ -22,16 +22,18 @@ from litestar.params import FromPath, QueryParameter
 from sqlalchemy import select
 
 from backend.api.auth import CurrentPrincipal, requires
-from backend.api.widget_auth import CurrentWidget
+from backend.api.widget_auth import CurrentWidget, resolve_widget
 from backend.api.widget_identity import header_asker
 from backend.api.widget_sources import conversation_sources
 from chat.engine import settings_for
 from core import tenancy
 from core.db import tenant_session
-from core.errors import NotFound, ValidationFailed
+from core.errors import KefuError, NotFound, ValidationFailed
+from core.identity import USER_ID
 from core.models import WidgetKey
 from core.security import role_allows
 from core.settings import get_settings
+from core.widget_appearance import WidgetAppearance, load_appearance, widget_tag
 
 WIDGET_DIR = Path(__file__).resolve().parents[3] / "widget"
 SCRIPT = WIDGET_DIR / "kefu.js"
@@ -66,8 +68,6 @@ def widget_script() -> _Served:
     return _served
 
 
-def embed_snippet(base_url: str, widget_key: str) -> str:
-    return f'<script src="{base_url}/widget/kefu.js" data-key="{widget_key}" async></script>'
 
 
 @get(
@@ -93,31 +93,56 @@ def serve_widget_script(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(served.plain, headers=headers, media_type=media_type)
 
 
-@get(
-    "/demo/shop", summary="A sample shop page with the widget installed", include_in_schema=False, sync_to_thread=False
-)
-def demo_shop(
+@get("/demo/shop", summary="A sample shop page with the widget installed", include_in_schema=False)
+async def demo_shop(
     request: Request[Any, Any, Any],
     key: Annotated[str, QueryParameter()],
     lang: Annotated[str, QueryParameter(required=False)] = "",
+    user: Annotated[str, QueryParameter(required=False)] = "",
+    hash: Annotated[str, QueryParameter(required=False)] = "",  # the query parameter is named hash
 ) -> Response[str]:
-    """Off in production: it exists so a newcomer running `kefu demo` sees the widget working."""
+    """Off in production: it exists so a newcomer running `kefu demo` sees the widget working.
+
+    The tag carries the tenant's widget settings. `user` and `hash` play the shop's server signing
+    in a customer (`kefu demo` prints such a link): the page only passes them on, it signs nothing.
+    """
     if get_settings().env == "production":
         raise NotFound("The demo shop is available only outside production.")
     if not WIDGET_KEY.match(key):
         raise ValidationFailed("key must be a widget key (letters, digits, '_' or '-').")
     if lang not in ("", "zh", "en"):
         raise ValidationFailed("lang must be 'zh' or 'en' (or left out to follow the browser).")
+    user_hash = hash
+    if bool(user) != bool(user_hash) or (user and not (USER_ID.match(user) and _HEX_HASH.match(user_hash))):
+        raise ValidationFailed("Give both user (a user id) and hash (its 64-hex-digit signature), or neither.")
     base = str(request.base_url).rstrip("/")
-    tag = f'<script src="{html.escape(base)}/widget/kefu.js" data-key="{html.escape(key)}"'
-    tag += f' data-lang="{lang}"' if lang else ""
-    tag += ' data-title="Lotus Tea House · 莲花茶舍" async></script>'
-    page = SHOP_PAGE.read_text(encoding="utf-8").replace("<!--KEFU_WIDGET-->", tag)
+    appearance, shop_name = await _appearance_of(request)
+    extra = {"lang": lang} if lang else {}
+    if user:
+        extra |= {"user-id": user, "user-hash": user_hash}
+    signed_in = (f'<p class="signed-in">Signed in as customer {html.escape(user)} · 已登录客户 {html.escape(user)}</p>'
+                 if user else "")
+    page = (SHOP_PAGE.read_text(encoding="utf-8")
+            .replace("<!--KEFU_WIDGET-->", widget_tag(base, key, appearance, shop_name, extra))
+            .replace("<!--KEFU_SIGNED_IN-->", signed_in))
     return Response(
         page,
         media_type="text/html; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
+
+
+_HEX_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+async def _appearance_of(request: Request[Any, Any, Any]) -> tuple[WidgetAppearance, str]:
+    """The widget settings of the key's tenant; defaults for a key that is unknown or revoked."""
+    try:
+        widget = await resolve_widget(request)
+    except KefuError:
+        return WidgetAppearance(), "Lotus Tea House · 莲花茶舍"
+    async with tenant_session(widget.tenant_id) as session:
+        return await session.run_sync(load_appearance, widget.tenant_id)
 
 
 class WidgetController(Controller):
@@ -155,6 +180,7 @@ async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrin
     """Owners and admins also get the identity secret (analysts never: it lets its holder sign in as anyone)."""
     base = str(request.base_url).rstrip("/")
     async with tenant_session(principal.tenant_id) as session:
+        appearance, shop_name = await session.run_sync(load_appearance, principal.tenant_id)
         keys = (
             await session.scalars(
                 select(WidgetKey).where(WidgetKey.revoked_at.is_(None)).order_by(WidgetKey.created_at)
@@ -162,9 +188,12 @@ async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrin
         ).all()
         install: dict[str, Any] = {
             "script_url": f"{base}/widget/kefu.js",
-            "options": ["data-color", "data-position", "data-title", "data-greeting", "data-lang", *USER_OPTIONS],
+            "options": ["data-color", "data-position", "data-title", "data-avatar", "data-starters", "data-greeting",
+                        "data-lang", *USER_OPTIONS],
+            "appearance": appearance.as_dict(),
             "keys": [
-                {"widget_key": k.key, "allowed_origins": list(k.allowed_origins), "snippet": embed_snippet(base, k.key)}
+                {"widget_key": k.key, "allowed_origins": list(k.allowed_origins),
+                 "snippet": widget_tag(base, k.key, appearance, shop_name)}
                 for k in keys
             ],
         }
