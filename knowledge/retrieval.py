@@ -110,9 +110,9 @@ def _tenant_literal(tenant_id: uuid.UUID) -> str:
 def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, float], query: str = "",
          overlap_weight: float = 0.0, centre: Centre | None = None, vector: np.ndarray | None = None) -> list[Hit]:
     """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has plus
-    the overlap of the query with a FAQ hit's stored question; then each row's similar questions
-    folded into it (`knowledge.similar_questions`), answer groups re-ranked together and each stored
-    question shown once before its further answers (`knowledge.rerank`).
+    the overlap of the query with a FAQ hit's stored question; then answer groups re-ranked together
+    (`knowledge.rerank`), each row's similar questions folded into it (`knowledge.similar_questions`)
+    and each stored question shown once before its further answers.
 
     With a `centre` (and the query `vector`) the dense part is the centred cosine."""
     total = sum(idf.values()) or 1.0
@@ -135,7 +135,7 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
         score = (dense if centred is None else centred) + lexical_weight * lexical + overlap_weight * overlap
         hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap,
                         centred))
-    top = questions_first(by_answer_group(fold_into_rows(hits, variant_of)))[:top_k]
+    top = questions_first(fold_into_rows(by_answer_group(hits), variant_of))[:top_k]
     return [as_row(_stored_metadata(h, stored)) for h in top]
 
 

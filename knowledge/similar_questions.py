@@ -5,9 +5,9 @@ An admin lists them on a row (the row editors, the FAQ-row API, or an upload col
 as a chunk of its own beside the row's chunk (`expand`): same `source_ref`, same answer, its own
 question embedded as a query and its own lexical terms, and `variant_of` naming the row's question.
 So a wording is found exactly the way a row's question is (dense, lexical, question overlap).
-Retrieval then folds every wording back into its row (`fold_into_rows`): the row scores as its
-best-matching wording, is listed once, and shows its own question, so citations, suggestions and
-answers never see a wording as an entry of its own.
+Retrieval lets a row's wordings vote together like rows sharing an answer, then folds them back
+into the row (`fold_into_rows`): the row takes its best wording's place, is listed once, and shows
+its own question, so citations, suggestions and answers never see a wording as an entry of its own.
 """
 
 from __future__ import annotations
@@ -64,8 +64,12 @@ def expand(passages: list[Passage], ordinals: list[int]) -> tuple[list[Passage],
 
 
 def fold_into_rows(hits: list[Hit], variant_of: dict[int, str]) -> list[Hit]:
-    """One hit per FAQ row: a row scores as its best wording (its question or a similar question).
+    """One hit per FAQ row, in the order given: a row takes the place and score of its best wording
+    (its question or a similar question).
 
+    Called on the hits after answer groups have voted (`knowledge.rerank.by_answer_group`), so a
+    row's wordings support each other exactly as rows that share an answer do
+    (docs/log/2026-12-07-similar-questions.md compares this with a plain maximum).
     `variant_of` maps the chunk ids of similar-question chunks to their row's question. Rows are
     told apart by document, `source_ref`, question and answer, so distinct rows that share an id
     stay apart. The row's own chunk stands for it when it was a candidate; otherwise the wording's
@@ -73,22 +77,22 @@ def fold_into_rows(hits: list[Hit], variant_of: dict[int, str]) -> list[Hit]:
     """
     if not variant_of:
         return hits
-    best: dict[tuple[Any, ...], Hit] = {}
     own: dict[tuple[Any, ...], Hit] = {}
-    passthrough: list[Hit] = []
+    keys: list[tuple[Any, ...] | None] = []
     for hit in hits:
-        answer = hit.metadata.get("answer")
-        question = variant_of.get(hit.chunk_id) or hit.metadata.get("question")
-        if question is None or answer is None:
-            passthrough.append(hit)
-            continue
-        key = (hit.document_id, hit.source_ref, str(question), str(answer))
-        if hit.chunk_id not in variant_of:
+        key = _row_key(hit, variant_of)
+        keys.append(key)
+        if key is not None and hit.chunk_id not in variant_of:
             own.setdefault(key, hit)
-        if key not in best or hit.score > best[key].score:
-            best[key] = hit
-    folded = []
-    for key, hit in best.items():
+    folded: list[Hit] = []
+    seen: set[tuple[Any, ...]] = set()
+    for hit, key in zip(hits, keys, strict=True):
+        if key is None:
+            folded.append(hit)
+            continue
+        if key in seen:
+            continue  # a weaker wording of a row already listed
+        seen.add(key)
         row = own.get(key)
         if hit.chunk_id in variant_of:
             matched = str(hit.metadata.get("question", ""))
@@ -105,7 +109,15 @@ def fold_into_rows(hits: list[Hit], variant_of: dict[int, str]) -> list[Hit]:
             else:
                 hit = replace(hit, metadata={**hit.metadata, "question": key[2], "matched_question": matched})
         folded.append(hit)
-    return passthrough + folded
+    return folded
+
+
+def _row_key(hit: Hit, variant_of: dict[int, str]) -> tuple[Any, ...] | None:
+    answer = hit.metadata.get("answer")
+    question = variant_of.get(hit.chunk_id) or hit.metadata.get("question")
+    if question is None or answer is None:
+        return None
+    return (hit.document_id, hit.source_ref, str(question), str(answer))
 
 
 def as_row(hit: Hit) -> Hit:

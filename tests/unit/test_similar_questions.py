@@ -71,9 +71,9 @@ def _hit(chunk_id: int, ref: str, question: str, score: float, answer: str = "A.
     )
 
 
-def test_a_row_scores_as_its_best_wording_and_is_shown_by_its_own_chunk():
-    hits = [_hit(1, "r1", "Q?", 0.5), _hit(2, "r1", "q1", 0.9), _hit(3, "r2", "Other?", 0.7, "B.")]
-    folded = sorted(fold_into_rows(hits, {2: "Q?"}), key=lambda h: -h.score)
+def test_a_row_takes_its_best_wordings_place_and_is_shown_by_its_own_chunk():
+    hits = [_hit(2, "r1", "q1", 0.9), _hit(3, "r2", "Other?", 0.7, "B."), _hit(1, "r1", "Q?", 0.5)]  # best first
+    folded = fold_into_rows(hits, {2: "Q?"})
     assert [(h.chunk_id, h.score) for h in folded] == [(1, 0.9), (3, 0.7)]
     assert folded[0].metadata["matched_question"] == "q1"
 
