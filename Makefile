@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered bench-peer fuzz clean
+.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered bench-peer fuzz screenshots clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench-filtered: $(STAMP) ## Tenant-filtered vector search recall and latency in 
 
 fuzz: $(STAMP) ## Long schemathesis run over every API operation (make test runs a short one)
 	$(BIN)/python bench/fuzz_api.py --examples 200
+
+screenshots: $(STAMP) test-tools ## README pictures (widget, walkthrough, admin app en/zh) from a fresh demo in Chromium
+	$(BIN)/python bench/screenshots.py
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) .kefu .pytest_cache

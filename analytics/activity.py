@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from bisect import bisect_right
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import accumulate
 from math import floor
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import text
@@ -93,10 +94,9 @@ GROUP BY 1
 """)
 
 _PEAK_SQL = text("""
-SELECT (extract(isodow FROM d.day) - 1)::int AS weekday, h - 1 AS hour, sum(d.messages_by_hour[h]) AS messages
+SELECT d.day, h - 1 AS hour, d.messages_by_hour[h] AS messages
 FROM analytics_daily d CROSS JOIN generate_series(1, 24) AS h
-WHERE d.tenant_id = :tenant_id AND d.day BETWEEN :start AND :end
-GROUP BY 1, 2
+WHERE d.tenant_id = :tenant_id AND d.day BETWEEN :start AND :end AND d.messages_by_hour[h] > 0
 """)
 
 
@@ -164,9 +164,17 @@ def daily_trend(session: Session, tenant_id: uuid.UUID | str, period: Period) ->
     return pd.DataFrame(out, columns=TREND_COLUMNS)
 
 
-def peak_hours(session: Session, tenant_id: uuid.UUID | str, period: Period) -> pd.DataFrame:
-    """Messages per weekday (0 = Monday) and UTC hour: all 7 × 24 cells, zeros included."""
-    counts = {(r.weekday, r.hour): int(r.messages)
-              for r in session.execute(_PEAK_SQL, period_params(tenant_id, period))}
+def peak_hours(session: Session, tenant_id: uuid.UUID | str, period: Period, timezone: str = "UTC") -> pd.DataFrame:
+    """Messages per weekday (0 = Monday) and hour of the tenant's time zone: all 7 × 24 cells, zeros included.
+
+    The rollups count messages per UTC hour; each UTC hour is moved to the local weekday and hour it
+    was in (daylight saving included), so an owner in Shanghai sees 9 a.m. as 9, not 1.
+    """
+    zone = ZoneInfo(timezone)
+    counts: dict[tuple[int, int], int] = {}
+    for r in session.execute(_PEAK_SQL, period_params(tenant_id, period)):
+        moment = datetime.combine(r.day, time(int(r.hour)), tzinfo=UTC).astimezone(zone)
+        key = (moment.weekday(), moment.hour)
+        counts[key] = counts.get(key, 0) + int(r.messages)
     cells = [{"weekday": w, "hour": h, "messages": counts.get((w, h), 0)} for w in range(7) for h in range(24)]
     return pd.DataFrame(cells, columns=["weekday", "hour", "messages"])

@@ -35,18 +35,24 @@ class Dataset:
     def kinds(self) -> list[str]:
         return [kind for _, kind, _ in self.columns]
 
-    def select(self, style: str = "python", *, ordered: bool = True) -> str:
-        """The query; unordered skips a sort of every row (the Parquet export: readers sort on load)."""
-        columns = ", ".join(f'{_render(expr, kind, style)} AS "{name}"' for name, kind, expr in self.columns)
+    def select(self, style: str = "python", *, ordered: bool = True, local: bool = False) -> str:
+        """The query; unordered skips a sort of every row (the Parquet export: readers sort on load).
+
+        `local`: CSV timestamps in the session's time zone with their offset (2026-03-02T17:00:00+08:00)
+        instead of UTC with Z (the tenant's time zone, set on the session by the writer).
+        """
+        columns = ", ".join(f'{_render(expr, kind, style, local)} AS "{name}"' for name, kind, expr in self.columns)
         return f"SELECT {columns} {self.source}" + (f" ORDER BY {self.order}" if ordered else "")
 
 
-def _render(expr: str, kind: str, style: str) -> str:
+def _render(expr: str, kind: str, style: str, local: bool = False) -> str:
     if style == "python":
         return expr
     if kind == "ts":
         if style == "arrow":  # PostgreSQL's own text form in UTC ("2026-03-02 09:00:00.5+00"): no per-row math
             return expr
+        if local:
+            return f"(to_json({expr}) #>> '{{}}')"
         return f"((to_json(({expr}) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z')"
     if kind in ("bool", "date"):
         return f"({expr})::text"

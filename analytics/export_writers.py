@@ -20,8 +20,9 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -45,12 +46,14 @@ def _copy_blocks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, An
                  header: bool) -> Iterator[bytes]:
     """The rows as CSV bytes, straight from PostgreSQL's COPY."""
     # COPY takes no server-side parameters: psycopg binds these client-side, safely quoted.
-    query = _BIND.sub(r"%(\1)s", spec.select(style, ordered=style != "arrow"))
+    zone = str(params.get("timezone") or "UTC") if style == "text" else "UTC"
+    query = _BIND.sub(r"%(\1)s", spec.select(style, ordered=style != "arrow", local=zone != "UTC"))
     statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv{', HEADER' if header else ''})"
     with tenant_session_sync(tenant_id) as session:
         raw = session.connection().connection.driver_connection  # tenant already set on this transaction
         with raw.cursor() as cursor:
-            cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")  # timestamps leave as UTC
+            # Timestamps leave in UTC, or for a CSV in the tenant's zone with its offset.
+            cursor.execute("SELECT set_config('TimeZone', %s, true)", (zone,))
         with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
             # COPY hands over one row at a time: pass on ~CHUNK_BYTES at once, not a million tiny blocks.
             pending: list[bytes] = []
@@ -159,6 +162,10 @@ def _arrow_batches(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, 
     yield from reader
 
 
+def _naive(value: datetime, zone: tzinfo) -> datetime:
+    return value.astimezone(zone).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 def xlsx_chunks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, Any]) -> Iterator[bytes]:
     from openpyxl import Workbook
 
@@ -167,10 +174,11 @@ def xlsx_chunks(tenant_id: uuid.UUID | str, spec: Dataset, params: dict[str, Any
     sheet.append(spec.names)
     with tenant_session_sync(tenant_id) as session:
         connection = session.connection().execution_options(yield_per=XLSX_BATCH_ROWS)  # server-side cursor
+        zone = ZoneInfo(str(params.get("timezone") or "UTC"))
         for rows in connection.execute(text(spec.select("python")), params).partitions(XLSX_BATCH_ROWS):
             for row in rows:
-                # Excel has no time zones: timestamps are written as naive UTC.
-                sheet.append(xlsx_row(sheet, [v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row]))
+                # Excel has no time zones: timestamps are written as naive times of the tenant's zone (UTC unless set).
+                sheet.append(xlsx_row(sheet, [_naive(v, zone) if isinstance(v, datetime) else v for v in row]))
     fd, name = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:

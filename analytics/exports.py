@@ -42,16 +42,18 @@ def export_filename(dataset: str, fmt: str, period: Period) -> str:
     return f"kefu-{dataset}-{period.start.isoformat()}_{period.end.isoformat()}.{fmt}"
 
 
-def iter_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Period) -> Iterator[bytes]:
+def iter_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Period,
+                timezone: str = "UTC") -> Iterator[bytes]:
     """The export file as a stream of byte chunks.
 
     Checks run before the stream is returned (bad dataset/format, too many rows for XLSX), so a
-    caller can still answer with an error instead of a half-sent file.
+    caller can still answer with an error instead of a half-sent file. `timezone` (the tenant's, an
+    IANA name) is the zone of the CSV and XLSX timestamp columns; Parquet keeps UTC instants.
     """
     check_request(dataset, fmt)
     spec = DATASETS_BY_NAME[dataset]
     params = {"tenant_id": str(tenant_id), "lo": period.start_ts, "hi": period.end_ts, "start": period.start,
-              "end": period.end}
+              "end": period.end, "timezone": timezone}
     if fmt == "xlsx":
         with tenant_session_sync(tenant_id) as session:
             rows = int(session.scalar(text(spec.count_sql), params) or 0)

@@ -1,5 +1,8 @@
 """Finding conversations and reading their transcripts (citations, tool calls, ratings).
 
+`user_name` and `user_email` are set only for customers the tenant's site signed in (identity
+verification); anonymous visitors have just their `visitor_id`.
+
 A conversation's `rating` is 'down' when any reply in it was rated down, else 'up' when any was
 rated up, else None. It is `unanswered` when a bot reply fell back (not answered) or a customer
 message failed to get a reply.
@@ -17,7 +20,7 @@ from analytics.period import Period
 from core.errors import ValidationFailed
 
 CONVERSATION_COLUMNS = ["conversation_id", "started_at", "visitor_id", "messages", "first_question", "rating",
-                        "csat", "handed_off", "unanswered", "predicted_satisfaction"]
+                        "csat", "handed_off", "unanswered", "predicted_satisfaction", "user_name", "user_email"]
 TRANSCRIPT_COLUMNS = ["created_at", "role", "content", "citations", "tool_calls", "confidence", "answered",
                       "latency_ms", "rating"]
 MAX_LIMIT = 5_000
@@ -55,7 +58,8 @@ def conversations(session: Session, tenant_id: uuid.UUID | str, period: Period, 
         where.append(_UNANSWERED if unanswered else f"NOT {_UNANSWERED}")
     sql = f"""
     WITH picked AS (
-        SELECT c.id, c.started_at, c.visitor_id, c.message_count, c.csat, c.handoff FROM conversations c
+        SELECT c.id, c.started_at, c.visitor_id, c.message_count, c.csat, c.handoff, c.user_name, c.user_email
+        FROM conversations c
         WHERE {' AND '.join(where)} ORDER BY c.started_at DESC, c.id LIMIT :limit
     )
     SELECT c.id::text AS conversation_id, c.started_at, c.visitor_id, c.message_count AS messages,
@@ -64,7 +68,8 @@ def conversations(session: Session, tenant_id: uuid.UUID | str, period: Period, 
         CASE WHEN {_HAS_DOWN} THEN 'down' WHEN {_HAS_UP} THEN 'up' END AS rating,
         c.csat, c.handoff AS handed_off, {_UNANSWERED} AS unanswered,
         (SELECT s.predicted_satisfaction FROM conversation_scores s WHERE s.conversation_id = c.id)
-            AS predicted_satisfaction
+            AS predicted_satisfaction,
+        c.user_name, c.user_email
     FROM picked c ORDER BY c.started_at DESC, c.id
     """
     rows = session.execute(text(sql), params).mappings().all()

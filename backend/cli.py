@@ -325,7 +325,7 @@ def api(host: str, port: int, workers: int) -> None:
 @click.option("--metrics-port", default=9191, show_default=True,
               help="Serve Prometheus metrics of all worker processes here (0: off).")
 def worker(processes: int, threads: int, queues: str, metrics_host: str, metrics_port: int) -> None:
-    """Run Dramatiq workers for the ingest, chat, analytics, maintenance and crawl queues."""
+    """Run Dramatiq workers for the ingest, chat, analytics, maintenance, crawl and notify queues."""
     from backend.worker_runner import run_worker
 
     _servers_available()

@@ -62,6 +62,16 @@ _GIVE_UP = text(
     "WHERE status = 'pending' AND role = 'customer' AND created_at < now() - make_interval(secs => :give_up) "
     "RETURNING conversation_id::text, id::text"
 )
+# Notifications whose job was lost: never tried for a minute, or a retry overdue by the longest backoff.
+# A claim (`sending`) left by a dead worker expires the same way; the actors re-check the row.
+_STALE_NOTIFICATIONS = (
+    "SELECT tenant_id::text, id::text FROM {table} WHERE status IN ('pending', 'sending') "
+    "AND COALESCE(claimed_at, created_at) < now() - make_interval(secs => "
+    "CASE WHEN attempts = 0 THEN :after ELSE :after + :backoff END) "
+    "ORDER BY created_at LIMIT :limit"
+)
+_STALE_DELIVERIES = text(_STALE_NOTIFICATIONS.format(table="webhook_deliveries"))
+_STALE_EMAILS = text(_STALE_NOTIFICATIONS.format(table="notification_emails"))
 _STALE_DOCUMENTS = text(
     "SELECT tenant_id::text, id::text FROM documents "
     "WHERE status = 'queued' AND updated_at < now() - make_interval(secs => :after) "
@@ -81,13 +91,16 @@ class SweepResult:
     messages: list[str] = field(default_factory=list)  # ids of messages whose answer was re-sent
     documents: list[str] = field(default_factory=list)  # ids of documents whose ingestion was re-sent
     gave_up: int = 0  # messages marked failed after waiting too long
+    deliveries: list[str] = field(default_factory=list)  # webhook deliveries sent again
+    emails: list[str] = field(default_factory=list)  # notification emails sent again
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.documents or self.gave_up)
+        return bool(self.messages or self.documents or self.gave_up or self.deliveries or self.emails)
 
 
 def sweep() -> SweepResult:
     """One pass: re-send lost chat answers and ingestions, give up on messages pending too long."""
+    from chat.notification_tasks import send_delivery, send_email_job
     from chat.tasks import answer_message
     from knowledge.tasks import ingest_document
 
@@ -107,6 +120,10 @@ def sweep() -> SweepResult:
         documents = connection.execute(
             _STALE_DOCUMENTS, {"after": settings.recover_documents_after_seconds, "limit": BATCH}
         ).all()
+        notify_args = {"after": settings.recover_chat_after_seconds,
+                       "backoff": settings.notify_max_backoff_ms / 1000, "limit": BATCH}
+        deliveries = connection.execute(_STALE_DELIVERIES, notify_args).all()
+        emails = connection.execute(_STALE_EMAILS, notify_args).all()
         abandoned = connection.execute(_EXPIRED_LEASES, {"limit": BATCH}).all()
     # After the commit, as the chat actor's failure path does: a customer still connected hears
     # that no answer is coming, and a poll that follows the frame already reads `failed`.
@@ -114,15 +131,17 @@ def sweep() -> SweepResult:
         events.publish_sync(conversation_id, events.failed(message_id))
     result = SweepResult(gave_up=len(gave_up))
     client = sync_redis()
-    for kind, rows, actor, period, sent in (
-        ("message", messages, answer_message, settings.recover_chat_after_seconds, result.messages),
-        ("document", documents, ingest_document, settings.recover_documents_after_seconds, result.documents),
-        ("lease", abandoned, ingest_document, settings.ingest_lease_seconds, result.documents),
+    for kind, rows, send, period, sent in (
+        ("message", messages, answer_message.send, settings.recover_chat_after_seconds, result.messages),
+        ("document", documents, ingest_document.send, settings.recover_documents_after_seconds, result.documents),
+        ("lease", abandoned, ingest_document.send, settings.ingest_lease_seconds, result.documents),
+        ("delivery", deliveries, send_delivery, settings.recover_chat_after_seconds, result.deliveries),
+        ("email", emails, send_email_job, settings.recover_chat_after_seconds, result.emails),
     ):
         for tenant_id, row_id in rows:
             # Sent at most once per period: a job re-sent a moment ago is still on its way.
             if client.set(MARK.format(kind=kind, id=row_id), "1", nx=True, ex=max(1, int(period))):
-                actor.send(tenant_id, row_id)
+                send(tenant_id, row_id)
                 sent.append(row_id)
     return result
 
@@ -132,7 +151,8 @@ def _sweep_and_log() -> None:
     if result:
         log.warning(
             "lost jobs re-sent",
-            extra={"messages": len(result.messages), "documents": len(result.documents), "gave_up": result.gave_up},
+            extra={"messages": len(result.messages), "documents": len(result.documents), "gave_up": result.gave_up,
+                   "deliveries": len(result.deliveries), "emails": len(result.emails)},
         )
 
 

@@ -17,7 +17,7 @@ import tempfile
 
 log = logging.getLogger(__name__)
 
-ACTOR_MODULES = ("knowledge.tasks", "chat.tasks", "analytics.tasks")
+ACTOR_MODULES = ("knowledge.tasks", "chat.tasks", "chat.notification_tasks", "analytics.tasks")
 
 
 def _serve_metrics(directory: str, host: str, port: int) -> None:

@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, http_tool_specs, model_choice, store
+from chat import engine, http_tool_specs, model_choice, service_hours, store, webhooks
 from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
+from chat.service_hours import ServiceSettings
 from chat.tasks import answer_message
 from core import audit
 from core.audit import Actor
@@ -95,3 +96,27 @@ def delete_http_tool(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = N
         http_tool_specs.delete_http_tool(session, tenant_id, name)
         audit.record(session, tenant_id, actor, "tools.delete", name)
     bump_tenant_version_sync(tenant_id)
+
+
+def save_service_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *,
+                          actor: Actor | None = None) -> ServiceSettings:
+    """Validate and store office hours, time zone and hand-off emails; refused values change nothing."""
+    with tenant_session_sync(tenant_id) as session:
+        updated = service_hours.write(session, tenant_id, changes)
+        audit.record(session, tenant_id, actor, "settings.service", "office hours and notifications",
+                     {"changed": sorted(changes)})
+    return updated
+
+
+def create_webhook(tenant_id: uuid.UUID, url: object, events: object, *, actor: Actor | None = None) -> dict[str, Any]:
+    """Register a webhook; the result carries its signing secret, shown this once."""
+    with tenant_session_sync(tenant_id) as session:
+        view = webhooks.create_webhook(session, tenant_id, url, events)
+        audit.record(session, tenant_id, actor, "webhooks.create", view["url"], {"events": view["events"]})
+    return view
+
+
+def delete_webhook(tenant_id: uuid.UUID, webhook_id: uuid.UUID, *, actor: Actor | None = None) -> None:
+    with tenant_session_sync(tenant_id) as session:
+        url = webhooks.delete_webhook(session, tenant_id, webhook_id)
+        audit.record(session, tenant_id, actor, "webhooks.delete", url)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from chat import notifications
 from chat.customer_text import clean_customer_text
 from chat.identity import Asker
 from core.db import tenant_session
@@ -43,11 +44,15 @@ def _asker(asker: Asker | str) -> Asker:
     return Asker(asker) if isinstance(asker, str) else asker
 
 
-async def _conversation(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> Conversation:
+async def owned_conversation(session: Any, conversation_id: uuid.UUID, asker: Asker | str) -> Conversation:
+    """The conversation, if it is the asker's (404 otherwise, as for one that does not exist)."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or not _asker(asker).owns(conversation.visitor_id, conversation.user_id):
         raise NotFound("No such conversation for this visitor.")
     return conversation
+
+
+_conversation = owned_conversation
 
 
 async def _owned_message(session: Any, message_id: uuid.UUID, asker: Asker | str) -> Message:
@@ -127,13 +132,22 @@ async def rate_conversation(tenant_id: uuid.UUID, conversation_id: uuid.UUID, as
         conversation = await _conversation(session, conversation_id, asker)
         conversation.csat = score
         conversation.ended_at = conversation.ended_at or datetime.now(UTC)
+    await notifications.emit(tenant_id, "csat.submitted", {"conversation_id": str(conversation_id), "score": score})
 
 
 async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str,
                         reason: str | None) -> None:
+    """Hand the conversation to a person and tell the tenant (webhooks, staff emails)."""
     reason = (clean_customer_text(reason or "").strip() or "customer asked for a person")[:500]
     async with tenant_session(tenant_id) as session:
         conversation = await _conversation(session, conversation_id, asker)
         now = datetime.now(UTC)
         conversation.handoff, conversation.handoff_reason, conversation.handoff_at = True, reason, now
         session.add(Handoff(tenant_id=tenant_id, conversation_id=conversation_id, reason=reason, source="customer"))
+        language = conversation.language
+        question = await session.scalar(select(Message.text).where(
+            Message.conversation_id == conversation_id, Message.role == "customer")
+            .order_by(Message.created_at.desc()).limit(1))
+    await notifications.emit(tenant_id, "handoff.requested", {
+        "conversation_id": str(conversation_id), "reason": reason, "source": "customer", "language": language,
+        "question": question, "handoff_at": now.isoformat()})

@@ -13,6 +13,7 @@ transaction. Queued messages are stored first (`accept`) and answered by the wor
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 import redis
 
-from chat import identity, memory, model_choice, store
+from chat import grounding, identity, memory, model_choice, notifications, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
 from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
@@ -354,10 +355,33 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         text_parts = [fallback]
     answer = "".join(text_parts).strip() or phrase(state.language, "dont_know")
     handoff = ctx.handoff_reason is not None
+    check = None
+    if provider is not _LOCAL and fallback_reason is None and not handoff and "".join(text_parts).strip():
+        # A model wrote it: check each sentence against what the model was given (chat.grounding).
+        draft = answer
+        check = await asyncio.to_thread(grounding.check, draft, _evidence(ctx, tool_calls))
+        answer = check.answer(settings.grounding_action, _grounded_answer(turn.text, ctx.hits, state.language))
     answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, _citations(ctx.hits) if answered else [],
                         score, handoff, answered, state.language, tool_calls, fallback_reason)
-    yield ChatEvent("final", result=await _finish(state, result, cache_key if not tool_calls and answered else None))
+    result = await _finish(state, result, cache_key if not tool_calls and answered else None)
+    if check is not None:
+        try:
+            await grounding.record(turn.tenant_id, result.message_id, check, settings.grounding_action, turn.text,
+                                   draft)
+        except Exception:  # the answer stands even if its check cannot be stored
+            log.exception("could not store the grounding check", extra={"tenant_id": str(turn.tenant_id)})
+    yield ChatEvent("final", result=result)
+
+
+def _evidence(ctx: ToolContext, tool_calls: list[ToolCallRecord]) -> list[str]:
+    """What the model was given to answer from: the retrieved passages and its tools' results."""
+    return [h.text for h in ctx.hits] + [json.dumps(c.result, ensure_ascii=False, default=str) for c in tool_calls]
+
+
+def _grounded_answer(question: str, hits: list[Hit], language: str) -> str:
+    """The answer composed from the passages alone, for a model answer the knowledge does not support."""
+    return compose_from_passages(question, _passages(hits), language) if hits else phrase(language, "dont_know")
 
 
 async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, str]],
@@ -420,6 +444,10 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
     await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
                                 (cache_key, _cacheable(result)) if cache_key is not None else None,
                                 user_id=turn.user.id if turn.user else None)
+    if result.handoff:
+        await notifications.emit(turn.tenant_id, "handoff.requested", {
+            "conversation_id": str(turn.conversation_id), "reason": store.handoff_reason(result), "source": "bot",
+            "language": result.language, "question": turn.text, "message_id": str(result.message_id)})
     outcome = "handoff" if result.handoff else "answered" if result.answered else result.fallback_reason or "fallback"
     metrics.CHAT_ANSWERS.labels(outcome, state.provider_name).inc()
     metrics.CHAT_SECONDS.labels(state.provider_name).observe(latency_ms / 1000)

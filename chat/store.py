@@ -147,7 +147,7 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
             values: dict[str, object] = {"message_count": Conversation.message_count + 1, "last_message_at": now,
                                          "language": result.language}
             if result.handoff:
-                reason = _handoff_reason(result)
+                reason = handoff_reason(result)
                 values.update(handoff=True, handoff_reason=reason, handoff_at=now)
                 session.add(Handoff(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id, reason=reason,
                                     source="bot"))
@@ -166,7 +166,7 @@ async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: st
 _CONVERSATIONS = Conversation.__table__
 
 
-def _handoff_reason(result: ChatResult) -> str:
+def handoff_reason(result: ChatResult) -> str:
     return next((str(t.arguments.get("reason")) for t in result.tool_calls if t.name == "request_human"),
                 "customer asked for a person")
 
@@ -197,7 +197,7 @@ async def save_exchange(turn: Turn, result: ChatResult, *, provider: str, model:
             "reply_id": reply_id, "answer": result.answer, "answered_at": datetime.now(UTC),
             "language": result.language, "citations": [c.as_dict() for c in result.citations],
             "confidence": result.confidence, "answered": result.answered,
-            "handoff_reason": _handoff_reason(result) if result.handoff else None,
+            "handoff_reason": handoff_reason(result) if result.handoff else None,
             "fallback_reason": result.fallback_reason, "tool_calls": [t.as_dict() for t in result.tool_calls],
             "provider": provider, "model": model, "latency_ms": latency_ms, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "user_id": turn.user.id if turn.user else None,

@@ -30,7 +30,7 @@ from core.logging import reset_log_context, use_kefu_logs
 from core.redis import redis_url
 from core.settings import get_settings
 
-QUEUES = ("ingest", "chat", "analytics", "maintenance", "crawl")
+QUEUES = ("ingest", "chat", "analytics", "maintenance", "crawl", "notify")
 
 
 class Observability(dramatiq.Middleware):

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 12 * 3600
     # Where browsers reach the API: the admin app prints the widget tag with it.
     public_api_url: str = "http://127.0.0.1:8000"
+    # Where staff reach the admin app: hand-off emails link to its Conversations page.
+    public_admin_url: str = "http://127.0.0.1:8050"
     # Login brute force: this many failed logins for one account from one address lock that pair out
     # for the window (see core/login_throttle.py).
     login_max_failures: int = 5
@@ -152,6 +154,21 @@ class Settings(BaseSettings):
     # A sync that has not reported progress for this long lost its worker; the schedule sends it again.
     crawl_stale_after_seconds: float = Field(default=600.0, gt=0)
     crawl_time_limit_ms: int = 6 * 60 * 60 * 1000
+
+    # Notifications (chat.notifications): emails over SMTP and tenants' outbound webhooks.
+    # smtp://[user:password@]host[:port] (STARTTLS when the server offers it; add ?starttls=false
+    # to refuse it) or smtps:// for TLS from the start. Unset: no emails are sent (webhooks still are).
+    smtp_url: str | None = None
+    smtp_from: str = "Kefu <kefu@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhooks go out through the SSRF guard like HTTP tools: private addresses are refused unless this is true.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # A failing webhook POST or email is retried this many times, waiting min..max backoff (doubling,
+    # with jitter) between tries, then marked failed.
+    notify_max_retries: int = Field(default=6, ge=0, le=20)
+    notify_min_backoff_ms: int = Field(default=5_000, ge=1)
+    notify_max_backoff_ms: int = Field(default=15 * 60 * 1000, ge=1)
 
     # Workers
     ingest_time_limit_ms: int = 30 * 60 * 1000

@@ -253,3 +253,64 @@ def check_login(row: object | None, password: str) -> Principal:
     if not verify_password(row.password_hash, password) or not row.is_active:  # type: ignore[attr-defined]
         raise NotAuthenticated("Wrong email or password.")
     return Principal(tenant_id=row.tenant_id, role=row.role, user_id=row.user_id)  # type: ignore[attr-defined]
+
+
+def tenant_timezone(session: Session, tenant_id: uuid.UUID) -> str:
+    """The tenant's IANA time zone (Settings → Time zone); 'UTC' until one is chosen."""
+    stored = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id)) or {}
+    name = stored.get("timezone")
+    return name if isinstance(name, str) and _known_zone(name) else "UTC"
+
+
+def set_timezone(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = None) -> str:
+    """Store the tenant's time zone, an IANA name such as Asia/Shanghai; charts, tables and exports use it."""
+    name = (name or "").strip()
+    if not _known_zone(name):
+        raise ValidationFailed(f"{name!r} is not a time zone; use an IANA name such as Asia/Shanghai or Europe/Berlin.")
+    with tenant_session_sync(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        before = (tenant.settings or {}).get("timezone")
+        if before != name:
+            audit.record(session, tenant_id, actor, "settings.timezone", "time zone",
+                         {"from": before or "UTC", "to": name})
+        tenant.settings = {**(tenant.settings or {}), "timezone": name}
+    return name
+
+
+def _known_zone(name: str) -> bool:
+    import zoneinfo
+
+    if not name or len(name) > 64 or name.startswith("/") or ".." in name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+ONBOARDING_MARKS = ("tag_copied",)
+
+
+def mark_onboarding(tenant_id: uuid.UUID, mark: str) -> None:
+    """Remember a first-run step that leaves no other trace (the widget tag was copied)."""
+    if mark not in ONBOARDING_MARKS:
+        raise ValidationFailed(f"Unknown onboarding step {mark!r}.")
+    with tenant_session_sync(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        done = dict((tenant.settings or {}).get("onboarding") or {})
+        if not done.get(mark):
+            tenant.settings = {**(tenant.settings or {}), "onboarding": {**done, mark: True}}
+
+
+def adopt_timezone(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = None) -> str | None:
+    """Store `name` as the tenant's time zone only if none was chosen yet (the browser's default)."""
+    with tenant_session_sync(tenant_id) as session:
+        stored = session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id)) or {}
+    if stored.get("timezone"):
+        return None
+    return set_timezone(tenant_id, name, actor=actor)

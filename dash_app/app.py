@@ -18,7 +18,7 @@ from dash import Input, Output, dcc, html
 from core.errors import NotAuthenticated, RateLimited
 from core.settings import get_settings
 from dash_app import access_log, auth
-from dash_app.i18n import LANGUAGES, language, t
+from dash_app.i18n import LANG_COOKIE, LANGUAGES, language, t, translate_tree
 from dash_app.pages import PAGES, page_for
 
 ASSETS = Path(__file__).parent / "assets"
@@ -33,6 +33,9 @@ def create_app() -> dash.Dash:
         SESSION_COOKIE_NAME="kefu_admin", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.token_ttl_seconds),
+        # Send the session cookie only when it changed: re-sending it on every Dash callback let a
+        # callback that started before a change answer with the old cookie and undo the change.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes * 2,  # uploads arrive base64-encoded in JSON
     )
     access_log.register(server)  # first, so its clock also times requests the sign-in check redirects
@@ -43,6 +46,7 @@ def create_app() -> dash.Dash:
     )
     app.layout = shell
     _register_router(app)
+    _register_timezone_default(app)
     for page in PAGES:
         page.register(app)
     return app
@@ -60,24 +64,28 @@ def shell() -> html.Div:
         nav.append(html.A(t("Agent inbox"), href=_inbox_url(), target="_blank", className="nav-link", id="nav-inbox"))
     other = "zh" if language() == "en" else "en"
     header = html.Header([
-        html.Div([html.Span("Kefu 客服", className="brand"), html.Span(user.tenant_name, className="tenant")]),
+        html.Div([html.Span("Kefu 客服", className="brand"),
+                  html.Span(user.tenant_name, className="tenant user-text")]),
         html.Div([
             html.Label(t("Period"), htmlFor="period"),
             dcc.DatePickerRange(id="period", display_format="YYYY-MM-DD", clearable=False,
-                                start_date=_default_start(), end_date=_today(), minimum_nights=0),
+                                start_date=_default_start(), end_date=_today(), minimum_nights=0, first_day_of_week=1,
+                                start_date_placeholder_text=t("Start date"), end_date_placeholder_text=t("End date"),
+                                month_format="YYYY年M月" if language() == "zh" else "MMMM YYYY"),
         ], className="period"),
         html.Div([
-            html.Span(f"{user.email} · {user.role}", className="who", id="who"),
+            html.Span([html.Span(user.email, className="user-text"), f" · {t(user.role)}"], className="who", id="who"),
             html.A("中文" if other == "zh" else "English", href=f"/lang/{other}", className="lang"),
             html.A(t("Sign out"), href="/logout", className="signout"),
         ], className="user"),
     ], className="topbar")
     return html.Div([
         dcc.Location(id="url"),
+        dcc.Store(id="browser-timezone"), html.Div(id="browser-timezone-saved", hidden=True),
         header,
         html.Div([html.Nav(nav, className="sidenav"), html.Main(id="page", className="content")],
                  className="body"),
-    ])
+    ], **{"data-lang": language()})
 
 
 def _today() -> str:
@@ -92,13 +100,34 @@ def _default_start() -> str:
     return (datetime.now(UTC).date() - timedelta(days=29)).isoformat()
 
 
+def _register_timezone_default(app: dash.Dash) -> None:
+    """A tenant that never chose a time zone gets the browser's, the first time an admin opens the app."""
+    app.clientside_callback("function(_) { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; }",
+                            Output("browser-timezone", "data"), Input("url", "pathname"))
+
+    @app.callback(Output("browser-timezone-saved", "children"), Input("browser-timezone", "data"),
+                  prevent_initial_call=True)
+    def adopt(name: str | None) -> str:
+        from core.audit import Actor
+        from core.errors import KefuError
+        from core.tenancy import adopt_timezone
+
+        user = auth.current_user()
+        if not name or not user.can("admin"):
+            return ""
+        try:
+            return adopt_timezone(user.tenant_id, name, actor=Actor("user", user.user_id)) or ""
+        except KefuError:
+            return ""  # a browser zone Python does not know: the tenant stays on UTC until set by hand
+
+
 def _register_router(app: dash.Dash) -> None:
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def route(pathname: str | None) -> object:
         user = auth.current_user()
         if not user.can("analyst"):
             return _agent_page()  # agents work in the inbox; reports and settings are not theirs
-        return page_for(pathname).layout(user)
+        return translate_tree(page_for(pathname).layout(user))
 
 
 def _inbox_url() -> str:
@@ -145,10 +174,13 @@ def _add_routes(server: flask.Flask) -> None:
 
     @server.route("/lang/<code>")
     def switch_language(code: str) -> flask.Response:
-        if code in LANGUAGES:
-            flask.session["lang"] = code
         target = flask.request.referrer or "/"
-        return flask.redirect(target if target.startswith(flask.request.host_url) else "/")
+        response = flask.redirect(target if target.startswith(flask.request.host_url) else "/")
+        if code in LANGUAGES:
+            flask.session.pop("lang", None)  # older sessions kept the choice here
+            response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                                secure=flask.request.is_secure)
+        return response
 
     @server.route("/healthz")
     def healthz() -> flask.Response:

@@ -20,7 +20,7 @@ from core.errors import NotAuthenticated, PermissionDenied
 from core.login_throttle import begin_login_attempt_sync, login_succeeded_sync
 from core.models import Tenant, User
 from core.security import role_allows
-from core.tenancy import FIND_LOGIN, check_login
+from core.tenancy import FIND_LOGIN, check_login, tenant_timezone
 
 _SESSION_KEYS = ("user_id", "tenant_id")
 
@@ -32,6 +32,7 @@ class SignedInUser:
     email: str
     role: str
     tenant_name: str = ""
+    timezone: str = "UTC"  # the tenant's (Settings → Time zone): every time shown is in it
 
     def can(self, role: str) -> bool:
         return role_allows(self.role, role)
@@ -60,7 +61,8 @@ def load_user(tenant_id: uuid.UUID, user_id: uuid.UUID) -> SignedInUser:
         tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) or ""
         if user is None or not user.is_active:
             raise NotAuthenticated("This user no longer has access; sign in again.")
-        return SignedInUser(tenant_id, user.id, user.email, user.role, tenant_name)
+        return SignedInUser(tenant_id, user.id, user.email, user.role, tenant_name,
+                            tenant_timezone(session, tenant_id))
 
 
 def sign_in(user: SignedInUser) -> None:

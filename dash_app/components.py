@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import dash_ag_grid as dag
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dash_table, html
 
 from analytics.period import Period
 from core.errors import KefuError, ValidationFailed
-from dash_app.i18n import t
+from dash_app.i18n import language, t
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -22,7 +23,8 @@ FONT = "system-ui, -apple-system, 'Segoe UI', 'PingFang SC', 'Microsoft YaHei', 
 
 def notice(message: str, kind: str = "info") -> html.Div:
     """A short message in the page; kind is info, success or error."""
-    return html.Div(message, className=f"notice notice-{kind}", role="alert" if kind == "error" else "status")
+    return html.Div(t(message) if isinstance(message, str) else message, className=f"notice notice-{kind}",
+                    role="alert" if kind == "error" else "status")
 
 
 def attempt(action: Callable[[], T]) -> tuple[T | None, html.Div | None]:
@@ -40,8 +42,12 @@ def attempt(action: Callable[[], T]) -> tuple[T | None, html.Div | None]:
         return None, notice("Something went wrong; the error was logged. Try again.", "error")
 
 
-def kpi(label: str, value: Any, fmt: str = "{:,}") -> html.Div:
-    shown = "–" if value is None or (isinstance(value, float) and pd.isna(value)) else fmt.format(value)
+def kpi(label: str, value: Any, fmt: str | Callable[[Any], str] = "{:,}") -> html.Div:
+    """A headline figure; `fmt` is a format string or a function such as `formats.percent`."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        shown = "–"
+    else:
+        shown = fmt(value) if callable(fmt) else fmt.format(value)
     return html.Div([html.Div(shown, className="kpi-value"), html.Div(t(label), className="kpi-label")],
                     className="kpi")
 
@@ -57,7 +63,7 @@ def table(frame: pd.DataFrame, table_id: str, *, columns: Sequence[str] | None =
     columns = list(columns or frame.columns)
     rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
     return dash_table.DataTable(
-        id=table_id, data=rows, columns=[{"name": c.replace("_", " "), "id": c} for c in columns],
+        id=table_id, data=rows, columns=[{"name": t(c.replace("_", " ")), "id": c} for c in columns],
         page_size=page_size, sort_action="native", row_selectable=row_selectable,
         style_table={"overflowX": "auto"}, style_cell={"textAlign": "left", "maxWidth": "420px", "whiteSpace": "normal",
                                                         "fontSize": "13px", "fontFamily": FONT},
@@ -68,7 +74,9 @@ def table(frame: pd.DataFrame, table_id: str, *, columns: Sequence[str] | None =
 def _cell(value: Any) -> Any:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, bool):
+        return t("yes") if value else t("no")
+    if isinstance(value, int | float | str):
         return value
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M")
@@ -105,3 +113,75 @@ def as_uuid(value: object, what: str = "id") -> uuid.UUID:
 def period_of(start: str | None, end: str | None) -> Period:
     """The header's date range as a reporting period (the last 30 days when unset)."""
     return Period.parse(start[:10] if start else None, end[:10] if end else None)
+
+
+# --- Tables on AG Grid (issue 22): sort, filter, paging, row selection and CSV export in every table ----------
+# `table()` above is the deprecated dash_table.DataTable; pages move to `grid()` one by one.
+GRID_ZH = {
+    "page": "第", "of": "/", "to": "至", "more": "更多", "firstPage": "首页", "lastPage": "末页", "nextPage": "下一页",
+    "previousPage": "上一页", "pageSizeSelectorLabel": "每页行数：", "ariaPageSizeSelectorLabel": "每页行数",
+    "noRowsToShow": "暂无数据", "noMatchingRows": "没有匹配的行", "loadingOoo": "加载中…", "exportingOoo": "导出中…",
+    "filterOoo": "筛选…", "equals": "等于", "notEqual": "不等于", "contains": "包含", "notContains": "不包含",
+    "startsWith": "开头是", "endsWith": "结尾是", "blank": "为空", "notBlank": "不为空", "andCondition": "且",
+    "orCondition": "或", "lessThan": "小于", "greaterThan": "大于", "inRange": "介于", "applyFilter": "应用",
+    "resetFilter": "重置", "clearFilter": "清除", "selectAll": "全选", "searchOoo": "搜索…", "blanks": "（空白）",
+    "ariaRowSelect": "按空格键选择此行", "ariaRowDeselect": "按空格键取消选择此行",
+    "ariaRowSelectAll": "按空格键选择所有行", "ariaRowToggleSelection": "按空格键切换选择",
+    "ariaFilterInput": "筛选输入", "ariaColumnFiltered": "已筛选", "ariaFilteringOperator": "筛选条件",
+    "sortAscending": "升序", "sortDescending": "降序", "sortUnSort": "取消排序",
+}
+
+
+def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = None, page_size: int = 15,
+         select: str | None = None, keep: Sequence[str] = (), export_name: str | None = None,
+         wide: Sequence[str] = ()) -> html.Div:
+    """A table of a DataFrame: sortable, filterable, paged; `select` is "single" or "multi" (a checkbox
+    column); rows are identified by their `id` column when it is there, so a selection survives a
+    refresh. `keep` columns travel with the rows without being shown; `wide` columns get more room.
+    """
+    columns = list(columns or frame.columns)
+    rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
+    defs = [{"field": c, "headerName": t(c.replace("_", " ")), "flex": 3 if c in wide else 1,
+             "minWidth": 220 if c in wide else 175 if _is_time(c) else 110,
+             "tooltipField": c if c in wide else None} for c in columns]
+    options: dict[str, Any] = {"pagination": True, "paginationPageSize": page_size,
+                               "paginationPageSizeSelector": False, "domLayout": "autoHeight",
+                               "enableCellTextSelection": True, "tooltipShowDelay": 300,
+                               # every column is in the page (and in find-in-page), also on a phone
+                               "suppressColumnVirtualisation": True}
+    if select:
+        options["rowSelection"] = {"mode": "multiRow" if select == "multi" else "singleRow",
+                                   "enableClickSelection": True, "checkboxes": True,
+                                   "headerCheckbox": select == "multi"}
+    if language() == "zh":
+        options["localeText"] = GRID_ZH
+    props: dict[str, Any] = {"getRowId": "params.data.id"} if "id" in frame.columns else {}
+    return dag.AgGrid(
+        id=grid_id, rowData=rows, columnDefs=[{k: v for k, v in d.items() if v is not None} for d in defs],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapText": False,
+                       "cellClass": "grid-cell"},
+        dashGridOptions=options, selectedRows=[], className="kefu-grid", style={"width": "100%"},
+        csvExportParams={"fileName": f"{export_name or grid_id}.csv"}, **props,
+    )
+
+
+def _is_time(column: str) -> bool:
+    """Columns holding a date and time (2026-12-07 14:05), which must never be cut."""
+    return column == "at" or column.endswith("_at")
+
+
+def grid_export_button(grid_id: str) -> html.Button:
+    """'Export CSV' for a grid: the rows as shown, with the filter and sort applied."""
+    return html.Button(t("Export CSV"), id=f"{grid_id}-export", className="secondary")
+
+
+def register_grid_export(app: Any, grid_id: str) -> None:
+    from dash import Input, Output
+
+    app.clientside_callback("function(n) { return Boolean(n); }", Output(grid_id, "exportDataAsCsv"),
+                            Input(f"{grid_id}-export", "n_clicks"), prevent_initial_call=True)
+
+
+def selected_ids(rows: list[dict[str, Any]] | None) -> list[str]:
+    """The `id` of each selected grid row."""
+    return [str(r["id"]) for r in rows or [] if isinstance(r, dict) and r.get("id") is not None]

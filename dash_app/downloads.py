@@ -28,7 +28,7 @@ def register(server: flask.Flask) -> None:
         except KefuError as exc:
             return flask.Response(exc.detail, status=exc.status_code, mimetype="text/plain")
         filename = exports.export_filename(dataset, fmt, period)
-        body = exports.iter_export(user.tenant_id, dataset, fmt, period)
+        body = exports.iter_export(user.tenant_id, dataset, fmt, period, user.timezone)
         return flask.Response(
             flask.stream_with_context(body), mimetype=exports.MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},

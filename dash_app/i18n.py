@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
+
+from dash_app.words_zh import WORDS
 
 LANGUAGES = ("en", "zh")
 
@@ -111,35 +115,52 @@ _ZH: dict[str, str] = {
     "Sync queued; changed pages are re-indexed, unchanged ones cost only a fetch.":
         "已排队同步：有变化的页面会重新索引，未变化的页面只需一次请求。",
     "Deleted the website and its pages' documents.": "已删除该网站及其页面文档。",
+    "Office hours": "营业时间",
+    "Webhooks": "Webhook 推送",
+    "Outside office hours the chat says that no one can answer right now and asks the customer for "
+    "an email or phone number; replies written later are emailed to them.":
+        "在营业时间以外，聊天窗口会如实告诉客户现在无人值守，并请客户留下邮箱或电话；之后写的回复会通过邮件发给客户。",
+    "Use office hours": "启用营业时间",
+    "Time zone": "时区",
+    "Hours per day, like 09:00-12:00, 13:00-18:00 (empty = closed all day).":
+        "每天的营业时段，例如 09:00-12:00, 13:00-18:00（留空 = 全天休息）。",
+    "Email staff about each new hand-off": "每次有新的转人工请求时邮件通知员工",
+    "Open now": "当前在营业时间内",
+    "Closed now": "当前不在营业时间内",
+    "closed": "休息",
+    "Monday": "星期一",
+    "Tuesday": "星期二",
+    "Wednesday": "星期三",
+    "Thursday": "星期四",
+    "Friday": "星期五",
+    "Saturday": "星期六",
+    "Sunday": "星期日",
+    "Saved.": "已保存。",
+    "Deleted.": "已删除。",
+    "Kefu POSTs each event as JSON, signed in X-Kefu-Signature (HMAC-SHA256 of the body with the "
+    "webhook's secret); failed deliveries are retried, then marked failed.":
+        "客服系统会把每个事件以 JSON 格式 POST 给接收地址，并在 X-Kefu-Signature 中签名（用该 Webhook 的密钥对请求体做 "
+        "HMAC-SHA256）；推送失败会自动重试，多次失败后标记为失败。",
+    "Receiver URL": "接收地址",
+    "Add webhook": "添加 Webhook",
+    "Delete selected": "删除所选",
+    "Deliveries of the selected webhook": "所选 Webhook 的推送记录",
+    "Select a webhook first.": "请先选择一个 Webhook。",
+    "Added. Copy the signing secret now; it is not shown again:": "已添加。请立即复制签名密钥，它不会再次显示：",
+    "pending": "等待中",
+    "sending": "发送中",
+    "delivered": "已送达",
+    "failed": "失败",
     # Similar questions and FAQ row curation (issue 18).
     "Similar questions (one per line)": "相似问法（每行一个）",
     "Other ways customers ask this, e.g. “can I pay on delivery”": "顾客的其他问法，例如“能不能货到付款”",
     "Entries typed here are indexed like an uploaded FAQ; pick a row to edit it. "
     "Similar questions are matched like the question itself.":
         "这里输入的条目和上传的 FAQ 一样被索引；选择一行即可编辑。相似问法和问题本身一样参与匹配。",
-    "Saved; the entry is being indexed and answers will use it in a moment.":
-        "已保存，条目正在索引，稍后回答即会使用。",
-    "Deleted the entry; the change is being indexed.": "已删除该条目，正在更新索引。",
-    "Uploaded FAQ rows": "已上传的 FAQ 行",
-    "Fix a row of an uploaded Q&A file: the change reaches answers in a moment and is kept when the "
-    "file is uploaded again (rows whose file text changed since are marked).":
-        "修改已上传问答文件中的某一行：稍后即用于回答，重新上传文件时仍会保留（文件内容之后有变化的行会被标出）。",
-    "Choose a document": "选择文档",
-    "search id, question or answer": "搜索编号、问题或答案",
-    "Disable": "停用",
-    "Enable": "启用",
-    "Revert to file": "恢复为文件内容",
     "Save similar questions": "保存相似问法",
-    "Saved": "已保存",
-    "Disabled": "已停用",
-    "Enabled": "已启用",
-    "Reverted to the file's text": "已恢复为文件内容",
     "Saved similar questions": "已保存相似问法",
-    "{done}: row {row}. Answers use it in a moment.": "{done}：第 {row} 行。稍后回答即会使用。",
-    "The row is no longer in the uploaded file.": "该行已不在上传的文件中。",
     "The uploaded file changed since this edit; it now says:": "此次修改后上传的文件有变化，现在的内容是：",
     # Confidence threshold from evaluation runs (issue 18).
-    "Confidence threshold": "置信度阈值",
     "Select a finished run: it shows how many answers are right and how many questions get "
     "answered at each threshold, and which threshold reaches your target precision. "
     "Without labelled questions the default threshold stays.":
@@ -156,9 +177,7 @@ _ZH: dict[str, str] = {
         "当前（{threshold}）：准确率 {precision}，覆盖率 {coverage}。",
     "Apply threshold": "应用阈值",
     "Select a finished run above.": "请在上方选择一次已完成的评测。",
-    "This run has not finished yet.": "该评测尚未完成。",
     "Applied: the bot now answers from confidence": "已应用：机器人现在从以下置信度开始回答",
-    "Failures of the selected run": "所选评测的错误",
     # Similar questions suggested from traffic (issue 18).
     "Suggested similar questions": "建议的相似问法",
     "Customers' own wordings the bot missed, with the FAQ row they belong to. Adding one makes the "
@@ -208,6 +227,17 @@ _ZH: dict[str, str] = {
         "此处未配置模型：由本地应答回答，无需连接。",
     "Saved. New answers use this model.": "已保存。新的回答将使用此模型。",
     "Start from a template": "从模板开始",
+    "Grounded answers": "有依据的回答",
+    "Each sentence a model writes is checked against the passages and tool results it was given; unsupported "
+    "sentences are flagged, dropped or replaced as set in Settings → Model.":
+        "模型写的每一句话都会与它获得的知识段落和工具结果核对；无依据的句子按“设置 → 模型”中的选择被标记、删除或替换。",
+    "No model-written answers in this period yet.": "此期间还没有模型撰写的回答。",
+    "Grounded": "有依据",
+    "Flagged": "已标记",
+    "Grounded rate": "有依据率",
+    "Model answers supported by the knowledge": "有知识库依据的模型回答",
+    "Flagged answers": "被标记的回答",
+    "No flagged answers in this period.": "此期间没有被标记的回答。",
     "Choose a template…": "选择模板…",
     "Replace shop.example.com with your own endpoint (and the example token with yours) before adding.":
         "添加前请把 shop.example.com 换成您自己的接口地址（并把示例令牌换成您的令牌）。",
@@ -216,15 +246,65 @@ _ZH: dict[str, str] = {
 
 
 def language() -> str:
-    """The signed-in browser's language (English outside a request)."""
+    """The browser's language: the one it chose with the switch, else its own (English outside a request)."""
     if not flask.has_request_context():
         return "en"
-    chosen = flask.session.get("lang")
-    return chosen if chosen in LANGUAGES else "en"
+    return chosen_language() or browser_language()
 
 
 def t(text: str) -> str:
     """`text` in the current language; keys ending in `_kpi` disambiguate words used twice."""
     if language() == "zh":
-        return _ZH.get(text, text.removesuffix("_kpi"))
+        return _ZH.get(text) or WORDS.get(text) or text.removesuffix("_kpi")
     return text.removesuffix("_kpi")
+
+
+# --- Language choice, the words of every page, and translating a layout (issue 22) -------------------------
+# The choice lives in its own long-lived cookie, set only by /lang/<code>. Keeping it out of the session
+# cookie is the fix for "switching language does not stick": Flask re-sent the session cookie on every
+# Dash callback (SESSION_REFRESH_EACH_REQUEST), so a callback that started before the switch answered
+# with the old session and put the old language back.
+LANG_COOKIE = "kefu_lang"
+
+
+def chosen_language() -> str | None:
+    """The language this browser chose with the switch, if any."""
+    chosen = flask.request.cookies.get(LANG_COOKIE) or flask.session.get("lang")
+    return chosen if chosen in LANGUAGES else None
+
+
+def browser_language() -> str:
+    """The browser's preferred language among ours (Accept-Language), English when it prefers neither."""
+    return flask.request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def translate_tree(node: Any) -> Any:
+    """A page layout with its fixed English words (text, labels, placeholders, titles, options) translated.
+
+    Pages are written in English; the router passes each layout through here, so a word needs only an
+    entry in the dictionary. Elements with the class `user-text` hold the tenant's own data and are left
+    as they are, as are table data.
+    """
+    if language() == "en":
+        return node
+    return _translate(node)
+
+
+def _translate(node: Any) -> Any:
+    if isinstance(node, str):
+        return t(node)
+    if isinstance(node, list | tuple):
+        return [_translate(child) for child in node]
+    props = getattr(node, "__dict__", None)
+    if props is None or "user-text" in str(props.get("className") or "").split():
+        return node
+    for name in ("placeholder", "title", "label"):
+        if isinstance(props.get(name), str):
+            setattr(node, name, t(props[name]))
+    options = props.get("options")
+    if isinstance(options, list):
+        node.options = [{**o, "label": t(o["label"])} if isinstance(o, dict) and isinstance(o.get("label"), str)
+                        else o for o in options]
+    if "children" in props and props["children"] is not None:
+        node.children = _translate(props["children"])
+    return node

@@ -25,6 +25,12 @@ os.environ.update(
         # Crawl tests fetch sites served on 127.0.0.1 (the SSRF tests turn this off again), at full speed.
         "KEFU_CRAWL_ALLOW_PRIVATE": "true",
         "KEFU_CRAWL_HOST_DELAY_SECONDS": "0",
+        # Webhook receivers and SMTP servers in tests listen on 127.0.0.1 (the SSRF tests turn this
+        # off again); failing deliveries retry twice, milliseconds apart.
+        "KEFU_WEBHOOK_ALLOW_PRIVATE": "true",
+        "KEFU_NOTIFY_MAX_RETRIES": "2",
+        "KEFU_NOTIFY_MIN_BACKOFF_MS": "20",
+        "KEFU_NOTIFY_MAX_BACKOFF_MS": "100",
     }
 )
 for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL", "KEFU_REDIS_URL"):

@@ -13,6 +13,7 @@ from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.evaluations import EvaluationController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.notifications import ServiceSettingsController, WebhookController
 from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
@@ -47,7 +48,8 @@ def create_app() -> Litestar:
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        UserController, SimilarQuestionController, EvaluationController],
+                        UserController, WebhookController, ServiceSettingsController,
+                        SimilarQuestionController, EvaluationController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

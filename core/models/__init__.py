@@ -23,11 +23,20 @@ from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, Evalu
 from core.models.faq_override import FaqOverride, PhrasingDismissal
 from core.models.grounding import AnswerCheck
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
+from core.models.notifications import (
+    DELIVERY_STATUSES,
+    WEBHOOK_EVENTS,
+    NotificationEmail,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from core.models.records import RECORD_ACCESS, HttpTool, Record, RecordCollection
 from core.models.sources import PAGE_RESULTS, SOURCE_SCHEDULES, SOURCE_STATUSES, Source, SourcePage
 from core.models.tenancy import KEY_ROLES, ROLES, ApiKey, Tenant, User, WidgetKey
 
 __all__ = [
+    "DELIVERY_STATUSES",
     "DOCUMENT_STATUSES",
     "EMBEDDING_DIM",
     "EVALUATION_STATUSES",
@@ -40,6 +49,7 @@ __all__ = [
     "SOURCE_SCHEDULES",
     "SOURCE_STATUSES",
     "TENANT_TABLES",
+    "WEBHOOK_EVENTS",
     "AnswerCheck",
     "ApiKey",
     "AuditEntry",
@@ -60,6 +70,7 @@ __all__ = [
     "KnowledgeGapTopic",
     "Message",
     "ModelRun",
+    "NotificationEmail",
     "PhrasingDismissal",
     "Record",
     "RecordCollection",
@@ -69,5 +80,8 @@ __all__ = [
     "TermFrequency",
     "UsageDaily",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WidgetKey",
 ]

@@ -63,6 +63,11 @@ class Conversation(TenantOwned, Base):
     user_id: Mapped[str | None] = mapped_column(String(200))
     user_name: Mapped[str | None] = mapped_column(String(200))
     user_email: Mapped[str | None] = mapped_column(String(320))
+    # How the customer asked to be reached when no one could answer (chat.contact); agent replies
+    # are emailed to contact_email while the customer is away.
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The agent inbox (chat.inbox): None while the bot answers; waiting for a person, open (a
     # person holds it, the bot is silent), resolved. A trigger sets `waiting` with `handoff_at`.
     inbox_status: Mapped[str | None] = mapped_column(String(20))

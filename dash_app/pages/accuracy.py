@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
-from analytics import reports
+from analytics import grounding, reports
 from analytics.period import Period
 from chat import commands as chat_commands
 from core.audit import Actor
@@ -24,7 +24,8 @@ from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, empty_figure, notice, records, section, styled, table
+from dash_app.components import as_uuid, attempt, empty_figure, grid, notice, records, section, selected_ids, styled
+from dash_app.formats import count, percent, when, zone
 from dash_app.i18n import language, t
 from knowledge import commands, evaluation, thresholds
 
@@ -40,17 +41,47 @@ def live_accuracy(user: SignedInUser, period: Period) -> pd.DataFrame:
 
 def accuracy_figure(frame: pd.DataFrame) -> go.Figure:
     if frame.empty or not frame[["thumbs_up", "thumbs_down", "answered", "fallbacks"]].to_numpy().any():
-        return empty_figure(t("No data for this period yet."))
+        return empty_figure(t("No feedback yet in this period. Thumbs from customers in the widget appear here; run an "
+                                "evaluation below to measure accuracy now."))
     answered = frame["answered"] / (frame["answered"] + frame["fallbacks"]).where(lambda s: s > 0)
     figure = go.Figure([
-        go.Bar(x=frame["day"], y=frame["thumbs_up"], name="👍", marker_color="#2e7d32"),
-        go.Bar(x=frame["day"], y=-frame["thumbs_down"], name="👎", marker_color="#c62828"),
+        go.Bar(x=frame["day"], y=frame["thumbs_up"], name=t("Thumbs up"), marker_color="#2e7d32"),
+        go.Bar(x=frame["day"], y=-frame["thumbs_down"], name=t("Thumbs down"), marker_color="#c62828"),
         go.Scatter(x=frame["day"], y=frame["up_rate"], name=t("Thumbs-up rate"), yaxis="y2", mode="lines+markers"),
         go.Scatter(x=frame["day"], y=answered, name=t("Answer rate"), yaxis="y2", mode="lines+markers"),
     ])
-    figure.update_layout(barmode="relative", title="Live accuracy from feedback",
+    figure.update_layout(barmode="relative", title=t("Live accuracy from feedback"),
+                         xaxis={"tickformat": "%m-%d", "hoverformat": "%Y-%m-%d"}, yaxis={"tickformat": ",d"},
                          yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]})
     return styled(figure)
+
+
+def grounded(user: SignedInUser, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The grounded rate per day and the flagged answers of `period` (chat.grounding's checks)."""
+    with tenant_session_sync(user.tenant_id) as session:
+        return (grounding.grounded_daily(session, user.tenant_id, period),
+                grounding.flagged_answers(session, user.tenant_id, period))
+
+
+def grounded_figure(frame: pd.DataFrame) -> go.Figure:
+    if frame.empty or not frame["checked"].any():
+        return empty_figure(t("No model-written answers in this period yet."))
+    figure = go.Figure([
+        go.Bar(x=frame["day"], y=frame["grounded"], name=t("Grounded"), marker_color="#2e7d32"),
+        go.Bar(x=frame["day"], y=frame["checked"] - frame["grounded"], name=t("Flagged"), marker_color="#ef6c00"),
+        go.Scatter(x=frame["day"], y=frame["rate"], name=t("Grounded rate"), yaxis="y2", mode="lines+markers",
+                   connectgaps=False),
+    ])
+    figure.update_layout(barmode="stack", title=t("Model answers supported by the knowledge"),
+                         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]})
+    return styled(figure)
+
+
+def flagged_table(frame: pd.DataFrame) -> Any:
+    if frame.empty:
+        return notice(t("No flagged answers in this period."))
+    return grid(frame, "acc-flagged", columns=["created_at", "question", "unsupported", "draft", "action"],
+                wide=["question", "unsupported", "draft"])
 
 
 def evaluation_runs(user: SignedInUser) -> pd.DataFrame:
@@ -76,21 +107,30 @@ def run_status(runs: pd.DataFrame) -> Any:
     run = runs.iloc[0]
     name, status = run["name"], run["status"]
     if status == "queued":
-        return notice(f"“{name}” is queued; it starts when a worker is free.")
+        return notice(t("“{name}” is queued; it starts when a worker is free.").format(name=name))
     if status == "running":
-        return notice(f"“{name}” is running…")
+        return notice(t("“{name}” is running…").format(name=name))
     if status == "failed":
-        return notice(f"“{name}” failed: {run['error'] or 'unknown error'}", "error")
-    return notice(f"“{name}” is done: accuracy {_percent(run['accuracy'])}, top-1 {_percent(run['top1'])}, "
-                  f"{int(run['failures'] or 0)} failure(s). Select it to see them.", "success")
+        return notice(t("“{name}” failed: {error}").format(name=name, error=run["error"] or t("unknown error")),
+                      "error")
+    failed = count(run["failures"] or 0, "{n} failure", "{n} failures")
+    return notice(t("“{name}” is done: accuracy {accuracy}, top-1 {top1}, {failures}. Select it to see them.").format(
+        name=name, accuracy=percent(run["accuracy"]), top1=percent(run["top1"]), failures=failed), "success")
 
 
-def _percent(value: Any) -> str:
-    return "–" if value is None or pd.isna(value) else f"{value:.0%}"
+def _readable_runs(runs: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """Runs with local times, percentages and the status in the reader's language."""
+    tz = zone(timezone)
+    shown = runs.assign(id=runs["run_id"].astype(str), status=runs["status"].map(t),
+                        created_at=runs["created_at"].map(lambda v: when(v, tz)))
+    for column in ("top1", "mrr", "recall_at_5", "answer_rate", "accuracy"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else percent(v))
+    return shown
 
 
-def _run_rows(runs: pd.DataFrame) -> list[dict[str, Any]]:
-    return records(runs.assign(id=runs["run_id"].astype(str))[[*RUN_SHOWN, "id"]])
+def _run_rows(runs: pd.DataFrame, timezone: str = "UTC") -> list[dict[str, Any]]:
+    return records(_readable_runs(runs, timezone)[[*RUN_SHOWN, "id"]])
 
 
 def failures(user: SignedInUser, run_id: str) -> pd.DataFrame:
@@ -147,7 +187,7 @@ def threshold_panel(user: SignedInUser, run_id: str, target: float) -> Any:
     now = found.at(current)
     reason = found.reason_zh if language() == "zh" else found.reason
     lines = [html.P(t("Now ({threshold}): precision {precision}, coverage {coverage}.").format(
-                 threshold=f"{current:.2f}", precision=_percent(now.precision), coverage=_percent(now.coverage))),
+                 threshold=f"{current:.2f}", precision=percent(now.precision), coverage=percent(now.coverage))),
              notice(reason, "success" if found.recommended is not None else "info")]
     can_apply = found.recommended is not None and user.can("admin") and abs(found.recommended - current) > 1e-9
     label = t("Apply threshold") + (f" {found.recommended:.2f}" if found.recommended is not None else "")
@@ -159,28 +199,38 @@ def threshold_panel(user: SignedInUser, run_id: str, target: float) -> Any:
     ])
 
 
-def _runs_table(frame: pd.DataFrame) -> Any:
-    frame = frame.assign(id=frame["run_id"].astype(str))
-    return table(frame, "acc-runs", columns=[c for c in RUN_SHOWN if c in frame], row_selectable="single",
-                 keep=["id"])
+def _runs_table(frame: pd.DataFrame, timezone: str = "UTC") -> Any:
+    frame = _readable_runs(frame, timezone)
+    return grid(frame, "acc-runs", columns=[c for c in RUN_SHOWN if c in frame], select="single", keep=["id"],
+                wide=["name", "error"])
 
 
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     runs = evaluation_runs(user)
     uploader = dcc.Upload(id="acc-upload", className="upload", disabled=not admin,
-                          children=html.Div("Upload a labelled set: CSV with columns question, expected "
-                                                   "(the FAQ id that should answer; ids separated by |; "
-                                                   "empty = the bot should not answer)"))
+                          children=html.Div(["Upload a labelled set: a CSV with the columns ", html.Code("question"),
+                                             " and ", html.Code("expected"),
+                                             " (the FAQ id that should answer; ids separated by |; "
+                                             "empty = the bot should not answer)"]))
     return html.Div([
         html.H2(t("Accuracy")),
         section("Live accuracy", dcc.Loading(dcc.Graph(id="acc-live", config={"displaylogo": False}))),
+        section("Grounded answers",
+                html.P(t("Each sentence a model writes is checked against the passages and tool results it was "
+                         "given; unsupported sentences are flagged, dropped or replaced as set in Settings → Model."),
+                       className="muted"),
+                dcc.Loading(dcc.Graph(id="acc-grounded", config={"displaylogo": False})),
+                html.H4(t("Flagged answers")),
+                html.Div(id="acc-flagged-box"), section_id="grounded"),
         section("Evaluation runs",
                 dcc.Input(id="acc-name", placeholder="run name (optional)", disabled=not admin),
                 uploader if admin else notice(t("Only admins can change this.")),
                 dcc.Loading(html.Div(id="acc-result")),
                 html.Div(run_status(runs), id="acc-status"),
-                html.Div(_runs_table(runs), id="acc-runs-box"),
+                html.Div(notice("No evaluation runs yet. Upload a labelled set above to measure how often the right "
+                                "answer is found.") if runs.empty else None),
+                html.Div(_runs_table(runs, user.timezone), id="acc-runs-box"),
                 dcc.Interval(id="acc-interval", interval=1500, disabled=not runs["status"].isin(PENDING).any()),
                 dcc.Store(id="acc-refresh", data=0),
                 html.H4(t("Failures of the selected run")),
@@ -207,6 +257,17 @@ def register(app: Any) -> None:
         frame, error = attempt(lambda: live_accuracy(user, period_of(start, end)))
         return accuracy_figure(frame) if frame is not None else empty_figure(str(error.children if error else ""))
 
+    @app.callback(Output("acc-grounded", "figure"), Output("acc-flagged-box", "children"),
+                  Input("period", "start_date"), Input("period", "end_date"))
+    def grounded_answers(start: str | None, end: str | None) -> tuple[go.Figure, Any]:
+        from dash_app.components import period_of
+
+        user = auth.current_user()
+        frames, error = attempt(lambda: grounded(user, period_of(start, end)))
+        if frames is None:
+            return empty_figure(str(error.children if error else "")), error
+        return grounded_figure(frames[0]), flagged_table(frames[1])
+
     @app.callback(Output("acc-result", "children"), Output("acc-refresh", "data"), Input("acc-upload", "contents"),
                   State("acc-upload", "filename"), State("acc-name", "value"), State("acc-refresh", "data"),
                   prevent_initial_call=True)
@@ -217,47 +278,49 @@ def register(app: Any) -> None:
             return error, no_update
         return notice("Queued; the run is scored in the background and appears below.", "success"), (counter or 0) + 1
 
-    @app.callback(Output("acc-runs", "data"), Output("acc-status", "children"), Output("acc-interval", "disabled"),
+    @app.callback(Output("acc-runs", "rowData"), Output("acc-status", "children"), Output("acc-interval", "disabled"),
                   Input("acc-interval", "n_intervals"), Input("acc-refresh", "data"), prevent_initial_call=True)
     def refresh_runs(_: Any, __: Any) -> tuple[Any, Any, bool]:
-        runs = evaluation_runs(auth.current_user())
-        return _run_rows(runs), run_status(runs), not runs["status"].isin(PENDING).any()
+        user = auth.current_user()
+        runs = evaluation_runs(user)
+        return _run_rows(runs, user.timezone), run_status(runs), not runs["status"].isin(PENDING).any()
 
-    @app.callback(Output("acc-threshold", "children"), Input("acc-runs", "selected_row_ids"),
-                  Input("acc-target", "value"), Input("acc-apply-result", "children"), State("acc-runs", "data"),
-                  prevent_initial_call=True)
-    def show_thresholds(selected: list[str] | None, target: float | None, _: Any,
-                        rows: list[dict[str, Any]] | None) -> Any:
-        if not selected:
+    @app.callback(Output("acc-threshold", "children"), Input("acc-runs", "selectedRows"),
+                  Input("acc-target", "value"), Input("acc-apply-result", "children"), prevent_initial_call=True)
+    def show_thresholds(selected: list[dict[str, Any]] | None, target: float | None, _: Any) -> Any:
+        ids = selected_ids(selected)
+        if not ids:
             return notice(t("Select a finished run above."))
-        status = next((r.get("status") for r in rows or [] if r.get("id") == selected[0]), "done")
-        if status != "done":
+        if (selected or [{}])[0].get("status", t("done")) != t("done"):
             return notice(t("This run has not finished yet."))
-        return threshold_panel(auth.current_user(), selected[0], float(target or thresholds.DEFAULT_TARGET))
+        return threshold_panel(auth.current_user(), ids[0], float(target or thresholds.DEFAULT_TARGET))
 
     @app.callback(Output("acc-apply-result", "children"), Input("acc-apply", "n_clicks"),
-                  State("acc-runs", "selected_row_ids"), State("acc-target", "value"), prevent_initial_call=True)
-    def apply(clicks: int | None, selected: list[str] | None, target: float | None) -> Any:
-        if not clicks or not selected:
+                  State("acc-runs", "selectedRows"), State("acc-target", "value"), prevent_initial_call=True)
+    def apply(clicks: int | None, selected: list[dict[str, Any]] | None, target: float | None) -> Any:
+        ids = selected_ids(selected)
+        if not clicks or not ids:
             return no_update
         user = auth.current_user()
-        applied, error = attempt(lambda: apply_threshold(user, selected[0], float(target or thresholds.DEFAULT_TARGET)))
+        applied, error = attempt(lambda: apply_threshold(user, ids[0], float(target or thresholds.DEFAULT_TARGET)))
         if error is not None:
             return error
         return notice(t("Applied: the bot now answers from confidence") + f" {applied:.2f}.", "success")
 
-    @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selected_row_ids"),
-                  State("acc-runs", "data"), prevent_initial_call=True)
-    def show_failures(selected: list[str] | None, rows: list[dict[str, Any]] | None) -> Any:
-        if not selected:
+    @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selectedRows"), prevent_initial_call=True)
+    def show_failures(selected: list[dict[str, Any]] | None) -> Any:
+        ids = selected_ids(selected)
+        if not ids:
             return None
-        status = next((r.get("status") for r in rows or [] if r.get("id") == selected[0]), "done")
-        if status in PENDING:
+        status = (selected or [{}])[0].get("status", t("done"))
+        if status in [t(p) for p in PENDING]:
             return notice("This run has not finished yet.")
-        if status == "failed":
+        if status == t("failed"):
             return notice("This run failed; see its error above.", "error")
         user = auth.current_user()
-        frame, error = attempt(lambda: failures(user, selected[0]))
+        frame, error = attempt(lambda: failures(user, ids[0]))
         if error is not None or frame is None:
             return error
-        return table(frame, "acc-failures-table") if len(frame) else notice("No failures in this run.", "success")
+        if frame.empty:
+            return notice("No failures in this run.", "success")
+        return grid(frame, "acc-failures-table", wide=["question"])

@@ -18,7 +18,11 @@ from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, period_of, section
+from dash_app.formats import count
 from dash_app.i18n import t
+
+DATASET_LABELS = {"conversations": "Conversations", "messages": "Messages", "feedback": "Feedback",
+                  "daily": "Daily figures"}
 
 
 def check_choice(dataset: str | None, fmt: str | None) -> tuple[str, str]:
@@ -33,7 +37,7 @@ def export_file(user: SignedInUser, dataset: str | None, fmt: str | None, period
     """The export as (file name, bytes) for the browser download (analyst and up)."""
     auth.require(user, "analyst")
     dataset, fmt = check_choice(dataset, fmt)
-    data = b"".join(exports.iter_export(user.tenant_id, dataset, fmt, period))
+    data = b"".join(exports.iter_export(user.tenant_id, dataset, fmt, period, user.timezone))
     return exports.export_filename(dataset, fmt, period), data
 
 
@@ -48,17 +52,28 @@ def layout(user: SignedInUser) -> html.Div:
         html.H2(t("Export")),
         section("Export", html.Div([
             html.Div([html.Label(t("Dataset")),
-                      dcc.Dropdown(id="ex-dataset", options=list(exports.DATASETS), value="conversations",
-                                   clearable=False)]),
+                      dcc.Dropdown(id="ex-dataset", options=[{"label": DATASET_LABELS.get(d, d), "value": d}
+                                                            for d in exports.DATASETS],
+                                   value="conversations", clearable=False)]),
             html.Div([html.Label(t("Format")),
-                      dcc.RadioItems(id="ex-format", options=list(exports.FORMATS), value="csv", inline=True)]),
+                      dcc.RadioItems(id="ex-format", options=[{"label": f.upper() if f != "parquet" else "Parquet",
+                                                               "value": f} for f in exports.FORMATS],
+                                     value="csv", inline=True)]),
             html.Button(t("Download"), id="ex-download-button"),
         ], className="row"),
             html.P(["The period is the one chosen at the top. Large exports: ",
                     html.A("stream the file directly", id="ex-stream-link", href="#")], className="muted"),
+            html.P(t("Time zone of the timestamps: {zone}.").format(zone=user.timezone), className="muted"),
             dcc.Loading(html.Div(id="ex-result")),
             dcc.Download(id="ex-download")),
     ])
+
+
+def _size(n: int) -> str:
+    """A file size as people read it: 812 bytes, 14.2 KB, 3.1 MB."""
+    if n < 1024:
+        return count(n, "{n} byte", "{n} bytes")
+    return f"{n / 1024:,.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MB"
 
 
 def register(app: Any) -> None:
@@ -71,7 +86,7 @@ def register(app: Any) -> None:
         if error is not None or result is None:
             return no_update, error
         filename, data = result
-        return dcc.send_bytes(data, filename), notice(f"{filename}: {len(data):,} bytes", "success")
+        return dcc.send_bytes(data, filename), notice(f"{filename}: {_size(len(data))}", "success")
 
     @app.callback(Output("ex-stream-link", "href"), Input("ex-dataset", "value"), Input("ex-format", "value"),
                   Input("period", "start_date"), Input("period", "end_date"))

@@ -18,6 +18,7 @@ from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, period_of
+from dash_app.formats import count
 from dash_app.i18n import t
 from knowledge import commands, curation
 
@@ -47,9 +48,9 @@ def topic_card(topic: dict[str, Any], index: int, admin: bool) -> html.Div:
         html.Button(t("Add FAQ entry"), id={"type": "gap-add", "index": index}),
     ], className="editor") if admin else None
     return html.Div([
-        html.Div([html.Strong(str(topic.get("label", ""))), html.Span(f" · {topic.get('count', 0)} questions",
-                                                                       className="muted")]),
-        html.Ul([html.Li(e) for e in examples]),
+        html.Div([html.Strong(str(topic.get("label", "")), className="user-text"),
+                  html.Span(" · " + count(topic.get("count", 0), "{n} question", "{n} questions"), className="muted")]),
+        html.Ul([html.Li(e) for e in examples], className="user-text"),
         form,
     ], className="card gap")
 
@@ -73,7 +74,8 @@ def register(app: Any) -> None:
         if error is not None or frame is None:
             return error
         if frame.empty:
-            return notice("No knowledge gaps found for this period (or the questions have not been clustered yet).")
+            return notice("No knowledge gaps for this period. Questions the bot could not answer are grouped here, "
+                          "each with a one-click FAQ entry.")
         return [topic_card(topic, i, user.can("admin")) for i, topic in enumerate(frame.to_dict("records"))]
 
     @app.callback(Output("gap-result", "children"), Input({"type": "gap-add", "index": ALL}, "n_clicks"),

@@ -20,7 +20,18 @@ from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import (
+    as_uuid,
+    attempt,
+    grid,
+    grid_export_button,
+    notice,
+    records,
+    register_grid_export,
+    section,
+    selected_ids,
+)
+from dash_app.formats import count, when, zone
 from dash_app.i18n import t
 from dash_app.pages import knowledge_faq, knowledge_phrasings, knowledge_rows, knowledge_sources
 from knowledge import commands, documents
@@ -34,9 +45,10 @@ def document_rows(user: SignedInUser) -> list[dict[str, Any]]:
     """The tenant's documents, newest first (up to 500)."""
     with tenant_session_sync(user.tenant_id) as session:
         rows, _ = documents.list_documents(session, user.tenant_id, limit=500)
+        tz = zone(user.timezone)
         return [{"id": str(d.id), "title": d.title, "filename": d.filename, "status": d.status,
                  "chunk_count": d.chunk_count, "version": d.version, "error": d.error or "",
-                 "updated_at": d.updated_at.strftime("%Y-%m-%d %H:%M:%S")} for d in rows]
+                 "updated_at": when(d.updated_at, tz)} for d in rows]
 
 
 def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list[str]:
@@ -53,10 +65,10 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
         except KefuError as exc:  # one bad file does not stop the others
             refused.append(f"{name}: {exc.detail}")
             continue
-        lines.append(f"{accepted.filename}: {accepted.action.replace('_', ' ')}")
+        lines.append(f"{accepted.filename}: {t(accepted.action.replace('_', ' '))}")
     if refused and not lines:
         raise ValidationFailed(" ".join(refused))
-    return lines + [f"refused {line}" for line in refused]
+    return lines + [f"{t('refused')} {line}" for line in refused]
 
 
 def delete_documents(user: SignedInUser, document_ids: list[str]) -> int:
@@ -95,17 +107,20 @@ def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     upload = dcc.Upload(
         id="kn-upload", multiple=True, disabled=not admin, className="upload",
-        children=html.Div([t("Upload"), " — CSV, XLSX, JSON, Markdown, HTML, TXT, PDF, DOCX"]),
+        children=html.Div("Upload — CSV, XLSX, JSON, Markdown, HTML, TXT, PDF, DOCX"),
     )
+    rows = document_rows(user)
     return html.Div([
         html.H2(t("Knowledge")),
         section("Documents",
                 upload if admin else notice(t("Only admins can change this.")),
                 dcc.Loading(html.Div(id="kn-upload-result")),
-                documents_table(document_rows(user)),
-                html.Div([html.Button(t("Run again"), id="kn-reindex", disabled=not admin),
-                          html.Button(t("Delete"), id="kn-delete", className="danger", disabled=not admin)],
-                         className="row"),
+                html.Div(notice("No documents yet. Upload your FAQ (a CSV or XLSX with question and answer columns) "
+                                "above to get started.") if not rows else None, id="kn-empty"),
+                documents_table(rows),
+                html.Div([html.Button(t("Run again"), id="kn-reindex", disabled=True),
+                          html.Button(t("Delete"), id="kn-delete", className="danger", disabled=True),
+                          grid_export_button("kn-table")], className="row"),
                 html.Div(id="kn-reindex-result"),
                 html.Div(id="kn-delete-result"),
                 dcc.Interval(id="kn-interval", interval=1500),
@@ -124,16 +139,23 @@ def layout(user: SignedInUser) -> html.Div:
 
 def documents_table(rows: list[dict[str, Any]]) -> Any:
     """The documents table; rows carry their id, so a selection survives a refresh."""
+    frame = _shown(rows)
+    return grid(frame, "kn-table", columns=DOCUMENT_COLUMNS[:-1], select="multi", keep=["id"], wide=["title", "error"],
+                export_name="documents")
+
+
+def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Document rows for the table, the status in the reader's language."""
     frame = pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
-    return table(frame, "kn-table", columns=DOCUMENT_COLUMNS[:-1], row_selectable="multi", keep=["id"])
+    return frame.assign(status=frame["status"].map(t))
 
 
 def register(app: Any) -> None:
-    @app.callback(Output("kn-table", "data"), Output("kn-interval", "disabled"),
+    @app.callback(Output("kn-table", "rowData"), Output("kn-interval", "disabled"),
                   Input("kn-interval", "n_intervals"), Input("kn-refresh", "data"))
     def refresh_documents(_: Any, __: Any) -> tuple[Any, bool]:
         rows = document_rows(auth.current_user())
-        return records(pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)), not any(r["status"] in PENDING for r in rows)
+        return records(_shown(rows)), not any(r["status"] in PENDING for r in rows)
 
     @app.callback(Output("kn-upload-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
                   Input("kn-upload", "contents"), State("kn-upload", "filename"), State("kn-refresh", "data"),
@@ -144,25 +166,25 @@ def register(app: Any) -> None:
         if error is not None:
             return error, no_update
         lines = lines or []
-        kind = "error" if any(line.startswith("refused ") for line in lines) else "success"
+        kind = "error" if any(line.startswith(t("refused") + " ") for line in lines) else "success"
         return notice("; ".join(lines), kind), (counter or 0) + 1
 
     @app.callback(Output("kn-delete-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
-                  Input("kn-delete", "n_clicks"), State("kn-table", "selected_row_ids"),
+                  Input("kn-delete", "n_clicks"), State("kn-table", "selectedRows"),
                   State("kn-refresh", "data"), prevent_initial_call=True)
-    def delete(_: int, ids: list[str] | None, counter: int) -> tuple[Any, Any]:
+    def delete(_: int, selected: list[dict[str, Any]] | None, counter: int) -> tuple[Any, Any]:
         user = auth.current_user()
-        count, error = attempt(lambda: delete_documents(user, ids or []))
+        deleted, error = attempt(lambda: delete_documents(user, selected_ids(selected)))
         if error is not None:
             return error, no_update
-        return notice(f"Deleted {count} document(s).", "success"), (counter or 0) + 1
+        return notice(count(deleted, "Deleted {n} document.", "Deleted {n} documents."), "success"), (counter or 0) + 1
 
     @app.callback(Output("kn-reindex-result", "children"), Output("kn-refresh", "data", allow_duplicate=True),
-                  Input("kn-reindex", "n_clicks"), State("kn-table", "selected_row_ids"),
+                  Input("kn-reindex", "n_clicks"), State("kn-table", "selectedRows"),
                   State("kn-refresh", "data"), prevent_initial_call=True)
-    def reindex(_: int, ids: list[str] | None, counter: int) -> tuple[Any, Any]:
+    def reindex(_: int, selected: list[dict[str, Any]] | None, counter: int) -> tuple[Any, Any]:
         user = auth.current_user()
-        names, error = attempt(lambda: reindex_documents(user, ids or []))
+        names, error = attempt(lambda: reindex_documents(user, selected_ids(selected)))
         if error is not None:
             return error, no_update
         return notice(t("Queued again: {names}.").format(names=", ".join(names or [])), "success"), (counter or 0) + 1
@@ -176,6 +198,20 @@ def register(app: Any) -> None:
             return error
         return _render_answer(result or {"answer": "", "hits": []})
 
+    @app.callback(Output("kn-delete", "disabled"), Output("kn-reindex", "disabled"), Output("kn-empty", "children"),
+                  Input("kn-table", "selectedRows"), Input("kn-table", "rowData"))
+    def buttons_enabled(selected: list[dict[str, Any]] | None,
+                        rows: list[dict[str, Any]] | None) -> tuple[bool, bool, Any]:
+        """Delete acts on any selection, Run again on failed or stuck documents, only for admins; the
+        empty-state hint goes once a file is in."""
+        empty = None if rows else notice("No documents yet. Upload your FAQ (a CSV or XLSX with question and answer "
+                                         "columns) above to get started.")
+        admin = bool(selected) and auth.current_user().can("admin")
+        stuck = {t(status) for status in ("failed", *PENDING)}
+        rerun = admin and any(row.get("status") in stuck for row in selected or [])
+        return not admin, not rerun, empty
+
+    register_grid_export(app, "kn-table")
     knowledge_faq.register(app)
     knowledge_rows.register(app)
     knowledge_phrasings.register(app)
@@ -186,9 +222,10 @@ def _render_answer(result: dict[str, Any]) -> Any:
     if not result["hits"]:
         return notice("Nothing in the knowledge base matches yet.")
     return html.Div([
-        html.Div([html.Strong("Answer: "), html.Span(result["answer"], id="kn-best-answer")], className="answer"),
-        table(pd.DataFrame(result["hits"]), "kn-hits",
-              columns=["rank", "score", "dense", "lexical", "source_ref", "text"], page_size=10),
+        html.Div([html.Strong(t("Answer: ")), html.Span(result["answer"], id="kn-best-answer", className="user-text")],
+                 className="answer"),
+        grid(pd.DataFrame(result["hits"]), "kn-hits", page_size=10, wide=["text"],
+             columns=["rank", "score", "dense", "lexical", "source_ref", "text"]),
     ])
 
 

@@ -19,6 +19,7 @@ from core.models import Document
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.formats import count
 from dash_app.i18n import t
 from knowledge import commands, faq_overrides
 from knowledge.curation import MANUAL_FAQ_FILENAME
@@ -47,7 +48,7 @@ def uploaded_rows(user: SignedInUser, document_id: str, search: str | None = Non
     with tenant_session_sync(user.tenant_id) as session:
         rows, total = faq_overrides.list_rows(session, user.tenant_id, as_uuid(document_id, "document id"),
                                               search=search, limit=SHOWN)
-    return [{"source_ref": r.source_ref, "state": r.state, "question": r.question, "answer": r.answer,
+    return [{"source_ref": r.source_ref, "state": t(r.state), "question": r.question, "answer": r.answer,
              "similar_questions": " | ".join(r.similar_questions), "note": _note(r)} for r in rows], total
 
 
@@ -117,7 +118,7 @@ def layout(user: SignedInUser) -> html.Section:
 
 
 def register(app: Any) -> None:
-    @app.callback(Output("rows-document", "options"), Input("kn-table", "data"), prevent_initial_call=True)
+    @app.callback(Output("rows-document", "options"), Input("kn-table", "rowData"), prevent_initial_call=True)
     def documents_changed(_: Any) -> list[dict[str, str]]:
         return qa_documents(auth.current_user())  # a new upload becomes choosable once listed
 
@@ -133,7 +134,8 @@ def register(app: Any) -> None:
         if error is not None or result is None:
             return [], error, []
         rows, total = result
-        shown = f"{total:,} row(s)" + (f"; the first {SHOWN} are shown, search to narrow" if total > SHOWN else "")
+        shown = count(total, "{n} row", "{n} rows") + (
+            t("; the first {n} are shown, search to narrow").format(n=SHOWN) if total > SHOWN else "")
         return records(pd.DataFrame(rows, columns=ROW_COLUMNS)), shown, []
 
     @app.callback(Output("rows-ref", "value"), Output("rows-question", "value"), Output("rows-answer", "value"),
@@ -162,5 +164,6 @@ def register(app: Any) -> None:
             return error, no_update
         done = {"edit": "Saved", "disable": "Disabled", "enable": "Enabled", "revert": "Reverted to the file's text",
                 "similar": "Saved similar questions"}
-        message = t("{done}: row {row}. Answers use it in a moment.").format(done=t(done[action]), row=row.source_ref)
-        return notice(message, "success"), (counter or 0) + 1
+        return (notice(t("{done}: row {ref}; answers use it in a moment.").format(done=t(done[action]),
+                                                                               ref=row.source_ref), "success"),
+                (counter or 0) + 1)

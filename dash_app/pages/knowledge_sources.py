@@ -15,7 +15,8 @@ from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import as_uuid, attempt, grid, notice, records, section, selected_ids
+from dash_app.formats import when, zone
 from dash_app.i18n import t
 from knowledge import commands
 from knowledge.sources import store
@@ -27,11 +28,12 @@ RUNNING = ("queued", "crawling")
 
 
 def source_rows(user: SignedInUser) -> list[dict[str, Any]]:
+    tz = zone(user.timezone)
     with tenant_session_sync(user.tenant_id) as session:
-        return [{"id": str(s.id), "url": s.url, "status": s.status, "schedule": s.schedule,
+        return [{"id": str(s.id), "url": s.url, "status": s.status, "schedule": t(s.schedule),
                  "pages_seen": s.pages_seen, "pages_indexed": s.pages_indexed, "pages_unchanged": s.pages_unchanged,
                  "pages_removed": s.pages_removed, "pages_failed": s.pages_failed, "pages_skipped": s.pages_skipped,
-                 "last_sync_at": s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "",
+                 "last_sync_at": when(s.last_sync_at, tz),
                  "error": s.error or ""} for s in store.list_sources(session, user.tenant_id)]
 
 
@@ -39,10 +41,11 @@ def page_rows(user: SignedInUser, source_id: str | None) -> list[dict[str, Any]]
     """The latest sync's result per page of one source, most recent first (up to 500)."""
     if not source_id:
         return []
+    tz = zone(user.timezone)
     with tenant_session_sync(user.tenant_id) as session:
         rows, _ = store.list_pages(session, user.tenant_id, as_uuid(source_id, "source id"), limit=500)
-        return [{"result": p.result, "url": p.url, "title": p.title or "", "error": p.error or "",
-                 "fetched_at": p.fetched_at.strftime("%Y-%m-%d %H:%M:%S") if p.fetched_at else ""} for p in rows]
+        return [{"result": t(p.result), "url": p.url, "title": p.title or "", "error": p.error or "",
+                 "fetched_at": when(p.fetched_at, tz, seconds=True)} for p in rows]
 
 
 def add_source(user: SignedInUser, url: str | None, max_pages: Any, schedule: str | None, include: str | None,
@@ -103,40 +106,46 @@ def layout(user: SignedInUser) -> html.Section:
                  "re-syncs embed only pages that changed and remove pages gone from the site."), className="muted"),
         form if admin else notice(t("Only admins can change this.")),
         html.Div(id="src-result"),
-        table(pd.DataFrame(rows, columns=SOURCE_COLUMNS), "src-table", columns=SOURCE_COLUMNS[:-1],
-              row_selectable="single", keep=["id"], page_size=5),
+        notice("No websites yet. Add your help centre's address to index its pages.") if not rows else None,
+        grid(_shown(rows), "src-table", columns=SOURCE_COLUMNS[:-1], select="single", keep=["id"], page_size=5,
+             wide=["url"]),
         html.Div([html.Button(t("Sync now"), id="src-sync", disabled=not admin),
                   html.Button(t("Delete"), id="src-delete", className="danger", disabled=not admin)],
                  className="row"),
         html.H4(t("Pages of the selected website")),
-        table(pd.DataFrame([], columns=PAGE_COLUMNS), "src-pages", page_size=10),
+        grid(pd.DataFrame([], columns=PAGE_COLUMNS), "src-pages", page_size=10, wide=["url", "title"]),
         dcc.Interval(id="src-interval", interval=1500, disabled=not any(r["status"] in RUNNING for r in rows)),
         section_id="sources",
     )
 
 
+def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+    return frame.assign(status=frame["status"].map(t))
+
+
 def register(app: Any) -> None:
-    @app.callback(Output("src-table", "data"), Output("src-pages", "data"), Output("src-interval", "disabled"),
-                  Input("src-interval", "n_intervals"), Input("src-table", "selected_row_ids"),
+    @app.callback(Output("src-table", "rowData"), Output("src-pages", "rowData"), Output("src-interval", "disabled"),
+                  Input("src-interval", "n_intervals"), Input("src-table", "selectedRows"),
                   Input("src-result", "children"))
-    def refresh(_: Any, selected: list[str] | None, __: Any) -> tuple[Any, Any, bool]:
+    def refresh(_: Any, selected: list[dict[str, Any]] | None, __: Any) -> tuple[Any, Any, bool]:
         user = auth.current_user()
         rows = source_rows(user)
-        chosen = (selected or [None])[0] or (rows[0]["id"] if len(rows) == 1 else None)
+        chosen = ([*selected_ids(selected), None])[0] or (rows[0]["id"] if len(rows) == 1 else None)
         found, _error = attempt(lambda: page_rows(user, chosen))
-        return (records(pd.DataFrame(rows, columns=SOURCE_COLUMNS)),
+        return (records(_shown(rows)),
                 records(pd.DataFrame(found or [], columns=PAGE_COLUMNS)),
                 not any(r["status"] in RUNNING for r in rows))
 
     @app.callback(Output("src-result", "children"), Output("src-interval", "disabled", allow_duplicate=True),
                   Input("src-add", "n_clicks"), Input("src-sync", "n_clicks"), Input("src-delete", "n_clicks"),
                   State("src-url", "value"), State("src-max-pages", "value"), State("src-schedule", "value"),
-                  State("src-include", "value"), State("src-exclude", "value"), State("src-table", "selected_row_ids"),
+                  State("src-include", "value"), State("src-exclude", "value"), State("src-table", "selectedRows"),
                   prevent_initial_call=True)
     def change(_: Any, __: Any, ___: Any, url: str | None, max_pages: Any, schedule: str | None,
-               include: str | None, exclude: str | None, selected: list[str] | None) -> tuple[Any, Any]:
+               include: str | None, exclude: str | None, selected: list[dict[str, Any]] | None) -> tuple[Any, Any]:
         user = auth.current_user()
-        button, chosen = ctx.triggered_id, (selected or [None])[0]
+        button, chosen = ctx.triggered_id, ([*selected_ids(selected), None])[0]
         if button == "src-add":
             _, error = attempt(lambda: add_source(user, url, max_pages, schedule, include, exclude))
             done = t("Added; the crawl has started and its pages appear below as they are done.")

@@ -14,6 +14,7 @@ from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, empty_figure, kpi, notice, period_of, section, styled
+from dash_app.formats import day, number
 from dash_app.i18n import t
 
 
@@ -32,23 +33,25 @@ def request_retrain(user: SignedInUser) -> None:
 
 def trend_figure(trend: pd.DataFrame) -> go.Figure:
     if trend.empty or trend["predicted_satisfaction"].isna().all():
-        return empty_figure("No scored conversations in this period yet.")
+        return empty_figure(t("No scored conversations in this period yet."))
     figure = go.Figure([
-        go.Scatter(x=trend["day"], y=trend["predicted_satisfaction"], name="Predicted satisfaction",
+        go.Scatter(x=trend["day"], y=trend["predicted_satisfaction"], name=t("Predicted satisfaction"),
                    mode="lines+markers"),
         go.Scatter(x=trend["day"], y=trend["thumbs_up_rate"], name=t("Thumbs-up rate"), mode="markers"),
     ])
-    figure.update_layout(title="Predicted satisfaction by day", yaxis={"tickformat": ".0%", "range": [0, 1.05]})
+    figure.update_layout(title=t("Predicted satisfaction by day"),
+                         xaxis={"tickformat": "%m-%d", "hoverformat": "%Y-%m-%d"},
+                         yaxis={"tickformat": ".0%", "range": [0, 1.05], "tickvals": [0, 0.25, 0.5, 0.75, 1]})
     return styled(figure)
 
 
 def drivers_figure(drivers: list[dict[str, Any]]) -> go.Figure:
     if not drivers:
-        return empty_figure("Drivers appear once the model is trained on this tenant's feedback.")
+        return empty_figure(t("Drivers appear once the model is trained on this tenant's feedback."))
     frame = pd.DataFrame(drivers).sort_values("weight")
     figure = go.Figure(go.Bar(x=frame["weight"], y=frame["feature"], orientation="h",
                               marker_color=["#c62828" if w < 0 else "#2e7d32" for w in frame["weight"]]))
-    figure.update_layout(title="Strongest drivers (positive = more satisfied)")
+    figure.update_layout(title=t("Strongest drivers (positive = more satisfied)"), xaxis={"tickformat": ".2f"})
     return styled(figure, 360)
 
 
@@ -76,9 +79,9 @@ def register(app: Any) -> None:
             return error, empty_figure(""), empty_figure("")
         summary = data["summary"]
         trained = summary.get("trained_at")
-        cards = [kpi("Model", summary.get("status"), "{}"), kpi("Labelled conversations", summary.get("n_labels")),
-                 kpi("Cross-validated AUC", summary.get("cv_auc"), "{:.3f}"),
-                 kpi("Trained", str(trained)[:10] if trained else None, "{}")]
+        cards = [kpi("Model", summary.get("status"), t), kpi("Labelled conversations", summary.get("n_labels"), number),
+                 kpi("Cross-validated AUC", summary.get("cv_auc"), "{:.2f}"),
+                 kpi("Trained", trained, day)]
         return cards, trend_figure(data["trend"]), drivers_figure(summary.get("drivers") or [])
 
     @app.callback(Output("sat-retrain-result", "children"), Input("sat-retrain", "n_clicks"),

@@ -8,9 +8,10 @@ page out. Saving anything that changes answers bumps the tenant version so cache
 from __future__ import annotations
 
 import html as html_text
+import zoneinfo
 from typing import Any
 
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 from sqlalchemy import select
 
 from chat import commands
@@ -19,12 +20,19 @@ from core.audit import Actor
 from core.db import tenant_session_sync
 from core.models import WidgetKey
 from core.settings import get_settings
-from core.tenancy import set_widget_origins
+from core.tenancy import mark_onboarding, set_timezone, set_widget_origins
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
 from dash_app.i18n import t
-from dash_app.pages import settings_access, settings_model, settings_privacy, settings_tools, settings_widget
+from dash_app.pages import (
+    settings_access,
+    settings_model,
+    settings_notify,
+    settings_privacy,
+    settings_tools,
+    settings_widget,
+)
 
 
 def bot_settings(user: SignedInUser) -> BotSettings:
@@ -64,6 +72,33 @@ def _uuid(value: str) -> Any:
     return as_uuid(value, "widget key id")
 
 
+def _options(values: Any) -> list[dict[str, str]]:
+    return [{"label": str(v), "value": v} for v in values]
+
+
+def timezone_section(user: SignedInUser) -> html.Section:
+    """The tenant's time zone: charts, tables, exports and reports show times in it."""
+    admin = user.can("admin")
+    return section("Time zone", html.P("Charts, tables, exports and reports use this time zone.", className="muted"),
+                   html.Div([dcc.Dropdown(id="set-timezone", options=ZONES, value=user.timezone, clearable=False,
+                                          disabled=not admin, className="grow"),
+                             html.Button("Save", id="set-save-timezone", disabled=not admin)], className="row"),
+                   html.Div(id="set-timezone-result"), section_id="timezone")
+
+
+ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
+
+
+def save_timezone(user: SignedInUser, name: str | None) -> str:
+    auth.require(user, "admin")
+    return set_timezone(user.tenant_id, name or "", actor=Actor("user", user.user_id))
+
+
+def record_tag_copied(user: SignedInUser) -> None:
+    """The onboarding step "copy the widget tag" (any signed-in user may copy it)."""
+    mark_onboarding(user.tenant_id, "tag_copied")
+
+
 def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     bot = bot_settings(user)
@@ -72,7 +107,7 @@ def layout(user: SignedInUser) -> html.Div:
         html.Label("Persona", htmlFor="set-persona"),
         dcc.Textarea(id="set-persona", value=bot.persona, className="wide", disabled=not admin),
         html.Div([
-            html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=list(LANGUAGES),
+            html.Div([html.Label("Language"), dcc.Dropdown(id="set-language", options=_options(LANGUAGES),
                                                            value=bot.language, clearable=False, disabled=not admin)]),
             html.Div([html.Label("Confidence threshold"),
                       dcc.Input(id="set-threshold", type="number", min=0, max=1, step=0.05,
@@ -95,8 +130,11 @@ def layout(user: SignedInUser) -> html.Div:
         section("Bot", bot_form),
         settings_model.layout(user),
         section("Widget", *widget_children),
+        timezone_section(user),
+        html.Div(id="set-tag-copied"),
         settings_access.layout(user),
         settings_tools.layout(user),
+        settings_notify.layout(user),
         settings_privacy.layout(user),
     ])
 
@@ -124,8 +162,23 @@ def register(app: Any) -> None:
                 return error
         return notice("Saved the allowed origins.", "success")
 
+    @app.callback(Output("set-timezone-result", "children"), Input("set-save-timezone", "n_clicks"),
+                  State("set-timezone", "value"), prevent_initial_call=True)
+    def save_zone(_: Any, name: str | None) -> Any:
+        zone_name, error = attempt(lambda: save_timezone(auth.current_user(), name))
+        return error or notice(t("Saved: times are shown in {zone}.").format(zone=zone_name), "success")
+
+    @app.callback(Output("set-tag-copied", "children"), Input("wl-copy-0", "n_clicks"), prevent_initial_call=True)
+    def copied(clicks: int | None) -> Any:
+        """The first-run step "copy the widget tag": the Copy button beside the (first) tag was used."""
+        if not clicks:
+            return no_update
+        _, error = attempt(lambda: record_tag_copied(auth.current_user()))
+        return error
+
     settings_model.register(app)
     settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)
+    settings_notify.register(app)
     settings_privacy.register(app)

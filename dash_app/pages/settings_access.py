@@ -20,7 +20,8 @@ from core.models import KEY_ROLES, ROLES, ApiKey, User
 from core.tenancy import add_user, check_grantable, create_api_key, revoke_api_key
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import as_uuid, attempt, grid, notice, records, section, selected_ids
+from dash_app.formats import count, when, yes_no, zone
 from dash_app.i18n import t
 
 KEY_COLUMNS = ["name", "prefix", "role", "created_at", "revoked_at"]
@@ -35,9 +36,9 @@ def api_key_rows(user: SignedInUser) -> list[dict[str, Any]]:
     with tenant_session_sync(user.tenant_id) as session:
         keys = session.scalars(select(ApiKey).where(ApiKey.tenant_id == user.tenant_id)
                                .order_by(ApiKey.created_at.desc())).all()
-        return [{"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": k.role,
-                 "created_at": k.created_at.strftime("%Y-%m-%d %H:%M"),
-                 "revoked_at": k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else ""} for k in keys]
+        tz = zone(user.timezone)
+        return [{"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": t(k.role),
+                 "created_at": when(k.created_at, tz), "revoked_at": when(k.revoked_at, tz)} for k in keys]
 
 
 def new_api_key(user: SignedInUser, name: str, role: str) -> str:
@@ -64,9 +65,9 @@ def revoke_api_keys(user: SignedInUser, key_ids: list[str]) -> int:
 def user_rows(user: SignedInUser) -> list[dict[str, Any]]:
     with tenant_session_sync(user.tenant_id) as session:
         users = session.scalars(select(User).where(User.tenant_id == user.tenant_id).order_by(User.created_at)).all()
-        return [{"id": str(u.id), "email": u.email, "display_name": u.display_name or "", "role": u.role,
-                 "is_active": "yes" if u.is_active else "no",
-                 "created_at": u.created_at.strftime("%Y-%m-%d %H:%M")} for u in users]
+        tz = zone(user.timezone)
+        return [{"id": str(u.id), "email": u.email, "display_name": u.display_name or "", "role": t(u.role),
+                 "is_active": yes_no(u.is_active), "created_at": when(u.created_at, tz)} for u in users]
 
 
 def invite_user(user: SignedInUser, email: str, password: str, role: str, display_name: str | None = None) -> str:
@@ -103,27 +104,30 @@ def layout(user: SignedInUser) -> html.Div:
     admin = user.can("admin")
     roles = [r for r in ROLES if user.can(r)]
     key_roles = [r for r in KEY_ROLES if user.can(r)]
+    role_options = [{"label": r, "value": r} for r in roles]
     keys = html.Div([
-        table(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]), "keys-table", columns=KEY_COLUMNS,
-              row_selectable="multi", keep=["id"]),
+        grid(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]), "keys-table", columns=KEY_COLUMNS,
+             select="multi", keep=["id"], page_size=10),
         html.Div([dcc.Input(id="keys-name", placeholder="key name, e.g. CRM sync", disabled=not admin),
-                  dcc.Dropdown(id="keys-role", options=key_roles, value="analyst", clearable=False, disabled=not admin),
+                  dcc.Dropdown(id="keys-role", options=[{"label": r, "value": r} for r in key_roles], value="analyst",
+                               clearable=False, disabled=not admin),
                   html.Button("Create key", id="keys-create", disabled=not admin),
-                  html.Button("Revoke selected", id="keys-revoke", className="danger", disabled=not admin)],
+                  html.Button("Revoke selected", id="keys-revoke", className="danger", disabled=True)],
                  className="row"),
         html.Div(id="keys-result"),
     ])
     users = html.Div([
-        table(pd.DataFrame(user_rows(user), columns=["id", *USER_COLUMNS]), "users-table", columns=USER_COLUMNS,
-              row_selectable="single", keep=["id"]),
+        grid(pd.DataFrame(user_rows(user), columns=["id", *USER_COLUMNS]), "users-table", columns=USER_COLUMNS,
+             select="single", keep=["id"], page_size=10),
         html.Div([dcc.Input(id="users-email", type="email", placeholder="email", disabled=not admin),
                   dcc.Input(id="users-password", type="password", placeholder="password (8+)", disabled=not admin),
                   dcc.Input(id="users-name", placeholder=t("name customers see (agents)"), disabled=not admin),
-                  dcc.Dropdown(id="users-role", options=roles, value="analyst", clearable=False, disabled=not admin),
+                  dcc.Dropdown(id="users-role", options=role_options, value="analyst",
+                               clearable=False, disabled=not admin),
                   html.Button("Add user", id="users-add", disabled=not admin),
-                  html.Button("Set role of selected", id="users-set-role", disabled=not admin),
-                  html.Button("Deactivate selected", id="users-deactivate", className="danger", disabled=not admin),
-                  html.Button("Reactivate selected", id="users-reactivate", disabled=not admin)],
+                  html.Button("Set role of selected", id="users-set-role", disabled=True),
+                  html.Button("Deactivate selected", id="users-deactivate", className="danger", disabled=True),
+                  html.Button("Reactivate selected", id="users-reactivate", disabled=True)],
                  className="row"),
         html.Div(id="users-result"),
     ])
@@ -132,33 +136,51 @@ def layout(user: SignedInUser) -> html.Div:
 
 
 def register(app: Any) -> None:
-    @app.callback(Output("keys-result", "children"), Output("keys-table", "data"),
+    @app.callback(Output("keys-revoke", "disabled"), Input("keys-table", "selectedRows"))
+    def revoke_enabled(selected: list[dict[str, Any]] | None) -> bool:
+        """Revoke acts on a selection of keys not revoked yet, for admins."""
+        live = [r for r in selected or [] if not r.get("revoked_at")]
+        return not (live and auth.current_user().can("admin"))
+
+    @app.callback(Output("users-set-role", "disabled"), Output("users-deactivate", "disabled"),
+                  Output("users-reactivate", "disabled"), Input("users-table", "selectedRows"))
+    def user_buttons_enabled(selected: list[dict[str, Any]] | None) -> tuple[bool, bool, bool]:
+        """Each button only when it can act: someone else is selected, and deactivate/reactivate by their state."""
+        user = auth.current_user()
+        row = (selected or [None])[0]
+        if not row or not user.can("admin") or row.get("id") == str(user.user_id):
+            return True, True, True
+        active = row.get("is_active") == yes_no(True)
+        return False, not active, active
+
+    @app.callback(Output("keys-result", "children"), Output("keys-table", "rowData"),
                   Input("keys-create", "n_clicks"), Input("keys-revoke", "n_clicks"),
-                  State("keys-name", "value"), State("keys-role", "value"), State("keys-table", "selected_row_ids"),
+                  State("keys-name", "value"), State("keys-role", "value"), State("keys-table", "selectedRows"),
                   prevent_initial_call=True)
-    def keys(_: Any, __: Any, name: str, role: str, selected: list[str] | None) -> tuple[Any, Any]:
+    def keys(_: Any, __: Any, name: str, role: str, rows: list[dict[str, Any]] | None) -> tuple[Any, Any]:
+        selected = selected_ids(rows)
         user = auth.current_user()
         if ctx.triggered_id == "keys-create":
             secret, error = attempt(lambda: new_api_key(user, name or "", role))
             shown = html.Div([notice("Copy this key now; it will not be shown again.", "success"),
                               html.Pre(secret, className="snippet", id="keys-secret")])
         else:
-            count, error = attempt(lambda: revoke_api_keys(user, selected or []))
-            shown = notice(f"Revoked {count} key(s).", "success")
+            revoked, error = attempt(lambda: revoke_api_keys(user, selected or []))
+            shown = notice(count(revoked, "Revoked {n} key.", "Revoked {n} keys."), "success")
         if error is not None:
             return error, no_update
         return shown, records(pd.DataFrame(api_key_rows(user), columns=["id", *KEY_COLUMNS]))
 
-    @app.callback(Output("users-result", "children"), Output("users-table", "data"),
+    @app.callback(Output("users-result", "children"), Output("users-table", "rowData"),
                   Input("users-add", "n_clicks"), Input("users-set-role", "n_clicks"),
                   Input("users-deactivate", "n_clicks"), Input("users-reactivate", "n_clicks"),
                   State("users-email", "value"), State("users-password", "value"), State("users-role", "value"),
-                  State("users-table", "selected_row_ids"), State("users-name", "value"), prevent_initial_call=True)
+                  State("users-table", "selectedRows"), State("users-name", "value"), prevent_initial_call=True)
     def users(_: Any, __: Any, ___: Any, ____: Any, email: str, password: str, role: str,
-              selected: list[str] | None, display_name: str | None) -> tuple[Any, Any]:
+              selected: list[dict[str, Any]] | None, display_name: str | None) -> tuple[Any, Any]:
         user = auth.current_user()
         button = ctx.triggered_id
-        target = (selected or [""])[0]
+        target = ([*selected_ids(selected), ""])[0]
         if button == "users-add":
             _, error = attempt(lambda: invite_user(user, email, password, role, display_name))
         elif button == "users-set-role":

@@ -18,7 +18,9 @@ from core.errors import ValidationFailed
 from core.models import Tenant
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, notice, section, table
+from dash_app.components import attempt, grid, notice, section
+from dash_app.formats import count, when, zone
+from dash_app.i18n import t
 
 AUDIT_COLUMNS = ["at", "actor", "action", "target", "details"]
 
@@ -27,7 +29,8 @@ def audit_rows(user: SignedInUser, limit: int = 200) -> list[dict[str, Any]]:
     auth.require(user, "owner")
     with tenant_session_sync(user.tenant_id) as session:
         entries = audit.entries(session, user.tenant_id, limit=limit)
-        return [{"at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor_label, "action": e.action,
+        tz = zone(user.timezone)
+        return [{"at": when(e.at, tz, seconds=True), "actor": e.actor_label, "action": e.action,
                  "target": e.target, "details": ", ".join(f"{k}={v}" for k, v in e.details.items())}
                 for e in entries]
 
@@ -71,8 +74,8 @@ def layout(user: SignedInUser) -> html.Div:
                                    html.Button("Save", id="privacy-save", disabled=not admin)], className="row"),
                          html.Div(id="privacy-result")))
     if owner:
-        parts.append(section("Audit log", table(pd.DataFrame(audit_rows(user), columns=AUDIT_COLUMNS),
-                                                "audit-table", columns=AUDIT_COLUMNS),
+        parts.append(section("Audit log", grid(pd.DataFrame(audit_rows(user), columns=AUDIT_COLUMNS), "audit-table",
+                                               columns=AUDIT_COLUMNS, page_size=10, wide=["details"]),
                              html.A("Download CSV", href="/audit/file", id="audit-download")))
     return html.Div(parts)
 
@@ -93,5 +96,5 @@ def register(app: Any) -> None:
         days, error = attempt(lambda: save_retention(auth.current_user(), value))
         if error is not None:
             return error
-        return notice(f"Saved: conversations are kept {days} days." if days else "Saved: conversations are kept.",
-                      "success")
+        return notice(count(days, "Saved: conversations are kept {n} day.", "Saved: conversations are kept {n} days.")
+                      if days else t("Saved: conversations are kept."), "success")

@@ -14,7 +14,8 @@ from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, notice, records, section, table
+from dash_app.components import attempt, grid, notice, records, section
+from dash_app.formats import yes_no
 from dash_app.i18n import language, t
 
 TOOL_COLUMNS = ["name", "method", "url_template", "description", "has_secret", "enabled"]
@@ -71,7 +72,9 @@ def layout(user: SignedInUser) -> html.Section:
         "HTTP tools",
         html.P("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).",
                className="muted"),
-        table(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS), "tools-table", row_selectable="single"),
+        notice("No HTTP tools yet. Paste a JSON spec below (an example is filled in) and add it.")
+        if not tool_rows(user) else None,
+        grid(_shown(tool_rows(user)), "tools-table", select="single", wide=["url_template", "description"]),
         html.Label(t("Start from a template"), htmlFor="tools-template"),
         dcc.Dropdown(id="tools-template", placeholder=t("Choose a template…"), disabled=not admin,
                      options=[{"label": p["title"], "value": p["id"]}
@@ -79,30 +82,39 @@ def layout(user: SignedInUser) -> html.Section:
         html.Div(id="tools-template-hint", className="muted"),
         dcc.Textarea(id="tools-spec", value=EXAMPLE, className="wide code", disabled=not admin),
         html.Div([html.Button("Add tool", id="tools-add", disabled=not admin),
-                  html.Button("Delete selected", id="tools-delete", className="danger", disabled=not admin)],
+                  html.Button("Delete selected", id="tools-delete", className="danger", disabled=True)],
                  className="row"),
         html.Div(id="tools-result"),
     )
 
 
+def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=TOOL_COLUMNS)
+    return frame.assign(has_secret=frame["has_secret"].map(yes_no), enabled=frame["enabled"].map(yes_no))
+
+
 def register(app: Any) -> None:
+    @app.callback(Output("tools-delete", "disabled"), Input("tools-table", "selectedRows"))
+    def delete_enabled(selected: list[dict[str, Any]] | None) -> bool:
+        return not (selected and auth.current_user().can("admin"))
+
     @app.callback(Output("tools-spec", "value"), Output("tools-template-hint", "children"),
                   Input("tools-template", "value"), prevent_initial_call=True)
     def use_template(template: str | None) -> tuple[Any, Any]:
         loaded, error = attempt(lambda: template_text(template))
         return (no_update, error) if loaded is None else loaded
 
-    @app.callback(Output("tools-result", "children"), Output("tools-table", "data"),
+    @app.callback(Output("tools-result", "children"), Output("tools-table", "rowData"),
                   Input("tools-add", "n_clicks"), Input("tools-delete", "n_clicks"),
-                  State("tools-spec", "value"), State("tools-table", "selected_rows"), State("tools-table", "data"),
+                  State("tools-spec", "value"), State("tools-table", "selectedRows"),
                   prevent_initial_call=True)
-    def change(_: Any, __: Any, spec: str, selected: list[int] | None, data: list[dict[str, Any]] | None):
+    def change(_: Any, __: Any, spec: str, selected: list[dict[str, Any]] | None):
         user = auth.current_user()
         if ctx.triggered_id == "tools-add":
             _, error = attempt(lambda: create_tool(user, spec))
         else:
-            name = data[selected[0]]["name"] if selected and data and selected[0] < len(data) else None
+            name = selected[0].get("name") if selected else None
             _, error = attempt(lambda: delete_tool(user, name))
         if error is not None:
             return error, no_update
-        return notice("Done.", "success"), records(pd.DataFrame(tool_rows(user), columns=TOOL_COLUMNS))
+        return notice("Done.", "success"), records(_shown(tool_rows(user)))

@@ -156,7 +156,12 @@ def layout(user: SignedInUser) -> html.Div:
             ),
             html.Label(_t("Title (empty: your shop's name)"), htmlFor="wl-title"),
             dcc.Input(
-                id="wl-title", value=look.title, placeholder=shop, className="wide", disabled=not admin, debounce=0.4
+                id="wl-title",
+                value=look.title,
+                placeholder=shop,
+                className="wide user-text",  # the shop's own name, not a word to translate
+                disabled=not admin,
+                debounce=0.4,
             ),
             html.Label(_t("Avatar image address (https://…, optional)"), htmlFor="wl-avatar"),
             dcc.Input(

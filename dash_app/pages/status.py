@@ -16,6 +16,7 @@ from core.redis import sync_redis
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, kpi, period_of, section
+from dash_app.formats import duration_ms, percent
 from dash_app.i18n import t
 
 
@@ -26,7 +27,7 @@ def _check_database(user: SignedInUser) -> tuple[bool, str]:
             session.execute(text("SELECT 1"))
     except Exception as exc:
         return False, type(exc).__name__
-    return True, f"{(time.perf_counter() - started) * 1000:.0f} ms"
+    return True, duration_ms((time.perf_counter() - started) * 1000)
 
 
 def _check_redis() -> tuple[bool, str]:
@@ -38,7 +39,8 @@ def _check_redis() -> tuple[bool, str]:
         workers = _worker_heartbeats(client)
     except redis.RedisError as exc:
         return False, type(exc).__name__
-    return True, f"{elapsed:.0f} ms; {workers} process(es) used the work queues in the last minute"
+    return True, t("{ms} ms; {n} processes used the work queues in the last minute").format(
+        ms=f"{elapsed:.0f}", n=workers)
 
 
 def _worker_heartbeats(client: redis.Redis) -> int:
@@ -60,8 +62,8 @@ def status_data(user: SignedInUser, period: Period) -> dict[str, Any]:
 
 def _health(name: str, state: tuple[bool, str]) -> html.Div:
     ok, detail = state
-    return html.Div([html.Span("●", className="dot ok" if ok else "dot bad"), html.Strong(f" {name} "),
-                     html.Span("up" if ok else "down", className="ok" if ok else "bad"),
+    return html.Div([html.Span("●", className="dot ok" if ok else "dot bad"), html.Strong(f" {t(name)} "),
+                     html.Span(t("up") if ok else t("down"), className="ok" if ok else "bad"),
                      html.Span(f" — {detail}", className="muted")], className="health")
 
 
@@ -84,7 +86,8 @@ def register(app: Any) -> None:
         depths = data.get("queue_depths") or {}
         return html.Div([
             section("Services", _health("Database", data["database"]), _health("Redis / work queues", data["redis"])),
-            section("Queues", html.Div([kpi(f"{queue} queue", depth) for queue, depth in depths.items()],
+            section("Queues", html.Div([kpi(t("{queue} queue").format(queue=t(queue)), depth)
+                                        for queue, depth in depths.items()],
                                        className="kpis")),
             section("Ingestion backlog", html.Div([
                 kpi("Documents queued", data.get("documents_queued")),
@@ -92,9 +95,9 @@ def register(app: Any) -> None:
                 kpi("Documents failed", data.get("documents_failed")),
             ], className="kpis")),
             section("This tenant's traffic", html.Div([
-                kpi("Error rate", data.get("error_rate"), "{:.1%}"),
-                kpi("Fallback rate", data.get("fallback_rate"), "{:.1%}"),
-                kpi("Reply latency p50", data.get("llm_latency_p50_ms"), "{:,.0f} ms"),
-                kpi("Reply latency p95", data.get("llm_latency_p95_ms"), "{:,.0f} ms"),
+                kpi("Error rate", data.get("error_rate"), lambda v: percent(v, 1)),
+                kpi("Fallback rate", data.get("fallback_rate"), lambda v: percent(v, 1)),
+                kpi("Reply latency p50", data.get("llm_latency_p50_ms"), duration_ms),
+                kpi("Reply latency p95", data.get("llm_latency_p95_ms"), duration_ms),
             ], className="kpis")),
         ])

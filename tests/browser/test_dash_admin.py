@@ -105,7 +105,7 @@ def test_upload_a_document_and_see_it_become_ready(page: Page, admin_url, shop, 
     page.click("#nav-knowledge")
     page.locator("#kn-upload input[type=file]").set_input_files(str(faq))
     expect(page.locator("#kn-upload-result")).to_contain_text("tea_faq.csv: created", timeout=WAIT)
-    row = page.locator("#kn-table tr", has_text="tea_faq.csv")
+    row = page.locator("#kn-table .ag-row", has_text="tea_faq.csv")
     expect(row).to_contain_text("ready", timeout=WAIT)
     expect(row).to_contain_text("2", timeout=WAIT)
     page.fill("#kn-question", "怎么泡绿茶")
@@ -138,12 +138,12 @@ def test_read_a_transcript_with_its_tool_call(page: Page, admin_url, shop):
     page.locator("#cv-flags").get_by_text("Handed off").click()
     page.fill("#cv-search", "Mars")
     page.press("#cv-search", "Enter")
-    row = page.locator("#cv-table tr", has_text="Do you ship to Mars?")
+    row = page.locator("#cv-table .ag-row", has_text="Do you ship to Mars?")
     expect(row).to_have_count(1, timeout=WAIT)
-    row.locator("input[type=radio]").check()
+    row.locator(".ag-selection-checkbox input").check()
     transcript = page.locator("#cv-transcript-messages")
     expect(transcript).to_contain_text("I don't know; a colleague will help.", timeout=WAIT)
-    transcript.get_by_text("1 tool call(s)").click()
+    transcript.get_by_text("1 tool call").click()
     expect(transcript).to_contain_text("request_human", timeout=WAIT)
 
 
@@ -151,13 +151,13 @@ def test_answer_a_knowledge_gap_with_one_click(page: Page, admin_url, shop, stub
     sign_in(page, admin_url, shop.created.admin_email)
     page.click("#nav-gaps")
     card = page.locator(".gap", has_text="shipping to Mars")
-    expect(card).to_contain_text("1 questions", timeout=WAIT)
+    expect(card).to_contain_text("1 question", timeout=WAIT)
     card.locator("textarea").fill("Not yet — we ship within China and to Europe.")
     card.get_by_role("button", name="Add FAQ entry").click()
     expect(page.locator("#gap-result")).to_contain_text("Added the FAQ entry", timeout=WAIT)
     page.click("#nav-knowledge")
     expect(page.locator("#faq-table")).to_contain_text("Do you ship to Mars?", timeout=WAIT)
-    expect(page.locator("#kn-table tr", has_text="kefu-manual-faq.json")).to_contain_text("ready", timeout=WAIT)
+    expect(page.locator("#kn-table .ag-row", has_text="kefu-manual-faq.json")).to_contain_text("ready", timeout=WAIT)
 
 
 def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page, admin_url, shop, stub_worker,
@@ -171,7 +171,7 @@ def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page,
     page.click("#nav-knowledge")
     page.click("#rows-document")
     page.get_by_text("rows_faq (rows_faq.csv)").click()
-    expect(page.locator("#rows-count")).to_contain_text("2 row(s)", timeout=WAIT)
+    expect(page.locator("#rows-count")).to_contain_text("2 rows", timeout=WAIT)
     page.locator("#rows-table tr", has_text="gift wrapping").locator("input[type=radio]").check()
     expect(page.locator("#rows-answer")).to_have_value("No.", timeout=WAIT)
     page.fill("#rows-answer", "Yes, for 5 yuan per parcel.")
@@ -188,7 +188,7 @@ def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page,
     page.locator("#acc-upload input[type=file]").set_input_files(str(questions))
     expect(page.locator("#acc-result")).to_contain_text("Queued", timeout=WAIT)
     expect(page.locator("#acc-status")).to_contain_text("“labelled.csv” is done", timeout=WAIT)
-    expect(page.locator("#acc-runs tr", has_text="labelled.csv")).to_contain_text("done", timeout=WAIT)
+    expect(page.locator("#acc-runs .ag-row", has_text="labelled.csv")).to_contain_text("done", timeout=WAIT)
     page.screenshot(path=str(artifacts_dir / "dash-accuracy.png"), full_page=True)
     assert page.console_errors == []
 

@@ -65,13 +65,14 @@ def test_add_a_website_and_watch_each_pages_result(page: Page, admin_url, site, 
     page.fill("#src-url", site.url + "/")
     page.fill("#src-include", "")
     page.click("#src-add")
-    row = page.locator("#src-table tr", has_text=site.url)
-    expect(row).to_contain_text("ready", timeout=WAIT)
+    words = {"ready": "就绪", "indexed": "已索引", "weekly": "每周"} if lang == "zh" else {}
+    row = page.locator("#src-table .ag-row", has_text=site.url)
+    expect(row).to_contain_text(words.get("ready", "ready"), timeout=WAIT)
     pages = page.locator("#src-pages")
     expect(pages).to_contain_text(site.url + "/returns", timeout=WAIT)
-    expect(pages).to_contain_text("indexed")
+    expect(pages).to_contain_text(words.get("indexed", "indexed"))
     expect(pages).to_contain_text("broken link")  # /missing answered 404: the reason is shown
-    expect(page.locator("#src-table")).to_contain_text("weekly")
+    expect(page.locator("#src-table")).to_contain_text(words.get("weekly", "weekly"))
     page.locator("#sources").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir / f"dash-sources-{lang}-{viewport[0]}.png"), full_page=True)
     if lang == "zh":

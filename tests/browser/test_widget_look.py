@@ -34,6 +34,7 @@ class Site:
     api: str
     origin: str  # the tenant's own site: an allowed origin
     widget_key: str
+    tenant_id: uuid.UUID
     pages: dict[str, bytes] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -66,7 +67,7 @@ def site() -> Site:
             for file in sorted(DEMO.iterdir()):
                 upload_document(created.tenant_id, file.name, file.read_bytes(), inline=True)
             with running_api(port) as api:
-                yield Site(api, origin, created.widget_key, pages, headers)
+                yield Site(api, origin, created.widget_key, created.tenant_id, pages, headers)
     get_settings.cache_clear()
 
 
@@ -232,3 +233,46 @@ def test_screenshots(browser: Browser, site: Site, artifacts_dir: Path, lang: st
         page.screenshot(path=str(artifacts_dir / f"widget-look-{lang}-{size}.png"))
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("lang", "size"), [("en", "desktop"), ("zh", "phone")])
+def test_demo_shop_signed_in_shopper_gets_the_order_status(
+    browser: Browser, site: Site, artifacts_dir: Path, tmp_path: Path, monkeypatch, lang: str, size: str
+) -> None:
+    from backend import demo
+    from core.widget_appearance import save_appearance
+
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        seeded = demo._seed_shop(str(site.tenant_id))  # the orders and starters `kefu demo` seeds
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    phone = size == "phone"
+    context = browser.new_context(
+        viewport=VIEWPORTS[size], locale="zh-CN" if lang == "zh" else "en-US", is_mobile=phone, has_touch=phone
+    )
+    page = context.new_page()
+    try:
+        url = f"{site.api}/demo/shop?key={site.widget_key}&user=c-1001&hash={seeded['shopper_hash']}&lang={lang}"
+        page.goto(url)
+        expect(page.locator(".signed-in")).to_contain_text("c-1001")
+        page.locator("kefu-chat .launcher").click()
+        starters = page.locator("kefu-chat .starter")
+        expect(starters.first).to_have_text("Where is my order 10023?")
+        # A signed-in shopper's conversation follows them to this new browser: ask and wait for
+        # the answer in this page's language (the newest message, re-read until it arrives).
+        if lang == "en":
+            starters.first.click()
+        else:
+            page.locator("kefu-chat textarea").fill("我的订单10023到哪了？")
+            page.locator("kefu-chat textarea").press("Enter")
+        answer = page.locator("kefu-chat .msg").last
+        expect(answer.locator(".bubble")).to_contain_text("为您查到" if lang == "zh" else "Here is what I found")
+        expect(answer.locator(".bubble")).to_contain_text("SF1402938475")
+        assert settled_gap(page) <= 1
+        page.screenshot(path=str(artifacts_dir / f"widget-demo-order-{lang}-{size}.png"))
+    finally:
+        context.close()
+        save_appearance(site.tenant_id, {"starters": []})  # the other tests' pages start without them

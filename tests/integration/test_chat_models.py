@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from chat import engine, model_choice
 from core.db import tenant_session_sync
-from core.models import AuditEntry, Message, Tenant
+from core.models import AnswerCheck, AuditEntry, Message, Tenant
 from core.settings import get_settings
 from knowledge.records import AccessChange, import_records
 from tests.factories import TenantCtx, qa_csv
@@ -245,3 +245,57 @@ async def test_removing_the_key_and_the_operator_default(client, shop, monkeypat
     config = model_choice.primary_config(settings)
     assert config is not None and (config.provider, config.api_key) == ("openai", "sk-operator")
     assert "sk-operator" not in repr(config)
+
+
+INVENTED = "Unopened items can be returned within 14 days. We also refund 30 dollars of shipping on every return."
+
+
+@pytest.mark.parametrize(("action", "expected"), [
+    ("flag", INVENTED),
+    ("drop", "Unopened items can be returned within 14 days."),
+    ("fallback", "Unopened items within 14 days."),
+])
+async def test_unsupported_sentences_are_flagged_dropped_or_replaced(client, shop, fake_anthropic, action,
+                                                                     expected) -> None:
+    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY,
+                    grounding_action=action)
+    fake_anthropic.script(say(INVENTED))
+    body = await ask(client, shop, "What is your return policy?")
+    assert body["answer"] == expected
+    with tenant_session_sync(shop.id) as session:
+        check = session.scalars(select(AnswerCheck)).one()
+    assert (check.sentences, check.supported, check.grounded, check.action) == (2, 1, False, action)
+    assert check.flagged[0]["text"] == "We also refund 30 dollars of shipping on every return."
+    assert check.draft == INVENTED and check.question == "What is your return policy?"
+    assert str(check.message_id) == body["message_id"]
+
+
+async def test_a_chinese_answer_from_an_english_passage_is_grounded(client, shop, fake_gemini) -> None:
+    await configure(client, shop, provider="gemini", base_url=fake_gemini.base_url, api_key=GEMINI_KEY,
+                    grounding_action="drop")
+    fake_gemini.script(say("未拆封的商品可以在十四天内退货。"))
+    body = await ask(client, shop, "What is your return policy?")
+    assert body["answer"] == "未拆封的商品可以在十四天内退货。"
+    with tenant_session_sync(shop.id) as session:
+        assert session.scalars(select(AnswerCheck.grounded)).one() is True
+
+
+async def test_the_grounded_rate_per_day_and_the_flagged_answers(client, shop, other_tenant, fake_anthropic) -> None:
+    from analytics.grounding import flagged_answers, grounded_daily
+    from analytics.period import Period
+
+    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY)
+    fake_anthropic.script(say("Delivery takes two to four working days."), say(INVENTED))
+    await ask(client, shop, "How long does delivery take?")
+    await ask(client, shop, "What is your return policy?")
+    period = Period.last(7)
+    with tenant_session_sync(shop.id) as session:
+        daily = grounded_daily(session, shop.id, period)
+        flagged = flagged_answers(session, shop.id, period)
+    today = daily.iloc[-1]
+    assert (today["checked"], today["grounded"], today["rate"]) == (2, 1, 0.5)
+    assert daily["checked"].iloc[:-1].sum() == 0
+    assert list(flagged["unsupported"]) == ["We also refund 30 dollars of shipping on every return."]
+    with tenant_session_sync(other_tenant.id) as session:  # another tenant sees none of it
+        assert grounded_daily(session, other_tenant.id, period)["checked"].sum() == 0
+        assert flagged_answers(session, other_tenant.id, period).empty

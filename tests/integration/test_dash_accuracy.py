@@ -33,7 +33,7 @@ def test_live_accuracy_counts_thumbs_per_day(tenant):
     frame = accuracy.live_accuracy(analyst_of(tenant), Period(date(2026, 3, 2), date(2026, 3, 4)))
     assert list(zip(frame["thumbs_up"], frame["thumbs_down"], strict=True)) == [(1, 1), (0, 0), (1, 0)]
     figure = accuracy.accuracy_figure(frame)
-    assert [trace.name for trace in figure.data][:2] == ["👍", "👎"]
+    assert [trace.name for trace in figure.data][:2] == ["Thumbs up", "Thumbs down"]  # words: no emoji font needed
 
 
 def test_evaluation_run_stored_with_failures_for_admins_only(tenant, other_tenant, stub_worker):
@@ -54,7 +54,7 @@ def test_evaluation_run_stored_with_failures_for_admins_only(tenant, other_tenan
     with pytest.raises(NotFound):
         accuracy.failures(owner_of(other_tenant), run_id)
     rendered = accuracy._runs_table(runs)
-    assert rendered.data[0]["id"] == run_id
+    assert rendered.rowData[0]["id"] == run_id
 
 
 def test_a_broken_upload_is_refused_with_a_message(tenant):
@@ -94,3 +94,17 @@ def test_a_failed_run_shows_why(tenant, monkeypatch, stub_worker):
     assert list(runs["status"]) == ["failed"]
     message = accuracy.run_status(runs).children
     assert "Scoring failed after several attempts (RuntimeError)" in message and "/secret" not in message
+
+
+def test_grounded_rate_and_flagged_answers_per_tenant(tenant, other_tenant):
+    from tests.support.analytics_seed import add_checked_answers
+
+    add_checked_answers(tenant.id)
+    daily, flagged = accuracy.grounded(analyst_of(tenant), Period.last(8))
+    assert daily["checked"].sum() == 14 and daily["grounded"].sum() == 11
+    assert daily["rate"].iloc[-1] != daily["rate"].iloc[-1]  # today: no answers, no rate (NaN), not 0
+    assert len(flagged) == 3 and "优惠券" in " ".join(flagged["unsupported"])
+    figure = accuracy.grounded_figure(daily)
+    assert [trace.name for trace in figure.data] == ["Grounded", "Flagged", "Grounded rate"]
+    empty_daily, empty_flagged = accuracy.grounded(owner_of(other_tenant), Period.last(8))
+    assert empty_daily["checked"].sum() == 0 and empty_flagged.empty

@@ -72,7 +72,7 @@ def test_sign_in_shows_the_tenant_and_role_and_sign_out_ends_it(client, tenant):
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
     shown = json.dumps(layout.get_json(), ensure_ascii=False)
-    assert tenant.created.name in shown and f"{tenant.created.admin_email} · owner" in shown
+    assert tenant.created.name in shown and tenant.created.admin_email in shown and " · owner" in shown
     client.get("/logout")
     assert client.get("/_dash-layout").status_code == 401
 
@@ -91,7 +91,7 @@ def test_analyst_delete_callback_returns_an_error_and_changes_nothing(app, clien
     stub_worker()
     document_id = knowledge.document_rows(owner_of(tenant))[0]["id"]
     sign_in(client, f"analyst-{tenant.created.name.split()[-1]}@example.com")
-    result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selected_row_ids": [document_id]})
+    result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selectedRows": [{"id": document_id}]})
     assert "needs the admin role" in str(result)
     with tenant_session_sync(tenant.id) as session:
         assert session.scalars(select(Document.id)).all() == [uuid.UUID(document_id)]
@@ -103,7 +103,7 @@ def test_owner_cannot_delete_another_tenants_document_through_the_callback(app, 
     stub_worker()
     their_id = knowledge.document_rows(owner_of(other_tenant))[0]["id"]
     sign_in(client, tenant.created.admin_email)
-    result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selected_row_ids": [their_id]})
+    result = call(client, app, "kn-delete.n_clicks", 1, {"kn-table.selectedRows": [{"id": their_id}]})
     assert f"No document {their_id}" in str(result)
     with tenant_session_sync(other_tenant.id) as session:
         assert session.scalars(select(Document.id)).all() == [uuid.UUID(their_id)]

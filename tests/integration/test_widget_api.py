@@ -70,7 +70,8 @@ async def test_config_carries_the_tenants_greeting(client, tenant: TenantCtx) ->
     saved = await client.put("/api/v1/settings/bot", headers=tenant.admin, json={"greeting": "Welcome to the shop!"})
     assert saved.status_code == 200
     config = await client.get("/api/v1/widget/config", headers={"X-Widget-Key": tenant.created.widget_key})
-    assert config.json() == {"greeting": "Welcome to the shop!", "language": "auto"}
+    assert config.json() == {"greeting": "Welcome to the shop!", "language": "auto",
+                             "service": {"open": True, "ask_contact": False}}  # no office hours set: always open
 
 
 async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(

@@ -88,6 +88,7 @@ class Seeded:
     user_id: str = ""  # the tenant's signed-in customer (owner of its orders)
     user_conversation_id: str = ""
     source_id: str = ""
+    webhook_id: str = ""
     run_id: str = ""  # a scored evaluation run
 
     @property
@@ -110,7 +111,8 @@ class Seeded:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
-                "source_id": self.source_id, "template": "weather", "run_id": self.run_id}
+                "source_id": self.source_id, "template": "weather", "webhook_id": self.webhook_id,
+                "run_id": self.run_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -121,7 +123,7 @@ class Seeded:
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
                 self.user_id, self.user_conversation_id,
-                self.source_id, self.run_id]
+                self.source_id, self.webhook_id, self.run_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -238,6 +240,18 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/settings/identity-secret/rotate"): Probe(foreign=None),
     ("GET", "/api/v1/audit"): Probe(foreign=None, lists_own=True, echoes_requests=True),
     ("GET", "/api/v1/audit/export"): Probe(foreign=None, lists_own=True, echoes_requests=True),
+    # Issue 19: webhooks (admin-only even to read: a receiver URL is often a secret), office hours,
+    # a customer's contact for a later reply.
+    ("GET", "/api/v1/webhooks"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/webhooks"): Probe(body=lambda a, v: {"json": {
+        "url": f"http://127.0.0.1:9/{a.marker}-new", "events": ["conversation.resolved"]}}, foreign=None),
+    ("DELETE", "/api/v1/webhooks/{webhook_id:uuid}"): Probe(),
+    ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries"): Probe(),
+    ("GET", "/api/v1/settings/service"): Probe(foreign=None),
+    ("PUT", "/api/v1/settings/service"): Probe(body=lambda a, v: {"json": {"timezone": "Asia/Shanghai"}},
+                                               foreign=None),
+    ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/contact"): Probe(
+        body=lambda a, v: {"json": {"visitor_id": v.visitor_id, "email": f"{a.marker}@example.com"}}),
     # Issue 18: similar questions suggested from traffic, evaluation runs and the threshold they recommend.
     ("GET", "/api/v1/similar-questions/suggestions"): Probe(foreign=None),
     ("POST", "/api/v1/similar-questions/suggestions/accept"): Probe(body=lambda a, v: {"json": {
@@ -258,6 +272,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         "role": "agent"}}, foreign=None),
     ("GET", "/api/v1/users"): Probe(foreign=None, lists_own=True),
 }
+
+# Routes only admins and owners may call, even to read (analysts get 403): tests/security/test_roles.py.
+ADMIN_ONLY = frozenset({("GET", "/api/v1/webhooks"), ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries")})
 
 # Routes only owners may call (admins and analysts get 403): tests/security/test_roles.py.
 OWNER_ONLY = frozenset({("GET", "/api/v1/audit"), ("GET", "/api/v1/audit/export")})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from backend.api.app import create_app
-from tests.security.surface import MUTATING, OWNER_ONLY, PROBES, Route, Seeded, api_routes, is_public
+from tests.security.surface import ADMIN_ONLY, MUTATING, OWNER_ONLY, PROBES, Route, Seeded, api_routes, is_public
 from tests.security.world import seed, snapshot
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,8 @@ def _read_only(route: Route) -> bool:
 
 
 WRITES = [r for r in ADMIN if not _read_only(r)]
-READS = [r for r in ADMIN if _read_only(r) and r.key not in OWNER_ONLY]
+READS = [r for r in ADMIN if _read_only(r) and r.key not in OWNER_ONLY | ADMIN_ONLY]
+ADMIN_READS = [r for r in ADMIN if r.key in ADMIN_ONLY]
 OWNERS = [r for r in ADMIN if r.key in OWNER_ONLY]
 
 
@@ -49,6 +50,7 @@ async def call(client, route: Route, tenant: Seeded, headers: dict[str, str]):
 
 def test_the_surface_has_routes_of_every_kind() -> None:
     assert len(WRITES) >= 7 and len(READS) >= 8 and len(WIDGET) >= 6 and len(OWNERS) == len(OWNER_ONLY)
+    assert len(ADMIN_READS) == len(ADMIN_ONLY)
 
 
 @pytest.mark.parametrize("route", ADMIN, ids=name)
@@ -74,6 +76,15 @@ async def test_analysts_cannot_change_anything(client, shop, route, credential) 
 async def test_analysts_can_read(client, shop, route) -> None:
     response = await call(client, route, shop, shop.analyst)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("route", ADMIN_READS, ids=name)
+async def test_admin_only_reads_refuse_analysts(client, shop, route) -> None:
+    for headers in (shop.analyst, shop.analyst_token):
+        response = await call(client, route, shop, headers)
+        assert response.status_code == 403, response.text
+        assert "needs the admin role" in response.json()["detail"]
+    assert (await call(client, route, shop, shop.admin)).status_code == 200
 
 
 @pytest.mark.parametrize("route", OWNERS, ids=name)

@@ -27,6 +27,7 @@ from core.models import (
     Source,
     SourcePage,
     Tenant,
+    Webhook,
 )
 from core.tenancy import add_user
 from tests.factories import make_tenant
@@ -109,6 +110,11 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
         "user": tenant.user_claim()})
     assert signed.status_code == 200 and secret in signed.json()["answer"], signed.text
     tenant.user_conversation_id = signed.json()["conversation_id"]
+    # Subscribed to an event nothing in these suites emits, so no delivery is ever queued.
+    hook = await client.post("/api/v1/webhooks", headers=tenant.admin, json={
+        "url": f"http://127.0.0.1:9/{marker}/hook", "events": ["conversation.resolved"]})
+    assert hook.status_code == 201, hook.text
+    tenant.webhook_id = hook.json()["id"]
     run = await client.post("/api/v1/evaluations", headers=tenant.admin,
                             files={"file": ("labelled.csv", labelled_csv(marker), "text/csv")},
                             data={"name": f"labelled {marker}"})
@@ -145,6 +151,8 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "audit": rows(session, AuditEntry.id),
             "sources": rows(session, Source.id, Source.url, Source.status, Source.run_id, Source.schedule),
             "source_pages": rows(session, SourcePage.url, SourcePage.result, SourcePage.document_id),
+            "webhooks": rows(session, Webhook.id, Webhook.url, Webhook.events),
+            "contacts": rows(session, Conversation.id, Conversation.contact_email, Conversation.contact_phone),
             "evaluation_runs": rows(session, EvaluationRun.id, EvaluationRun.status, EvaluationRun.name),
             "faq_overrides": rows(session, FaqOverride.source_ref, FaqOverride.similar_questions),
             "phrasing_dismissals": rows(session, PhrasingDismissal.source_ref, PhrasingDismissal.phrasing_key),

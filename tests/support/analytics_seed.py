@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Message
@@ -99,3 +99,34 @@ def seed_history(tenant_id: uuid.UUID) -> Seeded:
         reply("9 to 5.", at(5, 8, 0, 1), latency_ms=300),
     ])
     return Seeded(c1, c2, c3, c4, c5, second_reply)
+
+
+def add_checked_answers(tenant_id: uuid.UUID, days: int = 7) -> None:
+    """Model answers of the last `days` days with their grounding checks: one flagged answer every other day."""
+    from core.models import AnswerCheck
+
+    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for back in range(1, days + 1):
+        start = today - timedelta(days=back, hours=2)
+        flagged = back % 2 == 0
+        draft = ("Returns are accepted within 14 days. Shipping back is free of charge." if flagged
+                 else "Returns are accepted within 14 days.") if back % 3 else (
+            "未拆封商品可在十四天内退货。我们还赠送一张二十元优惠券。" if flagged else "未拆封商品可在十四天内退货。")
+        ids = [uuid.uuid4() for _ in range(3)]
+        add_conversation(tenant_id, f"visitor-g{back}", start, messages=[
+            question("What is your return policy?" if back % 3 else "退货政策是什么？", start),
+            reply(draft, start + timedelta(seconds=2), latency_ms=900, provider="anthropic",
+                  model="claude-haiku-4-5", id=ids[0]),
+            question("And delivery?", start + timedelta(minutes=1)),
+            reply("Delivery takes two to four working days.", start + timedelta(minutes=1, seconds=2),
+                  latency_ms=800, provider="anthropic", model="claude-haiku-4-5", id=ids[1]),
+        ])
+        with tenant_session_sync(tenant_id) as session:
+            unsupported = draft.split(". ")[-1] if flagged and back % 3 else "我们还赠送一张二十元优惠券。"
+            session.add(AnswerCheck(tenant_id=tenant_id, message_id=ids[0], created_at=start + timedelta(seconds=2),
+                                    sentences=2 if flagged else 1, supported=1, grounded=not flagged, action="drop",
+                                    flagged=[{"text": unsupported, "lexical": 0.2, "dense": 0.8, "numbers_ok": True}]
+                                    if flagged else [], question="What is your return policy?", draft=draft))
+            session.add(AnswerCheck(tenant_id=tenant_id, message_id=ids[1], created_at=start + timedelta(minutes=1),
+                                    sentences=1, supported=1, grounded=True, action="drop", flagged=[],
+                                    question="And delivery?", draft="Delivery takes two to four working days."))

@@ -21,7 +21,7 @@ from backend.api.client_address import client_address
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
 from backend.api.widget_identity import UserIn, asker_from, claim_of, header_asker
-from chat import commands, conversations, engine, events, idempotency
+from chat import commands, contact, conversations, engine, events, idempotency
 from core.errors import KefuError, ValidationFailed
 from core.identity import parse_claim
 
@@ -49,6 +49,14 @@ class FeedbackIn:
 @dataclass
 class CsatIn:
     score: int
+    visitor_id: str | None = None
+    user: UserIn | None = None
+
+
+@dataclass
+class ContactIn:
+    email: str | None = None
+    phone: str | None = None
     visitor_id: str | None = None
     user: UserIn | None = None
 
@@ -138,10 +146,17 @@ class ChatController(Controller):
 
     @post("/conversations/{conversation_id:uuid}/handoff", status_code=200, summary="Ask for a human")
     async def handoff(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
-                      data: JSONBody[HandoffIn]) -> dict[str, str]:
+                      data: JSONBody[HandoffIn]) -> dict[str, Any]:
         asker = await asker_from(widget, data.visitor_id, claim_of(data.user))
         await conversations.request_human(widget.tenant_id, conversation_id, asker, data.reason)
-        return {"status": "handed_off"}
+        return {"status": "handed_off", **await contact.availability(widget.tenant_id)}
+
+    @post("/conversations/{conversation_id:uuid}/contact", status_code=200,
+          summary="Leave an email or phone number for a reply when no one can answer now")
+    async def leave_contact(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
+                            data: JSONBody[ContactIn]) -> dict[str, Any]:
+        asker = await asker_from(widget, data.visitor_id, claim_of(data.user))
+        return await contact.leave_contact(widget.tenant_id, conversation_id, asker, data.email, data.phone)
 
 
 @websocket("/api/v1/chat/ws")

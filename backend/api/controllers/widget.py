@@ -25,6 +25,7 @@ from backend.api.auth import CurrentPrincipal, requires
 from backend.api.widget_auth import CurrentWidget, resolve_widget
 from backend.api.widget_identity import header_asker
 from backend.api.widget_sources import conversation_sources
+from chat import contact
 from chat.engine import settings_for
 from core import tenancy
 from core.db import tenant_session
@@ -154,7 +155,8 @@ class WidgetController(Controller):
     @get("/config", summary="Greeting and language for the widget (also checks key and origin)")
     async def config(self, widget: CurrentWidget) -> dict[str, Any]:
         settings = await settings_for(widget.tenant_id)
-        return {"greeting": settings.greeting, "language": settings.language}
+        return {"greeting": settings.greeting, "language": settings.language,
+                "service": await contact.availability(widget.tenant_id)}
 
     @get("/conversations/{conversation_id:uuid}/sources", summary="Passages cited by the conversation's answers")
     async def sources(

@@ -1,0 +1,65 @@
+"""Accuracy → Grounded answers in headless Chromium: the grounded rate per day and the flagged answers,
+in English and Chinese, desktop and phone. Screenshots go to the artifacts directory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from dash_app.app import create_app
+from tests.factories import TenantCtx, make_tenant
+from tests.support.analytics_seed import add_checked_answers
+
+pytestmark = pytest.mark.integration
+PASSWORD = "password-123"
+WAIT = 30_000
+
+
+@pytest.fixture(scope="module")
+def admin_url() -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def shop() -> TenantCtx:
+    ctx = make_tenant("Grounded shop")
+    add_checked_answers(ctx.id)
+    return ctx
+
+
+@pytest.mark.parametrize(
+    ("lang", "viewport"),
+    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
+    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
+)
+def test_grounded_rate_and_flagged_answers(page: Page, admin_url, shop, artifacts_dir, lang, viewport) -> None:
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    page.goto(f"{admin_url}/login")
+    page.fill("#email", shop.created.admin_email)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    expect(page.locator("#who")).to_contain_text(shop.created.admin_email, timeout=WAIT)
+    if lang == "zh":
+        page.wait_for_load_state("networkidle")
+        page.click("a.lang")
+        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
+    page.goto(f"{admin_url}/accuracy")
+    section = page.locator("#grounded")
+    expect(section.locator("h3")).to_have_text("有依据的回答" if lang == "zh" else "Grounded answers", timeout=WAIT)
+    expect(section.locator(".js-plotly-plot .bars").first).to_be_visible(timeout=WAIT)
+    expect(section.locator("#acc-flagged")).to_contain_text("Shipping back is free of charge.", timeout=WAIT)
+    expect(section.locator("#acc-flagged")).to_contain_text("我们还赠送一张二十元优惠券。")
+    legend = section.locator(".legend")
+    expect(legend).to_contain_text("有依据率" if lang == "zh" else "Grounded rate")
+    section.scroll_into_view_if_needed()
+    section.screenshot(path=str(artifacts_dir / f"dash-grounded-{lang}-{viewport[0]}.png"))
+    assert not [e for e in page.console_errors if "favicon" not in e]  # type: ignore[attr-defined]
