@@ -153,6 +153,7 @@ _ZH: dict[str, str] = {
     "failed": "失败",
     # Similar questions and FAQ row curation (issue 18).
     "Similar questions (one per line)": "相似问法（每行一个）",
+    "similar questions": "相似问法",
     "Other ways customers ask this, e.g. “can I pay on delivery”": "顾客的其他问法，例如“能不能货到付款”",
     "Entries typed here are indexed like an uploaded FAQ; pick a row to edit it. "
     "Similar questions are matched like the question itself.":

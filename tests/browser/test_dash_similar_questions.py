@@ -124,7 +124,7 @@ def test_read_a_runs_threshold_curve_and_apply_its_recommendation(page: Page, ad
     stub_worker()
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     sign_in(page, admin_url, tenant, lang, "/accuracy")
-    page.locator("#acc-runs tr", has_text="my set").locator("input[type=radio]").check()
+    page.locator("#acc-runs .ag-row", has_text="my set").locator(".ag-selection-checkbox input").check()
     panel = page.locator("#acc-threshold")
     expect(panel.locator(".js-plotly-plot")).to_be_visible(timeout=WAIT)
     button = page.locator("#acc-apply")
