@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any
 
+from chat import contact
 from chat.http_tool_specs import get_http_tool_by_name, list_http_tools
 from chat.http_tools import call_http_tool
 from chat.types import ToolCallRecord, ToolSpec
@@ -142,7 +143,11 @@ async def _dispatch(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> A
         return await _lookup(ctx, str(arguments.get("collection") or ""), str(arguments.get("key") or ""))
     if name == REQUEST_HUMAN:
         ctx.handoff_reason = str(arguments.get("reason") or "customer asked for a person")[:500]
-        return {"status": "handed_off"}
+        if (await contact.availability(ctx.tenant_id))["open"]:
+            return {"status": "handed_off", "someone_available_now": True}
+        return {"status": "handed_off", "someone_available_now": False,
+                "note": "Outside office hours: tell the customer honestly that no one can answer right now and "
+                        "ask them to leave an email or phone number in the form shown below."}
     if name == CALL_HTTP_TOOL:
         return await _call_http(ctx, str(arguments.get("name") or ""), arguments.get("args") or {})
     return {"error": f"unknown tool {name!r}"}

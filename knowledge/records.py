@@ -186,13 +186,15 @@ def _file_columns(filename: str, data: bytes) -> list[str]:
 
 
 def sample_records(session: Session, tenant_id: uuid.UUID, collection: str, limit: int = 20) -> list[dict[str, Any]]:
-    """The first `limit` records of a collection, in file order (for admins)."""
-    found = session.scalars(select(RecordCollection.id).where(
+    """The first `limit` records of a collection, in file order and with the file's column order (for admins)."""
+    found = session.scalars(select(RecordCollection).where(
         RecordCollection.tenant_id == tenant_id, RecordCollection.name == collection)).first()
     if found is None:
         raise NotFound(f"No record collection '{collection}' in this tenant.")
-    return list(session.scalars(select(Record.data).where(Record.tenant_id == tenant_id, Record.collection_id == found)
-                                .order_by(Record.id).limit(limit)))
+    rows = session.scalars(select(Record.data).where(Record.tenant_id == tenant_id, Record.collection_id == found.id)
+                           .order_by(Record.id).limit(limit))
+    # jsonb keeps keys in its own order (shortest first); the file's order is what the admin knows.
+    return [{**{c: row[c] for c in found.columns if c in row}, **row} for row in rows]
 
 
 def store_records(

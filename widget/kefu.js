@@ -37,9 +37,13 @@
     en: {
       title: 'Customer service', open: 'Open chat', close: 'Close chat', greeting: 'Hi! How can we help you today?',
       placeholder: 'Type your question…', input: 'Your message', send: 'Send', typing: 'The assistant is typing',
-      sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
+      sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', didYouMean: 'Did you mean', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
       human: 'Talk to a human', humanAsked: 'Human requested', humanMessage: "I'd like to talk to a human, please.",
       humanDone: 'A colleague has been notified and will get back to you as soon as possible.',
+      closedNote: "No one from our team is available right now (we are outside our office hours). Leave your email or phone number and we'll get back to you.",
+      contactTitle: 'How can we reach you?', email: 'Email', phone: 'Phone', contactSend: 'Send',
+      contactNeeded: 'Please enter an email address or a phone number.', contactInvalid: 'Please check the email address or phone number.',
+      contactSaved: "Thank you! We'll get back to you at {d}.",
       end: 'End chat', csatQuestion: 'How would you rate this conversation?', csatGroup: 'Rate from 1 (poor) to 5 (excellent)',
       csatStar: '{n} of 5', csatThanks: 'Thank you for rating this conversation {n} of 5.', newChat: 'New conversation started.',
       unreachable: "We can't reach the service right now. Please check your connection and try again in a moment.",
@@ -54,9 +58,13 @@
     zh: {
       title: '在线客服', open: '打开客服对话', close: '关闭对话', greeting: '您好！请问有什么可以帮您？',
       placeholder: '请输入您的问题…', input: '您的消息', send: '发送', typing: '客服正在输入',
-      sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
+      sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', didYouMean: '您是想问', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
       human: '转人工客服', humanAsked: '已请求人工', humanMessage: '我想转人工客服。',
       humanDone: '已通知人工客服，我们会尽快与您联系。',
+      closedNote: '现在不在我们的服务时间内，暂时没有客服在线。请留下您的邮箱或电话，我们会尽快回复您。',
+      contactTitle: '我们该如何联系您？', email: '邮箱', phone: '电话', contactSend: '提交',
+      contactNeeded: '请填写邮箱或电话。', contactInvalid: '请检查邮箱或电话是否填写正确。',
+      contactSaved: '谢谢！我们会通过 {d} 与您联系。',
       end: '结束对话', csatQuestion: '您对本次服务满意吗？', csatGroup: '请评分：1（很差）到 5（很好）',
       csatStar: '{n} 分（满分 5 分）', csatThanks: '感谢您的评分：{n} / 5。', newChat: '已开始新的对话。',
       unreachable: '暂时无法连接客服服务，请检查网络后稍后再试。',
@@ -228,7 +236,9 @@
     else if (frame.type === 'final') pending.done(frame);
     else if (frame.type === 'error') pending.fail(new ApiError(frame.status || 500, frame.detail));
   }
-  async function askOverSocket(text, onDelta) {
+  // A chosen "did you mean" suggestion travels with its question: the answer comes from that entry.
+  const chosen = (suggestion) => (suggestion ? { suggestion: { source_ref: suggestion.source_ref } } : {});
+  async function askOverSocket(text, onDelta, suggestion) {
     const ws = await openSocket();
     return new Promise((resolve, reject) => {
       let chunks = 0;
@@ -237,11 +247,11 @@
         done(frame) { pending = null; resolve({ ...frame, transport: 'ws', chunks }); },
         fail(err) { pending = null; reject(Object.assign(err, { afterData: chunks > 0 })); },
       };
-      ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined })));
+      ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) })));
     });
   }
-  async function askOverHttp(text) {
-    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined }));
+  async function askOverHttp(text, suggestion) {
+    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) }));
     return { ...body, transport: 'http', chunks: 0 };
   }
 
@@ -349,9 +359,19 @@
     };
     markRating();
     node.append(h('div', { class: 'actions' }, up, down, thanks));
+    if ((answer.suggestions || []).length) showSuggestions(node, answer.suggestions);
     if (answer.suggest_handoff && !state.handedOff) {
       node.append(h('button', { type: 'button', class: 'tool offer', onclick: (e) => { e.currentTarget.remove(); requestHuman(); } }, icon('person'), h('span', { text: t('human') })));
     }
+  }
+  // "Did you mean": the entries the bot was unsure between, as buttons; choosing one asks it.
+  function showSuggestions(node, suggestions) {
+    if (node.querySelector('.suggestions')) return;
+    const group = h('div', { class: 'suggestions', role: 'group', 'aria-label': t('didYouMean') },
+      suggestions.map((s) => h('button', { type: 'button', class: 'starter suggestion', text: s.question,
+        onclick: () => { group.remove(); submit(s.question, s); } })));
+    node.querySelector('.bubble').after(group);
+    scrollDown();
   }
   const flat = (text) => String(text || '').replace(/\s+/g, ' ').trim();
   // Sources are compact: a numbered list of titles, each expanding to its passage on demand.
@@ -399,7 +419,7 @@
     greet();
   }
 
-  async function submit(textOverride) {
+  async function submit(textOverride, suggestion) {
     const text = (textOverride || input.value).trim();
     if (!text || state.busy || state.blocked) return;
     if (PREVIEW) { input.value = ''; customerMessage(text); botMessage(t('previewAnswer')); return; }
@@ -420,12 +440,12 @@
     try {
       let answer;
       try {
-        answer = await askOverSocket(text, onDelta);
+        answer = await askOverSocket(text, onDelta, suggestion);
       } catch (err) {
         if (err instanceof ApiError) throw err;
         if (err.afterData) { showBanner(t('interrupted')); state.wsBroken = true; return; }
         state.wsBroken = true;
-        answer = await askOverHttp(text);
+        answer = await askOverHttp(text, suggestion);
       }
       setTyping(false);
       remember(answer);
@@ -433,7 +453,7 @@
       const bubble = node.querySelector('.bubble');
       bubble.replaceChildren(markdown(answer.answer));
       finishBotMessage(node, answer);
-      if (answer.handoff) { state.handedOff = true; }
+      if (answer.handoff) { state.handedOff = true; askContactIfClosed(); } // the answer itself says who is there
       if ((answer.citations || []).length) loadSources(answer.message_id);
     } catch (err) {
       setTyping(false);
@@ -454,11 +474,41 @@
     if (state.handedOff || state.blocked || state.busy) return;
     if (!state.conversationId || state.ended) { await submit(t('humanMessage')); return; }
     try {
-      await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
+      const handed = await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
       state.handedOff = true;
-      systemNote(t('humanDone'));
+      if (handed.ask_contact) offerContact(); else systemNote(t('humanDone'));
     } catch (err) { showBanner(problemText(err)); }
     refreshTools();
+  }
+
+  // Outside office hours a hand-off reaches no one soon: say so, and ask where to reply (docs/notifications.md).
+  async function askContactIfClosed() {
+    const config = await call('GET', '/api/v1/widget/config').catch(() => null);
+    if (config && config.service && config.service.ask_contact) offerContact(false);
+  }
+  function offerContact(withNote = true) {
+    if (withNote) systemNote(t('closedNote'));
+    const email = h('input', { type: 'email', id: 'kefu-contact-email', autocomplete: 'email', maxlength: 320 });
+    const phone = h('input', { type: 'tel', id: 'kefu-contact-phone', autocomplete: 'tel', maxlength: 40 });
+    const error = h('p', { class: 'contact-error', role: 'alert', hidden: true });
+    const send = h('button', { type: 'submit', class: 'contact-send', text: t('contactSend') });
+    const fail = (text) => { error.textContent = text; error.hidden = false; };
+    const form = h('form', { class: 'contact', novalidate: true, 'aria-labelledby': 'kefu-contact-q', onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { visitor_id: state.visitorId, email: email.value.trim() || null, phone: phone.value.trim() || null };
+      if (!body.email && !body.phone) { fail(t('contactNeeded')); return; }
+      send.disabled = true;
+      try {
+        await call('POST', `/api/v1/chat/conversations/${state.conversationId}/contact`, withUser(body));
+        const note = h('div', { class: 'note', role: 'status', text: t('contactSaved', { d: body.email || body.phone }) });
+        form.replaceWith(note);
+      } catch (err) { fail(err.status === 422 ? t('contactInvalid') : problemText(err)); send.disabled = false; }
+    } },
+    h('p', { id: 'kefu-contact-q', text: t('contactTitle') }),
+    h('label', { for: 'kefu-contact-email', text: t('email') }), email,
+    h('label', { for: 'kefu-contact-phone', text: t('phone') }), phone, error, send);
+    log.append(form);
+    scrollDown();
   }
 
   function endConversation() {
@@ -624,6 +674,7 @@ svg.flip { transform: rotate(180deg); }
 .starters { display: flex; flex-wrap: wrap; gap: 6px; align-self: flex-start; max-width: 92%; }
 .starter { padding: 6px 12px; border: 1px solid var(--kefu-color); color: var(--kefu-color); border-radius: 16px; background: #fff; font-size: 13px; text-align: left; }
 .starter:hover, .starter:focus-visible { background: var(--kefu-color); color: #fff; }
+.suggestions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
 .actions { display: flex; align-items: center; gap: 2px; margin-top: 2px; color: #57606a; }
 .actions .icon { width: 30px; height: 30px; }
 .actions svg { width: 16px; height: 16px; }
@@ -639,6 +690,13 @@ svg.flip { transform: rotate(180deg); }
 @media (prefers-reduced-motion: reduce) { .typing i { animation: none; opacity: .6; } }
 .csat { align-self: stretch; background: #fff; border: 1px solid #e3e7eb; border-radius: 12px; padding: 10px 12px; text-align: center; }
 .csat p { margin: 0 0 8px; }
+.contact { align-self: stretch; display: grid; gap: 4px; background: #fff; border: 1px solid #e3e7eb; border-radius: 12px; padding: 10px 12px; }
+.contact p { margin: 0 0 4px; font-weight: 600; }
+.contact label { font-size: 12.5px; color: #57606a; }
+.contact input { font: inherit; color: inherit; border: 1px solid #d0d7de; border-radius: 8px; padding: 7px 9px; margin: 0 0 4px; background: #fff; }
+.contact input:focus { outline: none; border-color: var(--kefu-color); box-shadow: 0 0 0 2px color-mix(in srgb, var(--kefu-color) 25%, transparent); }
+.contact .contact-error { font-weight: 400; font-size: 12.5px; color: #b42318; }
+.contact-send { justify-self: end; padding: 7px 16px; border-radius: 16px; background: var(--kefu-color); color: #fff; }
 .stars { display: flex; justify-content: center; gap: 6px; }
 .star { width: 40px; height: 40px; border-radius: 50%; border: 1px solid #d0d7de; background: #fff; font-weight: 600; }
 .star:hover, .star:focus-visible { background: var(--kefu-color); color: #fff; }
@@ -653,7 +711,7 @@ textarea { flex: 1; resize: none; font: inherit; color: inherit; border: 1px sol
   .root.open .launcher { display: none; }
   .panel { position: fixed; inset: 0; width: 100%; height: 100%; border-radius: 0; }
   .msg { max-width: 92%; }
-  textarea { font-size: 16px; }
+  textarea, .contact input { font-size: 16px; }
 }`;
   }
 })();

@@ -1,7 +1,7 @@
 """Similar questions on FAQ rows, and the suggested wordings an admin turned down.
 
 Revision ID: 0018_similar_questions
-Revises: 0020_notify
+Revises: 0017_message_metadata
 Create Date: 2026-12-07
 
 Written by hand. `faq_overrides.similar_questions` keeps the wordings an admin set on an uploaded
@@ -20,7 +20,7 @@ from alembic import op
 from core.settings import get_settings
 
 revision: str = "0018_similar_questions"
-down_revision: str | None = "0020_notify"
+down_revision: str | None = "0017_message_metadata"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 import pandas as pd
@@ -51,8 +52,11 @@ def accuracy_figure(frame: pd.DataFrame) -> go.Figure:
         go.Scatter(x=frame["day"], y=answered, name=t("Answer rate"), yaxis="y2", mode="lines+markers"),
     ])
     figure.update_layout(barmode="relative", title=t("Live accuracy from feedback"),
-                         xaxis={"tickformat": "%m-%d", "hoverformat": "%Y-%m-%d"}, yaxis={"tickformat": ",d"},
-                         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]})
+                         xaxis={"tickformat": "%m-%d", "hoverformat": "%Y-%m-%d"},
+                         yaxis={"tickformat": ",d", "dtick": max(1, math.ceil(
+                             max(frame["thumbs_up"].max(), frame["thumbs_down"].max()) / 3))},
+                         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05],
+                                 "tickvals": [0, 0.25, 0.5, 0.75, 1]})
     return styled(figure)
 
 
@@ -73,7 +77,8 @@ def grounded_figure(frame: pd.DataFrame) -> go.Figure:
                    connectgaps=False),
     ])
     figure.update_layout(barmode="stack", title=t("Model answers supported by the knowledge"),
-                         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]})
+                         yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05],
+                                 "tickvals": [0, 0.25, 0.5, 0.75, 1]})
     return styled(figure)
 
 

@@ -17,10 +17,11 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from core.audit import Actor
 from core.db import tenant_session_sync
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, notice, section, table
+from dash_app.components import attempt, grid, notice, section, selected_ids
+from dash_app.components import records as table_rows
 from dash_app.i18n import language
 from knowledge import commands
 from knowledge import records as record_store
@@ -77,6 +78,9 @@ _ZH = {
     "Deleted the collection '{name}'.": "已删除集合“{name}”。",
     "Select a collection to delete first.": "请先选择要删除的集合。",
     "Choose a file first.": "请先选择文件。",
+    "Who may look these records up in the chat": "谁可以在对话中查询这些记录",
+    "Save access": "保存查询权限",
+    "Saved: {who}.": "已保存：{who}。",
 }
 
 
@@ -138,6 +142,30 @@ def sample(user: SignedInUser, collection: str) -> list[dict[str, Any]]:
         return record_store.sample_records(session, user.tenant_id, collection)
 
 
+def collection_access(user: SignedInUser, collection: str) -> dict[str, Any]:
+    """A collection's columns and who may read it in the chat, for the access form."""
+    with tenant_session_sync(user.tenant_id) as session:
+        found = next((c for c in record_store.list_collections(session, user.tenant_id) if c.name == collection), None)
+        if found is None:
+            raise NotFound(f"No record collection '{collection}' in this tenant.")
+        return {
+            "columns": list(found.columns),
+            "key_column": found.key_column,
+            "owner_column": found.owner_column or "",
+            "sensitive_columns": list(found.sensitive_columns),
+            "public": found.access == "public",
+        }
+
+
+def change_access(
+    user: SignedInUser, collection: str, owner_column: str | None, sensitive: list[str], public: bool
+) -> str:
+    """Change who may read a collection in the chat without uploading it again (admin); the new access."""
+    auth.require(user, "admin")
+    change = record_store.AccessChange(owner_column or "", sensitive, None if owner_column else public)
+    return commands.change_record_access(user.tenant_id, collection, change, actor=Actor("user", user.user_id)).access
+
+
 def delete_collection(user: SignedInUser, collection: str | None) -> None:
     auth.require(user, "admin")
     if not collection:
@@ -150,19 +178,25 @@ def collection_list(user: SignedInUser) -> Any:
     rows = collection_rows(user)
     if not rows:
         return notice(_t("No record collections yet. Upload a CSV or XLSX of your orders below."))
-    frame = pd.DataFrame(rows, columns=COLLECTION_COLUMNS).rename(columns=_t)
-    return table(frame, "rec-table", row_selectable="single")
+    return grid(_collections_frame(rows), "rec-table", select="single", keep=["id"])
 
 
-def _selected_name(selected: list[int] | None, rows: list[dict[str, Any]] | None) -> str | None:
-    if not selected or not rows or selected[0] >= len(rows):
-        return None
-    return str(rows[selected[0]].get(_t("collection")) or "") or None
+def _collections_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows keyed by the collection's name (`id`), headers in the page's language."""
+    frame = pd.DataFrame(rows, columns=COLLECTION_COLUMNS)
+    shown = frame.rename(columns=_t)
+    shown["id"] = frame["collection"]
+    return shown
+
+
+def _selected_name(selected: list[dict[str, Any]] | None) -> str | None:
+    ids = selected_ids(selected)
+    return ids[0] if ids else None
 
 
 def _rows_table(rows: list[dict[str, Any]], table_id: str) -> Any:
     frame = pd.DataFrame(rows)
-    return table(frame.astype(str) if not frame.empty else frame, table_id, page_size=10)
+    return grid(frame.astype(str) if not frame.empty else frame, table_id, page_size=10)
 
 
 def layout(user: SignedInUser) -> html.Div:
@@ -248,6 +282,53 @@ def layout(user: SignedInUser) -> html.Div:
     if admin:
         parts.append(section(_t("Upload records"), upload, section_id="rec-upload-card"))
     return html.Div(parts)
+
+
+def _access_form(rules: dict[str, Any]) -> html.Div:
+    """Who may read the selected collection in the chat, changeable without a new upload."""
+    others = [c for c in rules["columns"] if c != rules["key_column"]]
+    return html.Div(
+        [
+            html.H4(_t("Who may look these records up in the chat")),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label(_t("Owner column (the signed-in customer's id)")),
+                            dcc.Dropdown(
+                                id="rec-access-owner",
+                                options=[{"label": _t("none"), "value": ""}, *others],
+                                value=rules["owner_column"],
+                                clearable=False,
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label(_t("Sensitive columns (masked in answers)")),
+                            dcc.Dropdown(
+                                id="rec-access-sensitive", options=others, value=rules["sensitive_columns"], multi=True
+                            ),
+                        ]
+                    ),
+                ],
+                className="row",
+            ),
+            dcc.Checklist(
+                id="rec-access-public",
+                value=["public"] if rules["public"] else [],
+                options=[
+                    {
+                        "label": " " + _t("Anyone may look these records up (a catalogue, no owner column)"),
+                        "value": "public",
+                    }
+                ],
+            ),
+            html.Button(_t("Save access"), id="rec-access-save"),
+            html.Div(id="rec-access-result"),
+        ],
+        className="access-form",
+    )
 
 
 def _decode(stored: dict[str, str] | None) -> tuple[str, bytes]:
@@ -345,31 +426,62 @@ def register(app: Any) -> None:
     @app.callback(
         Output("rec-sample", "children"),
         Output("rec-delete", "disabled"),
-        Input("rec-table", "selected_rows"),
-        State("rec-table", "data"),
+        Input("rec-table", "selectedRows"),
         prevent_initial_call=True,
     )
-    def show_sample(selected: list[int] | None, rows: list[dict[str, Any]] | None) -> tuple[Any, bool]:
+    def show_sample(selected: list[dict[str, Any]] | None) -> tuple[Any, bool]:
         user = auth.current_user()
-        name = _selected_name(selected, rows)
+        name = _selected_name(selected)
         if name is None:
             return notice(_t("Select a collection above to see its first rows.")), True
         found, error = attempt(lambda: sample(user, name))
+        rules, access_error = attempt(lambda: collection_access(user, name))
+        if error is not None or access_error is not None or rules is None:
+            return error or access_error, True
+        admin = user.can("admin")
+        parts = [_rows_table(found or [], "rec-sample-table")]
+        if admin:
+            parts.append(_access_form(rules))
+        return html.Div(parts), not admin
+
+    @app.callback(
+        Output("rec-access-result", "children"),
+        Output("rec-table", "rowData"),
+        Input("rec-access-save", "n_clicks"),
+        State("rec-table", "selectedRows"),
+        State("rec-access-owner", "value"),
+        State("rec-access-sensitive", "value"),
+        State("rec-access-public", "value"),
+        prevent_initial_call=True,
+    )
+    def save_access(
+        _: Any,
+        selected: list[dict[str, Any]] | None,
+        owner: str | None,
+        sensitive: list[str] | None,
+        public: list[str] | None,
+    ) -> tuple[Any, Any]:
+        user = auth.current_user()
+        name = _selected_name(selected)
+        access, error = attempt(
+            lambda: change_access(user, name or "", owner or None, sensitive or [], "public" in (public or []))
+        )
         if error is not None:
-            return error, True
-        return _rows_table(found or [], "rec-sample-table"), not user.can("admin")
+            return error, no_update
+        # The grid's rows are replaced in place (rows keep their ids), so the selection and this form stay.
+        rows = table_rows(_collections_frame(collection_rows(user)))
+        return notice(_t("Saved: {who}.", who=_t(ACCESS[access or "private"])), "success"), rows
 
     @app.callback(
         Output("rec-delete-result", "children"),
         Output("rec-list", "children", allow_duplicate=True),
         Input("rec-delete", "n_clicks"),
-        State("rec-table", "selected_rows"),
-        State("rec-table", "data"),
+        State("rec-table", "selectedRows"),
         prevent_initial_call=True,
     )
-    def delete(_: Any, selected: list[int] | None, rows: list[dict[str, Any]] | None) -> tuple[Any, Any]:
+    def delete(_: Any, selected: list[dict[str, Any]] | None) -> tuple[Any, Any]:
         user = auth.current_user()
-        name = _selected_name(selected, rows)
+        name = _selected_name(selected)
         _, error = attempt(lambda: delete_collection(user, name))
         if error is not None:
             return error, no_update

@@ -100,7 +100,7 @@ def test_widget_settings_preview_follows_the_form_and_the_tag_carries_it(page: P
     expect(page.locator("#wl-tags")).to_contain_text("avatar must be an https://", timeout=WAIT)
 
 
-def test_records_upload_preview_import_and_delete(page: Page, admin_url, shop, tmp_path) -> None:
+def test_records_upload_preview_import_and_delete(page: Page, admin_url, shop, tmp_path, artifacts_dir) -> None:
     page.set_viewport_size(VIEWPORTS["desktop"])
     sign_in(page, admin_url, shop.created.admin_email)
     page.goto(f"{admin_url}/records")
@@ -118,9 +118,20 @@ def test_records_upload_preview_import_and_delete(page: Page, admin_url, shop, t
         stored = session.scalars(select(RecordCollection)).one()
         assert (stored.row_count, stored.owner_column, stored.access) == (3, "customer_id", "owner")
 
-    page.locator("#rec-list input[type=radio]").first.check()
+    page.locator("#rec-list .ag-row .ag-selection-checkbox input").first.check()
     expect(page.locator("#rec-sample")).to_contain_text("10023", timeout=WAIT)
     expect(page.locator("#rec-delete")).to_be_enabled()
+    # Who may read it changes without a new upload: no owner column, anyone may ask (a catalogue).
+    page.locator("#rec-access-owner").click()
+    option = page.get_by_role("option", name="none", exact=True)
+    expect(option).to_be_visible(timeout=WAIT)
+    option.click()
+    expect(page.locator("#rec-access-owner")).to_contain_text("none", timeout=WAIT)
+    page.locator("#rec-access-public input").check()
+    page.click("#rec-access-save")
+    expect(page.locator("#rec-access-result")).to_contain_text("Saved: Anyone who asks", timeout=WAIT)
+    expect(page.locator("#rec-list")).to_contain_text("Anyone who asks")
+    page.screenshot(path=str(artifacts_dir / "dash-records-access-en-desktop.png"), full_page=True)
     page.click("#rec-delete")
     expect(page.locator("#rec-delete-result")).to_contain_text("Deleted the collection 'orders'", timeout=WAIT)
     with tenant_session_sync(shop.id) as session:

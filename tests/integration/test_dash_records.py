@@ -83,6 +83,8 @@ def test_import_with_owner_and_sensitive_columns_then_replace(tenant):
             "shipped_on": "2026-12-01",
         }
     ]
+    # In the file's column order, not jsonb's.
+    assert list(records.sample(owner, "orders")[0]) == ["order_id", "customer_id", "status", "address", "shipped_on"]
 
 
 def test_a_public_catalogue_without_owner_column(tenant):
@@ -112,3 +114,17 @@ def test_delete_removes_the_collection_and_its_records(tenant):
     assert stored(tenant.id) == (None, 0)
     with pytest.raises(ValidationFailed, match="Select a collection"):
         records.delete_collection(owner, None)
+
+
+def test_access_changes_without_a_new_upload(tenant):
+    owner = owner_of(tenant)
+    records.import_upload(owner, "orders", "orders.csv", ORDERS, "order_id", "customer_id", [], False)
+    rules = records.collection_access(owner, "orders")
+    assert (rules["owner_column"], rules["public"], rules["key_column"]) == ("customer_id", False, "order_id")
+    assert records.change_access(owner, "orders", "customer_id", ["address"], False) == "owner"
+    assert records.collection_access(owner, "orders")["sensitive_columns"] == ["address"]
+    assert records.change_access(owner, "orders", None, [], True) == "public"
+    assert records.change_access(owner, "orders", None, [], False) == "private"
+    with pytest.raises(ValidationFailed, match="owner_column 'buyer' not found"):
+        records.change_access(owner, "orders", "buyer", [], False)
+    assert records.collection_access(owner, "orders")["owner_column"] == ""

@@ -41,7 +41,10 @@ def test_analysts_see_records_but_cannot_import_or_delete(tenant):
     assert records.sample(analyst, "orders")[0]["status"] == "shipped"
     with pytest.raises(PermissionDenied):
         records.delete_collection(analyst, "orders")
+    with pytest.raises(PermissionDenied):
+        records.change_access(analyst, "orders", None, [], True)
     assert record_count(tenant.id) == 1
+    assert records.collection_access(owner, "orders")["public"] is False
     assert "rec-upload" not in str(records.layout(analyst))  # no upload form for analysts
 
 
@@ -53,6 +56,11 @@ def test_another_tenants_collection_is_invisible_and_cannot_be_deleted(tenant, o
         records.sample(mine, "orders")
     with pytest.raises(NotFound):
         records.delete_collection(mine, "orders")
+    with pytest.raises(NotFound):
+        records.collection_access(mine, "orders")
+    with pytest.raises(NotFound):
+        records.change_access(mine, "orders", None, [], True)
+    assert records.collection_access(owner_of(other_tenant), "orders")["public"] is False
     assert record_count(other_tenant.id) == 1
     # Importing the same name creates this tenant's own collection and leaves theirs alone.
     records.import_upload(mine, "orders", "orders.csv", b"order_id,status\n1,new\n", "order_id", None, [], False)
