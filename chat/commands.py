@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, http_tool_specs, model_choice, service_hours, store, webhooks
+from chat import engine, handoff, http_tool_specs, identity, model_choice, service_hours, store, webhooks
 from chat.bot_settings import URL_FIELDS, BotSettings, check_base_url, load_bot_settings, write_bot_settings
 from chat.service_hours import ServiceSettings
 from chat.tasks import answer_message
@@ -40,6 +40,18 @@ async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, con
                                channel=channel, user=user, address=address)
     await queue_answer(turn)
     return turn
+
+
+async def hand_to_person(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                         user: UserClaim | None = None) -> handoff.HeldMessage | None:
+    """A message in a conversation a person holds (or is about to): stored for them and pushed to the
+    inbox, with no bot answer. None when the bot answers it as usual (chat.handoff)."""
+    if conversation_id is None:
+        return None
+    text = engine.validate_message(message)
+    verified = await identity.verify(tenant_id, user)
+    return await handoff.hold_for_human(tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
+                                        user=verified)
 
 
 async def queue_answer(turn: store.Turn) -> None:
