@@ -59,7 +59,7 @@ def create_app() -> Litestar:
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
                         UserController, InboxController, CannedController, inbox_socket, inbox_page,
-                        inbox_asset, WebhookController, ServiceSettingsController],,
+                        inbox_asset, WebhookController, ServiceSettingsController,
                         SimilarQuestionController, EvaluationController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
