@@ -25,7 +25,13 @@ from backend.api.controllers.similar_questions import SimilarQuestionController
 from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
 from backend.api.controllers.users import UserController
-from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
+from backend.api.controllers.widget import (
+    WidgetController,
+    change_widget_appearance,
+    demo_shop,
+    serve_widget_script,
+    widget_install,
+)
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.inbox_page import inbox_asset, inbox_page
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
@@ -57,6 +63,7 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
+                        change_widget_appearance,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
                         UserController, InboxController, CannedController, inbox_socket, inbox_page,
                         inbox_asset, WebhookController, ServiceSettingsController,

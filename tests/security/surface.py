@@ -187,6 +187,8 @@ PROBES: dict[tuple[str, str], Probe] = {
                                            foreign=None),
     ("POST", "/api/v1/settings/bot/test"): Probe(body=lambda a, v: {"json": {"slot": "primary"}}, foreign=None),
     ("GET", "/api/v1/settings/widget"): Probe(foreign=None, lists_own=True),
+    ("PUT", "/api/v1/settings/widget/appearance"): Probe(body=lambda a, v: {"json": {"title": f"title of {a.marker}"}},
+                                                         foreign=None),
     ("GET", "/api/v1/records"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/records/{collection:str}"): Probe(
         body=lambda a, v: {"files": {"file": ("rows.csv", f"order_id,status\n{a.marker}-9,new\n".encode())},
