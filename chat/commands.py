@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, http_tool_specs, model_choice, service_hours, store, webhooks
-from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
+from chat import engine, handoff, http_tool_specs, identity, model_choice, service_hours, store, webhooks
+from chat.bot_settings import URL_FIELDS, BotSettings, check_base_url, load_bot_settings, write_bot_settings
 from chat.service_hours import ServiceSettings
 from chat.tasks import answer_message
 from core import audit
@@ -39,6 +39,18 @@ async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, con
     return turn
 
 
+async def hand_to_person(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                         user: UserClaim | None = None) -> handoff.HeldMessage | None:
+    """A message in a conversation a person holds (or is about to): stored for them and pushed to the
+    inbox, with no bot answer. None when the bot answers it as usual (chat.handoff)."""
+    if conversation_id is None:
+        return None
+    text = engine.validate_message(message)
+    verified = await identity.verify(tenant_id, user)
+    return await handoff.hold_for_human(tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
+                                        user=verified)
+
+
 async def queue_answer(turn: store.Turn) -> None:
     """Queue the answer to a question stored as pending (`engine.accept`); marked failed if the queue is down."""
     await enqueue(answer_message, str(turn.tenant_id), str(turn.message_id),
@@ -48,7 +60,13 @@ async def queue_answer(turn: store.Turn) -> None:
 
 
 def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: Actor | None = None) -> BotSettings:
-    """Validate and store bot settings; refused values leave everything as it was."""
+    """Validate and store bot settings; refused values leave everything as it was.
+
+    A model `base_url` must resolve to addresses the SSRF guard allows (checked again at each call).
+    """
+    for name in URL_FIELDS:
+        if isinstance(changes.get(name), str) and changes[name].strip():
+            model_choice.check_destination(name, check_base_url(name, changes[name]) or "")
     with tenant_session_sync(tenant_id) as session:
         updated = write_bot_settings(session, tenant_id, changes)
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})

@@ -14,6 +14,7 @@ from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.inbox import CannedController, InboxController, inbox_socket
 from backend.api.controllers.notifications import ServiceSettingsController, WebhookController
 from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
@@ -24,6 +25,7 @@ from backend.api.controllers.tools import ToolController
 from backend.api.controllers.users import UserController
 from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
 from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.inbox_page import inbox_asset, inbox_page
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
 from backend.api.openapi_security import declare_security
 from backend.api.request_limits import request_limits
@@ -54,7 +56,8 @@ def create_app() -> Litestar:
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        UserController, WebhookController, ServiceSettingsController],
+                        UserController, InboxController, CannedController, inbox_socket, inbox_page,
+                        inbox_asset, WebhookController, ServiceSettingsController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

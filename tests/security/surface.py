@@ -88,6 +88,8 @@ class Seeded:
     user_id: str = ""  # the tenant's signed-in customer (owner of its orders)
     user_conversation_id: str = ""
     source_id: str = ""
+    agent_token: dict[str, str] = field(default_factory=dict)  # an agent user's login token (the inbox)
+    canned_id: str = ""
     webhook_id: str = ""
 
     @property
@@ -110,7 +112,8 @@ class Seeded:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
-                "source_id": self.source_id, "template": "weather", "webhook_id": self.webhook_id}
+                "source_id": self.source_id, "template": "weather", "canned_id": self.canned_id,
+                "webhook_id": self.webhook_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -121,7 +124,7 @@ class Seeded:
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
                 self.user_id, self.user_conversation_id,
-                self.source_id, self.webhook_id]
+                self.source_id, self.canned_id, self.webhook_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -249,7 +252,26 @@ PROBES: dict[tuple[str, str], Probe] = {
         "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",
         "role": "agent"}}, foreign=None),
     ("GET", "/api/v1/users"): Probe(foreign=None, lists_own=True),
+    ("GET", "/api/v1/inbox"): Probe(query=lambda a, v: {"status": "open"}, foreign=None),
+    ("GET", "/api/v1/inbox/{conversation_id:uuid}"): Probe(lists_own=True),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/assign"): Probe(),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/messages"): Probe(body=lambda a, v: {"json": {
+        "text": f"reply from {a.marker}"}}),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/resolve"): Probe(),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/release"): Probe(),
+    ("GET", "/api/v1/canned-responses"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/canned-responses"): Probe(body=lambda a, v: {"json": {
+        "shortcut": f"x{uuid.uuid4().hex[:8]}", "text": f"canned of {a.marker}"}}, foreign=None),
+    ("DELETE", "/api/v1/canned-responses/{canned_id:uuid}"): Probe(),
 }
+
+# Routes for the people who answer customers (agents, admins, owners), not analysts.
+AGENT_ROUTES = frozenset({
+    ("GET", "/api/v1/inbox"), ("GET", "/api/v1/inbox/{conversation_id:uuid}"),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/assign"), ("POST", "/api/v1/inbox/{conversation_id:uuid}/messages"),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/resolve"), ("POST", "/api/v1/inbox/{conversation_id:uuid}/release"),
+    ("GET", "/api/v1/canned-responses"),
+})
 
 # Routes only admins and owners may call, even to read (analysts get 403): tests/security/test_roles.py.
 ADMIN_ONLY = frozenset({("GET", "/api/v1/webhooks"), ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries")})
@@ -265,12 +287,15 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/login"): "how a credential is obtained (rate-limited)",
     ("GET", "/widget/kefu.js"): "the public widget script",
     ("GET", "/demo/shop"): "demo page, off in production",
+    ("GET", "/inbox"): "the agent inbox page (static; it logs in through /api/v1/auth/login)",
+    ("GET", "/inbox/{name:str}"): "the agent inbox page's script and style (static, fixed names)",
 }
 PUBLIC_PREFIXES = ("/schema",)  # OpenAPI document and its viewers
 
 # Routes whose tenant isolation is tested by a dedicated test rather than a probe.
 EXPLICIT: dict[tuple[str, str], str] = {
     ("WS", "/api/v1/chat/ws"): "tests/security/test_cross_tenant.py::test_socket_cannot_join_another_tenants_conversation",
+    ("WS", "/api/v1/inbox/ws"): "tests/security/test_inbox_security.py",
 }
 
 

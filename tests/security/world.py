@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.db import tenant_session_sync
 from core.models import (
     AuditEntry,
+    CannedResponse,
     Chunk,
     Conversation,
     Document,
@@ -59,6 +60,15 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
     token = {"Authorization": f"Bearer {login.json()['token']}"}
     secret = f"sc{uuid.uuid4().hex[:10]}"
     tenant = Seeded(ctx.id, ctx.admin, ctx.analyst, token, ctx.created.widget_key, marker, secret)
+    agent_email = f"agent-{marker}@example.com"
+    with tenant_session_sync(ctx.id) as session:
+        add_user(session, ctx.id, agent_email, "password-123", "agent")
+    agent_login = await client.post("/api/v1/auth/login", json={"email": agent_email, "password": "password-123"})
+    tenant.agent_token = {"Authorization": f"Bearer {agent_login.json()['token']}"}
+    canned = await client.post("/api/v1/canned-responses", headers=tenant.admin,
+                               json={"shortcut": f"c{marker}", "text": f"Our {secret} team will help."})
+    assert canned.status_code == 201, canned.text
+    tenant.canned_id = canned.json()["id"]
 
     upload = await client.post("/api/v1/documents", headers=tenant.admin,
                                files={"file": (f"{marker}.csv", faq_csv(marker, secret), "text/csv")})
@@ -135,7 +145,9 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "records": rows(session, Record.key, Record.data),
             "tools": rows(session, HttpTool.name, HttpTool.description, HttpTool.enabled),
             "conversations": rows(session, Conversation.id, Conversation.csat,
-                                  Conversation.handoff, Conversation.resolved, Conversation.user_id),
+                                  Conversation.handoff, Conversation.resolved, Conversation.user_id,
+                                  Conversation.inbox_status, Conversation.assignee_id),
+            "canned": rows(session, CannedResponse.id, CannedResponse.shortcut, CannedResponse.text),
             "messages": rows(session, Message.id, Message.role, Message.text),
             "feedback": rows(session, Feedback.message_id, Feedback.rating, Feedback.comment),
             "handoffs": rows(session, Handoff.conversation_id),
