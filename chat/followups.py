@@ -87,7 +87,7 @@ def slot_query(topic: Topic, text: str) -> str | None:
 
 def _pieces(text: str) -> set[str]:
     words = {w.lower() for w in _WORD.findall(text)}
-    return words | {w[i:i + 2] for w in words if not w.isascii() for i in range(len(w) - 1)}
+    return words | {w[i : i + 2] for w in words if not w.isascii() for i in range(len(w) - 1)}
 
 
 Retriever = Callable[[str], Awaitable[list[Hit]]]

@@ -31,15 +31,24 @@ def retriever(results: dict[str, list[Hit]]):
 
 
 def test_the_topic_is_the_last_question_and_the_entry_it_found() -> None:
-    turns = [{"role": "user", "content": "how much is shipping to hong kong", "act": "question",
-              "query": "how much is shipping to hong kong"},
-             {"role": "assistant", "content": "25 yuan", "entry": "SHIP", "entry_question": "How much is shipping?"},
-             {"role": "user", "content": "thanks", "act": "small_talk"},
-             {"role": "assistant", "content": "You're welcome"}]
+    turns = [
+        {
+            "role": "user",
+            "content": "how much is shipping to hong kong",
+            "act": "question",
+            "query": "how much is shipping to hong kong",
+        },
+        {"role": "assistant", "content": "25 yuan", "entry": "SHIP", "entry_question": "How much is shipping?"},
+        {"role": "user", "content": "thanks", "act": "small_talk"},
+        {"role": "assistant", "content": "You're welcome"},
+    ]
     assert topic_of(turns) == Topic("how much is shipping to hong kong", "SHIP", "How much is shipping?")
     assert topic_of([]) is None
     # Turns read back from the database carry no notes: the last customer message is the topic.
-    assert topic_of([{"role": "user", "content": "能开发票吗"}, {"role": "assistant", "content": "可以"}]).query == "能开发票吗"
+    assert (
+        topic_of([{"role": "user", "content": "能开发票吗"}, {"role": "assistant", "content": "可以"}]).query
+        == "能开发票吗"
+    )
 
 
 def test_the_slot_variant_keeps_the_context_and_drops_the_old_slot() -> None:
@@ -65,7 +74,9 @@ async def test_a_same_topic_follow_up_is_read_with_the_topic() -> None:
 
 async def test_a_new_entry_within_the_margin_beats_repeating_the_old_one() -> None:
     topic = Topic("发货到成都要几天", "DAYS", "发货后多久能到？")
-    search = retriever({"那运费呢": [hit("FEE", 0.8 - SWITCH_MARGIN / 2)], "发货到成都要几天 那运费呢": [hit("DAYS", 0.8)]})
+    search = retriever(
+        {"那运费呢": [hit("FEE", 0.8 - SWITCH_MARGIN / 2)], "发货到成都要几天 那运费呢": [hit("DAYS", 0.8)]}
+    )
     choice = await choose("那运费呢", topic, search)
     assert choice.entry == "FEE"
     # Far below the old entry's confidence, the new entry does not win.

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from chat.providers.local import answer_passage, compose_from_passages
 
-GUIDE = ("Green tea\n绿茶建议用80°C的水冲泡，浸泡2到3分钟。Brew green tea at 80°C for 2 to 3 minutes.\n"
-         "Black tea\n红茶用沸水冲泡。Use boiling water for black tea.")
-STORAGE = {"text": "How should I store tea?\nKeep it airtight.", "score": 0.5192,
-           "metadata": {"kind": "faq", "answer": "Keep it airtight and away from light."}}
+GUIDE = (
+    "Green tea\n绿茶建议用80°C的水冲泡，浸泡2到3分钟。Brew green tea at 80°C for 2 to 3 minutes.\n"
+    "Black tea\n红茶用沸水冲泡。Use boiling water for black tea."
+)
+STORAGE = {
+    "text": "How should I store tea?\nKeep it airtight.",
+    "score": 0.5192,
+    "metadata": {"kind": "faq", "answer": "Keep it airtight and away from light."},
+}
 
 
 def passage(text: str, score: float) -> dict:
