@@ -20,9 +20,12 @@ from chat.tasks import answer_message
 from core import audit
 from core.audit import Actor
 from core.db import tenant_session, tenant_session_sync
+from core.errors import ValidationFailed
 from core.identity import UserClaim
 from core.jobs import enqueue
 from core.versions import bump_tenant_version_sync
+from knowledge import evaluation
+from knowledge.thresholds import ThresholdReport
 
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
@@ -72,6 +75,22 @@ def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: A
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})
     bump_tenant_version_sync(tenant_id)  # cached answers and settings reflect the old values
     return updated
+
+
+def apply_recommended_threshold(tenant_id: uuid.UUID, run_id: uuid.UUID, target_precision: float, *,
+                                actor: Actor | None = None) -> tuple[BotSettings, ThresholdReport]:
+    """Set the bot's confidence threshold to the one an evaluation run recommends for a target precision."""
+    with tenant_session_sync(tenant_id) as session:
+        found = evaluation.threshold_report(session, tenant_id, run_id, target_precision)
+    if found.recommended is None:
+        raise ValidationFailed(found.reason)
+    with tenant_session_sync(tenant_id) as session:
+        updated = write_bot_settings(session, tenant_id, {"confidence_threshold": found.recommended})
+        audit.record(session, tenant_id, actor, "settings.bot", "bot settings",
+                     {"changed": ["confidence_threshold"], "evaluation_run": str(run_id),
+                      "target_precision": target_precision})
+    bump_tenant_version_sync(tenant_id)  # cached answers were decided at the old threshold
+    return updated, found
 
 
 async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:

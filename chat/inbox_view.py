@@ -28,7 +28,9 @@ def _snippet(text: str) -> str:
 def _source(meta: dict[str, Any], text: str, title: str) -> dict[str, Any]:
     """An FAQ entry as its question and answer; a passage as its document (and heading) and text."""
     if meta.get("kind") == "faq":
-        return {"title": str(meta.get("question") or title), "answer": str(meta.get("answer") or text)}
+        # A similar question's chunk stands for its row (`variant_of`: the row's own question).
+        question = meta.get("variant_of") or meta.get("question")
+        return {"title": str(question or title), "answer": str(meta.get("answer") or text)}
     heading = meta.get("heading")
     return {"title": f"{title} › {heading}" if heading else title, "answer": _snippet(text)}
 

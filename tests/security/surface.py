@@ -91,6 +91,7 @@ class Seeded:
     agent_token: dict[str, str] = field(default_factory=dict)  # an agent user's login token (the inbox)
     canned_id: str = ""
     webhook_id: str = ""
+    run_id: str = ""  # a scored evaluation run
 
     @property
     def widget(self) -> dict[str, str]:
@@ -113,7 +114,7 @@ class Seeded:
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
                 "source_id": self.source_id, "template": "weather", "canned_id": self.canned_id,
-                "webhook_id": self.webhook_id}
+                "webhook_id": self.webhook_id, "run_id": self.run_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -124,7 +125,7 @@ class Seeded:
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
                 self.user_id, self.user_conversation_id,
-                self.source_id, self.canned_id, self.webhook_id]
+                self.source_id, self.canned_id, self.webhook_id, self.run_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -160,6 +161,12 @@ def faq_csv(marker: str, secret: str) -> bytes:
             f"Refunds for {secret} take 14 days.\n").encode()
 
 
+def labelled_csv(marker: str) -> bytes:
+    """A labelled question set for the tenant's FAQ (`faq_csv`): one question it answers, one it should not."""
+    return (f"question,expected\nWhat is the {marker} refund policy?,{marker}-1\n"
+            "What is the weather on Mars?,\n").encode()
+
+
 PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/documents"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/documents"): Probe(
@@ -180,6 +187,8 @@ PROBES: dict[tuple[str, str], Probe] = {
                                            foreign=None),
     ("POST", "/api/v1/settings/bot/test"): Probe(body=lambda a, v: {"json": {"slot": "primary"}}, foreign=None),
     ("GET", "/api/v1/settings/widget"): Probe(foreign=None, lists_own=True),
+    ("PUT", "/api/v1/settings/widget/appearance"): Probe(body=lambda a, v: {"json": {"title": f"title of {a.marker}"}},
+                                                         foreign=None),
     ("GET", "/api/v1/records"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/records/{collection:str}"): Probe(
         body=lambda a, v: {"files": {"file": ("rows.csv", f"order_id,status\n{a.marker}-9,new\n".encode())},
@@ -247,6 +256,20 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                foreign=None),
     ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/contact"): Probe(
         body=lambda a, v: {"json": {"visitor_id": v.visitor_id, "email": f"{a.marker}@example.com"}}),
+    # Issue 18: similar questions suggested from traffic, evaluation runs and the threshold they recommend.
+    ("GET", "/api/v1/similar-questions/suggestions"): Probe(foreign=None),
+    ("POST", "/api/v1/similar-questions/suggestions/accept"): Probe(body=lambda a, v: {"json": {
+        "document_id": v.document_id, "source_ref": f"{v.marker}-1", "question": f"refund question of {a.marker}"}}),
+    ("POST", "/api/v1/similar-questions/suggestions/dismiss"): Probe(body=lambda a, v: {"json": {
+        "document_id": v.document_id, "source_ref": f"{v.marker}-1", "question": f"refund question of {a.marker}"}}),
+    ("GET", "/api/v1/evaluations"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/evaluations"): Probe(
+        body=lambda a, v: {"files": {"file": (f"{v.marker}.csv", labelled_csv(a.marker), "text/csv")}},
+        foreign=None),
+    ("GET", "/api/v1/evaluations/{run_id:uuid}/thresholds"): Probe(
+        query=lambda a, v: {"target_precision": 0.9}),
+    ("POST", "/api/v1/evaluations/{run_id:uuid}/apply-threshold"): Probe(
+        body=lambda a, v: {"json": {"target_precision": 0.9}}),
     # Issue 19: people and the agent inbox.
     ("POST", "/api/v1/users"): Probe(body=lambda a, v: {"json": {
         "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",

@@ -16,10 +16,13 @@ from core.models import (
     Chunk,
     Conversation,
     Document,
+    EvaluationRun,
+    FaqOverride,
     Feedback,
     Handoff,
     HttpTool,
     Message,
+    PhrasingDismissal,
     Record,
     RecordCollection,
     Source,
@@ -29,7 +32,7 @@ from core.models import (
 )
 from core.tenancy import add_user
 from tests.factories import make_tenant
-from tests.security.surface import Seeded, faq_csv, site_url
+from tests.security.surface import Seeded, faq_csv, labelled_csv, site_url
 
 
 def run_queued_work() -> None:
@@ -122,6 +125,12 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
         "url": f"http://127.0.0.1:9/{marker}/hook", "events": ["conversation.resolved"]})
     assert hook.status_code == 201, hook.text
     tenant.webhook_id = hook.json()["id"]
+    run = await client.post("/api/v1/evaluations", headers=tenant.admin,
+                            files={"file": ("labelled.csv", labelled_csv(marker), "text/csv")},
+                            data={"name": f"labelled {marker}"})
+    assert run.status_code == 202, run.text
+    tenant.run_id = run.json()["id"]
+    ingest()  # scores the run
     return tenant
 
 
@@ -156,4 +165,7 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "source_pages": rows(session, SourcePage.url, SourcePage.result, SourcePage.document_id),
             "webhooks": rows(session, Webhook.id, Webhook.url, Webhook.events),
             "contacts": rows(session, Conversation.id, Conversation.contact_email, Conversation.contact_phone),
+            "evaluation_runs": rows(session, EvaluationRun.id, EvaluationRun.status, EvaluationRun.name),
+            "faq_overrides": rows(session, FaqOverride.source_ref, FaqOverride.similar_questions),
+            "phrasing_dismissals": rows(session, PhrasingDismissal.source_ref, PhrasingDismissal.phrasing_key),
         }
