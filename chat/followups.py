@@ -78,10 +78,14 @@ def slot_query(topic: Topic, text: str) -> str | None:
             if word.lower() not in old:
                 kept.append(word)
             continue
-        # Chinese runs have no spaces: cut out the old question's character pairs, keep the rest.
-        for pair in (p for p in old if not p.isascii() and len(p) == 2):
-            word = word.replace(pair, " ")
-        kept += [piece for piece in word.split() if len(piece) >= 2]
+        # Chinese runs have no spaces: drop every character inside one of the old question's
+        # character pairs, keep the rest.
+        dropped = [False] * len(word)
+        for i in range(len(word) - 1):
+            if word[i : i + 2] in old:
+                dropped[i] = dropped[i + 1] = True
+        rest = "".join(" " if gone else c for c, gone in zip(word, dropped, strict=True))
+        kept += [piece for piece in rest.split() if len(piece) >= 2]
     return f"{text} {' '.join(kept)}" if kept else None
 
 
