@@ -3,7 +3,7 @@
 Starts `kefu demo` on free ports with a fresh data directory, then:
 - the widget on the demo shop page after an answer with its sources (docs/images/widget.png);
 - a short animated walkthrough: a customer asks, the answer arrives with sources, the customer asks
-  for a person and is handed off (docs/images/walkthrough.png, an animated PNG built with Pillow);
+  for a person and is handed off (docs/images/walkthrough.gif, assembled from Chromium frames with Pillow);
 - the admin app's overview (with the first-run checklist) in English and Chinese, and the
   conversations page (docs/images/admin-*.png).
 Images are reduced to a 256-colour palette so the set stays a few hundred KB. Stops the demo it
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("KEFU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 WAIT = 60_000
 # The bottom-right corner of a 1100×760 page, where the widget opens.
-WIDGET_AREA = {"x": 620, "y": 40, "width": 480, "height": 720}
+WIDGET_AREA = {"x": 650, "y": 40, "width": 450, "height": 720}
 
 
 def free_port() -> int:
@@ -99,6 +99,18 @@ def small_png(image: Image.Image, path: Path, width: int) -> int:
     return path.stat().st_size
 
 
+def save_animation(images: list[Image.Image], durations: list[int], path: Path, width: int) -> None:
+    """An animated GIF: frames scaled to `width`, one 64-colour palette shared by all (no dithering, so
+    unchanged pixels stay identical between frames and the file stays small)."""
+    scaled = [image.resize((width, image.height * width // image.width), Image.Resampling.LANCZOS) for image in images]
+    mosaic = Image.new("RGB", (width, scaled[0].height * len(scaled)))
+    for index, image in enumerate(scaled):
+        mosaic.paste(image, (0, scaled[0].height * index))
+    palette = mosaic.quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    frames = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in scaled]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
+
+
 def shot(page: Page, **options: object) -> Image.Image:
     return Image.open(io.BytesIO(page.screenshot(**options))).convert("RGB")  # type: ignore[arg-type]
 
@@ -129,32 +141,14 @@ def widget_pictures(browser, api: str, key: str, out: Path) -> list[Path]:
     frame(2200)
     widget_png = out / "widget.png"
     shot(page, clip=WIDGET_AREA).save(widget_png)
-    box.fill("我想找人工客服")
-    frame(700)
-    box.press("Enter")
+    page.locator("kefu-chat .tool.human").click()  # 转人工客服: the customer asks for a person
     page.locator("kefu-chat .note").wait_for(timeout=WAIT)
     page.wait_for_timeout(400)
     frame(2600)
     context.close()
 
-    walkthrough = out / "walkthrough.png"
-    scaled = [
-        (
-            image.resize((360, image.height * 360 // image.width), Image.Resampling.LANCZOS).quantize(
-                colors=96, method=Image.Quantize.MEDIANCUT
-            ),
-            ms,
-        )
-        for image, ms in frames
-    ]
-    scaled[0][0].save(
-        walkthrough,
-        save_all=True,
-        append_images=[f for f, _ in scaled[1:]],
-        duration=[ms for _, ms in scaled],
-        loop=0,
-        optimize=True,
-    )
+    walkthrough = out / "walkthrough.gif"
+    save_animation([image for image, _ in frames], [ms for _, ms in frames], walkthrough, width=360)
     small_png(Image.open(widget_png), widget_png, 420)
     return [widget_png, walkthrough]
 

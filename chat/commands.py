@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chat import engine, http_tool_specs, model_choice, service_hours, store, webhooks
-from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
+from chat.bot_settings import URL_FIELDS, BotSettings, check_base_url, load_bot_settings, write_bot_settings
 from chat.service_hours import ServiceSettings
 from chat.tasks import answer_message
 from core import audit
@@ -48,7 +48,13 @@ async def queue_answer(turn: store.Turn) -> None:
 
 
 def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: Actor | None = None) -> BotSettings:
-    """Validate and store bot settings; refused values leave everything as it was."""
+    """Validate and store bot settings; refused values leave everything as it was.
+
+    A model `base_url` must resolve to addresses the SSRF guard allows (checked again at each call).
+    """
+    for name in URL_FIELDS:
+        if isinstance(changes.get(name), str) and changes[name].strip():
+            model_choice.check_destination(name, check_base_url(name, changes[name]) or "")
     with tenant_session_sync(tenant_id) as session:
         updated = write_bot_settings(session, tenant_id, changes)
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})

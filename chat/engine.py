@@ -24,22 +24,23 @@ from typing import Any
 
 import redis
 
-from chat import grounding, identity, memory, model_choice, notifications, store
+from chat import dialogue, followups, grounding, identity, memory, model_choice, notifications, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
-from chat.intents import FOLLOW_UP, GREETING, HUMAN, RECORD_KEY, THANKS
+from chat.intents import RECORD_KEY
 from chat.language import reply_language
 from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_used_this_month
 from chat.limits import enforce as enforce_limits
 from chat.prompts import phrase, system_prompt
-from chat.providers.local import LocalProvider, compose_from_passages
-from chat.tools import ToolContext, hit_result, load_tool_context, run_tool, tool_specs
+from chat.providers.local import LocalProvider, answer_passage, compose_from_passages
+from chat.tools import REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
 from chat.types import (
     ChatResult,
     Citation,
     CompletionRequest,
     Provider,
     ProviderError,
+    Suggestion,
     TextDelta,
     ToolCallRecord,
     ToolCallRequest,
@@ -54,14 +55,15 @@ from core.redis import async_redis
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_key
 from knowledge.confidence import confidence
+from knowledge.entries import entry_hit
 from knowledge.hits import Hit
-from knowledge.lexical import query_tokens
 from knowledge.retrieval import retrieve
 
 log = logging.getLogger(__name__)
-SHORT_QUERY_TERMS = 3  # tried alone, then with the previous question
-FRAGMENT_TERMS = 2  # "Hong Kong?", "express?": never the question a later fragment continues
 CITE_WINDOW = 0.03
+# Between this share of the answering threshold and the threshold the bot offers "did you mean".
+SUGGEST_SHARE = 0.4
+MAX_SUGGESTIONS = 3
 
 
 @dataclass
@@ -92,6 +94,9 @@ class _Run:
     completion_tokens: int = 0
     model: str | None = None
     provider_name: str = "local"
+    asked: dict[str, Any] = field(default_factory=dict)  # kept with the question in the turns (chat.followups)
+    replied: dict[str, Any] = field(default_factory=dict)  # kept with the answer: the entry it came from
+    chosen: dict[str, str] | None = None  # the "did you mean" suggestion this turn chose
 
 
 def validate_message(text: str) -> str:
@@ -144,7 +149,7 @@ async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, convers
 
 async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
                   channel: str = "widget", user: UserClaim | None = None,
-                  address: str | None = None) -> tuple[store.Turn, Prepared]:
+                  address: str | None = None, suggestion: str | None = None) -> tuple[store.Turn, Prepared]:
     """Check a message the customer waits for (limits, conversation) without storing anything yet.
 
     One Redis round trip: the tenant's version, the rate-limit counters, the answer cached for the
@@ -153,6 +158,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
     checked in the database. The question is stored with its answer by `run()`. A `user` claim is
     verified against the tenant's identity secret (401 when it does not match). `address` is the
     client's address as the trusted proxy chain gives it (the per-address limit); None skips that limit.
+    `suggestion`: the source_ref of a "did you mean" entry the customer chose (answered from that entry).
     """
     text = validate_message(message)
     window = RateWindow.now(tenant_id, visitor_id, address)
@@ -182,7 +188,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         prepared.cache_key, prepared.cached = guess_key, json.loads(reads.cached) if reads.cached else None
     if conversation_id is None:
         return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel,
-                                   user=verified), prepared
+                                   user=verified, suggestion=suggestion), prepared
     owner, raw_turns = reads.owner, reads.turns
     mine = {memory.owner_value(tenant_id, visitor_id)}
     if verified is not None:
@@ -196,7 +202,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         asker = identity.Asker(visitor_id, verified)
         is_first = await store.conversation_owner(tenant_id, conversation_id, asker) == 0
     return store.unstored_turn(tenant_id, visitor_id, conversation_id, text, is_first=is_first,
-                               channel=channel, user=verified), prepared
+                               channel=channel, user=verified, suggestion=suggestion), prepared
 
 
 @dataclass
@@ -236,23 +242,14 @@ def _provider(settings: BotSettings, over_quota: bool) -> Provider:
 _LOCAL = LocalProvider()
 
 
-def _previous_question(turns: list[dict[str, str]]) -> str | None:
-    """The last question that stood on its own (a chain of fragments continues it), else the last one."""
-    asked = [t["content"] for t in turns if t["role"] == "user"]
-    return next((q for q in reversed(asked) if not FOLLOW_UP.search(q) and len(query_tokens(q)) > FRAGMENT_TERMS),
-                asked[-1] if asked else None)
-
-
-def _is_short(text: str) -> bool:
-    return len(query_tokens(text)) <= SHORT_QUERY_TERMS
-
-
-def _citations(hits: list[Hit]) -> list[Citation]:
+def _citations(hits: list[Hit], language: str, used_one: bool) -> list[Citation]:
+    """The sources shown: the passage the answer came from first; a model may have used near-ties too."""
     if not hits:
         return []
-    top = hits[0].dense
+    first = hits[answer_passage(_passages(hits), language)]
+    near = [h for h in hits[:3] if h is not first and h.dense >= hits[0].dense - CITE_WINDOW]
     return [Citation(h.document_id, h.chunk_id, h.source_ref, _cited_metadata(h.metadata))
-            for h in hits[:3] if h.dense >= top - CITE_WINDOW]
+            for h in ([first] if used_one else [first, *near])]
 
 
 def _cited_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +265,9 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     """Answer a customer turn; yields text deltas (if `stream`) and one final event.
 
     `prepared` comes from `prepare()` (the question is then stored with its answer); without it the
-    turn was stored by `accept()` and the settings, cache and turns are read here.
+    turn was stored by `accept()` and the settings, cache and turns are read here. How a turn is
+    understood (small talk, a request for a person, a question and which query variant finds it,
+    a chosen suggestion): docs/chat.md.
     """
     bind_log_context(tenant_id=turn.tenant_id, conversation_id=turn.conversation_id)
     if prepared is None:
@@ -277,58 +276,88 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     settings = prepared.settings
     state = _Run(turn, settings, reply_language(settings.language, turn.text))
     if turn.is_first:
-        turns: list[dict[str, str]] = []
+        turns: list[dict[str, Any]] = []
     elif prepared.turns is not None:
         turns = prepared.turns
     else:
         turns = await memory.recent_turns(turn.tenant_id, turn.conversation_id)
-    turns = [t for t in turns if t["content"] != turn.text or t["role"] != "user"][-8:]
-    previous = _previous_question(turns)
-    follow_up = previous is not None and bool(FOLLOW_UP.search(turn.text))
-    # An answer depends on the conversation only through the retrieval query, unless a model
-    # (which reads the turns) writes it: then only a conversation's first question is cached.
-    cacheable = prepared.version is not None and (turn.is_first or (not follow_up and not _wants_model(settings)))
-    cache_key = memory.answer_key(turn.tenant_id, prepared.version, state.language, turn.text) if cacheable else None
+    turns = turns[-8:]
+    topic = followups.topic_of(turns)
+    if turn.suggestion is not None:
+        async for event in _answer_chosen(state, turns, stream):
+            yield event
+        return
+    reading = await dialogue.read(turn.text)
+    if reading.kind == dialogue.SMALL_TALK and RECORD_KEY.search(turn.text):
+        reading = dialogue.Reading(dialogue.QUESTION)  # an order or booking number is never small talk
+    if reading.sure:
+        async for event in _not_a_question(state, reading, stream):
+            yield event
+        return
+    # The answer to a question read alone; in a running conversation it is served only when it was
+    # answered confidently alone (the conversation could only have chosen another reading below that).
+    cache_key = (memory.answer_key(turn.tenant_id, prepared.version, state.language, turn.text)
+                 if prepared.version is not None and not reading.maybe else None)
     cached = None
     if cache_key is not None:
         cached = prepared.cached if cache_key == prepared.cache_key else await memory.cached_answer(cache_key)
-    if cached is not None and not (previous and cached.get("fallback_reason") == "low_confidence"):
-        result = ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
-                            [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"],
-                                      c.get("metadata") or {}) for c in cached["citations"]],
-                            cached["confidence"], False, cached["answered"], state.language,
-                            fallback_reason=cached.get("fallback_reason"))
+    if cached is not None and topic is not None and not (
+            cached.get("answered") and cached.get("confidence", 0) >= settings.confidence_threshold):
+        cached = None
+    if cached is not None:
+        result = _from_cache(turn, cached, state.language)
         state.provider_name = "cache"
+        state.asked = {"act": dialogue.QUESTION, "query": turn.text}
+        state.replied = _entry_note(result.citations[0].source_ref if result.citations else None, cached)
         if stream:
             yield ChatEvent("delta", result.answer)
         yield ChatEvent("final", result=await _finish(state, result))
         return
 
-    with metrics.RETRIEVAL_SECONDS.time():
-        hits = await retrieve(turn.tenant_id, f"{previous} {turn.text}" if follow_up else turn.text, 5,
-                              version=prepared.version)
-    score = confidence(hits)
-    if previous and not follow_up and score < settings.confidence_threshold and _is_short(turn.text):
-        # A short message that finds nothing on its own ("to Hong Kong?") may continue the last question.
+    async def retriever(query: str) -> list[Hit]:
         with metrics.RETRIEVAL_SECONDS.time():
-            joined = await retrieve(turn.tenant_id, f"{previous} {turn.text}", 5, version=prepared.version)
-        if confidence(joined) > score:
-            hits, score, cache_key = joined, confidence(joined), None
+            return await retrieve(turn.tenant_id, query, 5, version=prepared.version)
+
+    choice = await followups.choose(turn.text, topic, retriever)
+    if reading.maybe and choice.alone_score < settings.confidence_threshold and (
+            choice.score < settings.confidence_threshold or (topic is not None and choice.entry == topic.entry)):
+        # Sounds like small talk or a request for a person, the knowledge does not answer it as
+        # asked, and read with the conversation it only finds the entry already answered.
+        async for event in _not_a_question(state, reading, stream):
+            yield event
+        return
+    if choice.variant != "alone":
+        cache_key = None
+    hits, score = choice.hits, choice.score
+    state.asked = {"act": dialogue.QUESTION, "query": choice.query}
     ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=prepared.version)
     ctx.hits = list(hits)
     ctx.user_id = turn.user.id if turn.user else None
-    # Courtesies and tool intents are not knowledge questions: never gate them on retrieval.
-    bypass_gate = bool(HUMAN.search(turn.text) or (ctx.collections and RECORD_KEY.search(turn.text))
-                       or GREETING.match(turn.text) or THANKS.match(turn.text))
+    # Record lookups are not knowledge questions: never gate them on retrieval.
+    bypass_gate = bool(ctx.collections and RECORD_KEY.search(turn.text))
 
     if score < settings.confidence_threshold and not bypass_gate:
-        result = ChatResult(turn.conversation_id, uuid.uuid4(), phrase(state.language, "dont_know"), [], score,
-                            False, False, state.language, fallback_reason="low_confidence")
+        suggestions = _suggestions(hits) if score >= suggestion_floor(settings) else []
+        if suggestions:
+            state.replied = {"entry": suggestions[0].source_ref, "entry_question": suggestions[0].question}
+            result = ChatResult(turn.conversation_id, uuid.uuid4(), phrase(state.language, "did_you_mean"), [],
+                                score, False, False, state.language, fallback_reason="suggested",
+                                suggestions=suggestions)
+        else:
+            result = ChatResult(turn.conversation_id, uuid.uuid4(), phrase(state.language, "dont_know"), [], score,
+                                False, False, state.language, fallback_reason="low_confidence")
         if stream:
             yield ChatEvent("delta", result.answer)
         yield ChatEvent("final", result=await _finish(state, result, cache_key))
         return
+    async for event in _answer_from(state, ctx, turns, score, stream, cache_key):
+        yield event
 
+
+async def _answer_from(state: _Run, ctx: ToolContext, turns: list[dict[str, Any]], score: float, stream: bool,
+                       cache_key: str | None) -> AsyncIterator[ChatEvent]:
+    """The provider's answer from the retrieved hits (with tools), or a grounded fallback when it fails."""
+    turn, settings = state.turn, state.settings
     over_quota = await tokens_used_this_month(turn.tenant_id) >= settings.monthly_token_quota
     provider = _provider(settings, over_quota)
     state.provider_name = provider.name
@@ -362,7 +391,12 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         check = await asyncio.to_thread(grounding.check, draft, _evidence(ctx, tool_calls))
         answer = check.answer(settings.grounding_action, _grounded_answer(turn.text, ctx.hits, state.language))
     answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
-    result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, _citations(ctx.hits) if answered else [],
+    # The local responder answers from one passage; a model reads all of them.
+    citations = _citations(ctx.hits, state.language, provider is _LOCAL and not tool_calls) if answered else []
+    if citations:
+        used = next(h for h in ctx.hits if h.chunk_id == citations[0].chunk_id)
+        state.replied = {"entry": used.source_ref, "entry_question": str(used.metadata.get("question") or "")}
+    result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, citations,
                         score, handoff, answered, state.language, tool_calls, fallback_reason)
     result = await _finish(state, result, cache_key if not tool_calls and answered else None)
     if check is not None:
@@ -384,12 +418,94 @@ def _grounded_answer(question: str, hits: list[Hit], language: str) -> str:
     return compose_from_passages(question, _passages(hits), language) if hits else phrase(language, "dont_know")
 
 
-async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, str]],
+async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) -> AsyncIterator[ChatEvent]:
+    """Small talk gets a courtesy reply and no sources; a request for a person hands the conversation over."""
+    turn = state.turn
+    state.asked = {"act": reading.kind, "form": reading.form}
+    tool_calls: list[ToolCallRecord] = []
+    if reading.kind == dialogue.HUMAN:
+        ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
+        record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
+        tool_calls.append(record)
+        available = not isinstance(record.result, dict) or record.result.get("someone_available_now", True)
+        answer = phrase(state.language, "handoff" if available else "handoff_closed")
+    else:
+        answer = phrase(state.language, reading.form if reading.form in dialogue.SMALL_TALK_FORMS else "ack")
+    result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, [], 1.0, reading.kind == dialogue.HUMAN,
+                        False, state.language, tool_calls,
+                        fallback_reason="small_talk" if reading.kind == dialogue.SMALL_TALK else None)
+    if stream:
+        yield ChatEvent("delta", answer)
+    yield ChatEvent("final", result=await _finish(state, result))
+
+
+async def _answer_chosen(state: _Run, turns: list[dict[str, Any]], stream: bool) -> AsyncIterator[ChatEvent]:
+    """The customer chose a "did you mean" suggestion: answer from that entry and record the choice."""
+    turn = state.turn
+    assert turn.suggestion is not None
+    hit = await entry_hit(turn.tenant_id, turn.suggestion)
+    if hit is None:
+        raise ValidationFailed(f"suggestion.source_ref {turn.suggestion!r} is not an entry of this knowledge base; "
+                               "send one from the reply's suggestions.")
+    question = str(hit.metadata.get("question") or suggestion_question(hit))
+    state.chosen = {"source_ref": turn.suggestion, "question": question}
+    state.asked = {"act": dialogue.QUESTION, "query": question}
+    ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
+    ctx.hits = [hit]
+    ctx.user_id = turn.user.id if turn.user else None
+    async for event in _answer_from(state, ctx, turns, confidence([hit]), stream, None):
+        yield event
+
+
+def suggestion_floor(settings: BotSettings) -> float:
+    """Below this confidence the bot offers no suggestions: it says it does not know and offers a person."""
+    return settings.confidence_threshold * SUGGEST_SHARE
+
+
+def suggestion_question(hit: Hit) -> str:
+    """How an entry is offered: its FAQ question, else its first line."""
+    asked = hit.metadata.get("question")
+    if asked:
+        return str(asked)
+    first = hit.text.strip().splitlines()[0] if hit.text.strip() else ""
+    return first if len(first) <= 80 else first[:79] + "…"
+
+
+def _suggestions(hits: list[Hit]) -> list[Suggestion]:
+    """Up to three distinct entries (the FAQ questions) to offer as "did you mean"."""
+    offered: list[Suggestion] = []
+    seen: set[str] = set()
+    for hit in hits:
+        key = hit.source_ref or f"{hit.document_id}:{hit.chunk_id}"
+        if hit.source_ref is None or key in seen:
+            continue
+        seen.add(key)
+        offered.append(Suggestion(hit.source_ref, hit.document_id, hit.chunk_id, suggestion_question(hit)))
+        if len(offered) == MAX_SUGGESTIONS:
+            break
+    return offered
+
+
+def _from_cache(turn: store.Turn, cached: dict[str, Any], language: str) -> ChatResult:
+    return ChatResult(turn.conversation_id, uuid.uuid4(), cached["answer"],
+                      [Citation(uuid.UUID(c["document_id"]), c["chunk_id"], c["source_ref"], c.get("metadata") or {})
+                       for c in cached["citations"]],
+                      cached["confidence"], False, cached["answered"], language,
+                      fallback_reason=cached.get("fallback_reason"),
+                      suggestions=[Suggestion(s["source_ref"], uuid.UUID(s["document_id"]), s["chunk_id"],
+                                              s["question"]) for s in cached.get("suggestions") or []])
+
+
+def _entry_note(source_ref: str | None, cached: dict[str, Any]) -> dict[str, Any]:
+    return {"entry": source_ref, "entry_question": cached.get("entry_question", "")}
+
+
+async def _tool_loop(provider: Provider, state: _Run, ctx: ToolContext, turns: list[dict[str, Any]],
                      tool_calls: list[ToolCallRecord]) -> AsyncIterator[TextDelta]:
     app = get_settings()
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(state.settings.persona, state.language, _passages(ctx.hits))},
-        *turns,
+        *({"role": t["role"], "content": t["content"]} for t in turns),
         {"role": "user", "content": state.turn.text},
     ]
     specs = tool_specs(ctx)
@@ -441,9 +557,11 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
     result.message_id = await save(
         turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
         prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens)
+    if state.chosen is not None:
+        await store.record_suggestion_chosen(turn, state.chosen["source_ref"], state.chosen["question"])
     await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
-                                (cache_key, _cacheable(result)) if cache_key is not None else None,
-                                user_id=turn.user.id if turn.user else None)
+                                (cache_key, {**_cacheable(result), **state.replied}) if cache_key is not None else None,
+                                user_id=turn.user.id if turn.user else None, asked=state.asked, replied=state.replied)
     if result.handoff:
         await notifications.emit(turn.tenant_id, "handoff.requested", {
             "conversation_id": str(turn.conversation_id), "reason": store.handoff_reason(result), "source": "bot",
@@ -459,14 +577,16 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
 
 def _cacheable(result: ChatResult) -> dict[str, Any]:
     return {"answer": result.answer, "citations": [c.as_dict() for c in result.citations],
-            "confidence": result.confidence, "answered": result.answered, "fallback_reason": result.fallback_reason}
+            "confidence": result.confidence, "answered": result.answered, "fallback_reason": result.fallback_reason,
+            "suggestions": [s.as_dict() for s in result.suggestions]}
 
 
 async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,
-                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None) -> ChatResult:
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None,
+                 suggestion: str | None = None) -> ChatResult:
     """Check and answer in one call (the HTTP request/response path)."""
     turn, prepared = await prepare(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                                   channel=channel, user=user, address=address)
+                                   channel=channel, user=user, address=address, suggestion=suggestion)
     final: ChatResult | None = None
     async for event in run(turn, stream=False, prepared=prepared):
         if event.kind == "final":

@@ -55,12 +55,12 @@ def read_turns(replies: Iterator[Any]) -> tuple[bytes | None, list[bytes]]:
     return next(replies), next(replies) or []
 
 
-def parse_turns(raw: list[bytes]) -> list[dict[str, str]]:
+def parse_turns(raw: list[bytes]) -> list[dict[str, Any]]:
     return [json.loads(item) for item in raw]
 
 
-async def recent_turns(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[dict[str, str]]:
-    """The last turns as [{role: user|assistant, content}], oldest first."""
+async def recent_turns(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The last turns as [{role: user|assistant, content, ...}], oldest first."""
     try:
         raw = await async_redis().lrange(_turns_key(conversation_id), -TURNS_KEPT, -1)
         if raw:
@@ -77,14 +77,19 @@ async def recent_turns(tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> list
 
 async def remember_turns(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID, question: str,
                          answer: str, cache: tuple[str, dict[str, Any]] | None = None, *,
-                         user_id: str | None = None) -> None:
+                         user_id: str | None = None, asked: dict[str, Any] | None = None,
+                         replied: dict[str, Any] | None = None) -> None:
     """Append the exchange to the conversation's turns, record its owner and, if given, cache the
-    answer under `cache[0]`: one round trip."""
+    answer under `cache[0]`: one round trip.
+
+    `asked` and `replied` are kept beside the question and the answer (what the turn was, the query
+    it was retrieved with, the entry answered: `chat.followups` reads them on the next turn).
+    """
     key = _turns_key(conversation_id)
     try:
         pipe = async_redis().pipeline(transaction=False)
-        pipe.rpush(key, json.dumps({"role": "user", "content": question}, ensure_ascii=False),
-                   json.dumps({"role": "assistant", "content": answer}, ensure_ascii=False))
+        pipe.rpush(key, json.dumps({**(asked or {}), "role": "user", "content": question}, ensure_ascii=False),
+                   json.dumps({**(replied or {}), "role": "assistant", "content": answer}, ensure_ascii=False))
         pipe.ltrim(key, -TURNS_KEPT, -1)
         pipe.expire(key, TURNS_TTL)
         pipe.set(owner_key(conversation_id), owner_value(tenant_id, visitor_id, user_id), ex=TURNS_TTL)

@@ -8,6 +8,9 @@ PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "greeting": "Hello! How can I help you today?",
         "thanks": "You're welcome! Is there anything else I can help with?",
+        "bye": "Goodbye, and thanks for getting in touch!",
+        "ack": "Alright. If there is anything else you would like to know, just ask.",
+        "did_you_mean": "I'm not sure I understood. Did you mean one of these?",
         "dont_know": "I'm sorry, I don't know the answer to that. Would you like me to connect you with a "
                      "member of our team?",
         "handoff": "I've asked a colleague to take over this conversation; someone will reply here shortly.",
@@ -28,6 +31,9 @@ PHRASES: dict[str, dict[str, str]] = {
     "zh": {
         "greeting": "您好！请问有什么可以帮您？",
         "thanks": "不客气！还有其他可以帮您的吗？",
+        "bye": "再见，感谢您的咨询！",
+        "ack": "好的。还有其他想了解的，随时问我。",
+        "did_you_mean": "我不太确定您的意思，您是想问下面哪一个？",
         "dont_know": "抱歉，这个问题我暂时无法回答。需要为您转接人工客服吗？",
         "handoff": "已为您转接人工客服，工作人员会尽快在这里回复您。",
         "handoff_closed": "已为您转告人工客服，但现在不在服务时间内，暂时没有人在线。请在下方留下您的邮箱或电话，"

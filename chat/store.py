@@ -41,14 +41,17 @@ class Turn:
     channel: str = "widget"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     user: VerifiedUser | None = None  # the verified user asking (chat.identity); None: anonymous
+    suggestion: str | None = None  # the source_ref of a "did you mean" suggestion the customer chose
 
 
 def unstored_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str, *,
-                  is_first: bool, channel: str, user: VerifiedUser | None = None) -> Turn:
+                  is_first: bool, channel: str, user: VerifiedUser | None = None,
+                  suggestion: str | None = None) -> Turn:
     """A question answered while the customer waits: ids now, rows with its answer (`save_exchange`)."""
     new = conversation_id is None
     return Turn(tenant_id, uuid.uuid4() if new else conversation_id, uuid.uuid4(), visitor_id, text,
-                is_first or new, stored=False, new_conversation=new, channel=channel, user=user)
+                is_first or new, stored=False, new_conversation=new, channel=channel, user=user,
+                suggestion=suggestion)
 
 
 def _not_yours(conversation_id: uuid.UUID) -> NotFound:
@@ -223,3 +226,11 @@ async def mark_failed(turn: Turn, error: str) -> None:
     async with tenant_session(turn.tenant_id) as session:
         await session.execute(update(Message).where(Message.id == turn.message_id)
                               .values(status="failed", error=error[:2000]))
+
+
+async def record_suggestion_chosen(turn: Turn, source_ref: str, question: str) -> None:
+    """Note on the customer's message which "did you mean" entry they chose (read by analytics)."""
+    chosen = {"suggestion_chosen": {"source_ref": source_ref, "question": question}}
+    async with tenant_session(turn.tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == turn.message_id)
+                              .values(meta=Message.meta.op("||")(bindparam("chosen", chosen, type_=JSONB))))

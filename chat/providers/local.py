@@ -1,10 +1,10 @@
 """The `local` provider: a deterministic, grounded responder that needs no model.
 
-It reads the same OpenAI-format conversation as a real model and follows simple intent rules:
-greetings and thanks get a courtesy reply, a request for a person calls `request_human`, an order
-or booking number calls `lookup_record`, anything else is answered from the retrieved knowledge
-(the best FAQ answer, or the best sentences of the best passage). After a tool result it composes
-the reply from that result. It streams sentence by sentence.
+It reads the same OpenAI-format conversation as a real model. Small talk and requests for a
+person never reach it (the engine reads the turn first, `chat.dialogue`); an order or booking
+number calls `lookup_record`; anything else is answered from the retrieved knowledge (the best FAQ
+answer, or the best sentences of the best passage). After a tool result it composes the reply
+from that result. It streams sentence by sentence.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from chat.intents import GREETING, HUMAN, RECORD_KEY, THANKS
+from chat.intents import GREETING, RECORD_KEY, THANKS
+from chat.language import detect_language
 from chat.prompts import phrase
 from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
 from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
@@ -50,8 +51,6 @@ class LocalProvider:
             return self._from_tool(messages, language, request)
         question = str(last.get("content") or "")
         tools = {t.name: t for t in request.tools}
-        if HUMAN.search(question) and REQUEST_HUMAN in tools:
-            return ToolCallRequest("local-1", REQUEST_HUMAN, {"reason": question[:300]})
         if LOOKUP_RECORD in tools:
             call = self._record_call(question, tools[LOOKUP_RECORD].parameters)
             if call is not None:
@@ -122,12 +121,12 @@ def compose_from_passages(question: str, passages: list[dict[str, Any]], languag
     """The best FAQ answer, or the sentences of the best passage that share most with the question."""
     if not passages:
         return phrase(language, "dont_know")
-    best = _prefer_language(passages, language)
+    best = passages[answer_passage(passages, language)]
     metadata = best.get("metadata") or {}
     if metadata.get("kind") == "faq" and metadata.get("answer"):
         return str(metadata["answer"])
     wanted = set(query_tokens(question))
-    sentences = [s.strip() for s in SENTENCE.findall(best["text"]) if s.strip()]
+    sentences = [s for s in _sentences(str(best["text"])) if s]
     if not sentences:
         return str(best["text"])
     scored = sorted(range(len(sentences)), key=lambda i: -len(wanted & set(query_tokens(sentences[i]))))
@@ -136,14 +135,36 @@ def compose_from_passages(question: str, passages: list[dict[str, Any]], languag
     return joiner.join(sentences[i] for i in keep)
 
 
-def _prefer_language(passages: list[dict[str, Any]], language: str) -> dict[str, Any]:
-    """Among near-ties, answer with a passage in the customer's language."""
-    from chat.language import detect_language
+def _sentences(text: str) -> list[str]:
+    """The passage's sentences without its heading lines (a line with no sentence punctuation
+    followed by more text: "Green tea" above "绿茶建议…"), which would be glued to the next sentence."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    body = [line for i, line in enumerate(lines) if not (i + 1 < len(lines) and _is_heading(line))]
+    return [s.strip() for line in body for s in SENTENCE.findall(line) if s.strip()]
 
+
+def _is_heading(line: str) -> bool:
+    return len(line) <= 80 and not line.rstrip().endswith(tuple("。！？!?.；;：:，,"))
+
+
+def answer_passage(passages: list[dict[str, Any]], language: str) -> int:
+    """Which passage the answer comes from: the top one, unless it is not written in the customer's
+    language and a near-tie is (a bilingual passage speaks both)."""
     top = passages[0]
-    for passage in passages[1:4]:
+    if _speaks(str(top["text"]), language):
+        return 0
+    for index, passage in enumerate(passages[1:4], start=1):
         if passage.get("score", 0) < top.get("score", 0) - 0.03:
             break
-        if detect_language(top["text"]) != language and detect_language(passage["text"]) == language:
-            return passage
-    return top
+        if _speaks(str(passage["text"]), language):
+            return index
+    return 0
+
+
+def _speaks(text: str, language: str) -> bool:
+    if detect_language(text) == language:
+        return True
+    # A bilingual passage: Han characters and at least a few English words.
+    han = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+    latin_words = len(re.findall(r"[A-Za-z]{2,}", text))
+    return han >= 4 and latin_words >= 4

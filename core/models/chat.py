@@ -118,6 +118,10 @@ class Message(TenantOwned, Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    # What else is known about the message; a customer message sent by choosing a "did you mean"
+    # suggestion carries {"suggestion_chosen": {"source_ref", "question"}} (chat.engine).
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict,
+                                                 server_default="{}")
     created_at: Mapped[datetime] = utcnow_column()
     # An agent's reply: who wrote it, under which name, and the id the agent's page gave it (a
     # re-sent reply with the same `client_ref` is stored once).

@@ -118,7 +118,7 @@ def test_records_upload_preview_import_and_delete(page: Page, admin_url, shop, t
         stored = session.scalars(select(RecordCollection)).one()
         assert (stored.row_count, stored.owner_column, stored.access) == (3, "customer_id", "owner")
 
-    page.locator("#rec-list input[type=radio]").first.check()
+    page.locator("#rec-list .ag-row .ag-selection-checkbox input").first.check()
     expect(page.locator("#rec-sample")).to_contain_text("10023", timeout=WAIT)
     expect(page.locator("#rec-delete")).to_be_enabled()
     # Who may read it changes without a new upload: no owner column, anyone may ask (a catalogue).

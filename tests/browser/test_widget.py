@@ -287,3 +287,45 @@ def test_phone_width_in_chinese(browser, shop: Shop, artifacts_dir) -> None:
         page.screenshot(path=str(artifacts_dir / "widget-phone-375.png"))
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("locale", "question", "answer_text", "label"), [
+    ("en-US", "company tax id", "Request invoice", "Did you mean"),
+    ("zh-CN", "公司税号", "开具发票", "您是想问"),
+])
+@pytest.mark.parametrize(("size", "viewport"), [("desktop", {"width": 1440, "height": 930}),
+                                                ("phone", {"width": 390, "height": 844})])
+def test_did_you_mean_suggestions_are_buttons_that_answer_and_are_recorded(
+        browser, shop: Shop, artifacts_dir, locale, question, answer_text, label, size, viewport) -> None:
+    phone = size == "phone"
+    context = browser.new_context(viewport=viewport, locale=locale, is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    try:
+        open_widget(page, f"{shop.site}/shop.html")
+        unsure = ask(page, question)
+        buttons = unsure.locator(".suggestions .suggestion")
+        expect(unsure.locator(".suggestions")).to_have_attribute("aria-label", label)
+        expect(buttons.first).to_be_visible()
+        assert 1 <= buttons.count() <= 3
+        expect(unsure.locator(".sources")).to_have_count(0)  # no sources while the bot is unsure
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        language = locale[:2]
+        page.screenshot(path=str(artifacts_dir / f"widget-suggestions-{language}-{size}.png"))
+        chosen = buttons.first.inner_text()
+        answers = page.locator("kefu-chat .msg.bot[data-message-id]")
+        before = answers.count()
+        buttons.first.click()
+        expect(answers).to_have_count(before + 1)
+        expect(page.locator("kefu-chat .msg.customer").last).to_contain_text(chosen)
+        expect(answers.last.locator(".bubble")).to_contain_text(answer_text)
+        expect(answers.last.locator(".sources")).to_be_visible()
+        expect(unsure.locator(".suggestions")).to_have_count(0)  # chosen: the buttons are gone
+        page.screenshot(path=str(artifacts_dir / f"widget-suggestion-chosen-{language}-{size}.png"))
+        with tenant_session_sync(shop.tenant_id) as session:
+            asked = session.scalars(select(Message).where(Message.role == "customer", Message.text == chosen)
+                                    .order_by(Message.created_at.desc())).first()
+        assert asked is not None and asked.meta["suggestion_chosen"]["question"] == chosen
+    finally:
+        context.close()

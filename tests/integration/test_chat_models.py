@@ -184,10 +184,18 @@ async def test_both_failing_gives_the_grounded_answer(client, shop, fake_anthrop
 async def test_a_private_model_host_is_refused_unless_the_operator_allows_it(
     client, shop, fake_anthropic, monkeypatch
 ) -> None:
-    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "false")
+    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY)
+    # Even with private hosts allowed, the cloud metadata address is not.
+    metadata = await client.put(
+        "/api/v1/settings/bot", headers=shop.admin, json={"fallback_base_url": "http://169.254.169.254/latest"}
+    )
+    assert metadata.status_code == 422 and "link-local" in metadata.text
+    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "false")  # the operator changes their mind
     get_settings.cache_clear()
     model_choice._providers.clear()
-    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY)
+    saving = await client.put("/api/v1/settings/bot", headers=shop.admin, json={"base_url": fake_anthropic.base_url})
+    assert saving.status_code == 422 and "KEFU_LLM_ALLOW_PRIVATE_HOSTS" in saving.text
+    # Saved while it was allowed: refused again at each call, before anything is sent.
     check = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={})
     assert check.status_code == 200 and check.json()["ok"] is False
     assert "private" in check.json()["error"]

@@ -123,6 +123,18 @@ async def test_chat_about_the_victims_knowledge_answers_from_own_knowledge_only(
     assert {c["document_id"] for c in body["citations"]} <= {attacker.document_id}
 
 
+async def test_choosing_the_victims_entry_as_a_suggestion_is_refused(client, world) -> None:
+    attacker, victim = world
+    before = snapshot(victim.tenant_id)
+    response = await client.post("/api/v1/chat", headers=attacker.widget,
+                                 json={"message": "that one", "visitor_id": "v-chooser",
+                                       "suggestion": {"source_ref": f"{victim.marker}-1"}})
+    assert response.status_code == 422, response.text
+    assert "suggestion.source_ref" in response.json()["detail"]
+    assert not leaked(response.text, victim, f"{victim.marker}-1")
+    assert snapshot(victim.tenant_id) == before
+
+
 def test_socket_cannot_join_another_tenants_conversation(live_api, world) -> None:
     attacker, victim = world
     before = snapshot(victim.tenant_id)

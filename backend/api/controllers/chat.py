@@ -31,11 +31,27 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
 
 
 @dataclass
+class SuggestionIn:
+    source_ref: str  # one of the previous reply's `suggestions`
+
+
+@dataclass
 class ChatIn:
     message: str
     conversation_id: uuid.UUID | None = None
     visitor_id: str | None = None
     user: UserIn | None = None  # a signed-in user vouched for by the site (docs/widget.md)
+    suggestion: SuggestionIn | None = None  # a "did you mean" suggestion the customer chose
+
+
+def _chosen(raw: Any) -> str | None:
+    """The source_ref of a chosen suggestion (`{"source_ref": ...}`), checked."""
+    if raw is None:
+        return None
+    ref = raw.source_ref if isinstance(raw, SuggestionIn) else raw.get("source_ref") if isinstance(raw, dict) else None
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 500:
+        raise ValidationFailed('suggestion must be {"source_ref": "<a source_ref from the reply\'s suggestions>"}.')
+    return ref.strip()
 
 
 @dataclass
@@ -106,7 +122,8 @@ class ChatController(Controller):
             return 202, {"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                          "status": "pending", "visitor_id": visitor_id}
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                     conversation_id=data.conversation_id, user=user, address=address)
+                                     conversation_id=data.conversation_id, user=user, address=address,
+                                     suggestion=_chosen(data.suggestion))
         return 200, {**http_answer(result), "visitor_id": visitor_id}
 
     @get("/conversations", summary="A signed-in user's conversations, newest first (any device)")
@@ -219,7 +236,8 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
     if mode == "stream":
         turn, prepared = await engine.prepare(widget.tenant_id, text, visitor_id=visitor_id,
                                               conversation_id=conversation_id, user=user,
-                                              address=client_address(socket))
+                                              address=client_address(socket),
+                                              suggestion=_chosen(incoming.get("suggestion")))
         async for event in engine.run(turn, stream=True, prepared=prepared):
             if event.kind == "delta":
                 await socket.send_json({"type": "delta", "text": event.text})

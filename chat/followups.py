@@ -1,0 +1,113 @@
+"""Questions in a conversation: which query to retrieve with, chosen by calibrated confidence.
+
+A question later in a conversation may stand alone ("能开发票吗"), continue the topic ("要利息吗",
+"how much is it for him") or switch to a new slot in elliptical form ("那运费呢？", "and how long
+does it take?"). Instead of guessing from the wording, the engine retrieves with every variant
+that could be meant and compares their calibrated confidences:
+
+- `alone`: the message as written;
+- `joined`: the conversation's topic (the query that last found an answer) followed by the message;
+- `slot`: the topic's context words (those not in the entry it was answered from: "to Hong Kong",
+  "成都") with the message: the previous question with the new slot put in.
+
+The variant with the highest confidence wins, except that a variant whose top entry is a
+*different* entry from the one the topic was answered with wins over one that only repeats the
+old entry whenever its confidence is within `SWITCH_MARGIN`: the new words named another entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.confidence import confidence
+from knowledge.hits import Hit
+
+SWITCH_MARGIN = 0.15
+_WORD = re.compile(r"[A-Za-z0-9']+|[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What the conversation is about: the query that last found an answer and the entry it found."""
+
+    query: str
+    entry: str | None = None  # source_ref of the entry answered (or first suggested)
+    entry_question: str = ""  # that entry's question, for the slot variant
+
+
+@dataclass
+class Choice:
+    variant: str
+    query: str
+    hits: list[Hit]
+    score: float
+    alone_score: float = 0.0
+    tried: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def entry(self) -> str | None:
+        return self.hits[0].source_ref if self.hits else None
+
+
+def topic_of(turns: list[dict[str, Any]]) -> Topic | None:
+    """The conversation's current topic: the last customer question (not small talk or a request for a person)."""
+    for index in range(len(turns) - 1, -1, -1):
+        turn = turns[index]
+        if turn.get("role") != "user" or turn.get("act", "question") != "question":
+            continue
+        reply = turns[index + 1] if index + 1 < len(turns) else {}
+        return Topic(
+            str(turn.get("query") or turn.get("content") or ""),
+            reply.get("entry"),
+            str(reply.get("entry_question") or ""),
+        )
+    return None
+
+
+def slot_query(topic: Topic, text: str) -> str | None:
+    """The topic's words that are not the old entry's question words, with the new message."""
+    if not topic.entry_question:
+        return None
+    old = _pieces(topic.entry_question)
+    kept = [w for w in _WORD.findall(topic.query) if not _covered(w, old)]
+    return f"{text} {' '.join(kept)}" if kept else None
+
+
+def _pieces(text: str) -> set[str]:
+    words = {w.lower() for w in _WORD.findall(text)}
+    return words | {w[i : i + 2] for w in words if not w.isascii() for i in range(len(w) - 1)}
+
+
+def _covered(word: str, old: set[str]) -> bool:
+    if word.isascii():
+        return word.lower() in old
+    pairs = {word[i : i + 2] for i in range(len(word) - 1)} or {word}
+    return len(pairs & old) * 2 >= len(pairs)
+
+
+Retriever = Callable[[str], Awaitable[list[Hit]]]
+
+
+async def choose(text: str, topic: Topic | None, retriever: Retriever, *, alone: list[Hit] | None = None) -> Choice:
+    """Retrieve with each query variant and keep the one the confidence and the topic rule prefer."""
+    alone_hits = alone if alone is not None else await retriever(text)
+    options = [Choice("alone", text, alone_hits, confidence(alone_hits))]
+    if topic is not None and topic.query and topic.query != text:
+        joined = f"{topic.query} {text}"
+        hits = await retriever(joined)
+        options.append(Choice("joined", joined, hits, confidence(hits)))
+        slot = slot_query(topic, text)
+        if slot and slot != text:
+            hits = await retriever(slot)
+            options.append(Choice("slot", slot, hits, confidence(hits)))
+    best = max(options, key=lambda o: o.score)
+    if topic is not None and topic.entry and best.entry == topic.entry:
+        switched = [o for o in options if o.entry and o.entry != topic.entry and o.score >= best.score - SWITCH_MARGIN]
+        if switched:
+            best = max(switched, key=lambda o: o.score)
+    best.alone_score = options[0].score
+    best.tried = {o.variant: round(o.score, 4) for o in options}
+    return best

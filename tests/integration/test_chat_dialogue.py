@@ -1,0 +1,164 @@
+"""How the built-in bot understands a turn (issue 18): small talk, requests for a person, follow-ups,
+"did you mean" suggestions and a chosen suggestion, through the widget API with the real embedder."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from chat.prompts import phrase
+from core.db import tenant_session_sync
+from core.models import Conversation, Handoff, Message
+from tests.factories import TenantCtx
+from tests.integration.test_chat import DEMO, ask, widget
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def shop(client, tenant: TenantCtx, stub_worker, real_embedder) -> TenantCtx:
+    """The demo tea shop's FAQ in both languages (12 entries each)."""
+    for file in sorted(DEMO.glob("shop_faq_*.csv")):
+        response = await client.post("/api/v1/documents", headers=tenant.admin,
+                                     files={"file": (file.name, file.read_bytes())})
+        assert response.status_code == 202
+    stub_worker()
+    return tenant
+
+
+async def converse(client, tenant, *messages: str, visitor: str) -> list[dict]:
+    replies: list[dict] = []
+    for message in messages:
+        extra = {"conversation_id": replies[0]["conversation_id"]} if replies else {}
+        replies.append(await ask(client, tenant, message, visitor_id=visitor, **extra))
+    return replies
+
+
+def polite(body: dict) -> bool:
+    """A small-talk reply: text, no sources, no suggestions, no hand-off, not a don't-know."""
+    return (bool(body["answer"]) and body["citations"] == [] and body["suggestions"] == []
+            and body["handoff"] is False and body["suggest_handoff"] is False)
+
+
+async def test_greetings_get_a_polite_reply_with_no_sources(client, shop) -> None:
+    for greeting, language in (("hello there 👋", "en"), ("在不在呀", "zh"), ("good evening!", "en")):
+        body = await ask(client, shop, greeting)
+        assert polite(body), (greeting, body)
+        assert body["answer"] == phrase(language, "greeting")
+
+
+async def test_thanks_after_an_answer_does_not_repeat_the_answer(client, shop) -> None:
+    answer, thanks, ack, bye = await converse(client, shop, "下单后多久能收到货？", "好的 谢谢你啦", "嗯嗯 知道了", "拜拜",
+                                              visitor="v-thanks")
+    assert answer["citations"][0]["source_ref"] == "ZH-001"
+    assert polite(thanks) and thanks["answer"] == phrase("zh", "thanks")
+    assert polite(ack) and polite(bye) and bye["answer"] == phrase("zh", "bye")
+    english = await converse(client, shop, "How long does delivery take?", "ok ta", "cheers, bye", visitor="v-ta")
+    assert all(polite(body) for body in english[1:]), english
+    with tenant_session_sync(shop.id) as session:
+        reasons = session.scalars(select(Message.fallback_reason).where(
+            Message.conversation_id == uuid.UUID(thanks["conversation_id"]), Message.role == "assistant")
+            .order_by(Message.created_at)).all()
+    assert reasons == [None, "small_talk", "small_talk", "small_talk"]
+
+
+async def test_a_greeting_with_a_question_is_answered(client, shop) -> None:
+    body = await ask(client, shop, "hi there, how long does delivery take to Hong Kong?")
+    assert body["citations"][0]["source_ref"] == "EN-001"
+
+
+@pytest.mark.parametrize("request_text", [
+    "转人工",
+    "你们机器人说不明白 让个真人来跟我说",
+    "I'd like to speak with one of your staff please",
+    "can somebody from the shop give me a ring about this",
+])
+async def test_requests_for_a_person_hand_the_conversation_over(client, shop, request_text) -> None:
+    first = await ask(client, shop, "Can I cancel my order?", visitor_id="v-human")
+    body = await ask(client, shop, request_text, visitor_id="v-human", conversation_id=first["conversation_id"])
+    assert body["handoff"] is True and body["citations"] == [] and body["suggestions"] == []
+    with tenant_session_sync(shop.id) as session:
+        conversation = session.get(Conversation, uuid.UUID(body["conversation_id"]))
+        assert conversation.handoff is True
+        assert session.scalars(select(Handoff.source).where(Handoff.conversation_id == conversation.id)).all() == ["bot"]
+
+
+async def test_questions_that_mention_people_stay_questions(client, shop) -> None:
+    body = await ask(client, shop, "What are the opening hours of your online customer service?")
+    assert body["handoff"] is False and body["citations"][0]["source_ref"] == "EN-012"
+
+
+async def test_an_elliptical_topic_switch_finds_the_new_entry(client, shop) -> None:
+    delivery, shipping = await converse(client, shop, "下单后多久能收到货？", "那运费呢？", visitor="v-switch")
+    assert delivery["citations"][0]["source_ref"] == "ZH-001"
+    assert shipping["citations"][0]["source_ref"] == "ZH-002", shipping
+    english = await converse(client, shop, "how much is shipping to hong kong", "and how long does it take?",
+                             visitor="v-switch-en")
+    assert english[0]["citations"][0]["source_ref"] == "EN-002"
+    assert english[1]["citations"][0]["source_ref"] == "EN-001", english[1]
+
+
+async def test_a_same_topic_follow_up_keeps_the_topic(client, shop) -> None:
+    first, follow = await converse(client, shop, "Can I return tea I bought?", "what if I already opened it?",
+                                   visitor="v-same")
+    assert first["citations"][0]["source_ref"] == "EN-004"
+    assert follow["citations"][0]["source_ref"] == "EN-004", follow
+
+
+async def test_every_reply_carries_a_suggestions_list(client, shop) -> None:
+    answered = await ask(client, shop, "How long does delivery take?")
+    unknown = await ask(client, shop, "What is the population of Mars colonies in 2090?")
+    assert answered["suggestions"] == [] and unknown["suggestions"] == []
+    assert unknown["suggest_handoff"] is True and unknown["citations"] == []
+
+
+async def test_an_unsure_question_offers_suggestions_without_sources(client, shop) -> None:
+    body = await ask(client, shop, "company tax id")
+    assert 0.2 <= body["confidence"] < 0.5
+    assert body["citations"] == [] and body["handoff"] is False and body["suggest_handoff"] is False
+    assert body["answer"] == phrase("en", "did_you_mean")
+    first = body["suggestions"][0]
+    assert first["source_ref"] == "EN-007" and first["question"] == "Can I get an invoice (fapiao)?"
+    assert 1 <= len(body["suggestions"]) <= 3
+    assert len({s["source_ref"] for s in body["suggestions"]}) == len(body["suggestions"])
+    assert {"source_ref", "document_id", "chunk_id", "question"} == set(first)
+
+
+async def test_a_chosen_suggestion_is_answered_from_its_entry_and_recorded(client, shop) -> None:
+    offered = await ask(client, shop, "company tax id", visitor_id="v-choose")
+    chosen = offered["suggestions"][0]
+    body = await ask(client, shop, chosen["question"], visitor_id="v-choose",
+                     conversation_id=offered["conversation_id"], suggestion={"source_ref": chosen["source_ref"]})
+    assert body["citations"][0]["source_ref"] == "EN-007" and "Request invoice" in body["answer"]
+    assert body["suggestions"] == []
+    with tenant_session_sync(shop.id) as session:
+        question = session.scalars(select(Message).where(
+            Message.conversation_id == uuid.UUID(body["conversation_id"]), Message.role == "customer")
+            .order_by(Message.created_at)).all()
+    assert question[0].meta == {}
+    assert question[1].meta == {"suggestion_chosen": {"source_ref": "EN-007",
+                                                      "question": "Can I get an invoice (fapiao)?"}}
+    # The conversation's topic is now the chosen entry: a follow-up continues it.
+    follow = await ask(client, shop, "how long until I receive it by email?", visitor_id="v-choose",
+                       conversation_id=body["conversation_id"])
+    assert follow["citations"][0]["source_ref"] == "EN-007", follow
+
+
+@pytest.mark.parametrize("suggestion", [{"source_ref": "NOPE-1"}, {"source_ref": ""}, {"source_ref": "x" * 600}])
+async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, suggestion) -> None:
+    response = await client.post("/api/v1/chat", headers=widget(shop),
+                                 json={"message": "that one", "visitor_id": "v-bad", "suggestion": suggestion})
+    assert response.status_code == 422, response.text
+    assert "source_ref" in response.json()["detail"]
+    with tenant_session_sync(shop.id) as session:
+        assert session.scalars(select(Message.id).where(Message.text == "that one")).all() == []
+
+
+async def test_a_request_for_a_person_outside_office_hours_says_no_one_is_there(client, shop) -> None:
+    closed = {"office_hours_enabled": True, "timezone": "Asia/Shanghai",
+              "hours": {d: [] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+    assert (await client.put("/api/v1/settings/service", headers=shop.admin, json=closed)).status_code == 200
+    body = await ask(client, shop, "我要人工客服")
+    assert body["handoff"] is True and body["answer"] == phrase("zh", "handoff_closed")
