@@ -155,7 +155,7 @@ def test_screenshots(browser: Browser, admin_url, shop, artifacts_dir, tmp_path,
         orders = tmp_path / "orders.csv"
         orders.write_bytes(ORDERS)
         page.locator("#rec-upload input[type=file]").set_input_files(str(orders))
-        expect(page.locator("#rec-preview table")).to_be_visible(timeout=WAIT)
+        expect(page.locator("#rec-preview .ag-row").first).to_be_visible(timeout=WAIT)
         page.screenshot(path=str(artifacts_dir / f"dash-records-{lang}-{size}.png"), full_page=True)
     finally:
         context.close()
