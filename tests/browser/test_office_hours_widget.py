@@ -125,7 +125,7 @@ def test_inside_office_hours_a_colleague_is_promised_and_no_form_shown(page: Pag
     page.locator("kefu-chat textarea").press("Enter")
     expect(page.locator("kefu-chat .msg.bot[data-message-id]")).to_have_count(1)
     page.locator("kefu-chat .tool.human").click()
-    expect(page.locator("kefu-chat .note").last).to_contain_text("A colleague has been notified")
+    expect(page.locator("kefu-chat .note").last).to_contain_text("Waiting for a colleague")
     expect(page.locator("kefu-chat form.contact")).to_have_count(0)
 
 
