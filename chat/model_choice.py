@@ -11,6 +11,7 @@ anything. A tenant's own base URL goes through the SSRF guard each time it is ca
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ import httpx
 from chat.bot_settings import BotSettings
 from chat.model_keys import unsealed
 from chat.types import CompletionRequest, Provider, ProviderError, ProviderEvent, TextDelta, Usage
+from core.errors import ValidationFailed
 from core.outbound import UnsafeDestinationError, resolve_destination
 from core.settings import Settings, get_settings
 
@@ -149,6 +151,18 @@ def model_provider(settings: BotSettings) -> Provider | None:
     if fallback is None or fallback == primary:
         return first
     return FallbackProvider(first, provider_for(fallback))
+
+
+def check_destination(name: str, base_url: str) -> None:
+    """Refuse (422) a tenant's model URL whose host resolves to an address the SSRF guard forbids."""
+    url = httpx.URL(base_url)
+    host = url.raw_host.decode("ascii")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        asyncio.run(resolve_destination(host, port, allow_private=get_settings().llm_allow_private_hosts))
+    except UnsafeDestinationError as exc:
+        hint = " (an operator may allow model hosts on private networks with KEFU_LLM_ALLOW_PRIVATE_HOSTS)"
+        raise ValidationFailed(f"{name} is not allowed: {exc}{hint if 'private' in str(exc) else ''}.") from exc
 
 
 class GuardedProvider:

@@ -151,6 +151,49 @@ _ZH: dict[str, str] = {
     "sending": "发送中",
     "delivered": "已送达",
     "failed": "失败",
+    # Similar questions and FAQ row curation (issue 18).
+    "Similar questions (one per line)": "相似问法（每行一个）",
+    "similar questions": "相似问法",
+    "Other ways customers ask this, e.g. “can I pay on delivery”": "顾客的其他问法，例如“能不能货到付款”",
+    "Entries typed here are indexed like an uploaded FAQ; pick a row to edit it. "
+    "Similar questions are matched like the question itself.":
+        "这里输入的条目和上传的 FAQ 一样被索引；选择一行即可编辑。相似问法和问题本身一样参与匹配。",
+    "Save similar questions": "保存相似问法",
+    "Saved similar questions": "已保存相似问法",
+    "The uploaded file changed since this edit; it now says:": "此次修改后上传的文件有变化，现在的内容是：",
+    # Confidence threshold from evaluation runs (issue 18).
+    "Select a finished run: it shows how many answers are right and how many questions get "
+    "answered at each threshold, and which threshold reaches your target precision. "
+    "Without labelled questions the default threshold stays.":
+        "选择一次已完成的评测：显示每个阈值下回答的准确率和覆盖率，以及达到目标准确率的阈值。"
+        "没有标注问题时继续使用默认阈值。",
+    "Target precision": "目标准确率",
+    "Precision": "准确率",
+    "Coverage": "覆盖率",
+    "Answered right": "回答正确",
+    "now": "当前",
+    "recommended": "建议",
+    "Precision and coverage by confidence threshold": "各置信度阈值下的准确率与覆盖率",
+    "Now ({threshold}): precision {precision}, coverage {coverage}.":
+        "当前（{threshold}）：准确率 {precision}，覆盖率 {coverage}。",
+    "Apply threshold": "应用阈值",
+    "Select a finished run above.": "请在上方选择一次已完成的评测。",
+    "Applied: the bot now answers from confidence": "已应用：机器人现在从以下置信度开始回答",
+    # Similar questions suggested from traffic (issue 18).
+    "Suggested similar questions": "建议的相似问法",
+    "Customers' own wordings the bot missed, with the FAQ row they belong to. Adding one makes the "
+    "row answer that wording too.": "机器人没答好的顾客原话，以及它们对应的 FAQ 行。添加后，这一行也会回答这种问法。",
+    "Find suggestions": "查找建议",
+    "Add as similar question": "添加为相似问法",
+    "Dismiss": "忽略",
+    "for row": "对应行",
+    "unanswered or rated down": "未回答或差评",
+    "chosen “did you mean”": "选择了“您是不是想问”",
+    "answered by an agent": "由人工客服回答",
+    "No suggestions right now: they appear as customers ask in their own words.":
+        "暂无建议：顾客用自己的话提问后会出现在这里。",
+    "Added to row {row}; answers use it in a moment.": "已添加到第 {row} 行，稍后回答即会使用。",
+    "Dismissed; it will not be suggested for this row again.": "已忽略，不会再为这一行建议。",
     "Which model writes the answers. Keys are stored encrypted and never shown again.":
         "由哪个模型撰写回答。密钥加密保存，保存后不再显示。",
     "Provider": "提供方",
@@ -185,6 +228,15 @@ _ZH: dict[str, str] = {
         "此处未配置模型：由本地应答回答，无需连接。",
     "Saved. New answers use this model.": "已保存。新的回答将使用此模型。",
     "Start from a template": "从模板开始",
+    "created at": "时间",
+    "question": "问题",
+    "action": "操作",
+    "draft": "模型原稿",
+    "unsupported": "无依据的句子",
+    "Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).":
+        "机器人可以调用的您自己系统的功能（公开的 HTTPS 接口；密钥永不显示）。",
+    "Add tool": "添加工具",
+    "Done.": "完成。",
     "Grounded answers": "有依据的回答",
     "Each sentence a model writes is checked against the passages and tool results it was given; unsupported "
     "sentences are flagged, dropped or replaced as set in Settings → Model.":

@@ -21,7 +21,7 @@ from core.errors import ValidationFailed
 from core.jobs import enqueue_sync
 from core.models import RecordCollection, Source
 from core.versions import bump_tenant_version_sync
-from knowledge import curation, documents, evaluation, faq_overrides, indexing, records
+from knowledge import curation, documents, evaluation, faq_overrides, indexing, phrasing_suggestions, records
 from knowledge.documents import UploadAction
 from knowledge.faq_overrides import FaqRow
 from knowledge.sources import store as sources_store
@@ -121,6 +121,35 @@ def set_faq_row_disabled(tenant_id: uuid.UUID, document_id: uuid.UUID, source_re
     return _reindex(tenant_id, document_id, row)
 
 
+def set_faq_row_similar_questions(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str,
+                                  phrasings: object, *, user_id: uuid.UUID | None = None) -> FaqRow:
+    """Replace an uploaded row's similar questions (kept across re-uploads) and re-embed the row."""
+    row = faq_overrides.set_similar_questions(tenant_id, document_id, source_ref, phrasings, user_id=user_id)
+    return _reindex(tenant_id, document_id, row)
+
+
+def add_similar_question(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, phrasing: str, *,
+                         user_id: uuid.UUID | None = None) -> None:
+    """Add one wording to a row's similar questions (a manual entry or an uploaded row) and re-index it."""
+    phrasing = " ".join((phrasing or "").split())
+    if not phrasing:
+        raise ValidationFailed("The similar question is empty.")
+    with tenant_session_sync(tenant_id) as session:
+        document = documents.get_document(session, tenant_id, document_id)
+        manual = document.filename == curation.MANUAL_FAQ_FILENAME
+    if manual:
+        _index_manual(tenant_id, curation.add_similar_question(tenant_id, source_ref, phrasing))
+    else:
+        _reindex(tenant_id, document_id, faq_overrides.set_similar_questions(
+            tenant_id, document_id, source_ref, [phrasing], user_id=user_id, add=True))
+
+
+def dismiss_phrasing(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, phrasing: str, *,
+                     user_id: uuid.UUID | None = None) -> None:
+    """Stop suggesting a wording from real traffic for a row (answers do not change)."""
+    phrasing_suggestions.dismiss(tenant_id, document_id, source_ref, phrasing, user_id=user_id)
+
+
 def revert_faq_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, *,
                    user_id: uuid.UUID | None = None) -> FaqRow:
     """Drop a row's edit: it answers with the file's text again."""
@@ -139,14 +168,16 @@ def _index_manual(tenant_id: uuid.UUID, change: curation.FaqChange) -> curation.
     return change
 
 
-def add_faq_entry(tenant_id: uuid.UUID, question: str, answer: str, category: str | None = None
-                  ) -> curation.FaqChange:
-    return _index_manual(tenant_id, curation.add_faq_entry(tenant_id, question, answer, category))
+def add_faq_entry(tenant_id: uuid.UUID, question: str, answer: str, category: str | None = None,
+                  similar_questions: object = None) -> curation.FaqChange:
+    return _index_manual(tenant_id, curation.add_faq_entry(tenant_id, question, answer, category,
+                                                           similar_questions))
 
 
-def update_faq_entry(tenant_id: uuid.UUID, entry_id: str, question: str, answer: str, category: str | None = None
-                     ) -> curation.FaqChange:
-    return _index_manual(tenant_id, curation.update_faq_entry(tenant_id, entry_id, question, answer, category))
+def update_faq_entry(tenant_id: uuid.UUID, entry_id: str, question: str, answer: str, category: str | None = None,
+                     similar_questions: object = None) -> curation.FaqChange:
+    return _index_manual(tenant_id, curation.update_faq_entry(tenant_id, entry_id, question, answer, category,
+                                                              similar_questions))
 
 
 def delete_faq_entry(tenant_id: uuid.UUID, entry_id: str) -> curation.FaqChange:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from core.db import tenant_session_sync
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Document
+from knowledge import similar_questions
 from knowledge.blobstore import get_blob_store
 
 MANUAL_FAQ_FILENAME = "kefu-manual-faq.json"
@@ -41,6 +42,11 @@ class FaqEntry:
     question: str
     answer: str
     category: str | None = None
+    similar_questions: tuple[str, ...] = ()  # other wordings, indexed like the question
+
+
+def _wordings(raw: object, question: str) -> tuple[str, ...]:
+    return tuple(similar_questions.checked(raw, question))
 
 
 @dataclass(frozen=True)
@@ -57,23 +63,42 @@ def list_faq_entries(session: Session, tenant_id: uuid.UUID) -> list[FaqEntry]:
     return _read_entries(document.blob_key) if document is not None else []
 
 
-def add_faq_entry(tenant_id: uuid.UUID, question: str, answer: str, category: str | None = None) -> FaqChange:
+def add_faq_entry(tenant_id: uuid.UUID, question: str, answer: str, category: str | None = None,
+                  similar_questions: object = None) -> FaqChange:
     """Add an entry and queue the manual FAQ for indexing."""
-    entry = FaqEntry(f"faq-{uuid.uuid4().hex[:10]}", *_checked(question, answer, category))
+    checked = _checked(question, answer, category)
+    entry = FaqEntry(f"faq-{uuid.uuid4().hex[:10]}", *checked, _wordings(similar_questions, checked[0]))
     return _change(tenant_id, entry, lambda entries: [*entries, entry])
 
 
 def update_faq_entry(
-    tenant_id: uuid.UUID, entry_id: str, question: str, answer: str, category: str | None = None
+    tenant_id: uuid.UUID, entry_id: str, question: str, answer: str, category: str | None = None,
+    similar_questions: object = None,
 ) -> FaqChange:
-    """Replace an entry's question and answer and queue re-indexing."""
-    entry = FaqEntry(entry_id, *_checked(question, answer, category))
+    """Replace an entry's question, answer and similar questions and queue re-indexing."""
+    checked = _checked(question, answer, category)
+    entry = FaqEntry(entry_id, *checked, _wordings(similar_questions, checked[0]))
 
     def edit(entries: list[FaqEntry]) -> list[FaqEntry]:
         _require(entries, entry_id)
         return [entry if e.id == entry_id else e for e in entries]
 
     return _change(tenant_id, entry, edit)
+
+
+def add_similar_question(tenant_id: uuid.UUID, entry_id: str, phrasing: str) -> FaqChange:
+    """Add one wording to an entry's similar questions (accepting a suggestion) and queue re-indexing."""
+    found: list[FaqEntry] = []
+
+    def edit(entries: list[FaqEntry]) -> list[FaqEntry]:
+        current = _require(entries, entry_id)
+        updated = replace(current, similar_questions=_wordings([*current.similar_questions, phrasing],
+                                                               current.question))
+        found.append(updated)
+        return [updated if e.id == entry_id else e for e in entries]
+
+    change = _change(tenant_id, None, edit)
+    return FaqChange(found[-1], change.document_id)
 
 
 def delete_faq_entry(tenant_id: uuid.UUID, entry_id: str) -> FaqChange:
@@ -118,11 +143,13 @@ def _manual_document(session: Session, tenant_id: uuid.UUID, *, lock: bool = Fal
 
 def _read_entries(blob_key: str) -> list[FaqEntry]:
     items = json.loads(get_blob_store().get(blob_key).decode("utf-8"))
-    return [FaqEntry(str(i["id"]), str(i["question"]), str(i["answer"]), i.get("category")) for i in items]
+    return [FaqEntry(str(i["id"]), str(i["question"]), str(i["answer"]), i.get("category"),
+                     tuple(i.get("similar_questions") or ())) for i in items]
 
 
 def _encode(entries: list[FaqEntry]) -> bytes:
-    items = [{k: v for k, v in asdict(e).items() if v is not None} for e in entries]
+    items = [{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(e).items() if v is not None and v != ()}
+             for e in entries]
     return json.dumps(items, ensure_ascii=False, indent=1).encode("utf-8")
 
 

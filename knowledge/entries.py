@@ -17,7 +17,9 @@ async def entry_hit(tenant_id: uuid.UUID, source_ref: str) -> Hit | None:
         row = (
             await connection.execute(
                 select(Chunk.id, Chunk.document_id, Chunk.source_ref, Chunk.text, Chunk.meta.label("meta"))
-                .where(Chunk.tenant_id == tenant_id, Chunk.source_ref == source_ref)
+                # The row's own chunk, not one of its similar questions (same `source_ref`).
+                .where(Chunk.tenant_id == tenant_id, Chunk.source_ref == source_ref,
+                       ~Chunk.meta.has_key("variant_of"))
                 .order_by(Chunk.document_id, Chunk.ordinal)
                 .limit(1)
             )

@@ -26,7 +26,7 @@ from core.db import tenant_session_sync
 from core.errors import KefuError, NotFound, ValidationFailed
 from core.models import EvaluationFailure, EvaluationRun, Tenant
 from core.settings import get_settings
-from knowledge import vector_index
+from knowledge import thresholds, vector_index
 from knowledge.blobstore import get_blob_store
 from knowledge.confidence import DEFAULT_THRESHOLD, confidence
 from knowledge.evaluation_set import LabelledQuestion, parse_question_set
@@ -211,7 +211,11 @@ def _store_results(session: Session, run: EvaluationRun, outcomes: list[Outcome]
                    "question_overlap_weight": settings.question_overlap_weight,
                    "query_centre_share": settings.query_centre_share, "vector_index": indexed,
                    "search_candidates": candidates(indexed, TOP_K),
-                   "seconds": round(seconds, 3)}
+                   "seconds": round(seconds, 3),
+                   # Per question: its confidence and whether the top entry was right, for the
+                   # precision/coverage curve over thresholds (`knowledge.thresholds`).
+                   "threshold_points": thresholds.outcome_points(
+                       [(o.confidence, o.item.in_scope, o.rank == 1) for o in outcomes])}
     run.status, run.error, run.finished_at = "done", None, datetime.now(UTC)
     session.add_all(_failure_rows(run.tenant_id, run.id, outcomes))
 
@@ -242,6 +246,24 @@ def list_runs(session: Session, tenant_id: uuid.UUID) -> pd.DataFrame:
           r.recall_at_5, r.answer_rate, r.handoff_rate, r.accuracy, r.threshold, r.failures] for r in runs],
         columns=RUN_COLUMNS,
     )
+
+
+def threshold_report(session: Session, tenant_id: uuid.UUID, run_id: uuid.UUID,
+                     target_precision: float = thresholds.DEFAULT_TARGET) -> thresholds.ThresholdReport:
+    """Precision and coverage at every threshold for one finished run, and the threshold recommended
+    for `target_precision`; NotFound for another tenant's or no run, 422 for a run without them."""
+    if not 0.5 <= target_precision <= 1.0:
+        raise ValidationFailed("target_precision must be between 0.5 and 1 (e.g. 0.9 for 90%).")
+    run = session.scalars(
+        select(EvaluationRun).where(EvaluationRun.tenant_id == tenant_id, EvaluationRun.id == run_id)).first()
+    if run is None:
+        raise NotFound(f"No evaluation run {run_id} in this tenant.")
+    if run.status != "done":
+        raise ValidationFailed(f"The run is {run.status}; its thresholds are reported once it is done.")
+    points = (run.metrics or {}).get("threshold_points")
+    if points is None:
+        raise ValidationFailed("This run was scored before thresholds were reported; upload its question set again.")
+    return thresholds.report(points, target_precision)
 
 
 def run_failures(session: Session, tenant_id: uuid.UUID, run_id: uuid.UUID) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
 from core.models import Chunk, Document, FaqOverride
+from knowledge import similar_questions
 from knowledge.curation import MANUAL_FAQ_FILENAME, checked_question_answer
 from knowledge.parsing import Passage
 
@@ -44,6 +45,7 @@ class FaqRow:
     file_answer: str | None = None
     file_changed: bool = False  # edited or disabled, and the file's row changed since (or vanished)
     updated_at: datetime | None = None
+    similar_questions: tuple[str, ...] = ()  # other wordings matched like the question
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Override:
     question: str | None
     answer: str | None
     disabled: bool
+    similar_questions: list[str] | None = None  # None: the file's
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -73,7 +76,8 @@ def list_rows(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, *,
     disabled.sort(key=lambda o: o.source_ref)
     chunks = _faq_chunks(tenant_id, document_id)
     if pattern is not None:
-        chunks = chunks.where(or_(Chunk.text.ilike(pattern, escape="\\"), Chunk.source_ref.ilike(pattern, escape="\\")))
+        chunks = chunks.where(or_(Chunk.text.ilike(pattern, escape="\\"), Chunk.source_ref.ilike(pattern, escape="\\"),
+                                  Chunk.meta["similar_questions"].astext.ilike(pattern, escape="\\")))
     total = (session.scalar(select(func.count()).select_from(chunks.subquery())) or 0) + len(disabled)
     shown_disabled = disabled[offset: offset + limit]
     chunk_offset = max(0, offset - len(disabled))
@@ -115,17 +119,32 @@ def edit_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, ques
     """Replace a row's question and answer (kept across re-uploads); the caller queues its re-embedding."""
     question, answer = checked_question_answer(question, answer, "row")
 
-    def change(override: FaqOverride) -> None:
+    def change(override: FaqOverride, _: FaqRow | None) -> None:
         override.question, override.answer = question, answer
+        if override.similar_questions:  # a wording equal to the new question is no longer "other"
+            override.similar_questions = similar_questions.tidy(override.similar_questions, question)
 
     return _change(tenant_id, document_id, source_ref, change, user_id, "edited")
+
+
+def set_similar_questions(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, phrasings: object, *,
+                          user_id: uuid.UUID | None = None, add: bool = False) -> FaqRow:
+    """Replace a row's similar questions (or, with `add`, add to them); kept across re-uploads."""
+
+    def change(override: FaqOverride, current: FaqRow | None) -> None:
+        shown = current.similar_questions if current is not None else ()
+        wanted = [*shown, *similar_questions.split(phrasings)] if add else phrasings
+        override.similar_questions = similar_questions.checked(
+            wanted, current.question if current is not None else override.file_question or "")
+
+    return _change(tenant_id, document_id, source_ref, change, user_id, "similar questions changed")
 
 
 def set_disabled(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, disabled: bool, *,
                  user_id: uuid.UUID | None = None) -> FaqRow:
     """Take a row out of search and answers (or bring it back); any edit of its text is kept."""
 
-    def change(override: FaqOverride) -> None:
+    def change(override: FaqOverride, _: FaqRow | None) -> None:
         override.disabled = disabled
 
     return _change(tenant_id, document_id, source_ref, change, user_id, "disabled" if disabled else "enabled")
@@ -147,7 +166,8 @@ def revert_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, *,
     return FaqRow(source_ref, question, answer, "file", question, answer)
 
 
-def _change(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, apply: Callable[[FaqOverride], None],
+def _change(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str,
+            apply: Callable[[FaqOverride, FaqRow | None], None],
             user_id: uuid.UUID | None, action: str) -> FaqRow:
     source_ref = (source_ref or "").strip()
     if not source_ref:
@@ -156,6 +176,7 @@ def _change(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, apply
         faq_document(session, tenant_id, document_id)
         override = _override(session, tenant_id, document_id, source_ref, lock=True)
         file_text = _file_text(session, tenant_id, document_id, source_ref, override)
+        current = _current(session, tenant_id, document_id, source_ref, override)
         if override is None:
             if file_text is None:
                 raise NotFound(f"No FAQ row {source_ref!r} in this document.")
@@ -163,7 +184,7 @@ def _change(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, apply
                                    source_ref=source_ref, revision=0, disabled=False,
                                    file_question=file_text[0], file_answer=file_text[1])
             session.add(override)
-        apply(override)
+        apply(override, current)
         # Saving is the admin's answer to "the file changed": the edit is now based on the file's text.
         override.base_question, override.base_answer = override.file_question, override.file_answer
         override.revision = (override.revision or 0) + 1
@@ -193,7 +214,7 @@ def load_overrides(tenant_id: uuid.UUID, document_id: uuid.UUID) -> dict[str, Ov
 def snapshot(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID) -> dict[str, Override]:
     rows = session.scalars(select(FaqOverride).where(FaqOverride.tenant_id == tenant_id,
                                                      FaqOverride.document_id == document_id))
-    return {o.source_ref: Override(o.revision, o.question, o.answer, o.disabled) for o in rows}
+    return {o.source_ref: Override(o.revision, o.question, o.answer, o.disabled, o.similar_questions) for o in rows}
 
 
 def apply_overrides(passages: list[Passage], overrides: dict[str, Override]) -> tuple[list[Passage], list[int]]:
@@ -209,6 +230,11 @@ def apply_overrides(passages: list[Passage], overrides: dict[str, Override]) -> 
             answer = override.answer or str(passage.metadata.get("answer", ""))
             passage = Passage(f"{question}\n{answer}", passage.source_ref,
                               {**passage.metadata, "question": question, "answer": answer, "edited": True})
+        if override is not None and override.similar_questions is not None:
+            phrasings = similar_questions.tidy(override.similar_questions, str(passage.metadata.get("question", "")))
+            metadata = {k: v for k, v in passage.metadata.items() if k != "similar_questions"}
+            passage = Passage(passage.text, passage.source_ref,
+                              {**metadata, **({"similar_questions": phrasings} if phrasings else {})})
         kept.append(passage)
         ordinals.append(ordinal)
     return kept, ordinals
@@ -246,8 +272,21 @@ def record_file_rows(session: Session, tenant_id: uuid.UUID, document_id: uuid.U
 # --- internals ----------------------------------------------------------------------------------
 
 def _faq_chunks(tenant_id: uuid.UUID, document_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """The rows' own chunks (not the chunks of their similar questions)."""
     return select(Chunk).where(Chunk.tenant_id == tenant_id, Chunk.document_id == document_id,
-                               Chunk.meta["kind"].astext == "faq")
+                               Chunk.meta["kind"].astext == "faq", ~Chunk.meta.has_key("variant_of"))
+
+
+def _current(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str,
+             override: FaqOverride | None) -> FaqRow | None:
+    """The row as answers use it now (None: not in the indexed file and never edited)."""
+    if override is not None and override.disabled:
+        return _disabled_row(override)
+    chunk = session.scalars(_faq_chunks(tenant_id, document_id).where(Chunk.source_ref == source_ref)
+                            .order_by(Chunk.ordinal).limit(1)).first()
+    if chunk is not None:
+        return _chunk_row(chunk, override)
+    return _edited_row(override) if override is not None else None
 
 
 def _override(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str, *,
@@ -271,23 +310,29 @@ def _file_text(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, s
 
 def _chunk_row(chunk: Chunk, override: FaqOverride | None) -> FaqRow:
     question, answer = str(chunk.meta.get("question", "")), str(chunk.meta.get("answer", ""))
-    if override is None or not (override.question or override.answer):
-        return FaqRow(chunk.source_ref or "", question, answer, "file", question, answer)
+    similar = tuple(chunk.meta.get("similar_questions") or ())
+    if override is None or not (override.question or override.answer or override.similar_questions is not None):
+        return FaqRow(chunk.source_ref or "", question, answer, "file", question, answer, similar_questions=similar)
     # The override's text is what answers use; the chunk may lag it by the second re-embedding takes.
     return FaqRow(chunk.source_ref or "", override.question or question, override.answer or answer, "edited",
-                  override.file_question, override.file_answer, override.file_changed, override.updated_at)
+                  override.file_question, override.file_answer, override.file_changed, override.updated_at,
+                  _similar(override, similar))
 
 
 def _edited_row(override: FaqOverride) -> FaqRow:
     return FaqRow(override.source_ref, override.question or override.file_question or "",
                   override.answer or override.file_answer or "", "edited", override.file_question,
-                  override.file_answer, override.file_changed, override.updated_at)
+                  override.file_answer, override.file_changed, override.updated_at, _similar(override))
 
 
 def _disabled_row(override: FaqOverride) -> FaqRow:
     return FaqRow(override.source_ref, override.question or override.file_question or "",
                   override.answer or override.file_answer or "", "disabled", override.file_question,
-                  override.file_answer, override.file_changed, override.updated_at)
+                  override.file_answer, override.file_changed, override.updated_at, _similar(override))
+
+
+def _similar(override: FaqOverride, indexed: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return indexed if override.similar_questions is None else tuple(override.similar_questions)
 
 
 def _escape_like(value: str) -> str:

@@ -32,7 +32,7 @@ from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
 from core.versions import bump_tenant_version_sync
-from knowledge import faq_overrides, ingest_lease
+from knowledge import faq_overrides, ingest_lease, similar_questions
 from knowledge.blobstore import get_blob_store
 from knowledge.embedding import DIM, get_embedder, vector_literal
 from knowledge.lexical import tsvector_literal
@@ -241,7 +241,7 @@ def _build(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int, blob_key:
         return IngestOutcome("failed", detail=message)
 
     overrides = faq_overrides.load_overrides(tenant_id, document_id)
-    indexed, ordinals = faq_overrides.apply_overrides(passages, overrides)
+    indexed, ordinals = similar_questions.expand(*faq_overrides.apply_overrides(passages, overrides))
     clock.lap("parse")
     rows = build_rows(indexed, clock=clock)
 

@@ -49,6 +49,7 @@ from knowledge.hits import Hit
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 from knowledge.overlap import question_overlap
 from knowledge.rerank import by_answer_group, questions_first
+from knowledge.similar_questions import as_row, fold_into_rows
 from knowledge.term_stats import STATS_SQL, Known, idf_weights, stats_params, stats_result, term_stats
 
 MAX_QUERY_CHARS = 2000
@@ -94,6 +95,7 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
         cand AS (SELECT id FROM dense UNION SELECT id FROM lex)
         SELECT c.id, c.document_id, c.source_ref, c.text, c.metadata::text AS metadata,
                c.metadata->>'question' AS question, c.metadata->>'answer' AS answer,
+               c.metadata->>'variant_of' AS variant_of,
                1 - (c.embedding <=> CAST(CAST(:q AS text) AS vector)) AS dense,
                {matched} AS matched, {centring}
         FROM cand JOIN chunks c ON c.id = cand.id
@@ -109,12 +111,14 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
          overlap_weight: float = 0.0, centre: Centre | None = None, vector: np.ndarray | None = None) -> list[Hit]:
     """Weighted fusion: dense similarity plus the IDF-weighted share of query terms a chunk has plus
     the overlap of the query with a FAQ hit's stored question; then answer groups re-ranked together
-    and each stored question shown once before its further answers (`knowledge.rerank`).
+    (`knowledge.rerank`), each row's similar questions folded into it (`knowledge.similar_questions`)
+    and each stored question shown once before its further answers.
 
     With a `centre` (and the query `vector`) the dense part is the centred cosine."""
     total = sum(idf.values()) or 1.0
     centring = centre.for_query(vector) if centre is not None and vector is not None else None
     hits, stored = [], {}
+    variant_of: dict[int, str] = {}
     for r in rows:
         dense = float(r.dense)
         centred = None
@@ -124,12 +128,24 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
         lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
         metadata = _ranking_metadata(r, stored)
         question = metadata.get("question")
+        row_question = getattr(r, "variant_of", None) or metadata.get("variant_of")
+        if row_question:
+            variant_of[r.id] = str(row_question)
         overlap = question_overlap(query, str(question)) if overlap_weight and question else 0.0
         score = (dense if centred is None else centred) + lexical_weight * lexical + overlap_weight * overlap
         hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap,
                         centred))
-    top = questions_first(by_answer_group(hits))[:top_k]
-    return [replace(h, metadata=json.loads(stored[h.chunk_id] or "{}")) if h.chunk_id in stored else h for h in top]
+    top = questions_first(fold_into_rows(by_answer_group(hits), variant_of))[:top_k]
+    return [as_row(_stored_metadata(h, stored)) for h in top]
+
+
+def _stored_metadata(hit: Hit, stored: dict[int, str | None]) -> Hit:
+    if hit.chunk_id not in stored:
+        return hit
+    metadata = json.loads(stored[hit.chunk_id] or "{}")
+    if "matched_question" in hit.metadata:
+        metadata["matched_question"] = hit.metadata["matched_question"]
+    return replace(hit, metadata=metadata)
 
 
 def _ranking_metadata(row: Any, stored: dict[int, str | None]) -> dict[str, Any]:

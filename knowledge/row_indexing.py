@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from core.db import tenant_session_sync
 from core.models import Chunk, Document, FaqOverride
 from core.versions import bump_tenant_version_sync
-from knowledge import faq_overrides
+from knowledge import faq_overrides, similar_questions
 from knowledge.blobstore import get_blob_store
 from knowledge.indexing import build_rows, insert_chunks
 from knowledge.parsing import parse_document
@@ -46,8 +46,9 @@ def reindex_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -
     if (override.revision if override else None) != seen.revision:
         return "superseded"  # changed again meanwhile; that change queued its own job
     kept, kept_ordinals = faq_overrides.apply_overrides(passages, {source_ref: override} if override else {})
-    ordinals = [o for o, p in zip(kept_ordinals, kept, strict=True) if p.source_ref == source_ref]
-    wanted = [p for p in kept if p.source_ref == source_ref]
+    wanted, ordinals = similar_questions.expand(
+        [p for p in kept if p.source_ref == source_ref],
+        [o for o, p in zip(kept_ordinals, kept, strict=True) if p.source_ref == source_ref])
     rows = build_rows(wanted)  # embedding: outside any transaction
 
     with tenant_session_sync(tenant_id) as session:

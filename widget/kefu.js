@@ -40,6 +40,10 @@
       sources: 'Sources', sourcesCount: 'Sources ({n})', starters: 'Suggested questions', didYouMean: 'Did you mean', helpful: 'Helpful', notHelpful: 'Not helpful', thanksFeedback: 'Thanks for the feedback',
       human: 'Talk to a human', humanAsked: 'Human requested', humanMessage: "I'd like to talk to a human, please.",
       humanDone: 'A colleague has been notified and will get back to you as soon as possible.',
+      queued: 'Waiting for a colleague (you are number {n} in the queue).', queuedShort: 'Waiting for a colleague · number {n}',
+      withAgent: 'You are chatting with {n}', agentJoined: '{n} has joined the conversation.',
+      backToBot: 'You are back with the assistant. Ask us anything.', agentName: 'Customer service',
+      sentToAgent: 'Sent to our team',
       closedNote: "No one from our team is available right now (we are outside our office hours). Leave your email or phone number and we'll get back to you.",
       contactTitle: 'How can we reach you?', email: 'Email', phone: 'Phone', contactSend: 'Send',
       contactNeeded: 'Please enter an email address or a phone number.', contactInvalid: 'Please check the email address or phone number.',
@@ -61,6 +65,10 @@
       sources: '参考来源', sourcesCount: '参考来源（{n}）', starters: '常见问题', didYouMean: '您是想问', helpful: '有帮助', notHelpful: '没有帮助', thanksFeedback: '感谢您的反馈',
       human: '转人工客服', humanAsked: '已请求人工', humanMessage: '我想转人工客服。',
       humanDone: '已通知人工客服，我们会尽快与您联系。',
+      queued: '正在等待人工客服（您排在第 {n} 位）。', queuedShort: '正在等待人工客服 · 第 {n} 位',
+      withAgent: '{n} 正在为您服务', agentJoined: '{n} 已加入对话。',
+      backToBot: '已回到智能助手，有问题随时问我。', agentName: '人工客服',
+      sentToAgent: '已发送给客服',
       closedNote: '现在不在我们的服务时间内，暂时没有客服在线。请留下您的邮箱或电话，我们会尽快回复您。',
       contactTitle: '我们该如何联系您？', email: '邮箱', phone: '电话', contactSend: '提交',
       contactNeeded: '请填写邮箱或电话。', contactInvalid: '请检查邮箱或电话是否填写正确。',
@@ -216,13 +224,14 @@
       let ws;
       try { ws = new WebSocket(`${API.replace(/^http/, 'ws')}/api/v1/chat/ws?key=${encodeURIComponent(KEY)}`); } catch (e) { reject(e); return; }
       const timer = setTimeout(() => { ws.close(); reject(new Error('websocket timeout')); }, 5000);
-      ws.onopen = () => { clearTimeout(timer); socket = ws; resolve(ws); };
+      ws.onopen = () => { clearTimeout(timer); socket = ws; resolve(ws); if (humanHolds()) follow(ws); };
       ws.onmessage = (event) => onFrame(event.data);
       ws.onclose = () => {
         clearTimeout(timer);
         if (socket === ws) socket = null;
         reject(new Error('websocket closed'));
         if (pending) pending.fail(Object.assign(new Error('websocket lost'), { lost: true }));
+        if (humanHolds() && !state.wsBroken) setTimeout(() => { if (!socket) openSocket().catch(() => {}); }, 1000);
       };
     });
     connecting.catch(() => {}).finally(() => { connecting = null; });
@@ -231,7 +240,9 @@
   function onFrame(raw) {
     let frame;
     try { frame = JSON.parse(raw); } catch { return; }
+    if (onHumanFrame(frame)) return;
     if (!pending) return;
+    if (frame.type === 'accepted' && frame.status === 'with_agent') { pending.done(frame); return; }
     if (frame.type === 'delta') pending.delta(String(frame.text || ''));
     else if (frame.type === 'final') pending.done(frame);
     else if (frame.type === 'error') pending.fail(new ApiError(frame.status || 500, frame.detail));
@@ -271,6 +282,7 @@
   const banner = h('div', { class: 'banner', role: 'alert', hidden: true });
   const input = h('textarea', { rows: '1', placeholder: t('placeholder'), 'aria-label': t('input'), maxlength: '2000', enterkeyhint: 'send' });
   const sendButton = h('button', { class: 'send', type: 'submit', 'aria-label': t('send') }, icon('send'));
+  const humanState = h('div', { class: 'human-state', role: 'status', hidden: true });
   const humanButton = h('button', { class: 'tool human', type: 'button', onclick: () => requestHuman() }, icon('person'), h('span', { text: t('human') }));
   const endButton = h('button', { class: 'tool end', type: 'button', onclick: () => endConversation() }, h('span', { text: t('end') }));
   const closeButton = h('button', { class: 'icon close', type: 'button', 'aria-label': t('close'), onclick: () => toggle(false) }, icon('close'));
@@ -278,7 +290,7 @@
   const panel = h('div', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'kefu-title', hidden: true },
     h('div', { class: 'head' }, avatar ? h('img', { class: 'avatar', src: avatar, alt: '' }) : null,
       h('h2', { id: 'kefu-title', text: title }), closeButton),
-    h('div', { class: 'tools' }, humanButton, endButton),
+    h('div', { class: 'tools' }, humanButton, endButton), humanState,
     log, banner, form,
     h('div', { class: 'foot', text: t('poweredBy') }));
   const root = h('div', { class: `root ${side}`, lang: LANG === 'zh' ? 'zh-CN' : 'en' }, panel, launcher);
@@ -412,7 +424,7 @@
     }
   }
   function startNewConversation() {
-    state.conversationId = null; state.ended = false; state.handedOff = false;
+    state.conversationId = null; state.ended = false; state.handedOff = false; setInbox(null, true);
     stored.drop('conversation');
     log.replaceChildren();
     systemNote(t('newChat'));
@@ -449,11 +461,17 @@
       }
       setTyping(false);
       remember(answer);
+      if (answer.status === 'with_agent') {  // a person holds the conversation: no bot answer is coming
+        mine.dataset.messageId = answer.message_id;
+        mine.append(h('span', { class: 'delivered', text: t('sentToAgent') }));
+        setInbox(answer.inbox);
+        return;
+      }
       if (!node) node = botMessage('');
       const bubble = node.querySelector('.bubble');
       bubble.replaceChildren(markdown(answer.answer));
       finishBotMessage(node, answer);
-      if (answer.handoff) { state.handedOff = true; askContactIfClosed(); } // the answer itself says who is there
+      if (answer.handoff) { state.handedOff = true; ensureFollowing(); askContactIfClosed(); } // the answer itself says who is there
       if ((answer.citations || []).length) loadSources(answer.message_id);
     } catch (err) {
       setTyping(false);
@@ -476,11 +494,63 @@
     try {
       const handed = await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
       state.handedOff = true;
-      if (handed.ask_contact) offerContact(); else systemNote(t('humanDone'));
+      setInbox(handed.inbox);
+      if (handed.ask_contact) offerContact(); else if (!humanHolds()) systemNote(t('humanDone'));
+      ensureFollowing();
     } catch (err) { showBanner(problemText(err)); }
     refreshTools();
   }
 
+  // ---- a person in the conversation (docs/inbox.md) ---------------------------------------------
+  // The conversation's events reach this socket from whichever API process the agent used.
+  function humanHolds() { return !!(state.inbox && ['waiting', 'open'].includes(state.inbox.status)); }
+  function agentMessage(m) {
+    if (m.message_id && !m.id) m = { ...m, id: m.message_id };
+    if (m.id && log.querySelector(`.msg[data-message-id="${CSS.escape(m.id)}"]`)) return;  // never shown twice
+    const node = h('div', { class: 'msg agent', 'data-message-id': m.id || '' },
+      h('span', { class: 'agent-name', text: m.agent_name || t('agentName') }), h('div', { class: 'bubble', text: m.text }));
+    log.append(node);
+    scrollDown(true);
+  }
+  function setInbox(inbox, quiet) {
+    const before = state.inbox || {};
+    state.inbox = inbox || null;
+    // Say once per hand-off that the customer waits, and their place; the strip keeps it current.
+    if (!quiet && inbox && inbox.status === 'waiting' && !state.queueNoted) { state.queueNoted = true; systemNote(t('queued', { n: inbox.position || 1 })); }
+    if (!inbox || !['waiting', 'open'].includes(inbox.status)) state.queueNoted = false;
+    if (humanHolds()) state.handedOff = true;
+    if (!quiet && inbox && inbox.status === 'open' && inbox.agent_name && before.agent_name !== inbox.agent_name) systemNote(t('agentJoined', { n: inbox.agent_name }));
+    if (inbox && inbox.status === 'waiting') humanState.textContent = t('queuedShort', { n: inbox.position || 1 });
+    else if (inbox && inbox.status === 'open') humanState.textContent = t('withAgent', { n: inbox.agent_name || t('agentName') });
+    humanState.hidden = !humanHolds();
+    humanState.className = `human-state ${inbox && inbox.status === 'open' ? 'with-agent' : 'waiting'}`;
+    refreshTools();
+  }
+  function onHumanFrame(frame) {
+    if (frame.type === 'agent_message') { agentMessage(frame); if (!state.inbox || state.inbox.status !== 'open') setInbox({ status: 'open', agent_name: frame.agent_name }); return true; }
+    if (frame.type === 'agent_joined') { setInbox({ status: 'open', agent_name: frame.agent_name }); return true; }
+    if (frame.type === 'queue') { setInbox({ status: 'waiting', position: frame.position }); return true; }
+    if (frame.type === 'back_to_bot') { state.inbox = null; state.handedOff = false; setInbox(null); systemNote(t('backToBot')); return true; }
+    if (frame.type === 'subscribed') { setInbox(frame.inbox, true); return true; }
+    return false;
+  }
+  function follow(ws) {
+    if (state.conversationId) ws.send(JSON.stringify(withUser({ type: 'subscribe', conversation_id: state.conversationId, visitor_id: state.visitorId })));
+    catchUp();
+  }
+  function ensureFollowing() {
+    if (state.wsBroken) return;
+    if (socket && socket.readyState === WebSocket.OPEN) follow(socket);
+    else openSocket().catch(() => {});  // onopen follows
+  }
+  // After a reconnect, what an agent wrote meanwhile comes from the history (shown once, by id).
+  async function catchUp() {
+    if (!state.conversationId) return;
+    try {
+      const history = await call('GET', `/api/v1/chat/conversations/${state.conversationId}/messages?${visitorQuery()}`);
+      for (const m of history.messages || []) if (m.role === 'agent') agentMessage(m);
+    } catch { /* the next event or reload shows it */ }
+  }
   // Outside office hours a hand-off reaches no one soon: say so, and ask where to reply (docs/notifications.md).
   async function askContactIfClosed() {
     const config = await call('GET', '/api/v1/widget/config').catch(() => null);
@@ -582,7 +652,12 @@
     for (const m of history.messages || []) {
       if (m.role === 'customer') customerMessage(m.text);
       else if (m.role === 'assistant') botMessage(m.text, { id: m.id });
+      else if (m.role === 'agent') agentMessage(m);
     }
+    setInbox(history.inbox, true);
+    state.handedOff = humanHolds();  // after a resolved hand-off the customer may ask for a person again
+    refreshTools();
+    if (humanHolds()) ensureFollowing();
     if (state.ended) systemNote(t('csatThanks', { n: history.csat }));
     if ((history.messages || []).some((m) => (m.citations || []).length)) loadSources();
   }
@@ -682,6 +757,13 @@ svg.flip { transform: rotate(180deg); }
 .rate[aria-pressed="true"] { color: var(--kefu-color); background: #e6f0ea; }
 .thanks { font-size: 12px; margin-left: 4px; }
 .offer { align-self: flex-start; margin-top: 4px; }
+.msg.agent { align-self: flex-start; }
+.agent-name { font-size: 12px; font-weight: 600; color: var(--kefu-color); margin: 0 0 2px 4px; }
+.agent .bubble { background: #eef6f1; border: 1px solid #cfe3d8; border-bottom-left-radius: 4px; white-space: pre-wrap; }
+.delivered { font-size: 11.5px; color: #57606a; margin-top: 2px; }
+.human-state { padding: 6px 12px; font-size: 13px; background: #fff8e6; color: #6b4a00; border-bottom: 1px solid #f1e2b8; }
+.human-state.with-agent { background: #eef6f1; color: #1f5137; border-bottom-color: #cfe3d8; }
+.human-state::before { content: ""; display: inline-block; width: 8px; height: 8px; border-radius: 50%; background: currentColor; margin-right: 6px; vertical-align: 1px; }
 .note { align-self: center; text-align: center; font-size: 12.5px; color: #57606a; padding: 4px 8px; }
 .typing { align-self: flex-start; display: flex; gap: 4px; padding: 12px 14px; background: #fff; border: 1px solid #e3e7eb; border-radius: 14px; }
 .typing i { width: 7px; height: 7px; border-radius: 50%; background: #8c959f; animation: kefu-blink 1.2s infinite ease-in-out; }

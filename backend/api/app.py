@@ -13,17 +13,27 @@ from backend.api.controllers.analytics import AnalyticsController
 from backend.api.controllers.auth import AuthController
 from backend.api.controllers.chat import ChatController, chat_socket
 from backend.api.controllers.documents import DocumentController
+from backend.api.controllers.evaluations import EvaluationController
 from backend.api.controllers.health import HealthController
+from backend.api.controllers.inbox import CannedController, InboxController, inbox_socket
 from backend.api.controllers.notifications import ServiceSettingsController, WebhookController
 from backend.api.controllers.privacy import AuditController, PrivacyController
 from backend.api.controllers.records import RecordController
 from backend.api.controllers.search import SearchController
 from backend.api.controllers.settings import BotSettingsController
+from backend.api.controllers.similar_questions import SimilarQuestionController
 from backend.api.controllers.sources import SourceController
 from backend.api.controllers.tools import ToolController
 from backend.api.controllers.users import UserController
-from backend.api.controllers.widget import WidgetController, demo_shop, serve_widget_script, widget_install
+from backend.api.controllers.widget import (
+    WidgetController,
+    change_widget_appearance,
+    demo_shop,
+    serve_widget_script,
+    widget_install,
+)
 from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.inbox_page import inbox_asset, inbox_page
 from backend.api.observability import MetricsController, prometheus, request_context_middleware
 from backend.api.openapi_security import declare_security
 from backend.api.request_limits import request_limits
@@ -53,8 +63,11 @@ def create_app() -> Litestar:
         route_handlers=[HealthController, AuthController, DocumentController, SearchController,
                         BotSettingsController, ChatController, chat_socket, RecordController, ToolController,
                         MetricsController, WidgetController, serve_widget_script, demo_shop, widget_install,
+                        change_widget_appearance,
                         AnalyticsController, api_docs_asset, PrivacyController, AuditController, SourceController,
-                        UserController, WebhookController, ServiceSettingsController],
+                        UserController, InboxController, CannedController, inbox_socket, inbox_page,
+                        inbox_asset, WebhookController, ServiceSettingsController,
+                        SimilarQuestionController, EvaluationController],
         middleware=[request_context_middleware, prometheus.middleware, widget_cors, request_limits],
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

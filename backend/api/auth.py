@@ -33,6 +33,14 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
         raise NotAuthenticated("Send 'Authorization: Bearer <API key or login token>'.")
+    principal = await principal_for(credential)
+    connection.scope.setdefault("state", {})["principal"] = principal
+    bind_log_context(tenant_id=principal.tenant_id)
+    return principal
+
+
+async def principal_for(credential: str) -> Principal:
+    """The principal of a login token or an admin API key (401 when it is not valid now)."""
     if credential.startswith(TOKEN_PREFIX):
         claims = read_token(credential)
         async with tenant_session(claims.tenant_id) as session:
@@ -49,13 +57,11 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
         principal = Principal(row.tenant_id, row.role, api_key_id=row.key_id)
     else:
         raise NotAuthenticated("Unrecognised credential; use an admin API key or a login token.")
-    connection.scope.setdefault("state", {})["principal"] = principal
-    bind_log_context(tenant_id=principal.tenant_id)
     return principal
 
 
 def requires(role: str) -> Guard:
-    """Guard: the caller must be authenticated with at least `role` (owner > admin > analyst)."""
+    """Guard: the caller must be authenticated with `role`'s rights (owner > admin > analyst | agent)."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = await resolve_principal(connection)

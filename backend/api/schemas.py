@@ -83,11 +83,12 @@ class FaqRowOut:
     file_answer: str | None
     file_changed: bool
     updated_at: datetime | None
+    similar_questions: list[str]  # other wordings of the question, matched like it
 
     @classmethod
     def of(cls, row: Any) -> FaqRowOut:
         return cls(row.source_ref, row.question, row.answer, row.state, row.file_question, row.file_answer,
-                   row.file_changed, row.updated_at)
+                   row.file_changed, row.updated_at, list(row.similar_questions))
 
 
 @dataclass
@@ -100,12 +101,45 @@ class FaqRowPage:
 
 @dataclass
 class FaqRowChange:
-    """Edit a row (question and answer together) and/or disable or enable it; kept across re-uploads."""
+    """Edit a row (question and answer together), set its similar questions, and/or disable or enable
+    it; kept across re-uploads."""
 
     source_ref: str
     question: str | None = None
     answer: str | None = None
     disabled: bool | None = None
+    similar_questions: list[str] | None = None  # replaces the row's list ([] removes them all)
+
+
+@dataclass
+class PhrasingSuggestionOut:
+    """A customer's wording that could become a similar question of the row it belongs to."""
+
+    question: str
+    document_id: uuid.UUID
+    source_ref: str
+    row_question: str
+    origin: str  # gap (an unanswered or rated-down question) | chosen (a "did you mean" choice) | agent
+    asked_at: datetime
+    times: int
+
+    @classmethod
+    def of(cls, s: Any) -> PhrasingSuggestionOut:
+        return cls(s.phrasing, s.document_id, s.source_ref, s.row_question, s.origin, s.asked_at, s.times)
+
+
+@dataclass
+class PhrasingSuggestionPage:
+    items: list[PhrasingSuggestionOut]
+
+
+@dataclass
+class PhrasingChoice:
+    """A suggested wording and the row it is for."""
+
+    document_id: uuid.UUID
+    source_ref: str
+    question: str
 
 
 @dataclass

@@ -51,7 +51,9 @@ def describe(chunk: Chunk, document_title: str) -> dict[str, Any]:
     meta = chunk.meta or {}
     document_title = readable_title(document_title)
     if meta.get("kind") == "faq":
-        title, body = str(meta.get("question") or document_title), str(meta.get("answer") or chunk.text)
+        # A similar question's chunk is shown as its row (`variant_of`: the row's own question).
+        title = str(meta.get("variant_of") or meta.get("question") or document_title)
+        body = str(meta.get("answer") or chunk.text)
     else:
         # Only the nearest heading: a full path of bilingual headings would outgrow the answer.
         heading = str(meta.get("heading") or "").split(" > ")[-1].strip()

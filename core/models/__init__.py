@@ -20,7 +20,7 @@ from core.models.chat import (
     UsageDaily,
 )
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
-from core.models.faq_override import FaqOverride
+from core.models.faq_override import FaqOverride, PhrasingDismissal
 from core.models.grounding import AnswerCheck
 from core.models.knowledge import DOCUMENT_STATUSES, EMBEDDING_DIM, Chunk, Document, TermFrequency
 from core.models.notifications import (
@@ -71,6 +71,7 @@ __all__ = [
     "Message",
     "ModelRun",
     "NotificationEmail",
+    "PhrasingDismissal",
     "Record",
     "RecordCollection",
     "Source",

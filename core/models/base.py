@@ -48,5 +48,5 @@ TENANT_TABLES: tuple[str, ...] = (
     "analytics_daily", "model_runs", "conversation_scores", "knowledge_gap_topics", "knowledge_gap_questions",
     "evaluation_runs", "evaluation_failures", "faq_overrides", "term_frequencies", "audit_log",
     "sources", "source_pages", "canned_responses", "answer_checks",
-    "webhooks", "webhook_deliveries", "webhook_attempts", "notification_emails",
+    "webhooks", "webhook_deliveries", "webhook_attempts", "notification_emails", "phrasing_dismissals",
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Identity, Index, Integer, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, TenantOwned, utcnow_column, uuid_pk
@@ -32,6 +32,8 @@ class FaqOverride(TenantOwned, Base):
     question: Mapped[str | None] = mapped_column(Text)  # NULL: the file's question stays
     answer: Mapped[str | None] = mapped_column(Text)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="false")
+    # The row's similar questions as the admin set them (migration 0018); NULL: the file's own.
+    similar_questions: Mapped[list[str] | None] = mapped_column(JSONB)
     base_question: Mapped[str | None] = mapped_column(Text)
     base_answer: Mapped[str | None] = mapped_column(Text)
     file_question: Mapped[str | None] = mapped_column(Text)
@@ -46,3 +48,20 @@ class FaqOverride(TenantOwned, Base):
     def file_changed(self) -> bool:
         """The indexed file's row differs from the one the admin edited (or is gone)."""
         return (self.file_question, self.file_answer) != (self.base_question, self.base_answer)
+
+
+class PhrasingDismissal(TenantOwned, Base):
+    """A wording from real traffic an admin chose not to add to a row; it is not suggested again."""
+
+    __tablename__ = "phrasing_dismissals"
+    __table_args__ = (Index("uq_phrasing_dismissals_row_key", "tenant_id", "document_id", "source_ref",
+                            "phrasing_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("documents.id", ondelete="CASCADE"), nullable=False
+    )
+    source_ref: Mapped[str] = mapped_column(Text, nullable=False)
+    phrasing_key: Mapped[str] = mapped_column(Text, nullable=False)  # casefolded, spaces collapsed
+    dismissed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = utcnow_column()

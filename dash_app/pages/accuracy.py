@@ -19,14 +19,16 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from analytics import grounding, reports
 from analytics.period import Period
+from chat import commands as chat_commands
+from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, empty_figure, grid, notice, records, section, selected_ids, styled
 from dash_app.formats import count, percent, when, zone
-from dash_app.i18n import t
-from knowledge import commands, evaluation
+from dash_app.i18n import language, t
+from knowledge import commands, evaluation, thresholds
 
 RUN_SHOWN = ["name", "status", "created_at", "questions", "top1", "mrr", "recall_at_5", "answer_rate", "accuracy",
              "failures", "error"]
@@ -141,6 +143,67 @@ def failures(user: SignedInUser, run_id: str) -> pd.DataFrame:
         return evaluation.run_failures(session, user.tenant_id, as_uuid(run_id, "evaluation run id"))
 
 
+def threshold_report(user: SignedInUser, run_id: str, target: float) -> thresholds.ThresholdReport:
+    with tenant_session_sync(user.tenant_id) as session:
+        return evaluation.threshold_report(session, user.tenant_id, as_uuid(run_id, "evaluation run id"), target)
+
+
+def current_threshold(user: SignedInUser) -> float:
+    return evaluation.tenant_threshold(user.tenant_id)
+
+
+def apply_threshold(user: SignedInUser, run_id: str, target: float) -> float:
+    """Set the bot's threshold to the run's recommendation for `target` precision (admin); returns it."""
+    auth.require(user, "admin")
+    settings, _ = chat_commands.apply_recommended_threshold(
+        user.tenant_id, as_uuid(run_id, "evaluation run id"), target, actor=Actor("user", user.user_id))
+    return settings.confidence_threshold
+
+
+def threshold_figure(found: thresholds.ThresholdReport, current: float) -> go.Figure:
+    """Precision, coverage and right answers against the threshold, with the current and recommended ones."""
+    x = [p.threshold for p in found.points]
+    figure = go.Figure([
+        go.Scatter(x=x, y=[p.precision for p in found.points], name=t("Precision"), mode="lines"),
+        go.Scatter(x=x, y=[p.coverage for p in found.points], name=t("Coverage"), mode="lines"),
+        go.Scatter(x=x, y=[p.right for p in found.points], name=t("Answered right"), mode="lines",
+                   line={"dash": "dot"}),
+    ])
+    figure.add_hline(y=found.target_precision, line={"color": "#888", "dash": "dash"})
+    figure.add_vline(x=current, line={"color": "#c62828"}, annotation_text=t("now"), annotation_position="top left")
+    if found.recommended is not None:
+        figure.add_vline(x=found.recommended, line={"color": "#2e7d32"}, annotation_text=t("recommended"),
+                         annotation_position="top right")
+    # The title is the heading above the graph and the legend sits on top: on a phone a Plotly title
+    # and a bottom legend crowd the plot out.
+    styled(figure, height=360).update_layout(
+        xaxis={"title": t("Confidence threshold"), "range": [0, 1]}, yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"l": 40, "r": 10, "t": 50, "b": 40})
+    return figure
+
+
+def threshold_panel(user: SignedInUser, run_id: str, target: float) -> Any:
+    """The selected run's threshold report: the curve, what the recommendation means, and the apply button."""
+    found, error = attempt(lambda: threshold_report(user, run_id, target))
+    if error is not None or found is None:
+        return error
+    current = current_threshold(user)
+    now = found.at(current)
+    reason = found.reason_zh if language() == "zh" else found.reason
+    lines = [html.P(t("Now ({threshold}): precision {precision}, coverage {coverage}.").format(
+                 threshold=f"{current:.2f}", precision=percent(now.precision), coverage=percent(now.coverage))),
+             notice(reason, "success" if found.recommended is not None else "info")]
+    can_apply = found.recommended is not None and user.can("admin") and abs(found.recommended - current) > 1e-9
+    label = t("Apply threshold") + (f" {found.recommended:.2f}" if found.recommended is not None else "")
+    return html.Div([
+        html.H4(t("Precision and coverage by confidence threshold")),
+        dcc.Graph(figure=threshold_figure(found, current), config={"displaylogo": False}, id="acc-threshold-graph"),
+        *lines,
+        html.Button(label, id="acc-apply", disabled=not can_apply),
+    ])
+
+
 def _runs_table(frame: pd.DataFrame, timezone: str = "UTC") -> Any:
     frame = _readable_runs(frame, timezone)
     return grid(frame, "acc-runs", columns=[c for c in RUN_SHOWN if c in frame], select="single", keep=["id"],
@@ -175,8 +238,18 @@ def layout(user: SignedInUser) -> html.Div:
                 html.Div(_runs_table(runs, user.timezone), id="acc-runs-box"),
                 dcc.Interval(id="acc-interval", interval=1500, disabled=not runs["status"].isin(PENDING).any()),
                 dcc.Store(id="acc-refresh", data=0),
-                html.H4("Failures of the selected run"),
+                html.H4(t("Failures of the selected run")),
                 html.Div(id="acc-failures")),
+        section("Confidence threshold",
+                html.P(t("Select a finished run: it shows how many answers are right and how many questions get "
+                         "answered at each threshold, and which threshold reaches your target precision. "
+                         "Without labelled questions the default threshold stays."), className="muted"),
+                html.Div([html.Label(t("Target precision"), htmlFor="acc-target"),
+                          dcc.Dropdown(id="acc-target", clearable=False, value=thresholds.DEFAULT_TARGET,
+                                       options=[{"label": f"{v:.0%}", "value": v} for v in thresholds.TARGETS])],
+                         className="row"),
+                html.Div(id="acc-threshold"),
+                html.Div(id="acc-apply-result")),
     ])
 
 
@@ -216,6 +289,28 @@ def register(app: Any) -> None:
         user = auth.current_user()
         runs = evaluation_runs(user)
         return _run_rows(runs, user.timezone), run_status(runs), not runs["status"].isin(PENDING).any()
+
+    @app.callback(Output("acc-threshold", "children"), Input("acc-runs", "selectedRows"),
+                  Input("acc-target", "value"), Input("acc-apply-result", "children"), prevent_initial_call=True)
+    def show_thresholds(selected: list[dict[str, Any]] | None, target: float | None, _: Any) -> Any:
+        ids = selected_ids(selected)
+        if not ids:
+            return notice(t("Select a finished run above."))
+        if (selected or [{}])[0].get("status", t("done")) != t("done"):
+            return notice(t("This run has not finished yet."))
+        return threshold_panel(auth.current_user(), ids[0], float(target or thresholds.DEFAULT_TARGET))
+
+    @app.callback(Output("acc-apply-result", "children"), Input("acc-apply", "n_clicks"),
+                  State("acc-runs", "selectedRows"), State("acc-target", "value"), prevent_initial_call=True)
+    def apply(clicks: int | None, selected: list[dict[str, Any]] | None, target: float | None) -> Any:
+        ids = selected_ids(selected)
+        if not clicks or not ids:
+            return no_update
+        user = auth.current_user()
+        applied, error = attempt(lambda: apply_threshold(user, ids[0], float(target or thresholds.DEFAULT_TARGET)))
+        if error is not None:
+            return error
+        return notice(t("Applied: the bot now answers from confidence") + f" {applied:.2f}.", "success")
 
     @app.callback(Output("acc-failures", "children"), Input("acc-runs", "selectedRows"), prevent_initial_call=True)
     def show_failures(selected: list[dict[str, Any]] | None) -> Any:

@@ -33,7 +33,7 @@ from dash_app.components import (
 )
 from dash_app.formats import count, when, zone
 from dash_app.i18n import t
-from dash_app.pages import knowledge_faq, knowledge_rows, knowledge_sources
+from dash_app.pages import knowledge_faq, knowledge_phrasings, knowledge_rows, knowledge_sources
 from knowledge import commands, documents
 from knowledge.retrieval import retrieve_sync
 
@@ -128,6 +128,7 @@ def layout(user: SignedInUser) -> html.Div:
         knowledge_sources.layout(user),
         knowledge_faq.layout(user),
         knowledge_rows.layout(user),
+        knowledge_phrasings.layout(user),
         section("Try a question",
                 html.Div([dcc.Input(id="kn-question", type="text", className="grow", debounce=False,
                                     placeholder="退货政策是什么？ / What is your return policy?"),
@@ -213,6 +214,7 @@ def register(app: Any) -> None:
     register_grid_export(app, "kn-table")
     knowledge_faq.register(app)
     knowledge_rows.register(app)
+    knowledge_phrasings.register(app)
     knowledge_sources.register(app)
 
 

@@ -14,22 +14,28 @@ from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, records, section, table
 from dash_app.i18n import t
 from knowledge import commands, curation
+from knowledge.similar_questions import split
 
-FAQ_COLUMNS = ["id", "question", "answer"]
+FAQ_COLUMNS = ["id", "question", "answer", "similar_questions"]
 
 
 def faq_rows(user: SignedInUser) -> list[dict[str, Any]]:
     with tenant_session_sync(user.tenant_id) as session:
-        return [{"id": e.id, "question": e.question, "answer": e.answer}
+        return [{"id": e.id, "question": e.question, "answer": e.answer,
+                 "similar_questions": " | ".join(e.similar_questions)}
                 for e in curation.list_faq_entries(session, user.tenant_id)]
 
 
-def save_faq_entry(user: SignedInUser, entry_id: str | None, question: str, answer: str) -> curation.FaqChange:
-    """Add a new entry (no id) or replace an existing one; either way it is re-indexed."""
+def save_faq_entry(user: SignedInUser, entry_id: str | None, question: str, answer: str,
+                   similar_questions: str = "") -> curation.FaqChange:
+    """Add a new entry (no id) or replace an existing one; either way it is re-indexed.
+
+    `similar_questions`: other wordings of the question, one per line (or separated by |)."""
     auth.require(user, "admin")
     if entry_id:
-        return commands.update_faq_entry(user.tenant_id, entry_id, question, answer)
-    return commands.add_faq_entry(user.tenant_id, question, answer)
+        return commands.update_faq_entry(user.tenant_id, entry_id, question, answer,
+                                         similar_questions=similar_questions)
+    return commands.add_faq_entry(user.tenant_id, question, answer, similar_questions=similar_questions)
 
 
 def delete_faq_entry(user: SignedInUser, entry_id: str | None) -> curation.FaqChange:
@@ -47,6 +53,9 @@ def layout(user: SignedInUser) -> html.Section:
         dcc.Input(id="faq-question", type="text", className="wide", disabled=not admin),
         html.Label(t("Answer"), htmlFor="faq-answer"),
         dcc.Textarea(id="faq-answer", className="wide", disabled=not admin),
+        html.Label(t("Similar questions (one per line)"), htmlFor="faq-similar"),
+        dcc.Textarea(id="faq-similar", className="wide", disabled=not admin,
+                     placeholder=t("Other ways customers ask this, e.g. “can I pay on delivery”")),
         html.Div([html.Button(t("Add"), id="faq-add", disabled=not admin),
                   html.Button(t("Save"), id="faq-save", disabled=not admin),
                   html.Button(t("Delete"), id="faq-delete", className="danger", disabled=not admin)],
@@ -54,27 +63,29 @@ def layout(user: SignedInUser) -> html.Section:
         html.Div(id="faq-result"),
     ], className="editor")
     return section("Manual FAQ entries",
-                   html.P("Entries typed here are indexed like an uploaded FAQ; pick a row to edit it.",
-                          className="muted"),
+                   html.P(t("Entries typed here are indexed like an uploaded FAQ; pick a row to edit it. "
+                            "Similar questions are matched like the question itself."), className="muted"),
                    table(pd.DataFrame(faq_rows(user), columns=FAQ_COLUMNS), "faq-table", row_selectable="single"),
                    editor if admin else notice(t("Only admins can change this.")))
 
 
 def register(app: Any) -> None:
     @app.callback(Output("faq-id", "value"), Output("faq-question", "value"), Output("faq-answer", "value"),
+                  Output("faq-similar", "value"),
                   Input("faq-table", "selected_rows"), State("faq-table", "data"), prevent_initial_call=True)
-    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str]:
+    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str, str]:
         if not selected or not data or selected[0] >= len(data):
-            return "", "", ""
+            return "", "", "", ""
         row = data[selected[0]]
-        return row["id"], row["question"], row["answer"]
+        return row["id"], row["question"], row["answer"], "\n".join(split(row.get("similar_questions")))
 
     @app.callback(Output("faq-result", "children"), Output("faq-table", "data"),
                   Output("faq-table", "selected_rows"), Output("kn-refresh", "data", allow_duplicate=True),
                   Input("faq-add", "n_clicks"), Input("faq-save", "n_clicks"), Input("faq-delete", "n_clicks"),
                   State("faq-id", "value"), State("faq-question", "value"), State("faq-answer", "value"),
-                  State("kn-refresh", "data"), prevent_initial_call=True)
-    def change(_: Any, __: Any, ___: Any, entry_id: str, question: str, answer: str, counter: int) -> tuple:
+                  State("faq-similar", "value"), State("kn-refresh", "data"), prevent_initial_call=True)
+    def change(_: Any, __: Any, ___: Any, entry_id: str, question: str, answer: str, similar: str | None,
+               counter: int) -> tuple:
         user = auth.current_user()
         button = ctx.triggered_id
         if button == "faq-delete":
@@ -82,9 +93,9 @@ def register(app: Any) -> None:
             done = "Deleted the entry; the change is being indexed."
         else:
             target = entry_id if button == "faq-save" else None
-            _, error = attempt(lambda: save_faq_entry(user, target, question or "", answer or ""))
+            _, error = attempt(lambda: save_faq_entry(user, target, question or "", answer or "", similar or ""))
             done = "Saved; the entry is being indexed and answers will use it in a moment."
         if error is not None:
             return error, no_update, no_update, no_update
         rows = records(pd.DataFrame(faq_rows(user), columns=FAQ_COLUMNS))
-        return notice(done, "success"), rows, [], (counter or 0) + 1
+        return notice(t(done), "success"), rows, [], (counter or 0) + 1

@@ -23,11 +23,13 @@ from dash_app.formats import count
 from dash_app.i18n import t
 from knowledge import commands, faq_overrides
 from knowledge.curation import MANUAL_FAQ_FILENAME
+from knowledge.similar_questions import split
 
-ROW_COLUMNS = ["source_ref", "state", "question", "answer", "note"]
+ROW_COLUMNS = ["source_ref", "state", "question", "answer", "similar_questions", "note"]
 SHOWN = 200
 Q_AND_A_TYPES = ("csv", "xlsx", "json")
-ACTIONS = {"rows-save": "edit", "rows-disable": "disable", "rows-enable": "enable", "rows-revert": "revert"}
+ACTIONS = {"rows-save": "edit", "rows-disable": "disable", "rows-enable": "enable", "rows-revert": "revert",
+           "rows-similar-save": "similar"}
 
 
 def qa_documents(user: SignedInUser) -> list[dict[str, str]]:
@@ -47,12 +49,13 @@ def uploaded_rows(user: SignedInUser, document_id: str, search: str | None = Non
         rows, total = faq_overrides.list_rows(session, user.tenant_id, as_uuid(document_id, "document id"),
                                               search=search, limit=SHOWN)
     return [{"source_ref": r.source_ref, "state": t(r.state), "question": r.question, "answer": r.answer,
-             "note": _note(r)} for r in rows], total
+             "similar_questions": " | ".join(r.similar_questions), "note": _note(r)} for r in rows], total
 
 
 def change_row(user: SignedInUser, document_id: str | None, source_ref: str | None, action: str,
-               question: str = "", answer: str = "") -> faq_overrides.FaqRow:
-    """Edit, disable, enable or revert one uploaded row (admin); the row is re-embedded by a worker."""
+               question: str = "", answer: str = "", similar: str = "") -> faq_overrides.FaqRow:
+    """Edit, disable, enable or revert one uploaded row, or set its similar questions (admin); the row is
+    re-embedded by a worker."""
     auth.require(user, "admin")
     if not document_id:
         raise ValidationFailed("Choose a document first.")
@@ -66,6 +69,9 @@ def change_row(user: SignedInUser, document_id: str | None, source_ref: str | No
                                              user_id=user.user_id)
     if action == "revert":
         return commands.revert_faq_row(user.tenant_id, document, source_ref, user_id=user.user_id)
+    if action == "similar":
+        return commands.set_faq_row_similar_questions(user.tenant_id, document, source_ref, similar,
+                                                      user_id=user.user_id)
     raise ValidationFailed(f"Unknown action {action!r}.")
 
 
@@ -73,8 +79,8 @@ def _note(row: faq_overrides.FaqRow) -> str:
     if not row.file_changed:
         return ""
     if row.file_question is None:
-        return "The row is no longer in the uploaded file."
-    return f"The uploaded file changed since this edit; it now says: {row.file_question} — {row.file_answer}"
+        return t("The row is no longer in the uploaded file.")
+    return t("The uploaded file changed since this edit; it now says:") + f" {row.file_question} — {row.file_answer}"
 
 
 def layout(user: SignedInUser) -> html.Section:
@@ -86,17 +92,21 @@ def layout(user: SignedInUser) -> html.Section:
         html.Label(t("Answer"), htmlFor="rows-answer"),
         dcc.Textarea(id="rows-answer", className="wide"),
         html.Div([html.Button(t("Save"), id="rows-save"),
-                  html.Button("Disable", id="rows-disable", className="danger"),
-                  html.Button("Enable", id="rows-enable"),
-                  html.Button("Revert to file", id="rows-revert")], className="row"),
+                  html.Button(t("Disable"), id="rows-disable", className="danger"),
+                  html.Button(t("Enable"), id="rows-enable"),
+                  html.Button(t("Revert to file"), id="rows-revert")], className="row"),
+        html.Label(t("Similar questions (one per line)"), htmlFor="rows-similar"),
+        dcc.Textarea(id="rows-similar", className="wide",
+                     placeholder=t("Other ways customers ask this, e.g. “can I pay on delivery”")),
+        html.Div([html.Button(t("Save similar questions"), id="rows-similar-save")], className="row"),
     ], className="editor")
     return section(
         "Uploaded FAQ rows",
-        html.P("Fix a row of an uploaded Q&A file: the change reaches answers in a moment and is kept when the "
-               "file is uploaded again (rows whose file text changed since are marked).", className="muted"),
-        html.Div([dcc.Dropdown(id="rows-document", options=qa_documents(user), placeholder="Choose a document",
+        html.P(t("Fix a row of an uploaded Q&A file: the change reaches answers in a moment and is kept when the "
+                 "file is uploaded again (rows whose file text changed since are marked)."), className="muted"),
+        html.Div([dcc.Dropdown(id="rows-document", options=qa_documents(user), placeholder=t("Choose a document"),
                                className="grow"),
-                  dcc.Input(id="rows-search", type="text", placeholder="search id, question or answer",
+                  dcc.Input(id="rows-search", type="text", placeholder=t("search id, question or answer"),
                             debounce=True)], className="row"),
         html.Div(id="rows-count", className="muted"),
         table(pd.DataFrame(columns=ROW_COLUMNS), "rows-table", row_selectable="single"),
@@ -129,26 +139,31 @@ def register(app: Any) -> None:
         return records(pd.DataFrame(rows, columns=ROW_COLUMNS)), shown, []
 
     @app.callback(Output("rows-ref", "value"), Output("rows-question", "value"), Output("rows-answer", "value"),
+                  Output("rows-similar", "value"),
                   Input("rows-table", "selected_rows"), State("rows-table", "data"), prevent_initial_call=True)
-    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str]:
+    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str, str]:
         if not selected or not data or selected[0] >= len(data):
-            return "", "", ""
+            return "", "", "", ""
         row = data[selected[0]]
-        return row["source_ref"], row["question"], row["answer"]
+        return row["source_ref"], row["question"], row["answer"], "\n".join(split(row.get("similar_questions")))
 
     @app.callback(Output("rows-result", "children"), Output("rows-refresh", "data"),
                   Input("rows-save", "n_clicks"), Input("rows-disable", "n_clicks"), Input("rows-enable", "n_clicks"),
-                  Input("rows-revert", "n_clicks"), State("rows-document", "value"), State("rows-ref", "value"),
-                  State("rows-question", "value"), State("rows-answer", "value"), State("rows-refresh", "data"),
-                  prevent_initial_call=True)
-    def change(_: Any, __: Any, ___: Any, ____: Any, document_id: str | None, source_ref: str | None,
-               question: str | None, answer: str | None, counter: int | None) -> tuple[Any, Any]:
+                  Input("rows-revert", "n_clicks"), Input("rows-similar-save", "n_clicks"),
+                  State("rows-document", "value"), State("rows-ref", "value"),
+                  State("rows-question", "value"), State("rows-answer", "value"), State("rows-similar", "value"),
+                  State("rows-refresh", "data"), prevent_initial_call=True)
+    def change(_: Any, __: Any, ___: Any, ____: Any, _____: Any, document_id: str | None, source_ref: str | None,
+               question: str | None, answer: str | None, similar: str | None,
+               counter: int | None) -> tuple[Any, Any]:
         user = auth.current_user()
         action = ACTIONS.get(str(ctx.triggered_id), "")
-        row, error = attempt(lambda: change_row(user, document_id, source_ref, action, question or "", answer or ""))
+        row, error = attempt(lambda: change_row(user, document_id, source_ref, action, question or "", answer or "",
+                                                similar or ""))
         if error is not None or row is None:
             return error, no_update
-        done = {"edit": "Saved", "disable": "Disabled", "enable": "Enabled", "revert": "Reverted to the file's text"}
+        done = {"edit": "Saved", "disable": "Disabled", "enable": "Enabled", "revert": "Reverted to the file's text",
+                "similar": "Saved similar questions"}
         return (notice(t("{done}: row {ref}; answers use it in a moment.").format(done=t(done[action]),
                                                                                ref=row.source_ref), "success"),
                 (counter or 0) + 1)

@@ -20,7 +20,7 @@ from core.db import tenant_session_sync
 from core.errors import NotFound, ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, notice, section, table
+from dash_app.components import attempt, grid, notice, section, selected_ids
 from dash_app.components import records as table_rows
 from dash_app.i18n import language
 from knowledge import commands
@@ -178,19 +178,25 @@ def collection_list(user: SignedInUser) -> Any:
     rows = collection_rows(user)
     if not rows:
         return notice(_t("No record collections yet. Upload a CSV or XLSX of your orders below."))
-    frame = pd.DataFrame(rows, columns=COLLECTION_COLUMNS).rename(columns=_t)
-    return table(frame, "rec-table", row_selectable="single")
+    return grid(_collections_frame(rows), "rec-table", select="single", keep=["id"])
 
 
-def _selected_name(selected: list[int] | None, rows: list[dict[str, Any]] | None) -> str | None:
-    if not selected or not rows or selected[0] >= len(rows):
-        return None
-    return str(rows[selected[0]].get(_t("collection")) or "") or None
+def _collections_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows keyed by the collection's name (`id`), headers in the page's language."""
+    frame = pd.DataFrame(rows, columns=COLLECTION_COLUMNS)
+    shown = frame.rename(columns=_t)
+    shown["id"] = frame["collection"]
+    return shown
+
+
+def _selected_name(selected: list[dict[str, Any]] | None) -> str | None:
+    ids = selected_ids(selected)
+    return ids[0] if ids else None
 
 
 def _rows_table(rows: list[dict[str, Any]], table_id: str) -> Any:
     frame = pd.DataFrame(rows)
-    return table(frame.astype(str) if not frame.empty else frame, table_id, page_size=10)
+    return grid(frame.astype(str) if not frame.empty else frame, table_id, page_size=10)
 
 
 def layout(user: SignedInUser) -> html.Div:
@@ -420,13 +426,12 @@ def register(app: Any) -> None:
     @app.callback(
         Output("rec-sample", "children"),
         Output("rec-delete", "disabled"),
-        Input("rec-table", "selected_rows"),
-        State("rec-table", "data"),
+        Input("rec-table", "selectedRows"),
         prevent_initial_call=True,
     )
-    def show_sample(selected: list[int] | None, rows: list[dict[str, Any]] | None) -> tuple[Any, bool]:
+    def show_sample(selected: list[dict[str, Any]] | None) -> tuple[Any, bool]:
         user = auth.current_user()
-        name = _selected_name(selected, rows)
+        name = _selected_name(selected)
         if name is None:
             return notice(_t("Select a collection above to see its first rows.")), True
         found, error = attempt(lambda: sample(user, name))
@@ -441,10 +446,9 @@ def register(app: Any) -> None:
 
     @app.callback(
         Output("rec-access-result", "children"),
-        Output("rec-table", "data"),
+        Output("rec-table", "rowData"),
         Input("rec-access-save", "n_clicks"),
-        State("rec-table", "selected_rows"),
-        State("rec-table", "data"),
+        State("rec-table", "selectedRows"),
         State("rec-access-owner", "value"),
         State("rec-access-sensitive", "value"),
         State("rec-access-public", "value"),
@@ -452,34 +456,32 @@ def register(app: Any) -> None:
     )
     def save_access(
         _: Any,
-        selected: list[int] | None,
-        rows: list[dict[str, Any]] | None,
+        selected: list[dict[str, Any]] | None,
         owner: str | None,
         sensitive: list[str] | None,
         public: list[str] | None,
     ) -> tuple[Any, Any]:
         user = auth.current_user()
-        name = _selected_name(selected, rows)
+        name = _selected_name(selected)
         access, error = attempt(
             lambda: change_access(user, name or "", owner or None, sensitive or [], "public" in (public or []))
         )
         if error is not None:
             return error, no_update
-        # The table's rows are replaced in place, so the selection (and this form) stay.
-        rows = pd.DataFrame(collection_rows(user), columns=COLLECTION_COLUMNS).rename(columns=_t)
-        return notice(_t("Saved: {who}.", who=_t(ACCESS[access or "private"])), "success"), table_rows(rows)
+        # The grid's rows are replaced in place (rows keep their ids), so the selection and this form stay.
+        rows = table_rows(_collections_frame(collection_rows(user)))
+        return notice(_t("Saved: {who}.", who=_t(ACCESS[access or "private"])), "success"), rows
 
     @app.callback(
         Output("rec-delete-result", "children"),
         Output("rec-list", "children", allow_duplicate=True),
         Input("rec-delete", "n_clicks"),
-        State("rec-table", "selected_rows"),
-        State("rec-table", "data"),
+        State("rec-table", "selectedRows"),
         prevent_initial_call=True,
     )
-    def delete(_: Any, selected: list[int] | None, rows: list[dict[str, Any]] | None) -> tuple[Any, Any]:
+    def delete(_: Any, selected: list[dict[str, Any]] | None) -> tuple[Any, Any]:
         user = auth.current_user()
-        name = _selected_name(selected, rows)
+        name = _selected_name(selected)
         _, error = attempt(lambda: delete_collection(user, name))
         if error is not None:
             return error, no_update

@@ -70,7 +70,7 @@ def layout(user: SignedInUser) -> html.Section:
     admin = user.can("admin")
     return section(
         "HTTP tools",
-        html.P("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown).",
+        html.P(t("Functions the bot may call on your own systems (public HTTPS endpoints; secrets are never shown)."),
                className="muted"),
         notice("No HTTP tools yet. Paste a JSON spec below (an example is filled in) and add it.")
         if not tool_rows(user) else None,
@@ -81,8 +81,8 @@ def layout(user: SignedInUser) -> html.Section:
                               for p in http_tool_templates.list_templates(language())]),
         html.Div(id="tools-template-hint", className="muted"),
         dcc.Textarea(id="tools-spec", value=EXAMPLE, className="wide code", disabled=not admin),
-        html.Div([html.Button("Add tool", id="tools-add", disabled=not admin),
-                  html.Button("Delete selected", id="tools-delete", className="danger", disabled=True)],
+        html.Div([html.Button(t("Add tool"), id="tools-add", disabled=not admin),
+                  html.Button(t("Delete selected"), id="tools-delete", className="danger", disabled=True)],
                  className="row"),
         html.Div(id="tools-result"),
     )
@@ -117,4 +117,4 @@ def register(app: Any) -> None:
             _, error = attempt(lambda: delete_tool(user, name))
         if error is not None:
             return error, no_update
-        return notice("Done.", "success"), records(_shown(tool_rows(user)))
+        return notice(t("Done."), "success"), records(_shown(tool_rows(user)))

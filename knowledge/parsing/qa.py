@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from core.errors import DocumentParseError
 from core.settings import get_settings
+from knowledge.parsing import wordings
 from knowledge.parsing.passage import Passage, clean_text
 
 # In order of preference, for tables that have more than one candidate column.
@@ -19,6 +20,12 @@ ANSWER_HEADERS = (
 )  # fmt: skip
 ID_HEADERS = ("id", "faqid", "编号", "序号")
 CATEGORY_HEADERS = ("category", "type", "分类", "类别", "类型")
+# Other wordings of the row's question, several in one cell separated by | or new lines.
+SIMILAR_HEADERS = (
+    "similarquestions", "similarquestion", "similar", "alternativequestions", "alternatequestions",
+    "questionvariants", "variants", "paraphrases", "相似问题", "相似问法", "相似问", "扩展问题", "扩展问",
+    "同义问题", "其他问法", "相似問題", "相似問法",
+)  # fmt: skip
 EXPECTED_COLUMNS = "expected columns question and answer (or 问题 and 答案)"
 
 _HEADER_NOISE = re.compile(r"[\s_\-:*]+")
@@ -32,6 +39,7 @@ class QAColumns:
     answer: int
     id: int | None = None
     category: int | None = None
+    similar: int | None = None
 
 
 def match_columns(headers: Sequence[object]) -> QAColumns | None:
@@ -50,7 +58,7 @@ def match_columns(headers: Sequence[object]) -> QAColumns | None:
     question, answer = find(QUESTION_HEADERS), find(ANSWER_HEADERS)
     if question is None or answer is None:
         return None
-    return QAColumns(question, answer, find(ID_HEADERS), find(CATEGORY_HEADERS))
+    return QAColumns(question, answer, find(ID_HEADERS), find(CATEGORY_HEADERS), find(SIMILAR_HEADERS))
 
 
 def normalise_header(header: object) -> str:
@@ -119,6 +127,10 @@ def _faq_passage(row: Sequence[object], columns: QAColumns, number: int) -> Pass
     metadata: dict[str, object] = {"kind": "faq", "question": question, "answer": answer}
     if columns.category is not None:
         metadata["category"] = _cell(row, columns.category)
+    if columns.similar is not None:
+        similar = wordings.from_cell(_cell(row, columns.similar), question)
+        if similar:
+            metadata["similar_questions"] = similar
     source_ref = (_cell(row, columns.id) if columns.id is not None else "") or str(number)
     return Passage(f"{question}\n{answer}", source_ref, metadata)
 

@@ -118,7 +118,7 @@ def test_records_upload_preview_import_and_delete(page: Page, admin_url, shop, t
         stored = session.scalars(select(RecordCollection)).one()
         assert (stored.row_count, stored.owner_column, stored.access) == (3, "customer_id", "owner")
 
-    page.locator("#rec-list input[type=radio]").first.check()
+    page.locator("#rec-list .ag-row .ag-selection-checkbox input").first.check()
     expect(page.locator("#rec-sample")).to_contain_text("10023", timeout=WAIT)
     expect(page.locator("#rec-delete")).to_be_enabled()
     # Who may read it changes without a new upload: no owner column, anyone may ask (a catalogue).
@@ -155,7 +155,7 @@ def test_screenshots(browser: Browser, admin_url, shop, artifacts_dir, tmp_path,
         orders = tmp_path / "orders.csv"
         orders.write_bytes(ORDERS)
         page.locator("#rec-upload input[type=file]").set_input_files(str(orders))
-        expect(page.locator("#rec-preview table")).to_be_visible(timeout=WAIT)
+        expect(page.locator("#rec-preview .ag-row").first).to_be_visible(timeout=WAIT)
         page.screenshot(path=str(artifacts_dir / f"dash-records-{lang}-{size}.png"), full_page=True)
     finally:
         context.close()

@@ -154,3 +154,11 @@ async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, s
     assert "source_ref" in response.json()["detail"]
     with tenant_session_sync(shop.id) as session:
         assert session.scalars(select(Message.id).where(Message.text == "that one")).all() == []
+
+
+async def test_a_request_for_a_person_outside_office_hours_says_no_one_is_there(client, shop) -> None:
+    closed = {"office_hours_enabled": True, "timezone": "Asia/Shanghai",
+              "hours": {d: [] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+    assert (await client.put("/api/v1/settings/service", headers=shop.admin, json=closed)).status_code == 200
+    body = await ask(client, shop, "我要人工客服")
+    assert body["handoff"] is True and body["answer"] == phrase("zh", "handoff_closed")

@@ -184,10 +184,18 @@ async def test_both_failing_gives_the_grounded_answer(client, shop, fake_anthrop
 async def test_a_private_model_host_is_refused_unless_the_operator_allows_it(
     client, shop, fake_anthropic, monkeypatch
 ) -> None:
-    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "false")
+    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY)
+    # Even with private hosts allowed, the cloud metadata address is not.
+    metadata = await client.put(
+        "/api/v1/settings/bot", headers=shop.admin, json={"fallback_base_url": "http://169.254.169.254/latest"}
+    )
+    assert metadata.status_code == 422 and "link-local" in metadata.text
+    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "false")  # the operator changes their mind
     get_settings.cache_clear()
     model_choice._providers.clear()
-    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY)
+    saving = await client.put("/api/v1/settings/bot", headers=shop.admin, json={"base_url": fake_anthropic.base_url})
+    assert saving.status_code == 422 and "KEFU_LLM_ALLOW_PRIVATE_HOSTS" in saving.text
+    # Saved while it was allowed: refused again at each call, before anything is sent.
     check = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={})
     assert check.status_code == 200 and check.json()["ok"] is False
     assert "private" in check.json()["error"]
@@ -250,15 +258,25 @@ async def test_removing_the_key_and_the_operator_default(client, shop, monkeypat
 INVENTED = "Unopened items can be returned within 14 days. We also refund 30 dollars of shipping on every return."
 
 
-@pytest.mark.parametrize(("action", "expected"), [
-    ("flag", INVENTED),
-    ("drop", "Unopened items can be returned within 14 days."),
-    ("fallback", "Unopened items within 14 days."),
-])
-async def test_unsupported_sentences_are_flagged_dropped_or_replaced(client, shop, fake_anthropic, action,
-                                                                     expected) -> None:
-    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY,
-                    grounding_action=action)
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("flag", INVENTED),
+        ("drop", "Unopened items can be returned within 14 days."),
+        ("fallback", "Unopened items within 14 days."),
+    ],
+)
+async def test_unsupported_sentences_are_flagged_dropped_or_replaced(
+    client, shop, fake_anthropic, action, expected
+) -> None:
+    await configure(
+        client,
+        shop,
+        provider="anthropic",
+        base_url=fake_anthropic.base_url,
+        api_key=CLAUDE_KEY,
+        grounding_action=action,
+    )
     fake_anthropic.script(say(INVENTED))
     body = await ask(client, shop, "What is your return policy?")
     assert body["answer"] == expected
@@ -271,8 +289,9 @@ async def test_unsupported_sentences_are_flagged_dropped_or_replaced(client, sho
 
 
 async def test_a_chinese_answer_from_an_english_passage_is_grounded(client, shop, fake_gemini) -> None:
-    await configure(client, shop, provider="gemini", base_url=fake_gemini.base_url, api_key=GEMINI_KEY,
-                    grounding_action="drop")
+    await configure(
+        client, shop, provider="gemini", base_url=fake_gemini.base_url, api_key=GEMINI_KEY, grounding_action="drop"
+    )
     fake_gemini.script(say("未拆封的商品可以在十四天内退货。"))
     body = await ask(client, shop, "What is your return policy?")
     assert body["answer"] == "未拆封的商品可以在十四天内退货。"
@@ -299,3 +318,27 @@ async def test_the_grounded_rate_per_day_and_the_flagged_answers(client, shop, o
     with tenant_session_sync(other_tenant.id) as session:  # another tenant sees none of it
         assert grounded_daily(session, other_tenant.id, period)["checked"].sum() == 0
         assert flagged_answers(session, other_tenant.id, period).empty
+
+
+async def test_a_stream_cut_midway_is_not_asked_again_and_ends_in_the_grounded_answer(
+    client, shop, fake_anthropic
+) -> None:
+    await configure(client, shop, provider="anthropic", base_url=fake_anthropic.base_url, api_key=CLAUDE_KEY)
+    fake_anthropic.script(
+        say("Unopened items can be returned within fourteen days.", pieces=5, hang_after=2, hang_seconds=0),
+        say("never asked for"),
+    )
+    body = await ask(client, shop, "What is your return policy?")
+    assert "14 days" in body["answer"] and "never asked for" not in body["answer"]
+    assert len(fake_anthropic.requests) == 1  # text had reached the customer: no retry
+    assert stored(shop, body["message_id"]).fallback_reason == "provider_error"
+
+
+async def test_a_gemini_timeout_is_retried_then_falls_back(client, shop, fake_gemini) -> None:
+    from tests.support.fake_openai import hang
+
+    await configure(client, shop, provider="gemini", base_url=fake_gemini.base_url, api_key=GEMINI_KEY)
+    fake_gemini.script(hang(5), hang(5))
+    body = await ask(client, shop, "What is your return policy?")
+    assert "14 days" in body["answer"] and len(fake_gemini.requests) == 2
+    assert stored(shop, body["message_id"]).fallback_reason == "provider_error"

@@ -154,7 +154,7 @@ def test_model_settings_keys_stay_write_only_and_per_tenant(tenant, other_tenant
 
     owner, analyst, stranger = owner_of(tenant), analyst_of(tenant), owner_of(other_tenant)
     settings_model.save_model_settings(owner, {"provider": "anthropic", "model": "claude-haiku-4-5",
-                                               "base_url": "https://api.anthropic.com", "api_key": "sk-ant-dash-1",
+                                               "base_url": "https://9.9.9.9/anthropic", "api_key": "sk-ant-dash-1",
                                                "fallback_provider": "none", "grounding_action": "drop"})
     view = settings_model.model_view(analyst)
     assert (view["provider"], view["api_key_set"], view["grounding_action"]) == ("anthropic", True, "drop")

@@ -54,7 +54,8 @@ async def test_outside_office_hours_the_widget_is_told_to_ask_for_a_contact(clie
     handed = await client.post(
         f"/api/v1/chat/conversations/{conversation_id}/handoff", headers=widget(tenant), json={"visitor_id": "v-closed"}
     )
-    assert handed.json() == {"status": "handed_off", "open": False, "ask_contact": True}
+    assert handed.json() == {"status": "handed_off", "open": False, "ask_contact": True,
+                             "inbox": {"status": "waiting", "position": 1, "agent_name": None}}  # it waits in the inbox
     await client.put("/api/v1/settings/service", headers=tenant.admin, json=OPEN)
     assert (await client.get("/api/v1/widget/config", headers=widget(tenant))).json()["service"]["open"] is True
 

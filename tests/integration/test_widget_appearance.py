@@ -110,3 +110,20 @@ async def test_demo_orders_answer_only_the_signed_in_shopper(client, tenant: Ten
     assert "sign in" in anonymous.json()["answer"] and "SF1402938475" not in anonymous.json()["answer"]
     [entry] = (await client.get("/api/v1/settings/widget", headers=tenant.analyst)).json()["keys"]
     assert 'data-starters="Where is my order 10023?|' in entry["snippet"]
+
+
+async def test_the_api_changes_the_look_for_admins_only_and_refuses_bad_values(
+    client, tenant: TenantCtx, other_tenant: TenantCtx
+) -> None:
+    url = "/api/v1/settings/widget/appearance"
+    changed = await client.put(url, headers=tenant.admin, json={"color": "#AA3300", "position": "left"})
+    assert changed.status_code == 200 and changed.json()["color"] == "#aa3300"
+    [entry] = (await client.get("/api/v1/settings/widget", headers=tenant.admin)).json()["keys"]
+    assert 'data-color="#aa3300" data-position="left"' in entry["snippet"]
+    [theirs] = (await client.get("/api/v1/settings/widget", headers=other_tenant.admin)).json()["keys"]
+    assert "data-color" not in theirs["snippet"]  # another tenant's look is untouched
+    assert (await client.put(url, headers=tenant.analyst, json={"color": "#000000"})).status_code == 403
+    bad = await client.put(url, headers=tenant.admin, json={"color": "red", "title": "New"})
+    assert bad.status_code == 422 and "hex colour" in bad.json()["detail"]
+    look = (await client.get("/api/v1/settings/widget", headers=tenant.admin)).json()["appearance"]
+    assert (look["color"], look["title"]) == ("#aa3300", "")  # nothing of the refused change was stored

@@ -88,7 +88,10 @@ class Seeded:
     user_id: str = ""  # the tenant's signed-in customer (owner of its orders)
     user_conversation_id: str = ""
     source_id: str = ""
+    agent_token: dict[str, str] = field(default_factory=dict)  # an agent user's login token (the inbox)
+    canned_id: str = ""
     webhook_id: str = ""
+    run_id: str = ""  # a scored evaluation run
 
     @property
     def widget(self) -> dict[str, str]:
@@ -110,7 +113,8 @@ class Seeded:
         return {"document_id": self.document_id, "conversation_id": self.conversation_id,
                 "message_id": self.answer_id, "collection": self.collection, "key": self.record_key,
                 "name": self.tool_name, "visitor_id": self.visitor_id, "user_id": self.user_id,
-                "source_id": self.source_id, "template": "weather", "webhook_id": self.webhook_id}
+                "source_id": self.source_id, "template": "weather", "canned_id": self.canned_id,
+                "webhook_id": self.webhook_id, "run_id": self.run_id}
 
     def names(self) -> str:
         """The victim's names and keys the attack tests send, which the attacker's own rows may then hold."""
@@ -121,7 +125,7 @@ class Seeded:
         return [self.secret, self.marker, str(self.tenant_id), self.document_id, self.conversation_id, self.question_id,
                 self.answer_id, self.visitor_id, self.collection, self.tool_name, self.widget_key, self.record_key,
                 self.user_id, self.user_conversation_id,
-                self.source_id, self.webhook_id]
+                self.source_id, self.canned_id, self.webhook_id, self.run_id]
 
 
 Body = Callable[[Seeded, Seeded], dict[str, Any]]  # (attacker, victim) -> keyword arguments for the request
@@ -157,6 +161,12 @@ def faq_csv(marker: str, secret: str) -> bytes:
             f"Refunds for {secret} take 14 days.\n").encode()
 
 
+def labelled_csv(marker: str) -> bytes:
+    """A labelled question set for the tenant's FAQ (`faq_csv`): one question it answers, one it should not."""
+    return (f"question,expected\nWhat is the {marker} refund policy?,{marker}-1\n"
+            "What is the weather on Mars?,\n").encode()
+
+
 PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/documents"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/documents"): Probe(
@@ -177,6 +187,8 @@ PROBES: dict[tuple[str, str], Probe] = {
                                            foreign=None),
     ("POST", "/api/v1/settings/bot/test"): Probe(body=lambda a, v: {"json": {"slot": "primary"}}, foreign=None),
     ("GET", "/api/v1/settings/widget"): Probe(foreign=None, lists_own=True),
+    ("PUT", "/api/v1/settings/widget/appearance"): Probe(body=lambda a, v: {"json": {"title": f"title of {a.marker}"}},
+                                                         foreign=None),
     ("GET", "/api/v1/records"): Probe(foreign=None, lists_own=True),
     ("POST", "/api/v1/records/{collection:str}"): Probe(
         body=lambda a, v: {"files": {"file": ("rows.csv", f"order_id,status\n{a.marker}-9,new\n".encode())},
@@ -244,12 +256,45 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                foreign=None),
     ("POST", "/api/v1/chat/conversations/{conversation_id:uuid}/contact"): Probe(
         body=lambda a, v: {"json": {"visitor_id": v.visitor_id, "email": f"{a.marker}@example.com"}}),
+    # Issue 18: similar questions suggested from traffic, evaluation runs and the threshold they recommend.
+    ("GET", "/api/v1/similar-questions/suggestions"): Probe(foreign=None),
+    ("POST", "/api/v1/similar-questions/suggestions/accept"): Probe(body=lambda a, v: {"json": {
+        "document_id": v.document_id, "source_ref": f"{v.marker}-1", "question": f"refund question of {a.marker}"}}),
+    ("POST", "/api/v1/similar-questions/suggestions/dismiss"): Probe(body=lambda a, v: {"json": {
+        "document_id": v.document_id, "source_ref": f"{v.marker}-1", "question": f"refund question of {a.marker}"}}),
+    ("GET", "/api/v1/evaluations"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/evaluations"): Probe(
+        body=lambda a, v: {"files": {"file": (f"{v.marker}.csv", labelled_csv(a.marker), "text/csv")}},
+        foreign=None),
+    ("GET", "/api/v1/evaluations/{run_id:uuid}/thresholds"): Probe(
+        query=lambda a, v: {"target_precision": 0.9}),
+    ("POST", "/api/v1/evaluations/{run_id:uuid}/apply-threshold"): Probe(
+        body=lambda a, v: {"json": {"target_precision": 0.9}}),
     # Issue 19: people and the agent inbox.
     ("POST", "/api/v1/users"): Probe(body=lambda a, v: {"json": {
         "email": f"agent-{uuid.uuid4().hex[:8]}-{a.marker}@example.com", "password": "password-123",
         "role": "agent"}}, foreign=None),
     ("GET", "/api/v1/users"): Probe(foreign=None, lists_own=True),
+    ("GET", "/api/v1/inbox"): Probe(query=lambda a, v: {"status": "open"}, foreign=None),
+    ("GET", "/api/v1/inbox/{conversation_id:uuid}"): Probe(lists_own=True),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/assign"): Probe(),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/messages"): Probe(body=lambda a, v: {"json": {
+        "text": f"reply from {a.marker}"}}),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/resolve"): Probe(),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/release"): Probe(),
+    ("GET", "/api/v1/canned-responses"): Probe(foreign=None, lists_own=True),
+    ("POST", "/api/v1/canned-responses"): Probe(body=lambda a, v: {"json": {
+        "shortcut": f"x{uuid.uuid4().hex[:8]}", "text": f"canned of {a.marker}"}}, foreign=None),
+    ("DELETE", "/api/v1/canned-responses/{canned_id:uuid}"): Probe(),
 }
+
+# Routes for the people who answer customers (agents, admins, owners), not analysts.
+AGENT_ROUTES = frozenset({
+    ("GET", "/api/v1/inbox"), ("GET", "/api/v1/inbox/{conversation_id:uuid}"),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/assign"), ("POST", "/api/v1/inbox/{conversation_id:uuid}/messages"),
+    ("POST", "/api/v1/inbox/{conversation_id:uuid}/resolve"), ("POST", "/api/v1/inbox/{conversation_id:uuid}/release"),
+    ("GET", "/api/v1/canned-responses"),
+})
 
 # Routes only admins and owners may call, even to read (analysts get 403): tests/security/test_roles.py.
 ADMIN_ONLY = frozenset({("GET", "/api/v1/webhooks"), ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries")})
@@ -265,12 +310,15 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/login"): "how a credential is obtained (rate-limited)",
     ("GET", "/widget/kefu.js"): "the public widget script",
     ("GET", "/demo/shop"): "demo page, off in production",
+    ("GET", "/inbox"): "the agent inbox page (static; it logs in through /api/v1/auth/login)",
+    ("GET", "/inbox/{name:str}"): "the agent inbox page's script and style (static, fixed names)",
 }
 PUBLIC_PREFIXES = ("/schema",)  # OpenAPI document and its viewers
 
 # Routes whose tenant isolation is tested by a dedicated test rather than a probe.
 EXPLICIT: dict[tuple[str, str], str] = {
     ("WS", "/api/v1/chat/ws"): "tests/security/test_cross_tenant.py::test_socket_cannot_join_another_tenants_conversation",
+    ("WS", "/api/v1/inbox/ws"): "tests/security/test_inbox_security.py",
 }
 
 

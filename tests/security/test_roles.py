@@ -11,7 +11,17 @@ from __future__ import annotations
 import pytest
 
 from backend.api.app import create_app
-from tests.security.surface import ADMIN_ONLY, MUTATING, OWNER_ONLY, PROBES, Route, Seeded, api_routes, is_public
+from tests.security.surface import (
+    ADMIN_ONLY,
+    AGENT_ROUTES,
+    MUTATING,
+    OWNER_ONLY,
+    PROBES,
+    Route,
+    Seeded,
+    api_routes,
+    is_public,
+)
 from tests.security.world import seed, snapshot
 
 pytestmark = pytest.mark.integration
@@ -25,10 +35,13 @@ def _read_only(route: Route) -> bool:
     return route.method not in MUTATING or (probe is not None and probe.read_only)
 
 
-WRITES = [r for r in ADMIN if not _read_only(r)]
-READS = [r for r in ADMIN if _read_only(r) and r.key not in OWNER_ONLY | ADMIN_ONLY]
+WRITES = [r for r in ADMIN if not _read_only(r) and r.key not in AGENT_ROUTES]
+READS = [r for r in ADMIN if _read_only(r) and r.key not in OWNER_ONLY | ADMIN_ONLY | AGENT_ROUTES]
 ADMIN_READS = [r for r in ADMIN if r.key in ADMIN_ONLY]
 OWNERS = [r for r in ADMIN if r.key in OWNER_ONLY]
+AGENTS = [r for r in ADMIN if r.key in AGENT_ROUTES]
+AGENT_READS = [r for r in AGENTS if r.method == "GET"]
+NOT_FOR_AGENTS = [r for r in ADMIN if r.key not in AGENT_ROUTES]
 
 
 def name(route: Route) -> str:
@@ -50,7 +63,7 @@ async def call(client, route: Route, tenant: Seeded, headers: dict[str, str]):
 
 def test_the_surface_has_routes_of_every_kind() -> None:
     assert len(WRITES) >= 7 and len(READS) >= 8 and len(WIDGET) >= 6 and len(OWNERS) == len(OWNER_ONLY)
-    assert len(ADMIN_READS) == len(ADMIN_ONLY)
+    assert len(AGENTS) == len(AGENT_ROUTES) and len(ADMIN_READS) == len(ADMIN_ONLY)
 
 
 @pytest.mark.parametrize("route", ADMIN, ids=name)
@@ -106,3 +119,29 @@ async def test_widget_routes_refuse_admin_credentials(client, shop, route) -> No
     for headers in ({}, shop.admin, {"X-Widget-Key": shop.admin["Authorization"].removeprefix("Bearer ")}):
         response = await call(client, route, shop, headers)
         assert response.status_code == 401, (headers, response.text)
+
+
+@pytest.mark.parametrize("credential", ["analyst", "analyst_token"])
+@pytest.mark.parametrize("route", AGENTS, ids=name)
+async def test_analysts_cannot_use_the_inbox(client, shop, route, credential) -> None:
+    before = snapshot(shop.tenant_id)
+    response = await call(client, route, shop, getattr(shop, credential))
+    assert response.status_code == 403, response.text
+    assert "needs the agent role" in response.json()["detail"]
+    assert snapshot(shop.tenant_id) == before
+
+
+@pytest.mark.parametrize("route", NOT_FOR_AGENTS, ids=name)
+async def test_agents_cannot_read_reports_or_change_settings(client, shop, route) -> None:
+    before = snapshot(shop.tenant_id)
+    response = await call(client, route, shop, shop.agent_token)
+    assert response.status_code == 403, response.text
+    assert "you are agent" in response.json()["detail"]
+    assert snapshot(shop.tenant_id) == before
+
+
+@pytest.mark.parametrize("route", AGENT_READS, ids=name)
+async def test_agents_and_admins_read_the_inbox(client, shop, route) -> None:
+    for headers in (shop.agent_token, shop.admin):
+        response = await call(client, route, shop, headers)
+        assert response.status_code == 200, response.text

@@ -12,13 +12,17 @@ from sqlalchemy import select
 from core.db import tenant_session_sync
 from core.models import (
     AuditEntry,
+    CannedResponse,
     Chunk,
     Conversation,
     Document,
+    EvaluationRun,
+    FaqOverride,
     Feedback,
     Handoff,
     HttpTool,
     Message,
+    PhrasingDismissal,
     Record,
     RecordCollection,
     Source,
@@ -28,7 +32,7 @@ from core.models import (
 )
 from core.tenancy import add_user
 from tests.factories import make_tenant
-from tests.security.surface import Seeded, faq_csv, site_url
+from tests.security.surface import Seeded, faq_csv, labelled_csv, site_url
 
 
 def run_queued_work() -> None:
@@ -59,6 +63,15 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
     token = {"Authorization": f"Bearer {login.json()['token']}"}
     secret = f"sc{uuid.uuid4().hex[:10]}"
     tenant = Seeded(ctx.id, ctx.admin, ctx.analyst, token, ctx.created.widget_key, marker, secret)
+    agent_email = f"agent-{marker}@example.com"
+    with tenant_session_sync(ctx.id) as session:
+        add_user(session, ctx.id, agent_email, "password-123", "agent")
+    agent_login = await client.post("/api/v1/auth/login", json={"email": agent_email, "password": "password-123"})
+    tenant.agent_token = {"Authorization": f"Bearer {agent_login.json()['token']}"}
+    canned = await client.post("/api/v1/canned-responses", headers=tenant.admin,
+                               json={"shortcut": f"c{marker}", "text": f"Our {secret} team will help."})
+    assert canned.status_code == 201, canned.text
+    tenant.canned_id = canned.json()["id"]
 
     upload = await client.post("/api/v1/documents", headers=tenant.admin,
                                files={"file": (f"{marker}.csv", faq_csv(marker, secret), "text/csv")})
@@ -112,6 +125,12 @@ async def seed(client: Any, name: str, *, ingest: Callable[[], None] = run_queue
         "url": f"http://127.0.0.1:9/{marker}/hook", "events": ["conversation.resolved"]})
     assert hook.status_code == 201, hook.text
     tenant.webhook_id = hook.json()["id"]
+    run = await client.post("/api/v1/evaluations", headers=tenant.admin,
+                            files={"file": ("labelled.csv", labelled_csv(marker), "text/csv")},
+                            data={"name": f"labelled {marker}"})
+    assert run.status_code == 202, run.text
+    tenant.run_id = run.json()["id"]
+    ingest()  # scores the run
     return tenant
 
 
@@ -135,7 +154,9 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "records": rows(session, Record.key, Record.data),
             "tools": rows(session, HttpTool.name, HttpTool.description, HttpTool.enabled),
             "conversations": rows(session, Conversation.id, Conversation.csat,
-                                  Conversation.handoff, Conversation.resolved, Conversation.user_id),
+                                  Conversation.handoff, Conversation.resolved, Conversation.user_id,
+                                  Conversation.inbox_status, Conversation.assignee_id),
+            "canned": rows(session, CannedResponse.id, CannedResponse.shortcut, CannedResponse.text),
             "messages": rows(session, Message.id, Message.role, Message.text),
             "feedback": rows(session, Feedback.message_id, Feedback.rating, Feedback.comment),
             "handoffs": rows(session, Handoff.conversation_id),
@@ -144,4 +165,7 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
             "source_pages": rows(session, SourcePage.url, SourcePage.result, SourcePage.document_id),
             "webhooks": rows(session, Webhook.id, Webhook.url, Webhook.events),
             "contacts": rows(session, Conversation.id, Conversation.contact_email, Conversation.contact_phone),
+            "evaluation_runs": rows(session, EvaluationRun.id, EvaluationRun.status, EvaluationRun.name),
+            "faq_overrides": rows(session, FaqOverride.source_ref, FaqOverride.similar_questions),
+            "phrasing_dismissals": rows(session, PhrasingDismissal.source_ref, PhrasingDismissal.phrasing_key),
         }

@@ -115,6 +115,10 @@ class ChatController(Controller):
     async def _ask(request: Request[Any, Any, Any], widget: Any, data: ChatIn, mode: str) -> tuple[int, dict[str, Any]]:
         visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
         user = parse_claim(claim_of(data.user))
+        held = await commands.hand_to_person(widget.tenant_id, data.message, visitor_id=visitor_id,
+                                             conversation_id=data.conversation_id, user=user)
+        if held is not None:  # a person holds the conversation: the bot stays silent
+            return 202, held.public(visitor_id)
         address = client_address(request)
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
@@ -165,8 +169,8 @@ class ChatController(Controller):
     async def handoff(self, widget: CurrentWidget, conversation_id: FromPath[uuid.UUID],
                       data: JSONBody[HandoffIn]) -> dict[str, Any]:
         asker = await asker_from(widget, data.visitor_id, claim_of(data.user))
-        await conversations.request_human(widget.tenant_id, conversation_id, asker, data.reason)
-        return {"status": "handed_off", **await contact.availability(widget.tenant_id)}
+        state = await conversations.request_human(widget.tenant_id, conversation_id, asker, data.reason)
+        return {"status": "handed_off", "inbox": state.public(), **await contact.availability(widget.tenant_id)}
 
     @post("/conversations/{conversation_id:uuid}/contact", status_code=200,
           summary="Leave an email or phone number for a reply when no one can answer now")
@@ -220,24 +224,49 @@ async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
 async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming: Any,
                         subscriptions: dict[str, asyncio.Queue[dict[str, Any]]], forwarder: set[asyncio.Task[None]],
                         relay_to_socket: Any) -> None:
-    if not isinstance(incoming, dict) or incoming.get("type", "message") != "message":
-        raise ValidationFailed('Send {"type": "message", "message": "..."}.')
+    kind = incoming.get("type", "message") if isinstance(incoming, dict) else None
+    if kind not in ("message", "subscribe"):
+        raise ValidationFailed('Send {"type": "message", "message": "..."} '
+                               '(or {"type": "subscribe", "conversation_id": "..."} to follow a conversation).')
     visitor_id = conversations.check_visitor_id(incoming.get("visitor_id") or conversations.new_visitor_id())
     raw_conversation = incoming.get("conversation_id")
     try:
         conversation_id = uuid.UUID(str(raw_conversation)) if raw_conversation else None
     except ValueError as exc:
         raise ValidationFailed("conversation_id must be a UUID.") from exc
+
+    async def follow(conversation: uuid.UUID) -> None:
+        """Relay the conversation's events (queued answers, an agent's messages) to this socket."""
+        if str(conversation) not in subscriptions:
+            queue = await events.relay.subscribe(conversation)
+            subscriptions[str(conversation)] = queue
+            forwarder.add(asyncio.create_task(relay_to_socket(queue)))
+
+    user = parse_claim(incoming.get("user"))
+    if kind == "subscribe":  # a reloaded page follows its conversation again (agent replies, queue place)
+        if conversation_id is None:
+            raise ValidationFailed("subscribe needs the conversation_id.")
+        asker = await asker_from(widget, visitor_id, incoming.get("user"))
+        state = await conversations.inbox_status(widget.tenant_id, conversation_id, asker)
+        await follow(conversation_id)
+        await socket.send_json({"type": "subscribed", "conversation_id": str(conversation_id), "inbox": state})
+        return
     mode = incoming.get("mode", "stream")
     if mode not in ("stream", "queued"):
         raise ValidationFailed("mode must be 'stream' or 'queued'.")
     text = str(incoming.get("message") or "")
-    user = parse_claim(incoming.get("user"))
+    held = await commands.hand_to_person(widget.tenant_id, text, visitor_id=visitor_id,
+                                         conversation_id=conversation_id, user=user)
+    if held is not None:  # a person holds the conversation: stored for them, no bot answer
+        await follow(held.conversation_id)
+        await socket.send_json({"type": "accepted", **held.public(visitor_id)})
+        return
     if mode == "stream":
         turn, prepared = await engine.prepare(widget.tenant_id, text, visitor_id=visitor_id,
                                               conversation_id=conversation_id, user=user,
                                               address=client_address(socket),
                                               suggestion=_chosen(incoming.get("suggestion")))
+        await follow(turn.conversation_id)  # before the answer: a hand-off's queue place and agent arrive here
         async for event in engine.run(turn, stream=True, prepared=prepared):
             if event.kind == "delta":
                 await socket.send_json({"type": "delta", "text": event.text})
@@ -246,11 +275,7 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
         return
     turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
                                user=user, address=client_address(socket))
-    key = str(turn.conversation_id)
-    if key not in subscriptions:
-        queue = await events.relay.subscribe(turn.conversation_id)
-        subscriptions[key] = queue
-        forwarder.add(asyncio.create_task(relay_to_socket(queue)))
+    await follow(turn.conversation_id)
     await commands.queue_answer(turn)
     await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),
-                            "conversation_id": key, "visitor_id": visitor_id})
+                            "conversation_id": str(turn.conversation_id), "visitor_id": visitor_id})

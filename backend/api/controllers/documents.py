@@ -23,7 +23,7 @@ from core.audit import Actor
 from core.db import tenant_session
 from core.errors import ValidationFailed
 from core.models import DOCUMENT_STATUSES
-from knowledge import commands, documents, faq_overrides
+from knowledge import commands, documents, faq_overrides, similar_questions
 
 # Far beyond any tenant's page count, and within PostgreSQL's bigint (a larger OFFSET is a server error).
 MAX_OFFSET = 1_000_000_000
@@ -101,18 +101,24 @@ class DocumentController(Controller):
         return FaqRowPage([FaqRowOut.of(r) for r in rows], total, limit, offset)
 
     @put("/{document_id:uuid}/faq-rows", status_code=202, guards=[requires("admin")],
-         summary="Edit, disable or enable one uploaded FAQ row (re-indexed in the background)")
+         summary="Edit, disable or enable one uploaded FAQ row or set its similar questions (re-indexed later)")
     async def change_faq_row(
         self, principal: CurrentPrincipal, document_id: FromPath[uuid.UUID], data: JSONBody[FaqRowChange]
     ) -> FaqRowOut:
         edit = data.question is not None or data.answer is not None
-        if not edit and data.disabled is None:
-            raise ValidationFailed("Send question and answer to edit the row, and/or disabled: true or false.")
+        if not edit and data.disabled is None and data.similar_questions is None:
+            raise ValidationFailed("Send question and answer to edit the row, similar_questions (a list) to set "
+                                   "its other wordings, and/or disabled: true or false.")
+        if data.similar_questions is not None:
+            similar_questions.checked(data.similar_questions, "")  # refused before anything is written
         tenant, user = principal.tenant_id, principal.user_id
         row = None
         if edit:
             row = await asyncio.to_thread(commands.edit_faq_row, tenant, document_id, data.source_ref,
                                           data.question or "", data.answer or "", user_id=user)
+        if data.similar_questions is not None:
+            row = await asyncio.to_thread(commands.set_faq_row_similar_questions, tenant, document_id,
+                                          data.source_ref, data.similar_questions, user_id=user)
         if data.disabled is not None:
             row = await asyncio.to_thread(commands.set_faq_row_disabled, tenant, document_id, data.source_ref,
                                           data.disabled, user_id=user)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
-from litestar.params import FromPath, QueryParameter
+from litestar import Controller, Request, Response, get, put
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import select
 
 from backend.api.auth import CurrentPrincipal, requires
@@ -28,13 +28,14 @@ from backend.api.widget_sources import conversation_sources
 from chat import contact
 from chat.engine import settings_for
 from core import tenancy
+from core.audit import Actor
 from core.db import tenant_session
 from core.errors import KefuError, NotFound, ValidationFailed
 from core.identity import USER_ID
 from core.models import WidgetKey
 from core.security import role_allows
 from core.settings import get_settings
-from core.widget_appearance import WidgetAppearance, load_appearance, widget_tag
+from core.widget_appearance import WidgetAppearance, load_appearance, save_appearance, widget_tag
 
 WIDGET_DIR = Path(__file__).resolve().parents[3] / "widget"
 SCRIPT = WIDGET_DIR / "kefu.js"
@@ -202,6 +203,18 @@ async def widget_install(request: Request[Any, Any, Any], principal: CurrentPrin
     if role_allows(principal.role, "admin"):
         install["identity_secret"] = await asyncio.to_thread(tenancy.identity_secret, principal.tenant_id)
     return install
+
+
+@put(
+    "/api/v1/settings/widget/appearance",
+    guards=[requires("admin")],
+    tags=["settings"],
+    summary="Change the widget's look (colour, position, title, avatar, starters); the tag carries it",
+)
+async def change_widget_appearance(principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Fields left out keep their value; `GET /api/v1/settings/widget` then hands out the new tag."""
+    look = await asyncio.to_thread(lambda: save_appearance(principal.tenant_id, data, actor=Actor.of(principal)))
+    return look.as_dict()
 
 
 # Identity verification of signed-in customers (core.identity, docs/widget.md).

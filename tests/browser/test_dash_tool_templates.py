@@ -1,0 +1,69 @@
+"""Settings → HTTP tools in headless Chromium: start from the weather preset, add it, and see the order
+status preset ask for the shop's own address, in English and Chinese, desktop and phone. Screenshots go
+to the artifacts directory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from dash_app.app import create_app
+from tests.factories import make_tenant
+
+pytestmark = pytest.mark.integration
+PASSWORD = "password-123"
+WAIT = 30_000
+
+
+@pytest.fixture(scope="module")
+def admin_url() -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    ("lang", "viewport"),
+    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
+    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
+)
+def test_add_a_tool_from_a_template(page: Page, admin_url, artifacts_dir, lang, viewport) -> None:
+    tenant = make_tenant(f"Tools {lang} {viewport[0]}")
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    page.goto(f"{admin_url}/login")
+    page.fill("#email", tenant.created.admin_email)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    expect(page.locator("#who")).to_contain_text(tenant.created.admin_email, timeout=WAIT)
+    if lang == "zh":
+        page.wait_for_load_state("networkidle")
+        page.click("a.lang")
+        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
+    page.goto(f"{admin_url}/settings")
+    picker = page.locator("#tools-template")
+    expect(picker).to_be_visible(timeout=WAIT)
+    picker.click()
+    page.get_by_text("订单状态（您自己的接口）" if lang == "zh" else "Order status (your own API)", exact=True).click()
+    expect(page.locator("#tools-spec")).to_contain_text("shop.example.com/api/orders/{order_id}", timeout=WAIT)
+    expect(page.locator("#tools-template-hint")).to_contain_text("shop.example.com")
+    page.click("#tools-add")
+    expect(page.locator("#tools-result")).to_contain_text("set url_template", timeout=WAIT)
+
+    picker.click()
+    page.get_by_text(
+        "天气（Open-Meteo，无需密钥）" if lang == "zh" else "Weather (Open-Meteo, no key)", exact=True
+    ).click()
+    expect(page.locator("#tools-spec")).to_contain_text("api.open-meteo.com", timeout=WAIT)
+    page.click("#tools-add")
+    expect(page.locator("#tools-table")).to_contain_text("weather", timeout=WAIT)
+    section = page.locator("#tools-table").locator("xpath=ancestor::section[1]")
+    section.scroll_into_view_if_needed()
+    section.screenshot(path=str(artifacts_dir / f"dash-tool-templates-{lang}-{viewport[0]}.png"))
+    assert not [e for e in page.console_errors if "favicon" not in e]  # type: ignore[attr-defined]
