@@ -183,3 +183,17 @@ def test_production_refuses_the_development_secret(monkeypatch):
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_an_agent_is_sent_to_the_inbox_and_sees_no_reports(app, client, tenant):
+    from core.tenancy import add_user
+
+    email = f"agent-{uuid.uuid4().hex[:8]}@example.com"
+    with tenant_session_sync(tenant.id) as session:
+        add_user(session, tenant.id, email, PASSWORD, "agent", display_name="Lin")
+    assert sign_in(client, email).headers["Location"] == "/"
+    for path in ("/", "/conversations", "/export", "/settings"):
+        page = json.dumps(call(client, app, "url.pathname", path)["response"]["page"]["children"])
+        assert "/inbox" in page and "open-inbox" in page, path
+        assert "Conversations_kpi" not in page and "keys-table" not in page
+    assert client.get("/export/file?dataset=messages&format=csv").status_code in (401, 403)
