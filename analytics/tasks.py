@@ -3,8 +3,11 @@ rollups are upserts of recomputed days, a training run replaces scores, a gap re
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 import uuid
+from types import ModuleType
 
 import dramatiq
 
@@ -15,6 +18,17 @@ from core.db import tenant_session_sync
 
 log = logging.getLogger(__name__)
 _HOUR_MS = 60 * 60 * 1000
+_LAZY_IMPORTS = threading.Lock()
+
+
+def lazy_module(name: str) -> ModuleType:
+    """Import an analytics module on first use, one worker thread at a time.
+
+    scikit-learn loads only in the actors that use it; two worker threads importing it at once see a
+    partially initialised `sklearn.base` and fail with ImportError, so the first imports are serialised.
+    """
+    with _LAZY_IMPORTS:
+        return importlib.import_module(name)
 
 
 @dramatiq.actor(queue_name="analytics", max_retries=3, time_limit=_HOUR_MS)
@@ -33,9 +47,7 @@ def refresh_rollups(tenant_id: str | None = None, full: bool = False) -> None:
 @dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=2 * _HOUR_MS)
 def train_satisfaction(tenant_id: str) -> None:
     """Train the tenant's satisfaction model on its labelled conversations and score every conversation."""
-    from analytics.training import train_and_score  # scikit-learn loads only where it is used
-
-    run = train_and_score(uuid.UUID(tenant_id))
+    run = lazy_module("analytics.training").train_and_score(uuid.UUID(tenant_id))
     log.info("satisfaction model stored", extra={"tenant_id": tenant_id, "status": run.status,
                                                  "n_labels": run.n_labels, "cv_auc": run.cv_auc})
 
@@ -43,9 +55,7 @@ def train_satisfaction(tenant_id: str) -> None:
 @dramatiq.actor(queue_name="analytics", max_retries=2, time_limit=_HOUR_MS)
 def refresh_knowledge_gaps(tenant_id: str) -> None:
     """Cluster the tenant's recent unanswered and low-rated questions into topics."""
-    from analytics.gap_topics import refresh_topics
-
-    topics = refresh_topics(uuid.UUID(tenant_id))
+    topics = lazy_module("analytics.gap_topics").refresh_topics(uuid.UUID(tenant_id))
     log.info("knowledge gaps clustered", extra={"tenant_id": tenant_id, "topics": topics})
 
 

@@ -123,6 +123,17 @@ _ZH: dict[str, str] = {
     "Deleted the website and its pages' documents.": "已删除该网站及其页面文档。",
     "Office hours": "营业时间",
     "Webhooks": "Webhook 推送",
+    "Human service": "人工服务",
+    "Hand-offs": "转人工次数",
+    "First human response p50": "首次人工回复 p50",
+    "First human response p90": "首次人工回复 p90",
+    "Time to resolve p50": "解决用时 p50",
+    "Resolved by a person": "人工解决数",
+    "Answered by a person": "人工已回复数",
+    "Per agent": "按客服",
+    "Per day": "按天",
+    "Agent": "客服",
+    "Day": "日期",
     "Outside office hours the chat says that no one can answer right now and asks the customer for "
     "an email or phone number; replies written later are emailed to them.":
         "在营业时间以外，聊天窗口会如实告诉客户现在无人值守，并请客户留下邮箱或电话；之后写的回复会通过邮件发给客户。",

@@ -68,7 +68,10 @@ def take_tenant_share(tenant_id: uuid.UUID, document_id: uuid.UUID, hold_seconds
 
 def renew_tenant_share(tenant_id: uuid.UUID, document_id: uuid.UUID, hold_seconds: float) -> None:
     try:
-        sync_redis().zadd(_key(tenant_id), {str(document_id): time.time() + hold_seconds}, xx=True)
+        pipe = sync_redis().pipeline()
+        pipe.zadd(_key(tenant_id), {str(document_id): time.time() + hold_seconds}, xx=True)
+        pipe.expire(_key(tenant_id), int(hold_seconds) + 60)  # the set outlives its longest hold
+        pipe.execute()
     except redis.RedisError:
         log.warning("redis unavailable; could not renew a tenant's ingestion place")
 

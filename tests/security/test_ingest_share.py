@@ -52,6 +52,10 @@ def test_a_tenant_holds_at_most_its_share_across_workers() -> None:
     assert ingest_share.take_tenant_share(heavy, first, 60)  # the holder itself (a redelivery) is let in
     assert not ingest_share.take_tenant_share(heavy, second, 60)  # the same tenant's next document waits
     assert ingest_share.take_tenant_share(other, theirs, 60)  # another tenant's does not
+    ingest_share.renew_tenant_share(heavy, first, 600)  # a long document: the set must outlive the first hold
+    from core.redis import sync_redis
+
+    assert sync_redis().ttl(f"kefu:ingest:share:{heavy}") > 600
     ingest_share.release_tenant_share(heavy, first)
     assert ingest_share.take_tenant_share(heavy, second, 60)
     ingest_share.release_tenant_share(heavy, second)
