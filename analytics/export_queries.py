@@ -68,8 +68,15 @@ CONVERSATIONS = Dataset(
      ("visitor_id", "str", "c.visitor_id"), ("channel", "str", "c.channel"), ("language", "str", "c.language"),
      ("messages", "int", "c.message_count"), ("handed_off", "bool", "c.handoff"),
      ("handoff_reason", "str", "c.handoff_reason"), ("resolved", "bool", "c.resolved"),
-     ("csat", "int", "c.csat::int"), ("predicted_satisfaction", "float", "s.predicted_satisfaction")),
+     ("csat", "int", "c.csat::int"), ("predicted_satisfaction", "float", "s.predicted_satisfaction"),
+     # Human service (analytics.human_service): who held the hand-off, how fast a person answered and resolved it.
+     ("handoff_at", "ts", "c.handoff_at"), ("assignee", "str", "coalesce(u.display_name, u.email)"),
+     ("first_human_response_s", "float", "extract(epoch FROM (SELECT min(am.created_at) FROM messages am "
+      "WHERE am.conversation_id = c.id AND am.role = 'agent' AND am.created_at >= c.handoff_at) "
+      "- c.handoff_at)::float8"),
+     ("resolve_s", "float", "extract(epoch FROM c.inbox_resolved_at - c.handoff_at)::float8")),
     """FROM conversations c LEFT JOIN conversation_scores s ON s.conversation_id = c.id
+    LEFT JOIN users u ON u.id = c.assignee_id
     WHERE c.tenant_id = :tenant_id AND c.started_at >= :lo AND c.started_at < :hi""",
     "c.started_at, c.id",
     "SELECT count(*) FROM conversations WHERE tenant_id = :tenant_id AND started_at >= :lo AND started_at < :hi",

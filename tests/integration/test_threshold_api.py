@@ -50,6 +50,8 @@ def _labelled() -> bytes:
         "Who won the football match yesterday?,",
         "Write me a poem about the sea,",
         "What is the capital of Peru?,",
+        "How tall is Mount Everest?,",
+        "Recommend a good film,",
     ]
     return ("question,expected\n" + "\n".join(rows) + "\n").encode()
 
@@ -81,12 +83,12 @@ async def test_a_run_reports_precision_and_coverage_and_its_recommendation_is_ap
     )
     assert report.status_code == 200, report.text
     body = report.json()
-    assert (body["in_scope"], body["out_of_scope"], len(body["points"])) == (len(TOPICS), 3, 101)
+    assert (body["in_scope"], body["out_of_scope"], len(body["points"])) == (len(TOPICS), 5, 101)
     recommended = body["recommended_threshold"]
     assert recommended is not None and 0.2 <= recommended <= 1.0
     at = {round(p["threshold"], 2): p for p in body["points"]}
     assert at[round(recommended, 2)]["precision"] >= 0.9
-    assert at[0.0]["coverage"] == 1.0 and at[0.0]["out_of_scope_answered"] == 3
+    assert at[0.0]["coverage"] == 1.0 and at[0.0]["out_of_scope_answered"] == 5
 
     before = int(sync_redis().get(tenant_version_key(tenant.id)) or 0)
     applied = await client.post(

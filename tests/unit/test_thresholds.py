@@ -31,12 +31,13 @@ def test_curve_counts_what_is_answered_at_each_threshold():
 def test_the_lowest_threshold_reaching_the_target_is_recommended():
     # 20 right answers spread over 0.30-0.97, wrong and out-of-scope ones up to 0.44.
     right = [0.30 + 0.035 * i for i in range(20)]
-    found = report(_set(right, [0.35, 0.40, 0.44], [0.25, 0.42]), 0.9)
+    out = [0.1, 0.15, 0.2, 0.25, 0.42]
+    found = report(_set(right, [0.35, 0.40, 0.44], out), 0.9)
     # At 0.43: 16 right of 17 answered (94%); at 0.42 the out-of-scope 0.42 is answered too (16 of 18).
     assert found.recommended == 0.43
     assert found.at(0.43).precision >= 0.9 and found.at(0.42).precision < 0.9
     assert "0.43" in found.reason and "0.43" in found.reason_zh
-    strict = report(_set(right, [0.35, 0.40, 0.44, 0.9], [0.25, 0.42]), 0.98)
+    strict = report(_set(right, [0.35, 0.40, 0.44, 0.9], out), 0.98)
     assert strict.recommended is not None and strict.recommended > 0.9
 
 
@@ -47,6 +48,7 @@ def test_too_few_labelled_questions_or_an_unreachable_target_recommend_nothing()
     assert poor.recommended is None and "No threshold reaches 90%" in poor.reason
 
 
-def test_without_out_of_scope_questions_nothing_below_the_default_is_recommended():
-    found = report(_set([0.3 + 0.03 * i for i in range(20)], [], []), 0.9)
-    assert found.recommended == DEFAULT_THRESHOLD and "no questions the bot should not answer" in found.reason
+def test_with_few_out_of_scope_questions_nothing_below_the_default_is_recommended():
+    for out in ([], [0.1, 0.2, 0.25, 0.3]):
+        found = report(_set([0.3 + 0.03 * i for i in range(20)], [], out), 0.9)
+        assert found.recommended == DEFAULT_THRESHOLD and "fewer than 5 questions" in found.reason
