@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=200, help="generated cases per operation")
     parser.add_argument("--redis-url", default=BENCH_REDIS, help="flushed at start; held for the run")
     args = parser.parse_args()
-    # The seeded tenant has a website source on 127.0.0.1 (as in tests/security/world.py): allow it here.
+    # The seeded tenant has a website source and a webhook on 127.0.0.1 (tests/security/world.py): allow them.
     with topology(apis=1, workers=1, embedder="hash", redis_url=args.redis_url,
-                  extra_env={"KEFU_CRAWL_ALLOW_PRIVATE": "true"}) as topo:
+                  extra_env={"KEFU_CRAWL_ALLOW_PRIVATE": "true", "KEFU_WEBHOOK_ALLOW_PRIVATE": "true"}) as topo:
         base = topo.api_urls[0]
 
         async def make() -> dict[str, str]:
