@@ -11,16 +11,18 @@ import pytest
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from core.db import tenant_session_sync
 from chat import service_hours
+from core.db import tenant_session_sync
 from dash_app.app import create_app
 from tests.browser.test_dash_sources import WAIT, sign_in
 from tests.factories import make_tenant
 from tests.support.receivers import webhook_receiver
 
 pytestmark = pytest.mark.integration
-WORDS = {"en": {"saved": "Saved.", "copy": "Copy the signing secret now", "closed": "Closed now"},
-         "zh": {"saved": "已保存。", "copy": "请立即复制签名密钥", "closed": "当前不在营业时间内"}}
+WORDS = {
+    "en": {"saved": "Saved.", "copy": "Copy the signing secret now", "closed": "Closed now"},
+    "zh": {"saved": "已保存。", "copy": "请立即复制签名密钥", "closed": "当前不在营业时间内"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +35,14 @@ def admin_url() -> Iterator[str]:
     thread.join()
 
 
-@pytest.mark.parametrize(("lang", "viewport"), [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)),
-                                                ("zh", (390, 844))],
-                         ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"])
-def test_office_hours_and_a_webhook_from_the_settings_page(page: Page, admin_url, artifacts_dir, lang,
-                                                           viewport) -> None:
+@pytest.mark.parametrize(
+    ("lang", "viewport"),
+    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
+    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
+)
+def test_office_hours_and_a_webhook_from_the_settings_page(
+    page: Page, admin_url, artifacts_dir, lang, viewport
+) -> None:
     tenant = make_tenant("Hours")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     sign_in(page, admin_url, tenant, lang)
