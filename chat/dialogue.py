@@ -11,7 +11,8 @@ kind wins by its margin over the `question` kind:
   answer the message on its own and, read with the conversation, finds nothing but the entry
   already answered (the engine checks both confidences), so "能开专票吧" stays a question while
   "thanks thats helpful" after an answer does not repeat it;
-- below: a question.
+- below: a question. A request for a person counts only when sure: a hand-off is not undone by
+  the next turn.
 
 Questions are then retrieved with several query variants (`chat.followups`).
 """
@@ -123,7 +124,9 @@ def read_vector(vector: np.ndarray) -> Reading:
     if margin < MAYBE_MARGIN:
         return Reading(QUESTION, best, margin)
     if best == HUMAN:
-        return Reading(HUMAN, "human", margin)
+        # Handing a conversation over is not undone by the next turn: only a sure reading does it
+        # (on the dev set every unsure one was a follow-up: "no i mean to buy them, not monthly").
+        return Reading(HUMAN, "human", margin) if margin >= SURE_MARGIN else Reading(QUESTION, best, margin)
     return Reading(SMALL_TALK, best, margin)
 
 

@@ -83,6 +83,9 @@ class Prepared:
     cache_key: str | None = None  # the answer-cache key already read (its value is `cached`)
     cached: dict[str, Any] | None = None
     turns: list[dict[str, str]] | None = None  # recent turns; None = read them when needed
+    # A rehearsal (the admin's "Try a question"): the answer is stored nowhere, nothing is handed
+    # over, and the turns are appended here instead of Redis.
+    rehearsal: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -98,6 +101,7 @@ class _Run:
     asked: dict[str, Any] = field(default_factory=dict)  # kept with the question in the turns (chat.followups)
     replied: dict[str, Any] = field(default_factory=dict)  # kept with the answer: the entry it came from
     chosen: dict[str, str] | None = None  # the "did you mean" suggestion this turn chose
+    rehearsal: list[dict[str, Any]] | None = None  # see Prepared.rehearsal
 
 
 def validate_message(text: str) -> str:
@@ -275,7 +279,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         version = await tenant_version(turn.tenant_id)
         prepared = Prepared(await settings_at(turn.tenant_id, version), version)
     settings = prepared.settings
-    state = _Run(turn, settings, reply_language(settings.language, turn.text))
+    state = _Run(turn, settings, reply_language(settings.language, turn.text), rehearsal=prepared.rehearsal)
     if turn.is_first:
         turns: list[dict[str, Any]] = []
     elif prepared.turns is not None:
@@ -424,7 +428,9 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
     turn = state.turn
     state.asked = {"act": reading.kind, "form": reading.form}
     tool_calls: list[ToolCallRecord] = []
-    if reading.kind == dialogue.HUMAN:
+    if reading.kind == dialogue.HUMAN and state.rehearsal is not None:
+        answer = phrase(state.language, "handoff")
+    elif reading.kind == dialogue.HUMAN:
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
         record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
         tool_calls.append(record)
@@ -554,6 +560,10 @@ async def _finish(state: _Run, result: ChatResult, cache_key: str | None = None)
     turn = state.turn
     latency_ms = int((time.perf_counter() - state.started) * 1000)
     result.customer_message_id = turn.message_id
+    if state.rehearsal is not None:
+        state.rehearsal += [{**state.asked, "role": "user", "content": turn.text},
+                            {**state.replied, "role": "assistant", "content": result.answer}]
+        return result
     save = store.save_reply if turn.stored else store.save_exchange
     result.message_id = await save(
         turn, result, provider=state.provider_name, model=state.model, latency_ms=latency_ms,
@@ -581,6 +591,25 @@ def _cacheable(result: ChatResult) -> dict[str, Any]:
     return {"answer": result.answer, "citations": [c.as_dict() for c in result.citations],
             "confidence": result.confidence, "answered": result.answered, "fallback_reason": result.fallback_reason,
             "suggestions": [s.as_dict() for s in result.suggestions]}
+
+
+async def rehearse(tenant_id: uuid.UUID, messages: list[str]) -> list[ChatResult]:
+    """What the live bot answers to each of `messages`, asked in order in one conversation, storing
+    nothing: the same reading, retrieval, gate and provider as `run` (the admin's "Try a question")."""
+    version = await tenant_version(tenant_id)
+    settings = await settings_at(tenant_id, version)
+    turns: list[dict[str, Any]] = []
+    conversation_id = uuid.uuid4()
+    results: list[ChatResult] = []
+    for message in messages:
+        text = validate_message(message)
+        turn = store.unstored_turn(tenant_id, "admin-try", conversation_id, text, is_first=not turns,
+                                   channel="try")
+        prepared = Prepared(settings, version, turns=list(turns), rehearsal=turns)
+        async for event in run(turn, stream=False, prepared=prepared):
+            if event.kind == "final" and event.result is not None:
+                results.append(event.result)
+    return results
 
 
 async def answer(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None = None,

@@ -72,20 +72,26 @@ def slot_query(topic: Topic, text: str) -> str | None:
     if not topic.entry_question:
         return None
     old = _pieces(topic.entry_question)
-    kept = [w for w in _WORD.findall(topic.query) if not _covered(w, old)]
+    kept: list[str] = []
+    for word in _WORD.findall(topic.query):
+        if word.isascii():
+            if word.lower() not in old:
+                kept.append(word)
+            continue
+        # Chinese runs have no spaces: drop every character inside one of the old question's
+        # character pairs, keep the rest.
+        dropped = [False] * len(word)
+        for i in range(len(word) - 1):
+            if word[i : i + 2] in old:
+                dropped[i] = dropped[i + 1] = True
+        rest = "".join(" " if gone else c for c, gone in zip(word, dropped, strict=True))
+        kept += [piece for piece in rest.split() if len(piece) >= 2]
     return f"{text} {' '.join(kept)}" if kept else None
 
 
 def _pieces(text: str) -> set[str]:
     words = {w.lower() for w in _WORD.findall(text)}
     return words | {w[i : i + 2] for w in words if not w.isascii() for i in range(len(w) - 1)}
-
-
-def _covered(word: str, old: set[str]) -> bool:
-    if word.isascii():
-        return word.lower() in old
-    pairs = {word[i : i + 2] for i in range(len(word) - 1)} or {word}
-    return len(pairs & old) * 2 >= len(pairs)
 
 
 Retriever = Callable[[str], Awaitable[list[Hit]]]

@@ -8,6 +8,7 @@ is in `knowledge_faq`, the editor of uploaded FAQ rows in `knowledge_rows`, webs
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
+from chat import engine
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.errors import KefuError, ServiceUnavailable, ValidationFailed
@@ -87,20 +89,22 @@ def reindex_documents(user: SignedInUser, document_ids: list[str]) -> list[str]:
                                       actor=Actor("user", user.user_id)).filename for value in document_ids]
 
 
-def try_question(user: SignedInUser, question: str, top_k: int = 5) -> dict[str, Any]:
-    """What retrieval finds for a question: the best FAQ answer (or passage) and every hit with its score."""
+def try_question(user: SignedInUser, question: str, top_k: int = 5, earlier: list[str] | None = None) -> dict[str, Any]:
+    """What the live bot answers, after the admin's `earlier` questions in the same trial conversation.
+
+    The answer runs the customer's pipeline (`chat.engine.rehearse`: turn reading, query variants,
+    confidence gate, suggestions, provider) and is stored nowhere; the hits are what a plain search
+    for the question finds, with their scores, to see why.
+    """
+    results = asyncio.run(engine.rehearse(user.tenant_id, [*(earlier or []), question]))
+    final = results[-1]
     hits = retrieve_sync(user.tenant_id, question, top_k)
-    best = hits[0] if hits else None
-    if best is None:
-        answer = ""
-    elif best.metadata.get("kind") == "faq":
-        answer = str(best.metadata.get("answer", ""))
-    else:
-        answer = best.text
-    return {"answer": answer, "hits": [
-        {"rank": i + 1, "score": round(h.score, 4), "dense": round(h.dense, 4), "lexical": round(h.lexical, 4),
-         "source_ref": h.source_ref or "", "document_id": str(h.document_id), "text": h.text}
-        for i, h in enumerate(hits)]}
+    return {"answer": final.answer, "confidence": round(final.confidence, 4), "handoff": final.handoff,
+            "sources": [c.source_ref or "" for c in final.citations],
+            "suggestions": [s.question for s in final.suggestions],
+            "hits": [{"rank": i + 1, "score": round(h.score, 4), "dense": round(h.dense, 4),
+                      "lexical": round(h.lexical, 4), "source_ref": h.source_ref or "",
+                      "document_id": str(h.document_id), "text": h.text} for i, h in enumerate(hits)]}
 
 
 def layout(user: SignedInUser) -> html.Div:
@@ -132,7 +136,11 @@ def layout(user: SignedInUser) -> html.Div:
         section("Try a question",
                 html.Div([dcc.Input(id="kn-question", type="text", className="grow", debounce=False,
                                     placeholder="退货政策是什么？ / What is your return policy?"),
-                          html.Button(t("Ask"), id="kn-ask")], className="row"),
+                          html.Button(t("Ask"), id="kn-ask"),
+                          html.Button(t("New conversation"), id="kn-try-new", className="secondary")],
+                         className="row"),
+                # Earlier questions of the trial conversation: follow-ups are read as the widget reads them.
+                dcc.Store(id="kn-try-turns", data=[]),
                 dcc.Loading(html.Div(id="kn-answer"))),
     ])
 
@@ -189,14 +197,22 @@ def register(app: Any) -> None:
             return error, no_update
         return notice(t("Queued again: {names}.").format(names=", ".join(names or [])), "success"), (counter or 0) + 1
 
-    @app.callback(Output("kn-answer", "children"), Input("kn-ask", "n_clicks"), Input("kn-question", "n_submit"),
-                  State("kn-question", "value"), prevent_initial_call=True)
-    def ask(_: Any, __: Any, question: str | None) -> Any:
+    @app.callback(Output("kn-answer", "children"), Output("kn-try-turns", "data"), Input("kn-ask", "n_clicks"),
+                  Input("kn-question", "n_submit"), State("kn-question", "value"), State("kn-try-turns", "data"),
+                  prevent_initial_call=True)
+    def ask(_: Any, __: Any, question: str | None, earlier: list[str] | None) -> Any:
         user = auth.current_user()
-        result, error = attempt(lambda: try_question(user, question or ""))
+        result, error = attempt(lambda: try_question(user, question or "", earlier=list(earlier or [])[-8:]))
         if error is not None:
-            return error
-        return _render_answer(result or {"answer": "", "hits": []})
+            return error, no_update
+        return _render_answer(result or {"answer": "", "hits": []}, len(earlier or [])), [*(earlier or []),
+                                                                                           question or ""]
+
+    @app.callback(Output("kn-try-turns", "data", allow_duplicate=True), Output("kn-answer", "children",
+                                                                               allow_duplicate=True),
+                  Input("kn-try-new", "n_clicks"), prevent_initial_call=True)
+    def new_trial(_: Any) -> Any:
+        return [], notice(t("New conversation started."))
 
     @app.callback(Output("kn-delete", "disabled"), Output("kn-reindex", "disabled"), Output("kn-empty", "children"),
                   Input("kn-table", "selectedRows"), Input("kn-table", "rowData"))
@@ -218,15 +234,24 @@ def register(app: Any) -> None:
     knowledge_sources.register(app)
 
 
-def _render_answer(result: dict[str, Any]) -> Any:
+def _render_answer(result: dict[str, Any], earlier: int = 0) -> Any:
+    parts: list[Any] = []
+    if earlier:
+        parts.append(html.Div(t("After {n} earlier questions in this conversation.").format(n=earlier),
+                              className="muted"))
+    answer = html.Span(result["answer"], id="kn-best-answer", className="user-text")
+    parts.append(html.Div([html.Strong(t("Answer: ")), answer], className="answer"))
+    if result.get("sources"):
+        parts.append(html.Div([html.Strong(t("Sources: ")), html.Span(", ".join(result["sources"]))]))
+    if result.get("suggestions"):
+        parts.append(html.Div([html.Strong(t("Did you mean: ")), html.Span(" / ".join(result["suggestions"]),
+                                                                          id="kn-suggestions", className="user-text")]))
     if not result["hits"]:
-        return notice("Nothing in the knowledge base matches yet.")
-    return html.Div([
-        html.Div([html.Strong(t("Answer: ")), html.Span(result["answer"], id="kn-best-answer", className="user-text")],
-                 className="answer"),
-        grid(pd.DataFrame(result["hits"]), "kn-hits", page_size=10, wide=["text"],
-             columns=["rank", "score", "dense", "lexical", "source_ref", "text"]),
-    ])
+        parts.append(notice("Nothing in the knowledge base matches yet."))
+    else:
+        parts.append(grid(pd.DataFrame(result["hits"]), "kn-hits", page_size=10, wide=["text"],
+                          columns=["rank", "score", "dense", "lexical", "source_ref", "text"]))
+    return html.Div(parts)
 
 
 def _decode(contents: list[str], names: list[str]) -> list[tuple[str, bytes]]:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from chat import engine
 from chat.prompts import phrase
 from core.db import tenant_session_sync
 from core.models import Conversation, Handoff, Message
@@ -73,7 +74,7 @@ async def test_a_greeting_with_a_question_is_answered(client, shop) -> None:
     "转人工",
     "你们机器人说不明白 让个真人来跟我说",
     "I'd like to speak with one of your staff please",
-    "can somebody from the shop give me a ring about this",
+    "could somebody from your team phone me back about this",
 ])
 async def test_requests_for_a_person_hand_the_conversation_over(client, shop, request_text) -> None:
     first = await ask(client, shop, "Can I cancel my order?", visitor_id="v-human")
@@ -162,3 +163,17 @@ async def test_a_request_for_a_person_outside_office_hours_says_no_one_is_there(
     assert (await client.put("/api/v1/settings/service", headers=shop.admin, json=closed)).status_code == 200
     body = await ask(client, shop, "我要人工客服")
     assert body["handoff"] is True and body["answer"] == phrase("zh", "handoff_closed")
+
+
+async def test_try_a_question_gives_the_widgets_answers_for_the_same_conversation(client, shop) -> None:
+    messages = ["下单后多久能收到货？", "那运费呢？", "好的 谢谢", "公司税号", "转人工"]
+    live = await converse(client, shop, *messages, visitor="v-try")
+    tried = await engine.rehearse(shop.id, messages)
+    assert [r.answer for r in tried] == [body["answer"] for body in live]
+    assert [[c.source_ref for c in r.citations] for r in tried] == [
+        [c["source_ref"] for c in body["citations"]] for body in live]
+    assert [[s.source_ref for s in r.suggestions] for r in tried] == [
+        [s["source_ref"] for s in body["suggestions"]] for body in live]
+    assert [r.handoff for r in tried] == [body["handoff"] for body in live]
+    with tenant_session_sync(shop.id) as session:  # only the live conversation was stored
+        assert len(session.scalars(select(Conversation.id)).all()) == 1

@@ -7,9 +7,10 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from chat.prompts import phrase
 from core.db import tenant_session_sync
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from core.models import Chunk, Document
+from core.models import Chunk, Conversation, Document, Message
 from dash_app.pages import knowledge, knowledge_faq
 from knowledge.curation import MANUAL_FAQ_FILENAME
 from tests.factories import qa_csv
@@ -88,6 +89,21 @@ def test_try_a_question_shows_the_faq_answer_and_scored_chunks(tenant, stub_work
     assert result["hits"][0]["source_ref"] == "r1"
     scores = [h["score"] for h in result["hits"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == 2
+
+
+def test_try_a_question_runs_the_customer_pipeline_and_stores_nothing(tenant, stub_worker):
+    owner = owner_of(tenant)
+    knowledge.upload_documents(owner, [("faq.csv", FAQ)])
+    stub_worker()
+    assert knowledge.try_question(owner, "thanks!")["answer"] == phrase("en", "thanks")
+    assert knowledge.try_question(owner, "thanks!")["sources"] == []
+    person = knowledge.try_question(owner, "I want to talk to a human", earlier=["What is your return policy?"])
+    assert person["handoff"] is True
+    answered = knowledge.try_question(owner, "What is your return policy?", earlier=["hello"])
+    assert answered["sources"] == ["r1"] and answered["suggestions"] == []
+    with tenant_session_sync(tenant.id) as session:
+        assert session.scalars(select(Message.id)).all() == []  # a rehearsal is stored nowhere
+        assert session.scalars(select(Conversation.id)).all() == []
 
 
 def test_manual_faq_entries_are_indexed_edited_and_removed(tenant, other_tenant, stub_worker):

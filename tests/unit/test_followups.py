@@ -1,0 +1,90 @@
+"""Query variants for questions in a conversation, chosen by calibrated confidence (chat.followups)."""
+
+from __future__ import annotations
+
+import uuid
+
+from chat.followups import SWITCH_MARGIN, Topic, choose, slot_query, topic_of
+from knowledge.confidence import CENTRE, SCALE
+from knowledge.hits import Hit
+
+DOC = uuid.uuid4()
+
+
+def hit(ref: str, confidence: float) -> Hit:
+    """A hit whose calibrated confidence is `confidence` (inverting the logistic curve)."""
+    import math
+
+    score = CENTRE + SCALE * math.log(confidence / (1 - confidence))
+    return Hit(1, DOC, ref, ref, score, score, 0.0, {}, centred=score)
+
+
+def retriever(results: dict[str, list[Hit]]):
+    asked: list[str] = []
+
+    async def retrieve(query: str) -> list[Hit]:
+        asked.append(query)
+        return results.get(query, [])
+
+    retrieve.asked = asked  # type: ignore[attr-defined]
+    return retrieve
+
+
+def test_the_topic_is_the_last_question_and_the_entry_it_found() -> None:
+    turns = [
+        {
+            "role": "user",
+            "content": "how much is shipping to hong kong",
+            "act": "question",
+            "query": "how much is shipping to hong kong",
+        },
+        {"role": "assistant", "content": "25 yuan", "entry": "SHIP", "entry_question": "How much is shipping?"},
+        {"role": "user", "content": "thanks", "act": "small_talk"},
+        {"role": "assistant", "content": "You're welcome"},
+    ]
+    assert topic_of(turns) == Topic("how much is shipping to hong kong", "SHIP", "How much is shipping?")
+    assert topic_of([]) is None
+    # Turns read back from the database carry no notes: the last customer message is the topic.
+    assert (
+        topic_of([{"role": "user", "content": "能开发票吗"}, {"role": "assistant", "content": "可以"}]).query
+        == "能开发票吗"
+    )
+
+
+def test_the_slot_variant_keeps_the_context_and_drops_the_old_slot() -> None:
+    topic = Topic("how much is shipping to hong kong", "SHIP", "How much is shipping?")
+    assert slot_query(topic, "and how long does it take?") == "and how long does it take? to hong kong"
+    chinese = Topic("发货到成都运费多少", "FEE", "运费多少？")
+    assert slot_query(chinese, "要几天") == "要几天 发货到成都"
+    assert slot_query(Topic("能开发票吗"), "专票呢") is None  # no entry question known: no slot variant
+
+
+async def test_a_stand_alone_question_wins_when_it_is_most_confident() -> None:
+    search = retriever({"能开发票吗": [hit("INVOICE", 0.9)], "运费多少 能开发票吗": [hit("FEE", 0.6)]})
+    choice = await choose("能开发票吗", Topic("运费多少", "FEE"), search)
+    assert choice.variant == "alone" and choice.entry == "INVOICE"
+    assert set(choice.tried) == {"alone", "joined"}
+
+
+async def test_a_same_topic_follow_up_is_read_with_the_topic() -> None:
+    search = retriever({"要利息吗": [hit("FEES", 0.2)], "能用花呗分期吗 要利息吗": [hit("HUABEI", 0.9)]})
+    choice = await choose("要利息吗", Topic("能用花呗分期吗", "HUABEI"), search)
+    assert choice.variant == "joined" and choice.entry == "HUABEI" and choice.alone_score < 0.5
+
+
+async def test_a_new_entry_within_the_margin_beats_repeating_the_old_one() -> None:
+    topic = Topic("发货到成都要几天", "DAYS", "发货后多久能到？")
+    search = retriever(
+        {"那运费呢": [hit("FEE", 0.8 - SWITCH_MARGIN / 2)], "发货到成都要几天 那运费呢": [hit("DAYS", 0.8)]}
+    )
+    choice = await choose("那运费呢", topic, search)
+    assert choice.entry == "FEE"
+    # Far below the old entry's confidence, the new entry does not win.
+    far = retriever({"那运费呢": [hit("FEE", 0.3)], "发货到成都要几天 那运费呢": [hit("DAYS", 0.8)]})
+    assert (await choose("那运费呢", topic, far)).entry == "DAYS"
+
+
+async def test_without_a_topic_only_the_message_is_retrieved() -> None:
+    search = retriever({"hello": []})
+    choice = await choose("hello", None, search)
+    assert choice.variant == "alone" and choice.hits == [] and search.asked == ["hello"]  # type: ignore[attr-defined]
