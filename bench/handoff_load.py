@@ -1,9 +1,9 @@
 """Hand-off load: N customers hand off at once to K agents on two `kefu api` processes.
 
 Topology (bench/harness.py): embedded PostgreSQL, the bench Redis database, two `kefu api`
-processes, no worker (hand-offs and replies need none), the hash embedder (no knowledge is
-searched: "转人工" is the local responder's hand-off intent). Every customer holds a widget
-WebSocket on API process A; every agent holds the inbox WebSocket and sends replies on API
+processes, one worker (it only POSTs webhook deliveries; hand-offs and replies need none), the
+hash embedder (no knowledge is searched: "转人工" is the local responder's hand-off intent).
+Every customer holds a widget WebSocket on API process A; every agent holds the inbox WebSocket and sends replies on API
 process B, so every push crosses processes through Redis pub/sub.
 
 1. All customers send "转人工" at once (stream mode); the bot hands each conversation off.
@@ -16,7 +16,10 @@ process B, so every push crosses processes through Redis pub/sub.
 Printed: p50/p95/max push latency customer→agent (the customer's message sent → the agent's
 socket has it) and agent→customer (the reply's request sent → the customer's socket has it),
 both also from the server's publish time (`sent_at`); lost and duplicated messages each way,
-counted on the sockets; the stored counts read back as the owner role. Figures, not asserts.
+counted on the sockets; the stored counts read back as the owner role; webhook deliveries: a
+receiver on 127.0.0.1 subscribed to `handoff.requested` and `message.created` counts the distinct
+deliveries it got (by `X-Kefu-Delivery`), duplicates, bad signatures, and the delivery rate against
+the events expected (one hand-off and R customer messages per customer). Figures, not asserts.
 
     flock /tmp/kefu-bench.lock python bench/handoff_load.py
     flock /tmp/kefu-bench.lock python bench/handoff_load.py --customers 50 --agents 5 --rounds 5
@@ -26,11 +29,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
+import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -61,6 +69,41 @@ class Agent:
     socket: Any = None
     received: list[dict[str, Any]] = field(default_factory=list)  # customer_message events, with arrival time
     handoffs: int = 0
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: every POST's delivery id, event, signature check and lag."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.deliveries: list[tuple[str, str, bool, float]] = []  # (delivery id, event, signed right, lag ms)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                expected = "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
+                signed = hmac.compare_digest(expected, self.headers.get("X-Kefu-Signature") or "")
+                created = datetime.fromisoformat(json.loads(body)["created_at"]).timestamp() * 1000
+                receiver.deliveries.append((self.headers.get("X-Kefu-Delivery") or "", self.headers.get(
+                    "X-Kefu-Event") or "", signed, now_ms() - created))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/kefu-events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def summary(self, expected: int) -> dict[str, Any]:
+        ids = Counter(d[0] for d in self.deliveries)
+        return {"expected": expected, "delivered": len(ids), "duplicates": sum(n - 1 for n in ids.values()),
+                "bad_signatures": sum(1 for d in self.deliveries if not d[2]),
+                "by_event": dict(Counter(d[1] for d in {d[0]: d for d in self.deliveries}.values())),
+                "delivery_rate_pct": round(100 * len(ids) / expected, 1) if expected else None,
+                "event_to_receiver_ms": percentiles([d[3] for d in self.deliveries])}
 
 
 async def read_customer(customer: Customer) -> None:
@@ -97,7 +140,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from core.db import tenant_session_sync
     from core.tenancy import add_user, create_tenant
 
-    with topology(apis=2, workers=0, embedder="hash", redis_url=args.redis) as topo:
+    receiver = Receiver()
+    # The receiver is on 127.0.0.1, so the SSRF guard must allow private addresses here (never in production).
+    with topology(apis=2, workers=1, embedder="hash", redis_url=args.redis,
+                  extra_env={"KEFU_WEBHOOK_ALLOW_PRIVATE": "true"}) as topo:
         api_a, api_b = topo.api_urls
         created = create_tenant(
             f"Handoff bench {uuid.uuid4().hex[:6]}", f"owner-{uuid.uuid4().hex[:8]}@bench.local", "bench-password"
@@ -114,6 +160,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 json={"rate_limit_per_minute": 100000, "visitor_rate_limit_per_minute": 1000},
             )
             raised.raise_for_status()
+            hook = await http.post("/api/v1/webhooks", headers=admin, json={
+                "url": receiver.url, "events": ["handoff.requested", "message.created"]})
+            hook.raise_for_status()
+            receiver.secret = hook.json()["secret"]
             agents = []
             for k, email in enumerate(emails):
                 login = await http.post("/api/v1/auth/login", json={"email": email, "password": "bench-password"})
@@ -197,6 +247,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     10,
                 )
             await asyncio.sleep(1.0)  # late duplicates would arrive now
+            expected_deliveries = args.customers * (1 + args.rounds)
+            await wait_for(lambda: len({d[0] for d in receiver.deliveries}) >= expected_deliveries, 60)
+            await asyncio.sleep(1.0)
             for task in readers:
                 task.cancel()
             for sock in [a.socket for a in agents] + [c.socket for c in customers]:
@@ -213,7 +266,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             handoff_seconds,
             handoff_events,
             stored_counts(created.tenant_id),
-        )
+        ) | {"webhooks": receiver.summary(expected_deliveries)}
 
 
 async def wait_for(condition: Any, seconds: float) -> None:
@@ -310,7 +363,9 @@ def main() -> None:
     print(
         f"p95 push customer→agent {result['customer_to_agent_ms'].get('p95')} ms, agent→customer "
         f"{result['agent_to_customer_ms'].get('p95')} ms (target ≤ {TARGET_P95_MS:.0f}); "
-        f"lost or duplicated: {lost}; worst p95 {'within' if worst <= TARGET_P95_MS else 'ABOVE'} target"
+        f"lost or duplicated: {lost}; worst p95 {'within' if worst <= TARGET_P95_MS else 'ABOVE'} target; "
+        f"webhook deliveries {result['webhooks']['delivered']}/{result['webhooks']['expected']} "
+        f"({result['webhooks']['delivery_rate_pct']} %), duplicates {result['webhooks']['duplicates']}"
     )
 
 

@@ -1,0 +1,70 @@
+"""Settings → office hours and webhooks in the admin app, in headless Chromium, English and Chinese,
+desktop and phone: set hours, add a webhook (its secret shown once), see its deliveries. Screenshots
+go to the artifacts directory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from chat import service_hours
+from core.db import tenant_session_sync
+from dash_app.app import create_app
+from tests.browser.test_dash_sources import WAIT, sign_in
+from tests.factories import make_tenant
+from tests.support.receivers import webhook_receiver
+
+pytestmark = pytest.mark.integration
+WORDS = {
+    "en": {"saved": "Saved.", "copy": "Copy the signing secret now", "closed": "Closed now"},
+    "zh": {"saved": "已保存。", "copy": "请立即复制签名密钥", "closed": "当前不在营业时间内"},
+}
+
+
+@pytest.fixture(scope="module")
+def admin_url() -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    ("lang", "viewport"),
+    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
+    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
+)
+def test_office_hours_and_a_webhook_from_the_settings_page(
+    page: Page, admin_url, artifacts_dir, lang, viewport
+) -> None:
+    tenant = make_tenant("Hours")
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    sign_in(page, admin_url, tenant, lang)
+    page.goto(f"{admin_url}/settings")
+    hours = page.locator("#office-hours")
+    expect(hours).to_be_visible(timeout=WAIT)
+    page.locator("#hours-enabled input").check()
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        page.fill(f"#hours-{day}", "")
+    page.click("#hours-save")
+    expect(page.locator("#hours-result")).to_contain_text(WORDS[lang]["saved"], timeout=WAIT)
+    expect(page.locator("#hours-state")).to_have_text(WORDS[lang]["closed"])
+    with tenant_session_sync(tenant.id) as session:
+        saved = service_hours.load_sync(session, tenant.id)
+    assert saved.office_hours_enabled and saved.hours["mon"] == []
+    hours.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / f"dash-office-hours-{lang}-{viewport[0]}.png"))
+    with webhook_receiver() as receiver:
+        page.fill("#hooks-url", receiver.url)
+        page.click("#hooks-add")
+        expect(page.locator("#hooks-result")).to_contain_text(WORDS[lang]["copy"], timeout=WAIT)
+        expect(page.locator("#hooks-secret")).to_contain_text("whsec_")
+    expect(page.locator("#hooks-table")).to_contain_text(receiver.url)
+    page.locator("#webhooks").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / f"dash-webhooks-{lang}-{viewport[0]}.png"))
