@@ -50,6 +50,7 @@ ALLOWED = {
     "redis",
     "p50",
     "p95",
+    "p90",
     "english",
     "openai",
     "hmac",
