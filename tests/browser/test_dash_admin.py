@@ -8,36 +8,22 @@ database; uploads are indexed by the in-process Dramatiq worker of the `stub_wor
 from __future__ import annotations
 
 import io
-import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from analytics import rollups
 from core.db import tenant_session_sync
 from core.models import KnowledgeGapQuestion, KnowledgeGapTopic, Message
-from dash_app.app import create_app
 from tests.factories import TenantCtx, make_tenant, qa_csv
 from tests.support.analytics_seed import add_conversation, question, reply
 
 pytestmark = pytest.mark.integration
 PASSWORD = "password-123"
 WAIT = 30_000  # ms: a cold Plotly bundle on a busy CI machine; a wait, not a speed check
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.fixture(scope="module")

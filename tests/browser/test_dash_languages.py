@@ -19,7 +19,13 @@ from tests.browser import test_dash_admin as dash_admin
 
 PASSWORD, WAIT = dash_admin.PASSWORD, dash_admin.WAIT
 # The admin app and the shop with a week of conversations from test_dash_admin, as this module's fixtures.
-admin_app, week_shop = dash_admin.admin_url, dash_admin.shop
+week_shop = dash_admin.shop
+
+
+@pytest.fixture(scope="module")
+def admin_app(admin_url: str) -> str:
+    return admin_url
+
 
 pytestmark = pytest.mark.integration
 

@@ -4,16 +4,13 @@ artifacts directory."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from chat import model_choice
 from core.settings import get_settings
-from dash_app.app import create_app
 from tests.factories import make_tenant
 from tests.support.fake_models import fake_gemini_fixture  # noqa: F401 - fixture
 from tests.support.fake_openai import text
@@ -22,16 +19,6 @@ pytestmark = pytest.mark.integration
 PASSWORD = "password-123"
 WAIT = 30_000
 KEY = "AIza-browser-test-key-42"
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.fixture

@@ -4,16 +4,11 @@ go to the artifacts directory."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from chat import service_hours
 from core.db import tenant_session_sync
-from dash_app.app import create_app
 from tests.browser.test_dash_sources import WAIT, sign_in
 from tests.factories import make_tenant
 from tests.support.receivers import webhook_receiver
@@ -23,16 +18,6 @@ WORDS = {
     "en": {"saved": "Saved.", "copy": "Copy the signing secret now", "closed": "Closed now"},
     "zh": {"saved": "已保存。", "copy": "请立即复制签名密钥", "closed": "当前不在营业时间内"},
 }
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,9 @@ thread, the re-sent job is indexed by the in-process worker of the `stub_worker`
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from dash_app.app import create_app
 from knowledge import commands, indexing
 from knowledge.tasks import ingest_document
 from tests.factories import make_tenant, qa_csv
@@ -21,16 +16,6 @@ from tests.factories import make_tenant, qa_csv
 pytestmark = pytest.mark.integration
 PASSWORD = "password-123"
 WAIT = 30_000
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.mark.parametrize(

@@ -5,18 +5,14 @@ directory."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core.db import tenant_session_sync
 from core.models import KnowledgeGapQuestion, KnowledgeGapTopic, Message
-from dash_app.app import create_app
 from dash_app.pages import knowledge
 from knowledge import commands
 from knowledge.retrieval import retrieve_sync
@@ -33,16 +29,6 @@ TOPICS = ["refund", "shipping", "invoice", "warranty", "coupon", "gift card", "p
           "store hours", "returns label", "pre-order", "back order", "price match", "student discount",
           "newsletter", "loyalty points", "bulk order", "gift wrap", "tracking number", "cash on delivery"]
 GAP = "cash on delivery for big orders, is that possible"
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 def _shop(stub_worker) -> TenantCtx:

@@ -3,14 +3,11 @@ page's result, in English and Chinese, on a desktop and a phone. Screenshots go 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from dash_app.app import create_app
 from tests.factories import TenantCtx, make_tenant
 from tests.support.website import Page as SitePage
 from tests.support.website import Website, html
@@ -18,16 +15,6 @@ from tests.support.website import Website, html
 pytestmark = pytest.mark.integration
 PASSWORD = "password-123"
 WAIT = 30_000
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.fixture

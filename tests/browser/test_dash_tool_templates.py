@@ -4,29 +4,14 @@ to the artifacts directory."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from dash_app.app import create_app
 from tests.factories import make_tenant
 
 pytestmark = pytest.mark.integration
 PASSWORD = "password-123"
 WAIT = 30_000
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.mark.parametrize(

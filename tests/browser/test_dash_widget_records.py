@@ -5,18 +5,13 @@ Screenshots in English and Chinese at desktop (1440×930) and phone (390×844) s
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from core.db import tenant_session_sync
 from core.models import RecordCollection
 from core.widget_appearance import load_appearance
-from dash_app.app import create_app
 from tests.factories import TenantCtx, make_tenant
 
 pytestmark = pytest.mark.integration
@@ -27,16 +22,6 @@ ORDERS = (
     "order_id,customer_id,status,carrier\n10023,c-1001,Shipped 已发货,SF Express\n"
     "10024,c-1001,Paid 已付款,\n10025,c-1002,Delivered 已签收,JD\n"
 ).encode()
-
-
-@pytest.fixture(scope="module")
-def admin_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
 
 
 @pytest.fixture(scope="module")
