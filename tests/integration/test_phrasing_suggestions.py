@@ -131,23 +131,9 @@ async def test_a_dismissed_wording_is_not_suggested_again_and_bad_choices_are_re
     assert all(r["similar_questions"] == [] for r in rows.json()["items"])
 
 
-def _has_message_metadata(tenant_id: uuid.UUID) -> bool:
-    with tenant_session_sync(tenant_id) as session:
-        return bool(
-            session.scalar(
-                text(
-                    "SELECT EXISTS (SELECT 1 FROM information_schema.columns "
-                    "WHERE table_name = 'messages' AND column_name = 'metadata')"
-                )
-            )
-        )
-
-
 async def test_the_wording_before_a_chosen_did_you_mean_suggestion_is_suggested_for_the_chosen_row(
     client, tenant, stub_worker
 ):
-    if not _has_message_metadata(tenant.id):
-        pytest.skip("messages.metadata (the chosen suggestion) comes with the dialogue work's migration")
     document_id = _upload(tenant, stub_worker)
     first = await _ask(client, tenant, "pay the courier at my door?")
     chosen = await _ask(client, tenant, "Do you offer cash on delivery?", first["conversation_id"])
