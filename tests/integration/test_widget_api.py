@@ -71,7 +71,9 @@ async def test_config_carries_the_tenants_greeting(client, tenant: TenantCtx) ->
     assert saved.status_code == 200
     config = await client.get("/api/v1/widget/config", headers={"X-Widget-Key": tenant.created.widget_key})
     assert config.json() == {"greeting": "Welcome to the shop!", "language": "auto",
-                             "service": {"open": True, "ask_contact": False}}  # no office hours set: always open
+                             "service": {"open": True, "ask_contact": False},  # no office hours set: always open
+                             "voice": {"available": False, "max_seconds": 60,  # no speech-to-text endpoint
+                                       "max_bytes": 10 * 1024 * 1024}}
 
 
 async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(
