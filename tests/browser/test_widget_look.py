@@ -276,6 +276,8 @@ def test_demo_shop_signed_in_shopper_gets_the_order_status(
         answer = page.locator("kefu-chat .msg").last
         expect(answer.locator(".bubble")).to_contain_text("为您查到" if lang == "zh" else "Here is what I found")
         expect(answer.locator(".bubble")).to_contain_text("SF1402938475")
+        expect(answer.locator(".bubble li")).to_have_count(5)  # one line per field, not the number or owner
+        expect(answer.locator(".sources")).to_have_count(0)  # the record answered, no FAQ row did
         assert settled_gap(page) <= 1
         page.screenshot(path=str(artifacts_dir / f"widget-demo-order-{lang}-{size}.png"))
     finally:
