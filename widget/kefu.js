@@ -447,6 +447,7 @@
     log.replaceChildren();
     systemNote(t('newChat'));
     greet();
+    offerStarters();
   }
 
   async function submit(textOverride, suggestion) {
@@ -629,7 +630,11 @@
 
   function greet() {
     botMessage(state.greeting || t('greeting'), { greeting: true });
-    if (!starters.length || state.conversationId) return;
+  }
+  // Starter questions only open a new conversation: offered once it is known that none is resumed,
+  // so a returning customer never sees them appear and vanish when the history arrives.
+  function offerStarters() {
+    if (!starters.length || state.conversationId || log.querySelector('.starters, .msg.customer')) return;
     log.append(h('div', { class: 'starters', role: 'group', 'aria-label': t('starters') },
       starters.map((q) => h('button', { type: 'button', class: 'starter', text: q, onclick: () => submit(q) }))));
   }
@@ -642,7 +647,7 @@
     return loading;
   }
   async function loadOnce() {
-    if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); return true; }
+    if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); offerStarters(); return true; }
     const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
     state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
     if (!(config instanceof Error)) state.service = config.service || null;
@@ -657,6 +662,7 @@
       await resumeUsersConversation();
       if (state.conversationId) await loadHistory();
     }
+    offerStarters();
     refreshTools();
     return !(config instanceof Error); // unreachable: try again on the next open or message
   }

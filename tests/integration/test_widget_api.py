@@ -73,7 +73,9 @@ async def test_config_carries_the_tenants_greeting(client, tenant: TenantCtx) ->
     assert config.json() == {"greeting": "Welcome to the shop!", "language": "auto",
                              # no office hours set: always open; but no agent has the inbox open
                              "service": {"open": True, "agent_online": False, "ask_contact": True,
-                                         "reason": "no_agent"}}
+                                         "reason": "no_agent"},
+                             "voice": {"available": False, "max_seconds": 60,  # no speech-to-text endpoint
+                                       "max_bytes": 10 * 1024 * 1024}}
 
 
 async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(
