@@ -86,6 +86,20 @@
       previewAnswer: '这是预览。在您的网站上，这里会显示来自知识库的回答及其来源。',
     },
   };
+  // Voice questions (docs/widget.md): the microphone shows only when the browser can record and
+  // the tenant has a speech-to-text endpoint (`voice.available` in the config).
+  Object.assign(STRINGS.en, {
+    record: 'Ask by voice', stopRecording: 'Stop and send', cancelRecording: 'Cancel recording',
+    recording: 'Recording… {n}', voiceSending: 'Sending your voice message…', voiceLabel: 'Voice message',
+    micDenied: 'The microphone is blocked. Allow it for this site to ask by voice, or type your question.',
+    noMic: 'No microphone was found. Type your question instead.',
+  });
+  Object.assign(STRINGS.zh, {
+    record: '语音提问', stopRecording: '停止并发送', cancelRecording: '取消录音',
+    recording: '正在录音… {n}', voiceSending: '正在发送语音…', voiceLabel: '语音消息',
+    micDenied: '麦克风已被禁止。请允许本网站使用麦克风后再语音提问，或直接输入问题。',
+    noMic: '未找到麦克风，请直接输入问题。',
+  });
   const wanted = (opt.lang || navigator.language || 'en').toLowerCase();
   const LANG = wanted.startsWith('zh') ? 'zh' : 'en';
   const t = (name, vars) => String(STRINGS[LANG][name]).replace(/\{(\w)\}/g, (_, v) => (vars && v in vars ? vars[v] : ''));
@@ -127,6 +141,8 @@
     send: 'M3 20l18-8L3 4v6l12 2-12 2z',
     up: 'M7 11v9H4v-9zm2 9h8.3a2 2 0 0 0 2-1.6l1.3-6A2 2 0 0 0 18.6 10H14l.7-3.6A1.7 1.7 0 0 0 13 4.4L9 10z',
     person: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0z',
+    mic: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1A7 7 0 0 0 19 11z',
+    stop: 'M7 7h10v10H7z',
   };
   function icon(name, flip) {
     const ns = 'http://www.w3.org/2000/svg';
@@ -304,7 +320,10 @@
   const humanButton = h('button', { class: 'tool human', type: 'button', onclick: () => requestHuman() }, icon('person'), h('span', { text: t('human') }));
   const endButton = h('button', { class: 'tool end', type: 'button', onclick: () => endConversation() }, h('span', { text: t('end') }));
   const closeButton = h('button', { class: 'icon close', type: 'button', 'aria-label': t('close'), onclick: () => toggle(false) }, icon('close'));
-  const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, input, sendButton);
+  const micButton = h('button', { class: 'mic', type: 'button', 'aria-label': t('record'), title: t('record'), hidden: true, onclick: () => toggleRecording() }, icon('mic'));
+  const recordingState = h('div', { class: 'recording', role: 'status', hidden: true }, h('i', { class: 'dot' }), h('span'),
+    h('button', { type: 'button', class: 'icon cancel', 'aria-label': t('cancelRecording'), title: t('cancelRecording'), onclick: () => stopRecording(false) }, icon('close')));
+  const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, input, recordingState, micButton, sendButton);
   const panel = h('div', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'kefu-title', hidden: true },
     h('div', { class: 'head' }, avatar ? h('img', { class: 'avatar', src: avatar, alt: '' }) : null,
       h('h2', { id: 'kefu-title', text: title }), closeButton),
@@ -348,6 +367,8 @@
     humanButton.setAttribute('aria-pressed', state.handedOff ? 'true' : 'false');
     endButton.disabled = !state.conversationId || state.ended || state.blocked;
     input.disabled = sendButton.disabled = state.blocked;
+    micButton.hidden = !canRecord();
+    micButton.disabled = state.blocked || (state.busy && !recorder);
   }
 
   function customerMessage(text) {
@@ -506,6 +527,130 @@
     }
   }
 
+  // ---- voice questions: record with MediaRecorder, send the recording, show what was heard ------
+  const RECORDABLE = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4', 'audio/webm'];
+  let recorder = null;
+  let recordTimer = null;
+  function canRecord() {
+    return !!(state.voice && state.voice.available && !PREVIEW && window.MediaRecorder && navigator.mediaDevices
+      && navigator.mediaDevices.getUserMedia);
+  }
+  function toggleRecording() {
+    if (recorder) stopRecording(true); else startRecording();
+  }
+  async function startRecording() {
+    await load();
+    if (!canRecord() || state.busy || state.blocked || recorder) return;
+    showBanner('');
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (err) {
+      showBanner(err && err.name === 'NotFoundError' ? t('noMic') : t('micDenied'));
+      return;
+    }
+    const type = RECORDABLE.find((m) => MediaRecorder.isTypeSupported && MediaRecorder.isTypeSupported(m));
+    const rec = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+    const parts = [];
+    rec.ondataavailable = (e) => { if (e.data && e.data.size) parts.push(e.data); };
+    rec.onstop = () => {
+      stream.getTracks().forEach((track) => track.stop());
+      if (rec.kefuSend) sendVoice(new Blob(parts, { type: rec.mimeType || type || 'audio/webm' }));
+    };
+    recorder = rec;
+    const started = Date.now();
+    const limit = Math.max(1, Number(state.voice.max_seconds) || 60);
+    const tick = () => {
+      const seconds = Math.min(limit, Math.floor((Date.now() - started) / 1000));
+      const clock = (n) => `${Math.floor(n / 60)}:${String(n % 60).padStart(2, '0')}`;
+      recordingState.querySelector('span').textContent = t('recording', { n: `${clock(seconds)} / ${clock(limit)}` });
+      if (Date.now() - started >= limit * 1000) stopRecording(true);  // the server refuses longer ones
+    };
+    rec.start(1000);
+    tick();
+    recordTimer = setInterval(tick, 250);
+    form.classList.add('is-recording');
+    input.hidden = true; sendButton.hidden = true; recordingState.hidden = false;
+    micButton.replaceChildren(icon('stop'));
+    micButton.setAttribute('aria-label', t('stopRecording')); micButton.title = t('stopRecording');
+    micButton.setAttribute('aria-pressed', 'true');
+  }
+  function stopRecording(send) {
+    if (!recorder) return;
+    const rec = recorder;
+    recorder = null;
+    clearInterval(recordTimer);
+    rec.kefuSend = send;
+    if (rec.state !== 'inactive') rec.stop();
+    form.classList.remove('is-recording');
+    input.hidden = false; sendButton.hidden = false; recordingState.hidden = true;
+    micButton.replaceChildren(icon('mic'));
+    micButton.setAttribute('aria-label', t('record')); micButton.title = t('record');
+    micButton.setAttribute('aria-pressed', 'false');
+    refreshTools();
+  }
+  async function postRecording(blob) {
+    const ext = /ogg/.test(blob.type) ? 'ogg' : /mp4/.test(blob.type) ? 'm4a' : 'webm';
+    const body = new FormData();
+    body.append('file', blob, `question.${ext}`);
+    body.append('visitor_id', state.visitorId);
+    if (state.conversationId) body.append('conversation_id', state.conversationId);
+    body.append('language', LANG);
+    let response;
+    try {
+      response = await fetch(`${API}/api/v1/chat/audio`, {
+        method: 'POST', mode: 'cors', credentials: 'omit', cache: 'no-store', body,
+        headers: { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) },
+      });
+    } catch {
+      throw new ApiError(0, '');
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ApiError(response.status, data.detail, response.headers.get('Retry-After'));
+    return { ...data, transport: 'http', chunks: 0 };
+  }
+  async function sendVoice(blob) {
+    if (state.busy || state.blocked) return;
+    state.busy = true;
+    refreshTools();
+    if (state.ended) startNewConversation();
+    const mine = customerMessage(t('voiceSending'));
+    mine.classList.add('voice', 'pending');
+    mine.querySelector('.bubble').prepend(icon('mic'));
+    setTyping(true);
+    try {
+      const answer = await postRecording(blob);
+      const bubble = mine.querySelector('.bubble');
+      bubble.replaceChildren(icon('mic'), h('span', { text: answer.transcript || '' }));
+      bubble.setAttribute('aria-label', `${t('voiceLabel')}: ${answer.transcript || ''}`);
+      mine.classList.remove('pending');
+      setTyping(false);
+      remember(answer);
+      if (answer.status === 'with_agent') {
+        mine.dataset.messageId = answer.message_id;
+        mine.append(h('span', { class: 'delivered', text: t('sentToAgent') }));
+        setInbox(answer.inbox);
+        return;
+      }
+      const node = botMessage(answer.answer);
+      finishBotMessage(node, answer);
+      if (answer.handoff) { state.handedOff = true; ensureFollowing(); askContactIfClosed(); }
+      if ((answer.citations || []).length) loadSources(answer.message_id);
+    } catch (err) {
+      setTyping(false);
+      mine.classList.remove('pending');
+      mine.classList.add('failed');
+      mine.append(h('span', { class: 'failed-label', text: t('notSent') }));
+      showBanner(problemText(err));
+      if (err.status === 403 || err.status === 401) state.blocked = true;
+      if (err.status === 409) state.voice = null;  // voice was switched off meanwhile: hide the microphone
+    } finally {
+      state.busy = false;
+      setTyping(false);
+      refreshTools();
+    }
+  }
+
   async function requestHuman() {
     await load();
     if (state.handedOff || state.blocked || state.busy) return;
@@ -651,6 +796,7 @@
     const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
     state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
     if (!(config instanceof Error)) state.service = config.service || null;
+    state.voice = config instanceof Error ? null : config.voice || null;
     log.replaceChildren();
     if (config instanceof Error) {
       showBanner(problemText(config));
@@ -820,6 +966,18 @@ svg.flip { transform: rotate(180deg); }
 .composer { display: flex; align-items: flex-end; gap: 8px; padding: 10px 12px; border-top: 1px solid #eceff1; background: #fff; }
 textarea { flex: 1; resize: none; font: inherit; color: inherit; border: 1px solid #d0d7de; border-radius: 10px; padding: 8px 10px; max-height: 120px; min-height: 38px; background: #fff; margin: 0; }
 .send { width: 38px; height: 38px; border-radius: 50%; background: var(--kefu-color); color: #fff; display: grid; place-items: center; flex: none; }
+.mic { width: 38px; height: 38px; border-radius: 50%; border: 1px solid #d0d7de; color: #3d444d; background: #fff; display: grid; place-items: center; flex: none; }
+.mic:not(:disabled):hover { border-color: var(--kefu-color); color: var(--kefu-color); }
+.is-recording .mic { background: #b42318; border-color: #b42318; color: #fff; }
+.recording { flex: 1; display: flex; align-items: center; gap: 8px; min-height: 38px; padding: 0 4px 0 10px; border: 1px solid #f1c4bf; border-radius: 10px; background: #fff5f4; color: #7a271a; font-variant-numeric: tabular-nums; }
+.recording span { flex: 1; }
+.recording .dot { width: 10px; height: 10px; border-radius: 50%; background: #d92d20; animation: kefu-blink 1.2s infinite ease-in-out; }
+.recording .cancel { width: 28px; height: 28px; color: #7a271a; }
+.recording .cancel svg { width: 16px; height: 16px; }
+.msg.voice .bubble { display: flex; gap: 6px; align-items: flex-start; }
+.msg.voice .bubble svg { width: 16px; height: 16px; flex: none; margin-top: 2px; opacity: .85; }
+.msg.voice.pending .bubble { opacity: .7; }
+@media (prefers-reduced-motion: reduce) { .recording .dot { animation: none; } }
 .foot { text-align: center; font-size: 11px; color: #8c959f; padding: 0 0 6px; background: #fff; }
 @media (max-width: 480px) {
   .root { bottom: 12px; } .root.right { right: 12px; } .root.left { left: 12px; }
