@@ -51,6 +51,7 @@ async def test_preflight_is_answered_for_widget_routes_only(client, tenant: Tena
     assert chat.status_code == 204
     assert chat.headers["access-control-allow-origin"] == SHOP_SITE
     assert "x-widget-key" in chat.headers["access-control-allow-headers"]
+    assert "idempotency-key" in chat.headers["access-control-allow-headers"]  # the widget's HTTP path sends it
     admin = await client.options("/api/v1/documents", headers=asked)
     assert "access-control-allow-origin" not in admin.headers
 
