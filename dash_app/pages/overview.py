@@ -14,7 +14,7 @@ from analytics.period import Period
 from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, empty_figure, kpi, period_of, section, styled, table
+from dash_app.components import attempt, empty_figure, grid, kpi, period_of, section, styled
 from dash_app.formats import duration_ms, percent, weekdays
 from dash_app.i18n import t
 from dash_app.onboarding import checklist
@@ -67,9 +67,8 @@ def _service_table(frame: pd.DataFrame, key: str, table_id: str) -> Any:
         shown[column] = shown[column].map(_seconds)
     if key == "day":
         shown = shown[shown["handoffs"] > 0].assign(day=lambda f: f["day"].astype(str))
-    shown = shown.rename(columns={key: t("Agent" if key == "agent" else "Day"),
-                                  **{k: t(v) for k, v in SERVICE_COLUMNS.items()}})
-    return table(shown, table_id, page_size=10)
+    titles = {key: "Agent" if key == "agent" else "Day", **SERVICE_COLUMNS}
+    return grid(shown, table_id, page_size=10, headers=titles)
 
 
 def human_service_section(service: dict[str, Any]) -> Any:
