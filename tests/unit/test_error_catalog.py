@@ -22,7 +22,8 @@ MODULES = [
         "phrasing_suggestions", "record_sheets", "records", "similar_questions")),
     *(ROOT / "analytics" / f"{name}.py" for name in ("exports", "period")),
     *(ROOT / "core" / f"{name}.py" for name in ("tenancy", "widget_appearance")),
-    *(ROOT / "chat" / f"{name}.py" for name in ("bot_settings", "service_hours", "webhooks")),
+    *(ROOT / "chat" / f"{name}.py" for name in ("bot_settings", "service_hours", "webhooks", "http_tool_specs",
+                                                "model_choice")),
 ]
 ERRORS = {"ValidationFailed", "NotFound", "PermissionDenied", "Conflict", "UnsupportedFormat", "PayloadTooLarge",
           "EmptyUpload", "DocumentParseError", "ServiceUnavailable"}
@@ -61,8 +62,9 @@ def test_every_message_of_the_admin_apps_modules_has_chinese():
 
 @pytest.mark.parametrize("english", list(ERRORS_ZH))
 def test_each_entry_is_chinese_and_takes_its_values(english):
-    values = [f"V{i}" for i in range(english.count("{}"))]
-    chinese = translate_error(english.format(*values))
+    parts = english.split("{}")  # the message as raised, each `{}` filled (other braces are the message's own)
+    filled = "".join(part + (f"V{i}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+    chinese = translate_error(filled)
     assert chinese is not None and re.search(r"[\u4e00-\u9fff]", chinese), english
 
 
@@ -71,4 +73,6 @@ def test_values_stay_in_place_and_unknown_messages_are_left_alone():
     assert translate_error("The JSON file is not valid JSON: Expecting value at line 3, column 7.") == (
         "JSON 文件格式无效：第 3 行第 7 列，Expecting value。")
     assert translate_error("No record collection 'orders' in this tenant.") == "没有名为“orders”的记录集合。"
+    assert translate_error("Placeholder {city} in url_template is not a declared parameter.") == (
+        "网址模板中的占位符 {city} 不是已声明的参数。")
     assert translate_error("Something nobody wrote down.") is None
