@@ -45,6 +45,8 @@
       backToBot: 'You are back with the assistant. Ask us anything.', agentName: 'Customer service',
       sentToAgent: 'Sent to our team',
       closedNote: "No one from our team is available right now (we are outside our office hours). Leave your email or phone number and we'll get back to you.",
+      noAgentNote: "No colleague is online right now. Your conversation waits for our team; leave your email or phone number and we'll get back to you.",
+      waitingClosed: 'Waiting for our team · outside office hours', waitingNoAgent: 'Waiting for our team · no colleague online right now',
       contactTitle: 'How can we reach you?', email: 'Email', phone: 'Phone', contactSend: 'Send',
       contactNeeded: 'Please enter an email address or a phone number.', contactInvalid: 'Please check the email address or phone number.',
       contactSaved: "Thank you! We'll get back to you at {d}.",
@@ -70,6 +72,8 @@
       backToBot: '已回到智能助手，有问题随时问我。', agentName: '人工客服',
       sentToAgent: '已发送给客服',
       closedNote: '现在不在我们的服务时间内，暂时没有客服在线。请留下您的邮箱或电话，我们会尽快回复您。',
+      noAgentNote: '现在暂时没有客服在线，您的对话会保留给客服处理。请留下您的邮箱或电话，我们会尽快回复您。',
+      waitingClosed: '正在等待人工客服 · 现在不在服务时间内', waitingNoAgent: '正在等待人工客服 · 暂时没有客服在线',
       contactTitle: '我们该如何联系您？', email: '邮箱', phone: '电话', contactSend: '提交',
       contactNeeded: '请填写邮箱或电话。', contactInvalid: '请检查邮箱或电话是否填写正确。',
       contactSaved: '谢谢！我们会通过 {d} 与您联系。',
@@ -202,13 +206,13 @@
   class ApiError extends Error {
     constructor(status, detail, retryAfter) { super(detail || `HTTP ${status}`); this.status = status; this.detail = detail; this.retryAfter = retryAfter; }
   }
-  async function call(method, path, body) {
+  async function call(method, path, body, extraHeaders) {
     let response;
     try {
       response = await fetch(API + path, {
         method, mode: 'cors', credentials: 'omit', cache: 'no-store',
-        headers: body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' }
-          : { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) },
+        headers: { ...(body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' }
+          : { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) }), ...extraHeaders },
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch {
@@ -277,9 +281,23 @@
       ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) })));
     });
   }
+  // Over HTTP a lost response (connection dropped, proxy timeout) is retried with the same
+  // Idempotency-Key, one per customer message: the server stores and answers the question once and
+  // replays that answer to the retry (409 while the first attempt is still being answered).
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : newVisitorId().slice(2));
+  const RETRY_MS = [800, 2000, 4000];
+  const retryable = (err) => err instanceof ApiError && (err.status === 0 || err.status === 409 || err.status === 502 || err.status === 503 || err.status === 504);
   async function askOverHttp(text, suggestion) {
-    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) }));
-    return { ...body, transport: 'http', chunks: 0 };
+    const body = withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) });
+    const headers = { 'Idempotency-Key': newKey() };
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return { ...await call('POST', '/api/v1/chat', body, headers), transport: 'http', chunks: 0 };
+      } catch (err) {
+        if (attempt >= RETRY_MS.length || !retryable(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS[attempt]));
+      }
+    }
   }
 
   // ---- the widget's DOM -----------------------------------------------------------------------
@@ -640,6 +658,7 @@
     try {
       const handed = await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
       state.handedOff = true;
+      state.service = { open: handed.open, agent_online: handed.agent_online, ask_contact: handed.ask_contact, reason: handed.reason };
       setInbox(handed.inbox);
       if (handed.ask_contact) offerContact(); else if (!humanHolds()) systemNote(t('humanDone'));
       ensureFollowing();
@@ -650,6 +669,8 @@
   // ---- a person in the conversation (docs/inbox.md) ---------------------------------------------
   // The conversation's events reach this socket from whichever API process the agent used.
   function humanHolds() { return !!(state.inbox && ['waiting', 'open'].includes(state.inbox.status)); }
+  // No one can answer soon (outside office hours, or no agent has the inbox open): the queue number means little.
+  function nobodyThere() { return !!(state.service && state.service.ask_contact); }
   function agentMessage(m) {
     if (m.message_id && !m.id) m = { ...m, id: m.message_id };
     if (m.id && log.querySelector(`.msg[data-message-id="${CSS.escape(m.id)}"]`)) return;  // never shown twice
@@ -662,11 +683,11 @@
     const before = state.inbox || {};
     state.inbox = inbox || null;
     // Say once per hand-off that the customer waits, and their place; the strip keeps it current.
-    if (!quiet && inbox && inbox.status === 'waiting' && !state.queueNoted) { state.queueNoted = true; systemNote(t('queued', { n: inbox.position || 1 })); }
+    if (!quiet && inbox && inbox.status === 'waiting' && !state.queueNoted && !nobodyThere()) { state.queueNoted = true; systemNote(t('queued', { n: inbox.position || 1 })); }
     if (!inbox || !['waiting', 'open'].includes(inbox.status)) state.queueNoted = false;
     if (humanHolds()) state.handedOff = true;
     if (!quiet && inbox && inbox.status === 'open' && inbox.agent_name && before.agent_name !== inbox.agent_name) systemNote(t('agentJoined', { n: inbox.agent_name }));
-    if (inbox && inbox.status === 'waiting') humanState.textContent = t('queuedShort', { n: inbox.position || 1 });
+    if (inbox && inbox.status === 'waiting') humanState.textContent = nobodyThere() ? t(state.service.reason === 'closed' ? 'waitingClosed' : 'waitingNoAgent') : t('queuedShort', { n: inbox.position || 1 });
     else if (inbox && inbox.status === 'open') humanState.textContent = t('withAgent', { n: inbox.agent_name || t('agentName') });
     humanState.hidden = !humanHolds();
     humanState.className = `human-state ${inbox && inbox.status === 'open' ? 'with-agent' : 'waiting'}`;
@@ -675,7 +696,12 @@
   function onHumanFrame(frame) {
     if (frame.type === 'agent_message') { agentMessage(frame); if (!state.inbox || state.inbox.status !== 'open') setInbox({ status: 'open', agent_name: frame.agent_name }); return true; }
     if (frame.type === 'agent_joined') { setInbox({ status: 'open', agent_name: frame.agent_name }); return true; }
-    if (frame.type === 'queue') { setInbox({ status: 'waiting', position: frame.position }); return true; }
+    if (frame.type === 'queue') {
+      // The frame says whether someone is there now: an agent opening the inbox turns "no one online" into a place in the queue.
+      if ('ask_contact' in frame) state.service = { ...(state.service || {}), agent_online: frame.agent_online, ask_contact: frame.ask_contact, reason: frame.reason };
+      setInbox({ status: 'waiting', position: frame.position });
+      return true;
+    }
     if (frame.type === 'back_to_bot') { state.inbox = null; state.handedOff = false; setInbox(null); systemNote(t('backToBot')); return true; }
     if (frame.type === 'subscribed') { setInbox(frame.inbox, true); return true; }
     return false;
@@ -700,10 +726,11 @@
   // Outside office hours a hand-off reaches no one soon: say so, and ask where to reply (docs/notifications.md).
   async function askContactIfClosed() {
     const config = await call('GET', '/api/v1/widget/config').catch(() => null);
+    if (config && config.service) { state.service = config.service; if (state.inbox) setInbox(state.inbox, true); }
     if (config && config.service && config.service.ask_contact) offerContact(false);
   }
   function offerContact(withNote = true) {
-    if (withNote) systemNote(t('closedNote'));
+    if (withNote) systemNote(t(state.service && state.service.reason === 'no_agent' ? 'noAgentNote' : 'closedNote'));
     const email = h('input', { type: 'email', id: 'kefu-contact-email', autocomplete: 'email', maxlength: 320 });
     const phone = h('input', { type: 'tel', id: 'kefu-contact-phone', autocomplete: 'tel', maxlength: 40 });
     const error = h('p', { class: 'contact-error', role: 'alert', hidden: true });
@@ -768,6 +795,7 @@
     if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); offerStarters(); return true; }
     const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
     state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
+    if (!(config instanceof Error)) state.service = config.service || null;
     state.voice = config instanceof Error ? null : config.voice || null;
     log.replaceChildren();
     if (config instanceof Error) {
