@@ -145,8 +145,9 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
     props: dict[str, Any] = {"getRowId": "params.data.id"} if "id" in frame.columns else {}
     return dag.AgGrid(
         id=grid_id, rowData=rows, columnDefs=[{k: v for k, v in d.items() if v is not None} for d in defs],
+        # headers wrap onto a second line rather than end in "…" in a narrow column (a phone)
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapText": False,
-                       "cellClass": "grid-cell"},
+                       "wrapHeaderText": True, "autoHeaderHeight": True, "cellClass": "grid-cell"},
         dashGridOptions=options, selectedRows=[], className="kefu-grid", style={"width": "100%"},
         csvExportParams={"fileName": f"{export_name or grid_id}.csv"}, **props,
     )
