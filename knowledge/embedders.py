@@ -23,8 +23,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.db import tenant_connection, tenant_session_sync
-from knowledge.embedding import Embedder, EmbedderSpec, EmbedderUnavailable, build, configured_spec
+from core.db import owner_engine, tenant_connection, tenant_session_sync
+from knowledge.embedding import (
+    Embedder,
+    EmbedderSpec,
+    EmbedderUnavailable,
+    build,
+    configured_spec,
+    unavailable_reason,
+)
 
 _CACHE_SECONDS = 30.0
 _CURRENT = text(
@@ -144,4 +151,38 @@ async def for_search(tenant_id: uuid.UUID, version: int | None) -> TenantEmbedde
             row = (await connection.execute(_CURRENT, {"t": tenant_id})).first()
         found = None if row is None else _spec(row)
         search_cache.put(tenant_id, version, found)
+    return found
+
+
+@dataclass(frozen=True)
+class TenantVectors:
+    """What `kefu embedders` shows for a tenant: its embedder, its chunks, and what needs doing."""
+
+    tenant_id: uuid.UUID
+    name: str
+    embedder: str | None
+    chunks: int
+    problem: str | None  # the tenant cannot be served by this server: run `kefu reembed`
+    differs: bool  # served, but not by the configured embedder (`kefu reembed` moves it)
+
+
+_OVERVIEW = text("""
+    SELECT t.id, t.name, e.name AS e_name, e.model, e.dimension,
+           (SELECT count(*) FROM chunks c WHERE c.tenant_id = t.id) AS chunks
+    FROM tenants t LEFT JOIN embedders e ON e.id = t.embedder_id ORDER BY t.name
+""")
+
+
+def overview() -> list[TenantVectors]:
+    """Every tenant's embedder against this server's configuration (a cross-tenant read as the owner)."""
+    configured = configured_spec()
+    with owner_engine().connect() as connection:
+        rows = connection.execute(_OVERVIEW).all()
+    found = []
+    for row in rows:
+        spec = None if row.e_name is None else EmbedderSpec(row.e_name, row.model, int(row.dimension))
+        reason = None if spec is None else unavailable_reason(spec)
+        problem = None if reason is None else unavailable_message(row.id, spec, reason)  # type: ignore[arg-type]
+        found.append(TenantVectors(row.id, row.name, None if spec is None else str(spec), int(row.chunks), problem,
+                                   spec is not None and spec != configured))
     return found
