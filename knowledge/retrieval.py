@@ -46,7 +46,7 @@ from core.db import tenant_connection, tenant_session_sync
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_sync
-from knowledge import embedders, vector_index
+from knowledge import embedders, reranker, vector_index
 from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedders import TenantEmbedder
 from knowledge.embedding import EmbedderSpec, EmbedderUnavailable, build, configured_spec, vector_literal
@@ -438,7 +438,7 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     except EmbedderUnavailable as exc:
         raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    search = _search(tenant_id, query, vector, top_k, params, terms, version, chosen)
+    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     # A Core connection: a few fixed statements need no ORM session around them.
     async with tenant_connection(tenant_id) as connection:
         try:
@@ -446,7 +446,8 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
             while True:
                 step = search.send(_shaped(await connection.execute(step.statement, step.params), step))
         except StopIteration as done:
-            return done.value
+            hits = done.value
+    return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
@@ -461,11 +462,13 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
     except EmbedderUnavailable as exc:
         raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    search = _search(tenant_id, query, vector, top_k, params, terms, version, chosen)
+    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     with tenant_session_sync(tenant_id) as session:
         try:
             step = next(search)
             while True:
                 step = search.send(_shaped(session.execute(step.statement, step.params), step))
         except StopIteration as done:
-            return done.value
+            hits = done.value
+    # The cross-encoder is asked after the session is closed: no network call inside a transaction.
+    return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits

@@ -86,7 +86,7 @@ class Chunk(TenantOwned, Base):
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default="{}"
     )
-    # Of any dimension (migration 0023): `embedder_id` says which embedder made both vectors, and a
+    # Of any dimension (migration 0024): `embedder_id` says which embedder made both vectors, and a
     # search compares only vectors of its tenant's embedder (knowledge.embedders).
     embedding: Mapped[list[float]] = mapped_column(Vector(), nullable=False)
     # A FAQ row's question embedded as a query (NULL for prose): their mean centres the queries

@@ -1,7 +1,7 @@
 """Embedders as data: every chunk records its embedder, any dimension, re-embedding a tenant.
 
-Revision ID: 0023_embedders
-Revises: 0018_similar_questions
+Revision ID: 0024_embedders
+Revises: 0023_rollup_zone
 Create Date: 2026-12-07
 
 Written by hand (issue 21, item 3):
@@ -24,8 +24,8 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 from core.settings import get_settings
 
-revision: str = "0023_embedders"
-down_revision: str | None = "0018_similar_questions"
+revision: str = "0024_embedders"
+down_revision: str | None = "0023_rollup_zone"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
