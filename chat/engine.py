@@ -140,16 +140,22 @@ async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None) -> store.Turn:
-    """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None,
+                 suggestion: str | None = None) -> store.Turn:
+    """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path).
+
+    A chosen "did you mean" `suggestion` (a source_ref) is checked now (422, nothing stored, when it
+    is not an entry of this tenant) and stored with the message, so the worker answers from it.
+    """
     text = validate_message(message)
     version = await tenant_version(tenant_id)
     verified = await identity.verify(tenant_id, user, version=version)
     settings = await settings_at(tenant_id, version)
+    chosen = await _chosen_entry(tenant_id, suggestion) if suggestion is not None else None
     await check_rate_limits(tenant_id, visitor_id, limits_of(settings), reply_language(settings.language, text),
                             address)
     return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
-                                  status="pending", user=verified)
+                                  status="pending", user=verified, chosen=chosen)
 
 
 async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
@@ -452,8 +458,11 @@ async def _answer_chosen(state: _Run, turns: list[dict[str, Any]], stream: bool)
     assert turn.suggestion is not None
     hit = await entry_hit(turn.tenant_id, turn.suggestion)
     if hit is None:
-        raise ValidationFailed(f"suggestion.source_ref {turn.suggestion!r} is not an entry of this knowledge base; "
-                               "send one from the reply's suggestions.")
+        if turn.stored:  # queued: checked when accepted, and the entry has gone since
+            async for event in _answer_gone(state, stream):
+                yield event
+            return
+        raise _unknown_suggestion(turn.suggestion)
     question = str(hit.metadata.get("question") or suggestion_question(hit))
     state.chosen = {"source_ref": turn.suggestion, "question": question}
     state.asked = {"act": dialogue.QUESTION, "query": question}
@@ -462,6 +471,28 @@ async def _answer_chosen(state: _Run, turns: list[dict[str, Any]], stream: bool)
     ctx.user_id = turn.user.id if turn.user else None
     async for event in _answer_from(state, ctx, turns, confidence([hit]), stream, None):
         yield event
+
+
+def _unknown_suggestion(source_ref: str) -> ValidationFailed:
+    return ValidationFailed(f"suggestion.source_ref {source_ref!r} is not an entry of this knowledge base; "
+                            "send one from the reply's suggestions.")
+
+
+async def _chosen_entry(tenant_id: uuid.UUID, source_ref: str) -> dict[str, str]:
+    """The `suggestion_chosen` note for a chosen entry; ValidationFailed when it is not the tenant's."""
+    hit = await entry_hit(tenant_id, source_ref)
+    if hit is None:
+        raise _unknown_suggestion(source_ref)
+    return {"source_ref": source_ref, "question": str(hit.metadata.get("question") or suggestion_question(hit))}
+
+
+async def _answer_gone(state: _Run, stream: bool) -> AsyncIterator[ChatEvent]:
+    """A queued choice whose entry was deleted before the worker got to it: say so, offer a person."""
+    result = ChatResult(state.turn.conversation_id, uuid.uuid4(), phrase(state.language, "dont_know"), [], 0.0,
+                        False, False, state.language, fallback_reason="low_confidence")
+    if stream:
+        yield ChatEvent("delta", result.answer)
+    yield ChatEvent("final", result=await _finish(state, result))
 
 
 def suggestion_floor(settings: BotSettings) -> float:

@@ -147,9 +147,29 @@ async def test_a_chosen_suggestion_is_answered_from_its_entry_and_recorded(clien
     assert follow["citations"][0]["source_ref"] == "EN-007", follow
 
 
+async def test_a_queued_chosen_suggestion_is_answered_from_its_entry(client, shop, stub_worker) -> None:
+    offered = await ask(client, shop, "company tax id", visitor_id="v-queue")
+    chosen = offered["suggestions"][0]
+    response = await client.post("/api/v1/chat?mode=queued", headers=widget(shop), json={
+        "message": chosen["question"], "visitor_id": "v-queue", "conversation_id": offered["conversation_id"],
+        "suggestion": {"source_ref": chosen["source_ref"]}})
+    assert response.status_code == 202, response.text
+    message_id = response.json()["message_id"]
+    stub_worker()
+    status = (await client.get(f"/api/v1/chat/messages/{message_id}", headers=widget(shop),
+                               params={"visitor_id": "v-queue"})).json()
+    assert status["status"] == "answered" and "Request invoice" in status["reply"]["text"], status
+    with tenant_session_sync(shop.id) as session:
+        stored = session.get(Message, uuid.UUID(message_id))
+        reply = session.scalars(select(Message).where(Message.reply_to == stored.id)).one()
+    assert stored.meta == {"suggestion_chosen": {"source_ref": "EN-007", "question": "Can I get an invoice (fapiao)?"}}
+    assert [c["source_ref"] for c in reply.citations] == ["EN-007"]
+
+
+@pytest.mark.parametrize("mode", ["", "?mode=queued"])
 @pytest.mark.parametrize("suggestion", [{"source_ref": "NOPE-1"}, {"source_ref": ""}, {"source_ref": "x" * 600}])
-async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, suggestion) -> None:
-    response = await client.post("/api/v1/chat", headers=widget(shop),
+async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, suggestion, mode) -> None:
+    response = await client.post(f"/api/v1/chat{mode}", headers=widget(shop),
                                  json={"message": "that one", "visitor_id": "v-bad", "suggestion": suggestion})
     assert response.status_code == 422, response.text
     assert "source_ref" in response.json()["detail"]
