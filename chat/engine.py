@@ -55,7 +55,7 @@ from core.logging import bind_log_context
 from core.redis import async_redis
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_key
-from knowledge.confidence import confidence
+from knowledge.confidence import PLAIN_SCALE, SCALE, confidence
 from knowledge.entries import entry_hit
 from knowledge.hits import Hit
 from knowledge.retrieval import retrieve
@@ -65,6 +65,9 @@ CITE_WINDOW = 0.03
 # Between this share of the answering threshold and the threshold the bot offers "did you mean".
 SUGGEST_SHARE = 0.4
 MAX_SUGGESTIONS = 3
+# Below the threshold, a top entry leading the next one by this many units of the confidence curve
+# is answered (`clear_lead`); one unit = the curve's own scale, not a value fitted to a data set.
+LEAD_UNITS = 1.0
 
 
 @dataclass
@@ -329,7 +332,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         with metrics.RETRIEVAL_SECONDS.time():
             return await retrieve(turn.tenant_id, query, 5, version=prepared.version)
 
-    choice = await followups.choose(turn.text, topic, retriever)
+    choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings))
     if reading.maybe and choice.alone_score < settings.confidence_threshold and (
             choice.score < settings.confidence_threshold or (topic is not None and choice.entry == topic.entry)):
         # Sounds like small talk or a request for a person, the knowledge does not answer it as
@@ -347,7 +350,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     # Record lookups are not knowledge questions: never gate them on retrieval.
     bypass_gate = bool(ctx.collections and RECORD_KEY.search(turn.text))
 
-    if score < settings.confidence_threshold and not bypass_gate:
+    if score < settings.confidence_threshold and not bypass_gate and not clear_lead(hits, score, settings):
         suggestions = _suggestions(hits) if score >= suggestion_floor(settings) else []
         if suggestions:
             state.replied = {"entry": suggestions[0].source_ref, "entry_question": suggestions[0].question}
@@ -495,6 +498,26 @@ async def _answer_gone(state: _Run, stream: bool) -> AsyncIterator[ChatEvent]:
     yield ChatEvent("final", result=await _finish(state, result))
 
 
+def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
+    """Whether a question below the answering threshold is answered anyway: its top entry is good
+    enough to be offered (at least the suggestion floor) and leads the next distinct entry by at
+    least one unit of the confidence curve (`knowledge.confidence.SCALE`: the top entry's odds are
+    then at least e times the runner-up's). A "did you mean" list whose first entry stands out
+    that far is what the customer would pick; near ties and a row merely sharing a word with an
+    out-of-scope question (small leads) still get the list. With no runner-up there is no lead to
+    judge (a knowledge base of one entry): the threshold alone decides.
+    """
+    if not hits or score < suggestion_floor(settings):
+        return False
+    runner_up = next((h for h in hits[1:] if _entry_key(h) != _entry_key(hits[0])), None)
+    unit = SCALE if hits[0].centred is not None else PLAIN_SCALE
+    return runner_up is not None and hits[0].score - runner_up.score >= LEAD_UNITS * unit
+
+
+def _entry_key(hit: Hit) -> str:
+    return hit.source_ref or f"{hit.document_id}:{hit.chunk_id}"
+
+
 def suggestion_floor(settings: BotSettings) -> float:
     """Below this confidence the bot offers no suggestions: it says it does not know and offers a person."""
     return settings.confidence_threshold * SUGGEST_SHARE
@@ -514,7 +537,7 @@ def _suggestions(hits: list[Hit]) -> list[Suggestion]:
     offered: list[Suggestion] = []
     seen: set[str] = set()
     for hit in hits:
-        key = hit.source_ref or f"{hit.document_id}:{hit.chunk_id}"
+        key = _entry_key(hit)
         if hit.source_ref is None or key in seen:
             continue
         seen.add(key)

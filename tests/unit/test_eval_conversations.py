@@ -116,3 +116,6 @@ def test_both_sets_load_and_every_gold_id_is_a_row_of_its_faq() -> None:
         assert len(conv.dialogues) >= 60 and len(turns) >= 140
         assert {t.kind for t in turns} == set(ev.KINDS)
         assert all(len(rows) >= 30 for rows in conv.rows.values())
+    fresh = ev.load_set(ev.DATA / "fresh")  # the small unseen set: every kind, both languages
+    assert {t.kind for d in fresh.dialogues for t in d.turns} == set(ev.KINDS)
+    assert {d.lang for d in fresh.dialogues} == {"zh", "en"}
