@@ -505,9 +505,10 @@ def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
     then at least e times the runner-up's). A "did you mean" list whose first entry stands out
     that far is what the customer would pick; near ties and a row merely sharing a word with an
     out-of-scope question (small leads) still get the list. With no runner-up there is no lead to
-    judge (a knowledge base of one entry): the threshold alone decides.
+    judge (a knowledge base of one entry): the threshold alone decides. A tenant that prefers the
+    list switches it off (bot setting `answer_clear_lead`).
     """
-    if not hits or score < suggestion_floor(settings):
+    if not settings.answer_clear_lead or not hits or score < suggestion_floor(settings):
         return False
     runner_up = next((h for h in hits[1:] if _entry_key(h) != _entry_key(hits[0])), None)
     unit = SCALE if hits[0].centred is not None else PLAIN_SCALE

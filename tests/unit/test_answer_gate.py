@@ -52,3 +52,4 @@ def test_the_floor_follows_the_tenants_threshold() -> None:
     hits = [hit("A", top), hit("B", top - 2 * SCALE, 2)]
     assert clear_lead(hits, confidence(hits), SETTINGS)
     assert not clear_lead(hits, confidence(hits), strict)  # 0.3 < 0.4 × 0.9
+    assert not clear_lead(hits, confidence(hits), BotSettings(answer_clear_lead=False))
