@@ -32,9 +32,9 @@ from chat.intents import RECORD_KEY
 from chat.language import reply_language
 from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_used_this_month
 from chat.limits import enforce as enforce_limits
-from chat.prompts import phrase, system_prompt
+from chat.prompts import handoff_phrase, phrase, system_prompt
 from chat.providers.local import LocalProvider, answer_passage, compose_from_passages
-from chat.tools import REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
+from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
 from chat.types import (
     ChatResult,
     Citation,
@@ -405,8 +405,11 @@ async def _answer_from(state: _Run, ctx: ToolContext, turns: list[dict[str, Any]
         check = await asyncio.to_thread(grounding.check, draft, _evidence(ctx, tool_calls))
         answer = check.answer(settings.grounding_action, _grounded_answer(turn.text, ctx.hits, state.language))
     answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
-    # The local responder answers from one passage; a model reads all of them.
-    citations = _citations(ctx.hits, state.language, provider is _LOCAL and not tool_calls) if answered else []
+    # The local responder answers from one passage, or from a record alone (no passage to show); a
+    # model reads all of them.
+    from_record = provider is _LOCAL and any(c.name == LOOKUP_RECORD for c in tool_calls)
+    cite = answered and not from_record
+    citations = _citations(ctx.hits, state.language, provider is _LOCAL and not tool_calls) if cite else []
     if citations:
         used = next(h for h in ctx.hits if h.chunk_id == citations[0].chunk_id)
         state.replied = {"entry": used.source_ref, "entry_question": str(used.metadata.get("question") or "")}
@@ -443,8 +446,7 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
         record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
         tool_calls.append(record)
-        available = not isinstance(record.result, dict) or record.result.get("someone_available_now", True)
-        answer = phrase(state.language, "handoff" if available else "handoff_closed")
+        answer = phrase(state.language, handoff_phrase(record.result))
     else:
         answer = phrase(state.language, reading.form if reading.form in dialogue.SMALL_TALK_FORMS else "ack")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, [], 1.0, reading.kind == dialogue.HUMAN,
