@@ -440,9 +440,9 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
     turn = state.turn
     state.asked = {"act": reading.kind, "form": reading.form}
     tool_calls: list[ToolCallRecord] = []
-    if reading.kind == dialogue.HUMAN and state.rehearsal is not None:
-        answer = phrase(state.language, "handoff")
-    elif reading.kind == dialogue.HUMAN:
+    if reading.kind == dialogue.HUMAN:
+        # The tool only reads who is available now; a rehearsal's hand-off is stored nowhere (`_finish`),
+        # so "Try a question" tells the admin what a customer would be told at this moment.
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
         record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
         tool_calls.append(record)
