@@ -125,8 +125,13 @@ class Settings(BaseSettings):
     rerank_url: str | None = None
     rerank_api_key: str | None = None
     rerank_model: str | None = None
+    rerank_api: Literal["cohere", "tei"] = "cohere"  # cohere: Jina, Cohere, Infinity, vLLM; tei: HF TEI
     rerank_top_n: int = Field(default=20, ge=2, le=100)
     rerank_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # The logistic curve from a reranked top score to the confidence (knowledge.confidence); refit
+    # it for each reranker model with bench/rerank_calibration.py.
+    rerank_confidence_centre: float = 0.5
+    rerank_confidence_scale: float = Field(default=0.1, gt=0)
 
     # Chat. The operator's model: the default of every tenant that has not chosen its own
     # (chat.model_choice). `openai` is any OpenAI-compatible endpoint; unset key: the local responder.
