@@ -513,7 +513,9 @@ def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
     if not settings.answer_clear_lead or not hits or score < suggestion_floor(settings):
         return False
     runner_up = next((h for h in hits[1:] if _entry_key(h) != _entry_key(hits[0])), None)
-    unit = SCALE if hits[0].centred is not None else PLAIN_SCALE
+    # The unit of the curve that maps this kind of score (knowledge.confidence): fused centred, plain, reranked.
+    unit = (get_settings().rerank_confidence_scale if hits[0].reranked
+            else SCALE if hits[0].centred is not None else PLAIN_SCALE)
     return runner_up is not None and hits[0].score - runner_up.score >= LEAD_UNITS * unit
 
 

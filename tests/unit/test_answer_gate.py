@@ -53,3 +53,16 @@ def test_the_floor_follows_the_tenants_threshold() -> None:
     assert clear_lead(hits, confidence(hits), SETTINGS)
     assert not clear_lead(hits, confidence(hits), strict)  # 0.3 < 0.4 × 0.9
     assert not clear_lead(hits, confidence(hits), BotSettings(answer_clear_lead=False))
+
+
+def test_reranked_hits_are_measured_in_the_rerankers_own_unit() -> None:
+    from dataclasses import replace
+
+    from core.settings import get_settings
+
+    unit = get_settings().rerank_confidence_scale
+    top = get_settings().rerank_confidence_centre - unit  # confidence about 0.27 on the reranker's curve
+    hits = [replace(hit("A", top), reranked=True), replace(hit("B", top - 1.05 * unit, 2), reranked=True)]
+    assert clear_lead(hits, confidence(hits), SETTINGS)
+    close = [hits[0], replace(hit("B", top - 0.5 * unit, 2), reranked=True)]
+    assert not clear_lead(close, confidence(close), SETTINGS)
