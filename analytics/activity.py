@@ -87,14 +87,14 @@ FROM analytics_daily WHERE tenant_id = :tenant_id AND day BETWEEN :start AND :en
 """)
 
 _PREDICTED_SQL = text("""
-SELECT (c.started_at AT TIME ZONE 'UTC')::date AS day, avg(s.predicted_satisfaction) AS predicted_satisfaction
+SELECT (c.started_at AT TIME ZONE :tz)::date AS day, avg(s.predicted_satisfaction) AS predicted_satisfaction
 FROM conversation_scores s JOIN conversations c ON c.id = s.conversation_id
 WHERE c.tenant_id = :tenant_id AND c.started_at >= :lo AND c.started_at < :hi
 GROUP BY 1
 """)
 
 _PEAK_SQL = text("""
-SELECT d.day, h - 1 AS hour, d.messages_by_hour[h] AS messages
+SELECT d.day, d.zone, h - 1 AS hour, d.messages_by_hour[h] AS messages
 FROM analytics_daily d CROSS JOIN generate_series(1, 24) AS h
 WHERE d.tenant_id = :tenant_id AND d.day BETWEEN :start AND :end AND d.messages_by_hour[h] > 0
 """)
@@ -106,7 +106,7 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 def period_params(tenant_id: uuid.UUID | str, period: Period) -> dict[str, object]:
     return {"tenant_id": str(tenant_id), "start": period.start, "end": period.end,
-            "lo": period.start_ts, "hi": period.end_ts}
+            "lo": period.start_ts, "hi": period.end_ts, "tz": period.zone}
 
 
 def overview(session: Session, tenant_id: uuid.UUID | str, period: Period) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def overview(session: Session, tenant_id: uuid.UUID | str, period: Period) -> pd
     session.execute(_REPORT_WORK_MEM)
     totals = session.execute(_TOTALS_SQL, params).mappings().one()
     visitors = session.scalar(_VISITORS_SQL, params) or 0
-    week = Period(max(period.start, period.end - timedelta(days=6)), period.end)
+    week = Period(max(period.start, period.end - timedelta(days=6)), period.end, period.zone)
     wau = session.scalar(_VISITORS_SQL, period_params(tenant_id, week)) or 0
     p50, p95 = latency_percentiles(session, params)
     row = {
@@ -164,16 +164,19 @@ def daily_trend(session: Session, tenant_id: uuid.UUID | str, period: Period) ->
     return pd.DataFrame(out, columns=TREND_COLUMNS)
 
 
-def peak_hours(session: Session, tenant_id: uuid.UUID | str, period: Period, timezone: str = "UTC") -> pd.DataFrame:
+def peak_hours(session: Session, tenant_id: uuid.UUID | str, period: Period,
+               timezone: str | None = None) -> pd.DataFrame:
     """Messages per weekday (0 = Monday) and hour of the tenant's time zone: all 7 × 24 cells, zeros included.
 
-    The rollups count messages per UTC hour; each UTC hour is moved to the local weekday and hour it
-    was in (daylight saving included), so an owner in Shanghai sees 9 a.m. as 9, not 1.
+    The rollups count messages per hour of their own zone (the tenant's when they were computed);
+    each hour is moved to the weekday and hour it was in `timezone` (the period's zone by default;
+    daylight saving included), so an owner in Shanghai sees 9 a.m. as 9, not 1.
     """
-    zone = ZoneInfo(timezone)
+    zone = ZoneInfo(timezone or period.zone)
     counts: dict[tuple[int, int], int] = {}
     for r in session.execute(_PEAK_SQL, period_params(tenant_id, period)):
-        moment = datetime.combine(r.day, time(int(r.hour)), tzinfo=UTC).astimezone(zone)
+        start = datetime.combine(r.day, time(int(r.hour)), tzinfo=ZoneInfo(r.zone))
+        moment = start.astimezone(UTC).astimezone(zone)
         key = (moment.weekday(), moment.hour)
         counts[key] = counts.get(key, 0) + int(r.messages)
     cells = [{"weekday": w, "hour": h, "messages": counts.get((w, h), 0)} for w in range(7) for h in range(24)]

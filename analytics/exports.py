@@ -43,17 +43,18 @@ def export_filename(dataset: str, fmt: str, period: Period) -> str:
 
 
 def iter_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Period,
-                timezone: str = "UTC") -> Iterator[bytes]:
+                timezone: str | None = None) -> Iterator[bytes]:
     """The export file as a stream of byte chunks.
 
     Checks run before the stream is returned (bad dataset/format, too many rows for XLSX), so a
     caller can still answer with an error instead of a half-sent file. `timezone` (the tenant's, an
-    IANA name) is the zone of the CSV and XLSX timestamp columns; Parquet keeps UTC instants.
+    IANA name; the period's zone by default) is the zone of the CSV and XLSX timestamp columns;
+    Parquet keeps UTC instants. The period's days are days of the period's zone.
     """
     check_request(dataset, fmt)
     spec = DATASETS_BY_NAME[dataset]
     params = {"tenant_id": str(tenant_id), "lo": period.start_ts, "hi": period.end_ts, "start": period.start,
-              "end": period.end, "timezone": timezone}
+              "end": period.end, "timezone": timezone or period.zone}
     if fmt == "xlsx":
         with tenant_session_sync(tenant_id) as session:
             rows = int(session.scalar(text(spec.count_sql), params) or 0)
@@ -76,7 +77,7 @@ def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 def write_export(tenant_id: uuid.UUID | str, dataset: str, fmt: str, period: Period, path: str | Path) -> int:
     """Write the export to `path` (complete or not at all); returns the number of bytes written."""
-    chunks = iter_export(tenant_id, dataset, fmt, period)
+    chunks = iter_export(tenant_id, dataset, fmt, period)  # timestamps in the period's zone
     target = Path(path)
     partial = target.with_name(f".{target.name}.partial")
     written = 0

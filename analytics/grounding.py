@@ -21,13 +21,13 @@ def grounded_daily(session: Session, tenant_id: uuid.UUID, period: Period) -> pd
     """Per day of `period`: checked answers, grounded answers and the grounded rate (None without answers)."""
     rows = session.execute(
         text("""
-        SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS checked,
+        SELECT (created_at AT TIME ZONE :tz)::date AS day, count(*) AS checked,
                count(*) FILTER (WHERE grounded) AS grounded
         FROM answer_checks
         WHERE tenant_id = :tenant AND created_at >= :start AND created_at < :end
         GROUP BY 1
     """),
-        {"tenant": tenant_id, "start": period.start_ts, "end": period.end_ts},
+        {"tenant": tenant_id, "start": period.start_ts, "end": period.end_ts, "tz": period.zone},
     ).all()
     found = {row.day: (row.checked, row.grounded) for row in rows}
     frame = pd.DataFrame(

@@ -1,6 +1,6 @@
 """How people served handed-off customers: volume, time to first human response, time to resolve.
 
-Per day (of the hand-off, UTC) and per agent (the conversation's assignee), from the columns the
+Per day (of the hand-off, in the period's time zone) and per agent (the conversation's assignee), from the columns the
 agent inbox writes: `conversations.handoff_at`, `assignee_id`, `inbox_resolved_at` and the first
 `messages` row with role `agent` after the hand-off. Medians and 90th percentiles in seconds; a
 hand-off nobody has answered yet counts in the volume, not in the times.
@@ -41,7 +41,7 @@ STAT_COLUMNS = ["handoffs", "answered", "resolved", "first_response_p50_s", "fir
 _BY_DAY = text(_HANDOFFS + f"""
 SELECT d::date AS day, {_STATS.replace("count(*)", "count(t.id)")}
   FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS d
-  LEFT JOIN t ON (t.handoff_at AT TIME ZONE 'UTC')::date = d::date
+  LEFT JOIN t ON (t.handoff_at AT TIME ZONE :tz)::date = d::date
  GROUP BY d ORDER BY d""")
 _BY_AGENT = text(_HANDOFFS + f"""
 SELECT coalesce(u.display_name, u.email, '(unassigned)') AS agent, {_STATS}

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import ColumnElement, delete, func, select
@@ -28,6 +29,7 @@ from core import audit
 from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Handoff, KnowledgeGapQuestion, KnowledgeGapTopic, Message, Tenant
 from core.redis import conversation_owner_key, conversation_turns_key, sync_redis
+from core.tenancy import tenant_timezone
 
 log = logging.getLogger(__name__)
 RETENTION_BATCH = 1000
@@ -70,10 +72,11 @@ def erase_where(session: Session, tenant_id: uuid.UUID, condition: ColumnElement
     if not rows:
         return Erased()
     ids = [r.id for r in rows]
-    days = {_day(r.started_at) for r in rows}
-    days.update(_day(d) for d in session.scalars(
+    zone = tenant_timezone(session, tenant_id)  # the rollups' days are the tenant's local days
+    days = {_day(r.started_at, zone) for r in rows}
+    days.update(_day(d, zone) for d in session.scalars(
         select(func.min(Message.created_at)).where(Message.conversation_id.in_(ids))
-        .group_by(func.date_trunc("day", Message.created_at, "UTC"))))
+        .group_by(func.date_trunc("day", Message.created_at, zone))))
     erased = Erased(
         conversations=len(ids),
         messages=_count(session, Message, Message.conversation_id.in_(ids)),
@@ -125,8 +128,8 @@ def forget_cached_turns(conversation_ids: list[uuid.UUID]) -> None:
         log.warning("redis unavailable; erased conversations' cached turns expire on their own within a day")
 
 
-def _day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
+def _day(moment: datetime, zone: str) -> date:
+    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 def _count(session: Session, model: Any, condition: ColumnElement[bool]) -> int:

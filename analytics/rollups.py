@@ -1,5 +1,10 @@
 """Daily rollups: one `analytics_daily` row per tenant-day, so reports never rescan every message.
 
+Days and hours are the tenant's own (`core.tenancy.tenant_timezone`, Settings → Time zone): a
+message at 01:00 in Shanghai on the 8th counts on the 8th, in hour 1. Each row records the zone it
+was computed in (`zone`); when the tenant's zone changes, the next refresh drops the rows of the old
+zone and recomputes every day.
+
 Attribution: messages, tokens and cost count on the day they were written; thumbs count on the day
 of the rated reply; conversation outcomes (visitors, hand-off, resolution, CSAT) on the day the
 conversation started.
@@ -17,15 +22,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from analytics.cost import FREE_PROVIDERS, price_table_json
+from analytics.period import local_midnight
 from core.settings import get_settings
+from core.tenancy import tenant_timezone
 
 _HOURS = ",\n        ".join(
-    f"count(*) FILTER (WHERE extract(hour FROM m.created_at AT TIME ZONE 'UTC') = {h})" for h in range(24)
+    f"count(*) FILTER (WHERE extract(hour FROM m.created_at AT TIME ZONE :tz) = {h})" for h in range(24)
 )
 
 _REFRESH_SQL = f"""
@@ -34,7 +42,7 @@ prices AS (
     SELECT * FROM jsonb_to_recordset(CAST(:prices AS jsonb)) AS p(model text, prompt float8, completion float8)
 ),
 msg AS (
-    SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day,
+    SELECT (m.created_at AT TIME ZONE :tz)::date AS day,
         count(*) AS messages,
         count(*) FILTER (WHERE m.role = 'customer') AS customer_messages,
         count(*) FILTER (WHERE m.role = 'assistant') AS replies,
@@ -48,21 +56,21 @@ msg AS (
                       / 1000.0 END) AS est_cost_usd,
         ARRAY[{_HOURS}] AS messages_by_hour
     FROM messages m LEFT JOIN prices p ON p.model = m.model
-    WHERE m.tenant_id = CAST(:tenant_id AS uuid) AND (m.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+    WHERE m.tenant_id = CAST(:tenant_id AS uuid) AND (m.created_at AT TIME ZONE :tz)::date IN (SELECT day FROM days)
       AND m.created_at >= :lo AND m.created_at < :hi
     GROUP BY 1
 ),
 fb AS (
-    SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day,
+    SELECT (m.created_at AT TIME ZONE :tz)::date AS day,
         count(*) FILTER (WHERE f.rating = 1) AS thumbs_up,
         count(*) FILTER (WHERE f.rating = -1) AS thumbs_down
     FROM feedback f JOIN messages m ON m.id = f.message_id
-    WHERE m.tenant_id = CAST(:tenant_id AS uuid) AND (m.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+    WHERE m.tenant_id = CAST(:tenant_id AS uuid) AND (m.created_at AT TIME ZONE :tz)::date IN (SELECT day FROM days)
       AND m.created_at >= :lo AND m.created_at < :hi
     GROUP BY 1
 ),
 conv AS (
-    SELECT (c.started_at AT TIME ZONE 'UTC')::date AS day,
+    SELECT (c.started_at AT TIME ZONE :tz)::date AS day,
         count(*) AS conversations,
         count(DISTINCT c.visitor_id) AS visitors,
         count(*) FILTER (WHERE c.handoff) AS handoffs,
@@ -73,15 +81,15 @@ conv AS (
         coalesce(sum(c.csat), 0) AS csat_sum,
         count(c.csat) AS csat_count
     FROM conversations c
-    WHERE c.tenant_id = CAST(:tenant_id AS uuid) AND (c.started_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM days)
+    WHERE c.tenant_id = CAST(:tenant_id AS uuid) AND (c.started_at AT TIME ZONE :tz)::date IN (SELECT day FROM days)
       AND c.started_at >= :lo AND c.started_at < :hi
     GROUP BY 1
 )
 INSERT INTO analytics_daily AS a (
-    tenant_id, day, conversations, visitors, messages, customer_messages, replies, answered, fallbacks,
+    tenant_id, day, zone, conversations, visitors, messages, customer_messages, replies, answered, fallbacks,
     failed, handoffs, resolved, csat_sum, csat_count, thumbs_up, thumbs_down, prompt_tokens,
     completion_tokens, est_cost_usd, messages_by_hour, refreshed_at)
-SELECT CAST(:tenant_id AS uuid), d.day,
+SELECT CAST(:tenant_id AS uuid), d.day, CAST(:tz AS text),
     coalesce(conv.conversations, 0), coalesce(conv.visitors, 0), coalesce(msg.messages, 0),
     coalesce(msg.customer_messages, 0), coalesce(msg.replies, 0), coalesce(msg.answered, 0),
     coalesce(msg.fallbacks, 0), coalesce(msg.failed, 0), coalesce(conv.handoffs, 0),
@@ -91,7 +99,7 @@ SELECT CAST(:tenant_id AS uuid), d.day,
     coalesce(msg.messages_by_hour, array_fill(0, ARRAY[24])), :now
 FROM days d
 LEFT JOIN msg ON msg.day = d.day LEFT JOIN fb ON fb.day = d.day LEFT JOIN conv ON conv.day = d.day
-ON CONFLICT (tenant_id, day) DO UPDATE SET
+ON CONFLICT (tenant_id, day) DO UPDATE SET zone = excluded.zone,
     conversations = excluded.conversations, visitors = excluded.visitors, messages = excluded.messages,
     customer_messages = excluded.customer_messages, replies = excluded.replies,
     answered = excluded.answered, fallbacks = excluded.fallbacks, failed = excluded.failed,
@@ -104,12 +112,12 @@ ON CONFLICT (tenant_id, day) DO UPDATE SET
 
 # Days whose figures may have changed since `since` (the previous refresh).
 _CHANGED_DAYS_SQL = """
-SELECT (created_at AT TIME ZONE 'UTC')::date FROM messages WHERE tenant_id = :tenant_id AND created_at >= :since
+SELECT (created_at AT TIME ZONE :tz)::date FROM messages WHERE tenant_id = :tenant_id AND created_at >= :since
 UNION
-SELECT (m.created_at AT TIME ZONE 'UTC')::date
+SELECT (m.created_at AT TIME ZONE :tz)::date
     FROM feedback f JOIN messages m ON m.id = f.message_id WHERE f.tenant_id = :tenant_id AND f.created_at >= :since
 UNION
-SELECT (started_at AT TIME ZONE 'UTC')::date FROM conversations
+SELECT (started_at AT TIME ZONE :tz)::date FROM conversations
     WHERE tenant_id = :tenant_id AND greatest(last_message_at, handoff_at, ended_at) >= :since
 """
 
@@ -118,6 +126,8 @@ SELECT least((SELECT min(started_at) FROM conversations WHERE tenant_id = :tenan
              (SELECT min(created_at) FROM messages WHERE tenant_id = :tenant_id))
 """
 _WATERMARK_SQL = "SELECT max(refreshed_at) FROM analytics_daily WHERE tenant_id = :tenant_id"
+# Rows computed in another zone than the tenant's current one (the zone was changed since).
+_DROP_OTHER_ZONES_SQL = "DELETE FROM analytics_daily WHERE tenant_id = :tenant_id AND zone <> :tz"
 
 # Rows written by transactions that began before the previous refresh but committed after it carry
 # timestamps just before the watermark; look back a little further than the watermark itself.
@@ -126,45 +136,47 @@ _COMMIT_SLACK = timedelta(minutes=10)
 
 def refresh(session: Session, tenant_id: uuid.UUID | str, *, full: bool = False,
             today: date | None = None) -> list[date]:
-    """Recompute the tenant's changed days (or every day with `full`); returns the days written."""
+    """Recompute the tenant's changed days (or every day with `full`); returns the days written.
+
+    `today` is the tenant's local date (taken from the clock when omitted).
+    """
     now = datetime.now(UTC)
-    today = today or now.date()
-    days = _days_to_refresh(session, str(tenant_id), today, full=full)
+    zone = tenant_timezone(session, uuid.UUID(str(tenant_id)))
+    today = today or now.astimezone(ZoneInfo(zone)).date()
+    if session.execute(text(_DROP_OTHER_ZONES_SQL), {"tenant_id": str(tenant_id), "tz": zone}).rowcount:
+        full = True  # the tenant changed its time zone: every day's figures move
+    days = _days_to_refresh(session, str(tenant_id), today, zone, full=full)
+    return _write(session, tenant_id, days, zone, now)
+
+
+def _write(session: Session, tenant_id: uuid.UUID | str, days: list[date], zone: str, now: datetime) -> list[date]:
     if not days:
         return []
-    lo = datetime.combine(min(days), datetime.min.time(), tzinfo=UTC)
-    hi = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     session.execute(text(_REFRESH_SQL), {
         "days": days, "prices": price_table_json(), "free": list(FREE_PROVIDERS), "tenant_id": str(tenant_id),
-        "lo": lo, "hi": hi, "now": now,
+        "lo": local_midnight(min(days), zone), "hi": local_midnight(max(days) + timedelta(days=1), zone),
+        "tz": zone, "now": now,
     })
     return days
 
 
-def _days_to_refresh(session: Session, tenant_id: str, today: date, *, full: bool) -> list[date]:
+def _days_to_refresh(session: Session, tenant_id: str, today: date, zone: str, *, full: bool) -> list[date]:
     tenant = {"tenant_id": tenant_id}
     watermark = None if full else session.scalar(text(_WATERMARK_SQL), tenant)
     if watermark is None:
         first = session.scalar(text(_FIRST_DAY_SQL), tenant)
         if first is None:
             return []
-        start = min(first.astimezone(UTC).date(), today)
+        start = min(first.astimezone(ZoneInfo(zone)).date(), today)
         return [start + timedelta(days=i) for i in range((today - start).days + 1)]
     lookback = get_settings().analytics_rollup_lookback_days
     days = {today - timedelta(days=i) for i in range(lookback)}
-    changed = session.scalars(text(_CHANGED_DAYS_SQL), {**tenant, "since": watermark - _COMMIT_SLACK})
+    changed = session.scalars(text(_CHANGED_DAYS_SQL), {**tenant, "tz": zone, "since": watermark - _COMMIT_SLACK})
     days.update(day for day in changed if day is not None)
     return sorted(days)
 
 
 def refresh_days(session: Session, tenant_id: uuid.UUID | str, days: list[date]) -> list[date]:
-    """Recompute exactly `days` (after an erasure: the days the erased rows counted on)."""
-    if not days:
-        return []
-    lo = datetime.combine(min(days), datetime.min.time(), tzinfo=UTC)
-    hi = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    session.execute(text(_REFRESH_SQL), {
-        "days": sorted(days), "prices": price_table_json(), "free": list(FREE_PROVIDERS),
-        "tenant_id": str(tenant_id), "lo": lo, "hi": hi, "now": datetime.now(UTC),
-    })
-    return sorted(days)
+    """Recompute exactly `days`, the tenant's local days (after an erasure: the days the erased rows counted on)."""
+    zone = tenant_timezone(session, uuid.UUID(str(tenant_id)))
+    return _write(session, tenant_id, sorted(days), zone, datetime.now(UTC))

@@ -10,10 +10,10 @@ import click
 
 def export(tenant_id: uuid.UUID, dataset: str, fmt: str, start: str | None, end: str | None, output: Path) -> None:
     from analytics.exports import check_request, write_export
-    from analytics.period import Period
+    from analytics.period import tenant_period
 
     check_request(dataset, fmt)
-    period = Period.parse(start, end)
+    period = tenant_period(tenant_id, start, end)
     size = write_export(tenant_id, dataset, fmt, period, output)
     click.echo(f"{dataset} {period.start}..{period.end} → {output} ({size:,} bytes)")
 

@@ -34,7 +34,7 @@ from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_us
 from chat.limits import enforce as enforce_limits
 from chat.prompts import phrase, system_prompt
 from chat.providers.local import LocalProvider, answer_passage, compose_from_passages
-from chat.tools import REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
+from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
 from chat.types import (
     ChatResult,
     Citation,
@@ -396,8 +396,11 @@ async def _answer_from(state: _Run, ctx: ToolContext, turns: list[dict[str, Any]
         check = await asyncio.to_thread(grounding.check, draft, _evidence(ctx, tool_calls))
         answer = check.answer(settings.grounding_action, _grounded_answer(turn.text, ctx.hits, state.language))
     answered = fallback_reason != "provider_error" and not handoff and answer != phrase(state.language, "dont_know")
-    # The local responder answers from one passage; a model reads all of them.
-    citations = _citations(ctx.hits, state.language, provider is _LOCAL and not tool_calls) if answered else []
+    # The local responder answers from one passage, or from a record alone (no passage to show); a
+    # model reads all of them.
+    from_record = provider is _LOCAL and any(c.name == LOOKUP_RECORD for c in tool_calls)
+    cite = answered and not from_record
+    citations = _citations(ctx.hits, state.language, provider is _LOCAL and not tool_calls) if cite else []
     if citations:
         used = next(h for h in ctx.hits if h.chunk_id == citations[0].chunk_id)
         state.replied = {"entry": used.source_ref, "entry_question": str(used.metadata.get("question") or "")}

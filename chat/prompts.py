@@ -20,7 +20,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "error": "I'm having trouble answering right now. Here is what I found that may help:",
         "error_nothing": "I'm having trouble answering right now. Please try again in a moment, or ask for "
                          "a member of our team.",
-        "record_found": "Here is what I found for {collection} {key}: {details}.",
+        "record_found": "Here is what I found for {collection} {key}:\n\n{details}",
         "record_missing": "I couldn't find {collection} {key}. Please check the number and try again.",
         "record_not_yours": "I couldn't find {collection} {key} in your account. Please check the number and "
                             "try again.",
@@ -40,7 +40,7 @@ PHRASES: dict[str, dict[str, str]] = {
                           "我们会尽快回复您。",
         "error": "抱歉，我暂时无法完整回答。以下是可能有帮助的信息：",
         "error_nothing": "抱歉，我暂时无法回答，请稍后再试，或者转接人工客服。",
-        "record_found": "为您查到{collection} {key}：{details}。",
+        "record_found": "为您查到{collection} {key}：\n\n{details}",
         "record_missing": "没有找到{collection} {key}，请核对编号后再试。",
         "record_not_yours": "您的账户下没有找到{collection} {key}，请核对编号后再试。",
         "record_sign_in": "查询{collection} {key}前，请先登录您在本网站的账户：这些信息只能告诉所属的已登录客户。",

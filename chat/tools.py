@@ -168,6 +168,8 @@ async def _lookup(ctx: ToolContext, collection: str, key: str) -> dict[str, Any]
         seen = await session.run_sync(lambda s: lookup_for_visitor(s, ctx.tenant_id, rules, key, ctx.user_id))
     answer: dict[str, Any] = {"found": seen.status == "found", "collection": collection, "key": key,
                               "record": seen.record}
+    if seen.status == "found" and rules.access == "owner":
+        answer["owner_column"] = rules.owner_column  # names the signed-in customer: not worth repeating
     if seen.status == "sign_in":
         answer.update(sign_in_required=True, note=SIGN_IN_NOTE)
     elif seen.status == "not_found" and rules.access == "owner":

@@ -69,7 +69,8 @@ def shell() -> html.Div:
         html.Div([
             html.Label(t("Period"), htmlFor="period"),
             dcc.DatePickerRange(id="period", display_format="YYYY-MM-DD", clearable=False,
-                                start_date=_default_start(), end_date=_today(), minimum_nights=0, first_day_of_week=1,
+                                start_date=_default_start(user.timezone), end_date=_today(user.timezone),
+                                minimum_nights=0, first_day_of_week=1,
                                 start_date_placeholder_text=t("Start date"), end_date_placeholder_text=t("End date"),
                                 month_format="YYYY年M月" if language() == "zh" else "MMMM YYYY"),
         ], className="period"),
@@ -88,16 +89,17 @@ def shell() -> html.Div:
     ], **{"data-lang": language()})
 
 
-def _today() -> str:
-    from datetime import UTC, datetime
+def _today(zone: str) -> str:
+    """Today in the tenant's time zone (its days are the reports' days)."""
+    from analytics.period import local_today
 
-    return datetime.now(UTC).date().isoformat()
+    return local_today(zone).isoformat()
 
 
-def _default_start() -> str:
-    from datetime import UTC, datetime
+def _default_start(zone: str) -> str:
+    from analytics.period import local_today
 
-    return (datetime.now(UTC).date() - timedelta(days=29)).isoformat()
+    return (local_today(zone) - timedelta(days=29)).isoformat()
 
 
 def _register_timezone_default(app: dash.Dash) -> None:

@@ -110,9 +110,9 @@ def as_uuid(value: object, what: str = "id") -> uuid.UUID:
         raise ValidationFailed(f"{value!r} is not a valid {what}.") from None
 
 
-def period_of(start: str | None, end: str | None) -> Period:
-    """The header's date range as a reporting period (the last 30 days when unset)."""
-    return Period.parse(start[:10] if start else None, end[:10] if end else None)
+def period_of(start: str | None, end: str | None, zone: str = "UTC") -> Period:
+    """The header's date range as a reporting period of days in `zone`, the tenant's (the last 30 days when unset)."""
+    return Period.parse(start[:10] if start else None, end[:10] if end else None, zone=zone)
 
 
 # --- Tables on AG Grid (issue 22): sort, filter, paging, row selection and CSV export in every table ----------

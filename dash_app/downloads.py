@@ -24,7 +24,7 @@ def register(server: flask.Flask) -> None:
             user = auth.current_user()
             auth.require(user, "analyst")
             dataset, fmt = check_choice(args.get("dataset"), args.get("format"))
-            period = period_of(args.get("start"), args.get("end"))
+            period = period_of(args.get("start"), args.get("end"), user.timezone)
         except KefuError as exc:
             return flask.Response(exc.detail, status=exc.status_code, mimetype="text/plain")
         filename = exports.export_filename(dataset, fmt, period)

@@ -429,6 +429,7 @@
     log.replaceChildren();
     systemNote(t('newChat'));
     greet();
+    offerStarters();
   }
 
   async function submit(textOverride, suggestion) {
@@ -602,7 +603,11 @@
 
   function greet() {
     botMessage(state.greeting || t('greeting'), { greeting: true });
-    if (!starters.length || state.conversationId) return;
+  }
+  // Starter questions only open a new conversation: offered once it is known that none is resumed,
+  // so a returning customer never sees them appear and vanish when the history arrives.
+  function offerStarters() {
+    if (!starters.length || state.conversationId || log.querySelector('.starters, .msg.customer')) return;
     log.append(h('div', { class: 'starters', role: 'group', 'aria-label': t('starters') },
       starters.map((q) => h('button', { type: 'button', class: 'starter', text: q, onclick: () => submit(q) }))));
   }
@@ -615,7 +620,7 @@
     return loading;
   }
   async function loadOnce() {
-    if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); return true; }
+    if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); offerStarters(); return true; }
     const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
     state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
     log.replaceChildren();
@@ -629,6 +634,7 @@
       await resumeUsersConversation();
       if (state.conversationId) await loadHistory();
     }
+    offerStarters();
     refreshTools();
     return !(config instanceof Error); // unreachable: try again on the next open or message
   }

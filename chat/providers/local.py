@@ -21,7 +21,7 @@ from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
 from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 from knowledge.lexical import query_tokens
 
-SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]?")
+SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]?\n*|\n+")  # line breaks stay with their sentence
 
 
 def _singular(word: str) -> str:
@@ -93,9 +93,8 @@ class LocalProvider:
             collection = _singular(str(result.get("collection", "record")))
             label = COLLECTION_WORDS.get(collection, collection) if language == "zh" else collection
             if result.get("found"):
-                record = result.get("record") or {}
-                separator = "；" if language == "zh" else "; "
-                details = separator.join(f"{k}: {v}" for k, v in record.items() if v not in (None, ""))
+                details = record_lines(result.get("record") or {}, str(result.get("key") or ""), language,
+                                       skip={str(result.get("owner_column") or "")})
                 return phrase(language, "record_found", collection=label, key=result.get("key"), details=details)
             if "error" in result:
                 return phrase(language, "dont_know")
@@ -107,6 +106,39 @@ class LocalProvider:
         question = next((str(m.get("content")) for m in reversed(messages) if m["role"] == "user"), "")
         passages = result.get("results") if isinstance(result, dict) else None
         return compose_from_passages(question, passages or request.context, language)
+
+
+# Labels for the columns most order, booking and ticket tables have; other columns are humanised.
+FIELD_WORDS_ZH = {
+    "status": "状态", "state": "状态", "carrier": "快递公司", "courier": "快递公司", "tracking_number": "运单号",
+    "tracking": "运单号", "estimated_delivery": "预计送达", "eta": "预计送达", "delivery_date": "送达日期",
+    "items": "商品", "item": "商品", "products": "商品", "quantity": "数量", "address": "收货地址",
+    "shipped_on": "发货日期", "shipped_at": "发货时间", "ordered_on": "下单日期", "created_at": "创建时间",
+    "updated_at": "更新时间", "date": "日期", "time": "时间", "total": "金额", "amount": "金额", "price": "价格",
+    "payment": "支付方式", "payment_method": "支付方式", "name": "姓名", "email": "邮箱", "phone": "电话",
+    "note": "备注", "notes": "备注", "room": "房型", "guests": "人数", "check_in": "入住日期",
+    "check_out": "退房日期", "priority": "优先级", "assignee": "负责人", "subject": "主题",
+}
+
+
+def field_label(column: str, language: str) -> str:
+    """A column name as a customer reads it: "tracking_number" → "Tracking number" / "运单号"."""
+    normal = column.strip().lower().replace(" ", "_").replace("-", "_")
+    if language == "zh" and normal in FIELD_WORDS_ZH:
+        return FIELD_WORDS_ZH[normal]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", column).replace("_", " ").replace("-", " ").split()
+    return " ".join(words).capitalize() if words else column
+
+
+def record_lines(record: dict[str, Any], key: str, language: str, skip: set[str] = frozenset()) -> str:
+    """One "- Label: value" line per filled column, leaving out the number asked about and the owner."""
+    colon = "：" if language == "zh" else ": "
+    lines = [
+        f"- {field_label(str(column), language)}{colon}{value}"
+        for column, value in record.items()
+        if value not in (None, "") and column not in skip and str(value).strip().lower() != key.strip().lower()
+    ]
+    return "\n".join(lines)
 
 
 def _find_call(messages: list[dict[str, Any]], call_id: str | None) -> dict[str, Any] | None:

@@ -39,7 +39,9 @@ class DailyRollup(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # a day of the tenant's time zone
+    # The IANA zone `day` and `messages_by_hour` were computed in (the tenant's at the time).
+    zone: Mapped[str] = mapped_column(Text, nullable=False, server_default="UTC")
     conversations: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     visitors: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     messages: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -57,7 +59,7 @@ class DailyRollup(Base):
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     est_cost_usd: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
-    # Messages per UTC hour of the day (24 counts): the peak-hours heatmap without rescanning messages.
+    # Messages per hour of the day in `zone` (24 counts): the peak-hours heatmap without rescanning messages.
     messages_by_hour: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
     refreshed_at: Mapped[datetime] = utcnow_column()
 

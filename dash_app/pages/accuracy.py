@@ -259,7 +259,7 @@ def register(app: Any) -> None:
         from dash_app.components import period_of
 
         user = auth.current_user()
-        frame, error = attempt(lambda: live_accuracy(user, period_of(start, end)))
+        frame, error = attempt(lambda: live_accuracy(user, period_of(start, end, user.timezone)))
         return accuracy_figure(frame) if frame is not None else empty_figure(str(error.children if error else ""))
 
     @app.callback(Output("acc-grounded", "figure"), Output("acc-flagged-box", "children"),
@@ -268,7 +268,7 @@ def register(app: Any) -> None:
         from dash_app.components import period_of
 
         user = auth.current_user()
-        frames, error = attempt(lambda: grounded(user, period_of(start, end)))
+        frames, error = attempt(lambda: grounded(user, period_of(start, end, user.timezone)))
         if frames is None:
             return empty_figure(str(error.children if error else "")), error
         return grounded_figure(frames[0]), flagged_table(frames[1])

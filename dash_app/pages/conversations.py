@@ -69,8 +69,8 @@ def register(app: Any) -> None:
                   Input("cv-search", "value"), Input("cv-rating", "value"), Input("cv-flags", "value"))
     def search(start: str | None, end: str | None, text: str | None, rating: str | None, flags: list[str]) -> Any:
         user = auth.current_user()
-        frame, error = attempt(lambda: conversation_list(user, period_of(start, end), search=text, rating=rating,
-                                                         flags=flags))
+        frame, error = attempt(lambda: conversation_list(user, period_of(start, end, user.timezone), search=text,
+                                                         rating=rating, flags=flags))
         if error is not None or frame is None:
             return error
         if frame.empty:

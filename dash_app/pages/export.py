@@ -82,7 +82,7 @@ def register(app: Any) -> None:
                   State("period", "start_date"), State("period", "end_date"), prevent_initial_call=True)
     def download(_: Any, dataset: str, fmt: str, start: str | None, end: str | None) -> tuple[Any, Any]:
         user = auth.current_user()
-        result, error = attempt(lambda: export_file(user, dataset, fmt, period_of(start, end)))
+        result, error = attempt(lambda: export_file(user, dataset, fmt, period_of(start, end, user.timezone)))
         if error is not None or result is None:
             return no_update, error
         filename, data = result
@@ -91,5 +91,6 @@ def register(app: Any) -> None:
     @app.callback(Output("ex-stream-link", "href"), Input("ex-dataset", "value"), Input("ex-format", "value"),
                   Input("period", "start_date"), Input("period", "end_date"))
     def link(dataset: str, fmt: str, start: str | None, end: str | None) -> str:
-        period, error = attempt(lambda: period_of(start, end))
+        user = auth.current_user()
+        period, error = attempt(lambda: period_of(start, end, user.timezone))
         return stream_link(dataset, fmt, period) if period is not None and error is None else "#"

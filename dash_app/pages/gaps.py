@@ -70,7 +70,7 @@ def register(app: Any) -> None:
     @app.callback(Output("gap-topics", "children"), Input("period", "start_date"), Input("period", "end_date"))
     def show(start: str | None, end: str | None) -> Any:
         user = auth.current_user()
-        frame, error = attempt(lambda: gap_topics(user, period_of(start, end)))
+        frame, error = attempt(lambda: gap_topics(user, period_of(start, end, user.timezone)))
         if error is not None or frame is None:
             return error
         if frame.empty:

@@ -151,7 +151,7 @@ def register(app: Any) -> None:
                   Input("period", "start_date"), Input("period", "end_date"))
     def show(start: str | None, end: str | None) -> tuple[Any, ...]:
         user = auth.current_user()
-        data, error = attempt(lambda: overview_data(user, period_of(start, end)))
+        data, error = attempt(lambda: overview_data(user, period_of(start, end, user.timezone)))
         if error is not None or data is None:
             blank = empty_figure("")
             return [], blank, blank, blank, error, None

@@ -74,7 +74,7 @@ def register(app: Any) -> None:
                   Input("period", "start_date"), Input("period", "end_date"))
     def show(start: str | None, end: str | None) -> tuple[Any, go.Figure, go.Figure]:
         user = auth.current_user()
-        data, error = attempt(lambda: satisfaction_data(user, period_of(start, end)))
+        data, error = attempt(lambda: satisfaction_data(user, period_of(start, end, user.timezone)))
         if error is not None or data is None:
             return error, empty_figure(""), empty_figure("")
         summary = data["summary"]

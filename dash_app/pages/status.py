@@ -80,7 +80,7 @@ def register(app: Any) -> None:
                   Input("period", "start_date"), Input("period", "end_date"))
     def show(_: Any, start: str | None, end: str | None) -> Any:
         user = auth.current_user()
-        data, error = attempt(lambda: status_data(user, period_of(start, end)))
+        data, error = attempt(lambda: status_data(user, period_of(start, end, user.timezone)))
         if error is not None or data is None:
             return error
         depths = data.get("queue_depths") or {}

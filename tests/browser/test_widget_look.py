@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -249,6 +250,10 @@ def test_demo_shop_signed_in_shopper_gets_the_order_status(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+    # The shopper rated (ended) any earlier chat, e.g. the other variant's: a signed-in shopper's
+    # open conversation follows them to a new browser (tests/browser/test_identity_widget.py), and
+    # starter questions only open a new one.
+    end_open_conversation(site, "c-1001", seeded["shopper_hash"])
     phone = size == "phone"
     context = browser.new_context(
         viewport=VIEWPORTS[size], locale="zh-CN" if lang == "zh" else "en-US", is_mobile=phone, has_touch=phone
@@ -261,8 +266,8 @@ def test_demo_shop_signed_in_shopper_gets_the_order_status(
         page.locator("kefu-chat .launcher").click()
         starters = page.locator("kefu-chat .starter")
         expect(starters.first).to_have_text("Where is my order 10023?")
-        # A signed-in shopper's conversation follows them to this new browser: ask and wait for
-        # the answer in this page's language (the newest message, re-read until it arrives).
+        # Ask and wait for the answer in this page's language (the newest message, re-read until it
+        # arrives).
         if lang == "en":
             starters.first.click()
         else:
@@ -271,8 +276,24 @@ def test_demo_shop_signed_in_shopper_gets_the_order_status(
         answer = page.locator("kefu-chat .msg").last
         expect(answer.locator(".bubble")).to_contain_text("为您查到" if lang == "zh" else "Here is what I found")
         expect(answer.locator(".bubble")).to_contain_text("SF1402938475")
+        expect(answer.locator(".bubble li")).to_have_count(5)  # one line per field, not the number or owner
+        expect(answer.locator(".sources")).to_have_count(0)  # the record answered, no FAQ row did
         assert settled_gap(page) <= 1
         page.screenshot(path=str(artifacts_dir / f"widget-demo-order-{lang}-{size}.png"))
     finally:
         context.close()
         save_appearance(site.tenant_id, {"starters": []})  # the other tests' pages start without them
+
+
+def end_open_conversation(site: Site, user_id: str, user_hash: str) -> None:
+    """Rate the signed-in user's latest conversation, as the widget's "End" button does."""
+    headers = {"X-Widget-Key": site.widget_key, "X-Kefu-User-Id": user_id, "X-Kefu-User-Hash": user_hash,
+               "Origin": site.origin}
+    listed = httpx.get(f"{site.api}/api/v1/chat/conversations?limit=1", headers=headers, timeout=10)
+    listed.raise_for_status()
+    for conversation in listed.json()["conversations"]:
+        if conversation["csat"] is None:
+            body = {"score": 5, "user": {"id": user_id, "hash": user_hash}}
+            rated = httpx.post(f"{site.api}/api/v1/chat/conversations/{conversation['id']}/csat",
+                               json=body, headers=headers, timeout=10)
+            assert rated.status_code == 200, rated.text

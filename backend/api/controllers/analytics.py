@@ -10,11 +10,12 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from analytics.exports import DATASETS, FORMATS, MEDIA_TYPES, check_request, export_filename, iter_export
-from analytics.period import Period
+from analytics.period import tenant_period
 from backend.api.auth import CurrentPrincipal, requires
 
 FirstDay = Annotated[str | None, QueryParameter(description="First day, YYYY-MM-DD (default: 30 days ago)")]
-LastDay = Annotated[str | None, QueryParameter(description="Last day, YYYY-MM-DD (default: today, UTC)")]
+LastDay = Annotated[str | None, QueryParameter(
+    description="Last day, YYYY-MM-DD (default: today); days are the tenant's time zone's")]
 
 
 class AnalyticsController(Controller):
@@ -32,7 +33,7 @@ class AnalyticsController(Controller):
         end: LastDay = None,
     ) -> Stream:
         check_request(dataset, fmt)
-        period = Period.parse(start, end)
+        period = await asyncio.to_thread(tenant_period, principal.tenant_id, start, end)
         # Checks that need the database (XLSX row limit) run here, before any byte is sent.
         chunks = await asyncio.to_thread(iter_export, principal.tenant_id, dataset, fmt, period)
         filename = export_filename(dataset, fmt, period)
