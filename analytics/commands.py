@@ -43,7 +43,7 @@ def erase_visitor(tenant_id: uuid.UUID, visitor_id: str, *, actor: Actor | None 
     with tenant_session_sync(tenant_id) as session:
         erased = privacy.erase_visitor(session, tenant_id, visitor_id)
         audit.record(session, tenant_id, actor, "privacy.erase_visitor", visitor_id, erased.public())
-    privacy.forget_cached_turns(erased.conversation_ids)
+    privacy.forget_after_commit(tenant_id, erased)
     return erased
 
 
@@ -52,7 +52,7 @@ def erase_user(tenant_id: uuid.UUID, user_id: str, *, actor: Actor | None = None
     with tenant_session_sync(tenant_id) as session:
         erased = privacy.erase_user(session, tenant_id, user_id)
         audit.record(session, tenant_id, actor, "privacy.erase_user", user_id, erased.public())
-    privacy.forget_cached_turns(erased.conversation_ids)
+    privacy.forget_after_commit(tenant_id, erased)
     return erased
 
 

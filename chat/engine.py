@@ -32,7 +32,7 @@ from chat.intents import RECORD_KEY
 from chat.language import reply_language
 from chat.limits import Counts, Limits, RateWindow, check_rate_limits, tokens_used_this_month
 from chat.limits import enforce as enforce_limits
-from chat.prompts import phrase, system_prompt
+from chat.prompts import handoff_phrase, phrase, system_prompt
 from chat.providers.local import LocalProvider, answer_passage, compose_from_passages
 from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN, ToolContext, hit_result, load_tool_context, run_tool, tool_specs
 from chat.types import (
@@ -437,8 +437,7 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
         record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
         tool_calls.append(record)
-        available = not isinstance(record.result, dict) or record.result.get("someone_available_now", True)
-        answer = phrase(state.language, "handoff" if available else "handoff_closed")
+        answer = phrase(state.language, handoff_phrase(record.result))
     else:
         answer = phrase(state.language, reading.form if reading.form in dialogue.SMALL_TALK_FORMS else "ack")
     result = ChatResult(turn.conversation_id, uuid.uuid4(), answer, [], 1.0, reading.kind == dialogue.HUMAN,

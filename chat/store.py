@@ -234,3 +234,10 @@ async def record_suggestion_chosen(turn: Turn, source_ref: str, question: str) -
     async with tenant_session(turn.tenant_id) as session:
         await session.execute(update(Message).where(Message.id == turn.message_id)
                               .values(meta=Message.meta.op("||")(bindparam("chosen", chosen, type_=JSONB))))
+
+
+async def record_voice(tenant_id: uuid.UUID, message_id: uuid.UUID, voice: dict[str, Any]) -> None:
+    """Note on a customer's message that it was spoken: where its recording is kept, its length and codec."""
+    async with tenant_session(tenant_id) as session:
+        await session.execute(update(Message).where(Message.id == message_id)
+                              .values(meta=Message.meta.op("||")(bindparam("voice", {"voice": voice}, type_=JSONB))))

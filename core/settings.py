@@ -121,6 +121,20 @@ class Settings(BaseSettings):
     # common in the tenant, which fusion weights least (docs/retrieval.md, at scale).
     lexical_match_budget_indexed: int = Field(default=250, ge=1)
 
+    # An optional cross-encoder reranker (knowledge.reranker): a TEI / Jina / Cohere-style `/rerank`
+    # endpoint that reorders the top fused candidates. Off while the URL is unset; a tenant may set
+    # its own in the bot settings. Errors and timeouts keep the fused order.
+    rerank_url: str | None = None
+    rerank_api_key: str | None = None
+    rerank_model: str | None = None
+    rerank_api: Literal["cohere", "tei"] = "cohere"  # cohere: Jina, Cohere, Infinity, vLLM; tei: HF TEI
+    rerank_top_n: int = Field(default=20, ge=2, le=100)
+    rerank_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # The logistic curve from a reranked top score to the confidence (knowledge.confidence); refit
+    # it for each reranker model with bench/rerank_calibration.py.
+    rerank_confidence_centre: float = 0.5
+    rerank_confidence_scale: float = Field(default=0.1, gt=0)
+
     # Chat. The operator's model: the default of every tenant that has not chosen its own
     # (chat.model_choice). `openai` is any OpenAI-compatible endpoint; unset key: the local responder.
     llm_provider: Literal["openai", "anthropic", "gemini"] = "openai"
@@ -132,6 +146,16 @@ class Settings(BaseSettings):
     llm_allow_private_hosts: bool = False
     llm_timeout_seconds: float = 30.0
     llm_max_retries: int = 3
+    # Voice questions (chat.voice): any OpenAI-compatible `/audio/transcriptions` endpoint (OpenAI,
+    # Groq, a faster-whisper or whisper.cpp server). Unset base URL and key: voice is off unless a
+    # tenant sets its own endpoint; the widget then hides its microphone.
+    transcription_base_url: str | None = None
+    transcription_api_key: str | None = None
+    transcription_model: str = "whisper-1"
+    transcription_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    transcription_max_retries: int = Field(default=1, ge=0, le=5)
+    voice_max_seconds: float = Field(default=60.0, gt=0, le=600)
+    voice_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     chat_max_message_chars: int = 2000
     chat_max_tool_rounds: int = 4
     http_tools_allow_private: bool = False  # SSRF guard: tenant HTTP tools may not reach private IPs

@@ -42,7 +42,7 @@ from core.db import tenant_connection, tenant_session_sync
 from core.errors import ValidationFailed
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_sync
-from knowledge import vector_index
+from knowledge import reranker, vector_index
 from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedding import get_embedder, vector_literal
 from knowledge.hits import Hit
@@ -418,7 +418,7 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     params, terms = _params(query, vector)
     if version is ...:
         version = await tenant_version(tenant_id) if _needs_version(terms) else None
-    search = _search(tenant_id, query, vector, top_k, params, terms, version)
+    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version)
     # A Core connection: a few fixed statements need no ORM session around them.
     async with tenant_connection(tenant_id) as connection:
         try:
@@ -426,7 +426,8 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
             while True:
                 step = search.send(_shaped(await connection.execute(step.statement, step.params), step))
         except StopIteration as done:
-            return done.value
+            hits = done.value
+    return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
@@ -435,11 +436,13 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
     vector = query_vectors.get(query)
     params, terms = _params(query, vector)
     version = tenant_version_sync(tenant_id) if _needs_version(terms) else None
-    search = _search(tenant_id, query, vector, top_k, params, terms, version)
+    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version)
     with tenant_session_sync(tenant_id) as session:
         try:
             step = next(search)
             while True:
                 step = search.send(_shaped(session.execute(step.statement, step.params), step))
         except StopIteration as done:
-            return done.value
+            hits = done.value
+    # The cross-encoder is asked after the session is closed: no network call inside a transaction.
+    return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits

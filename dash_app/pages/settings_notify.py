@@ -138,8 +138,9 @@ def _hours_form(settings: ServiceSettings, admin: bool) -> list[Any]:
     return [
         html.P(
             t(
-                "Outside office hours the chat says that no one can answer right now and asks the customer for "
-                "an email or phone number; replies written later are emailed to them."
+                "Outside office hours, or when no agent has the inbox open, the chat says that no one can answer "
+                "right now and asks the customer for an email or phone number; replies written later are emailed "
+                "to them."
             ),
             className="muted",
         ),

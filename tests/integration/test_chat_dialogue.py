@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from chat import engine
+from chat import engine, presence
 from chat.prompts import phrase
 from core.db import tenant_session_sync
 from core.models import Conversation, Handoff, Message
@@ -163,6 +163,18 @@ async def test_a_request_for_a_person_outside_office_hours_says_no_one_is_there(
     assert (await client.put("/api/v1/settings/service", headers=shop.admin, json=closed)).status_code == 200
     body = await ask(client, shop, "我要人工客服")
     assert body["handoff"] is True and body["answer"] == phrase("zh", "handoff_closed")
+
+
+async def test_a_request_for_a_person_with_no_agent_online_says_so(client, shop) -> None:
+    body = await ask(client, shop, "I want to talk to a human")  # no office hours set: open; nobody at the inbox
+    assert body["handoff"] is True and body["answer"] == phrase("en", "handoff_no_agent")
+    agent = presence.Seat(shop.id, uuid.uuid4(), "socket-1")
+    await presence.arrive(agent)
+    try:
+        body = await ask(client, shop, "我要人工客服", visitor_id="v-online")
+        assert body["handoff"] is True and body["answer"] == phrase("zh", "handoff")
+    finally:
+        await presence.leave(agent)
 
 
 async def test_try_a_question_gives_the_widgets_answers_for_the_same_conversation(client, shop) -> None:

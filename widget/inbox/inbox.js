@@ -154,13 +154,23 @@
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/inbox/ws`);
     state.socket = ws;
     ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: state.token }));
+    // While this page is open its agent counts as online (customers are told someone is there):
+    // a heartbeat every few seconds, and an answer to each ping, keep that true (chat.presence).
+    let beat = null;
+    const heartbeat = () => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'heartbeat' })); };
     ws.onmessage = (e) => {
       let event; try { event = JSON.parse(e.data); } catch { return; }
-      if (event.type === 'ready') { state.live = true; state.retryDelay = 500; renderStatus(); refreshList(); if (state.current) openConversation(state.current, true); return; }
+      if (event.type === 'ping') heartbeat();
+      if (event.type === 'ready') {
+        state.live = true; state.retryDelay = 500; renderStatus(); refreshList(); if (state.current) openConversation(state.current, true);
+        clearInterval(beat); beat = setInterval(heartbeat, 1000 * (event.heartbeat_seconds || 20));
+        return;
+      }
       if (event.type === 'error') { if (event.status === 401) signOut(); else showToast(event.detail); return; }
       onEvent(event);
     };
     ws.onclose = () => {
+      clearInterval(beat);
       state.live = false; renderStatus();
       if (!state.token) return;
       setTimeout(connect, state.retryDelay); state.retryDelay = Math.min(state.retryDelay * 2, 10000);
