@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -188,7 +189,7 @@ async def measure(topo: Any, tenant: Any, search: KefuSearch, texts: list[str], 
     for label, values in samples.items():
         p50, p95 = percentiles(values)
         print(f"  {label:<40} {p50:7.2f} / {p95:7.2f}")
-    print(f"  (load average: {open('/proc/loadavg').read().split()[:3]})", flush=True)
+    print(f"  (load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
 
 
 if __name__ == "__main__":
