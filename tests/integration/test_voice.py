@@ -105,6 +105,11 @@ async def test_a_spoken_question_is_transcribed_answered_and_kept(client, shop, 
     assert kept["container"] == "wav" and kept["codec"] == "pcm" and 1.0 < kept["seconds"] < 5.0
     assert kept["audio_key"] == f"tenants/{shop.id}/audio/{body['conversation_id']}/{question.id}.wav"
     assert get_blob_store().get(kept["audio_key"]) == audio
+    history = (await client.get(f"/api/v1/chat/conversations/{body['conversation_id']}/messages",
+                                headers={"X-Widget-Key": shop.created.widget_key},
+                                params={"visitor_id": "v_voice_1"})).json()["messages"]
+    assert [(m["role"], m.get("voice")) for m in history] == [("customer", True), ("assistant", None)]
+    assert "audio_key" not in str(history)  # where the recording is kept stays with the tenant
 
 
 async def test_a_chinese_question_is_answered_in_chinese(client, shop, speech, tmp_path) -> None:
