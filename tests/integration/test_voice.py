@@ -133,6 +133,16 @@ async def test_a_webm_opus_recording_from_chromium_is_accepted(client, shop, spe
     assert customer.meta["voice"]["codec"] == "opus" and 1.0 < customer.meta["voice"]["seconds"] < 10.0
 
 
+async def test_an_mp4_recording_as_safari_and_chromium_write_it_is_accepted(client, shop, speech) -> None:
+    audio = (FIXTURES / "question-en.m4a").read_bytes()  # fragmented MP4 from MediaRecorder (audio/mp4)
+    speech.script(heard("How long does delivery take?"))
+    response = await ask_audio(client, shop, audio, name="voice.mp4", content_type="audio/mp4")
+    assert response.status_code == 200, response.text
+    assert speech.requests[-1].filename == "question.m4a" and speech.requests[-1].content_type == "audio/mp4"
+    customer = stored_question(shop, str(stored_question(shop, response.json()["message_id"]).reply_to))
+    assert customer.meta["voice"]["container"] == "mp4" and 2.5 < customer.meta["voice"]["seconds"] < 3.5
+
+
 async def test_without_a_transcription_endpoint_voice_is_off_and_says_so(client, shop, fake_speech, tmp_path) -> None:
     config = await client.get("/api/v1/widget/config", headers={"X-Widget-Key": shop.created.widget_key})
     assert config.json()["voice"]["available"] is False
@@ -158,6 +168,7 @@ async def test_the_widget_config_offers_voice_when_configured_unless_the_tenant_
     ("too_large", 413, "the limit is 1 MB"),
     ("adpcm_wav", 415, "codec"),
     ("cut_webm", 422, "damaged"),
+    ("cut_mp4", 422, "damaged"),
     ("silence_only_header", 422, "no sound"),
 ])
 async def test_bad_recordings_get_a_4xx_that_says_what_to_fix(client, shop, speech, tmp_path, case, status,
@@ -173,6 +184,7 @@ async def test_bad_recordings_get_a_4xx_that_says_what_to_fix(client, shop, spee
         # the same recording relabelled as IMA ADPCM (format 0x11): a codec speech recognition refuses
         "adpcm_wav": spoken[:20] + (0x11).to_bytes(2, "little") + spoken[22:],
         "cut_webm": (FIXTURES / "question-en.webm").read_bytes()[:60],
+        "cut_mp4": (FIXTURES / "question-en.m4a").read_bytes()[:120],
         "silence_only_header": silence_wav(0.0),
     }[case]
     response = await ask_audio(client, shop, audio)

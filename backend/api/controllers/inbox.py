@@ -28,9 +28,15 @@ RENEW_SECONDS = 5  # a client sending frames faster than this renews its presenc
 
 
 @dataclass
+class UsedEntryIn:
+    source_ref: str  # one of agent assist's entries
+
+
+@dataclass
 class ReplyIn:
     text: str
     client_ref: str | None = None  # the page's id for this reply: a retry with the same one is stored once
+    used_entry: UsedEntryIn | None = None  # the agent-assist entry the reply was written from
 
 
 @dataclass
@@ -70,7 +76,8 @@ class InboxController(Controller):
         self, principal: CurrentPrincipal, conversation_id: FromPath[uuid.UUID], data: JSONBody[ReplyIn]
     ) -> Response[dict[str, Any]]:
         agent = await inbox.agent_of(principal)
-        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref)
+        used = data.used_entry.source_ref if data.used_entry is not None else None
+        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref, used)
         body = {"message_id": str(message_id), "duplicate": not stored, "agent_name": agent.name}
         return Response(body, status_code=201 if stored else 200)
 
