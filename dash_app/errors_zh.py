@@ -193,6 +193,7 @@ ERRORS_ZH: dict[str, str] = {
     "{} must not contain a user name or password; use api_key.": "{0} 不能包含用户名或密码；请使用 API 密钥。",
     "persona must not be empty.": "机器人人设不能为空。",
     "voice must be true or false.": "语音输入必须是开启或关闭。",
+    "answer_clear_lead must be true or false.": "“首选明确时直接回答”必须是开启或关闭。",
     "{} is not a valid URL: {}.": "{0} 不是有效的网址：{1}。",
     "{} must be a number between {} and {}.": "{0} 必须是 {1} 到 {2} 之间的数字。",
     "{} must be text of at most 4000 characters.": "{0} 必须是最多 4000 个字符的文本。",
