@@ -65,6 +65,14 @@ def database_down(request: Request, exc: OperationalError) -> Response[dict[str,
                    {"Retry-After": "5"})
 
 
+def undecodable_text(request: Request, exc: UnicodeDecodeError) -> Response[dict[str, object]]:
+    # JSON bodies are checked before they are read (request_limits); a multipart form's text fields
+    # are decoded by Litestar while it reads them, so bytes that are not UTF-8 surface here.
+    log.warning("undecodable request text on %s %s: %s", request.method, request.url.path, exc)
+    return problem(400, "Invalid encoding", f"A text field of the request is not valid UTF-8 (byte {exc.start}); "
+                   "send form fields and JSON encoded as UTF-8.")
+
+
 def unexpected(request: Request, exc: Exception) -> Response[dict[str, object]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "Something went wrong on our side.")
@@ -77,5 +85,6 @@ EXCEPTION_HANDLERS = {
     IntegrityError: integrity_error,
     DataError: data_error,
     OperationalError: database_down,
+    UnicodeDecodeError: undecodable_text,
     Exception: unexpected,
 }

@@ -144,6 +144,18 @@ async def test_invalid_utf8_is_400(client, shop, path, body) -> None:
     assert "not valid UTF-8" in response.json()["detail"]
 
 
+async def test_a_multipart_text_field_that_is_not_utf8_is_400_not_500(client, shop) -> None:
+    """Found by bench/fuzz_api.py: a form field's bytes are decoded by the framework while it reads them."""
+    boundary = "kefu-fuzz"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"visitor_id\"\r\n\r\n".encode()
+            + b"v\x91\xff\r\n" + f"--{boundary}--\r\n".encode())
+    response = await client.post("/api/v1/chat/audio", content=body,
+                                 headers={"X-Widget-Key": shop.created.widget_key,
+                                          "content-type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 400, response.text
+    assert "not valid UTF-8" in response.json()["detail"]
+
+
 async def test_malformed_json_is_400(client, shop) -> None:
     response = await client.post("/api/v1/chat", content=b'{"message": ', headers=widget(shop))
     assert response.status_code == 400
