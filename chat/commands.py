@@ -9,35 +9,47 @@ answered by the `chat` worker.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from chat import engine, handoff, http_tool_specs, identity, model_choice, service_hours, store, webhooks
+from chat import engine, handoff, http_tool_specs, identity, model_choice, service_hours, store, voice, webhooks
+from chat.audio import AudioClip, inspect_audio
 from chat.bot_settings import URL_FIELDS, BotSettings, check_base_url, load_bot_settings, write_bot_settings
+from chat.limits import check_rate_limits
 from chat.service_hours import ServiceSettings
 from chat.tasks import answer_message
+from chat.types import ChatResult
 from core import audit
 from core.audit import Actor
+from core.blobstore import get_blob_store
 from core.db import tenant_session, tenant_session_sync
 from core.errors import ValidationFailed
 from core.identity import UserClaim
 from core.jobs import enqueue
+from core.settings import get_settings
 from core.versions import bump_tenant_version_sync
 from knowledge import evaluation
 from knowledge.thresholds import ThresholdReport
 
+log = logging.getLogger(__name__)
+
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
                      channel: str = "widget", user: UserClaim | None = None,
-                     address: str | None = None) -> store.Turn:
+                     address: str | None = None, suggestion: str | None = None) -> store.Turn:
     """Store a customer's question as pending and queue its answer for the `chat` worker.
+
+    `suggestion`: the source_ref of a "did you mean" entry the customer chose (answered from it).
 
     If the queue cannot take it, the question is marked failed (never left pending) and the
     customer is asked to send it again.
     """
     turn = await engine.accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                               channel=channel, user=user, address=address)
+                               channel=channel, user=user, address=address, suggestion=suggestion)
     await queue_answer(turn)
     return turn
 
@@ -52,6 +64,59 @@ async def hand_to_person(tenant_id: uuid.UUID, message: str, *, visitor_id: str,
     verified = await identity.verify(tenant_id, user)
     return await handoff.hold_for_human(tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
                                         user=verified)
+
+
+@dataclass(frozen=True)
+class VoiceQuestion:
+    """A spoken question: what was heard, and the bot's answer (or the hold when a person has the conversation)."""
+
+    transcript: str
+    seconds: float
+    answer: ChatResult | None = None
+    held: handoff.HeldMessage | None = None
+
+
+async def ask_by_voice(tenant_id: uuid.UUID, audio: bytes, *, visitor_id: str, conversation_id: uuid.UUID | None,
+                       user: UserClaim | None = None, address: str | None = None,
+                       language: str | None = None) -> VoiceQuestion:
+    """Check the recording, transcribe it, and answer the transcript as if it had been typed.
+
+    Refused before any transcription: voice not set up (503), bad audio (413/415/422), rate limits
+    (429, the same limits as typed messages: a spoken question counts once here and once when its
+    transcript is answered). The transcript goes through `hand_to_person` and the engine like a
+    typed message; afterwards the recording is kept under the conversation and noted on the message.
+    """
+    settings = await engine.settings_for(tenant_id)
+    config = voice.require_config(settings)
+    app = get_settings()
+    clip = await asyncio.to_thread(inspect_audio, audio, max_seconds=app.voice_max_seconds,
+                                   max_bytes=app.voice_max_bytes)
+    await check_rate_limits(tenant_id, visitor_id, engine.limits_of(settings), language or "en", address)
+    transcript = await voice.transcribe(config, clip, language)
+    held = await hand_to_person(tenant_id, transcript, visitor_id=visitor_id, conversation_id=conversation_id,
+                                user=user)
+    if held is not None:
+        await _keep_recording(tenant_id, held.conversation_id, held.message_id, clip)
+        return VoiceQuestion(transcript, clip.seconds, held=held)
+    result = await engine.answer(tenant_id, transcript, visitor_id=visitor_id, conversation_id=conversation_id,
+                                 user=user, address=address)
+    if result.customer_message_id is not None:
+        await _keep_recording(tenant_id, result.conversation_id, result.customer_message_id, clip)
+    return VoiceQuestion(transcript, clip.seconds, answer=result)
+
+
+async def _keep_recording(tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID,
+                          clip: AudioClip) -> None:
+    """Keep the recording beside its message; the answer stands even if the blob store fails."""
+    key = voice.audio_key(tenant_id, conversation_id, message_id, clip)
+    try:
+        await asyncio.to_thread(get_blob_store().put, key, clip.data)
+    except Exception:  # a lost recording must not lose the customer's answer
+        log.exception("voice recording not kept", extra={"tenant_id": str(tenant_id)})
+        return
+    await store.record_voice(tenant_id, message_id, {"audio_key": key, "seconds": round(clip.seconds, 2),
+                                                     "container": clip.container, "codec": clip.codec,
+                                                     "bytes": len(clip.data)})
 
 
 async def queue_answer(turn: store.Turn) -> None:

@@ -1,8 +1,9 @@
 """When no one can answer now: whether someone is there, and the customer's email or phone to reply to.
 
-`availability` is what the widget shows after a hand-off: inside office hours a colleague will
-answer soon; outside them the widget says so and asks for an address (`leave_contact`), which is
-stored on the conversation. An agent's later reply is emailed there (chat.notifications).
+`availability` is what the widget shows after a hand-off: inside office hours with an agent online
+a colleague will answer soon; outside them, or when no agent has the inbox open (chat.presence), the
+widget says so and asks for an address (`leave_contact`), which is stored on the conversation. An
+agent's later reply is emailed there (chat.notifications).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import redis
 
-from chat import service_hours
+from chat import presence
 from chat.conversations import owned_conversation
 from chat.identity import Asker
 from core.db import tenant_session
@@ -31,11 +32,9 @@ CONTACTS_PER_MINUTE = 5  # per visitor: a person corrects a typo, a script flood
 
 
 async def availability(tenant_id: uuid.UUID) -> dict[str, Any]:
-    """Whether a person can answer now (office hours), and so whether the widget should ask for a contact."""
-    async with tenant_session(tenant_id) as session:
-        settings = await service_hours.load(session, tenant_id)
-    open_now = service_hours.is_open(settings)
-    return {"open": open_now, "ask_contact": not open_now}
+    """Whether a person can answer now (office hours and an agent online), and so whether the widget
+    should ask for a contact (chat.presence.availability)."""
+    return await presence.availability(tenant_id)
 
 
 def check_contact(email: object, phone: object) -> tuple[str | None, str | None]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from chat import events, notifications
+from chat import events, notifications, presence
 from chat.identity import Asker
 from core.db import tenant_session
 from core.errors import NotFound
@@ -190,17 +190,27 @@ async def announce_handoff(
     }
     await events.publish_to(events.inbox_channel(tenant_id), payload)
     if state.status == "waiting":
-        await events.publish(conversation_id, {"type": "queue", "position": state.position})
+        await events.publish(conversation_id, queue_frame(state.position or 1, await presence.availability(tenant_id)))
     return state
 
 
+def queue_frame(position: int, available: dict[str, Any]) -> dict[str, Any]:
+    """The customer's place in the queue and whether someone can answer soon (chat.presence.availability)."""
+    return {"type": "queue", "position": position, "agent_online": available["agent_online"],
+            "ask_contact": available["ask_contact"], "reason": available["reason"]}
+
+
 async def announce_queue(tenant_id: uuid.UUID) -> None:
-    """Tell every waiting customer their place in the queue (after someone left it)."""
+    """Tell every waiting customer their place in the queue and whether someone is there (after someone
+    left the queue, or the first agent of the tenant came online, or the last one left)."""
     async with tenant_session(tenant_id) as session:
         waiting = (
             await session.scalars(
                 select(Conversation.id).where(Conversation.inbox_status == "waiting").order_by(Conversation.handoff_at)
             )
         ).all()
+    if not waiting:
+        return
+    available = await presence.availability(tenant_id)
     for place, conversation_id in enumerate(waiting, start=1):
-        await events.publish(conversation_id, {"type": "queue", "position": place})
+        await events.publish(conversation_id, queue_frame(place, available))

@@ -1,9 +1,10 @@
 """A tenant's model API keys: write-only, sealed at rest in `tenants.model_secrets`.
 
-All of a tenant's keys are one sealed JSON object ({"api_key": ..., "fallback_api_key": ...}), so
+All of a tenant's keys are one sealed JSON object ({"api_key": ..., "fallback_api_key": ...,
+"transcription_api_key": ...}), so
 the column never holds a key in clear and a dump of `tenants` shows only ciphertext. They are
-unsealed only to build a provider client (chat.model_choice) and are never returned, logged,
-audited or exported: the API and the admin app show `api_key_set: true|false`.
+unsealed only to build a provider or transcription client (chat.model_choice, chat.voice) and are
+never returned, logged, audited or exported: the API and the admin app show `api_key_set: true|false`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from core import sealing
 from core.errors import ValidationFailed
 
-KEY_FIELDS = ("api_key", "fallback_api_key")
+KEY_FIELDS = ("api_key", "fallback_api_key", "transcription_api_key")
 _PURPOSE = "model api keys v1"
 _KEY = re.compile(r"^[\x21-\x7e]{1,500}$")  # printable ASCII without spaces: what every vendor issues
 

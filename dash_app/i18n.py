@@ -6,6 +6,7 @@ from typing import Any
 
 import flask
 
+from dash_app.errors_zh import translate_error
 from dash_app.words_zh import WORDS
 
 LANGUAGES = ("en", "zh")
@@ -134,9 +135,12 @@ _ZH: dict[str, str] = {
     "Per day": "按天",
     "Agent": "客服",
     "Day": "日期",
-    "Outside office hours the chat says that no one can answer right now and asks the customer for "
-    "an email or phone number; replies written later are emailed to them.":
-        "在营业时间以外，聊天窗口会如实告诉客户现在无人值守，并请客户留下邮箱或电话；之后写的回复会通过邮件发给客户。",
+    "Outside office hours, or when no agent has the inbox open, the chat says that no one can answer "
+    "right now and asks the customer for an email or phone number; replies written later are emailed "
+    "to them.":
+        "在营业时间以外，或没有客服打开工作台时，聊天窗口会如实告诉客户现在无人值守，并请客户留下邮箱或电话；"
+        "之后写的回复会通过邮件发给客户。",
+    "(unassigned)": "（未分配）",
     "Use office hours": "启用营业时间",
     "Time zone": "时区",
     "Hours per day, like 09:00-12:00, 13:00-18:00 (empty = closed all day).":
@@ -284,6 +288,17 @@ def t(text: str) -> str:
     if language() == "zh":
         return _ZH.get(text) or WORDS.get(text) or text.removesuffix("_kpi")
     return text.removesuffix("_kpi")
+
+
+def error_text(message: str) -> str:
+    """A domain error message (KefuError.detail, a document's stored error) in the current language.
+
+    The domain writes English (the API keeps it); in Chinese mode the message is looked up in the
+    admin app's words, then in the message catalog of `dash_app.errors_zh` with its values kept.
+    """
+    if language() != "zh" or not message:
+        return message
+    return _ZH.get(message) or WORDS.get(message) or translate_error(message) or message
 
 
 # --- Language choice, the words of every page, and translating a layout (issue 22) -------------------------

@@ -50,14 +50,14 @@ _TENANTS = 1024
 _MAX_AGE_SECONDS = 600.0
 
 
-def mean_sql(tenant: str) -> str:
+def mean_sql(tenant: str, embedder_id: int) -> str:
     """The tenant's chunk count and mean embedding, and the count and mean of its FAQ questions
-    embedded as queries (`tenant`: a uuid SQL literal)."""
+    embedded as queries (`tenant`: a uuid SQL literal), over the vectors of its embedder."""
     return f"""
         SELECT count(*) AS n, CAST(avg(embedding) AS text) AS mean,
                count(question_embedding) AS questions, CAST(avg(question_embedding) AS text) AS question_mean
         FROM (SELECT embedding, question_embedding FROM chunks
-              WHERE tenant_id = {tenant} AND embedding IS NOT NULL LIMIT {MAX_ROWS}) s
+              WHERE tenant_id = {tenant} AND embedder_id = {int(embedder_id)} LIMIT {MAX_ROWS}) s
     """
 
 

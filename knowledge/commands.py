@@ -21,12 +21,21 @@ from core.errors import ValidationFailed
 from core.jobs import enqueue_sync
 from core.models import RecordCollection, Source
 from core.versions import bump_tenant_version_sync
-from knowledge import curation, documents, evaluation, faq_overrides, indexing, phrasing_suggestions, records
+from knowledge import (
+    curation,
+    documents,
+    evaluation,
+    faq_overrides,
+    indexing,
+    phrasing_suggestions,
+    records,
+    reembed,
+)
 from knowledge.documents import UploadAction
 from knowledge.faq_overrides import FaqRow
 from knowledge.sources import store as sources_store
 from knowledge.sources.config import check_website
-from knowledge.tasks import ingest_document, reindex_faq_row, score_evaluation_run, sync_source
+from knowledge.tasks import ingest_document, reembed_tenant, reindex_faq_row, score_evaluation_run, sync_source
 
 QUEUE_DOWN_UPLOAD = "The work queue was unreachable when this was uploaded; upload it again."
 
@@ -283,3 +292,29 @@ def delete_source(tenant_id: uuid.UUID, source_id: uuid.UUID) -> None:
     bump_tenant_version_sync(tenant_id)  # answers may quote the deleted pages
     for key in blob_keys:
         documents.remove_blob(key)
+
+
+def reembed_knowledge(tenant_id: uuid.UUID, embedder: str, *, inline: bool = False,
+                      actor: Actor | None = None) -> reembed.ReembedJob:
+    """Queue a re-embedding of the tenant's knowledge with `embedder` (`knowledge.reembed`; `inline`: run it
+    here): searches keep using the old vectors until the switch to the new ones in one transaction."""
+    spec = reembed.parse_target(embedder)
+    with tenant_session_sync(tenant_id) as session:
+        job = reembed.request(session, tenant_id, spec)
+        audit.record(session, tenant_id, actor, "knowledge.reembed", job.embedder,
+                     {"reembed_id": str(job.id), "previous": job.previous, "chunks": job.total})
+    if job.status == "done":
+        bump_tenant_version_sync(tenant_id)
+        return job
+    if inline:
+        try:
+            result = reembed.run(tenant_id, job.id)
+        except Exception as exc:
+            reembed.fail(tenant_id, job.id, f"Re-embedding failed ({type(exc).__name__}: {exc}); the tenant still "
+                                            "searches its old vectors.")
+            raise
+        return replace(job, status=result.status)
+    enqueue_sync(reembed_tenant, str(tenant_id), str(job.id),
+                 unavailable="The work queue is unreachable; the re-embedding was not started. Run it again shortly.",
+                 on_failure=lambda: reembed.fail(tenant_id, job.id, "The work queue was unreachable; run it again."))
+    return job

@@ -11,12 +11,15 @@ queries centred towards their questions' mean, `knowledge.centre`): docs/log/202
 and docs/log/2026-12-06-retrieval-design-notes.md have the fits. The bot's threshold
 (`DEFAULT_THRESHOLD` unless the tenant sets its own) acts on it. With `KEFU_CENTRED_SIMILARITY=false`
 scores are plain cosines and get the curve fitted on those (`PLAIN_CENTRE`, `PLAIN_SCALE`).
+Hits a cross-encoder reordered (`knowledge.reranker`) carry its relevance instead, mapped by the
+curve fitted for that reranker (`KEFU_RERANK_CONFIDENCE_CENTRE` / `_SCALE`, bench/rerank_calibration.py).
 """
 
 from __future__ import annotations
 
 import math
 
+from core.settings import get_settings
 from knowledge.hits import Hit
 
 CENTRE = 0.421
@@ -31,6 +34,27 @@ def confidence(hits: list[Hit]) -> float:
     """Probability-like confidence that `hits[0]` answers the question; 0 without hits."""
     if not hits:
         return 0.0
-    centre, scale = (CENTRE, SCALE) if hits[0].centred is not None else (PLAIN_CENTRE, PLAIN_SCALE)
+    if hits[0].reranked:
+        app = get_settings()
+        centre, scale = app.rerank_confidence_centre, app.rerank_confidence_scale
+    else:
+        centre, scale = (CENTRE, SCALE) if hits[0].centred is not None else (PLAIN_CENTRE, PLAIN_SCALE)
     z = (hits[0].score - centre) / scale
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def fit_curve(scores: list[float], right: list[bool]) -> tuple[float, float]:
+    """The (centre, scale) of the logistic curve from top score to "the top answer is right".
+
+    How a new score scale (a reranker, `bench/rerank_calibration.py`) gets its curve: logistic
+    regression of correctness on the score; centre = the score at probability 0.5, scale = 1/slope.
+    """
+    from sklearn.linear_model import LogisticRegression  # only for calibration runs, never the API
+
+    if len(set(right)) < 2:
+        raise ValueError("calibration needs questions the top hit answers right and questions it gets wrong")
+    model = LogisticRegression(C=1e6, max_iter=1000).fit([[s] for s in scores], right)
+    slope, intercept = float(model.coef_[0][0]), float(model.intercept_[0])
+    if slope <= 0:
+        raise ValueError("a higher score does not mean a right answer more often: this score cannot be calibrated")
+    return -intercept / slope, 1.0 / slope

@@ -19,3 +19,4 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     overlap: float = 0.0
     centred: float | None = None  # cos(q - μ, s - μ), the dense part of `score` when centring is on
+    reranked: bool = False  # `score` is a cross-encoder's relevance (knowledge.reranker), not the fused score

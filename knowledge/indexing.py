@@ -32,9 +32,10 @@ from core.errors import DocumentParseError
 from core.models import Chunk, Document
 from core.settings import get_settings
 from core.versions import bump_tenant_version_sync
-from knowledge import faq_overrides, ingest_lease, similar_questions
+from knowledge import embedders, faq_overrides, ingest_lease, similar_questions
 from knowledge.blobstore import get_blob_store
-from knowledge.embedding import DIM, get_embedder, vector_literal
+from knowledge.embedders import TenantEmbedder
+from knowledge.embedding import Embedder, EmbedderUnavailable, vector_literal
 from knowledge.lexical import tsvector_literal
 from knowledge.parsing import Passage, parse_document
 
@@ -46,8 +47,8 @@ QUESTION_SHARE = 0.5
 _INSERT_CHUNKS = text(
     """
     INSERT INTO chunks (tenant_id, document_id, ordinal, text, source_ref, metadata, embedding,
-                        question_embedding, lexical)
-    SELECT :tenant_id, :document_id, o, t, s, m::jsonb, e::vector, qe::vector, l::tsvector
+                        question_embedding, lexical, embedder_id)
+    SELECT :tenant_id, :document_id, o, t, s, m::jsonb, e::vector, qe::vector, l::tsvector, :embedder_id
     FROM unnest(CAST(:ordinals AS int[]), CAST(:texts AS text[]), CAST(:refs AS text[]),
                 CAST(:metas AS text[]), CAST(:embeddings AS text[]), CAST(:question_embeddings AS text[]),
                 CAST(:lexicals AS text[]))
@@ -122,7 +123,13 @@ def mark_failed(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int | Non
         document.lease_until = None
 
 
-def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | None = None,
+def embedder_for(tenant_id: uuid.UUID) -> tuple[TenantEmbedder, Embedder]:
+    """The tenant's embedder (`knowledge.embedders`): its row and the embedder that makes its vectors."""
+    chosen = embedders.for_indexing(tenant_id)
+    return chosen, chosen.embedder(tenant_id)
+
+
+def build_rows(passages: list[Passage], embedder: Embedder, on_progress: Callable[[int], None] | None = None,
                clock: _StageClock | None = None) -> list[dict[str, str]]:
     """Tokenise, then embed, then format; returns insert-ready text columns.
 
@@ -135,8 +142,8 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
     lexicals = [tsvector_literal(p.text) for p in passages]
     metas = [json.dumps(p.metadata, ensure_ascii=False) for p in passages]
     clock.lap("tokenise")
-    vectors = embed_distinct([p.text for p in passages], get_embedder().embed_passages, on_progress)
-    vectors, asked = with_question_vectors(passages, vectors)
+    vectors = embed_distinct([p.text for p in passages], embedder.embed_passages, on_progress, embedder.dim)
+    vectors, asked = with_question_vectors(passages, vectors, embedder)
     clock.lap("embed")
     rows = [
         {"text": p.text, "ref": p.source_ref, "meta": meta, "embedding": vector_literal(vector), "lexical": lexical,
@@ -148,7 +155,7 @@ def build_rows(passages: list[Passage], on_progress: Callable[[int], None] | Non
 
 
 def embed_distinct(texts: list[str], embed: Callable[[list[str]], np.ndarray],
-                   on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+                   on_progress: Callable[[int], None] | None = None, dim: int = 384) -> np.ndarray:
     """`embed` over the distinct texts, in calls of up to `KEFU_EMBED_BATCH_SIZE` (the embedder
     spreads each call over the cores, so few large calls leave cores idle least); one row per text."""
     distinct = list(dict.fromkeys(texts))
@@ -159,12 +166,13 @@ def embed_distinct(texts: list[str], embed: Callable[[list[str]], np.ndarray],
         if on_progress:
             on_progress(min(start + size, len(distinct)))
     if not batches:
-        return np.zeros((0, DIM), dtype=np.float32)
+        return np.zeros((0, dim), dtype=np.float32)
     position = {text: i for i, text in enumerate(distinct)}
     return np.concatenate(batches)[[position[t] for t in texts]]
 
 
-def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:
+def with_question_vectors(passages: list[Passage], vectors: np.ndarray,
+                          embedder: Embedder) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """One vector per FAQ entry that matches both how customers ask and what the entry says.
 
     A customer's question is closer to the stored question than to question + answer, and e5 matches
@@ -179,7 +187,8 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple
     questions_asked: list[np.ndarray | None] = [None] * len(passages)
     if not faq:
         return vectors, questions_asked
-    asked = embed_distinct([str(passages[i].metadata["question"]) for i in faq], get_embedder().embed_queries)
+    asked = embed_distinct([str(passages[i].metadata["question"]) for i in faq], embedder.embed_queries,
+                           dim=embedder.dim)
     mixed = vectors.copy()
     mixed[faq] = QUESTION_SHARE * asked + (1 - QUESTION_SHARE) * vectors[faq]
     mixed[faq] /= np.linalg.norm(mixed[faq], axis=1, keepdims=True)
@@ -189,14 +198,17 @@ def with_question_vectors(passages: list[Passage], vectors: np.ndarray) -> tuple
 
 
 def _swap(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]],
-          ordinals: list[int]) -> None:
+          ordinals: list[int], embedder_id: int) -> None:
     session.execute(delete(Chunk).where(Chunk.document_id == document_id))
-    insert_chunks(session, tenant_id, document_id, rows, ordinals)
+    insert_chunks(session, tenant_id, document_id, rows, ordinals, embedder_id)
 
 
 def insert_chunks(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, rows: list[dict[str, str]],
-                  ordinals: list[int]) -> None:
-    """Insert built rows as chunks; `ordinals` are their positions in the parsed file."""
+                  ordinals: list[int], embedder_id: int) -> None:
+    """Insert built rows as chunks; `ordinals` are their positions in the parsed file. The tenant must
+    still use `embedder_id`, the embedder that made the rows (EmbedderChanged otherwise: a retry
+    embeds them again with the new one)."""
+    embedders.check_unchanged(session, tenant_id, embedder_id)
     for start in range(0, len(rows), INSERT_BATCH):
         part = rows[start : start + INSERT_BATCH]
         session.execute(
@@ -211,6 +223,7 @@ def insert_chunks(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID
                 "embeddings": [r["embedding"] for r in part],
                 "question_embeddings": [r.get("question_embedding") for r in part],
                 "lexicals": [r["lexical"] for r in part],
+                "embedder_id": embedder_id,
             },
         )
 
@@ -243,13 +256,18 @@ def _build(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int, blob_key:
     overrides = faq_overrides.load_overrides(tenant_id, document_id)
     indexed, ordinals = similar_questions.expand(*faq_overrides.apply_overrides(passages, overrides))
     clock.lap("parse")
-    rows = build_rows(indexed, clock=clock)
+    try:
+        chosen, embedder = embedder_for(tenant_id)
+    except EmbedderUnavailable as exc:
+        mark_failed(tenant_id, document_id, version, str(exc))
+        return IngestOutcome("failed", detail=str(exc))
+    rows = build_rows(indexed, embedder, clock=clock)
 
     with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
         if document is None or document.version != version:
             return IngestOutcome("skipped", detail="superseded by a newer version or deleted")
-        _swap(session, tenant_id, document_id, rows, ordinals)
+        _swap(session, tenant_id, document_id, rows, ordinals, chosen.id)
         stale = faq_overrides.record_file_rows(session, tenant_id, document_id, passages, overrides)
         document.status = "ready"
         document.error = None
@@ -268,13 +286,13 @@ def _build(tenant_id: uuid.UUID, document_id: uuid.UUID, version: int, blob_key:
 
 
 _QUESTIONS_WITHOUT_VECTORS = text(
-    "SELECT id, metadata->>'question' AS question FROM chunks "
-    "WHERE question_embedding IS NULL AND coalesce(metadata->>'question', '') <> '' ORDER BY id LIMIT :n"
+    "SELECT id, metadata->>'question' AS question FROM chunks WHERE embedder_id = :e "
+    "AND question_embedding IS NULL AND coalesce(metadata->>'question', '') <> '' ORDER BY id LIMIT :n"
 )
 _SET_QUESTION_VECTORS = text(
     "UPDATE chunks SET question_embedding = CAST(u.v AS vector) "
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:vectors AS text[])) AS u(id, v) "
-    "WHERE chunks.id = u.id AND chunks.question_embedding IS NULL"
+    "WHERE chunks.id = u.id AND chunks.question_embedding IS NULL AND chunks.embedder_id = :e"
 )
 
 
@@ -283,16 +301,16 @@ def backfill_question_vectors(tenant_id: uuid.UUID, batch: int = 256) -> int:
     have no `question_embedding` yet (`knowledge.centre` centres queries towards their mean); the
     rows' own vectors are untouched. Embeds outside any transaction, a batch at a time; returns the
     rows filled in."""
-    embedder = get_embedder()
+    chosen, embedder = embedder_for(tenant_id)
     filled = 0
     while True:
         with tenant_session_sync(tenant_id) as session:
-            rows = session.execute(_QUESTIONS_WITHOUT_VECTORS, {"n": batch}).all()
+            rows = session.execute(_QUESTIONS_WITHOUT_VECTORS, {"n": batch, "e": chosen.id}).all()
         if not rows:
             break
         vectors = embedder.embed_queries([row.question for row in rows])
         with tenant_session_sync(tenant_id) as session:
-            session.execute(_SET_QUESTION_VECTORS, {"ids": [row.id for row in rows],
+            session.execute(_SET_QUESTION_VECTORS, {"ids": [row.id for row in rows], "e": chosen.id,
                                                     "vectors": [vector_literal(v) for v in vectors]})
         filled += len(rows)
     if filled:

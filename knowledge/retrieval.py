@@ -20,6 +20,10 @@ applies in any case. Lexical matching goes through `kefu_lexical_candidates` (mi
 function runs as the owner, scoped to the transaction's tenant, and uses the tenant's partial GIN
 or, without one, checks the tenant's own rows. `hnsw.ef_search` is set once per pooled connection
 (`core.db`), not per search.
+
+A search uses only its tenant's embedder (`knowledge.embedders`): the query is embedded with it and
+the statement reads only chunks it made (`embedder_id`, inlined like the tenant), so vectors of two
+embedders are never compared, also while `kefu reembed` stages a tenant's new vectors.
 """
 
 from __future__ import annotations
@@ -39,12 +43,13 @@ import numpy as np
 from sqlalchemy import text
 
 from core.db import tenant_connection, tenant_session_sync
-from core.errors import ValidationFailed
+from core.errors import ServiceUnavailable, ValidationFailed
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_sync
-from knowledge import vector_index
+from knowledge import embedders, reranker, vector_index
 from knowledge.centre import Centre, centres, mean_sql
-from knowledge.embedding import get_embedder, vector_literal
+from knowledge.embedders import TenantEmbedder
+from knowledge.embedding import EmbedderSpec, EmbedderUnavailable, build, configured_spec, vector_literal
 from knowledge.hits import Hit
 from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
 from knowledge.overlap import question_overlap
@@ -58,12 +63,15 @@ MAX_TOP_K = 50
 
 
 
-def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool = False) -> str:
+def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool = False, *,
+         embedder_id: int, dimension: int) -> str:
     tenant = _tenant_literal(tenant_id)
+    mine = f"tenant_id = {tenant} AND embedder_id = {int(embedder_id)}"
     # `+ 0` hides the operator from the planner: for small tenants an exact scan over the
-    # tenant's rows beats any approximate index, and is exact.
-    order = "embedding <=> CAST(CAST(:q AS text) AS vector)"
-    dense_order = order if indexed else f"({order}) + 0"
+    # tenant's rows beats any approximate index, and is exact. A tenant's partial HNSW index is on
+    # the typed cast (`knowledge.vector_index`), so the indexed order names the same expression.
+    dense_order = (f"CAST(embedding AS vector({int(dimension)})) <=> CAST(CAST(:q AS text) AS vector)" if indexed
+                   else "(embedding <=> CAST(CAST(:q AS text) AS vector)) + 0")
     lexical = (
         """
         , lex AS (
@@ -90,7 +98,7 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
     )
     return f"""
         WITH dense AS (
-            SELECT id FROM chunks WHERE tenant_id = {tenant} ORDER BY {dense_order} LIMIT :n
+            SELECT id FROM chunks WHERE {mine} ORDER BY {dense_order} LIMIT :n
         ){lexical},
         cand AS (SELECT id FROM dense UNION SELECT id FROM lex)
         SELECT c.id, c.document_id, c.source_ref, c.text, c.metadata::text AS metadata,
@@ -99,7 +107,7 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
                1 - (c.embedding <=> CAST(CAST(:q AS text) AS vector)) AS dense,
                {matched} AS matched, {centring}
         FROM cand JOIN chunks c ON c.id = cand.id
-        WHERE c.tenant_id = {tenant}
+        WHERE c.tenant_id = {tenant} AND c.embedder_id = {int(embedder_id)}
     """
 
 
@@ -184,37 +192,39 @@ class _QueryVectors:
     def __init__(self, size: int = 4096, max_batch: int = 32) -> None:
         self._size = size
         self._max_batch = max_batch
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[tuple[EmbedderSpec, str], np.ndarray] = OrderedDict()
         self._lock = Lock()
         # Per event loop (the API has one; each worker thread running async chat code has its own).
-        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[np.ndarray]]] = (
+        self._waiting: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[EmbedderSpec, str], asyncio.Future[np.ndarray]]] = (
             weakref.WeakKeyDictionary())
         self._batcher: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
             weakref.WeakKeyDictionary())
 
-    def _cached(self, key: str) -> np.ndarray | None:
+    def _cached(self, key: tuple[EmbedderSpec, str]) -> np.ndarray | None:
         with self._lock:
             vector = self._items.get(key)
             if vector is not None:
                 self._items.move_to_end(key)
             return vector
 
-    def _remember(self, key: str, vector: np.ndarray) -> None:
+    def _remember(self, key: tuple[EmbedderSpec, str], vector: np.ndarray) -> None:
         with self._lock:
             self._items[key] = vector
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
 
-    def get(self, query: str) -> np.ndarray:
-        key = f"{get_settings().embedder}:{query}"
+    def get(self, query: str, spec: EmbedderSpec | None = None) -> np.ndarray:
+        """The query's vector by `spec`'s embedder (default: the configured one)."""
+        key = (spec or configured_spec(), query)
         vector = self._cached(key)
         if vector is None:
-            vector = get_embedder().embed_query(query)
+            vector = build(key[0]).embed_query(query)
             self._remember(key, vector)
         return vector
 
-    async def aget(self, query: str) -> np.ndarray:
-        key = f"{get_settings().embedder}:{query}"
+    async def aget(self, query: str, spec: EmbedderSpec | None = None) -> np.ndarray:
+        key = (spec or configured_spec(), query)
         vector = self._cached(key)
         if vector is not None:
             return vector
@@ -228,17 +238,19 @@ class _QueryVectors:
         return await asyncio.shield(future)
 
     async def _embed_batches(self, loop: asyncio.AbstractEventLoop,
-                             waiting: dict[str, asyncio.Future[np.ndarray]]) -> None:
+                             waiting: dict[tuple[EmbedderSpec, str], asyncio.Future[np.ndarray]]) -> None:
         try:
             while waiting:
-                keys = list(waiting)[: self._max_batch]
+                spec = next(iter(waiting))[0]  # one embedder per batch
+                keys = [k for k in waiting if k[0] == spec][: self._max_batch]
                 futures = [waiting.pop(k) for k in keys]
-                texts = [k.split(":", 1)[1] for k in keys]
+                texts = [k[1] for k in keys]
                 try:
+                    embedder = build(spec)
                     if len(texts) == 1:
-                        vectors = [await asyncio.to_thread(get_embedder().embed_query, texts[0])]
+                        vectors = [await asyncio.to_thread(embedder.embed_query, texts[0])]
                     else:
-                        vectors = list(await asyncio.to_thread(get_embedder().embed_queries, texts))
+                        vectors = list(await asyncio.to_thread(embedder.embed_queries, texts))
                 except Exception as exc:
                     for future in futures:
                         if not future.done():
@@ -368,9 +380,11 @@ class _Step:
 
 
 def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, params: dict[str, Any],
-            terms: list[str], version: int | None) -> Generator[_Step, Any, list[Hit]]:
+            terms: list[str], version: int | None, chosen: TenantEmbedder) -> Generator[_Step, Any, list[Hit]]:
     known = term_stats.lookup(tenant_id, version, terms)
     centre_known, centre = centres.lookup(tenant_id, version) if get_settings().centred_similarity else (True, None)
+    if centre is not None and centre.vector.shape[0] != chosen.spec.dimension:
+        centre_known = False  # kept from before a switch of embedder (no version while Redis was away)
     indexed = vector_index.cached_has_index(tenant_id)
     if indexed is None:
         indexed = bool((yield _Step(vector_index.HAS_INDEX_SQL, {"n": vector_index.index_name(tenant_id)}, "scalar")))
@@ -385,21 +399,21 @@ def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, pa
     n, df = _frequencies(tenant_id, version, known, counted)
     with_lexical = _lexical_params(params, terms, df, n, indexed)
     if not centre_known:
-        row = yield _Step(text(mean_sql(_tenant_literal(tenant_id))), None, "one")
+        row = yield _Step(text(mean_sql(_tenant_literal(tenant_id), chosen.id)), None, "one")
         centre = Centre.from_mean(int(row.n), row.mean, int(row.questions), row.question_mean,
                                   get_settings().query_centre_share)
         centres.store(tenant_id, version, centre)
     _centre_params(params, centre)
-    rows = yield _Step(text(_sql(tenant_id, indexed, with_lexical, centre is not None)), params)
+    rows = yield _Step(text(_sql(tenant_id, indexed, with_lexical, centre is not None, embedder_id=chosen.id,
+                                 dimension=chosen.spec.dimension)), params)
     return _fused(rows, top_k, terms, n, df, query, centre, vector)
 
 
 _SET_EF_SEARCH = text("SELECT set_config('hnsw.ef_search', :ef, true)")
 
 
-def _needs_version(terms: list[str]) -> bool:
-    """Whether the search uses anything cached by knowledge version (term statistics, the centre)."""
-    return get_settings().centred_similarity or bool(terms)
+def _refused(tenant_id: uuid.UUID, chosen: TenantEmbedder, exc: EmbedderUnavailable) -> ServiceUnavailable:
+    return ServiceUnavailable(embedders.unavailable_message(tenant_id, chosen.spec, str(exc)))
 
 
 def _shaped(result: Any, step: _Step) -> Any:
@@ -414,11 +428,17 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     unreachable); by default it is read here (term statistics and the centre are cached by it).
     """
     query = validate(query, top_k)
-    vector = await query_vectors.aget(query)
-    params, terms = _params(query, vector)
     if version is ...:
-        version = await tenant_version(tenant_id) if _needs_version(terms) else None
-    search = _search(tenant_id, query, vector, top_k, params, terms, version)
+        version = await tenant_version(tenant_id)
+    chosen = await embedders.for_search(tenant_id, version)
+    if chosen is None:
+        return []  # nothing indexed yet
+    try:
+        vector = await query_vectors.aget(query, chosen.spec)
+    except EmbedderUnavailable as exc:
+        raise _refused(tenant_id, chosen, exc) from None
+    params, terms = _params(query, vector)
+    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     # A Core connection: a few fixed statements need no ORM session around them.
     async with tenant_connection(tenant_id) as connection:
         try:
@@ -426,20 +446,29 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
             while True:
                 step = search.send(_shaped(await connection.execute(step.statement, step.params), step))
         except StopIteration as done:
-            return done.value
+            hits = done.value
+    return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
     """The same retrieval for workers, the CLI, evaluation runs and Dash."""
     query = validate(query, top_k)
-    vector = query_vectors.get(query)
+    version = tenant_version_sync(tenant_id)
+    chosen = embedders.for_search_sync(tenant_id, version)
+    if chosen is None:
+        return []
+    try:
+        vector = query_vectors.get(query, chosen.spec)
+    except EmbedderUnavailable as exc:
+        raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    version = tenant_version_sync(tenant_id) if _needs_version(terms) else None
-    search = _search(tenant_id, query, vector, top_k, params, terms, version)
+    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     with tenant_session_sync(tenant_id) as session:
         try:
             step = next(search)
             while True:
                 step = search.send(_shaped(session.execute(step.statement, step.params), step))
         except StopIteration as done:
-            return done.value
+            hits = done.value
+    # The cross-encoder is asked after the session is closed: no network call inside a transaction.
+    return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits

@@ -20,7 +20,7 @@ from core.models import Chunk, Document, FaqOverride
 from core.versions import bump_tenant_version_sync
 from knowledge import faq_overrides, similar_questions
 from knowledge.blobstore import get_blob_store
-from knowledge.indexing import build_rows, insert_chunks
+from knowledge.indexing import build_rows, embedder_for, insert_chunks
 from knowledge.parsing import parse_document
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def reindex_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -
     wanted, ordinals = similar_questions.expand(
         [p for p in kept if p.source_ref == source_ref],
         [o for o, p in zip(kept_ordinals, kept, strict=True) if p.source_ref == source_ref])
-    rows = build_rows(wanted)  # embedding: outside any transaction
+    chosen, embedder = embedder_for(tenant_id)
+    rows = build_rows(wanted, embedder)  # embedding: outside any transaction
 
     with tenant_session_sync(tenant_id) as session:
         document = session.get(Document, document_id, with_for_update=True)
@@ -62,7 +63,7 @@ def reindex_row(tenant_id: uuid.UUID, document_id: uuid.UUID, source_ref: str) -
             return "superseded"
         removed = session.execute(delete(Chunk).where(Chunk.document_id == document_id,
                                                       Chunk.source_ref == source_ref)).rowcount or 0
-        insert_chunks(session, tenant_id, document_id, rows, ordinals)
+        insert_chunks(session, tenant_id, document_id, rows, ordinals, chosen.id)
         document.chunk_count = document.chunk_count - removed + len(rows)
         if stored is not None:
             file_row = faq_overrides.file_rows(in_file, {source_ref}).get(source_ref)

@@ -20,7 +20,7 @@ from core import metrics
 from core.broker import failure_name
 from core.logging import bind_log_context
 from core.settings import get_settings
-from knowledge import evaluation, indexing, ingest_lease, ingest_share, row_indexing, vector_index
+from knowledge import evaluation, indexing, ingest_lease, ingest_share, reembed, row_indexing, vector_index
 from knowledge.sources import store, sync
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,28 @@ def build_tenant_vector_index(tenant_id: str) -> None:
     """Give a growing tenant its own partial GIN and HNSW indexes once large enough for each (no-op when
     they exist or it is too small)."""
     vector_index.ensure_tenant_index(uuid.UUID(tenant_id))
+
+
+# On the maintenance queue with a long time limit: a large tenant takes as long as ingesting all of
+# its documents again. A retried job resumes with the vectors it already staged.
+@dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=12 * 3600 * 1000, min_backoff=5_000,
+                max_backoff=120_000, on_retry_exhausted="reembed_gave_up")
+def reembed_tenant(tenant_id: str, reembed_id: str) -> None:
+    """Re-embed a tenant's chunks with another embedder and switch to them at once (`knowledge.reembed`)."""
+    bind_log_context(tenant_id=tenant_id, reembed_id=reembed_id)
+    result = reembed.run(uuid.UUID(tenant_id), uuid.UUID(reembed_id))
+    log.info("re-embedding finished", extra={"status": result.status, "chunks": result.chunks})
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3)
+def reembed_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """Every attempt failed: the job is failed, its staged vectors dropped; searches never left the old ones."""
+    tenant_id, reembed_id = message["args"]
+    bind_log_context(tenant_id=tenant_id, reembed_id=reembed_id)
+    reembed.fail(uuid.UUID(tenant_id), uuid.UUID(reembed_id),
+                 f"Re-embedding failed after several attempts ({failure_name(message)}); the tenant still "
+                 "searches its old vectors. Check the embedder and run `kefu reembed` again.")
+    log.error("re-embedding failed permanently", extra={"retries": retry_info.get("retries")})
 
 
 @dramatiq.actor(queue_name="ingest", max_retries=_settings.ingest_max_retries, time_limit=10 * 60 * 1000,

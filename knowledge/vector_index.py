@@ -9,9 +9,11 @@ inlines the tenant id as a literal):
 - from `tenant_lexical_index_threshold` chunks (2,000), `USING gin (lexical)`: checking every row
   stops being cheap, and the global GIN holds every tenant's postings, so a common term would AND
   a posting list from all tenants with the tenant's rows on every search;
-- from `tenant_hnsw_threshold` chunks (20,000), `USING hnsw (embedding vector_cosine_ops)`: a
-  single global HNSW index filtered by tenant would drop most of a small tenant's rows, so there
-  is none.
+- from `tenant_hnsw_threshold` chunks (20,000), `USING hnsw ((embedding::vector(D)) vector_cosine_ops)
+  WHERE tenant_id = '<id>' AND embedder_id = E`, for the tenant's embedder E of dimension D (the
+  column holds vectors of any dimension; an HNSW index needs one): a single global HNSW index
+  filtered by tenant would drop most of a small tenant's rows, so there is none. When the tenant
+  moves to another embedder (`knowledge.reembed`) its index is rebuilt for the new one and swapped in.
 
 A restarted PostgreSQL starts with an empty buffer cache, and the first searches of a large
 tenant then read thousands of HNSW and heap pages each, so they are much slower than warm ones
@@ -37,6 +39,7 @@ from core.models import Chunk
 from core.periodic import start_every
 from core.redis import sync_redis
 from core.settings import get_settings
+from knowledge import embedders
 
 INDEX_PREFIX = "ix_chunks_hnsw_t_"
 # How a tenant's HNSW graph is built. ef_construction 128 (pgvector's default is 64) builds a
@@ -81,8 +84,13 @@ def ensure_tenant_index(tenant_id: uuid.UUID, *, force: bool = False) -> bool:
         _create(lexical_index_name(tenant_id), f"USING gin (lexical) WHERE tenant_id = {tenant}")
     if count is not None and count < settings.tenant_hnsw_threshold:
         return has_index_uncached(tenant_id)
-    definition = f"USING hnsw (embedding vector_cosine_ops) WITH ({_HNSW_WITH}) WHERE tenant_id = {tenant}"
-    built = _create(index_name(tenant_id), definition) or _rebuild_if_outdated(index_name(tenant_id), definition)
+    with tenant_session_sync(tenant_id) as session:
+        chosen = embedders.current(session, tenant_id)
+    if chosen is None:
+        return False
+    definition = hnsw_definition(tenant_id, chosen.id, chosen.spec.dimension)
+    built = (_create(index_name(tenant_id), definition)
+             or _rebuild_if_outdated(index_name(tenant_id), definition, chosen.id))
     _cache[tenant_id] = (time.monotonic(), True)
     if built:
         try:
@@ -90,6 +98,12 @@ def ensure_tenant_index(tenant_id: uuid.UUID, *, force: bool = False) -> bool:
         except Exception:  # a cold cache is slower, not wrong
             log.exception("warming the new index of tenant %s failed", tenant_id)
     return True
+
+
+def hnsw_definition(tenant_id: uuid.UUID, embedder_id: int, dimension: int) -> str:
+    tenant = f"'{uuid.UUID(str(tenant_id))}'::uuid"
+    return (f"USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops) WITH ({_HNSW_WITH}) "
+            f"WHERE tenant_id = {tenant} AND embedder_id = {int(embedder_id)}")
 
 
 def index_threshold() -> int:
@@ -112,13 +126,17 @@ def _create(name: str, definition: str) -> bool:
         return True
 
 
-def _rebuild_if_outdated(name: str, definition: str) -> bool:
+def _rebuild_if_outdated(name: str, definition: str, embedder_id: int) -> bool:
     """Rebuild an HNSW index built with other options than HNSW_OPTIONS (an index from before they
-    changed) under a temporary name, then swap it in; searches keep using the old one meanwhile
-    and fall back to the exact path only between the drop and the rename. True if rebuilt."""
+    changed) or for another embedder than the tenant's (it moved) under a temporary name, then swap
+    it in; searches keep using the old one meanwhile and fall back to the exact path only between
+    the drop and the rename. True if rebuilt."""
     with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        current = conn.scalar(text("SELECT reloptions FROM pg_class WHERE oid = to_regclass(:n)"), {"n": name}) or []
-        if set(_HNSW_RELOPTIONS) <= set(current):
+        row = conn.execute(text("SELECT reloptions, pg_get_indexdef(oid) AS sql FROM pg_class "
+                                "WHERE oid = to_regclass(:n)"), {"n": name}).first()
+        current = (row.reloptions if row else None) or []
+        same_embedder = row is not None and f"embedder_id = {int(embedder_id)})" in row.sql
+        if set(_HNSW_RELOPTIONS) <= set(current) and same_embedder:
             return False
         fresh = name[:50] + "_new"
         conn.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{fresh}"'))
@@ -171,8 +189,10 @@ HAS_INDEX_SQL = _HAS_INDEX
 # large table would go through a small ring buffer instead). pgserver has no `pg_prewarm`.
 _WARM = """
     SELECT count(*) FROM (
-        SELECT id FROM chunks WHERE tenant_id = {tenant}
-        ORDER BY embedding <=> (SELECT embedding FROM chunks WHERE tenant_id = {tenant} LIMIT 1) LIMIT {rows}
+        SELECT id FROM chunks WHERE tenant_id = {tenant} AND embedder_id = {embedder}
+        ORDER BY embedding::vector({dim}) <=> (SELECT embedding::vector({dim}) FROM chunks
+                                               WHERE tenant_id = {tenant} AND embedder_id = {embedder} LIMIT 1)
+        LIMIT {rows}
     ) s
 """
 _PARTIAL_INDEXES = text("""
@@ -200,6 +220,10 @@ def _partial_hnsw_indexes() -> list[_PartialIndex]:
 def warm_tenant(tenant_id: uuid.UUID) -> int:
     """Read the tenant's partial HNSW index and its rows into shared buffers; rows visited."""
     tenant = f"'{uuid.UUID(str(tenant_id))}'::uuid"
+    with tenant_session_sync(tenant_id) as session:
+        chosen = embedders.current(session, tenant_id)
+    if chosen is None:
+        return 0
     with owner_engine().connect() as conn, conn.begin():
         rows = int(conn.scalar(text(f"SELECT count(*) FROM chunks WHERE tenant_id = {tenant}")) or 0)
         if not rows:
@@ -209,7 +233,8 @@ def warm_tenant(tenant_id: uuid.UUID) -> int:
                             # every row wanted: the planner would rather sort a bitmap scan
                             ("enable_sort", "off"), ("enable_bitmapscan", "off"), ("enable_seqscan", "off")):
             conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
-        return int(conn.scalar(text(_WARM.format(tenant=tenant, rows=rows))) or 0)
+        return int(conn.scalar(text(_WARM.format(tenant=tenant, rows=rows, embedder=chosen.id,
+                                                 dim=chosen.spec.dimension))) or 0)
 
 
 def tenants_to_warm() -> list[tuple[uuid.UUID, int]]:

@@ -71,7 +71,7 @@ from core.broker import use_stub_broker  # noqa: E402
 
 STUB_BROKER = use_stub_broker()
 
-pytest_plugins = ["tests.support.fake_openai"]
+pytest_plugins = ["tests.support.fake_openai", "tests.support.fake_speech", "tests.support.fake_reranker"]
 
 
 @pytest.fixture(scope="session", autouse=True)

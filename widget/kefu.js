@@ -45,6 +45,8 @@
       backToBot: 'You are back with the assistant. Ask us anything.', agentName: 'Customer service',
       sentToAgent: 'Sent to our team',
       closedNote: "No one from our team is available right now (we are outside our office hours). Leave your email or phone number and we'll get back to you.",
+      noAgentNote: "No colleague is online right now. Your conversation waits for our team; leave your email or phone number and we'll get back to you.",
+      waitingClosed: 'Waiting for our team · outside office hours', waitingNoAgent: 'Waiting for our team · no colleague online right now',
       contactTitle: 'How can we reach you?', email: 'Email', phone: 'Phone', contactSend: 'Send',
       contactNeeded: 'Please enter an email address or a phone number.', contactInvalid: 'Please check the email address or phone number.',
       contactSaved: "Thank you! We'll get back to you at {d}.",
@@ -70,6 +72,8 @@
       backToBot: '已回到智能助手，有问题随时问我。', agentName: '人工客服',
       sentToAgent: '已发送给客服',
       closedNote: '现在不在我们的服务时间内，暂时没有客服在线。请留下您的邮箱或电话，我们会尽快回复您。',
+      noAgentNote: '现在暂时没有客服在线，您的对话会保留给客服处理。请留下您的邮箱或电话，我们会尽快回复您。',
+      waitingClosed: '正在等待人工客服 · 现在不在服务时间内', waitingNoAgent: '正在等待人工客服 · 暂时没有客服在线',
       contactTitle: '我们该如何联系您？', email: '邮箱', phone: '电话', contactSend: '提交',
       contactNeeded: '请填写邮箱或电话。', contactInvalid: '请检查邮箱或电话是否填写正确。',
       contactSaved: '谢谢！我们会通过 {d} 与您联系。',
@@ -82,6 +86,20 @@
       previewAnswer: '这是预览。在您的网站上，这里会显示来自知识库的回答及其来源。',
     },
   };
+  // Voice questions (docs/widget.md): the microphone shows only when the browser can record and
+  // the tenant has a speech-to-text endpoint (`voice.available` in the config).
+  Object.assign(STRINGS.en, {
+    record: 'Ask by voice', stopRecording: 'Stop and send', cancelRecording: 'Cancel recording',
+    recording: 'Recording… {n}', voiceSending: 'Sending your voice message…', voiceLabel: 'Voice message',
+    micDenied: 'The microphone is blocked. Allow it for this site to ask by voice, or type your question.',
+    noMic: 'No microphone was found. Type your question instead.',
+  });
+  Object.assign(STRINGS.zh, {
+    record: '语音提问', stopRecording: '停止并发送', cancelRecording: '取消录音',
+    recording: '正在录音… {n}', voiceSending: '正在发送语音…', voiceLabel: '语音消息',
+    micDenied: '麦克风已被禁止。请允许本网站使用麦克风后再语音提问，或直接输入问题。',
+    noMic: '未找到麦克风，请直接输入问题。',
+  });
   const wanted = (opt.lang || navigator.language || 'en').toLowerCase();
   const LANG = wanted.startsWith('zh') ? 'zh' : 'en';
   const t = (name, vars) => String(STRINGS[LANG][name]).replace(/\{(\w)\}/g, (_, v) => (vars && v in vars ? vars[v] : ''));
@@ -123,6 +141,8 @@
     send: 'M3 20l18-8L3 4v6l12 2-12 2z',
     up: 'M7 11v9H4v-9zm2 9h8.3a2 2 0 0 0 2-1.6l1.3-6A2 2 0 0 0 18.6 10H14l.7-3.6A1.7 1.7 0 0 0 13 4.4L9 10z',
     person: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 8a7 7 0 0 1 14 0z',
+    mic: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1A7 7 0 0 0 19 11z',
+    stop: 'M7 7h10v10H7z',
   };
   function icon(name, flip) {
     const ns = 'http://www.w3.org/2000/svg';
@@ -186,13 +206,13 @@
   class ApiError extends Error {
     constructor(status, detail, retryAfter) { super(detail || `HTTP ${status}`); this.status = status; this.detail = detail; this.retryAfter = retryAfter; }
   }
-  async function call(method, path, body) {
+  async function call(method, path, body, extraHeaders) {
     let response;
     try {
       response = await fetch(API + path, {
         method, mode: 'cors', credentials: 'omit', cache: 'no-store',
-        headers: body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' }
-          : { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) },
+        headers: { ...(body ? { 'X-Widget-Key': KEY, 'Content-Type': 'application/json' }
+          : { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) }), ...extraHeaders },
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch {
@@ -261,9 +281,23 @@
       ws.send(JSON.stringify(withUser({ type: 'message', message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) })));
     });
   }
+  // Over HTTP a lost response (connection dropped, proxy timeout) is retried with the same
+  // Idempotency-Key, one per customer message: the server stores and answers the question once and
+  // replays that answer to the retry (409 while the first attempt is still being answered).
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : newVisitorId().slice(2));
+  const RETRY_MS = [800, 2000, 4000];
+  const retryable = (err) => err instanceof ApiError && (err.status === 0 || err.status === 409 || err.status === 502 || err.status === 503 || err.status === 504);
   async function askOverHttp(text, suggestion) {
-    const body = await call('POST', '/api/v1/chat', withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) }));
-    return { ...body, transport: 'http', chunks: 0 };
+    const body = withUser({ message: text, visitor_id: state.visitorId, conversation_id: state.conversationId || undefined, ...chosen(suggestion) });
+    const headers = { 'Idempotency-Key': newKey() };
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return { ...await call('POST', '/api/v1/chat', body, headers), transport: 'http', chunks: 0 };
+      } catch (err) {
+        if (attempt >= RETRY_MS.length || !retryable(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS[attempt]));
+      }
+    }
   }
 
   // ---- the widget's DOM -----------------------------------------------------------------------
@@ -286,7 +320,10 @@
   const humanButton = h('button', { class: 'tool human', type: 'button', onclick: () => requestHuman() }, icon('person'), h('span', { text: t('human') }));
   const endButton = h('button', { class: 'tool end', type: 'button', onclick: () => endConversation() }, h('span', { text: t('end') }));
   const closeButton = h('button', { class: 'icon close', type: 'button', 'aria-label': t('close'), onclick: () => toggle(false) }, icon('close'));
-  const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, input, sendButton);
+  const micButton = h('button', { class: 'mic', type: 'button', 'aria-label': t('record'), title: t('record'), hidden: true, onclick: () => toggleRecording() }, icon('mic'));
+  const recordingState = h('div', { class: 'recording', role: 'status', hidden: true }, h('i', { class: 'dot' }), h('span'),
+    h('button', { type: 'button', class: 'icon cancel', 'aria-label': t('cancelRecording'), title: t('cancelRecording'), onclick: () => stopRecording(false) }, icon('close')));
+  const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, input, recordingState, micButton, sendButton);
   const panel = h('div', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'kefu-title', hidden: true },
     h('div', { class: 'head' }, avatar ? h('img', { class: 'avatar', src: avatar, alt: '' }) : null,
       h('h2', { id: 'kefu-title', text: title }), closeButton),
@@ -330,6 +367,8 @@
     humanButton.setAttribute('aria-pressed', state.handedOff ? 'true' : 'false');
     endButton.disabled = !state.conversationId || state.ended || state.blocked;
     input.disabled = sendButton.disabled = state.blocked;
+    micButton.hidden = !canRecord();
+    micButton.disabled = state.blocked || (state.busy && !recorder);
   }
 
   function customerMessage(text) {
@@ -488,6 +527,134 @@
     }
   }
 
+  // ---- voice questions: record with MediaRecorder, send the recording, show what was heard ------
+  const RECORDABLE = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4', 'audio/webm'];
+  let recorder = null;
+  let recordTimer = null;
+  function canRecord() {
+    return !!(state.voice && state.voice.available && !PREVIEW && window.MediaRecorder && navigator.mediaDevices
+      && navigator.mediaDevices.getUserMedia);
+  }
+  function toggleRecording() {
+    if (recorder) stopRecording(true); else startRecording();
+  }
+  async function startRecording() {
+    await load();
+    if (!canRecord() || state.busy || state.blocked || recorder) return;
+    showBanner('');
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (err) {
+      showBanner(err && err.name === 'NotFoundError' ? t('noMic') : t('micDenied'));
+      return;
+    }
+    const type = RECORDABLE.find((m) => MediaRecorder.isTypeSupported && MediaRecorder.isTypeSupported(m));
+    const rec = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+    const parts = [];
+    rec.ondataavailable = (e) => { if (e.data && e.data.size) parts.push(e.data); };
+    rec.onstop = () => {
+      stream.getTracks().forEach((track) => track.stop());
+      if (rec.kefuSend) sendVoice(new Blob(parts, { type: rec.mimeType || type || 'audio/webm' }));
+    };
+    recorder = rec;
+    const started = Date.now();
+    const limit = Math.max(1, Number(state.voice.max_seconds) || 60);
+    const tick = () => {
+      const seconds = Math.min(limit, Math.floor((Date.now() - started) / 1000));
+      const clock = (n) => `${Math.floor(n / 60)}:${String(n % 60).padStart(2, '0')}`;
+      recordingState.querySelector('span').textContent = t('recording', { n: `${clock(seconds)} / ${clock(limit)}` });
+      if (Date.now() - started >= limit * 1000) stopRecording(true);  // the server refuses longer ones
+    };
+    rec.start(1000);
+    tick();
+    recordTimer = setInterval(tick, 250);
+    form.classList.add('is-recording');
+    input.hidden = true; sendButton.hidden = true; recordingState.hidden = false;
+    micButton.replaceChildren(icon('stop'));
+    micButton.setAttribute('aria-label', t('stopRecording')); micButton.title = t('stopRecording');
+    micButton.setAttribute('aria-pressed', 'true');
+  }
+  function stopRecording(send) {
+    if (!recorder) return;
+    const rec = recorder;
+    recorder = null;
+    clearInterval(recordTimer);
+    rec.kefuSend = send;
+    if (rec.state !== 'inactive') rec.stop();
+    form.classList.remove('is-recording');
+    input.hidden = false; sendButton.hidden = false; recordingState.hidden = true;
+    micButton.replaceChildren(icon('mic'));
+    micButton.setAttribute('aria-label', t('record')); micButton.title = t('record');
+    micButton.setAttribute('aria-pressed', 'false');
+    refreshTools();
+  }
+  async function postRecording(blob) {
+    const ext = /ogg/.test(blob.type) ? 'ogg' : /mp4/.test(blob.type) ? 'm4a' : 'webm';
+    const body = new FormData();
+    body.append('file', blob, `question.${ext}`);
+    body.append('visitor_id', state.visitorId);
+    if (state.conversationId) body.append('conversation_id', state.conversationId);
+    body.append('language', LANG);
+    let response;
+    try {
+      response = await fetch(`${API}/api/v1/chat/audio`, {
+        method: 'POST', mode: 'cors', credentials: 'omit', cache: 'no-store', body,
+        headers: { 'X-Widget-Key': KEY, ...(USER ? { 'X-Kefu-User-Id': USER.id, 'X-Kefu-User-Hash': USER.hash } : {}) },
+      });
+    } catch {
+      throw new ApiError(0, '');
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ApiError(response.status, data.detail, response.headers.get('Retry-After'));
+    return { ...data, transport: 'http', chunks: 0 };
+  }
+  function markVoice(node, text) {
+    const bubble = node.querySelector('.bubble');
+    node.classList.add('voice');
+    bubble.replaceChildren(icon('mic'), h('span', { text }));
+    bubble.setAttribute('aria-label', `${t('voiceLabel')}: ${text}`);
+  }
+  async function sendVoice(blob) {
+    if (state.busy || state.blocked) return;
+    state.busy = true;
+    refreshTools();
+    if (state.ended) startNewConversation();
+    const mine = customerMessage(t('voiceSending'));
+    mine.classList.add('voice', 'pending');
+    mine.querySelector('.bubble').prepend(icon('mic'));
+    setTyping(true);
+    try {
+      const answer = await postRecording(blob);
+      markVoice(mine, answer.transcript || '');
+      mine.classList.remove('pending');
+      setTyping(false);
+      remember(answer);
+      if (answer.status === 'with_agent') {
+        mine.dataset.messageId = answer.message_id;
+        mine.append(h('span', { class: 'delivered', text: t('sentToAgent') }));
+        setInbox(answer.inbox);
+        return;
+      }
+      const node = botMessage(answer.answer);
+      finishBotMessage(node, answer);
+      if (answer.handoff) { state.handedOff = true; ensureFollowing(); askContactIfClosed(); }
+      if ((answer.citations || []).length) loadSources(answer.message_id);
+    } catch (err) {
+      setTyping(false);
+      mine.classList.remove('pending');
+      mine.classList.add('failed');
+      mine.append(h('span', { class: 'failed-label', text: t('notSent') }));
+      showBanner(problemText(err));
+      if (err.status === 403 || err.status === 401) state.blocked = true;
+      if (err.status === 409) state.voice = null;  // voice was switched off meanwhile: hide the microphone
+    } finally {
+      state.busy = false;
+      setTyping(false);
+      refreshTools();
+    }
+  }
+
   async function requestHuman() {
     await load();
     if (state.handedOff || state.blocked || state.busy) return;
@@ -495,6 +662,7 @@
     try {
       const handed = await call('POST', `/api/v1/chat/conversations/${state.conversationId}/handoff`, withUser({ visitor_id: state.visitorId, reason: 'customer pressed "talk to a human" in the widget' }));
       state.handedOff = true;
+      state.service = { open: handed.open, agent_online: handed.agent_online, ask_contact: handed.ask_contact, reason: handed.reason };
       setInbox(handed.inbox);
       if (handed.ask_contact) offerContact(); else if (!humanHolds()) systemNote(t('humanDone'));
       ensureFollowing();
@@ -505,6 +673,8 @@
   // ---- a person in the conversation (docs/inbox.md) ---------------------------------------------
   // The conversation's events reach this socket from whichever API process the agent used.
   function humanHolds() { return !!(state.inbox && ['waiting', 'open'].includes(state.inbox.status)); }
+  // No one can answer soon (outside office hours, or no agent has the inbox open): the queue number means little.
+  function nobodyThere() { return !!(state.service && state.service.ask_contact); }
   function agentMessage(m) {
     if (m.message_id && !m.id) m = { ...m, id: m.message_id };
     if (m.id && log.querySelector(`.msg[data-message-id="${CSS.escape(m.id)}"]`)) return;  // never shown twice
@@ -517,11 +687,11 @@
     const before = state.inbox || {};
     state.inbox = inbox || null;
     // Say once per hand-off that the customer waits, and their place; the strip keeps it current.
-    if (!quiet && inbox && inbox.status === 'waiting' && !state.queueNoted) { state.queueNoted = true; systemNote(t('queued', { n: inbox.position || 1 })); }
+    if (!quiet && inbox && inbox.status === 'waiting' && !state.queueNoted && !nobodyThere()) { state.queueNoted = true; systemNote(t('queued', { n: inbox.position || 1 })); }
     if (!inbox || !['waiting', 'open'].includes(inbox.status)) state.queueNoted = false;
     if (humanHolds()) state.handedOff = true;
     if (!quiet && inbox && inbox.status === 'open' && inbox.agent_name && before.agent_name !== inbox.agent_name) systemNote(t('agentJoined', { n: inbox.agent_name }));
-    if (inbox && inbox.status === 'waiting') humanState.textContent = t('queuedShort', { n: inbox.position || 1 });
+    if (inbox && inbox.status === 'waiting') humanState.textContent = nobodyThere() ? t(state.service.reason === 'closed' ? 'waitingClosed' : 'waitingNoAgent') : t('queuedShort', { n: inbox.position || 1 });
     else if (inbox && inbox.status === 'open') humanState.textContent = t('withAgent', { n: inbox.agent_name || t('agentName') });
     humanState.hidden = !humanHolds();
     humanState.className = `human-state ${inbox && inbox.status === 'open' ? 'with-agent' : 'waiting'}`;
@@ -530,7 +700,12 @@
   function onHumanFrame(frame) {
     if (frame.type === 'agent_message') { agentMessage(frame); if (!state.inbox || state.inbox.status !== 'open') setInbox({ status: 'open', agent_name: frame.agent_name }); return true; }
     if (frame.type === 'agent_joined') { setInbox({ status: 'open', agent_name: frame.agent_name }); return true; }
-    if (frame.type === 'queue') { setInbox({ status: 'waiting', position: frame.position }); return true; }
+    if (frame.type === 'queue') {
+      // The frame says whether someone is there now: an agent opening the inbox turns "no one online" into a place in the queue.
+      if ('ask_contact' in frame) state.service = { ...(state.service || {}), agent_online: frame.agent_online, ask_contact: frame.ask_contact, reason: frame.reason };
+      setInbox({ status: 'waiting', position: frame.position });
+      return true;
+    }
     if (frame.type === 'back_to_bot') { state.inbox = null; state.handedOff = false; setInbox(null); systemNote(t('backToBot')); return true; }
     if (frame.type === 'subscribed') { setInbox(frame.inbox, true); return true; }
     return false;
@@ -555,10 +730,11 @@
   // Outside office hours a hand-off reaches no one soon: say so, and ask where to reply (docs/notifications.md).
   async function askContactIfClosed() {
     const config = await call('GET', '/api/v1/widget/config').catch(() => null);
+    if (config && config.service) { state.service = config.service; if (state.inbox) setInbox(state.inbox, true); }
     if (config && config.service && config.service.ask_contact) offerContact(false);
   }
   function offerContact(withNote = true) {
-    if (withNote) systemNote(t('closedNote'));
+    if (withNote) systemNote(t(state.service && state.service.reason === 'no_agent' ? 'noAgentNote' : 'closedNote'));
     const email = h('input', { type: 'email', id: 'kefu-contact-email', autocomplete: 'email', maxlength: 320 });
     const phone = h('input', { type: 'tel', id: 'kefu-contact-phone', autocomplete: 'tel', maxlength: 40 });
     const error = h('p', { class: 'contact-error', role: 'alert', hidden: true });
@@ -623,6 +799,8 @@
     if (PREVIEW) { state.greeting = opt.greeting || null; log.replaceChildren(); greet(); offerStarters(); return true; }
     const config = await call('GET', '/api/v1/widget/config').then((c) => c, (err) => err);
     state.greeting = opt.greeting || (config instanceof Error ? null : config.greeting) || null;
+    if (!(config instanceof Error)) state.service = config.service || null;
+    state.voice = config instanceof Error ? null : config.voice || null;
     log.replaceChildren();
     if (config instanceof Error) {
       showBanner(problemText(config));
@@ -656,7 +834,7 @@
     state.handedOff = !!history.handoff;
     state.ended = history.csat != null;
     for (const m of history.messages || []) {
-      if (m.role === 'customer') customerMessage(m.text);
+      if (m.role === 'customer') { const node = customerMessage(m.text); if (m.voice) markVoice(node, m.text); }
       else if (m.role === 'assistant') botMessage(m.text, { id: m.id });
       else if (m.role === 'agent') agentMessage(m);
     }
@@ -792,6 +970,18 @@ svg.flip { transform: rotate(180deg); }
 .composer { display: flex; align-items: flex-end; gap: 8px; padding: 10px 12px; border-top: 1px solid #eceff1; background: #fff; }
 textarea { flex: 1; resize: none; font: inherit; color: inherit; border: 1px solid #d0d7de; border-radius: 10px; padding: 8px 10px; max-height: 120px; min-height: 38px; background: #fff; margin: 0; }
 .send { width: 38px; height: 38px; border-radius: 50%; background: var(--kefu-color); color: #fff; display: grid; place-items: center; flex: none; }
+.mic { width: 38px; height: 38px; border-radius: 50%; border: 1px solid #d0d7de; color: #3d444d; background: #fff; display: grid; place-items: center; flex: none; }
+.mic:not(:disabled):hover { border-color: var(--kefu-color); color: var(--kefu-color); }
+.is-recording .mic { background: #b42318; border-color: #b42318; color: #fff; }
+.recording { flex: 1; display: flex; align-items: center; gap: 8px; min-height: 38px; padding: 0 4px 0 10px; border: 1px solid #f1c4bf; border-radius: 10px; background: #fff5f4; color: #7a271a; font-variant-numeric: tabular-nums; }
+.recording span { flex: 1; }
+.recording .dot { width: 10px; height: 10px; border-radius: 50%; background: #d92d20; animation: kefu-blink 1.2s infinite ease-in-out; }
+.recording .cancel { width: 28px; height: 28px; color: #7a271a; }
+.recording .cancel svg { width: 16px; height: 16px; }
+.msg.voice .bubble { display: flex; gap: 6px; align-items: flex-start; }
+.msg.voice .bubble svg { width: 16px; height: 16px; flex: none; margin-top: 2px; opacity: .85; }
+.msg.voice.pending .bubble { opacity: .7; }
+@media (prefers-reduced-motion: reduce) { .recording .dot { animation: none; } }
 .foot { text-align: center; font-size: 11px; color: #8c959f; padding: 0 0 6px; background: #fff; }
 @media (max-width: 480px) {
   .root { bottom: 12px; } .root.right { right: 12px; } .root.left { left: 12px; }

@@ -72,7 +72,7 @@ def create_app() -> Litestar:
         dependencies={"principal": Provide(provide_principal), "widget": Provide(provide_widget)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(),
-        request_max_body_size=settings.max_upload_bytes + 1024 * 1024,
+        request_max_body_size=max(settings.max_upload_bytes, settings.voice_max_bytes) + 1024 * 1024,
         on_startup=[_read_turns_soon],
         on_shutdown=[_dispose],
         debug=False,

@@ -14,7 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 WIDGET_PATHS = ("/api/v1/chat", "/api/v1/widget")
 _PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-    (b"access-control-allow-headers", b"content-type, x-widget-key, x-kefu-user-id, x-kefu-user-hash"),
+    (b"access-control-allow-headers", b"content-type, x-widget-key, x-kefu-user-id, x-kefu-user-hash, idempotency-key"),
     (b"access-control-max-age", b"600"),
 ]
 

@@ -9,26 +9,15 @@ the roles to alternate, so neighbours of one role are merged).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anthropic
 from anthropic import AsyncAnthropic
 
-from chat.providers.retry import (
-    TIMEOUT_ERRORS,
-    TRANSPORT_ERRORS,
-    Failure,
-    RetryPolicy,
-    Sleep,
-    decode_arguments,
-    estimated_usage,
-    retry_after,
-    short,
-    stream_with_retries,
-)
+from chat.providers.retry import TIMEOUT_ERRORS, TRANSPORT_ERRORS, Failure, decode_arguments, retry_after, short
+from chat.providers.streaming import StreamingProvider, turn_end
 from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 
 _TIMEOUTS: tuple[type[Exception], ...] = (anthropic.APITimeoutError, *TIMEOUT_ERRORS)
@@ -36,41 +25,21 @@ _TIMEOUTS: tuple[type[Exception], ...] = (anthropic.APITimeoutError, *TIMEOUT_ER
 _RETRYABLE_STREAM_ERRORS = {"overloaded_error", "api_error", "rate_limit_error"}
 
 
-class AnthropicProvider:
+class AnthropicProvider(StreamingProvider[AsyncAnthropic]):
     """Streams Claude's Messages API with tool use, under the shared retry policy."""
 
     name = "anthropic"
+    default_model = "claude-sonnet-4-5"
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        model: str = "claude-sonnet-4-5",
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        backoff_base: float = 0.5,
-        backoff_max: float = 8.0,
-        retry_after_cap: float = 20.0,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.model = model
-        self.timeout = timeout
-        self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
-        self._api_key = api_key or "no-key"
-        self._base_url = base_url or None  # None: the SDK's default (api.anthropic.com)
-        self._sleep = sleep
-        self._clients: dict[asyncio.AbstractEventLoop, AsyncAnthropic] = {}
+    @staticmethod
+    def classify(exc: Exception) -> Failure | None:
+        return _classify(exc)
 
-    async def complete(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
-        """One model turn: text deltas, then one ToolCallRequest per tool_use block, then Usage."""
-        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy, self._sleep):
-            yield event
+    def _new_client(self) -> AsyncAnthropic:
+        return AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, timeout=self.timeout, max_retries=0)
 
-    async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+    async def _close_client(self, client: AsyncAnthropic) -> None:
+        await client.close()
 
     async def _attempt(self, request: CompletionRequest) -> AsyncGenerator[ProviderEvent, None]:
         model = request.model or self.model
@@ -109,23 +78,10 @@ class AnthropicProvider:
                 elif event.type == "message_delta" and event.usage is not None:
                     completion_tokens = event.usage.output_tokens
         calls = [ToolCallRequest(b["id"], b["name"], decode_arguments(b["json"])) for _, b in sorted(blocks.items())]
-        for call in calls:
-            yield call
-        if prompt_tokens is None or completion_tokens is None:
-            yield estimated_usage(request, "".join(text), calls, model)
-        else:
-            yield Usage(prompt_tokens, completion_tokens, model)
-
-    def _client(self) -> AsyncAnthropic:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for finished in [other for other in self._clients if other.is_closed()]:
-                del self._clients[finished]
-            # max_retries=0: the SDK's retries would re-send after we may already have streamed text.
-            client = AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, timeout=self.timeout, max_retries=0)
-            self._clients[loop] = client
-        return client
+        reported = None if prompt_tokens is None or completion_tokens is None else Usage(
+            prompt_tokens, completion_tokens, model)
+        for event in turn_end(request, text, calls, reported, model):
+            yield event
 
 
 def _input_tokens(usage: Any) -> int:

@@ -15,7 +15,7 @@ import asyncio
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from google import genai
@@ -26,57 +26,44 @@ from chat.providers.retry import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
     Failure,
-    RetryPolicy,
-    Sleep,
     decode_arguments,
-    estimated_usage,
     retry_after,
     short,
-    stream_with_retries,
     tool_results_by_id,
 )
+from chat.providers.streaming import StreamingProvider, turn_end
 from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 
 _SIGNATURES_KEPT = 2048
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
-class GeminiProvider:
+class GeminiProvider(StreamingProvider[genai.Client]):
     """Streams Gemini's generateContent with function calling, under the shared retry policy."""
 
     name = "gemini"
+    default_model = "gemini-2.5-flash"
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        model: str = "gemini-2.5-flash",
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        backoff_base: float = 0.5,
-        backoff_max: float = 8.0,
-        retry_after_cap: float = 20.0,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.model = model
-        self.timeout = timeout
-        self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
-        self._api_key = api_key or "no-key"
-        self._base_url = base_url or None
-        self._sleep = sleep
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._signatures: OrderedDict[str, bytes] = OrderedDict()
-        self._clients: dict[asyncio.AbstractEventLoop, genai.Client] = {}
 
-    async def complete(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
-        """One model turn: text deltas, then one ToolCallRequest per function call, then Usage."""
-        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy, self._sleep):
-            yield event
+    @staticmethod
+    def classify(exc: Exception) -> Failure | None:
+        return _classify(exc)
 
-    async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aio.aclose()
+    def _new_client(self) -> genai.Client:
+        options = types.HttpOptions(
+            timeout=int(self.timeout * 1000),
+            # attempts=1: the SDK's retries would re-send after we streamed text.
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+        if self._base_url:
+            options.base_url = self._base_url
+        return genai.Client(api_key=self._api_key, http_options=options)
+
+    async def _close_client(self, client: genai.Client) -> None:
+        await client.aio.aclose()
 
     async def _attempt(self, request: CompletionRequest) -> AsyncGenerator[ProviderEvent, None]:
         model = request.model or self.model
@@ -125,13 +112,8 @@ class GeminiProvider:
                     (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0),
                     model,
                 )
-        for call in calls:
-            yield call
-        yield (
-            Usage(usage.prompt_tokens, usage.completion_tokens, model)
-            if usage
-            else estimated_usage(request, "".join(text), calls, model)
-        )
+        for event in turn_end(request, text, calls, usage, model):
+            yield event
 
     def to_gemini_contents(self, messages: list[dict[str, Any]]) -> tuple[str, list[types.Content]]:
         """(system instruction, contents) from OpenAI-format messages."""
@@ -188,23 +170,6 @@ class GeminiProvider:
         self._signatures[call_id] = signature
         while len(self._signatures) > _SIGNATURES_KEPT:
             self._signatures.popitem(last=False)
-
-    def _client(self) -> genai.Client:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for finished in [other for other in self._clients if other.is_closed()]:
-                del self._clients[finished]
-            options = types.HttpOptions(
-                timeout=int(self.timeout * 1000),
-                # attempts=1: the SDK's retries would re-send after we streamed text.
-                retry_options=types.HttpRetryOptions(attempts=1),
-            )
-            if self._base_url:
-                options.base_url = self._base_url
-            client = genai.Client(api_key=self._api_key, http_options=options)
-            self._clients[loop] = client
-        return client
 
 
 def _classify(exc: Exception) -> Failure | None:

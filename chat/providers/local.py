@@ -16,7 +16,7 @@ from typing import Any
 
 from chat.intents import GREETING, RECORD_KEY, THANKS
 from chat.language import detect_language
-from chat.prompts import phrase
+from chat.prompts import handoff_phrase, phrase
 from chat.tools import LOOKUP_RECORD, REQUEST_HUMAN
 from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 from knowledge.lexical import query_tokens
@@ -88,7 +88,7 @@ class LocalProvider:
             result = {}
         name = call["function"]["name"] if call else ""
         if name == REQUEST_HUMAN:
-            return phrase(language, "handoff" if result.get("someone_available_now", True) else "handoff_closed")
+            return phrase(language, handoff_phrase(result))
         if name == LOOKUP_RECORD:
             collection = _singular(str(result.get("collection", "record")))
             label = COLLECTION_WORDS.get(collection, collection) if language == "zh" else collection

@@ -8,10 +8,9 @@ customer, a retry would show them the same text twice, so a failure after that p
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import openai
@@ -23,15 +22,12 @@ from chat.providers.retry import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
     Failure,
-    RetryPolicy,
-    Sleep,
     decode_arguments,
     estimate_tokens,
-    estimated_usage,
     retry_after,
     short,
-    stream_with_retries,
 )
+from chat.providers.streaming import StreamingProvider, turn_end
 from chat.types import CompletionRequest, ProviderEvent, TextDelta, ToolCallRequest, Usage
 from core.settings import Settings
 
@@ -47,57 +43,27 @@ _DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _TIMEOUTS: tuple[type[Exception], ...] = (openai.APITimeoutError, *TIMEOUT_ERRORS)
 
 
-class OpenAIProvider:
+class OpenAIProvider(StreamingProvider[AsyncOpenAI]):
     """Streams chat completions from an OpenAI-compatible endpoint, with our own retry policy."""
 
     name = "openai"
+    default_model = "gpt-4o-mini"
+    default_base_url = _DEFAULT_BASE_URL
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        model: str = "gpt-4o-mini",
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        backoff_base: float = 0.5,
-        backoff_max: float = 8.0,
-        retry_after_cap: float = 20.0,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        """Configure the endpoint; `max_retries` counts attempts after the first one.
-
-        `timeout` is the client default; each request's own `timeout_seconds` applies to its call.
-        `sleep` is injectable so tests can observe backoff delays without waiting for them.
-        """
-        self.model = model
-        self.timeout = timeout
-        self.policy = RetryPolicy(max_retries, backoff_base, backoff_max, retry_after_cap)
-        self._api_key = api_key or _NO_KEY
-        self._base_url = base_url or _DEFAULT_BASE_URL
-        self._sleep = sleep
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         # Some servers reject `stream_options`; after the first such refusal we stop sending it.
         self._ask_for_usage = True
-        # The SDK's HTTP connection pool is bound to the event loop that opened it, and workers may
-        # run each message in a fresh loop (asyncio.run), so keep one client per loop.
-        self._clients: dict[asyncio.AbstractEventLoop, AsyncOpenAI] = {}
 
-    async def complete(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
-        """Stream one model turn: text deltas, then one ToolCallRequest per call, then Usage.
+    @staticmethod
+    def classify(exc: Exception) -> Failure | None:
+        return _classify(exc)
 
-        Raises ProviderError when the model cannot answer: at once for a request the server
-        refuses (4xx other than 429), after the retries for rate limits, 5xx, timeouts and
-        connection errors, and without retrying if the failure comes after anything was yielded.
-        """
-        async for event in stream_with_retries(lambda: self._attempt(request), _classify, self.policy,
-                                               self._sleep):
-            yield event
+    def _new_client(self) -> AsyncOpenAI:
+        return AsyncOpenAI(api_key=self._api_key, base_url=self._base_url, timeout=self.timeout, max_retries=0)
 
-    async def aclose(self) -> None:
-        """Close the HTTP client of the running event loop, if one was opened."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+    async def _close_client(self, client: AsyncOpenAI) -> None:
+        await client.close()
 
     async def _attempt(self, request: CompletionRequest) -> AsyncGenerator[ProviderEvent, None]:
         """One HTTP call: stream its text, then its tool calls and usage."""
@@ -124,14 +90,9 @@ class OpenAIProvider:
                         yield TextDelta(choice.delta.content)
                     for fragment in choice.delta.tool_calls or ():
                         calls.add(fragment)
-        tool_calls = calls.finished()
-        for call in tool_calls:
-            yield call
-        if usage is None:
-            # The server ignored stream_options (many compatible servers do); a rough count still
-            # keeps the tenant's token quota moving.
-            usage = estimated_usage(request, "".join(text), tool_calls, model)
-        yield Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, model=model)
+        # usage is None when the server ignored stream_options (many compatible servers do): estimated.
+        for event in turn_end(request, text, calls.finished(), usage, model):
+            yield event
 
     async def _create(self, request: CompletionRequest, model: str) -> Any:
         tools = cast(list[ChatCompletionToolParam], [spec.as_openai() for spec in request.tools])
@@ -145,20 +106,6 @@ class OpenAIProvider:
             stream_options={"include_usage": True} if self._ask_for_usage else _OMIT,
             timeout=request.timeout_seconds,
         )
-
-    def _client(self) -> AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            # Clients of finished loops cannot be closed any more; dropping them lets GC free the
-            # loop too (a weak-keyed map would not: each client holds its loop through its pool).
-            for finished in [other for other in self._clients if other.is_closed()]:
-                del self._clients[finished]
-            # max_retries=0: the SDK's retries would re-send after we may already have streamed text.
-            client = AsyncOpenAI(api_key=self._api_key, base_url=self._base_url,
-                                 timeout=self.timeout, max_retries=0)
-            self._clients[loop] = client
-        return client
 
 
 class _ToolCallFragments:

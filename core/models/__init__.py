@@ -19,6 +19,7 @@ from core.models.chat import (
     Message,
     UsageDaily,
 )
+from core.models.embedders import REEMBED_STATUSES, Embedder, Reembed, ReembedVector
 from core.models.evaluation import EVALUATION_STATUSES, EvaluationFailure, EvaluationRun
 from core.models.faq_override import FaqOverride, PhrasingDismissal
 from core.models.grounding import AnswerCheck
@@ -45,6 +46,7 @@ __all__ = [
     "MESSAGE_ROLES",
     "PAGE_RESULTS",
     "RECORD_ACCESS",
+    "REEMBED_STATUSES",
     "ROLES",
     "SOURCE_SCHEDULES",
     "SOURCE_STATUSES",
@@ -60,6 +62,7 @@ __all__ = [
     "ConversationScore",
     "DailyRollup",
     "Document",
+    "Embedder",
     "EvaluationFailure",
     "EvaluationRun",
     "FaqOverride",
@@ -74,6 +77,8 @@ __all__ = [
     "PhrasingDismissal",
     "Record",
     "RecordCollection",
+    "Reembed",
+    "ReembedVector",
     "Source",
     "SourcePage",
     "Tenant",

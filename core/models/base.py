@@ -49,4 +49,5 @@ TENANT_TABLES: tuple[str, ...] = (
     "evaluation_runs", "evaluation_failures", "faq_overrides", "term_frequencies", "audit_log",
     "sources", "source_pages", "canned_responses", "answer_checks",
     "webhooks", "webhook_deliveries", "webhook_attempts", "notification_emails", "phrasing_dismissals",
+    "reembeds", "reembed_vectors",
 )

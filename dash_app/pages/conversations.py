@@ -17,6 +17,7 @@ from dash_app.auth import SignedInUser
 from dash_app.components import as_uuid, attempt, grid, notice, period_of, section, selected_ids
 from dash_app.formats import count, duration_ms, percent, when, yes_no, zone
 from dash_app.i18n import t
+from dash_app.service_figures import human_service_section, service_data
 
 LIST_COLUMNS = ["started_at", "visitor", "first_question", "messages", "rating", "csat", "handed_off", "unanswered",
                 "predicted_satisfaction"]
@@ -61,6 +62,7 @@ def layout(user: SignedInUser) -> html.Div:
         html.H2(t("Conversations")),
         section("Conversations", filters, dcc.Loading(html.Div(id="cv-list"))),
         section("Transcript", html.Div(notice("Pick a conversation above."), id="cv-transcript")),
+        dcc.Loading(html.Div(id="cv-service")),  # hand-offs answered by people (dash_app.service_figures)
     ])
 
 
@@ -80,6 +82,12 @@ def register(app: Any) -> None:
                           "try it on the demo page; conversations appear here as customers write.")
         return grid(readable_list(frame, user.timezone), "cv-table", columns=LIST_COLUMNS, select="single",
                     keep=["id"], wide=["first_question"])
+
+    @app.callback(Output("cv-service", "children"), Input("period", "start_date"), Input("period", "end_date"))
+    def human_service(start: str | None, end: str | None) -> Any:
+        user = auth.current_user()
+        service, error = attempt(lambda: service_data(user, period_of(start, end, user.timezone)))
+        return error or human_service_section(service, "cv")
 
     @app.callback(Output("cv-transcript", "children"), Input("cv-table", "selectedRows"),
                   prevent_initial_call=True)

@@ -9,15 +9,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
-from analytics import human_service, reports
+from analytics import reports
 from analytics.period import Period
 from core.db import tenant_session_sync
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, empty_figure, kpi, period_of, section, styled, table
+from dash_app.components import attempt, empty_figure, kpi, period_of, styled
 from dash_app.formats import duration_ms, percent, weekdays
 from dash_app.i18n import t
 from dash_app.onboarding import checklist
+from dash_app.service_figures import human_service_section, service_data
 
 KPIS: list[tuple[str, str, Any]] = [
     ("conversations", "Conversations_kpi", "{:,.0f}"),
@@ -43,44 +44,9 @@ def overview_data(user: SignedInUser, period: Period) -> dict[str, Any]:
         headline = reports.overview(session, user.tenant_id, period)
         trend = reports.daily_trend(session, user.tenant_id, period)
         peaks = reports.peak_hours(session, user.tenant_id, period, user.timezone)
-        service = {"totals": human_service.totals(session, user.tenant_id, period),
-                   "agents": human_service.by_agent(session, user.tenant_id, period),
-                   "days": human_service.by_day(session, user.tenant_id, period)}
+    service = service_data(user, period)
     figures = headline.iloc[0].to_dict() if len(headline) else {}
     return {"kpis": figures, "trend": trend, "peaks": peaks, "timezone": user.timezone, "service": service}
-
-
-def _seconds(value: Any) -> str:
-    return duration_ms(None if value is None or pd.isna(value) else float(value) * 1000)
-
-
-SERVICE_KPIS = [("handoffs", "Hand-offs", "{:,.0f}"), ("first_response_p50_s", "First human response p50", _seconds),
-                ("first_response_p90_s", "First human response p90", _seconds),
-                ("resolve_p50_s", "Time to resolve p50", _seconds), ("resolved", "Resolved by a person", "{:,.0f}")]
-SERVICE_COLUMNS = {"handoffs": "Hand-offs", "answered": "Answered by a person", "resolved": "Resolved by a person",
-                   "first_response_p50_s": "First human response p50", "resolve_p50_s": "Time to resolve p50"}
-
-
-def _service_table(frame: pd.DataFrame, key: str, table_id: str) -> Any:
-    shown = frame[[key, *SERVICE_COLUMNS]].copy()
-    for column in ("first_response_p50_s", "resolve_p50_s"):
-        shown[column] = shown[column].map(_seconds)
-    if key == "day":
-        shown = shown[shown["handoffs"] > 0].assign(day=lambda f: f["day"].astype(str))
-    shown = shown.rename(columns={key: t("Agent" if key == "agent" else "Day"),
-                                  **{k: t(v) for k, v in SERVICE_COLUMNS.items()}})
-    return table(shown, table_id, page_size=10)
-
-
-def human_service_section(service: dict[str, Any]) -> Any:
-    """Hand-off volume and how fast people answered and resolved, per agent and per day."""
-    totals = service["totals"]
-    return section("Human service",
-                   html.Div([kpi(label, totals.get(key), fmt) for key, label, fmt in SERVICE_KPIS], className="kpis"),
-                   html.Div([
-                       html.Div([html.H4(t("Per agent")), _service_table(service["agents"], "agent", "ov-agents")]),
-                       html.Div([html.H4(t("Per day")), _service_table(service["days"], "day", "ov-service-days")]),
-                   ], className="grid2"), section_id="ov-service-section")
 
 
 def figures(data: dict[str, Any]) -> tuple[go.Figure, go.Figure, go.Figure]:

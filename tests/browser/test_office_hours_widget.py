@@ -7,14 +7,16 @@ Chinese, on a desktop and a phone. Screenshots go to the artifacts directory.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from chat import commands
+from chat import commands, presence
 from core.db import tenant_session_sync
 from core.models import Conversation
 from core.settings import get_settings
@@ -119,14 +121,26 @@ def test_closed_hours_ask_for_a_contact_and_store_it(browser, shops: Shops, arti
         context.close()
 
 
+def in_thread(coroutine):
+    """Run `coroutine` on its own loop (Playwright's sync API already runs one in this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_inside_office_hours_a_colleague_is_promised_and_no_form_shown(page: Page, shops: Shops) -> None:
-    open_widget(page, shops.api, shops.open_key, "en")
-    page.locator("kefu-chat textarea").fill("How long does delivery take?")
-    page.locator("kefu-chat textarea").press("Enter")
-    expect(page.locator("kefu-chat .msg.bot[data-message-id]")).to_have_count(1)
-    page.locator("kefu-chat .tool.human").click()
-    expect(page.locator("kefu-chat .note").last).to_contain_text("Waiting for a colleague")
-    expect(page.locator("kefu-chat form.contact")).to_have_count(0)
+    # An agent online (tests/browser/test_presence_widget.py opens a real inbox page for this).
+    seat = presence.Seat(shops.open, uuid.uuid4(), "office-hours-test")
+    in_thread(presence.arrive(seat, lease=300))
+    try:
+        open_widget(page, shops.api, shops.open_key, "en")
+        page.locator("kefu-chat textarea").fill("How long does delivery take?")
+        page.locator("kefu-chat textarea").press("Enter")
+        expect(page.locator("kefu-chat .msg.bot[data-message-id]")).to_have_count(1)
+        page.locator("kefu-chat .tool.human").click()
+        expect(page.locator("kefu-chat .note").last).to_contain_text("Waiting for a colleague")
+        expect(page.locator("kefu-chat form.contact")).to_have_count(0)
+    finally:
+        in_thread(presence.leave(seat))
 
 
 def test_the_button_in_a_running_conversation_says_so_too(page: Page, shops: Shops) -> None:

@@ -149,3 +149,45 @@ def test_customer_on_api_1_and_agent_on_api_2_see_each_other(services, second_ap
             assert roles[-2:] == [("customer", None), ("agent", "Lin")]
 
     asyncio.run(scenario())
+
+
+def test_an_agent_online_on_api_2_is_seen_by_customers_on_api_1(services, second_api, shop) -> None:
+    """Presence lives in Redis: the agent's inbox page on one process, the customer on another."""
+
+    async def queue_frame(widget, *, online: bool) -> dict:
+        while (frame := await next_frame(widget, "queue"))["agent_online"] is not online:
+            pass
+        return frame
+
+    async def service_on_api_1(http: httpx.AsyncClient) -> dict:
+        config = await http.get(f"{services}/api/v1/widget/config", headers={"X-Widget-Key": shop["widget_key"]})
+        return config.json()["service"]
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            deadline = time.monotonic() + 10  # an earlier test's agent socket may still be closing
+            while (await service_on_api_1(http))["agent_online"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert (await service_on_api_1(http))["reason"] == "no_agent"
+            login = await http.post(
+                f"{second_api}/api/v1/auth/login", json={"email": shop["agent_email"], "password": "password-123"}
+            )
+            token = login.json()["token"]
+            async with websockets.connect(
+                services.replace("http", "ws") + f"/api/v1/chat/ws?key={shop['widget_key']}"
+            ) as widget:
+                await widget.send(json.dumps({"type": "message", "message": "转人工", "visitor_id": "v-presence"}))
+                final = await next_frame(widget, "final")
+                assert final["handoff"] is True and "没有客服在线" in final["answer"]  # no colleague is online
+                async with websockets.connect(second_api.replace("http", "ws") + "/api/v1/inbox/ws") as inbox:
+                    await inbox.send(json.dumps({"type": "auth", "token": token}))
+                    await next_frame(inbox, "ready")
+                    arrived = await queue_frame(widget, online=True)  # the hand-off's own frame said "nobody"
+                    assert arrived["ask_contact"] is False and arrived["position"] >= 1, arrived
+                    assert (await service_on_api_1(http))["agent_online"] is True
+                    await inbox.send(json.dumps({"type": "heartbeat"}))
+                left = await queue_frame(widget, online=False)
+                assert (left["ask_contact"], left["reason"]) == (True, "no_agent"), left
+            assert (await service_on_api_1(http))["agent_online"] is False
+
+    asyncio.run(scenario())

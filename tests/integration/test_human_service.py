@@ -95,3 +95,14 @@ def test_the_overview_shows_the_human_service_section(served) -> None:
     text = str(section)
     assert "小王" in text and "Li" in text and "(unassigned)" in text
     assert data["service"]["totals"]["handoffs"] == 4
+
+
+def test_the_conversations_page_shows_the_same_figures(served) -> None:
+    from dash_app.pages import conversations
+    from dash_app.service_figures import human_service_section, service_data
+
+    service = service_data(owner_of(served), PERIOD)
+    text = str(human_service_section(service, "cv"))
+    assert "cv-agents" in text and "cv-service-days" in text and "ov-agents" not in text
+    assert "小王" in text and "Li" in text and "(unassigned)" in text
+    assert "cv-service" in str(conversations.layout(owner_of(served)))

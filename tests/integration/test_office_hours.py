@@ -49,12 +49,13 @@ async def test_bad_office_hours_are_refused_and_nothing_changes(client, tenant) 
 async def test_outside_office_hours_the_widget_is_told_to_ask_for_a_contact(client, tenant) -> None:
     await client.put("/api/v1/settings/service", headers=tenant.admin, json=CLOSED)
     config = (await client.get("/api/v1/widget/config", headers=widget(tenant))).json()
-    assert config["service"] == {"open": False, "ask_contact": True}
+    assert config["service"] == {"open": False, "agent_online": False, "ask_contact": True, "reason": "closed"}
     conversation_id = await conversation(client, tenant, "v-closed")
     handed = await client.post(
         f"/api/v1/chat/conversations/{conversation_id}/handoff", headers=widget(tenant), json={"visitor_id": "v-closed"}
     )
-    assert handed.json() == {"status": "handed_off", "open": False, "ask_contact": True,
+    assert handed.json() == {"status": "handed_off", "open": False, "agent_online": False, "ask_contact": True,
+                             "reason": "closed",
                              "inbox": {"status": "waiting", "position": 1, "agent_name": None}}  # it waits in the inbox
     await client.put("/api/v1/settings/service", headers=tenant.admin, json=OPEN)
     assert (await client.get("/api/v1/widget/config", headers=widget(tenant))).json()["service"]["open"] is True

@@ -47,7 +47,7 @@ def crawl_settings(monkeypatch):
 def embedded(monkeypatch) -> list[str]:
     """Every passage text the indexer embeds (the real embedder still runs)."""
     texts: list[str] = []
-    real = indexing.get_embedder
+    real = indexing.embedder_for
 
     class Counting:
         def __init__(self, inner):
@@ -60,7 +60,11 @@ def embedded(monkeypatch) -> list[str]:
             texts.extend(batch)
             return self._inner.embed_passages(batch)
 
-    monkeypatch.setattr(indexing, "get_embedder", lambda: Counting(real()))
+    def counting(tenant_id):
+        chosen, embedder = real(tenant_id)
+        return chosen, Counting(embedder)
+
+    monkeypatch.setattr(indexing, "embedder_for", counting)
     return texts
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import bindparam, text
 
 from core.db import owner_engine, tenant_session_sync
-from knowledge import retrieval, vector_index
+from knowledge import embedders, retrieval, vector_index
 from knowledge.lexical import tsquery_literal
 from tests.factories import qa_csv
 
@@ -20,7 +20,9 @@ async def _ingest(client, tenant, rows, stub_worker) -> None:
 
 
 def _plan(tenant_id, indexed: bool) -> str:
-    sql = retrieval._sql(tenant_id, indexed, with_lexical=False)
+    with tenant_session_sync(tenant_id) as session:
+        chosen = embedders.current(session, tenant_id)
+    sql = retrieval._sql(tenant_id, indexed, with_lexical=False, embedder_id=chosen.id, dimension=chosen.spec.dimension)
     params = {"q": "[" + ",".join(["0.05"] * 384) + "]", "n": 5}
     with tenant_session_sync(tenant_id) as session:
         # A 400-row tenant is cheap to scan, so make the planner show whether the index is usable.
@@ -212,9 +214,12 @@ def test_a_worker_starts_warming_at_once_and_keeps_checking(monkeypatch) -> None
 async def test_an_index_built_with_older_options_is_rebuilt_in_place(client, tenant, stub_worker) -> None:
     await _ingest(client, tenant, [(str(i), f"question {i}", f"answer {i}") for i in range(50)], stub_worker)
     name = vector_index.index_name(tenant.id)
+    with tenant_session_sync(tenant.id) as session:
+        chosen = embedders.current(session, tenant.id)
     with owner_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"CREATE INDEX \"{name}\" ON chunks USING hnsw (embedding vector_cosine_ops) "
-                          f"WITH (m = 16, ef_construction = 64) WHERE tenant_id = '{tenant.id}'::uuid"))
+        conn.execute(text(f"CREATE INDEX \"{name}\" ON chunks USING hnsw ((embedding::vector(384)) vector_cosine_ops) "
+                          f"WITH (m = 16, ef_construction = 64) WHERE tenant_id = '{tenant.id}'::uuid "
+                          f"AND embedder_id = {chosen.id}"))
     try:
         assert tenant.id in vector_index.outdated_indexes()
         assert vector_index.ensure_tenant_index(tenant.id, force=True)

@@ -51,6 +51,7 @@ async def test_preflight_is_answered_for_widget_routes_only(client, tenant: Tena
     assert chat.status_code == 204
     assert chat.headers["access-control-allow-origin"] == SHOP_SITE
     assert "x-widget-key" in chat.headers["access-control-allow-headers"]
+    assert "idempotency-key" in chat.headers["access-control-allow-headers"]  # the widget's HTTP path sends it
     admin = await client.options("/api/v1/documents", headers=asked)
     assert "access-control-allow-origin" not in admin.headers
 
@@ -71,7 +72,11 @@ async def test_config_carries_the_tenants_greeting(client, tenant: TenantCtx) ->
     assert saved.status_code == 200
     config = await client.get("/api/v1/widget/config", headers={"X-Widget-Key": tenant.created.widget_key})
     assert config.json() == {"greeting": "Welcome to the shop!", "language": "auto",
-                             "service": {"open": True, "ask_contact": False}}  # no office hours set: always open
+                             # no office hours set: always open; but no agent has the inbox open
+                             "service": {"open": True, "agent_online": False, "ask_contact": True,
+                                         "reason": "no_agent"},
+                             "voice": {"available": False, "max_seconds": 60,  # no speech-to-text endpoint
+                                       "max_bytes": 10 * 1024 * 1024}}
 
 
 async def test_sources_describe_the_cited_faq_rows_for_the_visitor_only(

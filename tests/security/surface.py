@@ -320,6 +320,7 @@ PUBLIC_PREFIXES = ("/schema",)  # OpenAPI document and its viewers
 EXPLICIT: dict[tuple[str, str], str] = {
     ("WS", "/api/v1/chat/ws"): "tests/security/test_cross_tenant.py::test_socket_cannot_join_another_tenants_conversation",
     ("WS", "/api/v1/inbox/ws"): "tests/security/test_inbox_security.py",
+    ("POST", "/api/v1/chat/audio"): "tests/security/test_voice_security.py (multipart, needs a speech server)",
 }
 
 

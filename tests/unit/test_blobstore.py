@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.blobstore import LocalBlobStore
+from core.blobstore import LocalBlobStore
 
 
 def test_put_get_delete(tmp_path) -> None:

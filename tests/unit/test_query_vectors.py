@@ -33,7 +33,7 @@ class CountingEmbedder(HashEmbedder):
 @pytest.fixture
 def embedder(monkeypatch) -> CountingEmbedder:
     fake = CountingEmbedder()
-    monkeypatch.setattr(retrieval, "get_embedder", lambda: fake)
+    monkeypatch.setattr(retrieval, "build", lambda spec: fake)
     return fake
 
 
@@ -67,5 +67,5 @@ async def test_a_failed_batch_fails_its_askers_and_the_next_query_is_embedded_ag
     with pytest.raises(RuntimeError, match="model not loaded"):
         await vectors.aget("anything")
     monkeypatch.undo()
-    monkeypatch.setattr(retrieval, "get_embedder", lambda: embedder)
+    monkeypatch.setattr(retrieval, "build", lambda spec: embedder)
     assert np.allclose(await vectors.aget("anything"), HashEmbedder().embed_query("anything"))

@@ -64,7 +64,7 @@
 
   const state = {
     token: store.get('token'), me: null, tab: 'waiting', items: [], counts: {}, current: null, detail: null,
-    canned: [], socket: null, live: false, unseen: 0, seen: new Set(), retryDelay: 500,
+    canned: [], socket: null, live: false, unseen: 0, seen: new Set(), retryDelay: 500, usedEntry: null,
   };
 
   function h(tag, attrs, ...children) {
@@ -154,13 +154,23 @@
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/inbox/ws`);
     state.socket = ws;
     ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token: state.token }));
+    // While this page is open its agent counts as online (customers are told someone is there):
+    // a heartbeat every few seconds, and an answer to each ping, keep that true (chat.presence).
+    let beat = null;
+    const heartbeat = () => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'heartbeat' })); };
     ws.onmessage = (e) => {
       let event; try { event = JSON.parse(e.data); } catch { return; }
-      if (event.type === 'ready') { state.live = true; state.retryDelay = 500; renderStatus(); refreshList(); if (state.current) openConversation(state.current, true); return; }
+      if (event.type === 'ping') heartbeat();
+      if (event.type === 'ready') {
+        state.live = true; state.retryDelay = 500; renderStatus(); refreshList(); if (state.current) openConversation(state.current, true);
+        clearInterval(beat); beat = setInterval(heartbeat, 1000 * (event.heartbeat_seconds || 20));
+        return;
+      }
       if (event.type === 'error') { if (event.status === 401) signOut(); else showToast(event.detail); return; }
       onEvent(event);
     };
     ws.onclose = () => {
+      clearInterval(beat);
       state.live = false; renderStatus();
       if (!state.token) return;
       setTimeout(connect, state.retryDelay); state.retryDelay = Math.min(state.retryDelay * 2, 10000);
@@ -335,7 +345,7 @@
     const entries = (d.assist && d.assist.entries) || [];
     return h('section', { class: 'box assist', id: 'assist' }, h('h3', { text: t('assist') }), h('p', { class: 'hint', text: t('assistHint') }),
       entries.length ? h('ul', null, entries.map((e) => h('li', null, h('strong', { text: e.title }), h('p', { text: e.answer }),
-        h('button', { type: 'button', class: 'small insert', onclick: () => insert(e.answer) }, t('insert'))))) : h('p', { class: 'empty', text: t('noAssist') }));
+        h('button', { type: 'button', class: 'small insert', onclick: () => { insert(e.answer); if (e.source_ref) state.usedEntry = { conversation: state.current, source_ref: e.source_ref }; } }, t('insert'))))) : h('p', { class: 'empty', text: t('noAssist') }));
   }
   function cannedBox() {
     const admin = state.me && ['admin', 'owner'].includes(state.me.role);
@@ -390,10 +400,13 @@
     if (!text || !state.current) return;
     const id = state.current;
     const clientRef = (crypto.randomUUID && crypto.randomUUID()) || `r${Date.now()}${Math.random()}`;
+    // The agent-assist entry inserted into this reply: the customer's wording may become a similar question for it.
+    const used = state.usedEntry && state.usedEntry.conversation === id ? { source_ref: state.usedEntry.source_ref } : null;
+    state.usedEntry = null;
     els.reply.value = ''; els.suggest.hidden = true;
     for (let attempt = 0; attempt < 4; attempt += 1) {
       try {
-        const sent = await api('POST', `/api/v1/inbox/${id}/messages`, { text, client_ref: clientRef });
+        const sent = await api('POST', `/api/v1/inbox/${id}/messages`, used ? { text, client_ref: clientRef, used_entry: used } : { text, client_ref: clientRef });
         if (state.current === id) appendMessage({ id: sent.message_id, role: 'agent', text, agent_name: sent.agent_name, created_at: new Date().toISOString() });
         reloadDetailSoon();
         return;

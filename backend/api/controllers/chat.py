@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
+from litestar.datastructures import UploadFile
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, MultipartBody, QueryParameter
 
 from backend.api.chat_frames import final_frame, http_answer, socket_frame
 from backend.api.client_address import client_address
 from backend.api.request_limits import read_socket_frame
 from backend.api.widget_auth import CurrentWidget, resolve_widget
-from backend.api.widget_identity import UserIn, asker_from, claim_of, header_asker
+from backend.api.widget_identity import USER_HASH_HEADER, USER_ID_HEADER, UserIn, asker_from, claim_of, header_asker
 from chat import commands, contact, conversations, engine, events, idempotency
 from core.errors import KefuError, ValidationFailed
 from core.identity import parse_claim
@@ -52,6 +53,16 @@ def _chosen(raw: Any) -> str | None:
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 500:
         raise ValidationFailed('suggestion must be {"source_ref": "<a source_ref from the reply\'s suggestions>"}.')
     return ref.strip()
+
+
+@dataclass
+class VoiceIn:
+    """A spoken question: the recording in `file` (WebM/Ogg Opus, WAV, MP3, M4A or FLAC; at most 60 s, 10 MB)."""
+
+    file: UploadFile | None = None
+    visitor_id: str | None = None
+    conversation_id: str | None = None
+    language: str | None = None  # zh | en: a hint for speech recognition (the widget's language)
 
 
 @dataclass
@@ -122,13 +133,46 @@ class ChatController(Controller):
         address = client_address(request)
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                             conversation_id=data.conversation_id, user=user, address=address)
+                                             conversation_id=data.conversation_id, user=user, address=address,
+                                             suggestion=_chosen(data.suggestion))
             return 202, {"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                          "status": "pending", "visitor_id": visitor_id}
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
                                      conversation_id=data.conversation_id, user=user, address=address,
                                      suggestion=_chosen(data.suggestion))
         return 200, {**http_answer(result), "visitor_id": visitor_id}
+
+    @post("/audio", status_code=200, summary="Ask by voice: the recording is transcribed and answered",
+          description="Multipart form: `file` (the recording: WebM or Ogg with Opus, WAV, MP3, M4A or FLAC; at most "
+                      "60 seconds and 10 MB), `visitor_id`, `conversation_id`, `language` (zh|en, a hint). Answers "
+                      "like `POST /api/v1/chat` plus `transcript` (202 with `status: with_agent` while a person "
+                      "holds the conversation). 409 when no speech-to-text endpoint is configured "
+                      "(`GET /api/v1/widget/config` says `voice.available: false`), 503 when it fails; 413/415/422 "
+                      "for a recording that is too large, not audio, in another codec, empty or too long. A "
+                      "signed-in user is sent in the X-Kefu-User-Id and X-Kefu-User-Hash headers.")
+    async def ask_by_voice(self, request: Request[Any, Any, Any], widget: CurrentWidget,
+                           data: MultipartBody[VoiceIn]) -> Response[dict[str, Any]]:
+        upload = data.file
+        if upload is None or not hasattr(upload, "read"):
+            raise ValidationFailed("Send the recording as a multipart form field named 'file'.")
+        if data.language not in (None, "", "zh", "en"):
+            raise ValidationFailed("language must be 'zh' or 'en' (or left out).")
+        try:
+            conversation_id = uuid.UUID(data.conversation_id) if data.conversation_id else None
+        except ValueError as exc:
+            raise ValidationFailed("conversation_id must be a UUID.") from exc
+        visitor_id = conversations.check_visitor_id(data.visitor_id or conversations.new_visitor_id())
+        user_id, user_hash = request.headers.get(USER_ID_HEADER), request.headers.get(USER_HASH_HEADER)
+        if (user_id is None) != (user_hash is None):
+            raise ValidationFailed("Send both X-Kefu-User-Id and X-Kefu-User-Hash, or neither.")
+        user = parse_claim({"id": user_id, "hash": user_hash} if user_id is not None else None)
+        asked = await commands.ask_by_voice(widget.tenant_id, await upload.read(), visitor_id=visitor_id,
+                                            conversation_id=conversation_id, user=user,
+                                            address=client_address(request), language=data.language or None)
+        if asked.held is not None:
+            return Response({**asked.held.public(visitor_id), "transcript": asked.transcript}, status_code=202)
+        assert asked.answer is not None
+        return Response({**http_answer(asked.answer), "visitor_id": visitor_id, "transcript": asked.transcript})
 
     @get("/conversations", summary="A signed-in user's conversations, newest first (any device)")
     async def list_conversations(self, request: Request[Any, Any, Any], widget: CurrentWidget,
@@ -274,7 +318,8 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
                 await socket.send_json({**final_frame(event.result, turn.message_id), "visitor_id": visitor_id})
         return
     turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
-                               user=user, address=client_address(socket))
+                               user=user, address=client_address(socket),
+                               suggestion=_chosen(incoming.get("suggestion")))
     await follow(turn.conversation_id)
     await commands.queue_answer(turn)
     await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -15,18 +17,26 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.api.auth import CurrentPrincipal, principal_for, requires
-from chat import canned, events, inbox, inbox_view
+from chat import canned, events, handoff, inbox, inbox_view, presence
 from core.errors import KefuError, NotAuthenticated, PermissionDenied
 from core.security import role_allows
 
+log = logging.getLogger(__name__)
 AUTH_TIMEOUT_SECONDS = 10
 PING_SECONDS = 25
+RENEW_SECONDS = 5  # a client sending frames faster than this renews its presence no more often
+
+
+@dataclass
+class UsedEntryIn:
+    source_ref: str  # one of agent assist's entries
 
 
 @dataclass
 class ReplyIn:
     text: str
     client_ref: str | None = None  # the page's id for this reply: a retry with the same one is stored once
+    used_entry: UsedEntryIn | None = None  # the agent-assist entry the reply was written from
 
 
 @dataclass
@@ -66,7 +76,8 @@ class InboxController(Controller):
         self, principal: CurrentPrincipal, conversation_id: FromPath[uuid.UUID], data: JSONBody[ReplyIn]
     ) -> Response[dict[str, Any]]:
         agent = await inbox.agent_of(principal)
-        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref)
+        used = data.used_entry.source_ref if data.used_entry is not None else None
+        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref, used)
         body = {"message_id": str(message_id), "duplicate": not stored, "agent_name": agent.name}
         return Response(body, status_code=201 if stored else 200)
 
@@ -102,7 +113,8 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any]) -> None:
     headers on a WebSocket, and a token in the URL would land in access logs):
     {"type": "auth", "token": "<login token or API key>"} → {"type": "ready"}; then the server sends
     {"type": "handoff" | "customer_message" | "agent_message" | "assigned" | "resolved" | "released", …}
-    and {"type": "ping"} every 25 s.
+    and {"type": "ping"} every 25 s. While a signed-in user's socket is open they count as an agent
+    online (chat.presence); the page keeps that alive with {"type": "heartbeat"} frames.
     """
     await socket.accept()
     try:
@@ -123,6 +135,8 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any]) -> None:
         return
     name = events.inbox_channel(principal.tenant_id)
     queue = await events.relay.subscribe_channel(name)
+    # A signed-in person at the page is an agent online (chat.presence); an API key is not a person.
+    seat = presence.Seat(principal.tenant_id, principal.user_id, uuid.uuid4().hex) if principal.user_id else None
 
     async def forward() -> None:
         while True:
@@ -132,12 +146,31 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any]) -> None:
                 event = {"type": "ping"}
             await socket.send_json(event)
 
-    async def drain_client() -> None:  # the page sends nothing else; reading notices a closed socket
+    async def heartbeats() -> None:
+        """Every frame the page sends ({"type": "heartbeat"}, its answer to a ping) renews its seat;
+        at most one Redis write per RENEW_SECONDS however fast a client sends. Reading also notices a
+        closed socket."""
+        renewed = time.monotonic()
         while True:
             await socket.receive_data(mode="text")
+            if seat is not None and time.monotonic() - renewed >= RENEW_SECONDS:
+                renewed = time.monotonic()
+                if await presence.renew(seat):
+                    await tell_waiting_customers()
 
-    await socket.send_json({"type": "ready", "tenant_id": str(principal.tenant_id)})
-    tasks = [asyncio.create_task(forward()), asyncio.create_task(drain_client())]
+    async def tell_waiting_customers() -> None:
+        """Someone is here now, or no one is any more; a failure here never costs the agent their socket."""
+        try:
+            await handoff.announce_queue(principal.tenant_id)
+        except Exception:
+            log.warning("could not tell waiting customers", exc_info=True,
+                        extra={"tenant_id": str(principal.tenant_id)})
+
+    if seat is not None and await presence.arrive(seat):
+        await tell_waiting_customers()
+    await socket.send_json({"type": "ready", "tenant_id": str(principal.tenant_id),
+                            "heartbeat_seconds": presence.HEARTBEAT_SECONDS})
+    tasks = [asyncio.create_task(forward()), asyncio.create_task(heartbeats())]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -145,3 +178,7 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any]) -> None:
             task.cancel()
         with contextlib.suppress(Exception):
             await events.relay.unsubscribe_channel(name, queue)
+        if seat is not None:
+            with contextlib.suppress(Exception):
+                if await presence.leave(seat):
+                    await tell_waiting_customers()

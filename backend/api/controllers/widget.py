@@ -27,6 +27,7 @@ from backend.api.widget_identity import header_asker
 from backend.api.widget_sources import conversation_sources
 from chat import contact
 from chat.engine import settings_for
+from chat.voice import transcription_config
 from core import tenancy
 from core.audit import Actor
 from core.db import tenant_session
@@ -153,11 +154,12 @@ class WidgetController(Controller):
     path = "/api/v1/widget"
     tags = ["widget"]
 
-    @get("/config", summary="Greeting and language for the widget (also checks key and origin)")
+    @get("/config", summary="Greeting, language and voice availability for the widget (also checks key and origin)")
     async def config(self, widget: CurrentWidget) -> dict[str, Any]:
         settings = await settings_for(widget.tenant_id)
         return {"greeting": settings.greeting, "language": settings.language,
-                "service": await contact.availability(widget.tenant_id)}
+                "service": await contact.availability(widget.tenant_id),
+                "voice": voice_config(settings)}
 
     @get("/conversations/{conversation_id:uuid}/sources", summary="Passages cited by the conversation's answers")
     async def sources(
@@ -215,6 +217,13 @@ async def change_widget_appearance(principal: CurrentPrincipal, data: JSONBody[d
     """Fields left out keep their value; `GET /api/v1/settings/widget` then hands out the new tag."""
     look = await asyncio.to_thread(lambda: save_appearance(principal.tenant_id, data, actor=Actor.of(principal)))
     return look.as_dict()
+
+
+def voice_config(settings: Any) -> dict[str, Any]:
+    """Whether the widget shows its microphone, and the recording limits it enforces itself."""
+    app = get_settings()
+    return {"available": transcription_config(settings) is not None,
+            "max_seconds": int(app.voice_max_seconds), "max_bytes": app.voice_max_bytes}
 
 
 # Identity verification of signed-in customers (core.identity, docs/widget.md).

@@ -1,0 +1,67 @@
+"""Fit the confidence curve for a reranker: the KEFU_RERANK_CONFIDENCE_CENTRE / _SCALE to set.
+
+A cross-encoder's relevance scores mean something different for every model, so the curve that
+turns the top score into the bot's confidence (knowledge.confidence) is refitted per reranker.
+With the reranker configured (KEFU_RERANK_URL, ...) and a tenant whose knowledge is indexed, each
+labelled question (the evaluation CSV format: question, expected source_ref(s); an empty expected
+column means the bot should not answer) is searched through `retrieve_sync`; the top hit is right
+when its source_ref is expected. A logistic regression of right/wrong on the reranked top score
+gives the curve, printed with the AUROC of the score and the share of questions answered right.
+
+    KEFU_RERANK_URL=http://127.0.0.1:8080/rerank KEFU_RERANK_API=tei \
+        python bench/rerank_calibration.py --tenant TENANT_ID --questions labelled.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from knowledge import reranker
+from knowledge.confidence import fit_curve
+from knowledge.evaluation_set import parse_question_set
+from knowledge.retrieval import retrieve_sync
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenant", required=True, type=uuid.UUID)
+    parser.add_argument("--questions", required=True, type=Path, help="labelled question set (CSV)")
+    args = parser.parse_args()
+    if not reranker.enabled():
+        sys.exit("KEFU_RERANK_URL is not set: configure the reranker to calibrate first.")
+    scores: list[float] = []
+    right: list[bool] = []
+    reranked = 0
+    for labelled in parse_question_set(args.questions.read_bytes()):
+        hits = retrieve_sync(args.tenant, labelled.question, 5)
+        if not hits:
+            continue
+        reranked += hits[0].reranked
+        scores.append(hits[0].score)
+        right.append(hits[0].source_ref in labelled.expected)
+    if reranked < len(scores):
+        print(f"warning: {len(scores) - reranked} of {len(scores)} searches fell back to the fused order "
+              "(reranker errors or timeouts); their scores are not the reranker's", file=sys.stderr)
+    centre, scale = fit_curve(scores, right)
+    print(f"questions {len(scores)}, top hit right {sum(right) / len(scores):.3f}, AUROC {auroc(scores, right):.3f}")
+    print(f"KEFU_RERANK_CONFIDENCE_CENTRE={centre:.4f}")
+    print(f"KEFU_RERANK_CONFIDENCE_SCALE={scale:.4f}")
+
+
+def auroc(scores: list[float], right: list[bool]) -> float:
+    """How well the score separates right from wrong top hits (0.5 = not at all)."""
+    positives = [s for s, r in zip(scores, right, strict=True) if r]
+    negatives = [s for s, r in zip(scores, right, strict=True) if not r]
+    if not positives or not negatives:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+if __name__ == "__main__":
+    main()
