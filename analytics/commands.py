@@ -7,6 +7,7 @@ they finish. Erasures happen in the request's transaction, audited.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
@@ -16,6 +17,10 @@ from core import audit
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.jobs import enqueue_sync
+from core.tenancy import adopt_timezone as core_adopt_timezone
+from core.tenancy import set_timezone
+
+log = logging.getLogger(__name__)
 
 _QUEUE_DOWN = "The work queue is unreachable; try again shortly."
 
@@ -28,6 +33,33 @@ def request_retrain(tenant_id: uuid.UUID) -> None:
 def request_reclustering(tenant_id: uuid.UUID) -> None:
     """Cluster the tenant's recent unanswered questions into topics again (in a worker)."""
     enqueue_sync(refresh_knowledge_gaps, str(tenant_id), unavailable=_QUEUE_DOWN)
+
+
+def change_timezone(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = None) -> str:
+    """Store the tenant's time zone and recompute its daily rollups in it (every day moves).
+
+    If the queue is unreachable the zone is stored all the same: the scheduled refresh sees rows of
+    the old zone and recomputes them (analytics.rollups).
+    """
+    stored = set_timezone(tenant_id, name, actor=actor)
+    recompute_days(tenant_id)
+    return stored
+
+
+def adopt_timezone(tenant_id: uuid.UUID, name: str, *, actor: Actor | None = None) -> str | None:
+    """The browser's time zone for a tenant that never chose one (core.tenancy), its days recomputed in it."""
+    adopted = core_adopt_timezone(tenant_id, name, actor=actor)
+    if adopted:
+        recompute_days(tenant_id)
+    return adopted
+
+
+def recompute_days(tenant_id: uuid.UUID) -> None:
+    """Queue a full rollup refresh (the tenant's zone changed); if the queue is down, the scheduled one does it."""
+    try:
+        refresh_rollups.send(str(tenant_id), True)
+    except Exception:  # the broker refused; the next scheduled refresh sees the old zone's rows
+        log.warning("could not queue the rollup refresh after a time zone change", exc_info=True)
 
 
 def request_refresh(tenant_id: uuid.UUID) -> None:

@@ -1,6 +1,6 @@
 """Multi-turn conversations through the real product: the five figures of issue 18.
 
-Data: bench/data/conversations/{dev,holdout}/ (see its README): per set a Chinese and an English
+Data: bench/data/conversations/{dev,holdout,fresh}/ (see its README): per set a Chinese and an English
 FAQ (`faq_zh.csv`, `faq_en.csv`: id, question, answer) and `dialogues.jsonl`, one dialogue a line,
 each customer turn labelled with `kind` (first, follow_up, out_of_scope, small_talk, human) and,
 for first/follow_up, the gold `source_refs` (FAQ ids) that answer it.
@@ -20,7 +20,9 @@ Scoring, per customer turn, from the public chat response only. The reply's outc
 - refused: `suggest_handoff` is true (the low-confidence "I don't know"), or the answer is, or
   starts with, one of the product's own don't-know/error phrases (read from its phrase table);
 - answered: at least one citation;
-- chat: none of the above (a reply with no sources, e.g. a greeting).
+- chat: none of the above (a reply with no sources, e.g. a greeting);
+- with_agent: 202 `{"status": "with_agent"}`: the conversation was handed to a person, who answers
+  it (the bot stays silent). Such turns are not scored in any figure and are counted apart.
 A turn passes when:
 - first / follow_up ("answered from the right row"): outcome is answered and the FIRST citation's
   source_ref is one of the gold ids. A "did you mean" reply is not an answer; separately reported:
@@ -69,7 +71,7 @@ TITLES = {
     "human": "request for a human recognised (handoff: true)",
 }
 TARGETS = {"first": 0.85, "follow_up": 0.85, "out_of_scope": 0.80, "small_talk": 0.95, "human": 0.95}
-OUTCOMES = ("answered", "refused", "suggested", "chat", "handoff", "error")
+OUTCOMES = ("answered", "refused", "suggested", "chat", "handoff", "with_agent", "error")
 
 
 # ---------------------------------------------------------------- the data set
@@ -143,9 +145,12 @@ class Reply:
     refused: bool = False
     suggestions: tuple[str | None, ...] = ()
     conversation_id: str | None = None
+    with_agent: bool = False  # 202 "with_agent": a person holds the conversation, the bot stays silent
 
     @property
     def outcome(self) -> str:
+        if self.with_agent:
+            return "with_agent"
         if self.status != 200:
             return "error"
         if self.handoff:
@@ -159,6 +164,8 @@ class Reply:
 
 def reply_from_response(status: int, body: dict[str, Any] | None, refusals: tuple[str, ...] = ()) -> Reply:
     """Classify a `POST /api/v1/chat` response; `refusals` are the product's don't-know phrases."""
+    if status == 202 and isinstance(body, dict) and body.get("status") == "with_agent":
+        return Reply(status, conversation_id=body.get("conversation_id"), with_agent=True)
     if status != 200 or not isinstance(body, dict):
         return Reply(status, str((body or {}).get("detail", "")) if isinstance(body, dict) else "")
     answer = str(body.get("answer") or "")
@@ -241,6 +248,7 @@ class Summary:
     after_right: Figure = field(default_factory=Figure)  # follow-ups whose previous question passed
     no_sources: Figure = field(default_factory=Figure)  # small talk with no citations, even a refusal
     quote_mismatch: int = 0
+    with_agent: Counter[str] = field(default_factory=Counter)  # turns a person held, by kind (not scored)
 
 
 def summarise(scored: list[Scored]) -> Summary:
@@ -248,6 +256,9 @@ def summarise(scored: list[Scored]) -> Summary:
     last_question: dict[str, bool] = {}
     for s in scored:
         kind = s.turn.kind
+        if s.reply.with_agent:  # after a hand-off the person answers, not the bot: not scored
+            summary.with_agent[kind] += 1
+            continue
         summary.kinds[kind].add(s.ok)
         if s.turn.form:
             summary.forms.setdefault(f"{kind}/{s.turn.form}", Figure()).add(s.ok)
@@ -368,6 +379,9 @@ def report(conv: ConversationSet, scored: list[Scored], verbose: bool) -> Summar
     print(f"  follow-ups whose previous question was answered right: {summary.after_right}")
     print(f"  small talk with no sources at all, a don't-know included: {summary.no_sources}")
     print(f"  answered turns quoting a row other than their first citation: {summary.quote_mismatch}")
+    if summary.with_agent:
+        print("  not scored, sent after a hand-off to the person holding the conversation (202 with_agent): "
+              + ", ".join(f"{k} {v}" for k, v in sorted(summary.with_agent.items())))
     print("  by form:     " + ", ".join(f"{k} {v}" for k, v in sorted(summary.forms.items())))
     print("  by language: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.langs.items())))
     for kind in KINDS:
@@ -375,7 +389,7 @@ def report(conv: ConversationSet, scored: list[Scored], verbose: bool) -> Summar
         print(f"  outcomes, {kind}: " + ", ".join(f"{o} {counts[o]}" for o in OUTCOMES if counts[o]))
     if verbose:
         for kind in KINDS:
-            failures = [s for s in scored if s.turn.kind == kind and not s.ok]
+            failures = [s for s in scored if s.turn.kind == kind and not s.ok and not s.reply.with_agent]
             print(f"\n  -- {kind}: {len(failures)} failures --")
             for s in failures:
                 print("    " + failure_line(s, scored))
@@ -408,6 +422,7 @@ def as_json(summary: Summary, scored: list[Scored]) -> dict[str, Any]:
         "right_row_incl_suggestions": {k: fig(v) for k, v in summary.suggested.items()},
         "follow_up_after_right_question": fig(summary.after_right),
         "small_talk_no_sources": fig(summary.no_sources),
+        "with_agent_not_scored": dict(summary.with_agent),
         "by_form": {k: fig(v) for k, v in summary.forms.items()},
         "by_language": {k: fig(v) for k, v in summary.langs.items()},
         "outcomes": {k: dict(v) for k, v in summary.outcomes.items()},
@@ -428,14 +443,15 @@ def as_json(summary: Summary, scored: list[Scored]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("dev", "holdout", "both"), default="dev")
+    parser.add_argument("--set", choices=("dev", "holdout", "fresh", "both", "all"), default="dev",
+                        help="both = dev + holdout; all = dev + holdout + fresh")
     parser.add_argument("--verbose", action="store_true", help="list every failed turn, by kind")
     parser.add_argument("--json", type=Path, help="write figures and every turn's reply here")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the dev/ and holdout/ sets")
     parser.add_argument("--concurrency", type=int, default=4, help="dialogues in flight (turns stay in order)")
     args = parser.parse_args()
 
-    names = ("dev", "holdout") if args.set == "both" else (args.set,)
+    names = {"both": ("dev", "holdout"), "all": ("dev", "holdout", "fresh")}.get(args.set, (args.set,))
     sets = [load_set(args.data / name) for name in names]
     from harness import topology
 

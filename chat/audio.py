@@ -4,8 +4,9 @@ The widget records with MediaRecorder: WebM/Opus in Chromium and Firefox's newer
 Ogg/Opus in older Firefox, MP4/AAC in Safari. Uploads from other clients may be WAV, MP3, FLAC
 or M4A. The customer's file name and declared type are never trusted: the first bytes decide.
 
-WAV and WebM are read here (a WebM that MediaRecorder wrote has no duration in its header: the
-length is the last audio block's time); Ogg, MP3, MP4 and FLAC through `mutagen`. Anything that
+WAV, WebM and MP4 are read here (what MediaRecorder writes has no length in its header: a WebM's
+is its last audio block's time, a fragmented MP4's the end of its last fragment); Ogg, MP3 and
+FLAC through `mutagen`. Anything that
 is not one of these containers with a codec the transcription endpoints take is refused with a
 4xx that says what to send instead.
 """
@@ -56,6 +57,8 @@ def inspect_audio(data: bytes, *, max_seconds: float, max_bytes: int) -> AudioCl
         clip = _wav(data)
     elif data[:4] == b"\x1a\x45\xdf\xa3":
         clip = _matroska(data)
+    elif data[4:8] == b"ftyp":
+        clip = _mp4(data)
     else:
         clip = _by_mutagen(data)
     if clip.seconds <= 0.05:
@@ -193,7 +196,101 @@ def _matroska(data: bytes) -> AudioClip:
     return AudioClip(data, "webm", _MATROSKA_CODECS[codec_id], seconds)
 
 
-# ---- Ogg, MP3, MP4, FLAC (mutagen) ------------------------------------------------------------------
+# ---- MP4 / M4A (ISO BMFF; MediaRecorder writes it fragmented: moov, then moof + mdat pairs) ---------
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"moof", b"traf"}
+_MP4_CODECS = {"mp4a": "aac", "Opus": "opus"}
+
+
+def _mp4_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """The boxes between `start` and `end`: (type, body start, box end); a box cut short ends the list."""
+    found, offset = [], start
+    while offset + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, offset)
+        header = 8
+        if size == 1 and offset + 16 <= end:
+            size, header = struct.unpack_from(">Q", data, offset + 8)[0], 16
+        elif size == 0:
+            size = end - offset
+        if size < header or offset + size > end:
+            break
+        found.append((kind, offset + header, offset + size))
+        offset += size
+    return found
+
+
+def _mp4_walk(data: bytes, start: int, end: int, into: list[tuple[bytes, int, int, int]], depth: int = 0) -> None:
+    """Every box, depth-first (type, body, end, index of the enclosing trak/traf box or -1)."""
+    for kind, body, stop in _mp4_boxes(data, start, end):
+        into.append((kind, body, stop, depth))
+        if kind in _MP4_CONTAINERS:
+            _mp4_walk(data, body, stop, into, len(into) - 1 if kind in (b"trak", b"traf") else depth)
+
+
+def _mp4(data: bytes) -> AudioClip:
+    boxes: list[tuple[bytes, int, int, int]] = []
+    _mp4_walk(data, 0, len(data), boxes, -1)
+    tracks: dict[int, dict[str, object]] = {}  # trak box index → what it says
+    for kind, body, _stop, owner in boxes:
+        if owner < 0 or boxes[owner][0] != b"trak":
+            continue
+        track = tracks.setdefault(owner, {})
+        version = data[body]
+        if kind == b"tkhd":
+            track["id"] = struct.unpack_from(">I", data, body + (20 if version else 12))[0]
+        elif kind == b"mdhd":
+            if version:
+                track["scale"], track["length"] = struct.unpack_from(">IQ", data, body + 20)
+            else:
+                track["scale"], track["length"] = struct.unpack_from(">II", data, body + 12)
+        elif kind == b"hdlr":
+            track["handler"] = data[body + 8:body + 12]
+        elif kind == b"stsd" and body + 16 <= len(data):
+            track["codec"] = data[body + 12:body + 16].decode("latin-1")
+    audio = [t for t in tracks.values() if t.get("handler") == b"soun"]
+    if not tracks:
+        raise ValidationFailed("The MP4 recording is damaged or cut off before its track list. Record it again.")
+    if not audio:
+        raise UnsupportedFormat(f"The file has no sound track. Send {ACCEPTED}.")
+    track = audio[0]
+    codec = str(track.get("codec", "unknown"))
+    if codec not in _MP4_CODECS:
+        raise _unsupported("MP4", codec)
+    scale = int(track.get("scale") or 0) or 1
+    end_time = int(track.get("length") or 0)
+    end_time = max(end_time, _fragments_end(data, boxes, int(track.get("id") or 0)))
+    return AudioClip(data, "mp4", _MP4_CODECS[codec], end_time / scale)
+
+
+def _fragments_end(data: bytes, boxes: list[tuple[bytes, int, int, int]], track_id: int) -> int:
+    """The end of the track's last fragment, in its time scale: decode time + the samples' durations."""
+    latest = 0
+    fragment: dict[str, int] = {}
+    for kind, body, _stop, owner in boxes:
+        if kind == b"traf":
+            fragment = {}
+        if owner < 0 or boxes[owner][0] != b"traf":
+            continue
+        flags = int.from_bytes(data[body + 1:body + 4], "big")
+        if kind == b"tfhd":
+            fragment["track"] = struct.unpack_from(">I", data, body + 4)[0]
+            at = body + 8 + (8 if flags & 0x1 else 0) + (4 if flags & 0x2 else 0)
+            if flags & 0x8:
+                fragment["default"] = struct.unpack_from(">I", data, at)[0]
+        elif kind == b"tfdt":
+            fragment["start"] = struct.unpack_from(">Q" if data[body] else ">I", data, body + 4)[0]
+        elif kind == b"trun" and fragment.get("track") == track_id:
+            count = struct.unpack_from(">I", data, body + 4)[0]
+            at = body + 8 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+            per_sample = 4 * bin(flags & 0xF00).count("1")
+            if flags & 0x100:
+                total = sum(struct.unpack_from(">I", data, at + i * per_sample)[0] for i in range(count))
+            else:
+                total = count * fragment.get("default", 0)
+            latest = max(latest, fragment.get("start", 0) + total)
+    return latest
+
+
+# ---- Ogg, MP3, FLAC (mutagen; also an MP4 whose first box is not ftyp) -----------------------------
 def _by_mutagen(data: bytes) -> AudioClip:
     import mutagen
     from mutagen.flac import FLAC

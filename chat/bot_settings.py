@@ -44,6 +44,9 @@ class BotSettings:
     fallback_model: str | None = None
     fallback_base_url: str | None = None
     grounding_action: str = "flag"
+    # Below the threshold, answer when the top entry clearly leads the next one (chat.engine.clear_lead);
+    # False: such questions get the "did you mean" list like any other between the floor and the threshold.
+    answer_clear_lead: bool = True
     # Voice questions (chat.voice): off here turns the microphone off even when the operator has a
     # transcription endpoint; the tenant's own endpoint and model replace the operator's.
     voice: bool = True
@@ -94,6 +97,8 @@ def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSetti
                 and value is not None and (
                 not isinstance(value, str) or len(value) > 4000):
                 raise ValidationFailed(f"{name} must be text of at most 4000 characters.")
+        if name == "answer_clear_lead" and not isinstance(value, bool):
+            raise ValidationFailed("answer_clear_lead must be true or false.")
         if name == "persona" and not (value or "").strip():
             raise ValidationFailed("persona must not be empty.")
     if changes.get("language", current.language) not in LANGUAGES:

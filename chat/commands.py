@@ -40,14 +40,16 @@ log = logging.getLogger(__name__)
 
 async def ask_queued(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
                      channel: str = "widget", user: UserClaim | None = None,
-                     address: str | None = None) -> store.Turn:
+                     address: str | None = None, suggestion: str | None = None) -> store.Turn:
     """Store a customer's question as pending and queue its answer for the `chat` worker.
+
+    `suggestion`: the source_ref of a "did you mean" entry the customer chose (answered from it).
 
     If the queue cannot take it, the question is marked failed (never left pending) and the
     customer is asked to send it again.
     """
     turn = await engine.accept(tenant_id, message, visitor_id=visitor_id, conversation_id=conversation_id,
-                               channel=channel, user=user, address=address)
+                               channel=channel, user=user, address=address, suggestion=suggestion)
     await queue_answer(turn)
     return turn
 

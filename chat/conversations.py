@@ -37,7 +37,9 @@ def check_visitor_id(visitor_id: str | None) -> str:
 def message_out(m: Message) -> dict[str, Any]:
     return {"id": str(m.id), "role": m.role, "text": m.text, "status": m.status, "citations": m.citations,
             "confidence": m.confidence, "handoff": m.handoff, "reply_to": str(m.reply_to) if m.reply_to else None,
-            "created_at": m.created_at.isoformat(), **({"agent_name": m.agent_name} if m.role == "agent" else {})}
+            "created_at": m.created_at.isoformat(), **({"agent_name": m.agent_name} if m.role == "agent" else {}),
+            # A spoken question says so (the widget marks it); where its recording is kept is not shown.
+            **({"voice": True} if m.role == "customer" and (m.meta or {}).get("voice") else {})}
 
 
 def _asker(asker: Asker | str) -> Asker:

@@ -55,7 +55,7 @@ from core.logging import bind_log_context
 from core.redis import async_redis
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_key
-from knowledge.confidence import confidence
+from knowledge.confidence import PLAIN_SCALE, SCALE, confidence
 from knowledge.entries import entry_hit
 from knowledge.hits import Hit
 from knowledge.retrieval import retrieve
@@ -65,6 +65,9 @@ CITE_WINDOW = 0.03
 # Between this share of the answering threshold and the threshold the bot offers "did you mean".
 SUGGEST_SHARE = 0.4
 MAX_SUGGESTIONS = 3
+# Below the threshold, a top entry leading the next one by this many units of the confidence curve
+# is answered (`clear_lead`); one unit = the curve's own scale, not a value fitted to a data set.
+LEAD_UNITS = 1.0
 
 
 @dataclass
@@ -140,16 +143,22 @@ async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
 
 
 async def accept(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
-                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None) -> store.Turn:
-    """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path)."""
+                 channel: str = "widget", user: UserClaim | None = None, address: str | None = None,
+                 suggestion: str | None = None) -> store.Turn:
+    """Check limits and store the customer's message as pending; the `chat` worker answers it (queued path).
+
+    A chosen "did you mean" `suggestion` (a source_ref) is checked now (422, nothing stored, when it
+    is not an entry of this tenant) and stored with the message, so the worker answers from it.
+    """
     text = validate_message(message)
     version = await tenant_version(tenant_id)
     verified = await identity.verify(tenant_id, user, version=version)
     settings = await settings_at(tenant_id, version)
+    chosen = await _chosen_entry(tenant_id, suggestion) if suggestion is not None else None
     await check_rate_limits(tenant_id, visitor_id, limits_of(settings), reply_language(settings.language, text),
                             address)
     return await store.start_turn(tenant_id, visitor_id, conversation_id, text, channel=channel,
-                                  status="pending", user=verified)
+                                  status="pending", user=verified, chosen=chosen)
 
 
 async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conversation_id: uuid.UUID | None,
@@ -323,7 +332,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         with metrics.RETRIEVAL_SECONDS.time():
             return await retrieve(turn.tenant_id, query, 5, version=prepared.version)
 
-    choice = await followups.choose(turn.text, topic, retriever)
+    choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings))
     if reading.maybe and choice.alone_score < settings.confidence_threshold and (
             choice.score < settings.confidence_threshold or (topic is not None and choice.entry == topic.entry)):
         # Sounds like small talk or a request for a person, the knowledge does not answer it as
@@ -341,7 +350,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     # Record lookups are not knowledge questions: never gate them on retrieval.
     bypass_gate = bool(ctx.collections and RECORD_KEY.search(turn.text))
 
-    if score < settings.confidence_threshold and not bypass_gate:
+    if score < settings.confidence_threshold and not bypass_gate and not clear_lead(hits, score, settings):
         suggestions = _suggestions(hits) if score >= suggestion_floor(settings) else []
         if suggestions:
             state.replied = {"entry": suggestions[0].source_ref, "entry_question": suggestions[0].question}
@@ -431,9 +440,9 @@ async def _not_a_question(state: _Run, reading: dialogue.Reading, stream: bool) 
     turn = state.turn
     state.asked = {"act": reading.kind, "form": reading.form}
     tool_calls: list[ToolCallRecord] = []
-    if reading.kind == dialogue.HUMAN and state.rehearsal is not None:
-        answer = phrase(state.language, "handoff")
-    elif reading.kind == dialogue.HUMAN:
+    if reading.kind == dialogue.HUMAN:
+        # The tool only reads who is available now; a rehearsal's hand-off is stored nowhere (`_finish`),
+        # so "Try a question" tells the admin what a customer would be told at this moment.
         ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=None)
         record = await run_tool(ctx, REQUEST_HUMAN, {"reason": turn.text[:300]})
         tool_calls.append(record)
@@ -454,8 +463,11 @@ async def _answer_chosen(state: _Run, turns: list[dict[str, Any]], stream: bool)
     assert turn.suggestion is not None
     hit = await entry_hit(turn.tenant_id, turn.suggestion)
     if hit is None:
-        raise ValidationFailed(f"suggestion.source_ref {turn.suggestion!r} is not an entry of this knowledge base; "
-                               "send one from the reply's suggestions.")
+        if turn.stored:  # queued: checked when accepted, and the entry has gone since
+            async for event in _answer_gone(state, stream):
+                yield event
+            return
+        raise _unknown_suggestion(turn.suggestion)
     question = str(hit.metadata.get("question") or suggestion_question(hit))
     state.chosen = {"source_ref": turn.suggestion, "question": question}
     state.asked = {"act": dialogue.QUESTION, "query": question}
@@ -464,6 +476,51 @@ async def _answer_chosen(state: _Run, turns: list[dict[str, Any]], stream: bool)
     ctx.user_id = turn.user.id if turn.user else None
     async for event in _answer_from(state, ctx, turns, confidence([hit]), stream, None):
         yield event
+
+
+def _unknown_suggestion(source_ref: str) -> ValidationFailed:
+    return ValidationFailed(f"suggestion.source_ref {source_ref!r} is not an entry of this knowledge base; "
+                            "send one from the reply's suggestions.")
+
+
+async def _chosen_entry(tenant_id: uuid.UUID, source_ref: str) -> dict[str, str]:
+    """The `suggestion_chosen` note for a chosen entry; ValidationFailed when it is not the tenant's."""
+    hit = await entry_hit(tenant_id, source_ref)
+    if hit is None:
+        raise _unknown_suggestion(source_ref)
+    return {"source_ref": source_ref, "question": str(hit.metadata.get("question") or suggestion_question(hit))}
+
+
+async def _answer_gone(state: _Run, stream: bool) -> AsyncIterator[ChatEvent]:
+    """A queued choice whose entry was deleted before the worker got to it: say so, offer a person."""
+    result = ChatResult(state.turn.conversation_id, uuid.uuid4(), phrase(state.language, "dont_know"), [], 0.0,
+                        False, False, state.language, fallback_reason="low_confidence")
+    if stream:
+        yield ChatEvent("delta", result.answer)
+    yield ChatEvent("final", result=await _finish(state, result))
+
+
+def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
+    """Whether a question below the answering threshold is answered anyway: its top entry is good
+    enough to be offered (at least the suggestion floor) and leads the next distinct entry by at
+    least one unit of the confidence curve (`knowledge.confidence.SCALE`: the top entry's odds are
+    then at least e times the runner-up's). A "did you mean" list whose first entry stands out
+    that far is what the customer would pick; near ties and a row merely sharing a word with an
+    out-of-scope question (small leads) still get the list. With no runner-up there is no lead to
+    judge (a knowledge base of one entry): the threshold alone decides. A tenant that prefers the
+    list switches it off (bot setting `answer_clear_lead`).
+    """
+    if not settings.answer_clear_lead or not hits or score < suggestion_floor(settings):
+        return False
+    runner_up = next((h for h in hits[1:] if _entry_key(h) != _entry_key(hits[0])), None)
+    # The unit of the curve that maps this kind of score (knowledge.confidence): fused centred, plain, reranked.
+    unit = (get_settings().rerank_confidence_scale if hits[0].reranked
+            else SCALE if hits[0].centred is not None else PLAIN_SCALE)
+    return runner_up is not None and hits[0].score - runner_up.score >= LEAD_UNITS * unit
+
+
+def _entry_key(hit: Hit) -> str:
+    return hit.source_ref or f"{hit.document_id}:{hit.chunk_id}"
 
 
 def suggestion_floor(settings: BotSettings) -> float:
@@ -485,7 +542,7 @@ def _suggestions(hits: list[Hit]) -> list[Suggestion]:
     offered: list[Suggestion] = []
     seen: set[str] = set()
     for hit in hits:
-        key = hit.source_ref or f"{hit.document_id}:{hit.chunk_id}"
+        key = _entry_key(hit)
         if hit.source_ref is None or key in seen:
             continue
         seen.add(key)

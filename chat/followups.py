@@ -13,6 +13,11 @@ that could be meant and compares their calibrated confidences:
 The variant with the highest confidence wins, except that a variant whose top entry is a
 *different* entry from the one the topic was answered with wins over one that only repeats the
 old entry whenever its confidence is within `SWITCH_MARGIN`: the new words named another entry.
+When the message opens or closes with a switch cue ("那…", "…呢", "and …", "what about …",
+"ok and …": `SWITCH_CUE`), the customer says the slot is new, so any variant naming another entry
+wins over the old one as long as it is good enough to be offered (the suggestion floor): the
+joined query, dominated by the old question's words, would otherwise find the old entry again
+("那货到付款能分期吗" after 花呗 instalments, "ok and a home phone?" after the TV app).
 """
 
 from __future__ import annotations
@@ -26,6 +31,13 @@ from knowledge.confidence import confidence
 from knowledge.hits import Hit
 
 SWITCH_MARGIN = 0.15
+# Discourse markers of a new slot in an elliptical follow-up, at the start or the end of the
+# message (a few words per language; what they mark is general, not any business's wording).
+SWITCH_CUE = re.compile(
+    r"^\s*(那|那么|还有|另外|再问一?下)|呢\s*[?？!！。.]*\s*$"
+    r"|^\s*((ok|okay|right|and)[,\s]+)?(and|also|what about|how about|plus)\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[A-Za-z0-9']+|[\u3400-\u9fff\uf900-\ufaff]+")
 
 
@@ -97,8 +109,17 @@ def _pieces(text: str) -> set[str]:
 Retriever = Callable[[str], Awaitable[list[Hit]]]
 
 
-async def choose(text: str, topic: Topic | None, retriever: Retriever, *, alone: list[Hit] | None = None) -> Choice:
-    """Retrieve with each query variant and keep the one the confidence and the topic rule prefer."""
+def switch_cue(text: str) -> bool:
+    """Whether the message marks a new slot ("那运费呢？", "and how long does it take?")."""
+    return bool(SWITCH_CUE.search(text))
+
+
+async def choose(text: str, topic: Topic | None, retriever: Retriever, *, alone: list[Hit] | None = None,
+                 floor: float = 0.0) -> Choice:
+    """Retrieve with each query variant and keep the one the confidence and the topic rule prefer.
+
+    `floor`: the lowest confidence the bot still offers as a suggestion; with a switch cue a variant
+    naming another entry wins from there up."""
     alone_hits = alone if alone is not None else await retriever(text)
     options = [Choice("alone", text, alone_hits, confidence(alone_hits))]
     if topic is not None and topic.query and topic.query != text:
@@ -111,7 +132,8 @@ async def choose(text: str, topic: Topic | None, retriever: Retriever, *, alone:
             options.append(Choice("slot", slot, hits, confidence(hits)))
     best = max(options, key=lambda o: o.score)
     if topic is not None and topic.entry and best.entry == topic.entry:
-        switched = [o for o in options if o.entry and o.entry != topic.entry and o.score >= best.score - SWITCH_MARGIN]
+        low = max(floor, 1e-9) if switch_cue(text) else best.score - SWITCH_MARGIN
+        switched = [o for o in options if o.entry and o.entry != topic.entry and o.score >= low]
         if switched:
             best = max(switched, key=lambda o: o.score)
     best.alone_score = options[0].score

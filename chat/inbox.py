@@ -25,6 +25,7 @@ from core.db import tenant_session
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Conversation, Handoff, Message, User
 from core.tenancy import Principal
+from knowledge.entries import entry_hit
 
 MAX_REPLY_CHARS = 4000
 MAX_CLIENT_REF = 100
@@ -208,15 +209,28 @@ def _check_reply(text: str, client_ref: str | None) -> str:
     return text
 
 
+async def _used_entry(tenant_id: uuid.UUID, source_ref: str) -> dict[str, str]:
+    """The note kept on an agent's reply about the entry it used; ValidationFailed when unknown."""
+    hit = await entry_hit(tenant_id, source_ref) if isinstance(source_ref, str) and 0 < len(source_ref) <= 512 else None
+    if hit is None:
+        raise ValidationFailed(f"used_entry.source_ref {source_ref!r} is not an entry of this knowledge base; "
+                               "send one from agent assist.")
+    return {"source_ref": source_ref, "question": str(hit.metadata.get("question") or "")}
+
+
 async def reply(
-    agent: Agent, conversation_id: uuid.UUID, text: str, client_ref: str | None = None
+    agent: Agent, conversation_id: uuid.UUID, text: str, client_ref: str | None = None, used_entry: str | None = None
 ) -> tuple[uuid.UUID, bool]:
     """Store an agent's reply and push it to the customer; returns (message id, newly stored).
 
     Replying to a waiting conversation takes it. A reply re-sent with the same `client_ref` (the
     agent's page retrying after a dropped connection) returns the first one's id and is not sent twice.
+    `used_entry`: the source_ref of the knowledge entry the agent inserted from agent assist; kept on
+    the reply as `agent_used_entry` so the customer's wording can be suggested as a similar question
+    for that row (`knowledge.phrasing_suggestions`). 422 when it is not an entry of the tenant.
     """
     text = _check_reply(text, client_ref)
+    meta = {"agent_used_entry": await _used_entry(agent.tenant_id, used_entry)} if used_entry is not None else {}
     now = datetime.now(UTC)
     message_id = uuid.uuid4()
     try:
@@ -256,6 +270,7 @@ async def reply(
                     agent_name=agent.name,
                     client_ref=client_ref,
                     created_at=now,
+                    meta=meta,
                 )
             )
     except IntegrityError:  # the same client_ref raced itself: the first one is stored

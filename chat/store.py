@@ -78,8 +78,12 @@ def _user_columns(user: VerifiedUser | None) -> dict[str, str | None]:
 
 
 async def start_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uuid.UUID | None, text: str,
-                     *, channel: str, status: str, user: VerifiedUser | None = None) -> Turn:
+                     *, channel: str, status: str, user: VerifiedUser | None = None,
+                     chosen: dict[str, str] | None = None) -> Turn:
     """Store the customer's message, creating the conversation if needed.
+
+    `chosen`: the "did you mean" entry the message chose ({source_ref, question}), kept in the
+    message's metadata as `suggestion_chosen` so the worker answers from it (`load_turn`).
 
     A signed-in user claims an anonymous conversation of their visitor id; a user's conversation
     takes messages only from that user.
@@ -107,8 +111,9 @@ async def start_turn(tenant_id: uuid.UUID, visitor_id: str, conversation_id: uui
             is_first = True
         await session.execute(insert(Message).values(
             id=message_id, tenant_id=tenant_id, conversation_id=conversation_id, role="customer", status=status,
-            text=text, created_at=now))
-    return Turn(tenant_id, conversation_id, message_id, visitor_id, text, is_first, user=user)
+            text=text, created_at=now, **({"meta": {"suggestion_chosen": chosen}} if chosen else {})))
+    return Turn(tenant_id, conversation_id, message_id, visitor_id, text, is_first, user=user,
+                suggestion=chosen["source_ref"] if chosen else None)
 
 
 async def load_turn(tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Turn, uuid.UUID | None]:
@@ -126,8 +131,10 @@ async def load_turn(tenant_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Turn, 
             Message.conversation_id == message.conversation_id, Message.created_at < message.created_at).limit(1))
     # Every message of a user's conversation came from that verified user (start_turn checks it).
     user = VerifiedUser(user_id) if user_id else None
+    chosen = (message.meta or {}).get("suggestion_chosen")
+    suggestion = str(chosen["source_ref"]) if isinstance(chosen, dict) and chosen.get("source_ref") else None
     return Turn(tenant_id, message.conversation_id, message.id, visitor_id, message.text, earlier is None,
-                user=user), reply
+                user=user, suggestion=suggestion), reply
 
 
 async def save_reply(turn: Turn, result: ChatResult, *, provider: str, model: str | None, latency_ms: int,

@@ -110,9 +110,9 @@ def _register_timezone_default(app: dash.Dash) -> None:
     @app.callback(Output("browser-timezone-saved", "children"), Input("browser-timezone", "data"),
                   prevent_initial_call=True)
     def adopt(name: str | None) -> str:
+        from analytics.commands import adopt_timezone
         from core.audit import Actor
         from core.errors import KefuError
-        from core.tenancy import adopt_timezone
 
         user = auth.current_user()
         if not name or not user.can("admin"):

@@ -1,20 +1,20 @@
-"""Small building blocks every page uses: notices, KPI cards, tables, empty charts, error handling."""
+"""Small building blocks every page uses: notices, KPI cards, tables (AG Grid), empty charts, error handling."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import dash_ag_grid as dag
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dash_table, html
+from dash import html
 
 from analytics.period import Period
 from core.errors import KefuError, ValidationFailed
-from dash_app.i18n import language, t
+from dash_app.i18n import error_text, language, t
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,7 +36,7 @@ def attempt(action: Callable[[], T]) -> tuple[T | None, html.Div | None]:
     try:
         return action(), None
     except KefuError as exc:
-        return None, notice(exc.detail, "error")
+        return None, notice(error_text(exc.detail), "error")
     except Exception:
         log.exception("admin app action failed")
         return None, notice("Something went wrong; the error was logged. Try again.", "error")
@@ -55,20 +55,6 @@ def kpi(label: str, value: Any, fmt: str | Callable[[Any], str] = "{:,}") -> htm
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Table rows of a DataFrame with every value displayable (dates, lists and NaN as text)."""
     return [{c: _cell(v) for c, v in row.items()} for row in frame.to_dict("records")]
-
-
-def table(frame: pd.DataFrame, table_id: str, *, columns: Sequence[str] | None = None, page_size: int = 15,
-          row_selectable: str | bool = False, keep: Sequence[str] = ()) -> dash_table.DataTable:
-    """A read-only table of a DataFrame; `keep` columns travel with the rows without being shown."""
-    columns = list(columns or frame.columns)
-    rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
-    return dash_table.DataTable(
-        id=table_id, data=rows, columns=[{"name": t(c.replace("_", " ")), "id": c} for c in columns],
-        page_size=page_size, sort_action="native", row_selectable=row_selectable,
-        style_table={"overflowX": "auto"}, style_cell={"textAlign": "left", "maxWidth": "420px", "whiteSpace": "normal",
-                                                        "fontSize": "13px", "fontFamily": FONT},
-        style_header={"fontWeight": "600", "fontFamily": FONT},
-    )
 
 
 def _cell(value: Any) -> Any:
@@ -116,7 +102,6 @@ def period_of(start: str | None, end: str | None, zone: str = "UTC") -> Period:
 
 
 # --- Tables on AG Grid (issue 22): sort, filter, paging, row selection and CSV export in every table ----------
-# `table()` above is the deprecated dash_table.DataTable; pages move to `grid()` one by one.
 GRID_ZH = {
     "page": "第", "of": "/", "to": "至", "more": "更多", "firstPage": "首页", "lastPage": "末页", "nextPage": "下一页",
     "previousPage": "上一页", "pageSizeSelectorLabel": "每页行数：", "ariaPageSizeSelectorLabel": "每页行数",
@@ -134,14 +119,16 @@ GRID_ZH = {
 
 def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = None, page_size: int = 15,
          select: str | None = None, keep: Sequence[str] = (), export_name: str | None = None,
-         wide: Sequence[str] = ()) -> html.Div:
+         wide: Sequence[str] = (), headers: Mapping[str, str] | None = None) -> html.Div:
     """A table of a DataFrame: sortable, filterable, paged; `select` is "single" or "multi" (a checkbox
     column); rows are identified by their `id` column when it is there, so a selection survives a
-    refresh. `keep` columns travel with the rows without being shown; `wide` columns get more room.
+    refresh. `keep` columns travel with the rows without being shown; `wide` columns get more room;
+    `headers` gives a column an English title of its own (translated like every title).
     """
     columns = list(columns or frame.columns)
     rows = records(frame[[*columns, *[k for k in keep if k not in columns]]])
-    defs = [{"field": c, "headerName": header(c), "flex": 3 if c in wide else 1,
+    titles = {c: t(headers[c]) if headers and c in headers else header(c) for c in columns}
+    defs = [{"field": c, "headerName": titles[c], "flex": 3 if c in wide else 1,
              "minWidth": 220 if c in wide else 175 if _is_time(c) else 140 if c == "visitor" else 110,
              "tooltipField": c if c in wide else None} for c in columns]
     options: dict[str, Any] = {"pagination": True, "paginationPageSize": page_size,
@@ -158,8 +145,9 @@ def grid(frame: pd.DataFrame, grid_id: str, *, columns: Sequence[str] | None = N
     props: dict[str, Any] = {"getRowId": "params.data.id"} if "id" in frame.columns else {}
     return dag.AgGrid(
         id=grid_id, rowData=rows, columnDefs=[{k: v for k, v in d.items() if v is not None} for d in defs],
+        # headers wrap onto a second line rather than end in "…" in a narrow column (a phone)
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapText": False,
-                       "cellClass": "grid-cell"},
+                       "wrapHeaderText": True, "autoHeaderHeight": True, "cellClass": "grid-cell"},
         dashGridOptions=options, selectedRows=[], className="kefu-grid", style={"width": "100%"},
         csvExportParams={"fileName": f"{export_name or grid_id}.csv"}, **props,
     )

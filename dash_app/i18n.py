@@ -6,6 +6,7 @@ from typing import Any
 
 import flask
 
+from dash_app.errors_zh import translate_error
 from dash_app.words_zh import WORDS
 
 LANGUAGES = ("en", "zh")
@@ -287,6 +288,17 @@ def t(text: str) -> str:
     if language() == "zh":
         return _ZH.get(text) or WORDS.get(text) or text.removesuffix("_kpi")
     return text.removesuffix("_kpi")
+
+
+def error_text(message: str) -> str:
+    """A domain error message (KefuError.detail, a document's stored error) in the current language.
+
+    The domain writes English (the API keeps it); in Chinese mode the message is looked up in the
+    admin app's words, then in the message catalog of `dash_app.errors_zh` with its values kept.
+    """
+    if language() != "zh" or not message:
+        return message
+    return _ZH.get(message) or WORDS.get(message) or translate_error(message) or message
 
 
 # --- Language choice, the words of every page, and translating a layout (issue 22) -------------------------

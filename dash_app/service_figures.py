@@ -12,7 +12,7 @@ from analytics import human_service
 from analytics.period import Period
 from core.db import tenant_session_sync
 from dash_app.auth import SignedInUser
-from dash_app.components import kpi, section, table
+from dash_app.components import grid, kpi, section
 from dash_app.formats import duration_ms
 from dash_app.i18n import t
 
@@ -44,9 +44,8 @@ def _service_table(frame: pd.DataFrame, key: str, table_id: str) -> Any:
         shown["agent"] = shown["agent"].map(lambda name: t(name) if name == "(unassigned)" else name)
     if key == "day":
         shown = shown[shown["handoffs"] > 0].assign(day=lambda f: f["day"].astype(str))
-    shown = shown.rename(columns={key: t("Agent" if key == "agent" else "Day"),
-                                  **{k: t(v) for k, v in SERVICE_COLUMNS.items()}})
-    return table(shown, table_id, page_size=10)
+    titles = {key: "Agent" if key == "agent" else "Day", **SERVICE_COLUMNS}
+    return grid(shown, table_id, page_size=10, headers=titles)
 
 
 def human_service_section(service: dict[str, Any], prefix: str = "ov") -> Any:

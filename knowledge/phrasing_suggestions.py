@@ -7,8 +7,9 @@ Three sources, newest first:
 - `chosen`: a customer chose a "did you mean" suggestion (the chat engine records
   `{"suggestion_chosen": {"source_ref", "question"}}` on the choosing message's metadata): the
   wording the customer had asked just before, for the row chosen;
-- `agent`: a question a human agent answered with a row. The agent inbox does not record that yet,
-  so this source has nothing to read until it does.
+- `agent`: a question a human agent answered with a row: the agent inbox records on the agent's
+  reply which agent-assist entry was inserted into it (`{"agent_used_entry": {"source_ref",
+  "question"}}` on the reply's metadata); the wording is the customer's last message before it.
 A wording the row already has (its question or a similar question, indexed or just saved) or
 dismissed for the row (`phrasing_dismissals`) is not suggested. Read on demand, a bounded number
 of recent questions at a time; nothing is stored until the admin accepts
@@ -59,6 +60,7 @@ def list_suggestions(tenant_id: uuid.UUID, limit: int = 50) -> list[PhrasingSugg
     with tenant_session_sync(tenant_id) as session:
         gaps = _recent_gap_questions(session)
         chosen = _chosen_suggestions(session)
+        used = _agent_answers(session)
         dismissed = {
             tuple(row)
             for row in session.execute(
@@ -66,7 +68,8 @@ def list_suggestions(tenant_id: uuid.UUID, limit: int = 50) -> list[PhrasingSugg
             )
         }
         dismissed |= _configured(session, tenant_id)
-    found = [*_linked_gaps(tenant_id, gaps), *_rows_of_choices(tenant_id, chosen)]
+    found = [*_linked_gaps(tenant_id, gaps), *_rows_of_choices(tenant_id, chosen),
+             *_rows_of_choices(tenant_id, used, origin="agent")]
     merged: dict[tuple[uuid.UUID, str, str], PhrasingSuggestion] = {}
     for suggestion in found:
         ident = (suggestion.document_id, suggestion.source_ref, key(suggestion.phrasing))
@@ -222,7 +225,39 @@ def _chosen_suggestions(session: Session) -> list[tuple[str, str, str, datetime]
     ]
 
 
-def _rows_of_choices(tenant_id: uuid.UUID, choices: list[tuple[str, str, str, datetime]]) -> list[PhrasingSuggestion]:
+# The customer's last message before an agent's reply written from an agent-assist entry.
+_AGENT_ANSWERS = text(
+    """
+    SELECT answered.metadata->'agent_used_entry'->>'source_ref' AS source_ref,
+           answered.metadata->'agent_used_entry'->>'question' AS row_question,
+           answered.created_at,
+           (SELECT asked.text FROM messages asked
+             WHERE asked.conversation_id = answered.conversation_id AND asked.role = 'customer'
+               AND asked.created_at < answered.created_at
+             ORDER BY asked.created_at DESC LIMIT 1) AS asked
+    FROM messages answered
+    WHERE answered.role = 'agent' AND answered.metadata ? 'agent_used_entry'
+    ORDER BY answered.created_at DESC
+    LIMIT :n
+    """
+)
+
+
+def _agent_answers(session: Session) -> list[tuple[str, str, str, datetime]]:
+    """(source_ref, row question, the customer's wording, when) of recent agent replies from a row."""
+    if not session.scalar(_HAS_MESSAGE_METADATA):
+        return []
+    rows = session.execute(_AGENT_ANSWERS, {"n": CHOICES}).all()
+    return [
+        (r.source_ref, r.row_question or "", r.asked.strip(), r.created_at)
+        for r in rows
+        if r.source_ref and r.asked and r.asked.strip() and len(r.asked) <= MAX_CHARS
+    ]
+
+
+def _rows_of_choices(
+    tenant_id: uuid.UUID, choices: list[tuple[str, str, str, datetime]], origin: str = "chosen"
+) -> list[PhrasingSuggestion]:
     """The chosen rows (by `source_ref`, the row's question telling documents apart) and the wordings."""
     if not choices:
         return []
@@ -248,5 +283,5 @@ def _rows_of_choices(tenant_id: uuid.UUID, choices: list[tuple[str, str, str, da
         document_id, question, similar = row
         if key(asked) in {key(question), *(key(s) for s in similar)}:
             continue
-        found.append(PhrasingSuggestion(asked, document_id, source_ref, question, "chosen", asked_at, 1))
+        found.append(PhrasingSuggestion(asked, document_id, source_ref, question, origin, asked_at, 1))
     return found

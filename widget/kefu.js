@@ -609,6 +609,12 @@
     if (!response.ok) throw new ApiError(response.status, data.detail, response.headers.get('Retry-After'));
     return { ...data, transport: 'http', chunks: 0 };
   }
+  function markVoice(node, text) {
+    const bubble = node.querySelector('.bubble');
+    node.classList.add('voice');
+    bubble.replaceChildren(icon('mic'), h('span', { text }));
+    bubble.setAttribute('aria-label', `${t('voiceLabel')}: ${text}`);
+  }
   async function sendVoice(blob) {
     if (state.busy || state.blocked) return;
     state.busy = true;
@@ -620,9 +626,7 @@
     setTyping(true);
     try {
       const answer = await postRecording(blob);
-      const bubble = mine.querySelector('.bubble');
-      bubble.replaceChildren(icon('mic'), h('span', { text: answer.transcript || '' }));
-      bubble.setAttribute('aria-label', `${t('voiceLabel')}: ${answer.transcript || ''}`);
+      markVoice(mine, answer.transcript || '');
       mine.classList.remove('pending');
       setTyping(false);
       remember(answer);
@@ -830,7 +834,7 @@
     state.handedOff = !!history.handoff;
     state.ended = history.csat != null;
     for (const m of history.messages || []) {
-      if (m.role === 'customer') customerMessage(m.text);
+      if (m.role === 'customer') { const node = customerMessage(m.text); if (m.voice) markVoice(node, m.text); }
       else if (m.role === 'assistant') botMessage(m.text, { id: m.id });
       else if (m.role === 'agent') agentMessage(m);
     }

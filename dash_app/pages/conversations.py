@@ -86,7 +86,7 @@ def register(app: Any) -> None:
     @app.callback(Output("cv-service", "children"), Input("period", "start_date"), Input("period", "end_date"))
     def human_service(start: str | None, end: str | None) -> Any:
         user = auth.current_user()
-        service, error = attempt(lambda: service_data(user, period_of(start, end)))
+        service, error = attempt(lambda: service_data(user, period_of(start, end, user.timezone)))
         return error or human_service_section(service, "cv")
 
     @app.callback(Output("cv-transcript", "children"), Input("cv-table", "selectedRows"),

@@ -34,7 +34,7 @@ from dash_app.components import (
     selected_ids,
 )
 from dash_app.formats import count, when, zone
-from dash_app.i18n import t
+from dash_app.i18n import error_text, t
 from dash_app.pages import knowledge_faq, knowledge_phrasings, knowledge_rows, knowledge_sources
 from knowledge import commands, documents
 from knowledge.retrieval import retrieve_sync
@@ -65,7 +65,7 @@ def upload_documents(user: SignedInUser, files: list[tuple[str, bytes]]) -> list
         except ServiceUnavailable:
             raise  # the queue is down: the next files would fail the same way
         except KefuError as exc:  # one bad file does not stop the others
-            refused.append(f"{name}: {exc.detail}")
+            refused.append(f"{name}: {error_text(exc.detail)}")
             continue
         lines.append(f"{accepted.filename}: {t(accepted.action.replace('_', ' '))}")
     if refused and not lines:
@@ -153,9 +153,9 @@ def documents_table(rows: list[dict[str, Any]]) -> Any:
 
 
 def _shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Document rows for the table, the status in the reader's language."""
+    """Document rows for the table, the status and a failed document's error in the reader's language."""
     frame = pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
-    return frame.assign(status=frame["status"].map(t))
+    return frame.assign(status=frame["status"].map(t), error=frame["error"].map(error_text))
 
 
 def register(app: Any) -> None:

@@ -11,7 +11,7 @@ from core.db import tenant_session_sync
 from core.errors import ValidationFailed
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import attempt, notice, records, section, table
+from dash_app.components import attempt, grid, notice, records, section
 from dash_app.i18n import t
 from knowledge import commands, curation
 from knowledge.similar_questions import split
@@ -56,31 +56,43 @@ def layout(user: SignedInUser) -> html.Section:
         html.Label(t("Similar questions (one per line)"), htmlFor="faq-similar"),
         dcc.Textarea(id="faq-similar", className="wide", disabled=not admin,
                      placeholder=t("Other ways customers ask this, e.g. “can I pay on delivery”")),
-        html.Div([html.Button(t("Add"), id="faq-add", disabled=not admin),
-                  html.Button(t("Save"), id="faq-save", disabled=not admin),
-                  html.Button(t("Delete"), id="faq-delete", className="danger", disabled=not admin)],
+        # Add needs a question and an answer; Save and Delete need a picked entry (faq-buttons below).
+        html.Div([html.Button(t("Add"), id="faq-add", disabled=True),
+                  html.Button(t("Save"), id="faq-save", disabled=True),
+                  html.Button(t("Delete"), id="faq-delete", className="danger", disabled=True)],
                  className="row"),
         html.Div(id="faq-result"),
     ], className="editor")
     return section("Manual FAQ entries",
                    html.P(t("Entries typed here are indexed like an uploaded FAQ; pick a row to edit it. "
                             "Similar questions are matched like the question itself."), className="muted"),
-                   table(pd.DataFrame(faq_rows(user), columns=FAQ_COLUMNS), "faq-table", row_selectable="single"),
+                   faq_grid(faq_rows(user)),
                    editor if admin else notice(t("Only admins can change this.")))
+
+
+def faq_grid(rows: list[dict[str, Any]]) -> Any:
+    return grid(pd.DataFrame(rows, columns=FAQ_COLUMNS), "faq-table", columns=FAQ_COLUMNS[1:], keep=["id"],
+                select="single", page_size=10, wide=["question", "answer"])
 
 
 def register(app: Any) -> None:
     @app.callback(Output("faq-id", "value"), Output("faq-question", "value"), Output("faq-answer", "value"),
-                  Output("faq-similar", "value"),
-                  Input("faq-table", "selected_rows"), State("faq-table", "data"), prevent_initial_call=True)
-    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str, str]:
-        if not selected or not data or selected[0] >= len(data):
+                  Output("faq-similar", "value"), Input("faq-table", "selectedRows"), prevent_initial_call=True)
+    def pick(selected: list[dict[str, Any]] | None) -> tuple[str, str, str, str]:
+        if not selected:
             return "", "", "", ""
-        row = data[selected[0]]
+        row = selected[0]
         return row["id"], row["question"], row["answer"], "\n".join(split(row.get("similar_questions")))
 
-    @app.callback(Output("faq-result", "children"), Output("faq-table", "data"),
-                  Output("faq-table", "selected_rows"), Output("kn-refresh", "data", allow_duplicate=True),
+    @app.callback(Output("faq-add", "disabled"), Output("faq-save", "disabled"), Output("faq-delete", "disabled"),
+                  Input("faq-id", "value"), Input("faq-question", "value"), Input("faq-answer", "value"))
+    def buttons(entry_id: str | None, question: str | None, answer: str | None) -> tuple[bool, bool, bool]:
+        """Only what can act: Add with a question and an answer, Save and Delete with an entry picked."""
+        filled = bool((question or "").strip() and (answer or "").strip())
+        return not filled, not (entry_id and filled), not entry_id
+
+    @app.callback(Output("faq-result", "children"), Output("faq-table", "rowData"),
+                  Output("faq-table", "selectedRows"), Output("kn-refresh", "data", allow_duplicate=True),
                   Input("faq-add", "n_clicks"), Input("faq-save", "n_clicks"), Input("faq-delete", "n_clicks"),
                   State("faq-id", "value"), State("faq-question", "value"), State("faq-answer", "value"),
                   State("faq-similar", "value"), State("kn-refresh", "data"), prevent_initial_call=True)

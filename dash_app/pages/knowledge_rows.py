@@ -18,7 +18,7 @@ from core.errors import ValidationFailed
 from core.models import Document
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import as_uuid, attempt, grid, notice, records, section
 from dash_app.formats import count
 from dash_app.i18n import t
 from knowledge import commands, faq_overrides
@@ -48,8 +48,16 @@ def uploaded_rows(user: SignedInUser, document_id: str, search: str | None = Non
     with tenant_session_sync(user.tenant_id) as session:
         rows, total = faq_overrides.list_rows(session, user.tenant_id, as_uuid(document_id, "document id"),
                                               search=search, limit=SHOWN)
-    return [{"source_ref": r.source_ref, "state": t(r.state), "question": r.question, "answer": r.answer,
-             "similar_questions": " | ".join(r.similar_questions), "note": _note(r)} for r in rows], total
+    return [{"id": r.source_ref, "source_ref": r.source_ref, "state": t(r.state), "state_key": r.state,
+             "question": r.question, "answer": r.answer, "similar_questions": " | ".join(r.similar_questions),
+             "note": _note(r)} for r in rows], total
+
+
+def rows_grid(rows: list[dict[str, Any]]) -> Any:
+    """The rows, one selectable at a time; `id` (the row's source_ref) keeps the selection across refreshes."""
+    frame = pd.DataFrame(rows, columns=["id", "state_key", *ROW_COLUMNS])
+    return grid(frame, "rows-table", columns=ROW_COLUMNS, keep=["id", "state_key"], select="single", page_size=10,
+                wide=["question", "answer", "note"])
 
 
 def change_row(user: SignedInUser, document_id: str | None, source_ref: str | None, action: str,
@@ -91,14 +99,15 @@ def layout(user: SignedInUser) -> html.Section:
         dcc.Input(id="rows-question", type="text", className="wide"),
         html.Label(t("Answer"), htmlFor="rows-answer"),
         dcc.Textarea(id="rows-answer", className="wide"),
-        html.Div([html.Button(t("Save"), id="rows-save"),
-                  html.Button(t("Disable"), id="rows-disable", className="danger"),
-                  html.Button(t("Enable"), id="rows-enable"),
-                  html.Button(t("Revert to file"), id="rows-revert")], className="row"),
+        # Each button is enabled only when it can act on the selected row (rows-buttons below).
+        html.Div([html.Button(t("Save"), id="rows-save", disabled=True),
+                  html.Button(t("Disable"), id="rows-disable", className="danger", disabled=True),
+                  html.Button(t("Enable"), id="rows-enable", disabled=True),
+                  html.Button(t("Revert to file"), id="rows-revert", disabled=True)], className="row"),
         html.Label(t("Similar questions (one per line)"), htmlFor="rows-similar"),
         dcc.Textarea(id="rows-similar", className="wide",
                      placeholder=t("Other ways customers ask this, e.g. “can I pay on delivery”")),
-        html.Div([html.Button(t("Save similar questions"), id="rows-similar-save")], className="row"),
+        html.Div([html.Button(t("Save similar questions"), id="rows-similar-save", disabled=True)], className="row"),
     ], className="editor")
     return section(
         "Uploaded FAQ rows",
@@ -109,7 +118,7 @@ def layout(user: SignedInUser) -> html.Section:
                   dcc.Input(id="rows-search", type="text", placeholder=t("search id, question or answer"),
                             debounce=True)], className="row"),
         html.Div(id="rows-count", className="muted"),
-        table(pd.DataFrame(columns=ROW_COLUMNS), "rows-table", row_selectable="single"),
+        rows_grid([]),
         editor if admin else notice(t("Only admins can change this.")),
         html.Div(id="rows-result"),
         dcc.Store(id="rows-refresh", data=0),
@@ -122,8 +131,8 @@ def register(app: Any) -> None:
     def documents_changed(_: Any) -> list[dict[str, str]]:
         return qa_documents(auth.current_user())  # a new upload becomes choosable once listed
 
-    @app.callback(Output("rows-table", "data"), Output("rows-count", "children"),
-                  Output("rows-table", "selected_rows"),
+    @app.callback(Output("rows-table", "rowData"), Output("rows-count", "children"),
+                  Output("rows-table", "selectedRows"),
                   Input("rows-document", "value"), Input("rows-search", "value"), Input("rows-refresh", "data"),
                   prevent_initial_call=True)
     def load(document_id: str | None, search: str | None, _: Any) -> tuple[Any, Any, Any]:
@@ -136,16 +145,28 @@ def register(app: Any) -> None:
         rows, total = result
         shown = count(total, "{n} row", "{n} rows") + (
             t("; the first {n} are shown, search to narrow").format(n=SHOWN) if total > SHOWN else "")
-        return records(pd.DataFrame(rows, columns=ROW_COLUMNS)), shown, []
+        # After a change the same row stays selected (its id is its source_ref); a new document or search clears it.
+        selected = no_update if ctx.triggered_id == "rows-refresh" else []
+        return records(pd.DataFrame(rows, columns=["id", "state_key", *ROW_COLUMNS])), shown, selected
 
     @app.callback(Output("rows-ref", "value"), Output("rows-question", "value"), Output("rows-answer", "value"),
-                  Output("rows-similar", "value"),
-                  Input("rows-table", "selected_rows"), State("rows-table", "data"), prevent_initial_call=True)
-    def pick(selected: list[int] | None, data: list[dict[str, Any]] | None) -> tuple[str, str, str, str]:
-        if not selected or not data or selected[0] >= len(data):
+                  Output("rows-similar", "value"), Input("rows-table", "selectedRows"), prevent_initial_call=True)
+    def pick(selected: list[dict[str, Any]] | None) -> tuple[str, str, str, str]:
+        if not selected:
             return "", "", "", ""
-        row = data[selected[0]]
+        row = selected[0]
         return row["source_ref"], row["question"], row["answer"], "\n".join(split(row.get("similar_questions")))
+
+    @app.callback(Output("rows-save", "disabled"), Output("rows-disable", "disabled"),
+                  Output("rows-enable", "disabled"), Output("rows-revert", "disabled"),
+                  Output("rows-similar-save", "disabled"), Input("rows-table", "selectedRows"))
+    def buttons(selected: list[dict[str, Any]] | None) -> tuple[bool, ...]:
+        """Only what can act on the selected row: Disable an enabled row, Enable a disabled one, Revert a
+        changed one ("file" = no change of the admin's)."""
+        if not selected:
+            return True, True, True, True, True
+        state = selected[0].get("state_key")
+        return False, state == "disabled", state != "disabled", state == "file", False
 
     @app.callback(Output("rows-result", "children"), Output("rows-refresh", "data"),
                   Input("rows-save", "n_clicks"), Input("rows-disable", "n_clicks"), Input("rows-enable", "n_clicks"),

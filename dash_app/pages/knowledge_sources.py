@@ -97,7 +97,7 @@ def layout(user: SignedInUser) -> html.Section:
             html.Div([html.Label(t("Never URLs like"), htmlFor="src-exclude"),
                       dcc.Input(id="src-exclude", type="text", placeholder="*/login*")]),
         ], className="row"),
-        html.Button(t("Add website"), id="src-add"),
+        html.Button(t("Add website"), id="src-add", disabled=True),
     ], className="editor")
     rows = source_rows(user)
     return section(
@@ -109,8 +109,9 @@ def layout(user: SignedInUser) -> html.Section:
         notice("No websites yet. Add your help centre's address to index its pages.") if not rows else None,
         grid(_shown(rows), "src-table", columns=SOURCE_COLUMNS[:-1], select="single", keep=["id"], page_size=5,
              wide=["url"]),
-        html.Div([html.Button(t("Sync now"), id="src-sync", disabled=not admin),
-                  html.Button(t("Delete"), id="src-delete", className="danger", disabled=not admin)],
+        # Enabled only when they can act (src-buttons below): a website selected, by an admin.
+        html.Div([html.Button(t("Sync now"), id="src-sync", disabled=True),
+                  html.Button(t("Delete"), id="src-delete", className="danger", disabled=True)],
                  className="row"),
         html.H4(t("Pages of the selected website")),
         grid(pd.DataFrame([], columns=PAGE_COLUMNS), "src-pages", page_size=10, wide=["url", "title"]),
@@ -136,6 +137,16 @@ def register(app: Any) -> None:
         return (records(_shown(rows)),
                 records(pd.DataFrame(found or [], columns=PAGE_COLUMNS)),
                 not any(r["status"] in RUNNING for r in rows))
+
+    @app.callback(Output("src-sync", "disabled"), Output("src-delete", "disabled"),
+                  Input("src-table", "selectedRows"))
+    def row_buttons(selected: list[dict[str, Any]] | None) -> tuple[bool, bool]:
+        idle = not selected or not auth.current_user().can("admin")
+        return idle, idle
+
+    @app.callback(Output("src-add", "disabled"), Input("src-url", "value"))
+    def add_button(url: str | None) -> bool:
+        return not (url or "").strip()
 
     @app.callback(Output("src-result", "children"), Output("src-interval", "disabled", allow_duplicate=True),
                   Input("src-add", "n_clicks"), Input("src-sync", "n_clicks"), Input("src-delete", "n_clicks"),

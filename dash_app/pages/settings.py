@@ -14,13 +14,14 @@ from typing import Any
 from dash import Input, Output, State, dcc, html, no_update
 from sqlalchemy import select
 
+from analytics import commands as analytics_commands
 from chat import commands
 from chat.bot_settings import LANGUAGES, BotSettings, load_bot_settings_sync
 from core.audit import Actor
 from core.db import tenant_session_sync
 from core.models import WidgetKey
 from core.settings import get_settings
-from core.tenancy import mark_onboarding, set_timezone, set_widget_origins
+from core.tenancy import mark_onboarding, set_widget_origins
 from dash_app import auth
 from dash_app.auth import SignedInUser
 from dash_app.components import attempt, notice, section
@@ -91,7 +92,7 @@ ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
 def save_timezone(user: SignedInUser, name: str | None) -> str:
     auth.require(user, "admin")
-    return set_timezone(user.tenant_id, name or "", actor=Actor("user", user.user_id))
+    return analytics_commands.change_timezone(user.tenant_id, name or "", actor=Actor("user", user.user_id))
 
 
 def record_tag_copied(user: SignedInUser) -> None:

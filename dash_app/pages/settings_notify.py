@@ -21,7 +21,7 @@ from core.errors import ValidationFailed
 from core.models import WEBHOOK_EVENTS
 from dash_app import auth
 from dash_app.auth import SignedInUser
-from dash_app.components import as_uuid, attempt, notice, records, section, table
+from dash_app.components import as_uuid, attempt, grid, notice, records, section
 from dash_app.i18n import t
 
 DAY_NAMES = {
@@ -188,7 +188,7 @@ def _webhooks_part(user: SignedInUser) -> list[Any]:
             ),
             className="muted",
         ),
-        table(frame, "hooks-table", columns=HOOK_COLUMNS, keep=["id"], row_selectable="single"),
+        grid(frame, "hooks-table", columns=HOOK_COLUMNS, keep=["id"], select="single", page_size=10, wide=["url"]),
         html.Div(
             [
                 html.Label(t("Receiver URL"), htmlFor="hooks-url"),
@@ -204,14 +204,14 @@ def _webhooks_part(user: SignedInUser) -> list[Any]:
         ),
         html.Div(
             [
-                html.Button(t("Add webhook"), id="hooks-add"),
-                html.Button(t("Delete selected"), id="hooks-delete", className="danger"),
+                html.Button(t("Add webhook"), id="hooks-add", disabled=True),
+                html.Button(t("Delete selected"), id="hooks-delete", className="danger", disabled=True),
             ],
             className="row",
         ),
         html.Div(id="hooks-result"),
         html.H4(t("Deliveries of the selected webhook")),
-        table(pd.DataFrame([], columns=DELIVERY_COLUMNS), "hooks-deliveries"),
+        grid(pd.DataFrame([], columns=DELIVERY_COLUMNS), "hooks-deliveries", page_size=10),
     ]
 
 
@@ -247,13 +247,12 @@ def register(app: Any) -> None:
 
     @app.callback(
         Output("hooks-result", "children"),
-        Output("hooks-table", "data"),
+        Output("hooks-table", "rowData"),
         Input("hooks-add", "n_clicks"),
         Input("hooks-delete", "n_clicks"),
         State("hooks-url", "value"),
         State("hooks-events", "value"),
-        State("hooks-table", "selected_rows"),
-        State("hooks-table", "data"),
+        State("hooks-table", "selectedRows"),
         prevent_initial_call=True,
     )
     def change(
@@ -261,8 +260,7 @@ def register(app: Any) -> None:
         __: Any,
         url: str | None,
         events: list[str] | None,
-        selected: list[int] | None,
-        data: list[dict[str, Any]] | None,
+        selected: list[dict[str, Any]] | None,
     ) -> tuple[Any, Any]:
         user = auth.current_user()
         if ctx.triggered_id == "hooks-add":
@@ -279,7 +277,7 @@ def register(app: Any) -> None:
                 else None
             )
         else:
-            hook_id = data[selected[0]]["id"] if selected and data and selected[0] < len(data) else None
+            hook_id = selected[0]["id"] if selected else None
             _, error = attempt(lambda: delete_hook(user, hook_id))
             message = notice(t("Deleted."), "success")
         if error is not None:
@@ -287,12 +285,22 @@ def register(app: Any) -> None:
         return message, records(pd.DataFrame(hook_rows(user), columns=["id", *HOOK_COLUMNS]))
 
     @app.callback(
-        Output("hooks-deliveries", "data"),
-        Input("hooks-table", "selected_rows"),
-        State("hooks-table", "data"),
+        Output("hooks-add", "disabled"),
+        Output("hooks-delete", "disabled"),
+        Input("hooks-url", "value"),
+        Input("hooks-events", "value"),
+        Input("hooks-table", "selectedRows"),
+    )
+    def buttons(url: str | None, events: list[str] | None, selected: list[dict[str, Any]] | None) -> tuple[bool, bool]:
+        """Add needs a URL and an event; Delete needs a selected webhook."""
+        return not ((url or "").strip() and events), not selected
+
+    @app.callback(
+        Output("hooks-deliveries", "rowData"),
+        Input("hooks-table", "selectedRows"),
         prevent_initial_call=True,
     )
-    def show_deliveries(selected: list[int] | None, data: list[dict[str, Any]] | None) -> Any:
-        hook_id = data[selected[0]]["id"] if selected and data and selected[0] < len(data) else None
+    def show_deliveries(selected: list[dict[str, Any]] | None) -> Any:
+        hook_id = selected[0]["id"] if selected else None
         rows, error = attempt(lambda: delivery_rows(auth.current_user(), hook_id))
         return rows if error is None else []

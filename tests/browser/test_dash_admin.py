@@ -158,12 +158,16 @@ def test_fix_an_uploaded_row_and_run_an_evaluation_in_the_background(page: Page,
     page.click("#rows-document")
     page.get_by_text("rows_faq (rows_faq.csv)").click()
     expect(page.locator("#rows-count")).to_contain_text("2 rows", timeout=WAIT)
-    page.locator("#rows-table tr", has_text="gift wrapping").locator("input[type=radio]").check()
+    expect(page.locator("#rows-save")).to_be_disabled()  # no row selected yet
+    page.locator("#rows-table .ag-row", has_text="gift wrapping").locator(".ag-selection-checkbox input").check()
     expect(page.locator("#rows-answer")).to_have_value("No.", timeout=WAIT)
+    expect(page.locator("#rows-disable")).to_be_enabled()
+    expect(page.locator("#rows-enable")).to_be_disabled()  # the row is not disabled
+    expect(page.locator("#rows-revert")).to_be_disabled()  # nor changed yet
     page.fill("#rows-answer", "Yes, for 5 yuan per parcel.")
     page.click("#rows-save")
     expect(page.locator("#rows-result")).to_contain_text("Saved: row w1", timeout=WAIT)
-    expect(page.locator("#rows-table tr", has_text="gift wrapping")).to_contain_text("edited", timeout=WAIT)
+    expect(page.locator("#rows-table .ag-row", has_text="gift wrapping")).to_contain_text("edited", timeout=WAIT)
     page.fill("#kn-question", "Do you sell gift wrapping?")
     page.click("#kn-ask")
     expect(page.locator("#kn-best-answer")).to_have_text("Yes, for 5 yuan per parcel.", timeout=WAIT)

@@ -63,7 +63,7 @@ def test_the_conversations_page_shows_human_service_per_agent_and_day(
     expect(section).to_contain_text("人工服务" if lang == "zh" else "Human service", timeout=WAIT)
     expect(section.locator(".kpi-value").first).to_have_text("4")  # hand-offs in the period
     agents = page.locator("#cv-agents")
-    expect(agents).to_contain_text("小美")
+    expect(agents).to_contain_text("小美", timeout=WAIT)  # AG Grid loads its bundle on first use
     expect(agents).to_contain_text("Tom")
     expect(agents).to_contain_text("（未分配）" if lang == "zh" else "(unassigned)")
     expect(page.locator("#cv-service-days")).to_contain_text(str((datetime.now(UTC) - timedelta(days=2)).date()))

@@ -74,13 +74,14 @@ def test_add_similar_questions_and_accept_one_from_traffic(page: Page, admin_url
     sign_in(page, admin_url, tenant, lang, "/knowledge")
     page.click("#rows-document")
     page.get_by_text("faq (faq.csv)").click()
-    page.locator("#rows-table tr", has_text="How does the shipping work?").locator("input[type=radio]").check()
+    row = page.locator("#rows-table .ag-row", has_text="How does the shipping work?")
+    row.locator(".ag-selection-checkbox input").check()
     expect(page.locator("#rows-answer")).to_have_value("The shipping works like this: see our shipping page.",
                                                        timeout=WAIT)
     page.fill("#rows-similar", "when will my parcel arrive\nhow many days until it comes")
     page.click("#rows-similar-save")
     expect(page.locator("#rows-result")).to_contain_text("t1", timeout=WAIT)
-    expect(page.locator("#rows-table tr", has_text="How does the shipping work?")).to_contain_text(
+    expect(page.locator("#rows-table .ag-row", has_text="How does the shipping work?")).to_contain_text(
         "when will my parcel arrive | how many days until it comes", timeout=WAIT)
 
     page.click("#phr-load")

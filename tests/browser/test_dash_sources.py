@@ -55,6 +55,9 @@ def test_add_a_website_and_watch_each_pages_result(page: Page, admin_url, site, 
     words = {"ready": "就绪", "indexed": "已索引", "weekly": "每周"} if lang == "zh" else {}
     row = page.locator("#src-table .ag-row", has_text=site.url)
     expect(row).to_contain_text(words.get("ready", "ready"), timeout=WAIT)
+    expect(page.locator("#src-delete")).to_be_disabled()  # nothing selected: nothing to delete
+    row.locator(".ag-selection-checkbox input").check()
+    expect(page.locator("#src-sync")).to_be_enabled(timeout=WAIT)
     pages = page.locator("#src-pages")
     expect(pages).to_contain_text(site.url + "/returns", timeout=WAIT)
     expect(pages).to_contain_text(words.get("indexed", "indexed"))

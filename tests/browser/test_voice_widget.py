@@ -97,6 +97,11 @@ def test_a_question_asked_by_voice_shows_its_transcript_then_the_answer(
                 expect(customer.locator(".bubble")).to_have_text(said)
                 expect(page.locator("kefu-chat .msg.bot[data-message-id]").last).to_contain_text(answer_words)
                 page.screenshot(path=str(artifacts_dir / f"widget-voice-{lang}-{name}.png"))
+                if name == "desktop":  # after a reload the history still marks the question as spoken
+                    page.reload()
+                    if page.locator("kefu-chat .panel").is_hidden():
+                        page.locator("kefu-chat .launcher").click()
+                    expect(page.locator("kefu-chat .msg.customer.voice .bubble")).to_have_text(said)
                 assert errors == []
                 context.close()
         finally:

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from chat.commands import save_bot_settings
 from core.db import tenant_session_sync
 from core.models import Conversation, Feedback, Handoff, Message
 from core.settings import get_settings
@@ -298,6 +299,8 @@ def test_phone_width_in_chinese(browser, shop: Shop, artifacts_dir) -> None:
 def test_did_you_mean_suggestions_are_buttons_that_answer_and_are_recorded(
         browser, shop: Shop, artifacts_dir, locale, question, answer_text, label, size, viewport) -> None:
     phone = size == "phone"
+    # The question's top entry leads clearly (it would be answered); with the lead rule off it is listed.
+    save_bot_settings(shop.tenant_id, {"answer_clear_lead": False})
     context = browser.new_context(viewport=viewport, locale=locale, is_mobile=phone, has_touch=phone)
     page = context.new_page()
     try:
@@ -328,4 +331,5 @@ def test_did_you_mean_suggestions_are_buttons_that_answer_and_are_recorded(
                                     .order_by(Message.created_at.desc())).first()
         assert asked is not None and asked.meta["suggestion_chosen"]["question"] == chosen
     finally:
+        save_bot_settings(shop.tenant_id, {"answer_clear_lead": True})
         context.close()

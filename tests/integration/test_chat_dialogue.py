@@ -115,7 +115,24 @@ async def test_every_reply_carries_a_suggestions_list(client, shop) -> None:
     assert unknown["suggest_handoff"] is True and unknown["citations"] == []
 
 
-async def test_an_unsure_question_offers_suggestions_without_sources(client, shop) -> None:
+@pytest.fixture
+async def listing(client, shop) -> TenantCtx:
+    """The shop with `answer_clear_lead` off: every question below the threshold gets "did you mean"."""
+    saved = await client.put("/api/v1/settings/bot", headers=shop.admin, json={"answer_clear_lead": False})
+    assert saved.status_code == 200 and saved.json()["answer_clear_lead"] is False, saved.text
+    return shop
+
+
+async def test_a_top_entry_that_clearly_leads_is_answered_below_the_threshold(client, shop) -> None:
+    body = await ask(client, shop, "company tax id")
+    assert 0.2 <= body["confidence"] < 0.5  # below the threshold, but the invoice row stands out
+    assert body["citations"][0]["source_ref"] == "EN-007" and body["suggestions"] == []
+    bad = await client.put("/api/v1/settings/bot", headers=shop.admin, json={"answer_clear_lead": "yes"})
+    assert bad.status_code == 422 and "answer_clear_lead" in bad.json()["detail"]
+
+
+async def test_an_unsure_question_offers_suggestions_without_sources(client, listing) -> None:
+    shop = listing
     body = await ask(client, shop, "company tax id")
     assert 0.2 <= body["confidence"] < 0.5
     assert body["citations"] == [] and body["handoff"] is False and body["suggest_handoff"] is False
@@ -127,7 +144,8 @@ async def test_an_unsure_question_offers_suggestions_without_sources(client, sho
     assert {"source_ref", "document_id", "chunk_id", "question"} == set(first)
 
 
-async def test_a_chosen_suggestion_is_answered_from_its_entry_and_recorded(client, shop) -> None:
+async def test_a_chosen_suggestion_is_answered_from_its_entry_and_recorded(client, listing) -> None:
+    shop = listing
     offered = await ask(client, shop, "company tax id", visitor_id="v-choose")
     chosen = offered["suggestions"][0]
     body = await ask(client, shop, chosen["question"], visitor_id="v-choose",
@@ -147,9 +165,30 @@ async def test_a_chosen_suggestion_is_answered_from_its_entry_and_recorded(clien
     assert follow["citations"][0]["source_ref"] == "EN-007", follow
 
 
+async def test_a_queued_chosen_suggestion_is_answered_from_its_entry(client, listing, stub_worker) -> None:
+    shop = listing
+    offered = await ask(client, shop, "company tax id", visitor_id="v-queue")
+    chosen = offered["suggestions"][0]
+    response = await client.post("/api/v1/chat?mode=queued", headers=widget(shop), json={
+        "message": chosen["question"], "visitor_id": "v-queue", "conversation_id": offered["conversation_id"],
+        "suggestion": {"source_ref": chosen["source_ref"]}})
+    assert response.status_code == 202, response.text
+    message_id = response.json()["message_id"]
+    stub_worker()
+    status = (await client.get(f"/api/v1/chat/messages/{message_id}", headers=widget(shop),
+                               params={"visitor_id": "v-queue"})).json()
+    assert status["status"] == "answered" and "Request invoice" in status["reply"]["text"], status
+    with tenant_session_sync(shop.id) as session:
+        stored = session.get(Message, uuid.UUID(message_id))
+        reply = session.scalars(select(Message).where(Message.reply_to == stored.id)).one()
+    assert stored.meta == {"suggestion_chosen": {"source_ref": "EN-007", "question": "Can I get an invoice (fapiao)?"}}
+    assert [c["source_ref"] for c in reply.citations] == ["EN-007"]
+
+
+@pytest.mark.parametrize("mode", ["", "?mode=queued"])
 @pytest.mark.parametrize("suggestion", [{"source_ref": "NOPE-1"}, {"source_ref": ""}, {"source_ref": "x" * 600}])
-async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, suggestion) -> None:
-    response = await client.post("/api/v1/chat", headers=widget(shop),
+async def test_a_bad_suggestion_is_refused_and_nothing_is_stored(client, shop, suggestion, mode) -> None:
+    response = await client.post(f"/api/v1/chat{mode}", headers=widget(shop),
                                  json={"message": "that one", "visitor_id": "v-bad", "suggestion": suggestion})
     assert response.status_code == 422, response.text
     assert "source_ref" in response.json()["detail"]

@@ -177,3 +177,38 @@ def test_exports_write_timestamps_in_the_tenants_time_zone():
     )
     started = [row[1] for row in workbook.active.iter_rows(min_row=2, values_only=True)]
     assert started == [datetime(2026, 3, 2, 17, 30)]
+
+
+def test_domain_errors_are_chinese_in_chinese_mode_and_english_otherwise(app):
+    from dash_app.components import attempt
+    from dash_app.pages import knowledge, knowledge_faq, records
+
+    owner = owner_of(make_tenant("Errors"))
+    actions = {
+        "upload": lambda: knowledge.upload_documents(owner, [("empty.csv", b"")]),
+        "faq": lambda: knowledge_faq.save_faq_entry(owner, None, "", "Yes."),
+        "records": lambda: records.preview_upload(owner, "orders.csv", b"order_id,status\n1,shipped\n", "sku"),
+        "period": lambda: Period.parse("2026-03-09", "2026-03-01"),
+    }
+    shown = {}
+    for lang in ("zh", "en"):
+        with app.server.test_request_context(headers={"Cookie": f"{LANG_COOKIE}={lang}"}):
+            for name, action in actions.items():
+                _, error = attempt(action)
+                shown[lang, name] = " ".join(str(part) for part in _texts(error))
+    assert shown["zh", "upload"] == "empty.csv: 文件是空的（0 字节）。请选择有内容的文件重新上传。"
+    assert shown["zh", "faq"] == "FAQ 条目需要同时填写问题和答案。"
+    assert shown["zh", "records"] == "找不到键列“sku”；现有的列：order_id, status"
+    assert shown["zh", "period"] == "时间段的结束日期（2026-03-01）早于开始日期（2026-03-09）。"
+    assert shown["en", "upload"].startswith("empty.csv: The file is empty (0 bytes).")
+    assert shown["en", "period"] == "The period ends (2026-03-01) before it starts (2026-03-09)."
+
+
+def _texts(node):
+    """The text of a notice (a Dash component tree)."""
+    children = getattr(node, "children", node)
+    if isinstance(children, str):
+        return [children]
+    if isinstance(children, list | tuple):
+        return [text for child in children for text in _texts(child)]
+    return [] if children is None else _texts(children)

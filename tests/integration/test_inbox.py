@@ -14,6 +14,7 @@ from chat import events
 from core.db import tenant_session_sync
 from core.models import Conversation, Message
 from core.tenancy import add_user
+from knowledge import phrasing_suggestions
 from tests.factories import TenantCtx, qa_csv
 
 pytestmark = pytest.mark.integration
@@ -275,6 +276,29 @@ async def test_the_transcript_shows_sources_confidence_and_assist_entries(client
     assert body["assist"]["question"] == "how long is delivery"
     assert body["assist"]["entries"][0]["answer"] == "Delivery takes 3 to 5 working days."
     assert body["reason"] == "wants a person" and body["status"] == "waiting"
+
+
+async def test_a_reply_written_from_an_assist_entry_suggests_the_customers_wording_for_it(client, shop) -> None:
+    conversation_id = await handed_off(client, shop)
+    asked = "my parcel still hasnt come, when will it get here"
+    await client.post("/api/v1/chat", headers=widget(shop),
+                      json={"message": asked, "conversation_id": conversation_id, "visitor_id": "v-inbox"})
+    lin = await agent(client, shop, "Lin")
+    unknown = await client.post(f"/api/v1/inbox/{conversation_id}/messages", headers=lin,
+                                json={"text": "Soon!", "used_entry": {"source_ref": "NOPE-9"}})
+    assert unknown.status_code == 422 and "used_entry" in unknown.json()["detail"]
+    with tenant_session_sync(shop.id) as session:
+        assert session.scalars(select(Message.id).where(Message.text == "Soon!")).all() == []
+    sent = await client.post(f"/api/v1/inbox/{conversation_id}/messages", headers=lin,
+                             json={"text": "Delivery takes 3 to 5 working days.", "used_entry": {"source_ref": "R-2"}})
+    assert sent.status_code == 201, sent.text
+    with tenant_session_sync(shop.id) as session:
+        stored = session.get(Message, uuid.UUID(sent.json()["message_id"]))
+    assert stored.meta == {"agent_used_entry": {"source_ref": "R-2", "question": "How long does delivery take?"}}
+    found = [(s.phrasing, s.source_ref, s.origin) for s in phrasing_suggestions.list_suggestions(shop.id)]
+    assert (asked, "R-2", "agent") in found
+    plain = await client.post(f"/api/v1/inbox/{conversation_id}/messages", headers=lin, json={"text": "Anything else?"})
+    assert plain.status_code == 201  # a reply not written from an entry records none
 
 
 async def test_canned_responses_per_tenant(client, shop, other_tenant) -> None:

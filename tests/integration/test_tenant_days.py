@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from analytics import exports, grounding, human_service, reports, rollups
+from analytics.commands import change_timezone as set_timezone
 from analytics.period import Period
 from core.db import tenant_session_sync
 from core.models.grounding import AnswerCheck
-from core.tenancy import set_timezone
 from dash_app.pages import conversations, overview
 from tests.support.analytics_seed import add_conversation, question, reply
 from tests.support.dash_users import analyst_of
@@ -107,3 +107,11 @@ def test_changing_the_zone_moves_the_days(tenant, around_midnight):
             "SELECT DISTINCT zone FROM analytics_daily WHERE tenant_id = :t"), {"t": tenant.id}))
     assert by_day(trend, "conversations") == {"2026-03-07": 1, "2026-03-08": 2, "2026-03-09": 0}
     assert zones == {"UTC"}
+
+
+def test_a_zone_chosen_in_the_admin_app_recomputes_the_days_in_a_worker(tenant, around_midnight, stub_worker):
+    set_timezone(tenant.id, "UTC")  # analytics.commands.change_timezone, as Settings → Time zone calls it
+    stub_worker()  # the queued refresh_rollups(full) runs; nobody calls rollups.refresh by hand
+    with tenant_session_sync(tenant.id) as session:
+        trend = reports.daily_trend(session, tenant.id, Period(date(2026, 3, 7), date(2026, 3, 9)))
+    assert by_day(trend, "conversations") == {"2026-03-07": 1, "2026-03-08": 2, "2026-03-09": 0}

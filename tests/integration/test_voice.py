@@ -105,6 +105,11 @@ async def test_a_spoken_question_is_transcribed_answered_and_kept(client, shop, 
     assert kept["container"] == "wav" and kept["codec"] == "pcm" and 1.0 < kept["seconds"] < 5.0
     assert kept["audio_key"] == f"tenants/{shop.id}/audio/{body['conversation_id']}/{question.id}.wav"
     assert get_blob_store().get(kept["audio_key"]) == audio
+    history = (await client.get(f"/api/v1/chat/conversations/{body['conversation_id']}/messages",
+                                headers={"X-Widget-Key": shop.created.widget_key},
+                                params={"visitor_id": "v_voice_1"})).json()["messages"]
+    assert [(m["role"], m.get("voice")) for m in history] == [("customer", True), ("assistant", None)]
+    assert "audio_key" not in str(history)  # where the recording is kept stays with the tenant
 
 
 async def test_a_chinese_question_is_answered_in_chinese(client, shop, speech, tmp_path) -> None:
@@ -126,6 +131,16 @@ async def test_a_webm_opus_recording_from_chromium_is_accepted(client, shop, spe
     question = stored_question(shop, response.json()["message_id"])  # the answer: its reply_to is the question
     customer = stored_question(shop, str(question.reply_to))
     assert customer.meta["voice"]["codec"] == "opus" and 1.0 < customer.meta["voice"]["seconds"] < 10.0
+
+
+async def test_an_mp4_recording_as_safari_and_chromium_write_it_is_accepted(client, shop, speech) -> None:
+    audio = (FIXTURES / "question-en.m4a").read_bytes()  # fragmented MP4 from MediaRecorder (audio/mp4)
+    speech.script(heard("How long does delivery take?"))
+    response = await ask_audio(client, shop, audio, name="voice.mp4", content_type="audio/mp4")
+    assert response.status_code == 200, response.text
+    assert speech.requests[-1].filename == "question.m4a" and speech.requests[-1].content_type == "audio/mp4"
+    customer = stored_question(shop, str(stored_question(shop, response.json()["message_id"]).reply_to))
+    assert customer.meta["voice"]["container"] == "mp4" and 2.5 < customer.meta["voice"]["seconds"] < 3.5
 
 
 async def test_without_a_transcription_endpoint_voice_is_off_and_says_so(client, shop, fake_speech, tmp_path) -> None:
@@ -153,6 +168,7 @@ async def test_the_widget_config_offers_voice_when_configured_unless_the_tenant_
     ("too_large", 413, "the limit is 1 MB"),
     ("adpcm_wav", 415, "codec"),
     ("cut_webm", 422, "damaged"),
+    ("cut_mp4", 422, "damaged"),
     ("silence_only_header", 422, "no sound"),
 ])
 async def test_bad_recordings_get_a_4xx_that_says_what_to_fix(client, shop, speech, tmp_path, case, status,
@@ -168,6 +184,7 @@ async def test_bad_recordings_get_a_4xx_that_says_what_to_fix(client, shop, spee
         # the same recording relabelled as IMA ADPCM (format 0x11): a codec speech recognition refuses
         "adpcm_wav": spoken[:20] + (0x11).to_bytes(2, "little") + spoken[22:],
         "cut_webm": (FIXTURES / "question-en.webm").read_bytes()[:60],
+        "cut_mp4": (FIXTURES / "question-en.m4a").read_bytes()[:120],
         "silence_only_header": silence_wav(0.0),
     }[case]
     response = await ask_audio(client, shop, audio)

@@ -123,14 +123,29 @@ async def test_chat_about_the_victims_knowledge_answers_from_own_knowledge_only(
     assert {c["document_id"] for c in body["citations"]} <= {attacker.document_id}
 
 
-async def test_choosing_the_victims_entry_as_a_suggestion_is_refused(client, world) -> None:
+@pytest.mark.parametrize("mode", ["", "?mode=queued"])
+async def test_choosing_the_victims_entry_as_a_suggestion_is_refused(client, world, mode) -> None:
     attacker, victim = world
     before = snapshot(victim.tenant_id)
-    response = await client.post("/api/v1/chat", headers=attacker.widget,
+    response = await client.post(f"/api/v1/chat{mode}", headers=attacker.widget,
                                  json={"message": "that one", "visitor_id": "v-chooser",
                                        "suggestion": {"source_ref": f"{victim.marker}-1"}})
     assert response.status_code == 422, response.text
     assert "suggestion.source_ref" in response.json()["detail"]
+    assert not leaked(response.text, victim, f"{victim.marker}-1")
+    assert snapshot(victim.tenant_id) == before
+
+
+async def test_an_agent_reply_cannot_name_the_victims_entry_as_used(client, world) -> None:
+    attacker, victim = world
+    started = await client.post("/api/v1/chat", headers=attacker.widget,
+                                json={"message": "转人工", "visitor_id": "v-used-entry"})
+    conversation_id = started.json()["conversation_id"]
+    before = snapshot(victim.tenant_id)
+    response = await client.post(f"/api/v1/inbox/{conversation_id}/messages", headers=attacker.admin,
+                                 json={"text": "here you go", "used_entry": {"source_ref": f"{victim.marker}-1"}})
+    assert response.status_code == 422, response.text
+    assert "used_entry.source_ref" in response.json()["detail"]
     assert not leaked(response.text, victim, f"{victim.marker}-1")
     assert snapshot(victim.tenant_id) == before
 

@@ -75,6 +75,17 @@ def test_a_human_request_passes_on_handoff_only() -> None:
     assert not ev.passed(turn, reply(answer=DONT_KNOW, suggest_handoff=True))
 
 
+def test_a_turn_held_for_a_person_is_counted_apart_not_scored() -> None:
+    held = ev.reply_from_response(202, {"status": "with_agent", "conversation_id": "c1", "message_id": "m"})
+    assert held.outcome == "with_agent" and held.conversation_id == "c1"
+    thanks = ev.Turn("d1", 4, "thanks", "small_talk", "thanks")
+    assert not ev.passed(thanks, held)
+    queued = ev.reply_from_response(202, {"status": "pending", "message_id": "m"})
+    assert queued.outcome == "error"  # any other 202 is not a reply the script can score
+    summary = ev.summarise([ev.Scored(thanks, "faq_en", "en", held, False, False)])
+    assert summary.kinds["small_talk"].total == 0 and summary.with_agent == {"small_talk": 1}
+
+
 def test_summary_counts_per_kind_and_follow_ups_after_a_right_answer() -> None:
     follow = ev.Turn("d1", 1, "and the cost?", "follow_up", "topic_switch", ("A-01",))
     thanks = ev.Turn("d1", 2, "ok ta", "small_talk", "thanks")
@@ -105,3 +116,6 @@ def test_both_sets_load_and_every_gold_id_is_a_row_of_its_faq() -> None:
         assert len(conv.dialogues) >= 60 and len(turns) >= 140
         assert {t.kind for t in turns} == set(ev.KINDS)
         assert all(len(rows) >= 30 for rows in conv.rows.values())
+    fresh = ev.load_set(ev.DATA / "fresh")  # the small unseen set: every kind, both languages
+    assert {t.kind for d in fresh.dialogues for t in d.turns} == set(ev.KINDS)
+    assert {d.lang for d in fresh.dialogues} == {"zh", "en"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from chat.followups import SWITCH_MARGIN, Topic, choose, slot_query, topic_of
+from chat.followups import SWITCH_MARGIN, Topic, choose, slot_query, switch_cue, topic_of
 from knowledge.confidence import CENTRE, SCALE
 from knowledge.hits import Hit
 
@@ -79,9 +79,31 @@ async def test_a_new_entry_within_the_margin_beats_repeating_the_old_one() -> No
     )
     choice = await choose("那运费呢", topic, search)
     assert choice.entry == "FEE"
-    # Far below the old entry's confidence, the new entry does not win.
-    far = retriever({"那运费呢": [hit("FEE", 0.3)], "发货到成都要几天 那运费呢": [hit("DAYS", 0.8)]})
-    assert (await choose("那运费呢", topic, far)).entry == "DAYS"
+    # Far below the old entry's confidence and with no switch cue, the new entry does not win.
+    far = retriever({"运费多少": [hit("FEE", 0.3)], "发货到成都要几天 运费多少": [hit("DAYS", 0.8)]})
+    assert (await choose("运费多少", topic, far, floor=0.2)).entry == "DAYS"
+
+
+async def test_a_switch_cue_lets_a_new_entry_win_from_the_suggestion_floor_up() -> None:
+    topic = Topic("花呗能分几期", "HUABEI", "能用花呗分期吗？")
+    for message in ("那货到付款能分期吗", "货到付款呢？"):
+        search = retriever({message: [hit("COD", 0.3)], f"花呗能分几期 {message}": [hit("HUABEI", 0.95)]})
+        assert (await choose(message, topic, search, floor=0.2)).entry == "COD", message
+    # Below the floor the new entry could not even be offered: the topic's entry stays.
+    weak = retriever({"那评价晒图给多少": [hit("REVIEW", 0.1)], "花呗能分几期 那评价晒图给多少": [hit("HUABEI", 0.9)]})
+    assert (await choose("那评价晒图给多少", topic, weak, floor=0.2)).entry == "HUABEI"
+    english = Topic("can i watch it on my phone too", "TV-APP", "Can I watch TV on my phone?")
+    search = retriever({"ok and a home phone?": [hit("LANDLINE", 0.55)],
+                        "can i watch it on my phone too ok and a home phone?": [hit("TV-APP", 0.9)]})
+    assert (await choose("ok and a home phone?", english, search, floor=0.2)).entry == "LANDLINE"
+
+
+def test_switch_cues_are_discourse_markers_not_topic_words() -> None:
+    for cued in ("那运费呢？", "邮费呢", "那么专票可以吗", "and how long does it take?", "what about students",
+                 "ok and a home phone?", "How about PayPal"):
+        assert switch_cue(cued), cued
+    for plain in ("有效期多久啊", "要利息吗", "how much are they", "android phones?", "andrew here", "呢喃是什么"):
+        assert not switch_cue(plain), plain
 
 
 async def test_without_a_topic_only_the_message_is_retrieved() -> None:

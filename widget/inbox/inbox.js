@@ -64,7 +64,7 @@
 
   const state = {
     token: store.get('token'), me: null, tab: 'waiting', items: [], counts: {}, current: null, detail: null,
-    canned: [], socket: null, live: false, unseen: 0, seen: new Set(), retryDelay: 500,
+    canned: [], socket: null, live: false, unseen: 0, seen: new Set(), retryDelay: 500, usedEntry: null,
   };
 
   function h(tag, attrs, ...children) {
@@ -345,7 +345,7 @@
     const entries = (d.assist && d.assist.entries) || [];
     return h('section', { class: 'box assist', id: 'assist' }, h('h3', { text: t('assist') }), h('p', { class: 'hint', text: t('assistHint') }),
       entries.length ? h('ul', null, entries.map((e) => h('li', null, h('strong', { text: e.title }), h('p', { text: e.answer }),
-        h('button', { type: 'button', class: 'small insert', onclick: () => insert(e.answer) }, t('insert'))))) : h('p', { class: 'empty', text: t('noAssist') }));
+        h('button', { type: 'button', class: 'small insert', onclick: () => { insert(e.answer); if (e.source_ref) state.usedEntry = { conversation: state.current, source_ref: e.source_ref }; } }, t('insert'))))) : h('p', { class: 'empty', text: t('noAssist') }));
   }
   function cannedBox() {
     const admin = state.me && ['admin', 'owner'].includes(state.me.role);
@@ -400,10 +400,13 @@
     if (!text || !state.current) return;
     const id = state.current;
     const clientRef = (crypto.randomUUID && crypto.randomUUID()) || `r${Date.now()}${Math.random()}`;
+    // The agent-assist entry inserted into this reply: the customer's wording may become a similar question for it.
+    const used = state.usedEntry && state.usedEntry.conversation === id ? { source_ref: state.usedEntry.source_ref } : null;
+    state.usedEntry = null;
     els.reply.value = ''; els.suggest.hidden = true;
     for (let attempt = 0; attempt < 4; attempt += 1) {
       try {
-        const sent = await api('POST', `/api/v1/inbox/${id}/messages`, { text, client_ref: clientRef });
+        const sent = await api('POST', `/api/v1/inbox/${id}/messages`, used ? { text, client_ref: clientRef, used_entry: used } : { text, client_ref: clientRef });
         if (state.current === id) appendMessage({ id: sent.message_id, role: 'agent', text, agent_name: sent.agent_name, created_at: new Date().toISOString() });
         reloadDetailSoon();
         return;

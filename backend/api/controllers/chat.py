@@ -133,7 +133,8 @@ class ChatController(Controller):
         address = client_address(request)
         if mode == "queued":
             turn = await commands.ask_queued(widget.tenant_id, data.message, visitor_id=visitor_id,
-                                             conversation_id=data.conversation_id, user=user, address=address)
+                                             conversation_id=data.conversation_id, user=user, address=address,
+                                             suggestion=_chosen(data.suggestion))
             return 202, {"conversation_id": str(turn.conversation_id), "message_id": str(turn.message_id),
                          "status": "pending", "visitor_id": visitor_id}
         result = await engine.answer(widget.tenant_id, data.message, visitor_id=visitor_id,
@@ -317,7 +318,8 @@ async def _handle_frame(socket: WebSocket[Any, Any, Any], widget: Any, incoming:
                 await socket.send_json({**final_frame(event.result, turn.message_id), "visitor_id": visitor_id})
         return
     turn = await engine.accept(widget.tenant_id, text, visitor_id=visitor_id, conversation_id=conversation_id,
-                               user=user, address=client_address(socket))
+                               user=user, address=client_address(socket),
+                               suggestion=_chosen(incoming.get("suggestion")))
     await follow(turn.conversation_id)
     await commands.queue_answer(turn)
     await socket.send_json({"type": "accepted", "message_id": str(turn.message_id),

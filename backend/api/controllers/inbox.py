@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,15 +21,22 @@ from chat import canned, events, handoff, inbox, inbox_view, presence
 from core.errors import KefuError, NotAuthenticated, PermissionDenied
 from core.security import role_allows
 
+log = logging.getLogger(__name__)
 AUTH_TIMEOUT_SECONDS = 10
 PING_SECONDS = 25
 RENEW_SECONDS = 5  # a client sending frames faster than this renews its presence no more often
 
 
 @dataclass
+class UsedEntryIn:
+    source_ref: str  # one of agent assist's entries
+
+
+@dataclass
 class ReplyIn:
     text: str
     client_ref: str | None = None  # the page's id for this reply: a retry with the same one is stored once
+    used_entry: UsedEntryIn | None = None  # the agent-assist entry the reply was written from
 
 
 @dataclass
@@ -68,7 +76,8 @@ class InboxController(Controller):
         self, principal: CurrentPrincipal, conversation_id: FromPath[uuid.UUID], data: JSONBody[ReplyIn]
     ) -> Response[dict[str, Any]]:
         agent = await inbox.agent_of(principal)
-        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref)
+        used = data.used_entry.source_ref if data.used_entry is not None else None
+        message_id, stored = await inbox.reply(agent, conversation_id, data.text, data.client_ref, used)
         body = {"message_id": str(message_id), "duplicate": not stored, "agent_name": agent.name}
         return Response(body, status_code=201 if stored else 200)
 
@@ -147,10 +156,18 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any]) -> None:
             if seat is not None and time.monotonic() - renewed >= RENEW_SECONDS:
                 renewed = time.monotonic()
                 if await presence.renew(seat):
-                    await handoff.announce_queue(principal.tenant_id)
+                    await tell_waiting_customers()
+
+    async def tell_waiting_customers() -> None:
+        """Someone is here now, or no one is any more; a failure here never costs the agent their socket."""
+        try:
+            await handoff.announce_queue(principal.tenant_id)
+        except Exception:
+            log.warning("could not tell waiting customers", exc_info=True,
+                        extra={"tenant_id": str(principal.tenant_id)})
 
     if seat is not None and await presence.arrive(seat):
-        await handoff.announce_queue(principal.tenant_id)  # waiting customers: someone is here now
+        await tell_waiting_customers()
     await socket.send_json({"type": "ready", "tenant_id": str(principal.tenant_id),
                             "heartbeat_seconds": presence.HEARTBEAT_SECONDS})
     tasks = [asyncio.create_task(forward()), asyncio.create_task(heartbeats())]
@@ -164,4 +181,4 @@ async def inbox_socket(socket: WebSocket[Any, Any, Any]) -> None:
         if seat is not None:
             with contextlib.suppress(Exception):
                 if await presence.leave(seat):
-                    await handoff.announce_queue(principal.tenant_id)  # nobody is here any more
+                    await tell_waiting_customers()
