@@ -24,7 +24,7 @@ demo: $(STAMP) ## Run everything on embedded defaults (PostgreSQL, Redis, API, w
 test: $(STAMP) test-tools ## Set up and run the whole test suite (real PostgreSQL+pgvector, real Redis)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 test-tools: ## Check the system packages the browser tests need (Chromium; a CJK font for the screenshots)
 	@command -v "$${KEFU_CHROMIUM:-chromium}" >/dev/null || { echo "make test needs Chromium for the browser tests:" \

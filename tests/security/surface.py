@@ -63,7 +63,8 @@ def api_routes(app: Litestar) -> list[Route]:
             for handler in route.route_handlers:
                 for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                     found.append(Route(method, route.path, handler))
-    return found
+    # The app's route order varies between processes; test ids must not (pytest-xdist compares them).
+    return sorted(found, key=lambda r: (r.path, r.method))
 
 
 @dataclass
