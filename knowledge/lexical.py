@@ -8,7 +8,7 @@ the same pipeline, which is what makes them match:
 1. :func:`normalize` — NFKC (full-width → half-width), case folding, Traditional →
    Simplified Chinese (OpenCC ``hk2s``: Hong Kong and Taiwan variants included).
 2. Split into CJK runs and Latin/number words.
-3. Latin words: stopwords dropped, light Porter stemming (plural, -ed, -ing).
+3. Latin words: stopwords dropped, Snowball English stemming (`snowballstemmer`).
 4. CJK runs: jieba words (precise mode, no HMM; `rjieba`, the Rust jieba-rs with jieba's
    dictionary, which segments exactly as jieba 0.42 did: tests/unit/test_segmentation_parity.py)
    plus character bigrams, so that a query segmented differently from the document still shares
@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import snowballstemmer
 
 if TYPE_CHECKING:
     import rjieba
@@ -339,87 +341,18 @@ def _segment(run: str) -> list[str]:
     return _engines().segmenter.cut(run, False)
 
 
-# --- light Porter stemming: steps 1a, 1b, 1c, 5a, 5b only --------------------------
-# Only inflections (plural, -ed, -ing, -y/-ies, final -e) are folded: derivational
-# steps (payment -> pay) would merge words customers use with different meanings.
+# --- stemming: Snowball's English stemmer (Porter2, `snowballstemmer`) ---------------
+# Inflections and the common derivational suffixes are folded (abbreviations -> abbrevi,
+# generally -> general); measured against the light Porter stemmer used before on StackFAQ and
+# HINT3 (docs/log/2026-12-07-dependencies.md). A stemmer object keeps its state while it works, so
+# each thread has its own.
+
+_stemmers = threading.local()
 
 
 def _stem(word: str) -> str:
-    if len(word) <= 2:
-        return word
-    word = _step_1a(word)
-    word = _step_1b(word)
-    if word.endswith("y") and _has_vowel(word[:-1]):
-        word = word[:-1] + "i"
-    if word.endswith("e"):
-        stem = word[:-1]
-        m = _measure(stem)
-        if m > 1 or (m == 1 and not _ends_cvc(stem)):
-            word = stem
-    if word.endswith("ll") and _measure(word) > 1:
-        word = word[:-1]
-    return word
-
-
-def _step_1a(word: str) -> str:
-    if word.endswith("sses"):
-        return word[:-2]
-    if word.endswith("ies"):
-        return word[:-2]
-    if word.endswith("ss"):
-        return word
-    if word.endswith("s"):
-        return word[:-1]
-    return word
-
-
-def _step_1b(word: str) -> str:
-    if word.endswith("eed"):
-        return word[:-1] if _measure(word[:-3]) > 0 else word
-    for suffix in ("ed", "ing"):
-        if word.endswith(suffix) and _has_vowel(word[: -len(suffix)]):
-            stem = word[: -len(suffix)]
-            break
-    else:
-        return word
-    if stem.endswith(("at", "bl", "iz")):
-        return stem + "e"
-    if _ends_double_consonant(stem) and stem[-1] not in "lsz":
-        return stem[:-1]
-    if _measure(stem) == 1 and _ends_cvc(stem):
-        return stem + "e"
-    return stem
-
-
-def _is_consonant(word: str, i: int) -> bool:
-    char = word[i]
-    if char in "aeiou":
-        return False
-    if char == "y":
-        return i == 0 or not _is_consonant(word, i - 1)
-    return True
-
-
-def _measure(stem: str) -> int:
-    """Porter's m: the number of vowel-consonant sequences in ``stem``."""
-    pattern = "".join("c" if _is_consonant(stem, i) else "v" for i in range(len(stem)))
-    return len(re.findall("v+c+", pattern))
-
-
-def _has_vowel(stem: str) -> bool:
-    return any(not _is_consonant(stem, i) for i in range(len(stem)))
-
-
-def _ends_double_consonant(stem: str) -> bool:
-    return len(stem) >= 2 and stem[-1] == stem[-2] and _is_consonant(stem, len(stem) - 1)
-
-
-def _ends_cvc(stem: str) -> bool:
-    n = len(stem)
-    return (
-        n >= 3
-        and _is_consonant(stem, n - 3)
-        and not _is_consonant(stem, n - 2)
-        and _is_consonant(stem, n - 1)
-        and stem[-1] not in "wxy"
-    )
+    """The Snowball English stem of one lower-case ASCII word."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return str(stemmer.stemWord(word))
