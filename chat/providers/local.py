@@ -134,11 +134,26 @@ def record_lines(record: dict[str, Any], key: str, language: str, skip: set[str]
     """One "- Label: value" line per filled column, leaving out the number asked about and the owner."""
     colon = "：" if language == "zh" else ": "
     lines = [
-        f"- {field_label(str(column), language)}{colon}{value}"
+        f"- {field_label(str(column), language)}{colon}{readable(value, language)}"
         for column, value in record.items()
-        if value not in (None, "") and column not in skip and str(value).strip().lower() != key.strip().lower()
+        if value not in (None, "", [], {}) and column not in skip
+        and str(value).strip().lower() != key.strip().lower()
     ]
     return "\n".join(lines)
+
+
+def readable(value: Any, language: str) -> str:
+    """A field's value as text: nested lists and objects (JSON records) without brackets or quotes."""
+    comma = "，" if language == "zh" else ", "
+    if isinstance(value, dict):
+        colon = "：" if language == "zh" else ": "
+        return comma.join(f"{field_label(str(k), language)}{colon}{readable(v, language)}"
+                          for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, list):
+        return ("；" if language == "zh" else "; ").join(readable(v, language) for v in value if v not in (None, ""))
+    if isinstance(value, bool):
+        return ("是" if value else "否") if language == "zh" else ("yes" if value else "no")
+    return str(value)
 
 
 def _find_call(messages: list[dict[str, Any]], call_id: str | None) -> dict[str, Any] | None:

@@ -55,3 +55,10 @@ def test_unknown_columns_are_humanised() -> None:
     assert field_label("giftWrapColour", "zh") == "Gift wrap colour"
     assert field_label("pickup-point", "en") == "Pickup point"
     assert field_label("status", "zh") == "状态"
+
+
+def test_nested_values_read_as_text() -> None:
+    record = {"order_id": "A7", "items": [{"sku": "LJ-100", "qty": 2}, {"sku": "TGY-100", "qty": 1}],
+              "gift": True, "notes": []}
+    assert record_lines(record, "A7", "en") == "- Items: Sku: LJ-100, Qty: 2; Sku: TGY-100, Qty: 1\n- Gift: yes"
+    assert record_lines(record, "A7", "zh") == "- 商品：Sku：LJ-100，Qty：2；Sku：TGY-100，Qty：1\n- Gift：是"
