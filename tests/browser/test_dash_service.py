@@ -8,31 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import insert, update
 
 from core.db import tenant_session_sync
-from core.models import Conversation, Message
 from core.tenancy import add_user
 from tests.browser.test_dash_languages import DESKTOP, PHONE, open_signed_in
 from tests.factories import TenantCtx, make_tenant
+from tests.support.service_seed import agent_message, seed_handoff
 
 pytestmark = pytest.mark.integration
 WAIT = 30_000
 
 
 def _served(session, tenant_id, at, agent, *, reply_after, resolve_after=None) -> None:
-    conversation_id = uuid.uuid4()
-    session.execute(insert(Conversation).values(
-        id=conversation_id, tenant_id=tenant_id, visitor_id=f"v-{conversation_id.hex[:6]}", started_at=at,
-        last_message_at=at, handoff=True, handoff_reason="customer asked", handoff_at=at))
-    session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
-        inbox_status="resolved" if resolve_after else "open" if agent else "waiting",
-        assignee_id=agent.id if agent else None, assigned_at=at if agent else None,
-        inbox_resolved_at=at + resolve_after if resolve_after else None))
+    conversation_id = seed_handoff(session, tenant_id, at, agent=agent, resolve_after=resolve_after)
     if agent and reply_after:
-        session.execute(insert(Message).values(id=uuid.uuid4(), tenant_id=tenant_id, conversation_id=conversation_id,
-                                               role="agent", text="Hello, Mei here.", created_at=at + reply_after,
-                                               agent_id=agent.id))
+        agent_message(session, tenant_id, conversation_id, at + reply_after, "Hello, Mei here.", agent)
 
 
 @pytest.fixture(scope="module")

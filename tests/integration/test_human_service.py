@@ -8,15 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, update
 
 from analytics import exports, human_service
 from analytics.period import Period
 from core.db import tenant_session_sync
-from core.models import Conversation, Message
 from core.tenancy import add_user
 from dash_app.pages import overview
 from tests.support.dash_users import owner_of
+from tests.support.service_seed import agent_message, seed_handoff
 
 pytestmark = pytest.mark.integration
 DAY1, DAY2 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC), datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
@@ -24,22 +23,11 @@ PERIOD = Period(date(2026, 11, 1), date(2026, 11, 4))
 
 
 def _handoff(session, tenant_id, at, *, agent=None, reply_after=None, resolve_after=None, early_reply=False):
-    conversation_id = uuid.uuid4()
-    session.execute(insert(Conversation).values(
-        id=conversation_id, tenant_id=tenant_id, visitor_id=f"v-{conversation_id.hex[:6]}", started_at=at,
-        last_message_at=at, handoff=True, handoff_reason="customer asked", handoff_at=at))
-    # As the inbox does it: the hand-off's trigger puts it in the inbox, an agent takes it, then resolves it.
-    session.execute(update(Conversation).where(Conversation.id == conversation_id).values(
-        inbox_status="resolved" if resolve_after else "open" if agent else "waiting",
-        assignee_id=agent.id if agent else None, assigned_at=at if agent else None,
-        inbox_resolved_at=at + resolve_after if resolve_after else None))
+    conversation_id = seed_handoff(session, tenant_id, at, agent=agent, resolve_after=resolve_after)
     if early_reply:  # an agent message before the hand-off (an earlier takeover) does not count
-        session.execute(insert(Message).values(id=uuid.uuid4(), tenant_id=tenant_id, conversation_id=conversation_id,
-                                               role="agent", text="earlier", created_at=at - timedelta(hours=1)))
+        agent_message(session, tenant_id, conversation_id, at - timedelta(hours=1), "earlier")
     for n, after in enumerate([reply_after, reply_after and reply_after * 3] if reply_after else []):
-        session.execute(insert(Message).values(id=uuid.uuid4(), tenant_id=tenant_id, conversation_id=conversation_id,
-                                               role="agent", text=f"reply {n}", created_at=at + after,
-                                               agent_id=agent.id if agent else None))
+        agent_message(session, tenant_id, conversation_id, at + after, f"reply {n}", agent)
 
 
 @pytest.fixture
