@@ -12,12 +12,11 @@ from playwright.sync_api import Page, expect
 from chat import model_choice
 from core.settings import get_settings
 from tests.factories import make_tenant
+from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.fake_models import fake_gemini_fixture  # noqa: F401 - fixture
 from tests.support.fake_openai import text
 
 pytestmark = pytest.mark.integration
-PASSWORD = "password-123"
-WAIT = 30_000
 KEY = "AIza-browser-test-key-42"
 
 
@@ -32,19 +31,6 @@ def lan_models(monkeypatch) -> Iterator[None]:
     model_choice._providers.clear()
 
 
-def sign_in(page: Page, base: str, email: str, lang: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    expect(page.locator("#who")).to_contain_text(email, timeout=WAIT)
-    if lang == "zh":
-        page.wait_for_load_state("networkidle")
-        page.click("a.lang")
-        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
-    page.goto(f"{base}/settings")
-
-
 @pytest.mark.parametrize(
     ("lang", "viewport"),
     [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
@@ -55,7 +41,7 @@ def test_choose_gemini_save_the_key_and_test_the_connection(
 ) -> None:
     tenant = make_tenant(f"Model {lang} {viewport[0]}")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    sign_in(page, admin_url, tenant.created.admin_email, lang)
+    sign_in(page, admin_url, tenant.created.admin_email, lang, "/settings")
     model = page.locator("#model")
     expect(model).to_be_visible(timeout=WAIT)
     model.locator("#model-provider").click()
