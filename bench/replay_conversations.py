@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_conversations import DATA, load_set  # noqa: E402
+from eval_conversations import DATA, load_set
 
 
 def _hit(h: Any) -> dict[str, Any]:

@@ -102,7 +102,7 @@ async def test_an_unsure_request_the_conversation_answers_stays_a_follow_up(clie
     from chat import dialogue
 
     assert dialogue.read_sync("tell me when it's sent").maybe  # sounds a little like "call me"
-    first, follow = await converse(client, shop, "How long does delivery take?", "tell me when it's sent",
+    _, follow = await converse(client, shop, "How long does delivery take?", "tell me when it's sent",
                                    visitor="v-unsure-q")
     assert follow["handoff"] is False, follow
 
