@@ -32,6 +32,7 @@ from dash_app.pages import (
     settings_notify,
     settings_privacy,
     settings_tools,
+    settings_voice,
     settings_widget,
 )
 
@@ -140,6 +141,7 @@ def layout(user: SignedInUser) -> html.Div:
         html.H2(t("Settings")),
         section("Bot", bot_form),
         settings_model.layout(user),
+        settings_voice.layout(user),
         section("Widget", *widget_children),
         timezone_section(user),
         html.Div(id="set-tag-copied"),
@@ -189,6 +191,7 @@ def register(app: Any) -> None:
         return error
 
     settings_model.register(app)
+    settings_voice.register(app)
     settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)

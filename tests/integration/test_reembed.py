@@ -41,6 +41,13 @@ def _vectors(tenant_id) -> dict[int, tuple[int, int, str]]:
     return {row.id: (row.embedder_id, row.dims, row.v) for row in rows}
 
 
+def _term_versions(tenant_id) -> dict[str, tuple[int, str]]:
+    """term → (count, the transaction that last wrote the count row)."""
+    with tenant_session_sync(tenant_id) as session:
+        return {row.term: (row.df, row.xmin) for row in session.execute(
+            text("SELECT term, df, xmin::text AS xmin FROM term_frequencies"))}
+
+
 def _staged(tenant_id) -> int:
     with tenant_session_sync(tenant_id) as session:
         return int(session.scalar(text("SELECT count(*) FROM reembed_vectors")))
@@ -73,6 +80,7 @@ async def test_reembed_switches_atomically_to_another_dimension_and_leaves_other
     await _ingest(client, tenant, stub_worker)
     await _ingest(client, other_tenant, stub_worker)
     before, other_before = _vectors(tenant.id), _vectors(other_tenant.id)
+    terms_before = _term_versions(tenant.id)
     assert {dims for _, dims, _ in before.values()} == {384}
     old = {embedder_id for embedder_id, _, _ in before.values()}
     assert len(old) == 1
@@ -104,6 +112,7 @@ async def test_reembed_switches_atomically_to_another_dimension_and_leaves_other
     assert _staged(tenant.id) == 0
     assert reembed.job(tenant.id, job.id).status == "done"
     assert _top(tenant.id) == "13"  # the query is embedded at 64 dimensions now
+    assert _term_versions(tenant.id) == terms_before  # the switch left the term counts unwritten (0026)
     # The other tenant: same rows, same vectors, same embedder, still searchable.
     assert _vectors(other_tenant.id) == other_before
     assert _top(other_tenant.id) == "13"
