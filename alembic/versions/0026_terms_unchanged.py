@@ -8,8 +8,9 @@ Written by hand (issue 21). The statement-level UPDATE trigger of migration 0011
 term of every updated chunk and added them back, whatever the UPDATE changed. A re-embedding's
 switch (`knowledge.reembed`) updates all of a tenant's chunks but only their vectors, so it
 rewrote every `term_frequencies` row of the tenant inside the switch transaction for nothing.
-Now the UPDATE branch pairs the transition tables by chunk id and counts only the rows whose
-`lexical` or `tenant_id` differs; when none does it takes no lock and writes nothing.
+Now the UPDATE branch counts only the rows whose `lexical` or `tenant_id` differs (the multiset
+difference of the transition tables on id, tenant and tokens); when none does it takes no lock
+and writes nothing.
 
 A column list (`AFTER UPDATE OF lexical`) would have been simpler, but PostgreSQL refuses
 transition tables on triggers with column lists, and it would fire on an unchanged `lexical`
@@ -60,10 +61,12 @@ def _count(old: str | None, new: str | None) -> str:
     return "\n".join(steps)
 
 
-# The rows of an UPDATE whose tokens or tenant changed, old side and new side.
-_DIFFERS = "o.lexical IS DISTINCT FROM n.lexical OR o.tenant_id IS DISTINCT FROM n.tenant_id"
-_CHANGED_OLD = f"(SELECT o.tenant_id, o.lexical FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_DIFFERS})"
-_CHANGED_NEW = f"(SELECT n.tenant_id, n.lexical FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_DIFFERS})"
+# The rows of an UPDATE whose tokens or tenant changed, old side and new side: a multiset difference
+# (a sort of each side by id), which unchanged rows cancel out of. Not a join: the planner knows
+# nothing of transition tables and picked a nested loop (0.4 s for 2,000 rows).
+_COLUMNS = "id, tenant_id, lexical"
+_CHANGED_OLD = f"(SELECT {_COLUMNS} FROM old_rows EXCEPT ALL SELECT {_COLUMNS} FROM new_rows)"
+_CHANGED_NEW = f"(SELECT {_COLUMNS} FROM new_rows EXCEPT ALL SELECT {_COLUMNS} FROM old_rows)"
 
 
 def upgrade() -> None:
@@ -76,7 +79,7 @@ def upgrade() -> None:
                 {_count(None, "new_rows")}
             ELSIF TG_OP = 'DELETE' THEN
                 {_count("old_rows", None)}
-            ELSIF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_DIFFERS}) THEN
+            ELSIF EXISTS {_CHANGED_OLD} THEN  -- a changed row is on both sides, or on neither
                 {_count(_CHANGED_OLD, _CHANGED_NEW)}
             END IF;
             RETURN NULL;
