@@ -12,7 +12,8 @@ from playwright.sync_api import Page, expect
 from chat import model_choice
 from core.settings import get_settings
 from tests.factories import make_tenant
-from tests.support.admin_sign_in import WAIT, sign_in
+from tests.support import admin_sign_in
+from tests.support.admin_sign_in import WAIT
 from tests.support.fake_models import fake_gemini_fixture  # noqa: F401 - fixture
 from tests.support.fake_openai import text
 
@@ -31,6 +32,11 @@ def lan_models(monkeypatch) -> Iterator[None]:
     model_choice._providers.clear()
 
 
+def sign_in(page: Page, base: str, email: str, lang: str) -> None:
+    """Signed in as `email` in `lang`, on Settings (test_dash_voice signs in this way too)."""
+    admin_sign_in.sign_in(page, base, email, lang, "/settings")
+
+
 @pytest.mark.parametrize(
     ("lang", "viewport"),
     [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
@@ -41,7 +47,7 @@ def test_choose_gemini_save_the_key_and_test_the_connection(
 ) -> None:
     tenant = make_tenant(f"Model {lang} {viewport[0]}")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    sign_in(page, admin_url, tenant.created.admin_email, lang, "/settings")
+    sign_in(page, admin_url, tenant.created.admin_email, lang)
     model = page.locator("#model")
     expect(model).to_be_visible(timeout=WAIT)
     model.locator("#model-provider").click()
