@@ -45,8 +45,12 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def wait_ready(base: str, *processes: subprocess.Popen, timeout: float = 60) -> None:
-    """Poll `/ready` until it answers 200; fail if a process exits or the time runs out."""
+def wait_ready(base: str, *processes: subprocess.Popen, timeout: float = 150) -> None:
+    """Poll `/ready` until it answers 200; fail if a process exits or the time runs out.
+
+    The bound is not a speed check: at load averages of 20 on this two-core machine an API process took
+    more than 60 s to import and answer (the security suite's `live_api` failed so, once).
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
