@@ -11,8 +11,13 @@ kind wins by its margin over the `question` kind:
   answer the message on its own and, read with the conversation, finds nothing but the entry
   already answered (the engine checks both confidences), so "能开专票吧" stays a question while
   "thanks thats helpful" after an answer does not repeat it;
-- below: a question. A request for a person counts only when sure: a hand-off is not undone by
-  the next turn.
+- below: a question.
+
+An unsure request for a person is stricter than unsure small talk, since a hand-off is not undone
+by the next turn: it counts only when the bot has nothing to offer for the message, read alone or
+with the conversation (below the suggestion floor, where it would say "I don't know" and offer a
+person anyway): "你让你们销售打我电话吧" is handed over, "no i mean to buy them, not monthly" after
+an answer stays a follow-up.
 
 Questions are then retrieved with several query variants (`chat.followups`).
 """
@@ -124,9 +129,9 @@ def read_vector(vector: np.ndarray) -> Reading:
     if margin < MAYBE_MARGIN:
         return Reading(QUESTION, best, margin)
     if best == HUMAN:
-        # Handing a conversation over is not undone by the next turn: only a sure reading does it
-        # (on the dev set every unsure one was a follow-up: "no i mean to buy them, not monthly").
-        return Reading(HUMAN, "human", margin) if margin >= SURE_MARGIN else Reading(QUESTION, best, margin)
+        # Unsure, it is a request for a person only if the knowledge would not answer it (the engine
+        # checks: `engine.run`), so "no i mean to buy them, not monthly" stays a follow-up.
+        return Reading(HUMAN, "human", margin)
     return Reading(SMALL_TALK, best, margin)
 
 

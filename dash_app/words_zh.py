@@ -246,6 +246,11 @@ WORDS: dict[str, str] = {
     "Persona": "人设",
     "Greeting": "问候语",
     "Confidence threshold": "置信度阈值",
+    "Answer when one FAQ entry clearly leads": "某条问答明显领先时直接回答",
+    ("Below the confidence threshold the bot offers up to three \"did you mean\" questions. With this on, it "
+     "answers instead when one entry stands well clear of the others; off, the customer always picks from the list."):
+        "低于置信度阈值时，机器人会给出最多三个“您是不是想问”的问题。开启后，如果某一条问答明显比其他条更匹配，"
+        "机器人会直接用它回答；关闭后，总是让客户从列表中选择。",
     "Provider": "模型服务",
     "Allowed origins (one per line; empty = any site, for development)": "允许的来源（每行一个；留空 = 任何网站，仅用于开发）",
     "Saved. New answers use these settings.": "已保存，新的回答会使用这些设置。",
