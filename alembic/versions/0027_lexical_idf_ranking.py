@@ -1,7 +1,7 @@
 """Lexical candidates ranked by the IDF weights of the query terms they hold, not `ts_rank_cd`.
 
-Revision ID: 0026_lexical_idf_ranking
-Revises: 0025_snowball_stems
+Revision ID: 0027_lexical_idf_ranking
+Revises: 0026_terms_unchanged
 Create Date: 2026-12-07
 
 Written by hand (issue 25). `kefu_lexical_candidates(match, rank, limit)` ordered the matched rows
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from alembic import op
 from core.settings import get_settings
 
-revision: str = "0026_lexical_idf_ranking"
-down_revision: str | None = "0025_snowball_stems"
+revision: str = "0027_lexical_idf_ranking"
+down_revision: str | None = "0026_terms_unchanged"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
