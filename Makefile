@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered bench-peer fuzz screenshots clean
+.PHONY: help install demo test test-tools test-fast lint format lint-imports bench-retrieval eval-quality eval-conversations bench-ingest bench-filtered bench-peer bench-scale fuzz screenshots clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-peer: $(STAMP) ## Kefu beside LangChain PGVector (same embedder and data; 
 
 bench-filtered: $(STAMP) ## Tenant-filtered vector search recall and latency in a large table
 	$(BIN)/python bench/filtered_search.py
+
+bench-scale: $(STAMP) ## Full-size scale checks (100k-row CSV, 200 documents) that make test runs small
+	$(BIN)/python bench/scale_checks.py
 
 fuzz: $(STAMP) ## Long schemathesis run over every API operation (make test runs a short one)
 	$(BIN)/python bench/fuzz_api.py --examples 200

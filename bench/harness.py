@@ -202,6 +202,17 @@ def _export(env: dict[str, str]) -> None:
     get_settings.cache_clear()
 
 
+def _exit_on_sigterm() -> None:
+    """`kill` (SIGTERM) ends a bench like Ctrl-C, so the topology's processes and database stop too.
+
+    Python's default for SIGTERM is to die without running `finally` blocks, which left the API,
+    worker and embedded PostgreSQL of a stopped bench running with nobody to stop them."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @contextmanager
 def topology(
     *,
@@ -232,6 +243,7 @@ def topology(
     from core import embedded
     from core.db import dispose_engines, owner_url
 
+    _exit_on_sigterm()
     with exclusive_redis_db(redis_url):
         url = owner_url().render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
         env = {**os.environ, **base, "KEFU_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}

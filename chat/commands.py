@@ -158,10 +158,18 @@ def apply_recommended_threshold(tenant_id: uuid.UUID, run_id: uuid.UUID, target_
     return updated, found
 
 
+CONNECTION_SLOTS = ("primary", "fallback", "transcription")
+
+
 async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:
-    """One short reply from the tenant's saved model (`slot`: primary or fallback), or why it failed."""
+    """Try the tenant's saved endpoint for `slot`: one short reply from the model (primary or fallback),
+    or a test tone through its speech-to-text endpoint (transcription); or why it failed."""
+    if slot not in CONNECTION_SLOTS:
+        raise ValidationFailed(f"slot must be one of {', '.join(CONNECTION_SLOTS)}.")
     async with tenant_session(tenant_id) as session:
         settings = await load_bot_settings(session, tenant_id)
+    if slot == "transcription":
+        return await voice.check_connection(settings)
     return await model_choice.check_connection(settings, slot)
 
 

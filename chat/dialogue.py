@@ -11,8 +11,13 @@ kind wins by its margin over the `question` kind:
   answer the message on its own and, read with the conversation, finds nothing but the entry
   already answered (the engine checks both confidences), so "能开专票吧" stays a question while
   "thanks thats helpful" after an answer does not repeat it;
-- below: a question. A request for a person counts only when sure: a hand-off is not undone by
-  the next turn.
+- below: a question.
+
+An unsure request for a person is stricter than unsure small talk, since a hand-off is not undone
+by the next turn: it counts only when the bot would not answer the message at all, read alone or
+with the conversation (below the answering threshold and no clear lead): "你让你们销售打我电话吧"
+is handed over, "no i mean to buy them, not monthly" after an answer stays a follow-up. Such a
+message would otherwise get "I don't know" (which offers a person anyway) or a "did you mean" list.
 
 Questions are then retrieved with several query variants (`chat.followups`).
 """
@@ -124,9 +129,9 @@ def read_vector(vector: np.ndarray) -> Reading:
     if margin < MAYBE_MARGIN:
         return Reading(QUESTION, best, margin)
     if best == HUMAN:
-        # Handing a conversation over is not undone by the next turn: only a sure reading does it
-        # (on the dev set every unsure one was a follow-up: "no i mean to buy them, not monthly").
-        return Reading(HUMAN, "human", margin) if margin >= SURE_MARGIN else Reading(QUESTION, best, margin)
+        # Unsure, it is a request for a person only if the knowledge would not answer it (the engine
+        # checks: `engine.run`), so "no i mean to buy them, not monthly" stays a follow-up.
+        return Reading(HUMAN, "human", margin)
     return Reading(SMALL_TALK, best, margin)
 
 

@@ -333,10 +333,7 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
             return await retrieve(turn.tenant_id, query, 5, version=prepared.version)
 
     choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings))
-    if reading.maybe and choice.alone_score < settings.confidence_threshold and (
-            choice.score < settings.confidence_threshold or (topic is not None and choice.entry == topic.entry)):
-        # Sounds like small talk or a request for a person, the knowledge does not answer it as
-        # asked, and read with the conversation it only finds the entry already answered.
+    if reading.maybe and not_answered_as_asked(reading, choice, topic, settings):
         async for event in _not_a_question(state, reading, stream):
             yield event
         return
@@ -500,15 +497,33 @@ async def _answer_gone(state: _Run, stream: bool) -> AsyncIterator[ChatEvent]:
     yield ChatEvent("final", result=await _finish(state, result))
 
 
+def not_answered_as_asked(reading: dialogue.Reading, choice: followups.Choice, topic: followups.Topic | None,
+                          settings: BotSettings) -> bool:
+    """Whether an unsure reading (small talk or a request for a person) stands, given the knowledge.
+
+    Small talk: the knowledge does not answer the message as asked, and read with the conversation
+    it finds nothing but the entry already answered ("thanks thats helpful" does not repeat it).
+    A request for a person (a hand-off is not undone by the next turn): the bot would not answer it
+    at all, alone or with the conversation: below the threshold and no clear lead."""
+    threshold = settings.confidence_threshold
+    if reading.kind == dialogue.HUMAN:
+        return choice.score < threshold and not clear_lead(choice.hits, choice.score, settings)
+    return choice.alone_score < threshold and (
+        choice.score < threshold or (topic is not None and choice.entry == topic.entry))
+
+
 def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
     """Whether a question below the answering threshold is answered anyway: its top entry is good
     enough to be offered (at least the suggestion floor) and leads the next distinct entry by at
     least one unit of the confidence curve (`knowledge.confidence.SCALE`: the top entry's odds are
     then at least e times the runner-up's). A "did you mean" list whose first entry stands out
     that far is what the customer would pick; near ties and a row merely sharing a word with an
-    out-of-scope question (small leads) still get the list. With no runner-up there is no lead to
-    judge (a knowledge base of one entry): the threshold alone decides. A tenant that prefers the
-    list switches it off (bot setting `answer_clear_lead`).
+    out-of-scope question (small leads) still get the list. The lead must also hold on meaning
+    alone: the top entry's dense similarity (centred cosine when centring is on) is above the
+    runner-up's, so a lead made only by a shared word (the lexical and overlap parts) is not
+    enough. With no runner-up there is no lead to judge (a knowledge base of one entry): the
+    threshold alone decides. A tenant that prefers the list switches it off (bot setting
+    `answer_clear_lead`).
     """
     if not settings.answer_clear_lead or not hits or score < suggestion_floor(settings):
         return False
@@ -516,7 +531,13 @@ def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
     # The unit of the curve that maps this kind of score (knowledge.confidence): fused centred, plain, reranked.
     unit = (get_settings().rerank_confidence_scale if hits[0].reranked
             else SCALE if hits[0].centred is not None else PLAIN_SCALE)
-    return runner_up is not None and hits[0].score - runner_up.score >= LEAD_UNITS * unit
+    return (runner_up is not None and hits[0].score - runner_up.score >= LEAD_UNITS * unit
+            and _meaning(hits[0]) > _meaning(runner_up))
+
+
+def _meaning(hit: Hit) -> float:
+    """The dense part of a hit's score: its centred cosine, else the plain one."""
+    return hit.centred if hit.centred is not None else hit.dense
 
 
 def _entry_key(hit: Hit) -> str:

@@ -161,6 +161,24 @@ HUMAN = [
     "能不能让你们同事帮我看看",
     "我不要机器人 我要找人",
     "让你们的人给我回个电话",
+    # indirect: a call back, being put through, "not a bot", a named role instead of "a person"
+    "could someone ring me back later",
+    "please ask a member of staff to give me a call",
+    "can you get somebody to contact me about it",
+    "put me through to someone",
+    "i don't want to chat to a bot",
+    "you're a bot, i need someone who can actually help",
+    "can i get a callback from your team",
+    "i want to make a complaint to a supervisor",
+    "let me speak to whoever is in charge",
+    "pass me on to your support team",
+    "帮我叫个客服",
+    "叫个客服小姐姐过来",
+    "帮我转一下人工",
+    "让客服给我打电话",
+    "找你们负责人",
+    "我不想跟机器人聊",
+    "麻烦让工作人员处理一下",
 ]
 QUESTION = [
     "how much is shipping",
@@ -205,5 +223,10 @@ QUESTION = [
     "免费吗",
     "有黑色的吗",
     "你们有人工审核吗",
+    # questions about staff, not requests for one
+    "do any of your staff speak french",
+    "are your engineers qualified",
+    "客服几点下班",
+    "你们店员懂不懂维修",
 ]
 KINDS = {"greeting": GREETING, "thanks": THANKS, "bye": BYE, "ack": ACK, "human": HUMAN, "question": QUESTION}

@@ -13,9 +13,14 @@ sweep, which delete conversations, delete their audio too (`analytics.privacy.fo
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import math
+import time
 import uuid
-from dataclasses import dataclass
+import wave
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -23,6 +28,7 @@ import openai
 
 from chat.audio import AudioClip
 from chat.bot_settings import BotSettings
+from chat.model_choice import ConnectionCheck
 from chat.model_keys import unsealed
 from core.blobstore import conversation_audio_prefix
 from core.errors import Conflict, ServiceUnavailable, ValidationFailed
@@ -41,6 +47,10 @@ class VoiceUnavailable(Conflict):
     """
 
     title = "Voice questions unavailable"
+
+
+class NothingHeard(ValidationFailed):
+    """The endpoint answered but heard no words (a silent or noisy recording)."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +94,18 @@ _clients: dict[tuple[Any, ...], openai.AsyncOpenAI] = {}
 
 
 def _client(config: TranscriptionConfig, app: Settings) -> openai.AsyncOpenAI:
-    """One SDK client per endpoint (it keeps its connections), as the chat providers do."""
-    cache_key = (config.base_url, config.api_key, app.transcription_timeout_seconds, app.transcription_max_retries)
+    """One SDK client per endpoint and event loop (it keeps its connections), as the chat providers do.
+
+    Its connection pool is bound to the loop that opened it, and the admin app's "test connection"
+    runs each check in a fresh loop (asyncio.run); clients of finished loops are dropped.
+    """
+    loop = asyncio.get_running_loop()
+    cache_key = (loop, config.base_url, config.api_key, app.transcription_timeout_seconds,
+                 app.transcription_max_retries)
     client = _clients.get(cache_key)
     if client is None:
+        for finished in [key for key in _clients if key[0].is_closed()]:
+            del _clients[finished]
         client = openai.AsyncOpenAI(api_key=config.api_key or "not-needed", base_url=config.base_url,
                                     timeout=app.transcription_timeout_seconds,
                                     max_retries=app.transcription_max_retries)
@@ -99,18 +117,10 @@ def _client(config: TranscriptionConfig, app: Settings) -> openai.AsyncOpenAI:
 
 async def transcribe(config: TranscriptionConfig, clip: AudioClip, language: str | None = None) -> str:
     """The words spoken in `clip`; 503 when the endpoint fails, 422 when it hears nothing."""
-    app = get_settings()
-    if config.tenant_url and config.base_url:
-        url = httpx.URL(config.base_url)
-        try:
-            await resolve_destination(url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80),
-                                      allow_private=app.llm_allow_private_hosts)
-        except UnsafeDestinationError as exc:
-            raise ServiceUnavailable(f"The tenant's speech-to-text endpoint is refused: {exc}.") from exc
-    options: dict[str, Any] = {"language": language} if language in LANGUAGES else {}
     try:
-        result = await _client(config, app).audio.transcriptions.create(
-            model=config.model, file=(clip.filename, clip.data, clip.content_type), response_format="json", **options)
+        text = await _heard(config, clip, language)
+    except UnsafeDestinationError as exc:
+        raise ServiceUnavailable(f"The tenant's speech-to-text endpoint is refused: {exc}.") from exc
     except openai.RateLimitError as exc:
         raise ServiceUnavailable("The speech-to-text service is busy right now; try again in a moment "
                                  "or type your question.") from exc
@@ -128,11 +138,71 @@ async def transcribe(config: TranscriptionConfig, clip: AudioClip, language: str
         log.warning("transcription unreachable: %s", exc)
         raise ServiceUnavailable("The speech-to-text service cannot be reached; try again or type "
                                  "your question.") from exc
-    text = " ".join(str(getattr(result, "text", "") or "").split())
     if not text:
-        raise ValidationFailed("No speech was heard in the recording: speak closer to the microphone, "
-                               "or type your question.")
-    return text[: app.chat_max_message_chars]
+        raise NothingHeard("No speech was heard in the recording: speak closer to the microphone, "
+                           "or type your question.")
+    return text
+
+
+async def _heard(config: TranscriptionConfig, clip: AudioClip, language: str | None = None) -> str:
+    """The endpoint's transcript ('' for none); the SDK's errors and the SSRF guard's refusal as raised."""
+    app = get_settings()
+    if config.tenant_url and config.base_url:
+        url = httpx.URL(config.base_url)
+        await resolve_destination(url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80),
+                                  allow_private=app.llm_allow_private_hosts)
+    options: dict[str, Any] = {"language": language} if language in LANGUAGES else {}
+    result = await _client(config, app).audio.transcriptions.create(
+        model=config.model, file=(clip.filename, clip.data, clip.content_type), response_format="json", **options)
+    return " ".join(str(getattr(result, "text", "") or "").split())[: app.chat_max_message_chars]
+
+
+async def check_connection(settings: BotSettings) -> ConnectionCheck:
+    """Send a one-second test tone to the tenant's speech-to-text endpoint: do its URL, key and model work?
+
+    Tested even while `voice` is off, so an admin can check an endpoint before turning the
+    microphone on. Hearing nothing in the tone is a success: the endpoint took the key, the
+    model and the recording. Failures say what the endpoint answered, for the admin to fix.
+    """
+    config = transcription_config(replace(settings, voice=True))
+    if config is None:
+        return ConnectionCheck(False, "transcription", None, 0, error=NO_ENDPOINT)
+    started = time.perf_counter()
+    try:
+        heard = await _heard(config, test_tone())
+    except UnsafeDestinationError as exc:
+        error = f"The endpoint is refused: {exc}."
+    except openai.APIStatusError as exc:
+        error = f"The endpoint answered HTTP {exc.status_code}: {_reason(exc)}."
+    except openai.APITimeoutError:
+        error = f"The endpoint did not answer within {get_settings().transcription_timeout_seconds:g} s."
+    except openai.APIError as exc:
+        error = f"The endpoint cannot be reached: {exc}."
+    else:
+        return ConnectionCheck(True, "transcription", config.model, _ms(started), heard[:200])
+    return ConnectionCheck(False, "transcription", config.model, _ms(started), error=error)
+
+
+NO_ENDPOINT = ("No speech-to-text endpoint is configured: enter one here, or ask the operator to set "
+               "KEFU_TRANSCRIPTION_BASE_URL.")
+
+
+def test_tone(seconds: float = 1.0, rate: int = 16_000) -> AudioClip:
+    """A short 440 Hz tone as 16-bit mono WAV: a recording every transcription endpoint accepts."""
+    frames = int(seconds * rate)
+    samples = b"".join(int(8000 * math.sin(2 * math.pi * 440 * i / rate)).to_bytes(2, "little", signed=True)
+                       for i in range(frames))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(samples)
+    return AudioClip(out.getvalue(), "wav", "pcm", seconds)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
 
 
 def _reason(exc: openai.APIStatusError) -> str:

@@ -249,6 +249,13 @@ ERRORS_ZH: dict[str, str] = {
     # core: jobs and the database (messages passed to ServiceUnavailable by callers)
     "The database is unreachable; retry shortly.": "数据库暂时无法连接，请稍后重试。",
     "The work queue is unreachable; try again shortly.": "任务队列暂时无法连接，请稍后重试。",
+    # chat: Settings → Voice questions, the speech-to-text test (chat.voice.check_connection)
+    "No speech-to-text endpoint is configured: enter one here, or ask the operator to set "
+    "KEFU_TRANSCRIPTION_BASE_URL.": "尚未配置语音转文字接口：请在此填写，或请运营方设置 KEFU_TRANSCRIPTION_BASE_URL。",
+    "The endpoint is refused: {}.": "该接口地址被拒绝：{0}。",
+    "The endpoint answered HTTP {}: {}.": "接口返回 HTTP {0}：{1}。",
+    "The endpoint did not answer within {} s.": "接口在 {0} 秒内没有响应。",
+    "The endpoint cannot be reached: {}.": "无法连接到该接口：{0}。",
 }
 
 

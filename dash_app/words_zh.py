@@ -246,6 +246,11 @@ WORDS: dict[str, str] = {
     "Persona": "人设",
     "Greeting": "问候语",
     "Confidence threshold": "置信度阈值",
+    "Answer when one FAQ entry clearly leads": "某条问答明显领先时直接回答",
+    ("Below the confidence threshold the bot offers up to three \"did you mean\" questions. With this on, it "
+     "answers instead when one entry stands well clear of the others; off, the customer always picks from the list."):
+        "低于置信度阈值时，机器人会给出最多三个“您是不是想问”的问题。开启后，如果某一条问答明显比其他条更匹配，"
+        "机器人会直接用它回答；关闭后，总是让客户从列表中选择。",
     "Provider": "模型服务",
     "Allowed origins (one per line; empty = any site, for development)": "允许的来源（每行一个；留空 = 任何网站，仅用于开发）",
     "Saved. New answers use these settings.": "已保存，新的回答会使用这些设置。",
@@ -323,4 +328,25 @@ WORDS: dict[str, str] = {
     "Daily figures": "每日指标",
     "{n} bytes": "{n} 字节",
     "Times are in {zone}.": "时间按 {zone} 显示。",
+    # Settings → Voice questions (issue 21)
+    "Voice questions": "语音提问",
+    "Customers can speak their question: the chat sends the recording to a speech-to-text endpoint (OpenAI "
+    "Whisper, Groq, a faster-whisper server: any OpenAI-compatible /audio/transcriptions) and answers the words "
+    "like a typed question.":
+        "顾客可以直接说出问题：聊天窗口把录音发送到语音转文字接口（OpenAI Whisper、Groq、faster-whisper 服务器："
+        "任何 OpenAI 兼容的 /audio/transcriptions），再像回答文字提问一样回答识别出的内容。",
+    "Let customers ask by voice (microphone in the chat)": "允许顾客语音提问（聊天窗口显示麦克风）",
+    "Voice is off: the chat shows no microphone.": "语音提问已关闭：聊天窗口不显示麦克风。",
+    "No speech-to-text endpoint is set, here or by the operator: the chat shows no microphone.":
+        "这里和运营方都没有设置语音转文字接口：聊天窗口不显示麦克风。",
+    "Customers see the microphone; their recordings go to the endpoint below.":
+        "顾客可以看到麦克风；录音发送到下方的接口。",
+    "Customers see the microphone; the operator's speech-to-text endpoint transcribes them.":
+        "顾客可以看到麦克风；由运营方的语音转文字接口识别录音。",
+    "Speech-to-text base URL (empty: the operator's)": "语音转文字接口地址（留空：使用运营方的）",
+    "Speech-to-text model": "语音转文字模型",
+    "Remove the saved speech-to-text key": "删除已保存的语音转文字密钥",
+    "heard": "识别结果",
+    "no words in the test tone, as expected": "测试音中没有语音，符合预期",
+    "Saved. The chat's microphone follows these settings.": "已保存。聊天窗口的麦克风将按此设置显示。",
 }

@@ -24,11 +24,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+import psycopg
+from pgvector.psycopg.vector import register_vector_info
+from psycopg.types import TypeInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,7 +45,7 @@ from core.settings import get_settings
 from core.versions import bump_tenant_version_sync
 from knowledge import embedders, vector_index
 from knowledge.embedders import TenantEmbedder, unavailable_message
-from knowledge.embedding import Embedder, EmbedderSpec, EmbedderUnavailable, build, unavailable_reason, vector_literal
+from knowledge.embedding import Embedder, EmbedderSpec, EmbedderUnavailable, build, unavailable_reason
 from knowledge.indexing import embed_distinct, with_question_vectors
 from knowledge.parsing import Passage
 
@@ -53,13 +58,15 @@ _UNSTAGED = text("""
       AND NOT EXISTS (SELECT 1 FROM reembed_vectors v WHERE v.reembed_id = :r AND v.chunk_id = c.id)
     ORDER BY c.id LIMIT :n
 """)
-_STAGE = text("""
+# Vectors go as pgvector's binary form (`%b`): formatting them as text in Python took longer than the
+# hash embedder computing them, and the server parsed that text again.
+_STAGE = """
     INSERT INTO reembed_vectors (reembed_id, chunk_id, tenant_id, embedding, question_embedding)
-    SELECT :r, u.id, :t, CAST(u.e AS vector), CAST(u.q AS vector)
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:embeddings AS text[]), CAST(:questions AS text[])) AS u(id, e, q)
+    SELECT %(r)s, u.id, %(t)s, u.e, u.q
+    FROM unnest(%(ids)s::bigint[], %(embeddings)b::vector[], %(questions)b::vector[]) AS u(id, e, q)
     JOIN chunks c ON c.id = u.id
     ON CONFLICT (reembed_id, chunk_id) DO NOTHING
-""")
+"""
 _PROGRESS = text("UPDATE reembeds SET embedded = embedded + :n WHERE id = :r")
 _MISSING = text("""
     SELECT count(*) FROM chunks c WHERE c.tenant_id = :t
@@ -174,13 +181,32 @@ def stage(tenant_id: uuid.UUID, reembed_id: uuid.UUID, embedder: Embedder,
             return staged
         vectors, questions = embed_chunks([row.text for row in rows], [row.question for row in rows], embedder)
         with tenant_session_sync(tenant_id) as session:
-            session.execute(_STAGE, {"r": reembed_id, "t": tenant_id, "ids": [row.id for row in rows],
-                                     "embeddings": [vector_literal(v) for v in vectors],
-                                     "questions": [None if q is None else vector_literal(q) for q in questions]})
+            with binary_vectors(session) as cursor:
+                cursor.execute(_STAGE, {"r": reembed_id, "t": tenant_id, "ids": [row.id for row in rows],
+                                        "embeddings": list(vectors), "questions": questions})
             session.execute(_PROGRESS, {"r": reembed_id, "n": len(rows)})
         after, staged = rows[-1].id, staged + len(rows)
         if on_batch:
             on_batch(len(rows))
+
+
+@contextmanager
+def binary_vectors(session: Session) -> Iterator[psycopg.Cursor[Any]]:
+    """A cursor of the session's connection (its transaction and tenant) that sends numpy arrays as
+    pgvector's binary `vector`; only this cursor, so the pooled connection's adapters stay as they were."""
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        register_vector_info(cursor, _vector_type(cursor))
+        yield cursor
+
+
+def _vector_type(cursor: psycopg.Cursor[Any]) -> TypeInfo | None:
+    global _VECTOR_TYPE
+    if _VECTOR_TYPE is None:
+        _VECTOR_TYPE = TypeInfo.fetch(cursor.connection, "vector")
+    return _VECTOR_TYPE
+
+
+_VECTOR_TYPE: TypeInfo | None = None
 
 
 def embed_chunks(texts: list[str], questions: list[str | None],

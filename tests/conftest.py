@@ -66,10 +66,29 @@ os.environ["KEFU_REDIS_URL"] = _test_redis_url()
 
 import dramatiq  # noqa: E402
 import pytest  # noqa: E402
+from argon2 import PasswordHasher  # noqa: E402
 
 from core.broker import use_stub_broker  # noqa: E402
 
 STUB_BROKER = use_stub_broker()
+
+
+def _cheap_password_hashing() -> PasswordHasher:
+    """argon2id at its lowest cost for the tests in this process; returns the production hasher.
+
+    At its production cost (64 MiB, 3 passes) one hash takes 0.1 s on a quiet core and over a second on
+    this shared two-core machine, and every test tenant hashes two passwords and every sign-in verifies
+    one: minutes of `make test`. The code path (hash, verify, the stored `$argon2id$` string) is the
+    same; tests/unit/test_security.py checks the production cost. Processes the e2e tests start use it.
+    """
+    import core.security
+
+    production = core.security._hasher
+    core.security._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return production
+
+
+PRODUCTION_PASSWORD_HASHER = _cheap_password_hashing()
 
 pytest_plugins = ["tests.support.fake_openai", "tests.support.fake_speech", "tests.support.fake_reranker"]
 

@@ -32,6 +32,7 @@ from dash_app.pages import (
     settings_notify,
     settings_privacy,
     settings_tools,
+    settings_voice,
     settings_widget,
 )
 
@@ -77,6 +78,12 @@ def _options(values: Any) -> list[dict[str, str]]:
     return [{"label": str(v), "value": v} for v in values]
 
 
+CLEAR_LEAD_LABEL = "Answer when one FAQ entry clearly leads"
+CLEAR_LEAD_HELP = ("Below the confidence threshold the bot offers up to three \"did you mean\" questions. "
+                   "With this on, it answers instead when one entry stands well clear of the others; "
+                   "off, the customer always picks from the list.")
+
+
 def timezone_section(user: SignedInUser) -> html.Section:
     """The tenant's time zone: charts, tables, exports and reports show times in it."""
     admin = user.can("admin")
@@ -114,6 +121,10 @@ def layout(user: SignedInUser) -> html.Div:
                       dcc.Input(id="set-threshold", type="number", min=0, max=1, step=0.05,
                                 value=bot.confidence_threshold, disabled=not admin)]),
         ], className="row"),
+        dcc.Checklist(id="set-clear-lead", options=[{"label": t(CLEAR_LEAD_LABEL), "value": "on",
+                                                     "disabled": not admin}],
+                      value=["on"] if bot.answer_clear_lead else [], inputClassName="check"),
+        html.P(t(CLEAR_LEAD_HELP), className="muted"),
         html.Button(t("Save"), id="set-save-bot", disabled=not admin),
         html.Div(id="set-bot-result"),
     ])
@@ -130,6 +141,7 @@ def layout(user: SignedInUser) -> html.Div:
         html.H2(t("Settings")),
         section("Bot", bot_form),
         settings_model.layout(user),
+        settings_voice.layout(user),
         section("Widget", *widget_children),
         timezone_section(user),
         html.Div(id="set-tag-copied"),
@@ -145,10 +157,11 @@ def register(app: Any) -> None:
 
     @app.callback(Output("set-bot-result", "children"), Input("set-save-bot", "n_clicks"),
                   State("set-persona", "value"), State("set-language", "value"),
-                  State("set-threshold", "value"), prevent_initial_call=True)
-    def save_bot(_: Any, persona: str, language: str, threshold: float | None) -> Any:
+                  State("set-threshold", "value"), State("set-clear-lead", "value"), prevent_initial_call=True)
+    def save_bot(_: Any, persona: str, language: str, threshold: float | None, clear_lead: list[str] | None) -> Any:
         user = auth.current_user()
-        changes = {"persona": persona or "", "language": language, "confidence_threshold": threshold}
+        changes = {"persona": persona or "", "language": language, "confidence_threshold": threshold,
+                   "answer_clear_lead": "on" in (clear_lead or [])}
         _, error = attempt(lambda: save_bot_settings(user, changes))
         return error or notice("Saved. New answers use these settings.", "success")
 
@@ -178,6 +191,7 @@ def register(app: Any) -> None:
         return error
 
     settings_model.register(app)
+    settings_voice.register(app)
     settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)

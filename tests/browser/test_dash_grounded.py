@@ -7,11 +7,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.factories import TenantCtx, make_tenant
+from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.analytics_seed import add_checked_answers
 
 pytestmark = pytest.mark.integration
-PASSWORD = "password-123"
-WAIT = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +27,7 @@ def shop() -> TenantCtx:
 )
 def test_grounded_rate_and_flagged_answers(page: Page, admin_url, shop, artifacts_dir, lang, viewport) -> None:
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    page.goto(f"{admin_url}/login")
-    page.fill("#email", shop.created.admin_email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    expect(page.locator("#who")).to_contain_text(shop.created.admin_email, timeout=WAIT)
-    if lang == "zh":
-        page.wait_for_load_state("networkidle")
-        page.click("a.lang")
-        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
-    page.goto(f"{admin_url}/accuracy")
+    sign_in(page, admin_url, shop.created.admin_email, lang, "/accuracy")
     section = page.locator("#grounded")
     expect(section.locator("h3")).to_have_text("有依据的回答" if lang == "zh" else "Grounded answers", timeout=WAIT)
     expect(section.locator(".js-plotly-plot .bars").first).to_be_visible(timeout=WAIT)

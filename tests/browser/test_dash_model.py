@@ -12,12 +12,12 @@ from playwright.sync_api import Page, expect
 from chat import model_choice
 from core.settings import get_settings
 from tests.factories import make_tenant
+from tests.support import admin_sign_in
+from tests.support.admin_sign_in import WAIT
 from tests.support.fake_models import fake_gemini_fixture  # noqa: F401 - fixture
 from tests.support.fake_openai import text
 
 pytestmark = pytest.mark.integration
-PASSWORD = "password-123"
-WAIT = 30_000
 KEY = "AIza-browser-test-key-42"
 
 
@@ -33,16 +33,8 @@ def lan_models(monkeypatch) -> Iterator[None]:
 
 
 def sign_in(page: Page, base: str, email: str, lang: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    expect(page.locator("#who")).to_contain_text(email, timeout=WAIT)
-    if lang == "zh":
-        page.wait_for_load_state("networkidle")
-        page.click("a.lang")
-        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
-    page.goto(f"{base}/settings")
+    """Signed in as `email` in `lang`, on Settings (test_dash_voice signs in this way too)."""
+    admin_sign_in.sign_in(page, base, email, lang, "/settings")
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from playwright.sync_api import Page, expect
 
 from chat import service_hours
 from core.db import tenant_session_sync
-from tests.browser.test_dash_sources import WAIT, sign_in
 from tests.factories import make_tenant
+from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.receivers import webhook_receiver
 
 pytestmark = pytest.mark.integration
@@ -30,8 +30,7 @@ def test_office_hours_and_a_webhook_from_the_settings_page(
 ) -> None:
     tenant = make_tenant("Hours")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    sign_in(page, admin_url, tenant, lang)
-    page.goto(f"{admin_url}/settings")
+    sign_in(page, admin_url, tenant.created.admin_email, lang, "/settings")
     hours = page.locator("#office-hours")
     expect(hours).to_be_visible(timeout=WAIT)
     page.locator("#hours-enabled input").check()

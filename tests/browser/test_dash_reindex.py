@@ -12,10 +12,9 @@ from playwright.sync_api import Page, expect
 from knowledge import commands, indexing
 from knowledge.tasks import ingest_document
 from tests.factories import make_tenant, qa_csv
+from tests.support.admin_sign_in import WAIT, sign_in
 
 pytestmark = pytest.mark.integration
-PASSWORD = "password-123"
-WAIT = 30_000
 
 
 @pytest.mark.parametrize(
@@ -44,16 +43,7 @@ def test_run_a_failed_document_again(
         "Processing failed after several attempts (WorkerKilled). Upload the file again.",
     )
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    page.goto(f"{admin_url}/login")
-    page.fill("#email", tenant.created.admin_email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    expect(page.locator("#who")).to_contain_text(tenant.created.admin_email, timeout=WAIT)
-    if lang == "zh":
-        page.wait_for_load_state("networkidle")
-        page.click("a.lang")
-        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
-    page.goto(f"{admin_url}/knowledge")
+    sign_in(page, admin_url, tenant.created.admin_email, lang, "/knowledge")
     row = page.locator("#kn-table .ag-row", has_text="returns_faq.csv")
     expect(row).to_contain_text("失败" if lang == "zh" else "failed", timeout=WAIT)
     button = page.locator("#kn-reindex")

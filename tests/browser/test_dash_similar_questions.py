@@ -17,12 +17,11 @@ from dash_app.pages import knowledge
 from knowledge import commands
 from knowledge.retrieval import retrieve_sync
 from tests.factories import TenantCtx, make_tenant
+from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.analytics_seed import add_conversation, question, reply
 from tests.support.dash_users import owner_of
 
 pytestmark = pytest.mark.integration
-PASSWORD = "password-123"
-WAIT = 30_000
 VIEWS = [("en", (1440, 930)), ("zh", (390, 844)), ("en", (390, 844)), ("zh", (1440, 930))]
 IDS = ["en-desktop", "zh-phone", "en-phone", "zh-desktop"]
 TOPICS = ["refund", "shipping", "invoice", "warranty", "coupon", "gift card", "password", "account", "size chart",
@@ -53,25 +52,12 @@ def _shop(stub_worker) -> TenantCtx:
     return tenant
 
 
-def sign_in(page: Page, base: str, tenant: TenantCtx, lang: str, path: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", tenant.created.admin_email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    expect(page.locator("#who")).to_contain_text(tenant.created.admin_email, timeout=WAIT)
-    if lang == "zh":
-        page.wait_for_load_state("networkidle")  # see test_dash_sources.sign_in
-        page.click("a.lang")
-        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
-    page.goto(f"{base}{path}")
-
-
 @pytest.mark.parametrize(("lang", "viewport"), VIEWS, ids=IDS)
 def test_add_similar_questions_and_accept_one_from_traffic(page: Page, admin_url, stub_worker, artifacts_dir,
                                                             lang, viewport) -> None:
     tenant = _shop(stub_worker)
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    sign_in(page, admin_url, tenant, lang, "/knowledge")
+    sign_in(page, admin_url, tenant.created.admin_email, lang, "/knowledge")
     page.click("#rows-document")
     page.get_by_text("faq (faq.csv)").click()
     row = page.locator("#rows-table .ag-row", has_text="How does the shipping work?")
@@ -111,7 +97,7 @@ def test_read_a_runs_threshold_curve_and_apply_its_recommendation(page: Page, ad
     commands.queue_evaluation(tenant.id, ("question,expected\n" + "\n".join(labelled)).encode(), name="my set")
     stub_worker()
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    sign_in(page, admin_url, tenant, lang, "/accuracy")
+    sign_in(page, admin_url, tenant.created.admin_email, lang, "/accuracy")
     page.locator("#acc-runs .ag-row", has_text="my set").locator(".ag-selection-checkbox input").check()
     panel = page.locator("#acc-threshold")
     expect(panel.locator(".js-plotly-plot")).to_be_visible(timeout=WAIT)

@@ -8,10 +8,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.factories import make_tenant
+from tests.support.admin_sign_in import WAIT, sign_in
 
 pytestmark = pytest.mark.integration
-PASSWORD = "password-123"
-WAIT = 30_000
 
 
 @pytest.mark.parametrize(
@@ -22,16 +21,7 @@ WAIT = 30_000
 def test_add_a_tool_from_a_template(page: Page, admin_url, artifacts_dir, lang, viewport) -> None:
     tenant = make_tenant(f"Tools {lang} {viewport[0]}")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    page.goto(f"{admin_url}/login")
-    page.fill("#email", tenant.created.admin_email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    expect(page.locator("#who")).to_contain_text(tenant.created.admin_email, timeout=WAIT)
-    if lang == "zh":
-        page.wait_for_load_state("networkidle")
-        page.click("a.lang")
-        expect(page.locator("#nav-knowledge")).to_have_text("知识库", timeout=WAIT)
-    page.goto(f"{admin_url}/settings")
+    sign_in(page, admin_url, tenant.created.admin_email, lang, "/settings")
     picker = page.locator("#tools-template")
     expect(picker).to_be_visible(timeout=WAIT)
     picker.click()

@@ -17,6 +17,7 @@ from core.tenancy import add_user, create_tenant
 from knowledge.commands import upload_document
 from tests.browser.widget_server import free_port, running_api
 from tests.factories import qa_csv
+from tests.support.inbox import sign_in_to_inbox
 
 pytestmark = pytest.mark.integration
 # The bound is 1 s, measured under load by bench/handoff_load.py; here the machine is shared
@@ -56,17 +57,6 @@ def shop() -> Shop:
         )
     with running_api(port) as api:
         yield Shop(api, created.tenant_id, created.widget_key, agent_email)
-
-
-def agent_page(browser: Browser, shop: Shop, lang: str, viewport: dict[str, int]) -> Page:
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    page.goto(f"{shop.api}/inbox?lang={lang}")
-    page.fill("#email", shop.agent_email)
-    page.fill("#password", "password-123")
-    page.click("button[type=submit]")
-    expect(page.locator("#live")).to_have_class("live on", timeout=30_000)  # argon2 on a busy machine
-    return page
 
 
 def customer_page(browser: Browser, shop: Shop, lang: str, viewport: dict[str, int]) -> Page:
@@ -112,7 +102,7 @@ WORDS = {
 @pytest.mark.parametrize(("lang", "device"), [("en", "desktop"), ("zh", "desktop"), ("en", "phone"), ("zh", "phone")])
 def test_handoff_takeover_reply_and_resolve(browser: Browser, shop: Shop, artifacts_dir, lang, device) -> None:
     words, viewport = WORDS[lang], DESKTOP if device == "desktop" else PHONE
-    agent = agent_page(browser, shop, lang, viewport)
+    agent = sign_in_to_inbox(browser, shop.api, shop.agent_email, lang, viewport)
     customer = customer_page(browser, shop, lang, viewport)
     widget = customer.locator("kefu-chat")
 
@@ -183,7 +173,7 @@ def test_handoff_takeover_reply_and_resolve(browser: Browser, shop: Shop, artifa
 
 
 def test_a_reload_shows_the_agents_replies_and_keeps_following(browser: Browser, shop: Shop) -> None:
-    agent = agent_page(browser, shop, "en", DESKTOP)
+    agent = sign_in_to_inbox(browser, shop.api, shop.agent_email, "en", DESKTOP)
     customer = customer_page(browser, shop, "en", DESKTOP)
     widget = customer.locator("kefu-chat")
     widget.locator("textarea").fill("转人工")

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from core.db import tenant_session_sync
@@ -18,6 +18,7 @@ from core.tenancy import add_user, create_tenant
 from knowledge.commands import upload_document
 from tests.browser.widget_server import free_port, running_api
 from tests.factories import qa_csv
+from tests.support.inbox import sign_in_to_inbox
 
 pytestmark = pytest.mark.integration
 DESKTOP = {"width": 1440, "height": 930}
@@ -66,16 +67,6 @@ def shop(server) -> Shop:
     return Shop(api, *_shop(port))  # a tenant per test: presence is per tenant
 
 
-def open_inbox(browser: Browser, shop: Shop, lang: str) -> Page:
-    page = browser.new_context(viewport=DESKTOP).new_page()
-    page.goto(f"{shop.api}/inbox?lang={lang}")
-    page.fill("#email", shop.agent_email)
-    page.fill("#password", "password-123")
-    page.click("button[type=submit]")
-    expect(page.locator("#live")).to_have_class("live on", timeout=30_000)  # argon2 on a busy machine
-    return page
-
-
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_no_agent_online_asks_for_a_contact_and_an_arriving_agent_gives_a_place(
     browser: Browser, shop: Shop, artifacts_dir, lang
@@ -112,7 +103,7 @@ def test_no_agent_online_asks_for_a_contact_and_an_arriving_agent_gives_a_place(
     assert [tuple(row) for row in waiting] == [("waiting", address)]  # it waits in the inbox
 
     # An agent opens the inbox: the customer learns their place without a reload.
-    agent = open_inbox(browser, shop, lang)
+    agent = sign_in_to_inbox(browser, shop.api, shop.agent_email, lang)
     expect(widget.locator(".human-state")).to_contain_text(words["strip_queued"], timeout=PUSH_MS)
     expect(widget.locator(".note").last).to_contain_text(words["queued"])
     expect(agent.locator("#list .item")).to_have_count(1)

@@ -24,6 +24,7 @@ from tests.e2e.conftest import kefu
 from tests.e2e.topology import EmbeddedPostgres, RedisServer, Topology, actor_runs, topology_env
 from tests.factories import qa_csv
 from tests.support.fake_openai import FakeOpenAI, error, hang
+from tests.support.scale import scaled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -131,11 +132,16 @@ def test_answer_queued_through_api_2_arrives_on_a_socket_held_by_api_1(cluster, 
     assert "three working days" in frame["answer"]
 
 
-def test_200_documents_across_both_workers_with_exact_chunk_counts(cluster, shop) -> None:
+# Every size from 1 to 7 rows, alternating APIs, several rounds of each worker's prefetch; `make bench-scale`
+# (bench/scale_checks.py) runs this test with 200 documents.
+MANY_DOCUMENTS = scaled(24, 200)
+
+
+def test_many_documents_across_both_workers_with_exact_chunk_counts(cluster, shop) -> None:
     before = [actor_runs(worker, "ingest_document") for worker in cluster.workers]
     ids, expected = [], {}
     with httpx.Client(timeout=30) as client:
-        for n in range(200):
+        for n in range(MANY_DOCUMENTS):
             rows = [(f"D{n}-{r}", f"Question {r} about item {n}?", f"Answer {r} for item {n}.")
                     for r in range(n % 7 + 1)]
             api = cluster.apis[n % 2].url
@@ -145,7 +151,7 @@ def test_200_documents_across_both_workers_with_exact_chunk_counts(cluster, shop
             ids.append(response.json()["id"])
             expected[response.json()["id"]] = len(rows)
     documents = _wait_documents(cluster, shop, ids)
-    assert [d["status"] for d in documents] == ["ready"] * 200
+    assert [d["status"] for d in documents] == ["ready"] * MANY_DOCUMENTS
     assert {d["id"]: d["chunk_count"] for d in documents} == expected
     with owner_engine().connect() as connection:
         stored = dict(connection.execute(text(

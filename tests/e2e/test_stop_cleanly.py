@@ -1,7 +1,8 @@
 """Stopping Kefu as a person does leaves nothing running (README: "Ctrl-C stops every process it started").
 
-`kefu demo` starts with a fresh KEFU_DATA_DIR and no server URLs, exactly as `make demo` runs it, and is
-stopped by SIGINT to its process group (a terminal's Ctrl-C) or SIGTERM (`kill`, a service manager).
+`kefu demo` starts with a fresh KEFU_DATA_DIR (then again on the one it left) and no server URLs, exactly
+as `make demo` runs it, and is stopped by SIGINT to its process group (a terminal's Ctrl-C) or SIGTERM
+(`kill`, a service manager).
 Afterwards no process may have its working directory or an open file in the data directory: the
 embedded redis-server and PostgreSQL, the API, the worker and the admin app are all gone. Commands
 run beside it attach to its servers; the services run alone share theirs and the last one out stops them.
@@ -122,9 +123,18 @@ def assert_one_log_format(text: str) -> None:
     assert any("dramatiq" in line and "booting up" in line and LOG_LINE.match(line) for line in lines)
 
 
+@pytest.fixture(scope="module")
+def stopped_demo_dirs() -> list[Path]:
+    """Data directories of the demos this module stopped cleanly."""
+    return []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum) -> None:
-    data_dir = tmp_path / "data"
+def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum, stopped_demo_dirs) -> None:
+    # The first demo starts on a fresh data directory (a first `make demo`); the next one on the directory
+    # the first left (a second `make demo`): both are stopped by their signal, and the second skips the
+    # first run's initdb and seeding.
+    data_dir = stopped_demo_dirs[-1] if stopped_demo_dirs else tmp_path / "data"
     env = user_env(data_dir)
     log = tmp_path / "demo.log"
     api_port, dash_port = free_port(), free_port()
@@ -146,7 +156,8 @@ def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum) -
         assert len(started) >= 3, "the API, worker and admin app run as children of the demo"
 
         # Beside the running demo, other commands attach to its servers and leave them running.
-        created = kefu(env, "tenant", "create", "Beside", "--admin-email", "beside@example.com",
+        created = kefu(env, "tenant", "create", f"Beside {signum.name}", "--admin-email",
+                       f"beside-{signum.name.lower()}@example.com",
                        "--admin-password", "password-123", "--json")
         assert created.returncode == 0, created.stderr
         faq = tmp_path / "faq.csv"
@@ -160,6 +171,7 @@ def test_stopping_the_demo_leaves_no_process_in_the_data_dir(tmp_path, signum) -
         assert_one_log_format(log.read_text())
         assert left_over(data_dir) == {}
         assert [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+        stopped_demo_dirs.append(data_dir)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)

@@ -86,6 +86,27 @@ async def test_requests_for_a_person_hand_the_conversation_over(client, shop, re
         assert session.scalars(select(Handoff.source).where(Handoff.conversation_id == conversation.id)).all() == ["bot"]
 
 
+@pytest.mark.parametrize("request_text", ["找个师傅给我讲讲", "would someone from the office be able to phone me"])
+async def test_an_unsure_request_for_a_person_the_knowledge_cannot_answer_is_handed_over(client, shop,
+                                                                                       request_text) -> None:
+    from chat import dialogue
+
+    reading = dialogue.read_sync(request_text)
+    assert reading.kind == dialogue.HUMAN and reading.maybe, reading  # the unsure band, left to the knowledge
+    greeting, body = await converse(client, shop, "hello", request_text, visitor="v-unsure")
+    assert greeting["citations"] == [] and body["handoff"] is True, body
+    assert body["citations"] == [] and body["suggestions"] == []
+
+
+async def test_an_unsure_request_the_conversation_answers_stays_a_follow_up(client, shop) -> None:
+    from chat import dialogue
+
+    assert dialogue.read_sync("tell me when it's sent").maybe  # sounds a little like "call me"
+    _, follow = await converse(client, shop, "How long does delivery take?", "tell me when it's sent",
+                                   visitor="v-unsure-q")
+    assert follow["handoff"] is False, follow
+
+
 async def test_questions_that_mention_people_stay_questions(client, shop) -> None:
     body = await ask(client, shop, "What are the opening hours of your online customer service?")
     assert body["handoff"] is False and body["citations"][0]["source_ref"] == "EN-012"

@@ -36,6 +36,17 @@ def test_bot_settings_saved_by_admin_refused_for_analyst_and_bad_values(tenant):
     assert (current.persona, current.confidence_threshold) == ("You are Lotus's tea expert.", 0.6)
 
 
+def test_the_clear_lead_switch_is_on_by_default_and_saved_off(tenant):
+    owner = owner_of(tenant)
+    form = str(settings.layout(owner))
+    assert "set-clear-lead" in form and settings.bot_settings(owner).answer_clear_lead is True
+    assert settings.save_bot_settings(owner, {"answer_clear_lead": False}).answer_clear_lead is False
+    assert "set-clear-lead" in str(settings.layout(owner))
+    assert settings.bot_settings(analyst_of(tenant)).answer_clear_lead is False
+    with pytest.raises(ValidationFailed, match="answer_clear_lead"):
+        settings.save_bot_settings(owner, {"answer_clear_lead": "maybe"})
+
+
 def test_widget_snippet_and_allowed_origins(tenant, other_tenant):
     owner = owner_of(tenant)
     [widget] = settings.widget_install(owner)

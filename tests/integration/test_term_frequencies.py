@@ -62,3 +62,33 @@ async def test_counts_are_per_tenant_and_hidden_without_one(client, tenant, othe
     with anonymous_session_sync() as session:
         assert session.scalar(text("SELECT count(*) FROM term_frequencies")) == 0
         assert session.scalar(frequencies, {"term": refund}) == [0, 0]
+
+
+def _versions(tenant_id) -> dict[str, str]:
+    """term → the transaction that last wrote its count row (xmin): any rewrite of a count changes it."""
+    with tenant_session_sync(tenant_id) as session:
+        return dict(session.execute(text("SELECT term, xmin::text FROM term_frequencies")).all())
+
+
+async def test_an_update_that_keeps_the_tokens_leaves_the_counts_unwritten(client, tenant, stub_worker) -> None:
+    await _upload(client, tenant, [("1", "refund window", "a"), ("2", "refund policy", "b")], stub_worker)
+    counts, versions = _counts(tenant.id), _versions(tenant.id)
+    with tenant_session_sync(tenant.id) as session:  # what a re-embedding's switch does: vectors, not text
+        updated = session.execute(text("UPDATE chunks SET embedding = embedding, metadata = metadata")).rowcount
+    assert updated == 2
+    assert _versions(tenant.id) == versions  # no count row was rewritten
+    assert _counts(tenant.id) == counts == _recounted(tenant.id)
+
+
+async def test_an_update_counts_exactly_the_chunks_whose_tokens_changed(client, tenant, stub_worker) -> None:
+    await _upload(client, tenant, [("1", "refund window", "a"), ("2", "refund policy", "b"),
+                                   ("3", "shipping times", "c")], stub_worker)
+    (shipping,) = query_terms("shipping")
+    versions = _versions(tenant.id)
+    with tenant_session_sync(tenant.id) as session:  # one statement: one chunk re-tokenised, two untouched
+        session.execute(text("""
+            UPDATE chunks SET lexical = CASE WHEN source_ref = '1' THEN to_tsvector('simple', 'voucher code')
+                                             ELSE lexical END"""))
+    assert _counts(tenant.id) == _recounted(tenant.id)
+    assert _counts(tenant.id)["voucher"] == 1
+    assert _versions(tenant.id)[shipping] == versions[shipping]  # a term only untouched chunks hold

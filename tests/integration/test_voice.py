@@ -284,3 +284,56 @@ def conversations_started_long_ago():
 
     return datetime.now(UTC) - timedelta(days=3)
 
+
+
+async def test_test_connection_sends_a_tone_with_the_tenants_key_and_model(client, shop, speech, monkeypatch) -> None:
+    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "true")  # the tenant's endpoint is on 127.0.0.1
+    get_settings.cache_clear()
+    assert (await client.put("/api/v1/settings/bot", headers=shop.admin, json={
+        "voice": False, "transcription_base_url": speech.base_url, "transcription_api_key": "tenant-speech-key",
+        "transcription_model": "whisper-large-v3"})).status_code == 200
+    speech.script(heard(""))  # a tone has no words: the endpoint answered, that is what counts
+    check = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={"slot": "transcription"})
+    assert check.status_code == 200, check.text
+    assert check.json() | {"latency_ms": 0} == {"ok": True, "provider": "transcription", "model": "whisper-large-v3",
+                                                "latency_ms": 0, "reply": "", "error": None}
+    sent = speech.requests[-1]
+    assert sent.authorization == "Bearer tenant-speech-key" and sent.fields["model"] == "whisper-large-v3"
+    with wave.open(io.BytesIO(sent.audio)) as tone:  # a real recording, tested even while voice is off
+        assert (tone.getnchannels(), tone.getframerate(), tone.getnframes()) == (1, 16_000, 16_000)
+
+
+@pytest.mark.parametrize(("scripted", "says"), [
+    (error(401, "Incorrect API key provided: sk-wr***"), "The endpoint answered HTTP 401: Incorrect API key provided"),
+    (error(404, "The model `whisper-9` does not exist"), "The endpoint answered HTTP 404: The model `whisper-9`"),
+    (hang(5), "The endpoint did not answer within 1.5 s."),
+], ids=["wrong-key", "unknown-model", "timeout"])
+async def test_test_connection_says_what_the_endpoint_answered(client, shop, speech, scripted, says) -> None:
+    speech.script(scripted)
+    check = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={"slot": "transcription"})
+    assert check.status_code == 200 and check.json()["ok"] is False
+    assert check.json()["error"].startswith(says) and check.json()["model"] == "whisper-test"
+
+
+async def test_test_connection_without_an_endpoint_says_where_to_set_one(client, shop, fake_speech) -> None:
+    check = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={"slot": "transcription"})
+    assert check.status_code == 200
+    assert check.json()["ok"] is False and "KEFU_TRANSCRIPTION_BASE_URL" in check.json()["error"]
+    assert fake_speech.requests == []
+    wrong = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={"slot": "whisper"})
+    assert wrong.status_code == 422 and "primary, fallback, transcription" in wrong.text
+    wrong = await client.post("/api/v1/settings/bot/test", headers=shop.admin, json={"slot": ["primary"]})
+    assert wrong.status_code == 422
+
+
+async def test_the_widget_microphone_follows_the_tenants_own_endpoint(client, shop, fake_speech,
+                                                                     monkeypatch) -> None:
+    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "true")
+    get_settings.cache_clear()
+    headers = {"X-Widget-Key": shop.created.widget_key}
+    assert (await client.get("/api/v1/widget/config", headers=headers)).json()["voice"]["available"] is False
+    assert (await client.put("/api/v1/settings/bot", headers=shop.admin,
+                             json={"transcription_base_url": fake_speech.base_url})).status_code == 200
+    assert (await client.get("/api/v1/widget/config", headers=headers)).json()["voice"]["available"] is True
+    assert (await client.put("/api/v1/settings/bot", headers=shop.admin, json={"voice": False})).status_code == 200
+    assert (await client.get("/api/v1/widget/config", headers=headers)).json()["voice"]["available"] is False

@@ -96,3 +96,26 @@ async def test_the_speech_key_is_write_only_and_analysts_cannot_set_it(client, w
     assert refused.status_code == 403
     assert (await client.put("/api/v1/settings/bot", headers=attacker.admin,
                              json={"transcription_api_key": None})).status_code == 200
+
+
+async def test_another_tenants_speech_test_never_reaches_the_victims_endpoint(client, world, fake_speech,
+                                                                               monkeypatch) -> None:
+    attacker, victim = world
+    monkeypatch.setenv("KEFU_LLM_ALLOW_PRIVATE_HOSTS", "true")
+    get_settings.cache_clear()
+    assert (await client.put("/api/v1/settings/bot", headers=victim.admin, json={
+        "transcription_base_url": fake_speech.base_url, "transcription_api_key": "sk-victim-speech"})).status_code == 200
+    check = await client.post("/api/v1/settings/bot/test", headers=attacker.admin, json={"slot": "transcription"})
+    assert check.status_code == 200 and check.json()["ok"] is False  # the attacker has no endpoint of its own
+    assert fake_speech.base_url not in check.text and "sk-victim-speech" not in check.text
+    assert fake_speech.requests == []
+    assert (await client.put("/api/v1/settings/bot", headers=victim.admin, json={
+        "transcription_base_url": None, "transcription_api_key": None})).status_code == 200
+
+
+async def test_analysts_cannot_test_the_speech_endpoint(client, world, fake_speech) -> None:
+    attacker, _ = world
+    for headers in (attacker.analyst, attacker.analyst_token):
+        response = await client.post("/api/v1/settings/bot/test", headers=headers, json={"slot": "transcription"})
+        assert response.status_code == 403
+    assert fake_speech.requests == []

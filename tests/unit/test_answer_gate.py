@@ -66,3 +66,17 @@ def test_reranked_hits_are_measured_in_the_rerankers_own_unit() -> None:
     assert clear_lead(hits, confidence(hits), SETTINGS)
     close = [hits[0], replace(hit("B", top - 0.5 * unit, 2), reranked=True)]
     assert not clear_lead(close, confidence(close), SETTINGS)
+
+
+def test_a_lead_made_by_words_alone_is_not_a_clear_lead() -> None:
+    from dataclasses import replace
+
+    top = score_of(0.3)
+    # A leads by two units in the fused score, but only through its lexical part: on meaning B is closer.
+    worded = [replace(hit("A", top), centred=0.20), replace(hit("B", top - 2 * SCALE, 2), centred=0.25)]
+    assert not clear_lead(worded, confidence(worded), SETTINGS)
+    meant = [replace(hit("A", top), centred=0.30), replace(hit("B", top - 2 * SCALE, 2), centred=0.25)]
+    assert clear_lead(meant, confidence(meant), SETTINGS)
+    from chat.engine import _meaning
+
+    assert _meaning(replace(meant[0], centred=None, dense=0.8)) == 0.8  # centring off: the plain cosine

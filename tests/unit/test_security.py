@@ -45,6 +45,23 @@ def test_passwords_hash_and_verify() -> None:
     assert not verify_password("not-a-hash", "x")
 
 
+def test_production_passwords_are_argon2id_at_its_recommended_cost(monkeypatch) -> None:
+    """The suite hashes at argon2's lowest cost (tests/conftest.py); Kefu itself uses the RFC 9106 profile."""
+    from argon2 import profiles
+
+    from core import security
+    from tests.conftest import PRODUCTION_PASSWORD_HASHER
+
+    recommended = profiles.RFC_9106_LOW_MEMORY
+    assert (PRODUCTION_PASSWORD_HASHER.time_cost, PRODUCTION_PASSWORD_HASHER.memory_cost,
+            PRODUCTION_PASSWORD_HASHER.parallelism) == (recommended.time_cost, recommended.memory_cost,
+                                                        recommended.parallelism)
+    monkeypatch.setattr(security, "_hasher", PRODUCTION_PASSWORD_HASHER)
+    hashed = hash_password("correct horse")
+    assert hashed.startswith(f"$argon2id$v=19$m={recommended.memory_cost},t={recommended.time_cost},")
+    assert verify_password(hashed, "correct horse") and not verify_password(hashed, "wrong horse")
+
+
 def test_api_keys_are_random_and_stored_as_digests() -> None:
     a, b = new_api_key(), new_api_key()
     assert a != b and len(a) > 40

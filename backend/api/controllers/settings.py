@@ -31,10 +31,11 @@ class BotSettingsController(Controller):
             principal.tenant_id, data, actor=Actor.of(principal))))
 
     @post("/test", status_code=200, guards=[requires("admin")],
-          summary="Test the saved model settings: one short reply from the model (or its error)")
+          summary="Test the saved settings: one short reply from the model (slot primary or fallback), "
+                  "or a test tone through the speech-to-text endpoint (slot transcription)")
     async def test_connection(self, principal: CurrentPrincipal,
                               data: JSONBody[dict[str, Any] | None] = None) -> dict[str, Any]:
-        slot = (data or {}).get("slot", "primary")
-        if slot not in ("primary", "fallback"):
-            raise ValidationFailed("slot must be primary or fallback.")
+        slot = (data or {}).get("slot", "primary") if isinstance(data, dict) else "primary"
+        if not isinstance(slot, str):
+            raise ValidationFailed("slot must be text.")
         return (await commands.test_model_connection(principal.tenant_id, slot)).as_dict()
