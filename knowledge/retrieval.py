@@ -24,7 +24,9 @@ or, without one, checks the tenant's own rows. `hnsw.ef_search` is set once per 
 
 A search uses only its tenant's embedder (`knowledge.embedders`): the query is embedded with it and
 the statement reads only chunks it made (`embedder_id`, inlined like the tenant), so vectors of two
-embedders are never compared, also while `kefu reembed` stages a tenant's new vectors.
+embedders are never compared, also while `kefu reembed` stages a tenant's new vectors. A search
+that looked the embedder up just before a switch committed finds no chunk of it: when a search
+finds nothing and the tenant has moved meanwhile, it runs once more with the new embedder.
 """
 
 from __future__ import annotations
@@ -430,7 +432,7 @@ def _shaped(result: Any, step: _Step) -> Any:
 
 
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
-                   version: int | EllipsisType | None = ...) -> list[Hit]:
+                   version: int | EllipsisType | None = ..., _again: bool = False) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop).
 
     `version`: the tenant's knowledge version if the caller already read it (None: Redis was
@@ -456,10 +458,13 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
                 step = search.send(_shaped(await connection.execute(step.statement, step.params), step))
         except StopIteration as done:
             hits = done.value
+        moved = not hits and await embedders.moved(connection, tenant_id, chosen)
+    if moved and not _again:  # a re-embedding switched between the lookup and the statement
+        return await retrieve(tenant_id, query, top_k, version=version, _again=True)
     return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
 
 
-def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
+def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: bool = False) -> list[Hit]:
     """The same retrieval for workers, the CLI, evaluation runs and Dash."""
     query = validate(query, top_k)
     version = tenant_version_sync(tenant_id)
@@ -479,5 +484,8 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
                 step = search.send(_shaped(session.execute(step.statement, step.params), step))
         except StopIteration as done:
             hits = done.value
+        moved = not hits and embedders.moved_sync(session, tenant_id, chosen)
+    if moved and not _again:  # a re-embedding switched between the lookup and the statement
+        return retrieve_sync(tenant_id, query, top_k, _again=True)
     # The cross-encoder is asked after the session is closed: no network call inside a transaction.
     return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits
