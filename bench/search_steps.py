@@ -84,14 +84,18 @@ class Steps:
         from core.db import tenant_connection
         from knowledge import retrieval
 
-        vector = await retrieval.query_vectors.aget(query)
+        version = await self._version()
+        chosen = await retrieval.embedders.for_search(self.tenant_id, version)
+        assert chosen is not None, "nothing indexed"
+        vector = await retrieval.query_vectors.aget(query, chosen.spec)
         params, terms = retrieval._params(query, vector)
-        known = retrieval.term_stats.lookup(self.tenant_id, await self._version(), terms)
+        known = retrieval.term_stats.lookup(self.tenant_id, version, terms)
         params["n"] = retrieval.candidates(False, 5)
         with_lexical = retrieval._lexical_params(params, terms, dict(known.df), int(known.n or 0), False)
-        _, centre = retrieval.centres.lookup(self.tenant_id, await self._version())
+        _, centre = retrieval.centres.lookup(self.tenant_id, version)
         retrieval._centre_params(params, centre)
-        sql = text(retrieval._sql(self.tenant_id, False, with_lexical, centre is not None))
+        sql = text(retrieval._sql(self.tenant_id, False, with_lexical, centre is not None, embedder_id=chosen.id,
+                                  dimension=chosen.spec.dimension))
         async with tenant_connection(self.tenant_id) as connection:
             started = time.perf_counter()
             rows = (await connection.execute(sql, params)).all()

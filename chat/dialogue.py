@@ -14,10 +14,10 @@ kind wins by its margin over the `question` kind:
 - below: a question.
 
 An unsure request for a person is stricter than unsure small talk, since a hand-off is not undone
-by the next turn: it counts only when the bot would not answer the message at all, read alone or
-with the conversation (below the answering threshold and no clear lead): "你让你们销售打我电话吧"
-is handed over, "no i mean to buy them, not monthly" after an answer stays a follow-up. Such a
-message would otherwise get "I don't know" (which offers a person anyway) or a "did you mean" list.
+by the next turn: it counts only when the bot has nothing to offer for the message, read alone or
+with the conversation (below the suggestion floor, where it would say "I don't know" and offer a
+person anyway): "你让你们销售打我电话吧" is handed over, "no i mean to buy them, not monthly" after
+an answer stays a follow-up.
 
 Questions are then retrieved with several query variants (`chat.followups`).
 """

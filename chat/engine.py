@@ -503,11 +503,13 @@ def not_answered_as_asked(reading: dialogue.Reading, choice: followups.Choice, t
 
     Small talk: the knowledge does not answer the message as asked, and read with the conversation
     it finds nothing but the entry already answered ("thanks thats helpful" does not repeat it).
-    A request for a person (a hand-off is not undone by the next turn): the bot would not answer it
-    at all, alone or with the conversation: below the threshold and no clear lead."""
+    A request for a person (a hand-off is not undone by the next turn): the bot has nothing to
+    offer, alone or with the conversation: below the suggestion floor, where it would say it does
+    not know and offer a person anyway (a "did you mean" list or a clear lead is a plausible reading
+    of the message as a question)."""
     threshold = settings.confidence_threshold
     if reading.kind == dialogue.HUMAN:
-        return choice.score < threshold and not clear_lead(choice.hits, choice.score, settings)
+        return choice.score < suggestion_floor(settings)
     return choice.alone_score < threshold and (
         choice.score < threshold or (topic is not None and choice.entry == topic.entry))
 

@@ -123,9 +123,9 @@ class Settings(BaseSettings):
     # as queries (knowledge.centre); 0 = both sides at the chunks' mean.
     query_centre_share: float = Field(default=0.75, ge=0.0, le=1.0)
     # Lexical candidates come from the rarest query terms matching up to this many chunks (plus
-    # chunks with every term); knowledge.retrieval.match_tsquery says why. Ranking the matched rows
-    # (`ts_rank_cd`) is most of a small tenant's search statement; 250 instead of 1,000 measured the
-    # same StackFAQ ranking (docs/log/2026-12-07-issue25-speed.md).
+    # chunks with every term); knowledge.retrieval.match_tsquery says why. Every matched row is read
+    # and ranked; 250 instead of 1,000 measured the same StackFAQ ranking
+    # (docs/log/2026-12-07-issue25-speed.md).
     lexical_match_budget: int = 250
     # The same budget for a tenant searched through its partial HNSW index (20k+ chunks): each
     # matched row is read and ranked, and the rows a larger budget adds share only terms that

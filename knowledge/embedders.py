@@ -21,6 +21,7 @@ from threading import Lock
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from core.db import owner_engine, tenant_connection, tenant_session_sync
@@ -133,6 +134,10 @@ class _SearchCache:
         with self._lock:
             self._items.clear()
 
+    def forget(self, tenant_id: uuid.UUID) -> None:
+        with self._lock:
+            self._items.pop(tenant_id, None)
+
 
 search_cache = _SearchCache()
 
@@ -155,6 +160,26 @@ async def for_search(tenant_id: uuid.UUID, version: int | None) -> TenantEmbedde
         found = None if row is None else _spec(row)
         search_cache.put(tenant_id, version, found)
     return found
+
+
+def moved_sync(session: Session, tenant_id: uuid.UUID, used: TenantEmbedder) -> bool:
+    """After a search found nothing: did the tenant move off `used` since it was looked up? A
+    re-embedding's switch commits before it bumps the knowledge version, so a search between the
+    two read no chunk of the embedder it had cached. True forgets the cached lookup."""
+    now = current(session, tenant_id)
+    return _forget_if_moved(tenant_id, used, now)
+
+
+async def moved(connection: AsyncConnection, tenant_id: uuid.UUID, used: TenantEmbedder) -> bool:
+    row = (await connection.execute(_CURRENT, {"t": tenant_id})).first()
+    return _forget_if_moved(tenant_id, used, None if row is None else _spec(row))
+
+
+def _forget_if_moved(tenant_id: uuid.UUID, used: TenantEmbedder, now: TenantEmbedder | None) -> bool:
+    if now is not None and now.id == used.id:
+        return False
+    search_cache.forget(tenant_id)
+    return True
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,15 @@ from knowledge.parsing import Passage
 log = logging.getLogger(__name__)
 MAX_CATCH_UP_ROUNDS = 5  # staging again for chunks indexed during the re-embedding, before giving up
 
-_UNSTAGED = text("""
+# Staged rows are looked up by key for each batch, and the switch compares counts: an anti-join of
+# chunks with `reembed_vectors` (never analysed while a job fills it) was planned as a nested loop
+# over all staged rows for every chunk, quadratic (2.2 s at 5,000 chunks, 4.3 s at 10,000).
+_NEXT = text("""
     SELECT c.id, c.text, c.metadata->>'question' AS question FROM chunks c
-    WHERE c.tenant_id = :t AND c.id > :after
-      AND NOT EXISTS (SELECT 1 FROM reembed_vectors v WHERE v.reembed_id = :r AND v.chunk_id = c.id)
-    ORDER BY c.id LIMIT :n
+    WHERE c.tenant_id = :t AND c.id > :after ORDER BY c.id LIMIT :n
+""")
+_ALREADY_STAGED = text("""
+    SELECT chunk_id FROM reembed_vectors WHERE reembed_id = :r AND chunk_id = ANY(CAST(:ids AS bigint[]))
 """)
 # Vectors go as pgvector's binary form (`%b`): formatting them as text in Python took longer than the
 # hash embedder computing them, and the server parsed that text again.
@@ -68,9 +72,11 @@ _STAGE = """
     ON CONFLICT (reembed_id, chunk_id) DO NOTHING
 """
 _PROGRESS = text("UPDATE reembeds SET embedded = embedded + :n WHERE id = :r")
+# Exact: a staged row belongs to one of the tenant's chunks (staging reads them) and goes with it
+# (ON DELETE CASCADE), at most one per chunk (primary key); one statement, one snapshot.
 _MISSING = text("""
-    SELECT count(*) FROM chunks c WHERE c.tenant_id = :t
-      AND NOT EXISTS (SELECT 1 FROM reembed_vectors v WHERE v.reembed_id = :r AND v.chunk_id = c.id)
+    SELECT (SELECT count(*) FROM chunks WHERE tenant_id = :t)
+         - (SELECT count(*) FROM reembed_vectors WHERE reembed_id = :r)
 """)
 _LOCK_TENANT = text("SELECT embedder_id FROM tenants WHERE id = :t FOR UPDATE")
 _SWAP = text("""
@@ -176,16 +182,21 @@ def stage(tenant_id: uuid.UUID, reembed_id: uuid.UUID, embedder: Embedder,
     size, after, staged = get_settings().reembed_batch_size, 0, 0
     while True:
         with tenant_session_sync(tenant_id) as session:
-            rows = session.execute(_UNSTAGED, {"t": tenant_id, "r": reembed_id, "after": after, "n": size}).all()
-        if not rows:
+            batch = session.execute(_NEXT, {"t": tenant_id, "after": after, "n": size}).all()
+            done = set(session.scalars(_ALREADY_STAGED, {"r": reembed_id, "ids": [row.id for row in batch]}))
+        if not batch:
             return staged
+        after = batch[-1].id
+        rows = [row for row in batch if row.id not in done]  # staged by an earlier attempt or round
+        if not rows:
+            continue
         vectors, questions = embed_chunks([row.text for row in rows], [row.question for row in rows], embedder)
         with tenant_session_sync(tenant_id) as session:
             with binary_vectors(session) as cursor:
                 cursor.execute(_STAGE, {"r": reembed_id, "t": tenant_id, "ids": [row.id for row in rows],
                                         "embeddings": list(vectors), "questions": questions})
             session.execute(_PROGRESS, {"r": reembed_id, "n": len(rows)})
-        after, staged = rows[-1].id, staged + len(rows)
+        staged += len(rows)
         if on_batch:
             on_batch(len(rows))
 

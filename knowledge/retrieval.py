@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense (pgvector cosine) + lexical (our zh/en tsvector), fused by weight.
 
 One SQL statement gathers candidates from both rankings for one tenant (dense top-n by cosine,
-lexical top-n by `ts_rank_cd`), then Python fuses them:
+lexical top-n by the summed IDF weights of the query terms a row holds, the weights fusion gives
+them), then Python fuses them:
 `score = dense_similarity + lexical_weight * (IDF-weighted share of the query's terms in the chunk)
 + overlap_weight * (word/character Jaccard of the query and a FAQ hit's stored question)`,
 where dense_similarity is the centred cosine `cos(q - μ, s - μ)` around the tenant's mean chunk
@@ -23,7 +24,9 @@ or, without one, checks the tenant's own rows. `hnsw.ef_search` is set once per 
 
 A search uses only its tenant's embedder (`knowledge.embedders`): the query is embedded with it and
 the statement reads only chunks it made (`embedder_id`, inlined like the tenant), so vectors of two
-embedders are never compared, also while `kefu reembed` stages a tenant's new vectors.
+embedders are never compared, also while `kefu reembed` stages a tenant's new vectors. A search
+that looked the embedder up just before a switch committed finds no chunk of it: when a search
+finds nothing and the tenant has moved meanwhile, it runs once more with the new embedder.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedders import TenantEmbedder
 from knowledge.embedding import EmbedderSpec, EmbedderUnavailable, build, configured_spec, vector_literal
 from knowledge.hits import Hit
-from knowledge.lexical import query_terms, term_tsquery, tsquery_literal
+from knowledge.lexical import query_terms, term_tsquery
 from knowledge.overlap import question_overlap
 from knowledge.rerank import by_answer_group, questions_first
 from knowledge.similar_questions import as_row, fold_into_rows
@@ -76,7 +79,8 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
         """
         , lex AS (
             SELECT id FROM kefu_lexical_candidates(CAST(CAST(:match_tsq AS text) AS tsquery),
-                                                   CAST(CAST(:tsq AS text) AS tsquery), CAST(:n AS integer))
+                                                   CAST(CAST(:term_tsqs AS text[]) AS tsquery[]),
+                                                   CAST(:weights AS real[]), CAST(:n AS integer))
         )"""
         if with_lexical
         else ", lex AS (SELECT NULL::bigint AS id WHERE false)"
@@ -271,7 +275,6 @@ def _params(query: str, vector: np.ndarray) -> tuple[dict[str, Any], list[str]]:
     terms = query_terms(query)
     params: dict[str, Any] = {"q": vector_literal(vector)}
     if terms:
-        params["tsq"] = tsquery_literal(query)
         params["terms"] = terms
         params["term_tsqs"] = [term_tsquery(t) for t in terms]
     return params, terms
@@ -345,15 +348,23 @@ def _frequencies(
     return int(n or 0), df
 
 
-def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int], n: int, indexed: bool) -> bool:
-    """Add the candidate tsquery to `params`; False when the lexical half has nothing to find."""
+def _lexical_params(params: dict[str, Any], terms: list[str], df: dict[str, int], n: int, indexed: bool,
+                    idf: dict[str, float] | None = None) -> bool:
+    """Add the candidate tsquery and the terms' IDF weights (which rank the matched rows, as fusion
+    weighs them) to `params`; False when the lexical half has nothing to find."""
     if not terms:
         return False
     settings = get_settings()
     budget = (min(settings.lexical_match_budget, settings.lexical_match_budget_indexed) if indexed
               else settings.lexical_match_budget)
     params["match_tsq"] = match_tsquery(terms, df, budget, n)
+    idf = _idf(terms, n, df) if idf is None else idf
+    params["weights"] = [idf.get(t, 0.0) for t in terms]
     return params["match_tsq"] is not None
+
+
+def _idf(terms: list[str], n: int, df: dict[str, int]) -> dict[str, float]:
+    return idf_weights(terms, n, [df.get(t, 0) for t in terms]) if terms else {}
 
 
 def _centre_params(params: dict[str, Any], centre: Centre | None) -> None:
@@ -361,9 +372,8 @@ def _centre_params(params: dict[str, Any], centre: Centre | None) -> None:
         params["mu"], params["mu_q"] = centre.literals
 
 
-def _fused(rows: Any, top_k: int, terms: list[str], n: int, df: dict[str, int], query: str,
-           centre: Centre | None, vector: np.ndarray) -> list[Hit]:
-    idf = idf_weights(terms, n, [df[t] for t in terms]) if terms else {}
+def _fused(rows: Any, top_k: int, idf: dict[str, float], query: str, centre: Centre | None,
+           vector: np.ndarray) -> list[Hit]:
     settings = get_settings()
     return fuse(list(rows), top_k, settings.lexical_weight, idf, query, settings.question_overlap_weight,
                 centre, vector)
@@ -397,7 +407,8 @@ def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, pa
     if _needs_counting(terms, known):
         counted = yield _Step(text(STATS_SQL), _stats_params(known), "one")
     n, df = _frequencies(tenant_id, version, known, counted)
-    with_lexical = _lexical_params(params, terms, df, n, indexed)
+    idf = _idf(terms, n, df)
+    with_lexical = _lexical_params(params, terms, df, n, indexed, idf)
     if not centre_known:
         row = yield _Step(text(mean_sql(_tenant_literal(tenant_id), chosen.id)), None, "one")
         centre = Centre.from_mean(int(row.n), row.mean, int(row.questions), row.question_mean,
@@ -406,7 +417,7 @@ def _search(tenant_id: uuid.UUID, query: str, vector: np.ndarray, top_k: int, pa
     _centre_params(params, centre)
     rows = yield _Step(text(_sql(tenant_id, indexed, with_lexical, centre is not None, embedder_id=chosen.id,
                                  dimension=chosen.spec.dimension)), params)
-    return _fused(rows, top_k, terms, n, df, query, centre, vector)
+    return _fused(rows, top_k, idf, query, centre, vector)
 
 
 _SET_EF_SEARCH = text("SELECT set_config('hnsw.ef_search', :ef, true)")
@@ -421,7 +432,7 @@ def _shaped(result: Any, step: _Step) -> Any:
 
 
 async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
-                   version: int | EllipsisType | None = ...) -> list[Hit]:
+                   version: int | EllipsisType | None = ..., _again: bool = False) -> list[Hit]:
     """Top `top_k` chunks of one tenant for `query` (API path; embeds off the event loop).
 
     `version`: the tenant's knowledge version if the caller already read it (None: Redis was
@@ -447,10 +458,13 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
                 step = search.send(_shaped(await connection.execute(step.statement, step.params), step))
         except StopIteration as done:
             hits = done.value
+        moved = not hits and await embedders.moved(connection, tenant_id, chosen)
+    if moved and not _again:  # a re-embedding switched between the lookup and the statement
+        return await retrieve(tenant_id, query, top_k, version=version, _again=True)
     return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
 
 
-def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]:
+def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: bool = False) -> list[Hit]:
     """The same retrieval for workers, the CLI, evaluation runs and Dash."""
     query = validate(query, top_k)
     version = tenant_version_sync(tenant_id)
@@ -470,5 +484,8 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5) -> list[Hit]
                 step = search.send(_shaped(session.execute(step.statement, step.params), step))
         except StopIteration as done:
             hits = done.value
+        moved = not hits and embedders.moved_sync(session, tenant_id, chosen)
+    if moved and not _again:  # a re-embedding switched between the lookup and the statement
+        return retrieve_sync(tenant_id, query, top_k, _again=True)
     # The cross-encoder is asked after the session is closed: no network call inside a transaction.
     return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits

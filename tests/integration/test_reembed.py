@@ -258,3 +258,19 @@ def test_passages_without_questions_and_a_mixed_batch_are_staged(tenant, monkeyp
         assert (row.qe is None) == (question is None)
         if question is not None:
             assert np.allclose(np.array(row.qe.strip("[]").split(","), dtype=np.float32), question, atol=1e-6)
+
+
+async def test_a_search_that_looked_the_embedder_up_before_the_switch_still_finds(
+        client, tenant, stub_worker, monkeypatch) -> None:
+    """The switch commits before it bumps the knowledge version: a search in between has the old
+    embedder cached and reads no chunk of it, so it runs again with the new one."""
+    await _ingest(client, tenant, stub_worker)
+    from knowledge.retrieval import retrieve
+    assert _top(tenant.id) == "13" and (await retrieve(tenant.id, "return item 13 bought in Oslo", 3))
+    monkeypatch.setattr(reembed, "bump_tenant_version_sync", lambda tenant_id: None)  # the moment before the bump
+    assert commands.reembed_knowledge(tenant.id, "hash:64", inline=True).status == "done"
+    with tenant_session_sync(tenant.id) as session:
+        assert embedders.current(session, tenant.id).spec.dimension == 64
+    assert _top(tenant.id) == "13"  # sync path: cached 384 lookup, nothing found, moved, again at 64
+    hits = await retrieve(tenant.id, "return item 13 bought in Oslo", 3)
+    assert hits and hits[0].source_ref == "13"

@@ -129,6 +129,31 @@ async def test_the_lexical_functions_see_only_the_tenant_of_the_transaction(
     with tenant_session_sync(other_tenant.id) as session:
         assert session.execute(candidates, {"q": "'refund'"}).all() == []
         assert session.scalar(frequencies) == [0, 1]
+    ranked = text("SELECT id FROM kefu_lexical_candidates(CAST(:q AS tsquery), "
+                  "CAST(ARRAY['refund', 'window'] AS tsquery[]), CAST(:w AS real[]), :n)")
+    with tenant_session_sync(other_tenant.id) as session:
+        assert session.execute(ranked, {"q": "'refund' | 'window'", "w": [1.0, 1.0], "n": 10}).all() == [
+            (session.scalar(text("SELECT id FROM chunks")),)]
+
+
+async def test_lexical_candidates_are_ranked_by_the_weights_of_the_terms_they_hold(
+        client, tenant, stub_worker) -> None:
+    await _ingest(client, tenant, [("a", "refund", "alpha"), ("b", "refund window", "beta"),
+                                   ("c", "window", "gamma"), ("d", "delivery", "delta")], stub_worker)
+    ranked = text("SELECT c.source_ref FROM kefu_lexical_candidates(CAST(:q AS tsquery), "
+                  "CAST(ARRAY['refund', 'window'] AS tsquery[]), CAST(:w AS real[]), :n) k "
+                  "JOIN chunks c ON c.id = k.id")
+    with tenant_session_sync(tenant.id) as session:
+        def refs(weights: list[float], n: int = 10) -> list[str]:
+            return list(session.execute(ranked, {"q": "'refund' | 'window'", "w": weights, "n": n}).scalars())
+
+        # Both terms first; then the row with the heavier term; a row with neither never.
+        assert refs([1.0, 2.0]) == ["b", "c", "a"]
+        assert refs([2.0, 1.0]) == ["b", "a", "c"]
+        assert refs([2.0, 1.0], n=1) == ["b"]
+        # Equal sums: the row with fewer lexemes first. Fewer weights than terms: the unweighted
+        # term adds nothing (and nothing fails).
+        assert refs([1.0]) == ["a", "b", "c"]
 
 
 async def test_warming_reads_every_row_of_the_tenants_index_once_per_server_start(

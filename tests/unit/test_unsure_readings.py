@@ -29,9 +29,11 @@ def choice(*scored: tuple[str, float], alone: float | None = None) -> followups.
     return picked
 
 
-def test_an_unsure_request_for_a_person_stands_only_when_the_bot_would_not_answer() -> None:
-    weak = choice(("A", score_of(0.3)), ("B", score_of(0.29)))  # "did you mean" at best
-    assert not_answered_as_asked(HUMAN, weak, None, SETTINGS)
+def test_an_unsure_request_for_a_person_stands_only_when_the_bot_has_nothing_to_offer() -> None:
+    nothing = choice(("A", score_of(0.1)), ("B", score_of(0.09)))  # below the floor: "I don't know"
+    assert not_answered_as_asked(HUMAN, nothing, None, SETTINGS)
+    listed = choice(("A", score_of(0.3)), ("B", score_of(0.29)))  # a "did you mean" list is a reading
+    assert not not_answered_as_asked(HUMAN, listed, None, SETTINGS)
     answered = choice(("A", score_of(0.7)), ("B", score_of(0.2)))
     assert not not_answered_as_asked(HUMAN, answered, TOPIC, SETTINGS)
     led = choice(("B", score_of(0.3)), ("C", score_of(0.3) - 2 * SCALE))  # clear lead: it would be answered
