@@ -46,7 +46,7 @@ def run(node: str, redis_url: str) -> tuple[int, dict[str, float], float]:
            "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0",
-                           "-vv", node], cwd=ROOT, env=env, capture_output=True, text=True)
+                           "--show-capture=no", "-vv", node], cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     calls = {m[2]: float(m[1]) for line in done.stdout.splitlines() if (m := DURATION.match(line.strip()))}
     if done.returncode:
