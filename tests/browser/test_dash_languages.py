@@ -73,6 +73,11 @@ ALLOWED = {
     "hmac-sha256",
     "webhook",
     "post",
+    # speech-to-text products and model names (Settings → voice questions)
+    "whisper",
+    "whisper-1",
+    "faster-whisper",
+    "groq",
 }
 # Raw values that must never reach a reader in either language.
 RAW = re.compile(r"^(True|False|None|nan|NaN|null|undefined|\d+\.\d{4,})$")
