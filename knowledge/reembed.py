@@ -211,13 +211,16 @@ def binary_vectors(session: Session) -> Iterator[psycopg.Cursor[Any]]:
 
 
 def _vector_type(cursor: psycopg.Cursor[Any]) -> TypeInfo | None:
-    global _VECTOR_TYPE
-    if _VECTOR_TYPE is None:
-        _VECTOR_TYPE = TypeInfo.fetch(cursor.connection, "vector")
-    return _VECTOR_TYPE
+    """The `vector` type of the cursor's database, looked up once per database (its oid is the
+    database's own: two databases, e.g. a test run's, need not agree)."""
+    info = cursor.connection.info
+    key = (info.host, info.port, info.dbname)
+    if key not in _VECTOR_TYPES:
+        _VECTOR_TYPES[key] = TypeInfo.fetch(cursor.connection, "vector")
+    return _VECTOR_TYPES[key]
 
 
-_VECTOR_TYPE: TypeInfo | None = None
+_VECTOR_TYPES: dict[tuple[str, int, str], TypeInfo | None] = {}
 
 
 def embed_chunks(texts: list[str], questions: list[str | None],
