@@ -49,6 +49,10 @@ async def put(client, shop: TenantCtx, **changes):
     return await client.put("/api/v1/settings/bot", headers=shop.admin, json=changes)
 
 
+async def first(client, shop: TenantCtx) -> str:
+    return (await search(client, shop))[0]["source_ref"]
+
+
 async def search(client, shop: TenantCtx, top_k: int = 2) -> list[dict]:
     response = await client.post("/api/v1/search", headers=shop.admin, json={"query": QUESTION, "top_k": top_k})
     assert response.status_code == 200, response.text
@@ -57,7 +61,7 @@ async def search(client, shop: TenantCtx, top_k: int = 2) -> list[dict]:
 
 @pytest.mark.parametrize("api", ["cohere", "tei"])
 async def test_the_tenants_reranker_reorders_its_search(client, shop, fake_reranker, env, api) -> None:
-    assert [h["source_ref"] for h in await search(client, shop)][0] == "D1"
+    assert await first(client, shop) == "D1"
     fake_reranker.favour = ["Saturdays"]
     saved = await put(client, shop, reranker_url=fake_reranker.url, reranker_api=api,
                       reranker_model="bge-reranker-v2-m3", reranker_api_key=KEY)
@@ -66,13 +70,13 @@ async def test_the_tenants_reranker_reorders_its_search(client, shop, fake_reran
     assert view["reranker"] is True and view["reranker_url"] == fake_reranker.url and view["reranker_api"] == api
     assert view["reranker_api_key_set"] is True and KEY not in saved.text and "reranker_api_key" not in view
     hits = await search(client, shop)
-    assert [h["source_ref"] for h in hits][0] == "D2"
+    assert hits[0]["source_ref"] == "D2"
     sent = fake_reranker.requests[-1]
     assert sent["query"] == QUESTION and sent["authorization"] == f"Bearer {KEY}"
     assert (sent.get("model") == "bge-reranker-v2-m3") == (api == "cohere")
     assert len(sent["documents"] if api == "cohere" else sent["texts"]) == 4  # the pool, not the 2 asked for
     # the sync twin (admin app's test page, evaluation runs, phrasing suggestions) uses it too
-    assert [h.source_ref for h in retrieve_sync(shop.id, QUESTION, 2)][0] == "D2"
+    assert retrieve_sync(shop.id, QUESTION, 2)[0].source_ref == "D2"
 
 
 async def test_without_a_fitted_curve_it_only_reorders_and_the_gate_stays_on_the_fused_score(
@@ -102,10 +106,10 @@ async def test_a_fitted_curve_maps_the_rerankers_score(client, shop, fake_rerank
 async def test_off_means_no_reranker_not_even_the_operators(client, shop, fake_reranker, env) -> None:
     fake_reranker.favour = ["Saturdays"]
     env(rerank_url=fake_reranker.url)
-    assert [h["source_ref"] for h in await search(client, shop)][0] == "D2"  # unset: the operator's
+    assert await first(client, shop) == "D2"  # unset: the operator's
     operator_calls = len(fake_reranker.requests)
     assert (await put(client, shop, reranker=False)).status_code == 200
-    assert [h["source_ref"] for h in await search(client, shop)][0] == "D1"
+    assert await first(client, shop) == "D1"
     assert len(fake_reranker.requests) == operator_calls
     shown = (await client.get("/api/v1/settings/bot", headers=shop.analyst)).json()
     assert shown["reranker"] is False and shown["reranker_url"] is None
@@ -141,7 +145,7 @@ async def test_loopback_is_allowed_only_when_the_operator_allows_private_hosts(c
     env(llm_allow_private_hosts="true")
     assert (await put(client, shop, reranker_url=fake_reranker.url)).status_code == 200
     env(llm_allow_private_hosts="false")  # checked again at each call: the search keeps the fused order
-    assert [h["source_ref"] for h in await search(client, shop)][0] == "D1"
+    assert await first(client, shop) == "D1"
     assert fake_reranker.requests == []
 
 
