@@ -14,6 +14,7 @@ from core.settings import get_settings
 from knowledge.retrieval import retrieve_sync
 from tests.browser.test_dash_model import sign_in
 from tests.factories import make_tenant, qa_csv
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 WAIT = 30_000
@@ -40,11 +41,7 @@ def indexed_shop(name: str):
     return tenant
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_set_test_and_use_the_tenants_reranker(page: Page, admin_url, lan_reranker, fake_reranker, artifacts_dir,
                                                lang, viewport) -> None:
     tenant = indexed_shop(f"Rerank {lang} {viewport[0]}")
