@@ -50,7 +50,7 @@ from core.db import tenant_connection, tenant_session_sync
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_sync
-from knowledge import embedders, reranker, vector_index
+from knowledge import embedders, reranker, reranker_settings, vector_index
 from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedders import TenantEmbedder
 from knowledge.embedding import EmbedderSpec, EmbedderUnavailable, build, configured_spec, vector_literal
@@ -520,9 +520,11 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     except EmbedderUnavailable as exc:
         raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     # A Core connection: a few fixed statements need no ORM session around them.
     async with tenant_connection(tenant_id) as connection:
+        ranker = reranker.resolve(await reranker_settings.for_search(connection, tenant_id, version))
+        search = _search(tenant_id, query, vector, reranker.pool_size(top_k, ranker), params, terms, version,
+                         chosen)
         try:
             step = next(search)
             while True:
@@ -532,7 +534,7 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
         moved = not hits and await embedders.moved(connection, tenant_id, chosen)
     if moved and not _again:  # a re-embedding switched between the lookup and the statement
         return await retrieve(tenant_id, query, top_k, version=version, _again=True)
-    return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
+    return await reranker.rerank(query, hits, top_k, ranker)
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: bool = False) -> list[Hit]:
@@ -547,8 +549,10 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: b
     except EmbedderUnavailable as exc:
         raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     with tenant_session_sync(tenant_id) as session:
+        ranker = reranker.resolve(reranker_settings.for_search_sync(session, tenant_id, version))
+        search = _search(tenant_id, query, vector, reranker.pool_size(top_k, ranker), params, terms, version,
+                         chosen)
         try:
             step = next(search)
             while True:
@@ -559,4 +563,4 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: b
     if moved and not _again:  # a re-embedding switched between the lookup and the statement
         return retrieve_sync(tenant_id, query, top_k, _again=True)
     # The cross-encoder is asked after the session is closed: no network call inside a transaction.
-    return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits
+    return reranker.rerank_sync(query, hits, top_k, ranker)
