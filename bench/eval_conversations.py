@@ -453,7 +453,8 @@ def main() -> None:
                         help="Redis database for the topology (default: the harness's bench db 14)")
     args = parser.parse_args()
 
-    names = {"both": ("dev", "holdout"), "all": ("dev", "holdout", "fresh", "fresh2", "fresh3")}.get(args.set, (args.set,))
+    every = ("dev", "holdout", "fresh", "fresh2", "fresh3")
+    names = {"both": ("dev", "holdout"), "all": every}.get(args.set, (args.set,))
     sets = [load_set(args.data / name) for name in names]
     from harness import topology
 
