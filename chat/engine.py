@@ -340,7 +340,11 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         with metrics.RETRIEVAL_SECONDS.time():
             return await retrieve(turn.tenant_id, query, 5, version=prepared.version)
 
-    choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings))
+    async def is_question(clause: str) -> bool:
+        return (await dialogue.read(clause)).kind == dialogue.QUESTION
+
+    choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings),
+                                    is_question=is_question, threshold=settings.confidence_threshold)
     if reading.maybe and not_answered_as_asked(reading, choice, topic, settings):
         async for event in _not_a_question(state, reading, stream):
             yield event
@@ -348,7 +352,9 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     if choice.variant != "alone":
         cache_key = None
     hits, score = choice.hits, choice.score
-    state.asked = {"act": dialogue.QUESTION, "query": choice.query}
+    # The topic a later follow-up is read with keeps the whole message: a clause found the entry,
+    # the rest of the message is the context the follow-up leans on.
+    state.asked = {"act": dialogue.QUESTION, "query": turn.text if choice.variant == "clause" else choice.query}
     ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=prepared.version)
     ctx.hits = list(hits)
     ctx.user_id = turn.user.id if turn.user else None

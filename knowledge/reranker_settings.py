@@ -3,7 +3,7 @@
 Stored in `tenants.settings["reranker"]`; the endpoint's API key is write-only, sealed at rest in
 `tenants.reranker_secret` (core.sealing, its own purpose) and never returned, logged, audited or
 exported: views show `reranker_api_key_set`. Admins change these through the bot settings
-(`PUT /api/v1/settings/bot`, Settings → Bot in the admin app); `chat.bot_settings` hands the
+(`PUT /api/v1/settings/bot`, Settings → Reranker in the admin app); `chat.bot_settings` hands the
 `reranker*` fields here, so the write stays one transaction and one version bump.
 
 Which reranker a search then uses (`knowledge.reranker.resolve`): none when `reranker` is off;
