@@ -101,6 +101,11 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
         if centred
         else "NULL AS s_mu, NULL AS s_norm, NULL AS s_qmu"
     )
+    # The candidates' rows by primary key. Joined to `cand`, an exact-scan tenant's plan hashed every
+    # row of the tenant (text and metadata included) to keep ~150: 0.9 ms of a 3 ms statement at 719
+    # rows (docs/log/2026-12-07-issue25-speed-2.md). The indexed path keeps the join, measured at 1 M chunks.
+    rows = ("FROM cand JOIN chunks c ON c.id = cand.id\n        WHERE " if indexed
+            else "FROM chunks c\n        WHERE c.id = ANY(ARRAY(SELECT id FROM cand)) AND ")
     return f"""
         WITH dense AS (
             SELECT id FROM chunks WHERE {mine} ORDER BY {dense_order} LIMIT :n
@@ -111,8 +116,7 @@ def _sql(tenant_id: uuid.UUID, indexed: bool, with_lexical: bool, centred: bool 
                c.metadata->>'variant_of' AS variant_of,
                1 - (c.embedding <=> CAST(CAST(:q AS text) AS vector)) AS dense,
                {matched} AS matched, {centring}
-        FROM cand JOIN chunks c ON c.id = cand.id
-        WHERE c.tenant_id = {tenant} AND c.embedder_id = {int(embedder_id)}
+        {rows}c.tenant_id = {tenant} AND c.embedder_id = {int(embedder_id)}
     """
 
 
