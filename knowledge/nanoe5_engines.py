@@ -14,7 +14,8 @@ libgomp renamed, so the dynamic loader keeps it apart) whose threads spin for a 
 machine has no other runnable thread (`/proc/loadavg`; a reading of exactly one other thread is taken
 once more after `RECHECK_SECONDS`, since that one is often brief: another process's spinning
 threads going to sleep, a database backend finishing a statement), and a spinning call that was kept off its core
-(thread CPU time well below wall time) turns spinning off for `BACKOFF_SECONDS`. Bounded spinning
+(thread CPU time well below wall time, and another process's thread runnable when it ends) turns
+spinning off for `BACKOFF_SECONDS`. Bounded spinning
 also means the spinning threads go to sleep shortly after a call, instead of burning a core.
 
 Batches (passages, queued queries) are split across the cores by text instead: pieces of about equal
@@ -195,6 +196,15 @@ class Engines:
                 return "spinning_rechecked"
         return "sleeping_busy"
 
+    def _neighbours_now(self) -> bool:
+        """After a slow spinning call: is another process's thread runnable? This call's own threads
+        (the caller and its `cores - 1` spinning workers) may still be; more than that is a neighbour.
+        A call can also be slow with no neighbour at all (on an idle VM, parallel regions waiting for
+        a halted vCPU to wake: 1-3 of 40 lone queries at load < 1); that is no reason to stop
+        spinning for `BACKOFF_SECONDS`."""
+        running = runnable_threads()
+        return running is None or running > self.cores
+
     def _spin_now(self) -> bool:
         return self._choose().startswith("spinning")
 
@@ -208,7 +218,7 @@ class Engines:
             wall, cpu = time.perf_counter(), time.thread_time()
             vector = self.spinning.model.encode(text, is_query)
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-            if cpu < CONTENDED_CPU_SHARE * wall:
+            if cpu < CONTENDED_CPU_SHARE * wall and self._neighbours_now():
                 self._quiet_after = time.monotonic() + BACKOFF_SECONDS
                 EMBED_SINGLE.labels("spinning_contended").inc()
             return np.asarray(vector, dtype=np.float32)
