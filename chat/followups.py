@@ -8,7 +8,14 @@ that could be meant and compares their calibrated confidences:
 - `alone`: the message as written;
 - `joined`: the conversation's topic (the query that last found an answer) followed by the message;
 - `slot`: the topic's context words (those not in the entry it was answered from: "to Hong Kong",
-  "成都") with the message: the previous question with the new slot put in.
+  "成都") with the message: the previous question with the new slot put in;
+- `clause`: each clause of a message that has two to four (`clauses`), the best one kept. Customers
+  put context and the question in one line ("物流4天没动了 什么情况", "hi, is there a shop i can visit
+  in shenzhen?"); the context dilutes the whole message's vector, the question clause alone names
+  its entry. Clauses that read as small talk or a request for a person ("你好", "thanks") are
+  skipped (`is_question`), and a clause counts only when it reaches the answering threshold on its
+  own: a fragment's lead over other weak matches ("8块5一斤") is no evidence. Clauses are tried
+  only when the message as written is below that threshold. It applies to first questions too.
 
 The variant with the highest confidence wins, except that a variant whose top entry is a
 *different* entry from the one the topic was answered with wins over one that only repeats the
@@ -39,6 +46,15 @@ SWITCH_CUE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9']+|[\u3400-\u9fff\uf900-\ufaff]+")
+# Where a message breaks into clauses: sentence and clause punctuation (not a decimal point or a
+# thousands comma), and in Chinese the space customers type between clauses.
+_CLAUSE_BREAK = re.compile(
+    r"[，。！？；~～…!?;]+|,(?!\d)|\.(?=\s|$)"
+    r"|\s+(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])\s+"
+)
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
+MAX_CLAUSES = 4  # more clauses than this is a story, not a question with its context; retrieve it whole
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,17 @@ def _pieces(text: str) -> set[str]:
     return words | {w[i : i + 2] for w in words if not w.isascii() for i in range(len(w) - 1)}
 
 
+def clauses(text: str) -> list[str]:
+    """The clauses of a message that has more than one, each worth retrieving alone (two Han
+    characters or two words: "hi," and "🙃" are dropped); empty for a single clause or more than
+    `MAX_CLAUSES`."""
+    pieces = [p.strip() for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
+    kept = [p for p in pieces if len(_HAN.findall(p)) >= 2 or len(_LATIN_WORD.findall(p)) >= 2]
+    return kept if len(pieces) >= 2 and 1 <= len(kept) <= MAX_CLAUSES else []
+
+
 Retriever = Callable[[str], Awaitable[list[Hit]]]
+Reader = Callable[[str], Awaitable[bool]]
 
 
 def switch_cue(text: str) -> bool:
@@ -115,13 +141,18 @@ def switch_cue(text: str) -> bool:
 
 
 async def choose(text: str, topic: Topic | None, retriever: Retriever, *, alone: list[Hit] | None = None,
-                 floor: float = 0.0) -> Choice:
+                 floor: float = 0.0, is_question: Reader | None = None, threshold: float = 0.5) -> Choice:
     """Retrieve with each query variant and keep the one the confidence and the topic rule prefer.
 
     `floor`: the lowest confidence the bot still offers as a suggestion; with a switch cue a variant
-    naming another entry wins from there up."""
+    naming another entry wins from there up. `is_question`: whether a clause reads as a question
+    (without it, no clause variant is tried); a clause counts from `threshold` (the answering one) up."""
     alone_hits = alone if alone is not None else await retriever(text)
     options = [Choice("alone", text, alone_hits, confidence(alone_hits))]
+    if is_question is not None and options[0].score < threshold:  # a confident message needs no clause
+        best_clause = await _best_clause(text, retriever, is_question)
+        if best_clause is not None and best_clause.score >= threshold:
+            options.append(best_clause)
     if topic is not None and topic.query and topic.query != text:
         joined = f"{topic.query} {text}"
         hits = await retriever(joined)
@@ -138,4 +169,16 @@ async def choose(text: str, topic: Topic | None, retriever: Retriever, *, alone:
             best = max(switched, key=lambda o: o.score)
     best.alone_score = options[0].score
     best.tried = {o.variant: round(o.score, 4) for o in options}
+    return best
+
+
+async def _best_clause(text: str, retriever: Retriever, is_question: Reader) -> Choice | None:
+    best: Choice | None = None
+    for clause in clauses(text):
+        if not await is_question(clause):
+            continue
+        hits = await retriever(clause)
+        option = Choice("clause", clause, hits, confidence(hits))
+        if best is None or option.score > best.score:
+            best = option
     return best

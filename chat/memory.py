@@ -100,9 +100,12 @@ async def remember_turns(tenant_id: uuid.UUID, visitor_id: str, conversation_id:
         log.warning("redis unavailable; turns kept in the database only")
 
 
-def answer_key(tenant_id: uuid.UUID, version: int, language: str, question: str) -> str:
+def answer_key(tenant_id: uuid.UUID, version: int, language: str, question: str, ranking: str = "none") -> str:
+    """Where an answer is cached: per tenant, knowledge version, language, question and the reranker
+    that ordered its passages (`knowledge.reranker.fingerprint`), so an answer found under another
+    reranker setting, the operator's included (it changes without a version bump), is never served."""
     digest = hashlib.sha256(normalize(question).strip().encode()).hexdigest()[:32]
-    return f"kefu:answer:{tenant_id}:{version}:{language}:{digest}"
+    return f"kefu:answer:{tenant_id}:{version}:{ranking}:{language}:{digest}"
 
 
 async def cached_answer(key: str | None) -> dict[str, Any] | None:

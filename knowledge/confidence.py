@@ -11,15 +11,16 @@ queries centred towards their questions' mean, `knowledge.centre`): docs/log/202
 and docs/log/2026-12-06-retrieval-design-notes.md have the fits. The bot's threshold
 (`DEFAULT_THRESHOLD` unless the tenant sets its own) acts on it. With `KEFU_CENTRED_SIMILARITY=false`
 scores are plain cosines and get the curve fitted on those (`PLAIN_CENTRE`, `PLAIN_SCALE`).
-Hits a cross-encoder reordered (`knowledge.reranker`) carry its relevance instead, mapped by the
-curve fitted for that reranker (`KEFU_RERANK_CONFIDENCE_CENTRE` / `_SCALE`, bench/rerank_calibration.py).
+Hits a cross-encoder reordered (`knowledge.reranker`) with a curve fitted for that reranker carry
+its relevance instead, mapped by that curve (the operator's `KEFU_RERANK_CONFIDENCE_CENTRE` /
+`_SCALE`, or a tenant's `reranker_confidence_*`; bench/rerank_calibration.py fits both). A tenant's
+reranker without a fitted curve only reorders: its hits keep the fused score and curve.
 """
 
 from __future__ import annotations
 
 import math
 
-from core.settings import get_settings
 from knowledge.hits import Hit
 
 CENTRE = 0.421
@@ -34,13 +35,16 @@ def confidence(hits: list[Hit]) -> float:
     """Probability-like confidence that `hits[0]` answers the question; 0 without hits."""
     if not hits:
         return 0.0
-    if hits[0].reranked:
-        app = get_settings()
-        centre, scale = app.rerank_confidence_centre, app.rerank_confidence_scale
-    else:
-        centre, scale = (CENTRE, SCALE) if hits[0].centred is not None else (PLAIN_CENTRE, PLAIN_SCALE)
+    centre, scale = curve_of(hits[0])
     z = (hits[0].score - centre) / scale
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def curve_of(hit: Hit) -> tuple[float, float]:
+    """(centre, scale) of the curve that maps this kind of score: reranked with a fitted curve, fused centred, plain."""
+    if hit.reranked and hit.curve is not None:
+        return hit.curve
+    return (CENTRE, SCALE) if hit.centred is not None else (PLAIN_CENTRE, PLAIN_SCALE)
 
 
 def fit_curve(scores: list[float], right: list[bool]) -> tuple[float, float]:

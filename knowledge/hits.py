@@ -19,4 +19,9 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     overlap: float = 0.0
     centred: float | None = None  # cos(q - μ, s - μ), the dense part of `score` when centring is on
-    reranked: bool = False  # `score` is a cross-encoder's relevance (knowledge.reranker), not the fused score
+    # A cross-encoder reordered it (knowledge.reranker): `relevance` is its score, `curve` the
+    # (centre, scale) fitted for that reranker. With a curve `score` is the relevance; without one
+    # `score` stays the fused score and the fused curve gives the confidence.
+    reranked: bool = False
+    relevance: float | None = None
+    curve: tuple[float, float] | None = None

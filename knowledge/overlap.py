@@ -13,6 +13,7 @@ paragraph says little. docs/log/2026-12-05-retrieval-pass-3.md has the measureme
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from knowledge.lexical import HAN_RE, normalize, tokens
@@ -30,3 +31,15 @@ def question_overlap(query: str, question: str) -> float:
     a, b = question_units(query), question_units(question)
     union = len(a | b)
     return len(a & b) / union if union else 0.0
+
+
+def overlap_with(query: str) -> Callable[[str], float]:
+    """`question_overlap(query, question)` for many questions, the query's units found once."""
+    a = question_units(query)
+
+    def overlap(question: str) -> float:
+        b = question_units(question)
+        union = len(a | b)
+        return len(a & b) / union if union else 0.0
+
+    return overlap

@@ -35,12 +35,13 @@ import asyncio
 import json
 import uuid
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Generator
 from dataclasses import dataclass, replace
+from itertools import repeat
 from threading import Lock
 from types import EllipsisType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import text
@@ -49,14 +50,14 @@ from core.db import tenant_connection, tenant_session_sync
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.settings import get_settings
 from core.versions import tenant_version, tenant_version_sync
-from knowledge import embedders, reranker, vector_index
+from knowledge import embedders, reranker, reranker_settings, vector_index
 from knowledge.centre import Centre, centres, mean_sql
 from knowledge.embedders import TenantEmbedder
 from knowledge.embedding import EmbedderSpec, EmbedderUnavailable, build, configured_spec, vector_literal
 from knowledge.hits import Hit
 from knowledge.lexical import query_terms, term_tsquery
-from knowledge.overlap import question_overlap
-from knowledge.rerank import by_answer_group, questions_first
+from knowledge.overlap import overlap_with
+from knowledge.rerank import GROUP_SHARE, GROUP_SIZE, questions_first
 from knowledge.similar_questions import as_row, fold_into_rows
 from knowledge.term_stats import STATS_SQL, Known, idf_weights, stats_params, stats_result, term_stats
 
@@ -126,29 +127,99 @@ def fuse(rows: list[Any], top_k: int, lexical_weight: float, idf: dict[str, floa
     (`knowledge.rerank`), each row's similar questions folded into it (`knowledge.similar_questions`)
     and each stored question shown once before its further answers.
 
-    With a `centre` (and the query `vector`) the dense part is the centred cosine."""
+    With a `centre` (and the query `vector`) the dense part is the centred cosine.
+
+    A search fuses ~100-200 candidates and returns a handful, so the candidates are scored and
+    ordered as plain tuples and a `Hit` is made only for the rows returned (the same scores and order
+    as making every candidate a `Hit` and running `by_answer_group`, `fold_into_rows` and
+    `questions_first` over them, which is what happens when a candidate is a similar question)."""
     total = sum(idf.values()) or 1.0
     centring = centre.for_query(vector) if centre is not None and vector is not None else None
-    hits, stored = [], {}
+    overlap_of = overlap_with(query) if overlap_weight else None
+    stored: dict[int, str | None] = {}
     variant_of: dict[int, str] = {}
+    scored: list[_Scored] = []
     for r in rows:
         dense = float(r.dense)
         centred = None
         if centring is not None and getattr(r, "s_mu", None) is not None:
             s_qmu = getattr(r, "s_qmu", None)
             centred = centring(dense, float(r.s_mu), float(r.s_norm), None if s_qmu is None else float(s_qmu))
-        lexical = sum(idf.get(t, 0.0) for t in (r.matched or [])) / total
+        matched = r.matched
+        lexical = sum(map(idf.get, matched, repeat(0.0))) / total if matched else 0 / total
         metadata = _ranking_metadata(r, stored)
         question = metadata.get("question")
         row_question = getattr(r, "variant_of", None) or metadata.get("variant_of")
         if row_question:
             variant_of[r.id] = str(row_question)
-        overlap = question_overlap(query, str(question)) if overlap_weight and question else 0.0
+        overlap = overlap_of(str(question)) if overlap_of is not None and question else 0.0
         score = (dense if centred is None else centred) + lexical_weight * lexical + overlap_weight * overlap
-        hits.append(Hit(r.id, r.document_id, r.source_ref, r.text, score, dense, lexical, metadata, overlap,
-                        centred))
-    top = questions_first(fold_into_rows(by_answer_group(hits), variant_of))[:top_k]
+        answer = metadata.get("answer")
+        scored.append(_Scored(score, r.id, r, dense, lexical, overlap, centred, metadata,
+                              str(answer) if answer else None))
+    ranked = _by_answer_group(scored)
+    if variant_of:  # similar questions fold into their rows: the general path, on Hits
+        top = questions_first(fold_into_rows([_hit(s) for s in ranked], variant_of))[:top_k]
+    else:
+        top = [_hit(s) for s in _questions_first(ranked, top_k)]
     return [as_row(_stored_metadata(h, stored)) for h in top]
+
+
+class _Scored(NamedTuple):
+    """A fused candidate before it becomes a `Hit` (`answer`: its answer group, None for prose)."""
+
+    score: float
+    id: int
+    row: Any
+    dense: float
+    lexical: float
+    overlap: float
+    centred: float | None
+    metadata: dict[str, Any]
+    answer: str | None
+
+
+def _hit(s: _Scored) -> Hit:
+    r = s.row
+    return Hit(s.id, r.document_id, r.source_ref, r.text, s.score, s.dense, s.lexical, s.metadata, s.overlap,
+               s.centred)
+
+
+def _by_answer_group(scored: list[_Scored]) -> list[_Scored]:
+    """`knowledge.rerank.by_answer_group` on scored candidates (the same arithmetic and order)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for s in scored:
+        if s.answer is not None:
+            groups[s.answer].append(s.score)
+    floor = min((s.score for s in scored), default=0.0)
+    support = {
+        key: sum((sorted(scores, reverse=True) + [floor] * GROUP_SIZE)[:GROUP_SIZE]) / GROUP_SIZE
+        for key, scores in groups.items() if len(scores) > 1
+    }
+    if support:
+        scored = [s._replace(score=(1 - GROUP_SHARE) * s.score + GROUP_SHARE * support[s.answer])
+                  if s.answer is not None and s.answer in support else s for s in scored]
+    return sorted(scored, key=lambda s: (-s.score, s.id))
+
+
+def _questions_first(ranked: list[_Scored], top_k: int) -> list[_Scored]:
+    """The first `top_k` of `knowledge.rerank.questions_first` over `ranked`."""
+    seen: set[str] = set()
+    first: list[_Scored] = []
+    later: list[_Scored] = []
+    for s in ranked:
+        question = s.metadata.get("question")
+        if question is None:
+            first.append(s)
+        elif str(question) in seen:
+            if len(later) < top_k:
+                later.append(s)
+        else:
+            seen.add(str(question))
+            first.append(s)
+        if len(first) >= top_k:
+            break
+    return (first + later)[:top_k]
 
 
 def _stored_metadata(hit: Hit, stored: dict[int, str | None]) -> Hit:
@@ -449,9 +520,11 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
     except EmbedderUnavailable as exc:
         raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     # A Core connection: a few fixed statements need no ORM session around them.
     async with tenant_connection(tenant_id) as connection:
+        ranker = reranker.resolve(await reranker_settings.for_search(connection, tenant_id, version))
+        search = _search(tenant_id, query, vector, reranker.pool_size(top_k, ranker), params, terms, version,
+                         chosen)
         try:
             step = next(search)
             while True:
@@ -461,7 +534,7 @@ async def retrieve(tenant_id: uuid.UUID, query: str, top_k: int = 5, *,
         moved = not hits and await embedders.moved(connection, tenant_id, chosen)
     if moved and not _again:  # a re-embedding switched between the lookup and the statement
         return await retrieve(tenant_id, query, top_k, version=version, _again=True)
-    return await reranker.rerank(query, hits, top_k) if reranker.enabled() else hits
+    return await reranker.rerank(query, hits, top_k, ranker)
 
 
 def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: bool = False) -> list[Hit]:
@@ -476,8 +549,10 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: b
     except EmbedderUnavailable as exc:
         raise _refused(tenant_id, chosen, exc) from None
     params, terms = _params(query, vector)
-    search = _search(tenant_id, query, vector, reranker.pool_size(top_k), params, terms, version, chosen)
     with tenant_session_sync(tenant_id) as session:
+        ranker = reranker.resolve(reranker_settings.for_search_sync(session, tenant_id, version))
+        search = _search(tenant_id, query, vector, reranker.pool_size(top_k, ranker), params, terms, version,
+                         chosen)
         try:
             step = next(search)
             while True:
@@ -488,4 +563,4 @@ def retrieve_sync(tenant_id: uuid.UUID, query: str, top_k: int = 5, *, _again: b
     if moved and not _again:  # a re-embedding switched between the lookup and the statement
         return retrieve_sync(tenant_id, query, top_k, _again=True)
     # The cross-encoder is asked after the session is closed: no network call inside a transaction.
-    return reranker.rerank_sync(query, hits, top_k) if reranker.enabled() else hits
+    return reranker.rerank_sync(query, hits, top_k, ranker)

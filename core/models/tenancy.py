@@ -29,6 +29,8 @@ class Tenant(Base):
     identity_secret: Mapped[str | None] = mapped_column(Text)
     # The tenant's model API keys as one sealed JSON object (chat.model_keys); never shown or logged.
     model_secrets: Mapped[str | None] = mapped_column(Text)
+    # The API key of the tenant's own reranker endpoint, sealed (knowledge.reranker_settings); never shown.
+    reranker_secret: Mapped[str | None] = mapped_column(Text)
     # Conversations whose last message is older than this many days are deleted (None: kept).
     retention_days: Mapped[int | None] = mapped_column(Integer)
     # The embedder whose vectors the tenant's searches use (knowledge.embedders); None until its first

@@ -31,6 +31,7 @@ from dash_app.pages import (
     settings_model,
     settings_notify,
     settings_privacy,
+    settings_reranker,
     settings_tools,
     settings_voice,
     settings_widget,
@@ -142,6 +143,7 @@ def layout(user: SignedInUser) -> html.Div:
         section("Bot", bot_form),
         settings_model.layout(user),
         settings_voice.layout(user),
+        settings_reranker.layout(user),
         section("Widget", *widget_children),
         timezone_section(user),
         html.Div(id="set-tag-copied"),
@@ -192,6 +194,7 @@ def register(app: Any) -> None:
 
     settings_model.register(app)
     settings_voice.register(app)
+    settings_reranker.register(app)
     settings_widget.register(app)
     settings_access.register(app)
     settings_tools.register(app)

@@ -11,6 +11,7 @@ from chat.bot_settings import load_bot_settings_sync
 from core.db import tenant_session_sync
 from tests.browser.test_dash_sources import WAIT, sign_in
 from tests.factories import make_tenant
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 WORDS = {
@@ -19,11 +20,7 @@ WORDS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_the_clear_lead_switch_is_saved_from_the_bot_settings(
     page: Page, admin_url, artifacts_dir, lang, viewport
 ) -> None:

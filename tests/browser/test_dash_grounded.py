@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from tests.factories import TenantCtx, make_tenant
 from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.analytics_seed import add_checked_answers
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +21,7 @@ def shop() -> TenantCtx:
     return ctx
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_grounded_rate_and_flagged_answers(page: Page, admin_url, shop, artifacts_dir, lang, viewport) -> None:
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     sign_in(page, admin_url, shop.created.admin_email, lang, "/accuracy")

@@ -78,6 +78,15 @@ ALLOWED = {
     "whisper-1",
     "faster-whisper",
     "groq",
+    # reranker servers and the `/rerank` API they speak (Settings → Reranker)
+    "rerank",
+    "hugging",
+    "face",
+    "tei",
+    "jina",
+    "cohere",
+    "infinity",
+    "vllm",
 }
 # Raw values that must never reach a reader in either language.
 RAW = re.compile(r"^(True|False|None|nan|NaN|null|undefined|\d+\.\d{4,})$")

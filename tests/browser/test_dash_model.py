@@ -16,6 +16,7 @@ from tests.support import admin_sign_in
 from tests.support.admin_sign_in import WAIT
 from tests.support.fake_models import fake_gemini_fixture  # noqa: F401 - fixture
 from tests.support.fake_openai import text
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 KEY = "AIza-browser-test-key-42"
@@ -37,11 +38,7 @@ def sign_in(page: Page, base: str, email: str, lang: str) -> None:
     admin_sign_in.sign_in(page, base, email, lang, "/settings")
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_choose_gemini_save_the_key_and_test_the_connection(
     page: Page, admin_url, lan_models, fake_gemini, artifacts_dir, lang, viewport
 ) -> None:

@@ -12,6 +12,7 @@ from core.db import tenant_session_sync
 from tests.factories import make_tenant
 from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.receivers import webhook_receiver
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 WORDS = {
@@ -20,11 +21,7 @@ WORDS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_office_hours_and_a_webhook_from_the_settings_page(
     page: Page, admin_url, artifacts_dir, lang, viewport
 ) -> None:

@@ -20,10 +20,9 @@ from tests.factories import TenantCtx, make_tenant
 from tests.support.admin_sign_in import WAIT, sign_in
 from tests.support.analytics_seed import add_conversation, question, reply
 from tests.support.dash_users import owner_of
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
-VIEWS = [("en", (1440, 930)), ("zh", (390, 844)), ("en", (390, 844)), ("zh", (1440, 930))]
-IDS = ["en-desktop", "zh-phone", "en-phone", "zh-desktop"]
 TOPICS = ["refund", "shipping", "invoice", "warranty", "coupon", "gift card", "password", "account", "size chart",
           "store hours", "returns label", "pre-order", "back order", "price match", "student discount",
           "newsletter", "loyalty points", "bulk order", "gift wrap", "tracking number", "cash on delivery"]
@@ -52,7 +51,7 @@ def _shop(stub_worker) -> TenantCtx:
     return tenant
 
 
-@pytest.mark.parametrize(("lang", "viewport"), VIEWS, ids=IDS)
+@EVERY_VIEW
 def test_add_similar_questions_and_accept_one_from_traffic(page: Page, admin_url, stub_worker, artifacts_dir,
                                                             lang, viewport) -> None:
     tenant = _shop(stub_worker)
@@ -87,7 +86,7 @@ def test_add_similar_questions_and_accept_one_from_traffic(page: Page, admin_url
     assert page.console_errors == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("lang", "viewport"), VIEWS, ids=IDS)
+@EVERY_VIEW
 def test_read_a_runs_threshold_curve_and_apply_its_recommendation(page: Page, admin_url, stub_worker,
                                                                   artifacts_dir, lang, viewport) -> None:
     tenant = _shop(stub_worker)

@@ -9,15 +9,12 @@ from playwright.sync_api import Page, expect
 
 from tests.factories import make_tenant
 from tests.support.admin_sign_in import WAIT, sign_in
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_add_a_tool_from_a_template(page: Page, admin_url, artifacts_dir, lang, viewport) -> None:
     tenant = make_tenant(f"Tools {lang} {viewport[0]}")
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})

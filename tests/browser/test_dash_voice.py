@@ -17,6 +17,7 @@ from core.settings import get_settings
 from tests.browser.test_dash_model import sign_in
 from tests.factories import make_tenant
 from tests.support.fake_speech import error, heard
+from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 WAIT = 30_000
@@ -41,11 +42,7 @@ def microphone_offered(tenant_id) -> bool:
         return voice.transcription_config(load_bot_settings_sync(session, tenant_id)) is not None
 
 
-@pytest.mark.parametrize(
-    ("lang", "viewport"),
-    [("en", (1440, 930)), ("zh", (1440, 930)), ("en", (390, 844)), ("zh", (390, 844))],
-    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
-)
+@EVERY_VIEW
 def test_set_the_speech_endpoint_test_it_and_turn_voice_off(
     page: Page, admin_url, lan_speech, fake_speech, artifacts_dir, lang, viewport
 ) -> None:

@@ -143,7 +143,8 @@ def snapshot(tenant_id: uuid.UUID) -> dict[str, Any]:
     with tenant_session_sync(tenant_id) as session:
         return {
             "tenant": sorted(str(v) for v in session.execute(
-                select(Tenant.settings, Tenant.identity_secret, Tenant.retention_days, Tenant.model_secrets)
+                select(Tenant.settings, Tenant.identity_secret, Tenant.retention_days, Tenant.model_secrets,
+                       Tenant.reranker_secret)
                 .where(Tenant.id == tenant_id))),
             "documents": rows(session, Document.id, Document.status, Document.version,
                               Document.chunk_count, Document.content_hash),

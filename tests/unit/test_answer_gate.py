@@ -60,11 +60,13 @@ def test_reranked_hits_are_measured_in_the_rerankers_own_unit() -> None:
 
     from core.settings import get_settings
 
-    unit = get_settings().rerank_confidence_scale
-    top = get_settings().rerank_confidence_centre - unit  # confidence about 0.27 on the reranker's curve
-    hits = [replace(hit("A", top), reranked=True), replace(hit("B", top - 1.05 * unit, 2), reranked=True)]
+    curve = (get_settings().rerank_confidence_centre, get_settings().rerank_confidence_scale)
+    unit = curve[1]
+    top = curve[0] - unit  # confidence about 0.27 on the reranker's curve
+    hits = [replace(hit("A", top), reranked=True, curve=curve),
+            replace(hit("B", top - 1.05 * unit, 2), reranked=True, curve=curve)]
     assert clear_lead(hits, confidence(hits), SETTINGS)
-    close = [hits[0], replace(hit("B", top - 0.5 * unit, 2), reranked=True)]
+    close = [hits[0], replace(hit("B", top - 0.5 * unit, 2), reranked=True, curve=curve)]
     assert not clear_lead(close, confidence(close), SETTINGS)
 
 

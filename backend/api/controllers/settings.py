@@ -20,7 +20,7 @@ class BotSettingsController(Controller):
     path = "/api/v1/settings/bot"
     tags = ["settings"]
 
-    @get("/", guards=[requires("analyst")], summary="The bot's settings (API keys only as api_key_set)")
+    @get("/", guards=[requires("analyst")], summary="The bot's settings (API keys only as *_key_set flags)")
     async def read(self, principal: CurrentPrincipal) -> dict[str, Any]:
         async with tenant_session(principal.tenant_id) as session:
             return public_view(await load_bot_settings(session, principal.tenant_id))
@@ -32,7 +32,8 @@ class BotSettingsController(Controller):
 
     @post("/test", status_code=200, guards=[requires("admin")],
           summary="Test the saved settings: one short reply from the model (slot primary or fallback), "
-                  "or a test tone through the speech-to-text endpoint (slot transcription)")
+                  "a test tone through the speech-to-text endpoint (slot transcription), "
+                  "or two passages ranked by the reranker (slot reranker)")
     async def test_connection(self, principal: CurrentPrincipal,
                               data: JSONBody[dict[str, Any] | None] = None) -> dict[str, Any]:
         slot = (data or {}).get("slot", "primary") if isinstance(data, dict) else "primary"
