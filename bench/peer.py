@@ -25,7 +25,7 @@ One run prints both sides and their ratios:
   machine load, and each query is new to both. Before every timed call, on either side, the bench
   waits `--gap-ms` (default 25) with nothing running: each side embeds with OpenMP threads that
   keep spinning for a while after a call (libgomp's default, which the peer runs with: 300,000
-  pause iterations, ~8 ms on a 2-core EPYC; Kefu's own: ~0.1 ms), and without a gap the side that
+  pause iterations, ~8 ms on a 2-core EPYC; Kefu's own: ~3 ms), and without a gap the side that
   goes second starts while the first side's threads still hold a core. The gap is the same for
   both sides and printed with the figures; `--gap-ms 0` is the back-to-back order of the runs
   before 2026-12-07 (docs/log/2026-12-07-issue25-speed-2.md);

@@ -10,8 +10,8 @@ regions per short query, each ending at a barrier. How a thread waits at a barri
 libgomp reads its wait policy once, when it is loaded, so one runtime cannot switch. This module
 loads the engine twice: the package's own copy with sleeping threads, and a private copy (its
 libgomp renamed, so the dynamic loader keeps it apart) whose threads spin for a bounded time
-(`SPIN_COUNT`) before they sleep. Each single text goes to the spinning one only while the machine
-has no other runnable thread (`/proc/loadavg`; a reading of exactly one other thread is taken
+(`SPIN_COUNT`, ~3 ms) before they sleep. Each single text goes to the spinning one only while the
+machine has no other runnable thread (`/proc/loadavg`; a reading of exactly one other thread is taken
 once more after `RECHECK_SECONDS`, since that one is often brief: another process's spinning
 threads going to sleep, a database backend finishing a statement), and a spinning call that was kept off its core
 (thread CPU time well below wall time) turns spinning off for `BACKOFF_SECONDS`. Bounded spinning
@@ -44,10 +44,15 @@ from core.metrics import EMBED_SINGLE
 
 log = logging.getLogger(__name__)
 
-# Pause iterations a libgomp thread spins before it sleeps: ~85 µs at the ~28 ns per pause
-# measured on this kind of machine; much longer than the gaps between a forward pass's parallel
-# regions (a few µs), much shorter than a time slice, so a wrong guess costs little.
-SPIN_COUNT = 3000
+# Pause iterations a libgomp thread spins before it sleeps: ~2.8 ms at the ~28 ns per pause
+# measured on this kind of machine. Far longer than the gaps between a forward pass's parallel
+# regions (a few µs) even when the other core's thread is slow to come back: with 3,000 (~85 µs) a
+# lone query on an idle 2-core VM took 19-32 ms (its threads fell asleep inside the call and the
+# calling thread's CPU share fell below CONTENDED_CPU_SHARE, so spinning backed itself off), with
+# 100,000 9.8-12 ms, libgomp's default 300,000 7.8 ms (docs/log/2026-12-07-issue25-speed-2.md).
+# Shorter than libgomp's default because the threads keep spinning this long after each call,
+# holding a core the search's SQL statement could use.
+SPIN_COUNT = 100_000
 BACKOFF_SECONDS = 2.0
 # A spinning call whose calling thread ran less than this share of its wall time was contended.
 CONTENDED_CPU_SHARE = 0.7
