@@ -58,7 +58,7 @@ BACKOFF_SECONDS = 2.0
 # A spinning call whose calling thread ran less than this share of its wall time was contended.
 CONTENDED_CPU_SHARE = 0.7
 # A second look at the load when one other thread was runnable: cheap beside a query's embedding
-# (~20 ms spinning, ~2x that sleeping on 2 free cores), and it clears brief neighbours.
+# (~8-12 ms spinning, ~15 ms sleeping for a lone query on 2 idle cores), and it clears brief neighbours.
 RECHECK_SECONDS = 0.0005
 PIECE_TEXTS = 32
 _THREAD_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
