@@ -867,7 +867,7 @@ def report(
             f"embedder ceiling {ceiling[0]:.1f} queries/s (embed_query alone, 500 distinct, best of "
             f"{ceiling[2]}; other "
             f"processes kept {ceiling[1]:.2f} cores busy meanwhile); answered/s / ceiling = {ratio:.2f}  "
-            f"[target >= {TARGET_RATIO:.1f}]"
+            f"[target >= {TARGET_RATIO:.2f}]"
         )
     print(cpu, flush=True)
 
