@@ -14,13 +14,13 @@ from core.settings import get_settings
 from knowledge.retrieval import retrieve_sync
 from tests.browser.test_dash_model import sign_in
 from tests.factories import make_tenant, qa_csv
+from tests.support.fake_reranker import DELIVERY_FAQ
 from tests.support.views import EVERY_VIEW
 
 pytestmark = pytest.mark.integration
 WAIT = 30_000
 KEY = "rr-browser-key-42"
-FAQ = [("D1", "How long does delivery take?", "Delivery takes two to four working days."),
-       ("D2", "Do you deliver on weekends?", "Parcels also leave on Saturdays; delivery is faster in cities.")]
+FAQ = DELIVERY_FAQ[:2]
 
 
 @pytest.fixture

@@ -14,13 +14,10 @@ from core.settings import get_settings
 from knowledge.confidence import CENTRE, SCALE, confidence
 from knowledge.retrieval import retrieve, retrieve_sync
 from tests.factories import TenantCtx, qa_csv
+from tests.support.fake_reranker import DELIVERY_FAQ, DELIVERY_QUESTION
 
 pytestmark = pytest.mark.integration
-FAQ = [("D1", "How long does delivery take?", "Delivery takes two to four working days."),
-       ("D2", "Do you deliver on weekends?", "Parcels also leave on Saturdays; delivery is faster in cities."),
-       ("R1", "What is your return policy?", "Unopened items can be returned within 14 days."),
-       ("P1", "Which payment methods do you accept?", "Cards, Alipay and WeChat Pay.")]
-QUESTION = "How long does delivery take?"
+FAQ, QUESTION = DELIVERY_FAQ, DELIVERY_QUESTION
 KEY = "rr-tenant-secret-0123456789"
 
 

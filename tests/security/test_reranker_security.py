@@ -14,13 +14,11 @@ from core.models import AuditEntry, Tenant
 from core.settings import get_settings
 from tests.factories import make_tenant, qa_csv
 from tests.security.world import run_queued_work
+from tests.support.fake_reranker import DELIVERY_FAQ, DELIVERY_QUESTION
 
 pytestmark = pytest.mark.integration
 KEY = "rr-victim-secret-0123456789"
-FAQ = [("D1", "How long does delivery take?", "Delivery takes two to four working days."),
-       ("D2", "Do you deliver on weekends?", "Parcels also leave on Saturdays; delivery is faster in cities."),
-       ("R1", "What is your return policy?", "Unopened items can be returned within 14 days.")]
-QUESTION = "How long does delivery take?"
+FAQ, QUESTION = DELIVERY_FAQ[:3], DELIVERY_QUESTION
 
 
 @pytest.fixture

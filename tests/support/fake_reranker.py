@@ -22,6 +22,12 @@ from typing import Any
 import pytest
 
 WORD = re.compile(r"\w+")
+# A small delivery FAQ whose rows the fake can be told to reorder (the reranker tests share it).
+DELIVERY_FAQ = [("D1", "How long does delivery take?", "Delivery takes two to four working days."),
+                ("D2", "Do you deliver on weekends?", "Parcels also leave on Saturdays; delivery is faster in cities."),
+                ("R1", "What is your return policy?", "Unopened items can be returned within 14 days."),
+                ("P1", "Which payment methods do you accept?", "Cards, Alipay and WeChat Pay.")]
+DELIVERY_QUESTION = "How long does delivery take?"
 
 
 @dataclass
