@@ -105,9 +105,11 @@ def add_checked_answers(tenant_id: uuid.UUID, days: int = 7) -> None:
     """Model answers of the last `days` days with their grounding checks: one flagged answer every other day."""
     from core.models import AnswerCheck
 
-    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # 10:00 UTC on each of the `days` days before today: on that day whatever the hour the test runs
+    # (an hour-relative time fell on the day before the period between 00:00 and 02:00 UTC).
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for back in range(1, days + 1):
-        start = today - timedelta(days=back, hours=2)
+        start = midnight - timedelta(days=back) + timedelta(hours=10)
         flagged = back % 2 == 0
         draft = ("Returns are accepted within 14 days. Shipping back is free of charge." if flagged
                  else "Returns are accepted within 14 days.") if back % 3 else (
