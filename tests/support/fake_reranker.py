@@ -100,3 +100,14 @@ def fake_reranker() -> Iterator[FakeReranker]:
     server = FakeReranker().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def delivery_shop(client, tenant, stub_worker):
+    """The test tenant with DELIVERY_FAQ uploaded and indexed."""
+    from tests.factories import qa_csv
+
+    assert (await client.post("/api/v1/documents", headers=tenant.admin,
+                              files={"file": ("faq.csv", qa_csv(DELIVERY_FAQ))})).status_code == 202
+    stub_worker()
+    return tenant
